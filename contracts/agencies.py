@@ -1,0 +1,247 @@
+"""The agency registry (DESIGN §2): who is on the bus, what they are, and what they care about.
+
+The registry is one TOML file; NATS permissions and warning routing are derived from it, so it is
+parsed strictly and every error names the agency and field at fault.
+"""
+
+import json
+import tomllib
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from contracts.identifiers import NATIONAL_REGION, AgencyId, HsPrefix, NonEmptyStr, RegionCode
+
+__all__ = [
+    "NKEY_USER_PATTERN",
+    "Agency",
+    "AgencyInterests",
+    "AgencyKind",
+    "IpType",
+    "JudicialRole",
+    "NkeyPublicKey",
+    "Registry",
+    "RegistryError",
+    "UnknownAgency",
+    "WarningCategory",
+    "dump_registry",
+    "parse_registry",
+]
+
+
+class AgencyKind(StrEnum):
+    """What an agency does; decides which adapter serves it and which events it may send."""
+
+    ENFORCEMENT = "enforcement"
+    JUDICIAL = "judicial"
+    CUSTOMS = "customs"
+    OVERSEAS = "overseas"
+    COORDINATOR = "coordinator"
+
+
+class JudicialRole(StrEnum):
+    """Which judicial body: needed to find, e.g., the procuratorate supervising a region."""
+
+    PUBLIC_SECURITY = "public_security"
+    PROCURATORATE = "procuratorate"
+    COURT = "court"
+
+
+class WarningCategory(StrEnum):
+    """Early-warning categories (DESIGN §5); here because agency interests name them."""
+
+    OVERSEAS_LITIGATION = "overseas_litigation"
+    OVERSEAS_SQUATTING = "overseas_squatting"
+    REPEAT_INFRINGER = "repeat_infringer"
+    SEIZURE_TREND = "seizure_trend"
+    COUNTERFEIT_ROUTE = "counterfeit_route"
+
+
+class IpType(StrEnum):
+    """Kinds of intellectual property right."""
+
+    TRADEMARK = "trademark"
+    PATENT = "patent"
+    COPYRIGHT = "copyright"
+    GEOGRAPHICAL_INDICATION = "geographical_indication"
+    TRADE_SECRET = "trade_secret"
+    PLANT_VARIETY = "plant_variety"
+    LAYOUT_DESIGN = "layout_design"
+
+
+NKEY_USER_PATTERN = r"^U[A-Z2-7]{55}$"
+NkeyPublicKey = Annotated[str, StringConstraints(pattern=NKEY_USER_PATTERN)]
+"""A NATS user nkey public key (ed25519, base32, 56 characters starting with U)."""
+
+_STRICT = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class AgencyInterests(BaseModel):
+    """What warnings an agency wants; an empty list means no preference on that axis."""
+
+    model_config = _STRICT
+
+    regions: list[RegionCode] = Field(default_factory=list)
+    ip_types: list[IpType] = Field(default_factory=list)
+    hs_prefixes: list[HsPrefix] = Field(default_factory=list)
+    categories: list[WarningCategory] = Field(default_factory=list)
+
+
+class Agency(BaseModel):
+    """One registered agency. ``previous_public_key`` keeps signatures valid during rotation."""
+
+    model_config = _STRICT
+
+    id: AgencyId
+    kind: AgencyKind
+    region: RegionCode
+    name: NonEmptyStr
+    role: JudicialRole | None = None
+    public_key: NkeyPublicKey | None = None
+    previous_public_key: NkeyPublicKey | None = None
+    interests: AgencyInterests = Field(default_factory=AgencyInterests)
+
+    @model_validator(mode="after")
+    def _role_only_for_judicial(self) -> Self:
+        if self.role is not None and self.kind is not AgencyKind.JUDICIAL:
+            raise ValueError(f"role is only for judicial agencies, not {self.kind.value}")
+        return self
+
+
+class UnknownAgency(KeyError):
+    """Raised when an agency id is not in the registry."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else "unknown agency"
+
+
+class RegistryError(ValueError):
+    """The registry file is malformed; the message names the agency and field at fault."""
+
+
+class Registry(BaseModel):
+    """All agencies; ids unique and exactly one coordinator, so routing is never ambiguous."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    agencies: tuple[Agency, ...]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        seen: set[str] = set()
+        for agency in self.agencies:
+            if agency.id in seen:
+                raise ValueError(f"agency id {agency.id!r} appears more than once")
+            seen.add(agency.id)
+        coordinators = [a.id for a in self.agencies if a.kind is AgencyKind.COORDINATOR]
+        if len(coordinators) != 1:
+            raise ValueError(f"need exactly one coordinator agency, found {len(coordinators)}")
+        return self
+
+    def get(self, agency_id: str) -> Agency:
+        """The agency with this id, or :class:`UnknownAgency`."""
+        for agency in self.agencies:
+            if agency.id == agency_id:
+                return agency
+        raise UnknownAgency(f"agency {agency_id!r} is not in the registry")
+
+    def __contains__(self, agency_id: object) -> bool:
+        return any(agency.id == agency_id for agency in self.agencies)
+
+    def of_kind(self, kind: AgencyKind) -> list[Agency]:
+        """Agencies of one kind, in registry order."""
+        return [agency for agency in self.agencies if agency.kind is kind]
+
+    def procuratorate_for(self, region: str) -> Agency | None:
+        """The procuratorate of ``region``, else a national one, else ``None``."""
+        procuratorates = [
+            a for a in self.of_kind(AgencyKind.JUDICIAL) if a.role is JudicialRole.PROCURATORATE
+        ]
+        for wanted in (region, NATIONAL_REGION):
+            for agency in procuratorates:
+                if agency.region == wanted:
+                    return agency
+        return None
+
+    def with_public_keys(self, keys: Mapping[str, str]) -> "Registry":
+        """A copy with the keys actually in use; a replaced key becomes ``previous_public_key``."""
+        for agency_id in keys:
+            self.get(agency_id)
+        updated: list[Agency] = []
+        for agency in self.agencies:
+            new_key = keys.get(agency.id)
+            if new_key is None or new_key == agency.public_key:
+                updated.append(agency)
+                continue
+            previous = agency.public_key or agency.previous_public_key
+            data = agency.model_dump() | {"public_key": new_key, "previous_public_key": previous}
+            updated.append(Agency.model_validate(data))
+        return Registry(agencies=tuple(updated))
+
+
+def _where(item: object, index: int) -> str:
+    if isinstance(item, dict) and isinstance(item.get("id"), str):
+        return f"agency {item['id']!r}"
+    return f"agency #{index + 1}"
+
+
+def _message(exc: ValidationError) -> str:
+    return exc.errors()[0]["msg"].removeprefix("Value error, ")
+
+
+def parse_registry(text: str) -> Registry:
+    """Read the ``[[agencies]]`` TOML of DESIGN §2; :class:`RegistryError` on any fault."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RegistryError(f"registry is not valid TOML: {exc}") from exc
+    extra = sorted(set(document) - {"agencies"})
+    if extra:
+        raise RegistryError(f"unexpected top-level keys in registry: {', '.join(extra)}")
+    items = document.get("agencies")
+    if not isinstance(items, list) or not items:
+        raise RegistryError("registry has no [[agencies]] tables")
+    agencies: list[Agency] = []
+    for index, item in enumerate(items):
+        try:
+            agencies.append(Agency.model_validate(item))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(part) for part in first["loc"]) or "(table)"
+            raise RegistryError(f"{_where(item, index)}: {field}: {_message(exc)}") from exc
+    try:
+        return Registry(agencies=tuple(agencies))
+    except ValidationError as exc:
+        raise RegistryError(f"registry: {_message(exc)}") from exc
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    # A JSON string is a TOML basic string, once DEL (legal in JSON, not in TOML) is escaped.
+    return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def dump_registry(registry: Registry) -> str:
+    """Write ``registry`` in the format :func:`parse_registry` reads (round-trip exact)."""
+    lines: list[str] = []
+    for agency in registry.agencies:
+        lines.append("[[agencies]]")
+        for key, value in agency.model_dump(mode="json", exclude={"interests"}).items():
+            if value is not None:
+                lines.append(f"{key} = {_toml_value(value)}")
+        interests = agency.interests.model_dump(mode="json")
+        if any(interests.values()):
+            lines.append("[agencies.interests]")
+            lines.extend(f"{key} = {_toml_value(value)}" for key, value in interests.items())
+        lines.append("")
+    return "\n".join(lines)

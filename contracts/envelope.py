@@ -1,0 +1,238 @@
+"""The CloudEvents 1.0 envelope of DESIGN §4, in structured JSON mode.
+
+Decoding is strict about the attributes ipbus relies on and tolerant of extensions it
+does not know (they are kept, so a newer sender is not refused by an older receiver).
+Signature *verification* needs the registry's keys and lives in the runtime; the bytes
+that are signed are defined here so anyone can verify from outside.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+import rfc8785
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from contracts.base import Payload
+from contracts.events import (
+    UnknownEventType,
+    cloudevent_type,
+    event_type_from_cloudevent,
+    payload_model,
+)
+from contracts.identifiers import AGENCY_ID_PATTERN, Ulid, UtcDatetime, new_ulid
+from contracts.subjects import EventSubject, InvalidSubject, parse_event_subject
+
+__all__ = [
+    "CONTENT_TYPE",
+    "DataClassification",
+    "Envelope",
+    "EnvelopeRejected",
+    "Event",
+    "RejectReason",
+    "decode_event",
+    "encode_envelope",
+    "new_envelope",
+    "signing_input",
+]
+
+CONTENT_TYPE = "application/cloudevents+json"
+_SOURCE_PATTERN = "^/agencies/" + AGENCY_ID_PATTERN[1:]
+
+
+class DataClassification(StrEnum):
+    """How sensitive the payload is; ``restricted`` is personal data (DESIGN §6)."""
+
+    PUBLIC = "public"
+    INTERNAL = "internal"
+    CONFIDENTIAL = "confidential"
+    RESTRICTED = "restricted"
+
+
+class RejectReason(StrEnum):
+    """Machine-readable reasons a message is dead-lettered; also a metric label (small set)."""
+
+    NOT_JSON = "not_json"
+    NOT_CLOUDEVENT = "not_cloudevent"
+    BAD_SUBJECT = "bad_subject"
+    UNKNOWN_TYPE = "unknown_type"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    TYPE_MISMATCH = "type_mismatch"
+    SOURCE_MISMATCH = "source_mismatch"
+    INVALID_PAYLOAD = "invalid_payload"
+    UNSIGNED = "unsigned"
+    BAD_SIGNATURE = "bad_signature"
+    UNKNOWN_SENDER = "unknown_sender"
+    OVERSIZED = "oversized"
+    CONFLICTING_DUPLICATE = "conflicting_duplicate"
+    ILLEGAL_STEP = "illegal_step"
+    HANDLER_ERROR = "handler_error"
+
+
+class EnvelopeRejected(ValueError):
+    """A message that breaks the contract; carries a reason code and a human detail."""
+
+    def __init__(self, reason: RejectReason, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class Envelope(BaseModel):
+    """One CloudEvent. ``data`` stays the raw JSON object that was signed."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    specversion: Literal["1.0"]
+    id: Ulid
+    source: str = Field(pattern=_SOURCE_PATTERN)
+    type: str = Field(pattern=r"^ipbus\.[a-z_]+(\.[a-z_]+)*\.v[0-9]+$")
+    subject: str | None = None
+    time: UtcDatetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    correlationid: str | None = None
+    causationid: str | None = None
+    signature: str | None = None
+    dataclassification: DataClassification | None = None
+    data: dict[str, Any]
+
+    @property
+    def sender(self) -> str:
+        """The agency named by ``source``."""
+        return self.source.removeprefix("/agencies/")
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """Attributes this version does not know, kept as received."""
+        return dict(self.model_extra or {})
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A decoded, contract-valid event: the envelope, its typed payload, and its subject."""
+
+    envelope: Envelope
+    payload: Payload
+    route: EventSubject
+    raw: dict[str, Any]
+    """The JSON object exactly as received: what the signature and digest are checked over."""
+
+    @property
+    def id(self) -> str:
+        return self.envelope.id
+
+    @property
+    def event_type(self) -> str:
+        return self.route.event_type
+
+    @property
+    def sender(self) -> str:
+        return self.route.sender
+
+    @property
+    def recipient(self) -> str:
+        return self.route.recipient
+
+    @property
+    def case_id(self) -> str | None:
+        return self.envelope.subject
+
+    @property
+    def correlation_id(self) -> str | None:
+        return self.envelope.correlationid
+
+
+def new_envelope(
+    *,
+    sender: str,
+    payload: Payload,
+    now: datetime,
+    case_id: str | None = None,
+    correlation_id: str | None = None,
+    causation_id: str | None = None,
+    classification: DataClassification | None = None,
+    event_id: str | None = None,
+) -> Envelope:
+    """An unsigned envelope for ``payload``, sent by ``sender`` at ``now``."""
+    return Envelope(
+        specversion="1.0",
+        id=event_id or new_ulid(),
+        source=f"/agencies/{sender}",
+        type=cloudevent_type(payload.event_type),
+        subject=case_id,
+        time=now,
+        correlationid=correlation_id or case_id,
+        causationid=causation_id,
+        dataclassification=classification,
+        data=payload.model_dump(mode="json", exclude_none=True),
+    )
+
+
+def _wire_dict(envelope: Envelope) -> dict[str, Any]:
+    return envelope.model_dump(mode="json", exclude_none=True)
+
+
+def encode_envelope(envelope: Envelope) -> bytes:
+    """The structured-mode JSON body, compact."""
+    return json.dumps(_wire_dict(envelope), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def signing_input(envelope: Envelope | dict[str, Any]) -> bytes:
+    """RFC 8785 canonical JSON of the event without ``signature``: the bytes that are signed."""
+    wire = _wire_dict(envelope) if isinstance(envelope, Envelope) else dict(envelope)
+    wire.pop("signature", None)
+    return rfc8785.dumps(wire)
+
+
+def decode_event(body: bytes, subject: str) -> Event:
+    """Parse and check one message against DESIGN §3–§5, or raise :class:`EnvelopeRejected`.
+
+    Signature verification is the caller's: it needs the sender's registered key.
+    """
+    try:
+        route = parse_event_subject(subject)
+    except InvalidSubject as exc:
+        raise EnvelopeRejected(RejectReason.BAD_SUBJECT, str(exc)) from exc
+    try:
+        raw = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EnvelopeRejected(RejectReason.NOT_JSON, f"body is not JSON ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise EnvelopeRejected(RejectReason.NOT_CLOUDEVENT, "body is JSON but not an object")
+    try:
+        envelope = Envelope.model_validate(raw)
+    except ValidationError as exc:
+        raise EnvelopeRejected(RejectReason.NOT_CLOUDEVENT, _first_error(exc)) from exc
+    try:
+        event_type = event_type_from_cloudevent(envelope.type)
+    except UnknownEventType as exc:
+        reason = (
+            RejectReason.UNSUPPORTED_VERSION if "version" in str(exc) else RejectReason.UNKNOWN_TYPE
+        )
+        raise EnvelopeRejected(reason, str(exc)) from exc
+    if event_type != route.event_type:
+        raise EnvelopeRejected(
+            RejectReason.TYPE_MISMATCH,
+            f"type {envelope.type} does not match subject event type {route.event_type}",
+        )
+    if envelope.sender != route.sender:
+        raise EnvelopeRejected(
+            RejectReason.SOURCE_MISMATCH,
+            f"source {envelope.source} does not match subject sender {route.sender}",
+        )
+    try:
+        payload = payload_model(event_type).model_validate(envelope.data)
+    except ValidationError as exc:
+        raise EnvelopeRejected(RejectReason.INVALID_PAYLOAD, _first_error(exc)) from exc
+    return Event(envelope=envelope, payload=payload, route=route, raw=raw)
+
+
+def _first_error(exc: ValidationError) -> str:
+    """One readable line naming the first invalid field; the DLQ reason an operator reads."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"]) or "(root)"
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first['msg']}{more}"

@@ -1,0 +1,102 @@
+"""The catalogue of event types: CloudEvents ``type`` ↔ payload model.
+
+One table, so that the envelope, the DLQ reasons, the schemas and the tests all agree on which
+types exist; anything not in it is refused as an unknown type.
+"""
+
+import re
+from types import MappingProxyType
+
+from contracts.base import Payload
+from contracts.cases import CaseClosed, CaseOpened, CaseStatusChanged
+from contracts.customs import GoodsConfiscated, GoodsDetained, GoodsReleased
+from contracts.judicial import ConfirmationIssued, JudgmentRendered
+from contracts.referrals import (
+    ReferralAccepted,
+    ReferralAcknowledged,
+    ReferralConcluded,
+    ReferralDeclined,
+    ReferralIssued,
+    ReferralOverdue,
+    ReferralWithdrawn,
+)
+from contracts.warnings import (
+    WarningAcknowledged,
+    WarningDelivered,
+    WarningIssued,
+    WarningRetracted,
+)
+
+__all__ = [
+    "CLOUDEVENT_PREFIX",
+    "CLOUDEVENT_VERSION",
+    "EVENT_MODELS",
+    "UnknownEventType",
+    "cloudevent_type",
+    "event_type_from_cloudevent",
+    "payload_model",
+]
+
+CLOUDEVENT_PREFIX = "ipbus."
+CLOUDEVENT_VERSION = "v1"
+
+_ALL: tuple[type[Payload], ...] = (
+    CaseOpened,
+    CaseStatusChanged,
+    CaseClosed,
+    ReferralIssued,
+    ReferralAcknowledged,
+    ReferralAccepted,
+    ReferralDeclined,
+    ReferralConcluded,
+    ReferralWithdrawn,
+    ReferralOverdue,
+    WarningIssued,
+    WarningDelivered,
+    WarningAcknowledged,
+    WarningRetracted,
+    GoodsDetained,
+    GoodsReleased,
+    GoodsConfiscated,
+    JudgmentRendered,
+    ConfirmationIssued,
+)
+
+EVENT_MODELS: MappingProxyType[str, type[Payload]] = MappingProxyType(
+    {model.event_type: model for model in _ALL}
+)
+"""Event type (``referral.issued``) → its payload model, for every v1 type."""
+
+_VERSION = re.compile(r"^v[0-9]+$")
+
+
+class UnknownEventType(ValueError):
+    """An event type (or CloudEvents type) that this contract does not define."""
+
+
+def payload_model(event_type: str) -> type[Payload]:
+    """The payload model of ``event_type`` (``referral.issued``)."""
+    try:
+        return EVENT_MODELS[event_type]
+    except KeyError:
+        raise UnknownEventType(f"unknown event type {event_type!r}") from None
+
+
+def cloudevent_type(event_type: str) -> str:
+    """``referral.issued`` → ``ipbus.referral.issued.v1``; unknown types are refused."""
+    payload_model(event_type)
+    return f"{CLOUDEVENT_PREFIX}{event_type}.{CLOUDEVENT_VERSION}"
+
+
+def event_type_from_cloudevent(ce_type: str) -> str:
+    """``ipbus.referral.issued.v1`` → ``referral.issued``; wrong prefix/version/type refused."""
+    if not ce_type.startswith(CLOUDEVENT_PREFIX):
+        raise UnknownEventType(f"CloudEvents type {ce_type!r} does not start with 'ipbus.'")
+    body, _, version = ce_type[len(CLOUDEVENT_PREFIX) :].rpartition(".")
+    if not body or not _VERSION.match(version):
+        raise UnknownEventType(f"CloudEvents type {ce_type!r} has no version suffix (.v1)")
+    if version != CLOUDEVENT_VERSION:
+        raise UnknownEventType(f"CloudEvents type {ce_type!r}: unsupported version {version}")
+    if body not in EVENT_MODELS:
+        raise UnknownEventType(f"CloudEvents type {ce_type!r}: unknown event type {body!r}")
+    return body

@@ -1,0 +1,216 @@
+"""Referral events and the one referral state machine (DESIGN §5).
+
+Every follow-up names its ``referral_id``: that is how a receipt or decision finds the referral it
+answers. The state machine is pure so that the coordinator, adapters and tests share one rule set.
+"""
+
+from enum import StrEnum
+from types import MappingProxyType
+from typing import ClassVar, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts.base import Payload
+from contracts.identifiers import LocalRef, Money, NonEmptyStr, Sha256Hex, Ulid, UtcDatetime
+
+__all__ = [
+    "REFERRAL_STEPS",
+    "TERMINAL_REFERRAL_STATES",
+    "Evidence",
+    "IllegalReferralStep",
+    "ReferralAccepted",
+    "ReferralAcknowledged",
+    "ReferralConcluded",
+    "ReferralDeclined",
+    "ReferralIssued",
+    "ReferralKind",
+    "ReferralOverdue",
+    "ReferralParty",
+    "ReferralStage",
+    "ReferralState",
+    "ReferralStep",
+    "ReferralWithdrawn",
+    "step_referral",
+]
+
+
+class ReferralKind(StrEnum):
+    """Which linkage a referral belongs to; deadlines are policy per kind."""
+
+    CUSTOMS_TO_ENFORCEMENT = "customs_to_enforcement"
+    CUSTOMS_TO_CRIMINAL = "customs_to_criminal"
+    ADMIN_TO_CRIMINAL = "admin_to_criminal"
+    CRIMINAL_TO_ADMIN = "criminal_to_admin"
+    MEDIATION_CONFIRMATION = "mediation_confirmation"
+    OVERSEAS_ASSISTANCE = "overseas_assistance"
+
+
+class Evidence(BaseModel):
+    """A piece of evidence by reference: the digest lets the recipient check what it fetched."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+    name: NonEmptyStr
+    sha256: Sha256Hex
+    uri: NonEmptyStr
+
+
+class ReferralIssued(Payload):
+    """The sender refers a case to the recipient; starts the referral."""
+
+    event_type: ClassVar[str] = "referral.issued"
+
+    referral_id: Ulid
+    case_id: Ulid
+    kind: ReferralKind
+    reason: NonEmptyStr
+    legal_basis: NonEmptyStr
+    summary: NonEmptyStr
+    evidence: list[Evidence] = Field(default_factory=list)
+    amount: Money | None = None
+
+
+class ReferralAcknowledged(Payload):
+    """Delivery receipt: the recipient has the referral, under its receipt number."""
+
+    event_type: ClassVar[str] = "referral.acknowledged"
+
+    referral_id: Ulid
+    receipt: NonEmptyStr
+
+
+class ReferralAccepted(Payload):
+    """The recipient takes the case on, under its own reference."""
+
+    event_type: ClassVar[str] = "referral.accepted"
+
+    referral_id: Ulid
+    local_ref: LocalRef
+
+
+class ReferralDeclined(Payload):
+    """The recipient refuses the referral; the reason is required (it may be reconsidered)."""
+
+    event_type: ClassVar[str] = "referral.declined"
+
+    referral_id: Ulid
+    reason: NonEmptyStr
+
+
+class ReferralConcluded(Payload):
+    """The recipient has finished the referred matter."""
+
+    event_type: ClassVar[str] = "referral.concluded"
+
+    referral_id: Ulid
+    outcome: NonEmptyStr
+
+
+class ReferralWithdrawn(Payload):
+    """The sender takes the referral back."""
+
+    event_type: ClassVar[str] = "referral.withdrawn"
+
+    referral_id: Ulid
+    reason: NonEmptyStr
+
+
+class ReferralStage(StrEnum):
+    """Which deadline passed: the receipt, or the decision."""
+
+    ACKNOWLEDGE = "acknowledge"
+    DECIDE = "decide"
+
+
+class ReferralOverdue(Payload):
+    """Negative receipt from the coordinator: a deadline passed. Not a state change."""
+
+    event_type: ClassVar[str] = "referral.overdue"
+
+    referral_id: Ulid
+    case_id: Ulid
+    stage: ReferralStage
+    due_at: UtcDatetime
+
+
+class ReferralState(StrEnum):
+    """Where a referral stands."""
+
+    ISSUED = "issued"
+    ACKNOWLEDGED = "acknowledged"
+    ACCEPTED = "accepted"
+    CONCLUDED = "concluded"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+
+
+class ReferralParty(StrEnum):
+    """Which end of the referral takes a step."""
+
+    SENDER = "sender"
+    RECIPIENT = "recipient"
+
+
+class ReferralStep(NamedTuple):
+    """One allowed transition: from which states (``None`` = new), to which, by whom."""
+
+    from_states: frozenset[ReferralState | None]
+    to_state: ReferralState
+    by: ReferralParty
+
+
+_S = ReferralState
+REFERRAL_STEPS: MappingProxyType[str, ReferralStep] = MappingProxyType(
+    {
+        "referral.issued": ReferralStep(frozenset({None}), _S.ISSUED, ReferralParty.SENDER),
+        "referral.acknowledged": ReferralStep(
+            frozenset({_S.ISSUED}), _S.ACKNOWLEDGED, ReferralParty.RECIPIENT
+        ),
+        "referral.accepted": ReferralStep(
+            frozenset({_S.ISSUED, _S.ACKNOWLEDGED}), _S.ACCEPTED, ReferralParty.RECIPIENT
+        ),
+        "referral.declined": ReferralStep(
+            frozenset({_S.ISSUED, _S.ACKNOWLEDGED}), _S.DECLINED, ReferralParty.RECIPIENT
+        ),
+        "referral.concluded": ReferralStep(
+            frozenset({_S.ACCEPTED}), _S.CONCLUDED, ReferralParty.RECIPIENT
+        ),
+        "referral.withdrawn": ReferralStep(
+            frozenset({_S.ISSUED, _S.ACKNOWLEDGED, _S.ACCEPTED}), _S.WITHDRAWN, ReferralParty.SENDER
+        ),
+    }
+)
+"""Event type → allowed step. ``referral.overdue`` is deliberately absent: it changes nothing."""
+
+TERMINAL_REFERRAL_STATES: frozenset[ReferralState] = frozenset(
+    {_S.CONCLUDED, _S.DECLINED, _S.WITHDRAWN}
+)
+"""States no step leaves (reconsideration will extend this when it is built)."""
+
+_ORDER = list(ReferralState)
+
+
+class IllegalReferralStep(ValueError):
+    """A referral event that the state machine refuses; the message says why."""
+
+
+def _describe(state: ReferralState | None) -> str:
+    return "a new referral" if state is None else state.value
+
+
+def step_referral(state: ReferralState | None, event_type: str, by: ReferralParty) -> ReferralState:
+    """The state after ``event_type`` taken by ``by`` in ``state`` (``None``: no referral yet)."""
+    step = REFERRAL_STEPS.get(event_type)
+    if step is None:
+        raise IllegalReferralStep(
+            f"{event_type} is not a referral step (steps: {', '.join(REFERRAL_STEPS)})"
+        )
+    if by is not step.by:
+        raise IllegalReferralStep(f"{event_type} must come from the {step.by.value}")
+    if state not in step.from_states:
+        allowed = sorted(step.from_states, key=lambda s: -1 if s is None else _ORDER.index(s))
+        raise IllegalReferralStep(
+            f"{event_type} is not allowed from state {_describe(state)} "
+            f"(allowed from: {', '.join(_describe(s) for s in allowed)})"
+        )
+    return step.to_state

@@ -1,0 +1,1 @@
+"""The ``ipbus`` command line: the only place that wires all services together."""

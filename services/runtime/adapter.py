@@ -1,0 +1,304 @@
+"""The base every ipbus service stands on: one agency's identity on the bus.
+
+A service subclasses :class:`AgencyService`, names the event types it handles with
+:func:`handles`, and writes its domain effects through a :class:`UnitOfWork`. The base
+does the rest, the same way for every agency: decode and check the envelope, verify the
+signature, dead-letter what breaks the contract, claim the event in the inbox, run the
+handler and the outbox write in one transaction, then acknowledge — never before commit.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+from nats.js import JetStreamContext
+from sqlalchemy import MetaData
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from contracts.agencies import Agency, Registry
+from contracts.base import Payload
+from contracts.envelope import (
+    DataClassification,
+    Envelope,
+    EnvelopeRejected,
+    Event,
+    RejectReason,
+    decode_event,
+    new_envelope,
+)
+from contracts.subjects import EVENT_STREAM
+from services.runtime.clock import Clock
+from services.runtime.database import Database
+from services.runtime.dlq import dead_letter
+from services.runtime.errors import PermanentError, RetryableError
+from services.runtime.inbox import InboxVerdict, record_in_inbox
+from services.runtime.logging import event_fields
+from services.runtime.outbox import OutboxRelay, put_in_outbox
+from services.runtime.signing import AgencyKey, sign_envelope, verify_event
+from services.runtime.streams import ConsumerSpec, agency_consumer_spec, ensure_consumer
+
+__all__ = ["AgencyService", "ServiceContext", "UnitOfWork", "handles"]
+
+RETRY_DELAY_S = 2.0
+FETCH_WAIT_S = 1.0
+
+ServiceT = TypeVar("ServiceT", bound="AgencyService")
+Handler = Callable[[Any, "UnitOfWork", Event], Awaitable[None]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceContext:
+    """Everything a service is wired with; built once by ``bootstrap``, no globals."""
+
+    agency: Agency
+    registry: Registry
+    key: AgencyKey
+    database: Database
+    clock: Clock
+    log: Any
+    nats_url: str
+    max_message_bytes: int = 256 * 1024
+    outbox_poll_seconds: float = 1.0
+    broker_options: dict[str, Any] = field(default_factory=dict)
+
+
+class UnitOfWork:
+    """One transaction: the service's writes and the events they cause, committed together."""
+
+    def __init__(
+        self, session: AsyncSession, context: ServiceContext, cause: Event | None = None
+    ) -> None:
+        self.session = session
+        self.cause = cause
+        self._context = context
+        self.emitted: list[Envelope] = []
+
+    @property
+    def now(self) -> Any:
+        return self._context.clock.now()
+
+    def emit(
+        self,
+        payload: Payload,
+        *,
+        to: str,
+        case_id: str | None = None,
+        correlation_id: str | None = None,
+        classification: DataClassification | None = None,
+    ) -> Envelope:
+        """Sign ``payload`` as this agency and queue it for ``to`` in the outbox."""
+        context = self._context
+        cause = self.cause
+        envelope = new_envelope(
+            sender=context.agency.id,
+            payload=payload,
+            now=context.clock.now(),
+            case_id=case_id or (cause.case_id if cause else None),
+            correlation_id=correlation_id or (cause.correlation_id if cause else None),
+            causation_id=cause.id if cause else None,
+            classification=classification,
+        )
+        signed = sign_envelope(envelope, context.key)
+        put_in_outbox(self.session, signed, recipient=to, now=context.clock.now())
+        self.emitted.append(signed)
+        return signed
+
+
+def handles(*payload_types: type[Payload]) -> Callable[[Handler], Handler]:
+    """Mark a method as the handler of these payload types' events."""
+
+    def mark(method: Handler) -> Handler:
+        method.__ipbus_handles__ = tuple(t.event_type for t in payload_types)  # type: ignore[attr-defined]
+        return method
+
+    return mark
+
+
+class AgencyService:
+    """An agency adapter (or the coordinator): consumes its durable consumer, publishes via outbox."""
+
+    service_name: ClassVar[str]
+    tables: ClassVar[tuple[MetaData, ...]] = ()
+    _handlers: ClassVar[dict[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        handlers = dict(cls._handlers)
+        for name, member in vars(cls).items():
+            for event_type in getattr(member, "__ipbus_handles__", ()):
+                handlers[event_type] = name
+        cls._handlers = handlers
+
+    def __init__(self, context: ServiceContext) -> None:
+        self.context = context
+        self.agency = context.agency
+        self.registry = context.registry
+        self.database = context.database
+        self.clock = context.clock
+        self.log = context.log
+        self.consumer = self.consumer_spec()
+        self.broker = NatsBroker(
+            context.nats_url,
+            name=f"ipbus-{self.service_name}-{self.agency.id}",
+            logger=None,
+            **context.broker_options,
+        )
+        self._relay: OutboxRelay | None = None
+        self._started = asyncio.Event()
+        self._declare_subscribers()
+
+    # -- what subclasses may override -------------------------------------------------
+
+    def consumer_spec(self) -> ConsumerSpec:
+        """The durable consumer this service reads; the coordinator reads everything."""
+        return agency_consumer_spec(self.agency.id)
+
+    def declare_extra_subscribers(self, broker: NatsBroker) -> None:
+        """Hook for core-NATS subscribers (e.g. query answering)."""
+
+    async def on_unhandled(self, uow: UnitOfWork, event: Event) -> None:
+        """An event type this service has no handler for: recorded in the inbox, no effect."""
+
+    async def on_started(self) -> None:
+        """Hook run once the service consumes (background tasks such as watchers)."""
+
+    # -- life cycle ------------------------------------------------------------------
+
+    @property
+    def js(self) -> JetStreamContext:
+        return self.broker.connection.jetstream()
+
+    async def start(self) -> None:
+        await self.database.create_tables(*self.tables)
+        await self.broker.connect()
+        await ensure_consumer(self.js, self.consumer)
+        self._relay = OutboxRelay(
+            self.database,
+            self.js,
+            self.clock,
+            self.log,
+            poll_seconds=self.context.outbox_poll_seconds,
+        )
+        self._relay.start()
+        await self.broker.start()
+        await self.on_started()
+        self._started.set()
+        self.log.info("service started", consumer=self.consumer.durable)
+
+    async def stop(self) -> None:
+        if self._relay is not None:
+            await self._relay.stop()
+        await self.broker.stop()
+        await self.database.close()
+        self.log.info("service stopped")
+
+    # -- writing ----------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def unit_of_work(self, cause: Event | None = None) -> AsyncIterator[UnitOfWork]:
+        """A transaction for an agency-side command; its events are relayed after commit."""
+        async with self.database.transaction() as session:
+            yield UnitOfWork(session, self.context, cause)
+        if self._relay is not None:
+            self._relay.wake()
+
+    async def flush_outbox(self) -> int:
+        """Publish what is committed but unsent now (tests, shutdown)."""
+        if self._relay is None:
+            return 0
+        return await self._relay.relay_once()
+
+    # -- reading ----------------------------------------------------------------------
+
+    def _declare_subscribers(self) -> None:
+        @self.broker.subscriber(
+            self.consumer.filter_subject,
+            stream=JStream(EVENT_STREAM, declare=False),
+            durable=self.consumer.durable,
+            # One message per fetch: FastStream runs the messages of a fetched batch
+            # concurrently, and events of one case must be applied in stream order.
+            pull_sub=PullSub(batch_size=1, timeout=FETCH_WAIT_S),
+            ack_policy=AckPolicy.MANUAL,
+            title=f"{self.consumer.durable}:{self.consumer.filter_subject}",
+        )
+        async def receive(msg: NatsMessage) -> None:
+            await self.receive(msg)
+
+        self.declare_extra_subscribers(self.broker)
+
+    async def receive(self, msg: NatsMessage) -> None:
+        """Apply one delivery exactly once, or dead-letter it, then ack; nak to retry."""
+        raw = msg.raw_message
+        try:
+            event = self._check(raw.subject, raw.data)
+            await self._apply(event)
+        except (EnvelopeRejected, PermanentError) as refusal:
+            await self._refuse(msg, refusal.reason, refusal.detail)
+            return
+        except RetryableError as exc:
+            self.log.warning("retrying later", subject=raw.subject, error=str(exc))
+            await msg.nack(delay=RETRY_DELAY_S)
+            return
+        except Exception as exc:
+            if raw.metadata.num_delivered >= self.consumer.max_deliver:
+                await self._refuse(msg, RejectReason.HANDLER_ERROR, repr(exc))
+                return
+            self.log.exception("handler failed; will be redelivered", subject=raw.subject)
+            await msg.nack(delay=RETRY_DELAY_S)
+            return
+        await msg.ack()
+
+    def _check(self, subject: str, body: bytes) -> Event:
+        if len(body) > self.context.max_message_bytes:
+            raise EnvelopeRejected(
+                RejectReason.OVERSIZED,
+                f"{len(body)} bytes is over the limit of {self.context.max_message_bytes}",
+            )
+        event = decode_event(body, subject)
+        if event.sender not in self.registry:
+            raise EnvelopeRejected(
+                RejectReason.UNKNOWN_SENDER, f"{event.sender} is not in the agency registry"
+            )
+        sender = self.registry.get(event.sender)
+        keys = [k for k in (sender.public_key, sender.previous_public_key) if k]
+        verify_event(event, keys)
+        return event
+
+    async def _apply(self, event: Event) -> None:
+        log = self.log.bind(**event_fields(event))
+        async with self.database.transaction() as session:
+            verdict = await record_in_inbox(session, self.consumer.durable, event, self.clock.now())
+            if verdict is InboxVerdict.CONFLICTING:
+                raise PermanentError(
+                    RejectReason.CONFLICTING_DUPLICATE,
+                    f"event id {event.id} was already applied with different content",
+                )
+            if verdict is InboxVerdict.ALREADY_APPLIED:
+                log.info("already applied; acknowledging redelivery")
+                return
+            uow = UnitOfWork(session, self.context, cause=event)
+            name = self._handlers.get(event.event_type)
+            if name is None:
+                await self.on_unhandled(uow, event)
+            else:
+                await getattr(self, name)(uow, event)
+        log.info("applied", emitted=len(uow.emitted))
+        if uow.emitted and self._relay is not None:
+            self._relay.wake()
+
+    async def _refuse(self, msg: NatsMessage, reason: RejectReason, detail: str) -> None:
+        raw = msg.raw_message
+        self.log.warning("dead-lettered", subject=raw.subject, reason=reason.value, detail=detail)
+        await dead_letter(
+            self.js,
+            raw,
+            consumer=self.consumer.durable,
+            reason=reason,
+            detail=detail,
+            now=self.clock.now(),
+        )
+        await msg.ack()

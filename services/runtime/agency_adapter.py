@@ -1,0 +1,114 @@
+"""The base of every agency adapter: referrals (from :class:`ReferralDesk`) plus its own cases.
+
+An agency keeps a ledger of the cases it works on under its own ``local_ref``; opening,
+moving and closing one tells the coordinator, which keeps the shared timeline.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlmodel import Field
+
+from contracts.cases import (
+    CaseClosed,
+    CaseOpened,
+    CaseStatus,
+    CaseStatusChanged,
+    Goods,
+    IpRight,
+    Party,
+)
+from contracts.subjects import COORDINATOR
+from services.runtime.adapter import UnitOfWork
+from services.runtime.database import RuntimeTable
+from services.runtime.errors import StepRefused
+from services.runtime.referral_desk import ReferralDesk
+
+__all__ = ["AgencyAdapter", "LocalCaseRecord"]
+
+
+class LocalCaseRecord(RuntimeTable, table=True):
+    """A case as this agency works it."""
+
+    __tablename__ = "ipbus_local_case"
+
+    case_id: str = Field(primary_key=True, max_length=26)
+    local_ref: str = Field(index=True, max_length=64)
+    title: str
+    status: str = Field(max_length=20)
+    opened_at: datetime
+    updated_at: datetime
+
+
+class AgencyAdapter(ReferralDesk):
+    """Subclass this to connect an agency: cases and referrals come with it."""
+
+    async def open_case(
+        self,
+        uow: UnitOfWork,
+        *,
+        case_id: str,
+        local_ref: str,
+        title: str,
+        ip_rights: Sequence[IpRight] = (),
+        parties: Sequence[Party] = (),
+        goods: Sequence[Goods] = (),
+    ) -> LocalCaseRecord:
+        """Open our part of ``case_id`` (a new matter, or one referred to us)."""
+        now = self.clock.now()
+        if await uow.session.get(LocalCaseRecord, case_id) is not None:
+            raise StepRefused(f"{self.agency.id} already has case {case_id} open")
+        record = LocalCaseRecord(
+            case_id=case_id,
+            local_ref=local_ref,
+            title=title,
+            status=CaseStatus.OPEN.value,
+            opened_at=now,
+            updated_at=now,
+        )
+        uow.session.add(record)
+        uow.emit(
+            CaseOpened(
+                local_ref=local_ref,
+                title=title,
+                ip_rights=list(ip_rights),
+                parties=list(parties),
+                goods=list(goods),
+                opened_at=now,
+            ),
+            to=COORDINATOR,
+            case_id=case_id,
+        )
+        return record
+
+    async def change_case_status(
+        self, uow: UnitOfWork, case_id: str, status: CaseStatus, *, note: str = ""
+    ) -> LocalCaseRecord:
+        record = await self.local_case(uow, case_id)
+        record.status = status.value
+        record.updated_at = self.clock.now()
+        uow.session.add(record)
+        uow.emit(
+            CaseStatusChanged(local_ref=record.local_ref, status=status, note=note),
+            to=COORDINATOR,
+            case_id=case_id,
+        )
+        return record
+
+    async def close_case(self, uow: UnitOfWork, case_id: str, *, outcome: str) -> LocalCaseRecord:
+        record = await self.local_case(uow, case_id)
+        if record.status == CaseStatus.CLOSED.value:
+            raise StepRefused(f"case {case_id} is already closed at {self.agency.id}")
+        record.status = CaseStatus.CLOSED.value
+        record.updated_at = self.clock.now()
+        uow.session.add(record)
+        uow.emit(
+            CaseClosed(local_ref=record.local_ref, outcome=outcome), to=COORDINATOR, case_id=case_id
+        )
+        return record
+
+    async def local_case(self, uow: UnitOfWork, case_id: str) -> LocalCaseRecord:
+        record = await uow.session.get(LocalCaseRecord, case_id)
+        if record is None:
+            raise StepRefused(f"{self.agency.id} has no case {case_id}")
+        return record

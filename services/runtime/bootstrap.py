@@ -1,0 +1,152 @@
+"""Wiring, in one place: settings → registry, keys, database, clock, logger → a service.
+
+No module globals: everything a service uses is built here and handed to it.
+"""
+
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Self
+
+import nats
+
+from contracts.agencies import AgencyKind, Registry
+from services.runtime.adapter import AgencyService, ServiceContext
+from services.runtime.clock import Clock, SystemClock
+from services.runtime.database import Database, database_url_for
+from services.runtime.errors import ConfigurationError
+from services.runtime.logging import get_logger
+from services.runtime.nats_server import EmbeddedNatsServer
+from services.runtime.registry import load_agency_key, prepare_registry
+from services.runtime.settings import Settings
+from services.runtime.streams import StreamLayout, ensure_streams
+
+__all__ = ["Bus", "ServiceCatalogue", "bootstrap", "provision_streams"]
+
+ServiceCatalogue = Mapping[AgencyKind, type[AgencyService]]
+"""Which service class runs an agency of each kind (the command line supplies it)."""
+
+
+def bootstrap(
+    service_cls: type[AgencyService],
+    *,
+    settings: Settings,
+    registry: Registry,
+    agency_id: str,
+    nats_url: str,
+    clock: Clock | None = None,
+) -> AgencyService:
+    """Build one service for ``agency_id`` with everything it needs."""
+    agency = registry.get(agency_id)
+    database = Database(
+        database_url_for(settings.database_url, settings.data_dir, agency_id),
+        namespace=settings.database_schema_prefix + agency_id,
+    )
+    context = ServiceContext(
+        agency=agency,
+        registry=registry,
+        key=load_agency_key(registry, settings.keys_dir, agency_id),
+        database=database,
+        clock=clock or SystemClock(),
+        log=get_logger(service_cls.service_name, agency_id),
+        nats_url=nats_url,
+        max_message_bytes=settings.max_message_bytes,
+        outbox_poll_seconds=settings.outbox_poll_seconds,
+    )
+    return service_cls(context)
+
+
+async def provision_streams(nats_url: str, layout: StreamLayout = StreamLayout()) -> None:
+    """Declare the streams once, before any service binds its consumer."""
+    nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3)
+    try:
+        await ensure_streams(nc.jetstream(), layout)
+    finally:
+        await nc.close()
+
+
+class Bus:
+    """The whole bus in one process: embedded nats-server (unless a URL is set) and services.
+
+    ``ipbus up``, ``ipbus demo`` and the integration tests all start the bus this way.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        catalogue: ServiceCatalogue,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        self.settings = settings
+        self.catalogue = catalogue
+        self.clock = clock
+        self.server: EmbeddedNatsServer | None = None
+        self.services: dict[str, AgencyService] = {}
+        self._registry: Registry | None = None
+        self._nats_url: str | None = settings.nats_url
+
+    @property
+    def nats_url(self) -> str:
+        if self._nats_url is None:
+            raise ConfigurationError("the bus is not started")
+        return self._nats_url
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            raise ConfigurationError("the bus is not started")
+        return self._registry
+
+    async def start(self, agency_ids: Sequence[str] | None = None) -> None:
+        """Start NATS if needed, declare streams, then one service per agency."""
+        settings = self.settings
+        self._registry = prepare_registry(
+            settings.registry_path, settings.keys_dir, settings.effective_registry_path
+        )
+        if self._nats_url is None:
+            self.server = EmbeddedNatsServer(settings.data_dir / "nats")
+            await self.server.start()
+            self._nats_url = self.server.url
+        await provision_streams(self.nats_url)
+        wanted = agency_ids or [a.id for a in self.registry.agencies]
+        for agency_id in wanted:
+            await self.start_service(agency_id)
+
+    async def start_service(self, agency_id: str) -> AgencyService:
+        kind = self.registry.get(agency_id).kind
+        try:
+            service_cls = self.catalogue[kind]
+        except KeyError:
+            raise ConfigurationError(f"no service runs agencies of kind {kind.value}") from None
+        service = bootstrap(
+            service_cls,
+            settings=self.settings,
+            registry=self.registry,
+            agency_id=agency_id,
+            nats_url=self.nats_url,
+            clock=self.clock,
+        )
+        await service.start()
+        self.services[agency_id] = service
+        return service
+
+    async def stop(self) -> None:
+        for service in reversed(list(self.services.values())):
+            await service.stop()
+        self.services.clear()
+        if self.server is not None:
+            await self.server.stop()
+            self.server = None
+            self._nats_url = self.settings.nats_url
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

@@ -1,0 +1,122 @@
+"""One async database per service: SQLite by default, PostgreSQL by URL.
+
+Each service (one per agency) owns its own namespace: a SQLite file of its own, or a
+PostgreSQL schema of its own in a shared database, so no service can read another's
+tables by accident and tests can run side by side.
+"""
+
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy import MetaData, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.orm import registry
+from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.runtime.errors import ConfigurationError, RetryableError
+
+__all__ = ["Database", "RuntimeTable", "database_url_for", "sqlite_url"]
+
+
+class RuntimeTable(SQLModel, registry=registry()):
+    """Base of the runtime's own tables (inbox, outbox), kept apart from any service's."""
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def database_url_for(base_url: str | None, data_dir: Path, namespace: str) -> str:
+    """The URL a service with ``namespace`` uses.
+
+    No URL: ``<data_dir>/db/<namespace>.sqlite``. A SQLite URL ``.../ipbus.sqlite``:
+    ``.../ipbus.<namespace>.sqlite``. Anything else (PostgreSQL) is shared and the
+    namespace becomes a schema (see :class:`Database`).
+    """
+    if base_url is None:
+        return sqlite_url(data_dir / "db" / f"{namespace}.sqlite")
+    url = make_url(base_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        path = Path(url.database or "")
+        return str(url.set(database=str(path.with_name(f"{path.stem}.{namespace}{path.suffix}"))))
+    return base_url
+
+
+def _schema_name(namespace: str) -> str:
+    return re.sub(r"[^a-z0-9_]", "_", namespace.lower())
+
+
+class Database:
+    """An async engine plus the one way to open a transaction on it.
+
+    Driver errors that mean "try again" (locked database, lost connection) are
+    translated here, once, into :class:`RetryableError`.
+    """
+
+    def __init__(self, url: str, *, namespace: str) -> None:
+        self.url = url
+        self.namespace = namespace
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_async_engine(url, connect_args={"timeout": 30})
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            self.schema: str | None = None
+        elif self.dialect == "postgresql":
+            self.schema = _schema_name(namespace)
+            engine = create_async_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+            engine = engine.execution_options(schema_translate_map={None: self.schema})
+        else:
+            raise ConfigurationError(
+                f"unsupported database {self.dialect!r}: use SQLite or PostgreSQL"
+            )
+        self.engine: AsyncEngine = engine
+
+    async def create_tables(self, *metadatas: MetaData) -> None:
+        """Create the service's tables if missing (the schema first, on PostgreSQL)."""
+        async with self.engine.begin() as conn:
+            if self.schema is not None:
+                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+            for metadata in (RuntimeTable.metadata, *metadatas):
+                await conn.run_sync(metadata.create_all)
+
+    async def drop_namespace(self) -> None:
+        """Remove everything this namespace holds (tests and ``ipbus`` resets only)."""
+        if self.schema is not None:
+            async with self.engine.begin() as conn:
+                await conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session whose work commits on a clean exit and rolls back on an error."""
+        try:
+            async with AsyncSession(self.engine, expire_on_commit=False) as session:
+                async with session.begin():
+                    yield session
+        except (OperationalError, DBAPIError) as exc:
+            if getattr(exc, "connection_invalidated", False) or isinstance(exc, OperationalError):
+                raise RetryableError(f"database unavailable: {exc.orig}") from exc
+            raise
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    """WAL so readers don't block the writer; full sync so a commit survives a crash."""
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

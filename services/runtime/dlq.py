@@ -1,0 +1,59 @@
+"""Dead letters: a refused message, its reason, and everything needed to replay it.
+
+The original body and headers are kept as they were; the reason travels in
+``Ipbus-Dlq-*`` headers. The message id is (consumer, stream sequence), so a redelivered
+poison message is dead-lettered once per consumer, not once per delivery.
+"""
+
+from datetime import datetime
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from contracts.envelope import RejectReason
+from contracts.subjects import DLQ_STREAM, dlq_subject
+
+__all__ = ["DLQ_HEADERS", "dead_letter"]
+
+DLQ_HEADERS = (
+    "Ipbus-Dlq-Reason",
+    "Ipbus-Dlq-Detail",
+    "Ipbus-Dlq-Consumer",
+    "Ipbus-Dlq-Original-Subject",
+    "Ipbus-Dlq-Original-Seq",
+    "Ipbus-Dlq-Time",
+)
+
+
+async def dead_letter(
+    js: JetStreamContext,
+    msg: Msg,
+    *,
+    consumer: str,
+    reason: RejectReason,
+    detail: str,
+    now: datetime,
+) -> None:
+    """Store ``msg`` on ``IPBUS_DLQ`` with why it was refused (the caller then acks it)."""
+    stream_seq = msg.metadata.sequence.stream if msg.reply else 0
+    headers = {
+        key: value
+        for key, value in (msg.headers or {}).items()
+        if not key.startswith("Ipbus-Dlq-") and key != "Nats-Msg-Id"
+    }
+    headers.update(
+        {
+            "Nats-Msg-Id": f"{consumer}:{stream_seq}"
+            if stream_seq
+            else f"{consumer}:{now.isoformat()}",
+            "Ipbus-Dlq-Reason": reason.value,
+            "Ipbus-Dlq-Detail": detail[:1000].replace("\r", " ").replace("\n", " "),
+            "Ipbus-Dlq-Consumer": consumer,
+            "Ipbus-Dlq-Original-Subject": msg.subject,
+            "Ipbus-Dlq-Original-Seq": str(stream_seq),
+            "Ipbus-Dlq-Time": now.isoformat(),
+        }
+    )
+    await js.publish(
+        dlq_subject(consumer, reason.value), msg.data, stream=DLQ_STREAM, headers=headers
+    )

