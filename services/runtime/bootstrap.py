@@ -55,11 +55,11 @@ def bootstrap(
     return service_cls(context)
 
 
-async def provision_streams(nats_url: str, layout: StreamLayout = StreamLayout()) -> None:
+async def provision_streams(nats_url: str, layout: StreamLayout | None = None) -> None:
     """Declare the streams once, before any service binds its consumer."""
     nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3)
     try:
-        await ensure_streams(nc.jetstream(), layout)
+        await ensure_streams(nc.jetstream(), layout or StreamLayout())
     finally:
         await nc.close()
 

@@ -97,9 +97,11 @@ class Database:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work commits on a clean exit and rolls back on an error."""
         try:
-            async with AsyncSession(self.engine, expire_on_commit=False) as session:
-                async with session.begin():
-                    yield session
+            async with (
+                AsyncSession(self.engine, expire_on_commit=False) as session,
+                session.begin(),
+            ):
+                yield session
         except (OperationalError, DBAPIError) as exc:
             if getattr(exc, "connection_invalidated", False) or isinstance(exc, OperationalError):
                 raise RetryableError(f"database unavailable: {exc.orig}") from exc

@@ -10,7 +10,6 @@ import hashlib
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -47,16 +46,13 @@ async def record_in_inbox(
     """Claim ``event`` for ``consumer`` inside the caller's transaction."""
     digest = event_digest(event)
     values = {"consumer": consumer, "event_id": event.id, "digest": digest, "processed_at": now}
-    table = InboxRecord.__table__  # type: ignore[attr-defined]
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table).values(**values).on_conflict_do_nothing()
-    result = await session.execute(statement)
-    if result.rowcount == 1:  # type: ignore[attr-defined]
+    statement = insert(InboxRecord).values(**values).on_conflict_do_nothing()
+    result = await session.exec(statement)
+    if result.rowcount == 1:
         return InboxVerdict.NEW
-    stored = await session.scalar(
-        select(InboxRecord.digest).where(
-            InboxRecord.consumer == consumer, InboxRecord.event_id == event.id
-        )
-    )
-    return InboxVerdict.ALREADY_APPLIED if stored == digest else InboxVerdict.CONFLICTING
+    stored = await session.get(InboxRecord, (consumer, event.id))
+    if stored is not None and stored.digest == digest:
+        return InboxVerdict.ALREADY_APPLIED
+    return InboxVerdict.CONFLICTING

@@ -96,7 +96,11 @@ class EmbeddedNatsServer:
         args += ["-js", "-sd", str(self.store_dir), *self.extra_args]
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
-            self._process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+            # Popen returns at once; a plain child (not an asyncio one) can be stopped
+            # from any event loop, which the session-scoped test fixture needs.
+            self._process = subprocess.Popen(  # noqa: ASYNC220
+                args, stdout=log, stderr=subprocess.STDOUT
+            )
         await self._wait_ready()
 
     async def _wait_ready(self) -> None:

@@ -11,13 +11,11 @@ from services.runtime.errors import RetryableError
 __all__ = ["query_case"]
 
 
-async def query_case(
-    nc: Client, *, requester: str, case_id: str, timeout: float = 5.0
-) -> CaseReply:
+async def query_case(nc: Client, *, requester: str, case_id: str, wait_s: float = 5.0) -> CaseReply:
     """The case as ``requester`` may see it; :class:`RetryableError` when nobody answers."""
     request = CaseQuery(case_id=case_id).model_dump_json().encode()
     try:
-        reply = await nc.request(query_subject(requester, CASE_QUERY), request, timeout=timeout)
+        reply = await nc.request(query_subject(requester, CASE_QUERY), request, timeout=wait_s)
     except (NoRespondersError, NatsTimeout) as exc:
         raise RetryableError(f"the coordinator did not answer a case query ({exc!r})") from exc
     return CaseReply.model_validate_json(reply.data)

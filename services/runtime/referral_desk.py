@@ -204,7 +204,9 @@ class ReferralDesk(AgencyService):
         ReferralWithdrawn,
     )
     async def _on_step(self, uow: UnitOfWork, event: Event) -> None:
-        referral_id: str = event.payload.referral_id
+        step = event.payload
+        assert isinstance(step, _STEP_PAYLOADS)
+        referral_id = step.referral_id
         record = await self.referral(uow, referral_id)
         role = ReferralParty(record.role)
         counterpart = record.recipient if role is ReferralParty.SENDER else record.sender
@@ -225,6 +227,15 @@ class ReferralDesk(AgencyService):
         record = await uow.session.get(ReferralRecord, overdue.referral_id)
         if record is not None:
             await self.on_referral_changed(uow, record, event)
+
+
+_STEP_PAYLOADS = (
+    ReferralAcknowledged,
+    ReferralAccepted,
+    ReferralDeclined,
+    ReferralConcluded,
+    ReferralWithdrawn,
+)
 
 
 def _step(

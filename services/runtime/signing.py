@@ -105,5 +105,6 @@ def verify_event(event: Event, public_keys: Iterable[str]) -> None:
         return
     raise EnvelopeRejected(
         RejectReason.BAD_SIGNATURE,
-        f"signature of event {envelope.id} does not verify against {envelope.sender}'s registered key",
+        f"signature of event {envelope.id} does not verify against "
+        f"{envelope.sender}'s registered key",
     )

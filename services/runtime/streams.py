@@ -88,8 +88,9 @@ def coordinator_consumer_spec() -> ConsumerSpec:
     return ConsumerSpec(durable=COORDINATOR_CONSUMER, filter_subject=f"{EVENT_PREFIX}.>")
 
 
-async def ensure_streams(js: JetStreamContext, layout: StreamLayout = StreamLayout()) -> None:
+async def ensure_streams(js: JetStreamContext, layout: StreamLayout | None = None) -> None:
     """Create ``IPBUS`` and ``IPBUS_DLQ``, or bring an existing pair up to ``layout``."""
+    layout = layout or StreamLayout()
     for config in (
         StreamConfig(
             name=EVENT_STREAM,

@@ -50,7 +50,7 @@ def test_a_payload_model_is_found_by_its_event_type() -> None:
 
 
 def test_an_unknown_event_type_has_no_model() -> None:
-    with pytest.raises(UnknownEventType, match="unknown event type 'referral.lost'"):
+    with pytest.raises(UnknownEventType, match=r"unknown event type 'referral\.lost'"):
         payload_model("referral.lost")
     assert issubclass(UnknownEventType, ValueError)
 

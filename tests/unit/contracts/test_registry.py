@@ -1,4 +1,4 @@
-"""The agency registry: the TOML of DESIGN §2 parses, dumps back identically, and errors name names."""
+"""The agency registry: the TOML of DESIGN §2 parses, dumps back identically, errors name names."""
 
 import pytest
 from hypothesis import given
@@ -197,7 +197,7 @@ def test_a_registry_error_is_a_value_error() -> None:
 
 
 def test_a_judicial_agency_may_carry_its_role_and_others_may_not() -> None:
-    court = Agency(id="court-sh", kind="judicial", region="310000", name="Court", role="court")  # type: ignore[arg-type]
+    court = Agency(id="court-sh", kind="judicial", region="310000", name="Court", role="court")
     assert court.role is JudicialRole.COURT
     with pytest.raises(ValidationError, match="role is only for judicial"):
-        Agency(id="amr-sh", kind="enforcement", region="310000", name="A", role="court")  # type: ignore[arg-type]
+        Agency(id="amr-sh", kind="enforcement", region="310000", name="A", role="court")

@@ -1,0 +1,40 @@
+# ipbus — two commands: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo up test lint unit integration clean
+
+$(BIN)/ipbus: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ipbus needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	@touch $@
+
+## demo: install, start the whole bus on embedded defaults, play the scenario, check it
+demo: $(BIN)/ipbus
+	$(BIN)/ipbus demo
+
+## up: install and run the whole bus until Ctrl-C
+up: $(BIN)/ipbus
+	$(BIN)/ipbus up
+
+## test: install with test extras, check the house rules, run every suite
+test: lint
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/ipbus
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy contracts services tests
+	$(BIN)/lint-imports
+
+unit: $(BIN)/ipbus
+	$(BIN)/python -m pytest tests/unit
+
+integration: $(BIN)/ipbus
+	$(BIN)/python -m pytest tests/integration
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
