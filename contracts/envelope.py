@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from contracts.base import Payload
 from contracts.events import (
     UnknownEventType,
+    UnsupportedEventVersion,
     cloudevent_type,
     event_type_from_cloudevent,
     payload_model,
@@ -89,7 +90,8 @@ class Envelope(BaseModel):
     id: Ulid
     source: str = Field(pattern=_SOURCE_PATTERN)
     type: str = Field(pattern=r"^ipbus\.[a-z_]+(\.[a-z_]+)*\.v[0-9]+$")
-    subject: str | None = None
+    subject: Ulid | None = None
+    """The case the event is about (DESIGN §4)."""
     time: UtcDatetime
     datacontenttype: Literal["application/json"] = "application/json"
     correlationid: str | None = None
@@ -207,11 +209,10 @@ def decode_event(body: bytes, subject: str) -> Event:
         raise EnvelopeRejected(RejectReason.NOT_CLOUDEVENT, _first_error(exc)) from exc
     try:
         event_type = event_type_from_cloudevent(envelope.type)
+    except UnsupportedEventVersion as exc:
+        raise EnvelopeRejected(RejectReason.UNSUPPORTED_VERSION, str(exc)) from exc
     except UnknownEventType as exc:
-        reason = (
-            RejectReason.UNSUPPORTED_VERSION if "version" in str(exc) else RejectReason.UNKNOWN_TYPE
-        )
-        raise EnvelopeRejected(reason, str(exc)) from exc
+        raise EnvelopeRejected(RejectReason.UNKNOWN_TYPE, str(exc)) from exc
     if event_type != route.event_type:
         raise EnvelopeRejected(
             RejectReason.TYPE_MISMATCH,

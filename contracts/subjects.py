@@ -28,6 +28,7 @@ DLQ_PREFIX = "ipbus.dlq"
 DLQ_STREAM = "IPBUS_DLQ"
 QUERY_PREFIX = "ipbus.query"
 COORDINATOR = "coordinator"
+_TOKEN = re.compile(r"^[a-z][a-z_]*$")
 _EVENT_TYPE = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)*$")
 
 
@@ -83,9 +84,15 @@ def query_subject(requester: str, query: str) -> str:
     """``ipbus.query.<requester>.<query>``: core request/reply answered by the coordinator."""
     if not is_agency_id(requester):
         raise InvalidSubject(f"requester {requester!r} is not an agency id")
+    if not _TOKEN.match(query):
+        raise InvalidSubject(f"query name {query!r} is not one lower-case word")
     return f"{QUERY_PREFIX}.{requester}.{query}"
 
 
 def dlq_subject(consumer: str, reason: str) -> str:
     """Where a consumer puts a message it refused: ``ipbus.dlq.<consumer>.<reason>``."""
+    if not is_agency_id(consumer):
+        raise InvalidSubject(f"consumer {consumer!r} is not a single subject token")
+    if not _TOKEN.match(reason):
+        raise InvalidSubject(f"reason {reason!r} is not one lower-case word")
     return f"{DLQ_PREFIX}.{consumer}.{reason}"

@@ -103,6 +103,11 @@ def may_see(case: CaseFile, requester: str) -> bool:
 
 def apply_event(case: CaseFile, facts: EventFacts) -> tuple[CaseFile, TimelineLine]:
     """The case file after ``facts``, and the timeline line that records it."""
+    named = getattr(facts.payload, "case_id", None)
+    if named is not None and named != case.case_id:
+        raise RefusedStep(
+            f"{facts.event_type} names case {named} but is filed under case {case.case_id}"
+        )
     referrals = _step_referrals(case.referrals, facts)
     parties = dict(case.parties)
     for agency in (facts.sender, facts.recipient):

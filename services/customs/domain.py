@@ -40,10 +40,8 @@ class Detention:
 
 def case_title(detention: Detention) -> str:
     """How the case is named on everyone's timeline."""
-    return (
-        f"Suspected {detention.ip_right.type.value} infringement: {detention.description} "
-        f"at {detention.port}"
-    )
+    right = detention.ip_right.type.value.replace("_", " ")
+    return f"Suspected {right} infringement: {detention.description} at {detention.port}"
 
 
 def detained_goods(detention: Detention, *, detention_id: str, case_id: str) -> GoodsDetained:

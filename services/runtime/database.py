@@ -102,8 +102,8 @@ class Database:
                 session.begin(),
             ):
                 yield session
-        except (OperationalError, DBAPIError) as exc:
-            if getattr(exc, "connection_invalidated", False) or isinstance(exc, OperationalError):
+        except DBAPIError as exc:
+            if _is_passing(exc):
                 raise RetryableError(f"database unavailable: {exc.orig}") from exc
             raise
 
@@ -113,6 +113,20 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+_PASSING_FAULTS = ("locked", "busy", "timeout", "timed out", "connection", "closed")
+
+
+def _is_passing(exc: DBAPIError) -> bool:
+    """A fault that another try may not meet: a lost connection, a busy or locked database.
+
+    Anything else (a missing table, a constraint) is a bug or bad data and is not retried.
+    """
+    if exc.connection_invalidated:
+        return True
+    text = str(exc.orig).lower()
+    return isinstance(exc, OperationalError) and any(word in text for word in _PASSING_FAULTS)
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

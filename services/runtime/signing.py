@@ -47,12 +47,26 @@ class AgencyKey:
 
 
 def load_or_create_key(path: Path) -> AgencyKey:
-    """The key stored at ``path``; a new one written there (mode 0600) when absent."""
+    """The key stored at ``path``; a new one written there (mode 0600) when absent.
+
+    The seed is written whole to a private temporary file and then linked into place,
+    so a crash never leaves an empty key file and two processes starting together
+    end up with the same key.
+    """
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(generate_seed() + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process won the race; use its key
+        finally:
+            temporary.unlink()
     return AgencyKey(path.read_bytes())
 
 

@@ -226,20 +226,13 @@ def test_a_subject_outside_the_naming_scheme_is_rejected(subject: str, named: st
     assert named in refused.detail
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: contracts/subjects.py parse_event_subject never checks the event-type tokens, so a "
-        "dotted sender shifts every token ('customs' / 'shanghai' / 'amr-shanghai.case.closed') "
-        "and the message is reported as TYPE_MISMATCH instead of BAD_SUBJECT"
-    ),
-)
 def test_a_subject_with_a_dotted_sender_is_a_bad_subject() -> None:
     subject = f"ipbus.v1.customs.shanghai.{AMR}.case.closed"
 
     refused = rejection(body_of(closed_case_raw()), subject)
 
     assert refused.reason is RejectReason.BAD_SUBJECT
+    assert "amr-shanghai.case.closed" in refused.detail
 
 
 def test_a_bad_subject_is_reported_before_the_body_is_read() -> None:
@@ -281,14 +274,6 @@ def test_a_type_that_is_unknown_or_disagrees_with_the_subject_is_rejected(
     assert ce_type in refused.detail
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: contracts/envelope.py decode_event classifies UnknownEventType by looking for the "
-        "word 'version' in the message, so an unknown type whose name contains 'version' "
-        "(e.g. 'currency.conversion') is reported as UNSUPPORTED_VERSION"
-    ),
-)
 def test_an_unknown_type_whose_name_contains_version_is_still_an_unknown_type() -> None:
     raw = closed_case_raw()
     raw["type"] = "ipbus.currency.conversion.v1"
@@ -489,6 +474,8 @@ def test_an_event_subject_is_built_and_parsed_back(
         pytest.param(CUSTOMS, AMR, "", id="empty-event-type"),
         pytest.param(CUSTOMS, AMR, "case.", id="trailing-dot"),
         pytest.param(CUSTOMS, AMR, ".case", id="leading-dot"),
+        pytest.param(CUSTOMS, AMR, "case.*", id="wildcard-event-type"),
+        pytest.param(CUSTOMS, AMR, "Case.Opened", id="upper-case-event-type"),
     ],
 )
 def test_invalid_tokens_do_not_make_a_subject(sender: str, recipient: str, event_type: str) -> None:
@@ -503,6 +490,9 @@ def test_invalid_tokens_do_not_make_a_subject(sender: str, recipient: str, event
         "ipbus.v2.customs-shanghai.amr-shanghai.case.opened",
         "nats.v1.customs-shanghai.amr-shanghai.case.opened",
         "ipbus.v1.customs-shanghai.AMR.case.opened",
+        "ipbus.v1.customs-shanghai.amr-shanghai.Case.opened",
+        "ipbus.v1.customs-shanghai.amr-shanghai.case-opened",
+        "ipbus.v1.customs.shanghai.amr-shanghai.case.opened",
         "",
     ],
 )

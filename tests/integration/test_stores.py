@@ -1,0 +1,198 @@
+"""The stores on both real databases: what one service writes, it reads back the same.
+
+Each test runs on SQLite and on PostgreSQL (its own schema), because the two differ
+exactly where it matters: upserts, ``ON CONFLICT``, ``FOR UPDATE SKIP LOCKED``.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import structlog
+
+from contracts.cases import CaseOpened, CaseStatus
+from contracts.envelope import decode_event, encode_envelope, new_envelope
+from contracts.identifiers import new_ulid
+from contracts.referrals import ReferralState
+from contracts.subjects import event_subject
+from services.coordinator.domain import CaseFile, CaseReferral, TimelineLine
+from services.coordinator.store import (
+    CoordinatorTable,
+    append_timeline,
+    case_view,
+    load_case,
+    save_case,
+)
+from services.runtime.clock import FixedClock
+from services.runtime.database import Database, database_url_for
+from services.runtime.inbox import InboxVerdict, record_in_inbox
+from services.runtime.outbox import OutboxRelay, put_in_outbox, unsent_count
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def database(
+    database_url: str | None, schema_prefix: str, tmp_path: Path
+) -> AsyncIterator[Database]:
+    url = database_url_for(database_url, tmp_path, "coordinator")
+    db = Database(url, namespace=schema_prefix + "coordinator")
+    await db.create_tables(CoordinatorTable.metadata)
+    try:
+        yield db
+    finally:
+        await db.drop_namespace()
+        await db.close()
+
+
+def _opened(case_id: str, title: str = "Counterfeit shoes") -> CaseOpened:
+    return CaseOpened(
+        local_ref="L-1", title=title, ip_rights=[], parties=[], goods=[], opened_at=NOW
+    )
+
+
+async def test_a_case_file_reads_back_as_it_was_saved(database: Database) -> None:
+    referral = CaseReferral(
+        new_ulid(),
+        "customs_to_enforcement",
+        "customs-shanghai",
+        "amr-shanghai",
+        ReferralState.ACCEPTED,
+        NOW,
+        NOW + timedelta(hours=1),
+    )
+    case = CaseFile(
+        case_id=new_ulid(),
+        title="Counterfeit shoes",
+        status=CaseStatus.INVESTIGATING,
+        parties={"customs-shanghai": "SH-CUS-1", "amr-shanghai": None},
+        referrals={referral.referral_id: referral},
+    )
+    async with database.transaction() as session:
+        await save_case(session, case, NOW)
+    async with database.transaction() as session:
+        assert await load_case(session, case.case_id) == case
+        assert await load_case(session, new_ulid()) is None
+    moved = CaseFile(
+        case_id=case.case_id,
+        title=case.title,
+        status=CaseStatus.PENALIZED,
+        parties={**case.parties, "amr-shanghai": "SH-AMR-9"},
+        referrals=case.referrals,
+    )
+    async with database.transaction() as session:
+        await save_case(session, moved, NOW)
+    async with database.transaction() as session:
+        assert await load_case(session, case.case_id) == moved
+
+
+async def test_the_timeline_comes_back_in_the_order_it_was_applied(database: Database) -> None:
+    case = CaseFile(case_id=new_ulid(), title="t", parties={"customs-shanghai": None})
+    types = ["case.opened", "goods.detained", "referral.issued", "case.closed"]
+    for offset, event_type in enumerate(types):
+        async with database.transaction() as session:
+            await save_case(session, case, NOW)
+            append_timeline(
+                session,
+                case.case_id,
+                TimelineLine(
+                    new_ulid(),
+                    event_type,
+                    "customs-shanghai",
+                    "coordinator",
+                    NOW - timedelta(minutes=offset),  # clocks disagree; apply order wins
+                    event_type,
+                    CaseStatus.OPEN,
+                ),
+            )
+    async with database.transaction() as session:
+        view = await case_view(session, case)
+    assert [entry.event_type for entry in view.timeline] == types
+    assert [entry.seq for entry in view.timeline] == sorted(entry.seq for entry in view.timeline)
+
+
+async def test_the_inbox_tells_new_from_repeated_from_conflicting(database: Database) -> None:
+    case_id = new_ulid()
+    envelope = new_envelope(
+        sender="customs-shanghai", payload=_opened(case_id), now=NOW, case_id=case_id
+    )
+    subject = event_subject("customs-shanghai", "coordinator", "case.opened")
+    event = decode_event(encode_envelope(envelope), subject)
+    impostor = decode_event(
+        encode_envelope(envelope.model_copy(update={"data": {**envelope.data, "title": "Other"}})),
+        subject,
+    )
+    async with database.transaction() as session:
+        assert await record_in_inbox(session, "coordinator", event, NOW) is InboxVerdict.NEW
+    async with database.transaction() as session:
+        assert (
+            await record_in_inbox(session, "coordinator", event, NOW)
+            is InboxVerdict.ALREADY_APPLIED
+        )
+        assert (
+            await record_in_inbox(session, "coordinator", impostor, NOW) is InboxVerdict.CONFLICTING
+        )
+        assert await record_in_inbox(session, "agency-amr-shanghai", event, NOW) is InboxVerdict.NEW
+
+
+@dataclass
+class _Ack:
+    seq: int
+    duplicate: bool
+
+
+class _RecordingJetStream:
+    """Stands in for JetStream's publish; slow enough that two relays overlap."""
+
+    def __init__(self) -> None:
+        self.published: list[str] = []
+
+    async def publish(
+        self,
+        subject: str,
+        payload: bytes,
+        stream: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> _Ack:
+        await asyncio.sleep(0.001)
+        msg_id = (headers or {})["Nats-Msg-Id"]
+        self.published.append(msg_id)
+        return _Ack(seq=len(self.published), duplicate=self.published.count(msg_id) > 1)
+
+
+async def test_two_relays_on_one_outbox_publish_every_row_and_on_postgres_each_once(
+    database: Database,
+) -> None:
+    ids = []
+    async with database.transaction() as session:
+        for _ in range(60):
+            envelope = new_envelope(
+                sender="coordinator", payload=_opened(new_ulid()), now=NOW, case_id=new_ulid()
+            )
+            put_in_outbox(session, envelope, recipient="customs-shanghai", now=NOW)
+            ids.append(envelope.id)
+    js = _RecordingJetStream()
+    log = structlog.get_logger()
+    relays = [
+        OutboxRelay(database, js, FixedClock(NOW), log, batch=10)  # type: ignore[arg-type]
+        for _ in range(2)
+    ]
+
+    async def drain(relay: OutboxRelay) -> None:
+        while await relay.relay_once():
+            pass
+
+    await asyncio.gather(*(drain(relay) for relay in relays))
+    async with database.transaction() as session:
+        assert await unsent_count(session) == 0
+    assert set(js.published) == set(ids)
+    first_publication = sorted(set(js.published), key=js.published.index)
+    if database.dialect == "postgresql":
+        # rows are claimed with SKIP LOCKED: no row is published twice
+        assert js.published == first_publication
+    assert len(js.published) >= len(ids)
