@@ -30,7 +30,7 @@ app = typer.Typer(
 )
 case_app = typer.Typer(help="Look at shared case files.", no_args_is_help=True)
 app.add_typer(case_app, name="case")
-console = Console()
+console = Console(soft_wrap=True)
 
 
 def _say(line: str) -> None:

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     """PostgreSQL only: prefix of every service's schema, to run several buses on one database."""
     data_dir: Path = Path("var")
     registry_path: Path = Field(default=Path("deploy/agencies.toml"))
+    policy_path: Path = Field(default=Path("deploy/policy.toml"))
     nats_creds: Path | None = None
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
