@@ -2,7 +2,6 @@
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,16 +15,13 @@ from services.runtime.clock import FixedClock
 from services.runtime.database import Database, sqlite_url
 from services.runtime.inbox import InboxVerdict, record_in_inbox
 from services.runtime.outbox import OutboxRecord, OutboxRelay, put_in_outbox, unsent_count
+from tests.fakes import Boom, FakeJetStream
 from tests.unit.builders import AMR, CUSTOMS, PSB, envelope_for, goods_detained, wire
 
 CASE_ID = "01JABCDEFGHJKMNPQRSTVWXYZ0"
 EVENT_ID = "01JABCDEFGHJKMNPQRSTVWXYZ5"
 T0 = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)
 CONSUMER = "agency-amr-shanghai"
-
-
-class Boom(Exception):
-    """A handler (or a publish) failing half-way."""
 
 
 @pytest.fixture
@@ -102,46 +98,6 @@ async def test_an_inbox_row_from_a_failed_handler_is_rolled_back(db: Database) -
 
 
 # --- outbox --------------------------------------------------------------------------------------
-
-
-@dataclass
-class PubAck:
-    seq: int
-    duplicate: bool
-
-
-@dataclass
-class Published:
-    subject: str
-    payload: bytes
-    stream: str | None
-    headers: dict[str, str]
-
-
-class FakeJetStream:
-    """Records publishes; can fail on the n-th call and report chosen ids as duplicates."""
-
-    def __init__(
-        self, *, fail_on_call: int | None = None, duplicates: frozenset[str] = frozenset()
-    ):
-        self.published: list[Published] = []
-        self.calls = 0
-        self._fail_on_call = fail_on_call
-        self._duplicates = duplicates
-
-    async def publish(
-        self,
-        subject: str,
-        payload: bytes,
-        stream: str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> PubAck:
-        self.calls += 1
-        if self.calls == self._fail_on_call:
-            raise Boom("nats: timeout")
-        self.published.append(Published(subject, payload, stream, dict(headers or {})))
-        msg_id = (headers or {}).get("Nats-Msg-Id", "")
-        return PubAck(seq=100 + self.calls, duplicate=msg_id in self._duplicates)
 
 
 def relay(db: Database, js: FakeJetStream, clock: FixedClock, batch: int = 256) -> OutboxRelay:
