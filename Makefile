@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo up test lint unit integration clean
+.PHONY: demo up test lint unit integration bench clean
 
 $(BIN)/ipbus: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ipbus needs Python 3.11 or newer")'
@@ -29,6 +29,10 @@ lint: $(BIN)/ipbus
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy contracts services tests
 	$(BIN)/lint-imports
+
+## bench: ipbus against a raw nats-py JetStream baseline, SQLite and PostgreSQL
+bench: $(BIN)/ipbus
+	$(BIN)/ipbus bench --database both
 
 unit: $(BIN)/ipbus
 	$(BIN)/python -m pytest tests/unit

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from contracts.subjects import COORDINATOR
+from services.cli.bench import bench
 from services.cli.catalogue import CATALOGUE, SERVICES
 from services.cli.demo import DemoFailed, run_demo
 from services.cli.render import case_table
@@ -30,6 +31,7 @@ app = typer.Typer(
 )
 case_app = typer.Typer(help="Look at shared case files.", no_args_is_help=True)
 app.add_typer(case_app, name="case")
+app.command()(bench)
 console = Console(soft_wrap=True)
 
 

@@ -1,0 +1,65 @@
+"""The transport's limit: raw nats-py JetStream publish (many in flight) + durable pull + ack."""
+
+import asyncio
+import time
+
+import nats
+from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
+
+from bench.workload import Workload
+
+__all__ = ["IN_FLIGHT", "run_baseline"]
+
+IN_FLIGHT = 256
+FETCH_BATCH = 500
+STREAM = "BENCH_BASELINE"
+
+
+async def publish_all(
+    js: nats.js.JetStreamContext, subject: str, bodies: tuple[bytes, ...], ids: tuple[str, ...]
+) -> None:
+    """Publish with up to ``IN_FLIGHT`` unacknowledged publishes, as a fast producer would."""
+    window = asyncio.Semaphore(IN_FLIGHT)
+
+    async def one(body: bytes, msg_id: str) -> None:
+        async with window:
+            await js.publish(subject, body, headers={"Nats-Msg-Id": msg_id})
+
+    await asyncio.gather(*(one(body, msg_id) for body, msg_id in zip(bodies, ids, strict=True)))
+
+
+async def run_baseline(nats_url: str, workload: Workload) -> float:
+    """Events per second from the first publish to the last ack, no processing."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(
+            StreamConfig(name=STREAM, subjects=["bench.>"], storage=StorageType.FILE)
+        )
+        await js.add_consumer(
+            STREAM,
+            ConsumerConfig(
+                durable_name="baseline", ack_policy=AckPolicy.EXPLICIT, max_ack_pending=20_000
+            ),
+        )
+        subscription = await js.pull_subscribe_bind("baseline", STREAM)
+        subject = "bench.v1.customs-shanghai.coordinator.case.status_changed"
+        started = time.perf_counter()
+        producer = asyncio.create_task(publish_all(js, subject, workload.bodies, workload.ids))
+        received = 0
+        while received < len(workload.bodies):
+            try:
+                messages = await subscription.fetch(FETCH_BATCH, timeout=5)
+            except TimeoutError:
+                if producer.done():
+                    producer.result()
+                continue
+            for message in messages:
+                await message.ack()
+            received += len(messages)
+        elapsed = time.perf_counter() - started
+        await producer
+        await js.delete_stream(STREAM)
+        return received / elapsed
+    finally:
+        await nc.close()

@@ -1,0 +1,117 @@
+"""One benchmark run: its own nats-server and database, baseline and ipbus side by side."""
+
+import json
+import platform
+import tempfile
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.baseline import IN_FLIGHT, run_baseline
+from bench.ipbus_path import run_ipbus
+from bench.workload import SENDER, make_workload
+from services.runtime.nats_server import EmbeddedNatsServer, free_port
+from services.runtime.registry import key_path, prepare_registry
+from services.runtime.settings import Settings
+from services.runtime.signing import AgencyKey
+
+__all__ = ["BenchReport", "run_bench"]
+
+POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+@dataclass(frozen=True, slots=True)
+class BenchReport:
+    database: str
+    events: int
+    event_bytes: float
+    baseline_eps: float
+    ipbus_eps: float
+    ratio: float
+    ingest_eps: float
+    offered_eps: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    rss_mb: float
+    machine: str
+    date: str
+
+    def table(self) -> str:
+        return "\n".join(
+            [
+                f"ipbus bench — {self.database}, {self.events} events of "
+                f"{self.event_bytes:.0f} bytes, {self.machine}, {self.date}",
+                f"  baseline (raw nats-py, {IN_FLIGHT} in flight, pull+ack): "
+                f"{self.baseline_eps:>9,.0f} events/s",
+                f"  ipbus (adapter outbox → JetStream → coordinator):     "
+                f"{self.ipbus_eps:>9,.0f} events/s   ratio {self.ratio:.1%}",
+                f"  ipbus ingest (pre-signed, {IN_FLIGHT} in flight → coordinator):  "
+                f"{self.ingest_eps:>9,.0f} events/s",
+                f"  end-to-end latency at {self.offered_eps} events/s: p50 {self.p50_ms:.1f} ms, "
+                f"p95 {self.p95_ms:.1f} ms, p99 {self.p99_ms:.1f} ms",
+                f"  process RSS after the run: {self.rss_mb:.0f} MB",
+            ]
+        )
+
+
+async def run_bench(
+    *,
+    registry_path: Path,
+    events: int,
+    database: str,
+    offered_eps: int = 500,
+    latency_seconds: float = 10.0,
+) -> BenchReport:
+    """Start a fresh nats-server, measure the baseline, then ipbus on ``database``."""
+    with tempfile.TemporaryDirectory(prefix="ipbus-bench-") as scratch:
+        root = Path(scratch)
+        settings = Settings(
+            data_dir=root / "var",
+            registry_path=registry_path,
+            database_url=POSTGRES_URL if database == "postgresql" else None,
+            database_schema_prefix=f"bench{uuid.uuid4().hex[:8]}_",
+            log_level="WARNING",
+            outbox_poll_seconds=0.5,
+        )
+        prepare_registry(
+            settings.registry_path, settings.keys_dir, settings.effective_registry_path
+        )
+        key = AgencyKey(key_path(settings.keys_dir, SENDER).read_bytes())
+        workload = make_workload(events, key)
+        async with EmbeddedNatsServer(root / "nats", port=free_port()) as server:
+            baseline_eps = await run_baseline(server.url, workload)
+            result = await run_ipbus(
+                settings.model_copy(update={"nats_url": server.url}),
+                workload,
+                offered_eps=offered_eps,
+                latency_seconds=latency_seconds,
+            )
+        return BenchReport(
+            database=database,
+            events=events,
+            event_bytes=workload.mean_bytes,
+            baseline_eps=baseline_eps,
+            ipbus_eps=result.ipbus_eps,
+            ratio=result.ipbus_eps / baseline_eps,
+            ingest_eps=result.ingest_eps,
+            offered_eps=offered_eps,
+            p50_ms=result.p50_ms,
+            p95_ms=result.p95_ms,
+            p99_ms=result.p99_ms,
+            rss_mb=result.rss_mb,
+            machine=f"{platform.machine()}, {_cores()} cores, Python {platform.python_version()}",
+            date=datetime.now(UTC).strftime("%Y-%m-%d"),
+        )
+
+
+def _cores() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+def report_json(report: BenchReport) -> str:
+    """The machine-readable last line."""
+    return json.dumps(asdict(report), separators=(",", ":"))

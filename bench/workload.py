@@ -1,0 +1,51 @@
+"""The events both sides carry: the same signed CloudEvents, so the ratio is like for like."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from contracts.cases import CaseStatus, CaseStatusChanged
+from contracts.envelope import encode_envelope, new_envelope
+from contracts.identifiers import new_ulid
+from contracts.subjects import COORDINATOR, event_subject
+from services.runtime.signing import AgencyKey, sign_envelope
+
+__all__ = ["SENDER", "Workload", "make_workload"]
+
+SENDER = "customs-shanghai"
+CASES = 200
+"""Events spread over this many cases, as a busy day's status changes would be."""
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    subject: str
+    bodies: tuple[bytes, ...]
+    ids: tuple[str, ...]
+
+    @property
+    def mean_bytes(self) -> float:
+        return sum(len(body) for body in self.bodies) / len(self.bodies)
+
+
+def make_workload(count: int, key: AgencyKey) -> Workload:
+    """``count`` signed ``case.status_changed`` events from customs to the coordinator."""
+    cases = [new_ulid() for _ in range(CASES)]
+    now = datetime.now(UTC)
+    bodies, ids = [], []
+    for index in range(count):
+        case_id = cases[index % CASES]
+        payload = CaseStatusChanged(
+            local_ref=f"SH-CUS-2026-{index % CASES:05d}",
+            status=CaseStatus.INVESTIGATING,
+            note=f"inspection round {index // CASES}",
+        )
+        envelope = sign_envelope(
+            new_envelope(sender=SENDER, payload=payload, now=now, case_id=case_id), key
+        )
+        bodies.append(encode_envelope(envelope))
+        ids.append(envelope.id)
+    return Workload(
+        subject=event_subject(SENDER, COORDINATOR, "case.status_changed"),
+        bodies=tuple(bodies),
+        ids=tuple(ids),
+    )
