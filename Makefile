@@ -27,7 +27,7 @@ test: lint
 lint: $(BIN)/ipbus
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy contracts services tests
+	$(BIN)/mypy contracts services tests bench
 	$(BIN)/lint-imports
 
 ## bench: ipbus against a raw nats-py JetStream baseline, SQLite and PostgreSQL
