@@ -11,9 +11,11 @@ import typer
 from rich.console import Console
 
 from contracts.subjects import COORDINATOR
+from services.cli.audit import audit_app
 from services.cli.catalogue import CATALOGUE, SERVICES
 from services.cli.demo import DemoFailed, run_demo
 from services.cli.render import case_table
+from services.cli.security import nats_config
 from services.runtime.bootstrap import Bus, bootstrap, provision_streams
 from services.runtime.errors import ConfigurationError, RetryableError
 from services.runtime.logging import configure_logging
@@ -30,6 +32,8 @@ app = typer.Typer(
 )
 case_app = typer.Typer(help="Look at shared case files.", no_args_is_help=True)
 app.add_typer(case_app, name="case")
+app.add_typer(audit_app, name="audit")
+app.command("nats-config")(nats_config)
 console = Console(soft_wrap=True)
 
 
