@@ -101,6 +101,8 @@ def agency_permissions(agency: Agency) -> Permissions:
                 f"{QUERY_PREFIX}.{me}.>",
                 f"{DLQ_PREFIX}.>",
                 f"{JS_API}.INFO",
+                f"{JS_API}.STREAM.NAMES",
+                f"{JS_API}.STREAM.LIST",
                 *(f"{JS_API}.STREAM.{verb}.{s}" for s in streams for verb in _STREAM_ADMIN),
                 *_consumer_rights(EVENT_STREAM, durable),
             ),
@@ -135,16 +137,12 @@ def _list(values: Iterable[str]) -> str:
     return "[" + ", ".join(_quote(v) for v in values) + "]"
 
 
-def _user_block(agency: Agency) -> str:
-    if agency.public_key is None:
-        raise ValueError(
-            f"{agency.id} has no public key: use the effective registry (<data dir>/agencies.toml)"
-        )
+def _user_block(agency: Agency, nkey: str, note: str) -> str:
     rights = agency_permissions(agency)
     lines = [
-        f"    # {agency.id} ({agency.kind.value})",
+        f"    # {agency.id} ({agency.kind.value}){note}",
         "    {",
-        f"      nkey: {_quote(agency.public_key)}",
+        f"      nkey: {_quote(nkey)}",
         "      permissions: {",
         f"        publish: {{ allow: {_list(rights.publish)} }}",
         f"        subscribe: {{ allow: {_list(rights.subscribe)} }}",
@@ -155,8 +153,21 @@ def _user_block(agency: Agency) -> str:
     return "\n".join(lines)
 
 
+def _users(agency: Agency) -> list[str]:
+    """The current key, and the previous one while a rotation's grace period lasts."""
+    if agency.public_key is None:
+        raise ValueError(
+            f"{agency.id} has no public key: use the effective registry (<data dir>/agencies.toml)"
+        )
+    blocks = [_user_block(agency, agency.public_key, "")]
+    previous = agency.previous_public_key
+    if previous is not None and previous != agency.public_key:
+        blocks.append(_user_block(agency, previous, " — previous key, rotation grace period"))
+    return blocks
+
+
 def _authorization(registry: Registry) -> str:
-    users = "\n".join(_user_block(agency) for agency in registry.agencies)
+    users = "\n".join(block for agency in registry.agencies for block in _users(agency))
     return f"authorization {{\n  users: [\n{users}\n  ]\n}}\n"
 
 
