@@ -2,6 +2,7 @@
 chained, and ``ipbus audit verify`` names the first broken row after any tampering."""
 
 import asyncio
+import itertools
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -109,7 +110,7 @@ async def test_accepted_and_rejected_events_are_chained(bus: Bus, settings: Sett
     assert verdicts.count((AuditVerdict.ACCEPTED, None)) == 3
     assert (AuditVerdict.REJECTED, "not_json") in verdicts
     assert (AuditVerdict.REJECTED, "replayed") in verdicts
-    assert all(e.prev_hash == p.hash for p, e in zip(entries, entries[1:], strict=False))
+    assert all(e.prev_hash == p.hash for p, e in itertools.pairwise(entries))
     code, output = await _verify(settings)
     assert code == 0, output
     assert "5 rows" in output
