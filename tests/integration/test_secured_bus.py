@@ -80,7 +80,8 @@ async def test_the_default_bus_refuses_strangers_and_carries_signed_traffic(
     secured_bus: Bus,
 ) -> None:
     settings = secured_bus.settings
-    assert secured_bus.server is not None and secured_bus.server.config_file is not None
+    assert secured_bus.server is not None
+    assert secured_bus.server.config_file is not None
     assert "authorization" in secured_bus.server.config_file.read_text()
 
     with pytest.raises(NatsError):
