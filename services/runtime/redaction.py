@@ -7,7 +7,7 @@ key that only ever holds a person's name or contact details.
 """
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -77,7 +77,9 @@ def redact(value: Any) -> Any:
     return value
 
 
-def redact_personal_data(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def redact_personal_data(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> dict[str, Any]:
     """structlog processor: run after ``format_exc_info`` and before the renderer."""
     return {
         key: REDACTED if key in PERSONAL_KEYS else redact(item) for key, item in event_dict.items()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import nats
 import pytest
+from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import StreamConfig
@@ -101,7 +102,7 @@ async def test_customs_cannot_subscribe_to_all_traffic(secured: SecuredServer) -
     try:
         seen: list[str] = []
 
-        async def spy(msg: nats.aio.msg.Msg) -> None:
+        async def spy(msg: Msg) -> None:
             seen.append(msg.subject)
 
         await nc.subscribe("ipbus.v1.>", cb=spy)
@@ -174,7 +175,7 @@ async def test_an_agency_does_its_job_within_its_rights(secured: SecuredServer) 
     coordinator, coordinator_log = await connect_as(secured, "coordinator")
     try:
 
-        async def answer(msg: nats.aio.msg.Msg) -> None:
+        async def answer(msg: Msg) -> None:
             await msg.respond(b'{"error": "case not found, or not shared with you"}')
 
         await coordinator.subscribe("ipbus.query.*.case", cb=answer)

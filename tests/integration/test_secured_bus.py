@@ -3,7 +3,7 @@ permissions — and with key rotation and TLS, end to end."""
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -74,6 +74,13 @@ async def _case_known(bus: Bus, case_id: str) -> bool:
     finally:
         await client.close()
     return reply.case is not None
+
+
+def _known(bus: Bus, case_id: str) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return await _case_known(bus, case_id)
+
+    return check
 
 
 async def test_the_default_bus_refuses_strangers_and_carries_signed_traffic(
@@ -155,8 +162,7 @@ async def test_a_rotated_key_is_honoured_during_the_grace_period_only(tmp_path: 
             await publish(straggler, to_coordinator(CUSTOMS, "case.opened"), by_old)
             await publish(current, to_coordinator(CUSTOMS, "case.opened"), by_new)
             for envelope in (by_old, by_new):
-                case_id = envelope.subject or ""
-                await wait_until(lambda c=case_id: _case_known(bus, c), what="case applied")
+                await wait_until(_known(bus, envelope.subject or ""), what="case applied")
         finally:
             await straggler.close()
             await current.close()
