@@ -6,17 +6,17 @@ import time
 from collections.abc import Coroutine
 from typing import Annotated, Any, TypeVar
 
-import nats
 import typer
 from rich.console import Console
 
+from contracts.agencies import AgencyKind
 from contracts.subjects import COORDINATOR
 from services.cli.audit import audit_app
 from services.cli.catalogue import CATALOGUE, SERVICES
 from services.cli.demo import DemoFailed, run_demo
 from services.cli.render import case_table
 from services.cli.security import nats_config
-from services.runtime.bootstrap import Bus, bootstrap, provision_streams
+from services.runtime.bootstrap import Bus, agency_connection, bootstrap, provision_streams
 from services.runtime.errors import ConfigurationError, RetryableError
 from services.runtime.logging import configure_logging
 from services.runtime.queries import query_case
@@ -107,7 +107,8 @@ def run(
     nats_url = settings.nats_url
 
     async def main() -> None:
-        await provision_streams(nats_url)
+        if kind is AgencyKind.COORDINATOR or not settings.nkey_auth:  # streams: the hub's job
+            await provision_streams(nats_url, connection=agency_connection(settings, agency))
         instance = bootstrap(
             CATALOGUE[kind],
             settings=settings,
@@ -168,7 +169,7 @@ def case_show(
     nats_url = settings.nats_url
 
     async def main() -> int:
-        nc = await nats.connect(nats_url, name="ipbus-cli")
+        nc = await agency_connection(settings, as_agency).connect(nats_url, name="ipbus-cli")
         try:
             reply = await query_case(nc, requester=as_agency, case_id=case_id)
         finally:
