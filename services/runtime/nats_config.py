@@ -27,6 +27,7 @@ from contracts.subjects import (
     QUERY_PREFIX,
     agency_consumer,
 )
+from services.runtime.streams import ConsumerSpec, agency_consumer_spec, coordinator_consumer_spec
 
 __all__ = [
     "ClusterNode",
@@ -39,7 +40,6 @@ __all__ = [
 ]
 
 JS_API = "$JS.API"
-COORDINATOR_CONSUMER = "coordinator"
 
 
 def inbox_prefix(agency_id: str) -> str:
@@ -76,12 +76,15 @@ class Permissions:
     allow_responses: bool = False
 
 
-def _consumer_rights(stream: str, durable: str) -> tuple[str, ...]:
-    """Create (any filter), look up, fetch from and ack one durable consumer — nothing else."""
+def _consumer_rights(stream: str, spec: ConsumerSpec) -> tuple[str, ...]:
+    """Create (with its own filter only), look up, fetch from and ack one durable consumer.
+
+    Only the create subject that names the filter is allowed (the server checks it against
+    the request body), so an agency cannot re-create its consumer to read others' mail.
+    """
+    durable = spec.durable
     return (
-        f"{JS_API}.CONSUMER.CREATE.{stream}.{durable}",
-        f"{JS_API}.CONSUMER.CREATE.{stream}.{durable}.>",
-        f"{JS_API}.CONSUMER.DURABLE.CREATE.{stream}.{durable}",
+        f"{JS_API}.CONSUMER.CREATE.{stream}.{durable}.{spec.filter_subject}",
         f"{JS_API}.CONSUMER.INFO.{stream}.{durable}",
         f"{JS_API}.CONSUMER.MSG.NEXT.{stream}.{durable}",
         f"$JS.ACK.{stream}.{durable}.>",
@@ -93,7 +96,6 @@ def agency_permissions(agency: Agency) -> Permissions:
     me = agency.id
     durable = agency_consumer(me)
     if agency.kind is AgencyKind.COORDINATOR:
-        durable = COORDINATOR_CONSUMER
         streams = (EVENT_STREAM, DLQ_STREAM)
         return Permissions(
             publish=(
@@ -104,7 +106,7 @@ def agency_permissions(agency: Agency) -> Permissions:
                 f"{JS_API}.STREAM.NAMES",
                 f"{JS_API}.STREAM.LIST",
                 *(f"{JS_API}.STREAM.{verb}.{s}" for s in streams for verb in _STREAM_ADMIN),
-                *_consumer_rights(EVENT_STREAM, durable),
+                *_consumer_rights(EVENT_STREAM, coordinator_consumer_spec()),
             ),
             subscribe=(
                 f"{EVENT_PREFIX}.>",
@@ -119,7 +121,7 @@ def agency_permissions(agency: Agency) -> Permissions:
             f"{EVENT_PREFIX}.{me}.>",
             f"{QUERY_PREFIX}.{me}.>",
             f"{DLQ_PREFIX}.{durable}.>",
-            *_consumer_rights(EVENT_STREAM, durable),
+            *_consumer_rights(EVENT_STREAM, agency_consumer_spec(me)),
         ),
         subscribe=(f"{inbox_prefix(me)}.>",),
     )

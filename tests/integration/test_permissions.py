@@ -142,6 +142,31 @@ async def test_customs_cannot_read_the_regulators_consumer(secured: SecuredServe
         await regulator.close()
 
 
+async def test_customs_cannot_widen_its_own_consumer_to_read_all_mail(
+    secured: SecuredServer,
+) -> None:
+    nc, log = await connect_as(secured, CUSTOMS)
+    try:
+        js = nc.jetstream(timeout=1.0)
+        await ensure_consumer(js, agency_consumer_spec(CUSTOMS))  # its own filter: allowed
+        wide = agency_consumer_spec(CUSTOMS).config()
+        wide.filter_subject = "ipbus.v1.>"
+        with pytest.raises(NatsTimeout):
+            await js.add_consumer(EVENT_STREAM, wide)
+        error = await log.wait_for("permissions violation for publish")
+        assert f"consumer.create.ipbus.{agency_consumer(CUSTOMS)}.ipbus.v1.>" in error
+        legacy = agency_consumer_spec(CUSTOMS).config()
+        legacy.name, legacy.filter_subject = None, "ipbus.v1.>"
+        log.errors.clear()
+        with pytest.raises(NatsTimeout):
+            await js.add_consumer(EVENT_STREAM, legacy)  # DURABLE.CREATE: filter in the body
+        assert "consumer.durable.create" in await log.wait_for("permissions violation")
+        info = await js.consumer_info(EVENT_STREAM, agency_consumer(CUSTOMS))
+        assert info.config.filter_subject == f"ipbus.v1.*.{CUSTOMS}.>"
+    finally:
+        await nc.close()
+
+
 async def test_customs_cannot_create_or_delete_streams(secured: SecuredServer) -> None:
     nc, log = await connect_as(secured, CUSTOMS)
     try:
@@ -188,7 +213,7 @@ async def test_an_agency_does_its_job_within_its_rights(secured: SecuredServer) 
 
         await ensure_consumer(regulator.jetstream(), agency_consumer_spec(REGULATOR))
         sub = await regulator.jetstream().pull_subscribe_bind(
-            agency_consumer(REGULATOR), stream=EVENT_STREAM, inbox_prefix=b"_INBOX_amr-shanghai."
+            agency_consumer(REGULATOR), stream=EVENT_STREAM
         )
         msgs = await sub.fetch(10, timeout=2)
         assert any(m.subject == event_subject(CUSTOMS, REGULATOR, "referral.issued") for m in msgs)
