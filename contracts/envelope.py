@@ -70,6 +70,7 @@ class RejectReason(StrEnum):
     CONFLICTING_DUPLICATE = "conflicting_duplicate"
     ILLEGAL_STEP = "illegal_step"
     HANDLER_ERROR = "handler_error"
+    REPLAYED = "replayed"
 
 
 class EnvelopeRejected(ValueError):

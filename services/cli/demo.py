@@ -10,14 +10,13 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import TypeVar
 
-import nats
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
 from contracts.agencies import IpType
 from contracts.cases import CaseStatus, IpRight, Party, PartyKind, PartyRole
 from contracts.identifiers import Money, new_ulid
-from contracts.queries import CaseView
+from contracts.queries import CaseReply, CaseView
 from contracts.referrals import ReferralKind, ReferralState
 from contracts.subjects import COORDINATOR, event_subject
 from services.cli.render import timeline_line
@@ -119,7 +118,7 @@ async def run_demo(bus: Bus, say: Say, *, pace: float = 0.0) -> None:
     """
     customs = _service(bus, CUSTOMS, CustomsService)
     regulator = _service(bus, REGULATOR, EnforcementService)
-    nc = await nats.connect(bus.nats_url, name="ipbus-demo")
+    nc = await bus.connect(COORDINATOR, name="ipbus-demo")  # reads all, as the hub does
     try:
         watch = TimelineWatcher(nc, say)
 
@@ -186,13 +185,17 @@ async def run_demo(bus: Bus, say: Say, *, pace: float = 0.0) -> None:
 
         await asyncio.sleep(pace)
         say("\n6. A malformed message is dead-lettered, and the bus carries on")
-        reason = await _send_garbage(nc)
+        sender = await bus.connect(CUSTOMS, name="ipbus-demo-customs")  # may speak as customs
+        try:
+            reason = await _send_garbage(nc, sender)
+        finally:
+            await sender.close()
         say(f"   IPBUS_DLQ received it: reason={reason}")
 
         await asyncio.sleep(pace)
         say("\n7. Need-to-know: an agency not party to the case cannot see it")
-        stranger = await query_case(nc, requester=STRANGER, case_id=case_id)
-        party = await query_case(nc, requester=CUSTOMS, case_id=case_id)
+        stranger = await _ask_as(bus, STRANGER, case_id)
+        party = await _ask_as(bus, CUSTOMS, case_id)
         say(f"   {STRANGER}: {stranger.error}")
         say(f"   {CUSTOMS}: sees {len(party.case.timeline) if party.case else 0} timeline entries")
 
@@ -207,7 +210,16 @@ async def run_demo(bus: Bus, say: Say, *, pace: float = 0.0) -> None:
         await nc.close()
 
 
-async def _send_garbage(nc: Client) -> str:
+async def _ask_as(bus: Bus, agency_id: str, case_id: str) -> CaseReply:
+    """Ask the coordinator with ``agency_id``'s own connection (the only one it may ask on)."""
+    client = await bus.connect(agency_id, name=f"ipbus-demo-{agency_id}")
+    try:
+        return await query_case(client, requester=agency_id, case_id=case_id)
+    finally:
+        await client.close()
+
+
+async def _send_garbage(nc: Client, sender: Client) -> str:
     """Publish a non-event on an event subject; return the reason the DLQ records."""
     arrived: asyncio.Future[Msg] = asyncio.get_running_loop().create_future()
     probe = new_ulid()
@@ -218,7 +230,7 @@ async def _send_garbage(nc: Client) -> str:
 
     subscription = await nc.subscribe("ipbus.dlq.>", cb=on_dead_letter)
     try:
-        await nc.jetstream().publish(
+        await sender.jetstream().publish(
             event_subject(CUSTOMS, COORDINATOR, "case.opened"),
             b"this is not a CloudEvent",
             headers={"Demo-Probe": probe},

@@ -6,16 +6,18 @@ import time
 from collections.abc import Coroutine
 from typing import Annotated, Any, TypeVar
 
-import nats
 import typer
 from rich.console import Console
 
+from contracts.agencies import AgencyKind
 from contracts.subjects import COORDINATOR
+from services.cli.audit import audit_app
 from services.cli.bench import bench
 from services.cli.catalogue import CATALOGUE, SERVICES
 from services.cli.demo import DemoFailed, run_demo
 from services.cli.render import case_table
-from services.runtime.bootstrap import Bus, bootstrap, provision_streams
+from services.cli.security import nats_config
+from services.runtime.bootstrap import Bus, agency_connection, bootstrap, provision_streams
 from services.runtime.errors import ConfigurationError, RetryableError
 from services.runtime.logging import configure_logging
 from services.runtime.queries import query_case
@@ -32,6 +34,8 @@ app = typer.Typer(
 case_app = typer.Typer(help="Look at shared case files.", no_args_is_help=True)
 app.add_typer(case_app, name="case")
 app.command()(bench)
+app.add_typer(audit_app, name="audit")
+app.command("nats-config")(nats_config)
 console = Console(soft_wrap=True)
 
 
@@ -105,7 +109,8 @@ def run(
     nats_url = settings.nats_url
 
     async def main() -> None:
-        await provision_streams(nats_url)
+        if kind is AgencyKind.COORDINATOR or not settings.nkey_auth:  # streams: the hub's job
+            await provision_streams(nats_url, connection=agency_connection(settings, agency))
         instance = bootstrap(
             CATALOGUE[kind],
             settings=settings,
@@ -166,7 +171,7 @@ def case_show(
     nats_url = settings.nats_url
 
     async def main() -> int:
-        nc = await nats.connect(nats_url, name="ipbus-cli")
+        nc = await agency_connection(settings, as_agency).connect(nats_url, name="ipbus-cli")
         try:
             reply = await query_case(nc, requester=as_agency, case_id=case_id)
         finally:

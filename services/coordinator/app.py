@@ -7,12 +7,14 @@ event, store the result. It also answers case queries, need-to-know.
 from typing import ClassVar
 
 from faststream.nats import NatsBroker, NatsMessage
+from nats.aio.msg import Msg
 from pydantic import ValidationError
 from sqlalchemy import MetaData
 
-from contracts.envelope import Event
+from contracts.envelope import Event, RejectReason
 from contracts.queries import CASE_QUERY, CaseQuery, CaseReply
 from contracts.subjects import QUERY_PREFIX
+from services.coordinator.audit_hooks import audit_accepted, audit_rejected
 from services.coordinator.domain import (
     CaseFile,
     EventFacts,
@@ -66,6 +68,17 @@ class CoordinatorService(AgencyService):
             raise StepRefused(str(exc)) from exc
         await save_case(uow.session, case, uow.now)
         append_timeline(uow.session, case_id, line)
+
+    async def on_applied(self, uow: UnitOfWork, event: Event) -> None:
+        """Audit: the accepted event, chained in the same transaction as its effects."""
+        await audit_accepted(uow.session, event, uow.now)
+
+    async def on_rejected(self, msg: Msg, reason: RejectReason, detail: str) -> None:
+        """Audit: the refused message, chained before it is acknowledged."""
+        async with self.database.transaction() as session:
+            await audit_rejected(
+                session, msg, self.consumer.durable, reason, detail, self.clock.now()
+            )
 
     def declare_extra_subscribers(self, broker: NatsBroker) -> None:
         @broker.subscriber(f"{QUERY_PREFIX}.*.{CASE_QUERY}", title="case queries")

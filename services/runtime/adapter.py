@@ -15,6 +15,7 @@ from typing import Any, ClassVar, TypeVar
 
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from sqlalchemy import MetaData
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -38,6 +39,7 @@ from services.runtime.errors import PermanentError, RetryableError
 from services.runtime.inbox import InboxVerdict, record_in_inbox
 from services.runtime.logging import event_fields
 from services.runtime.outbox import OutboxRelay, put_in_outbox
+from services.runtime.replay import check_fresh
 from services.runtime.signing import AgencyKey, sign_envelope, verify_event
 from services.runtime.streams import ConsumerSpec, agency_consumer_spec, ensure_consumer
 
@@ -64,6 +66,9 @@ class ServiceContext:
     max_message_bytes: int = 256 * 1024
     outbox_poll_seconds: float = 1.0
     broker_options: dict[str, Any] = field(default_factory=dict)
+    replay_window_s: float | None = 24 * 3600.0
+    """None: no freshness check (a simulated business clock makes event times fictitious)."""
+    clock_skew_s: float = 300.0
 
 
 class UnitOfWork:
@@ -163,6 +168,12 @@ class AgencyService:
     async def on_unhandled(self, uow: UnitOfWork, event: Event) -> None:
         """An event type this service has no handler for: recorded in the inbox, no effect."""
 
+    async def on_applied(self, uow: UnitOfWork, event: Event) -> None:
+        """Hook run in the handler's transaction after a new event's effects (audit)."""
+
+    async def on_rejected(self, msg: Msg, reason: RejectReason, detail: str) -> None:
+        """Hook run when a message is dead-lettered, before it is acknowledged (audit)."""
+
     async def on_started(self) -> None:
         """Hook run once the service consumes (background tasks such as watchers)."""
 
@@ -223,6 +234,8 @@ class AgencyService:
             # concurrently, and events of one case must be applied in stream order.
             pull_sub=PullSub(batch_size=1, timeout=FETCH_WAIT_S),
             ack_policy=AckPolicy.MANUAL,
+            # Under permissions an agency may listen only on its own inbox prefix.
+            inbox_prefix=f"{self.context.broker_options.get('inbox_prefix', '_INBOX')}.".encode(),
             title=f"{self.consumer.durable}:{self.consumer.filter_subject}",
         )
         async def receive(msg: NatsMessage) -> None:
@@ -234,7 +247,7 @@ class AgencyService:
         """Apply one delivery exactly once, or dead-letter it, then ack; nak to retry."""
         raw = msg.raw_message
         try:
-            event = self._check(raw.subject, raw.data)
+            event = self._check(raw.subject, raw.data, stored_at=raw.metadata.timestamp)
             await self._apply(event)
         except (EnvelopeRejected, PermanentError) as refusal:
             await self._refuse(msg, refusal.reason, refusal.detail)
@@ -252,7 +265,7 @@ class AgencyService:
             return
         await msg.ack()
 
-    def _check(self, subject: str, body: bytes) -> Event:
+    def _check(self, subject: str, body: bytes, stored_at: Any = None) -> Event:
         if len(body) > self.context.max_message_bytes:
             raise EnvelopeRejected(
                 RejectReason.OVERSIZED,
@@ -266,6 +279,13 @@ class AgencyService:
         sender = self.registry.get(event.sender)
         keys = [k for k in (sender.public_key, sender.previous_public_key) if k]
         verify_event(event, keys)
+        if stored_at is not None and self.context.replay_window_s is not None:
+            check_fresh(
+                event,
+                stored_at,
+                window_s=self.context.replay_window_s,
+                skew_s=self.context.clock_skew_s,
+            )
         return event
 
     async def _apply(self, event: Event) -> None:
@@ -286,6 +306,7 @@ class AgencyService:
                 await self.on_unhandled(uow, event)
             else:
                 await getattr(self, name)(uow, event)
+            await self.on_applied(uow, event)
         log.info("applied", emitted=len(uow.emitted))
         if uow.emitted and self._relay is not None:
             self._relay.wake()
@@ -301,4 +322,5 @@ class AgencyService:
             detail=detail,
             now=self.clock.now(),
         )
+        await self.on_rejected(raw, reason, detail)
         await msg.ack()

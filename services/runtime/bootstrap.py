@@ -4,23 +4,28 @@ No module globals: everything a service uses is built here and handed to it.
 """
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 import nats
+from nats.aio.client import Client
 
 from contracts.agencies import AgencyKind, Registry
+from contracts.subjects import COORDINATOR
 from services.runtime.adapter import AgencyService, ServiceContext
 from services.runtime.clock import Clock, SystemClock
+from services.runtime.connection import AgencyConnection
 from services.runtime.database import Database, database_url_for
 from services.runtime.errors import ConfigurationError
 from services.runtime.logging import get_logger
+from services.runtime.nats_config import single_node_config
 from services.runtime.nats_server import EmbeddedNatsServer
-from services.runtime.registry import load_agency_key, prepare_registry
+from services.runtime.registry import key_path, load_agency_key, prepare_registry
 from services.runtime.settings import Settings
 from services.runtime.streams import StreamLayout, ensure_streams
 
-__all__ = ["Bus", "ServiceCatalogue", "bootstrap", "provision_streams"]
+__all__ = ["Bus", "ServiceCatalogue", "agency_connection", "bootstrap", "provision_streams"]
 
 ServiceCatalogue = Mapping[AgencyKind, type[AgencyService]]
 """Which service class runs an agency of each kind (the command line supplies it)."""
@@ -34,8 +39,10 @@ def bootstrap(
     agency_id: str,
     nats_url: str,
     clock: Clock | None = None,
+    connection: AgencyConnection | None = None,
 ) -> AgencyService:
     """Build one service for ``agency_id`` with everything it needs."""
+    connection = connection or agency_connection(settings, agency_id)
     agency = registry.get(agency_id)
     database = Database(
         database_url_for(settings.database_url, settings.data_dir, agency_id),
@@ -51,13 +58,32 @@ def bootstrap(
         nats_url=nats_url,
         max_message_bytes=settings.max_message_bytes,
         outbox_poll_seconds=settings.outbox_poll_seconds,
+        broker_options=connection.broker_options(),
+        # Freshness is checked against real time only: a simulated clock fakes event times.
+        replay_window_s=settings.replay_window_s if clock is None else None,
+        clock_skew_s=settings.clock_skew_s,
     )
     return service_cls(context)
 
 
-async def provision_streams(nats_url: str, layout: StreamLayout | None = None) -> None:
-    """Declare the streams once, before any service binds its consumer."""
-    nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3)
+def agency_connection(settings: Settings, agency_id: str) -> AgencyConnection:
+    """How ``agency_id`` connects: with its nkey when auth is on, over TLS when a CA is set."""
+    seed = key_path(settings.keys_dir, agency_id) if settings.nkey_auth else None
+    return AgencyConnection(agency_id, seed_file=seed, tls_ca=settings.nats_tls_ca)
+
+
+async def provision_streams(
+    nats_url: str,
+    layout: StreamLayout | None = None,
+    *,
+    connection: AgencyConnection | None = None,
+) -> None:
+    """Declare the streams once, before any service binds its consumer.
+
+    Under permissions only the coordinator's identity may do this (SECURITY.md).
+    """
+    options = connection.nats_options() if connection else {}
+    nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3, **options)
     try:
         await ensure_streams(nc.jetstream(), layout or StreamLayout())
     finally:
@@ -104,13 +130,32 @@ class Bus:
             settings.registry_path, settings.keys_dir, settings.effective_registry_path
         )
         if self._nats_url is None:
-            self.server = EmbeddedNatsServer(settings.data_dir / "nats")
+            self.server = EmbeddedNatsServer(
+                settings.data_dir / "nats", config_file=self._server_config()
+            )
             await self.server.start()
             self._nats_url = self.server.url
-        await provision_streams(self.nats_url)
+        await provision_streams(self.nats_url, connection=self.connection(COORDINATOR))
         wanted = agency_ids or [a.id for a in self.registry.agencies]
         for agency_id in wanted:
             await self.start_service(agency_id)
+
+    def _server_config(self) -> Path | None:
+        """The embedded server's permissions, from the effective registry (when auth is on)."""
+        if not self.settings.nkey_auth:
+            return None
+        path = self.settings.data_dir / "nats" / "ipbus.conf"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(single_node_config(self.registry), encoding="utf-8")
+        return path
+
+    def connection(self, agency_id: str) -> AgencyConnection:
+        """How a client acting as ``agency_id`` connects to this bus."""
+        return agency_connection(self.settings, agency_id)
+
+    async def connect(self, agency_id: str, *, name: str) -> Client:
+        """A raw nats-py client acting as ``agency_id`` (the demo, tools)."""
+        return await self.connection(agency_id).connect(self.nats_url, name=name)
 
     async def start_service(self, agency_id: str) -> AgencyService:
         kind = self.registry.get(agency_id).kind

@@ -12,6 +12,7 @@ from typing import Any, Literal, TextIO
 import structlog
 
 from contracts.envelope import Event
+from services.runtime.redaction import redact_personal_data
 
 __all__ = ["configure_logging", "event_fields", "get_logger"]
 
@@ -39,6 +40,7 @@ def configure_logging(
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            redact_personal_data,  # no personal data in any log line (SECURITY.md)
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),

@@ -26,10 +26,27 @@ class Settings(BaseSettings):
     registry_path: Path = Field(default=Path("deploy/agencies.toml"))
     policy_path: Path = Field(default=Path("deploy/policy.toml"))
     nats_creds: Path | None = None
+    nats_auth: Literal["auto", "nkey", "none"] = "auto"
+    """``auto``: each agency connects with its nkey to the embedded server (which then refuses
+    anyone else), and without credentials to an ``IPBUS_NATS_URL`` server; ``nkey``/``none``
+    force it."""
+    nats_tls_ca: Path | None = None
+    """CA that signed the NATS server's certificate: connect over TLS and check it."""
+    replay_window_s: float = 24 * 3600.0
+    """An event whose ``time`` is older than this when the stream stored it is a replay."""
+    clock_skew_s: float = 300.0
+    """How far ahead of the stream's clock an event's ``time`` may be."""
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
     max_message_bytes: int = 256 * 1024
     outbox_poll_seconds: float = 1.0
+
+    @property
+    def nkey_auth(self) -> bool:
+        """Whether services present their nkey to NATS (see ``nats_auth``)."""
+        if self.nats_auth == "auto":
+            return self.nats_url is None
+        return self.nats_auth == "nkey"
 
     @property
     def keys_dir(self) -> Path:

@@ -67,6 +67,9 @@ class ConsumerSpec:
 
     def config(self) -> ConsumerConfig:
         return ConsumerConfig(
+            # ``name`` makes nats-py use CONSUMER.CREATE.<stream>.<name>.<filter>, whose
+            # subject carries the filter, so NATS permissions can pin it (nats_config.py).
+            name=self.durable,
             durable_name=self.durable,
             filter_subject=self.filter_subject,
             ack_policy=AckPolicy.EXPLICIT,

@@ -1,0 +1,121 @@
+"""The audit log table: append inside the caller's transaction, read back in seq order."""
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Field, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from contracts.envelope import Event
+from services.coordinator.audit import AuditEntry, AuditVerdict, chain_next
+from services.coordinator.store import CoordinatorTable
+
+__all__ = [
+    "AuditRecord",
+    "accepted_entry",
+    "append_audit",
+    "read_audit",
+    "rejected_entry",
+]
+
+
+class AuditRecord(CoordinatorTable, table=True):
+    __tablename__ = "coordinator_audit"
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    ref: str = Field(unique=True, max_length=120)
+    recorded_at: str = Field(max_length=40)
+    verdict: str = Field(max_length=10)
+    subject: str
+    event_id: str | None = Field(default=None, max_length=40)
+    event_type: str | None = Field(default=None, max_length=80)
+    sender: str | None = Field(default=None, max_length=80)
+    case_id: str | None = Field(default=None, max_length=40)
+    reason: str | None = Field(default=None, max_length=40)
+    detail: str | None = None
+    digest: str = Field(max_length=64)
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+def _entry(record: AuditRecord) -> AuditEntry:
+    data = record.model_dump()
+    data["verdict"] = AuditVerdict(data["verdict"])
+    return AuditEntry(**data)
+
+
+def accepted_entry(event: Event, body_digest: str, now: datetime) -> AuditEntry:
+    """An accepted event, before it is numbered and linked."""
+    return AuditEntry(
+        seq=0,
+        ref=f"event:{event.id}",
+        recorded_at=now.isoformat(),
+        verdict=AuditVerdict.ACCEPTED,
+        subject=str(event.route),
+        event_id=event.id,
+        event_type=event.event_type,
+        sender=event.sender,
+        case_id=event.case_id,
+        digest=body_digest,
+    )
+
+
+def _field(body: bytes, name: str) -> str | None:
+    """Best effort: a string field of a (possibly malformed) JSON body, for the auditor."""
+    try:
+        parsed: Any = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    value = parsed.get(name) if isinstance(parsed, dict) else None
+    return value[:40] if isinstance(value, str) else None
+
+
+def rejected_entry(
+    *, subject: str, body: bytes, ref: str, reason: str, detail: str, now: datetime
+) -> AuditEntry:
+    """A refused message, before it is numbered and linked."""
+    return AuditEntry(
+        seq=0,
+        ref=ref,
+        recorded_at=now.isoformat(),
+        verdict=AuditVerdict.REJECTED,
+        subject=subject[:200],
+        event_id=_field(body, "id"),
+        event_type=_field(body, "type"),
+        reason=reason,
+        detail=detail[:500],
+        digest=hashlib.sha256(body).hexdigest(),
+    )
+
+
+async def append_audit(session: AsyncSession, entry: AuditEntry) -> AuditEntry | None:
+    """Link ``entry`` after the last row and add it; None if its ``ref`` is already logged.
+
+    The last row is read ``FOR UPDATE`` (PostgreSQL) so two writers cannot fork the chain;
+    a lost race surfaces as a primary-key conflict and the delivery is retried.
+    """
+    existing = await session.exec(select(AuditRecord.seq).where(AuditRecord.ref == entry.ref))
+    if existing.first() is not None:
+        return None
+    last = (
+        await session.exec(
+            select(AuditRecord).order_by(col(AuditRecord.seq).desc()).limit(1).with_for_update()
+        )
+    ).first()
+    linked = chain_next(_entry(last) if last else None, entry)
+    data: dict[str, Any] = {
+        name: getattr(linked, name) for name in AuditRecord.model_fields if hasattr(linked, name)
+    }
+    data["verdict"] = linked.verdict.value
+    session.add(AuditRecord(**data))
+    await session.flush()
+    return linked
+
+
+async def read_audit(session: AsyncSession) -> Sequence[AuditEntry]:
+    """Every row in seq order."""
+    rows = await session.exec(select(AuditRecord).order_by(col(AuditRecord.seq)))
+    return [_entry(row) for row in rows]

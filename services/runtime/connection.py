@@ -1,0 +1,69 @@
+"""How one agency connects to NATS: its nkey, its reply inbox, and TLS when asked.
+
+Built once and used for both the FastStream broker and raw nats-py clients, so a service,
+the stream provisioner and the demo's own client present the same identity.
+"""
+
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nats
+from faststream.nats import NatsNKey, NatsSecurity
+from nats.aio.client import Client
+
+from services.runtime.nats_config import inbox_prefix
+
+__all__ = ["AgencyConnection", "tls_context"]
+
+
+def tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """A client TLS context trusting ``ca_file`` (else the system store)."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_file)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyConnection:
+    """``seed_file`` None means no credentials (an open development server)."""
+
+    agency_id: str
+    seed_file: Path | None = None
+    tls_ca: Path | None = None
+    tls: bool = False
+
+    @property
+    def inbox_prefix(self) -> str:
+        return inbox_prefix(self.agency_id) if self.seed_file is not None else "_INBOX"
+
+    def _ssl(self) -> ssl.SSLContext | None:
+        return tls_context(self.tls_ca) if self.tls or self.tls_ca else None
+
+    def nats_options(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`nats.connect`."""
+        options: dict[str, Any] = {"inbox_prefix": self.inbox_prefix}
+        if self.seed_file is not None:
+            options["nkeys_seed"] = str(self.seed_file)
+        context = self._ssl()
+        if context is not None:
+            options["tls"] = context
+        return options
+
+    def broker_options(self) -> dict[str, Any]:
+        """Keyword arguments for FastStream's ``NatsBroker``."""
+        options: dict[str, Any] = {"inbox_prefix": self.inbox_prefix}
+        context = self._ssl()
+        if self.seed_file is not None:
+            options["security"] = NatsNKey(self.seed_file, ssl_context=context)
+        elif context is not None:
+            options["security"] = NatsSecurity(ssl_context=context)
+        return options
+
+    async def connect(self, url: str, *, name: str) -> Client:
+        """A raw nats-py client with this identity."""
+        client: Client = await nats.connect(
+            url, name=name, connect_timeout=5, max_reconnect_attempts=3, **self.nats_options()
+        )
+        return client

@@ -1,0 +1,36 @@
+"""Replay: a validly signed event sent again long after it was made.
+
+A signature proves who made an event, not when it was sent. An attacker who captured a
+signed event could publish it again later. ipbus calls an event *replayed* when its
+``time`` is older than the replay window at the moment JetStream **stored** it (or further
+in the future than the allowed clock skew). Comparing with the stream's timestamp, not
+the reader's clock, means a consumer catching up after days offline still accepts every
+event that was fresh when it was published.
+
+A re-publication inside the window is absorbed by the inbox: the same content is
+``ALREADY_APPLIED`` (no effect), different content under the same id is ``CONFLICTING``
+(dead-lettered).
+"""
+
+from datetime import datetime, timedelta
+
+from contracts.envelope import EnvelopeRejected, Event, RejectReason
+
+__all__ = ["check_fresh"]
+
+
+def check_fresh(event: Event, stored_at: datetime, *, window_s: float, skew_s: float) -> None:
+    """Raise ``EnvelopeRejected(REPLAYED)`` unless ``event`` was fresh when stored."""
+    made = event.envelope.time
+    if made < stored_at - timedelta(seconds=window_s):
+        raise EnvelopeRejected(
+            RejectReason.REPLAYED,
+            f"event {event.id} was made at {made.isoformat()} but stored at "
+            f"{stored_at.isoformat()}, more than {window_s:.0f}s later",
+        )
+    if made > stored_at + timedelta(seconds=skew_s):
+        raise EnvelopeRejected(
+            RejectReason.REPLAYED,
+            f"event {event.id} claims a time ({made.isoformat()}) more than {skew_s:.0f}s "
+            f"after it was stored ({stored_at.isoformat()})",
+        )

@@ -1,0 +1,60 @@
+"""A nats-server running the configuration ``ipbus nats-config`` writes, and its clients."""
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nats
+from nats.aio.client import Client
+
+from services.runtime.connection import AgencyConnection
+from services.runtime.nats_server import EmbeddedNatsServer
+
+__all__ = ["ErrorLog", "SecuredServer", "connect_as"]
+
+
+@dataclass
+class ErrorLog:
+    """The asynchronous errors the server sent one client (permission violations arrive so)."""
+
+    errors: list[str] = field(default_factory=list)
+
+    async def record(self, error: Exception) -> None:
+        self.errors.append(str(error))
+
+    async def wait_for(self, fragment: str, *, timeout_s: float = 5.0) -> str:
+        """The first error containing ``fragment``; fail when none arrives."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            for error in self.errors:
+                if fragment.lower() in error.lower():
+                    return error
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"no error containing {fragment!r}; got {self.errors}")
+            await asyncio.sleep(0.02)
+
+
+@dataclass
+class SecuredServer:
+    server: EmbeddedNatsServer
+    credentials: Path
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def connection(self, agency_id: str) -> AgencyConnection:
+        return AgencyConnection(agency_id, seed_file=self.credentials / f"{agency_id}.nk")
+
+
+async def connect_as(secured: SecuredServer, agency_id: str) -> tuple[Client, ErrorLog]:
+    """A client with ``agency_id``'s seed file from the generated credentials directory."""
+    log = ErrorLog()
+    client = await nats.connect(
+        secured.url,
+        name=f"test-{agency_id}",
+        error_cb=log.record,
+        max_reconnect_attempts=0,
+        **secured.connection(agency_id).nats_options(),
+    )
+    return client, log

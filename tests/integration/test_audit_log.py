@@ -1,0 +1,182 @@
+"""The coordinator's audit log on a running bus: every accepted and rejected event is
+chained, and ``ipbus audit verify`` names the first broken row after any tampering."""
+
+import asyncio
+import itertools
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import nats
+import pytest
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from typer.testing import CliRunner
+
+from contracts.agencies import IpType
+from contracts.cases import CaseOpened, IpRight, Party, PartyKind, PartyRole
+from contracts.envelope import new_envelope
+from contracts.identifiers import new_ulid
+from services.cli.audit import load_entries
+from services.cli.main import app
+from services.coordinator.audit import AuditVerdict, first_break
+from services.coordinator.audit_store import AuditRecord
+from services.runtime.bootstrap import Bus
+from services.runtime.database import Database, database_url_for
+from services.runtime.registry import key_path
+from services.runtime.settings import Settings
+from services.runtime.signing import AgencyKey, sign_envelope
+from tests.integration.wire import dead_letters, publish, signed, to_coordinator, wait_until
+
+pytestmark = pytest.mark.integration
+
+SENDER = "customs-shanghai"
+
+
+def _opened(local_ref: str) -> CaseOpened:
+    return CaseOpened(
+        local_ref=local_ref,
+        title="Counterfeit handbags",
+        ip_rights=[IpRight(type=IpType.TRADEMARK, registration_no="G1", holder="Maison A")],
+        parties=[
+            Party(
+                kind=PartyKind.LEGAL_PERSON,
+                role=PartyRole.CONSIGNEE,
+                name="Haixin Trading Co., Ltd.",
+                credit_code="91350100M000100Y43",
+            )
+        ],
+        goods=[],
+        opened_at=datetime.now(UTC),
+    )
+
+
+def _coordinator_db(settings: Settings) -> Database:
+    return Database(
+        database_url_for(settings.database_url, settings.data_dir, "coordinator"),
+        namespace=settings.database_schema_prefix + "coordinator",
+    )
+
+
+async def _verify(settings: Settings) -> tuple[int, str]:
+    """``ipbus audit verify`` as a user runs it, with the bus's settings in the environment."""
+    env = {
+        "IPBUS_DATA_DIR": str(settings.data_dir),
+        "IPBUS_DATABASE_SCHEMA_PREFIX": settings.database_schema_prefix,
+    }
+    if settings.database_url:
+        env["IPBUS_DATABASE_URL"] = settings.database_url
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["audit", "verify"], env=env)
+    return result.exit_code, result.output
+
+
+async def _fill(bus: Bus, settings: Settings) -> None:
+    """Three accepted events and two rejected ones (a forgery and a replay)."""
+    nc = await nats.connect(bus.nats_url)
+    try:
+        for n in range(3):
+            envelope = signed(settings, SENDER, _opened(f"SH-A-{n}"), case_id=new_ulid())
+            await publish(nc, to_coordinator(SENDER, "case.opened"), envelope)
+        await publish(nc, to_coordinator(SENDER, "case.opened"), b"forged")
+        stale = new_envelope(
+            sender=SENDER,
+            payload=_opened("SH-OLD"),
+            now=datetime.now(UTC) - timedelta(days=3),
+            case_id=new_ulid(),
+        )
+        key = AgencyKey(key_path(settings.keys_dir, SENDER).read_bytes())
+        await publish(nc, to_coordinator(SENDER, "case.opened"), sign_envelope(stale, key))
+        letters = await dead_letters(nc, at_least=2)
+        assert sorted(m.headers["Ipbus-Dlq-Reason"] for m in letters if m.headers) == [
+            "not_json",
+            "replayed",
+        ]
+    finally:
+        await nc.close()
+
+    async def five_rows() -> bool:
+        return len(await load_entries(settings)) >= 5
+
+    await wait_until(five_rows, what="five audit rows")
+
+
+async def test_accepted_and_rejected_events_are_chained(bus: Bus, settings: Settings) -> None:
+    await _fill(bus, settings)
+    entries = await load_entries(settings)
+    assert [e.seq for e in entries] == [1, 2, 3, 4, 5]
+    assert first_break(entries) is None
+    verdicts = [(e.verdict, e.reason) for e in entries]
+    assert verdicts.count((AuditVerdict.ACCEPTED, None)) == 3
+    assert (AuditVerdict.REJECTED, "not_json") in verdicts
+    assert (AuditVerdict.REJECTED, "replayed") in verdicts
+    assert all(e.prev_hash == p.hash for p, e in itertools.pairwise(entries))
+    code, output = await _verify(settings)
+    assert code == 0, output
+    assert "5 rows" in output
+
+
+Tamper = Callable[[AsyncSession], Awaitable[None]]
+
+
+async def _alter(session: AsyncSession) -> None:
+    row = await session.get(AuditRecord, 2)
+    assert row is not None
+    row.sender = "court-shanghai-ip"
+    session.add(row)
+
+
+async def _remove(session: AsyncSession) -> None:
+    row = await session.get(AuditRecord, 2)
+    await session.delete(row)
+
+
+async def _reorder(session: AsyncSession) -> None:
+    """Swap rows 2 and 3, renumbering them so the seq column still runs 1..5."""
+    rows = (await session.exec(select(AuditRecord).where(col(AuditRecord.seq).in_([2, 3])))).all()
+    contents = [r.model_dump() for r in rows]
+    for row in rows:
+        await session.delete(row)
+    await session.flush()
+    for content, seq in zip(contents, (3, 2), strict=True):
+        session.add(AuditRecord(**(content | {"seq": seq})))
+
+
+@pytest.mark.parametrize(
+    ("tamper", "broken_row"),
+    [(_alter, "row 2"), (_remove, "row 2"), (_reorder, "row 2")],
+    ids=["altered", "removed", "reordered"],
+)
+async def test_verify_names_the_first_broken_row(
+    bus: Bus, settings: Settings, tamper: Tamper, broken_row: str, tmp_path: Path
+) -> None:
+    await _fill(bus, settings)
+    await bus.stop()  # nothing appends while the auditor looks
+    export = tmp_path / "audit.jsonl"
+    env = {
+        "IPBUS_DATA_DIR": str(settings.data_dir),
+        "IPBUS_DATABASE_SCHEMA_PREFIX": settings.database_schema_prefix,
+        **({"IPBUS_DATABASE_URL": settings.database_url} if settings.database_url else {}),
+    }
+    exported = await asyncio.to_thread(
+        CliRunner().invoke, app, ["audit", "export", "--out", str(export)], env=env
+    )
+    assert exported.exit_code == 0, exported.output
+    assert len(export.read_text().splitlines()) == 5
+    assert json.loads(export.read_text().splitlines()[0])["prev_hash"] == "0" * 64
+
+    database = _coordinator_db(settings)
+    try:
+        async with database.transaction() as session:
+            await tamper(session)
+    finally:
+        await database.close()
+
+    code, output = await _verify(settings)
+    assert code == 1, output
+    assert f"broken at {broken_row}" in output
+
+    from_file = await asyncio.to_thread(
+        CliRunner().invoke, app, ["audit", "verify", "--file", str(export)]
+    )
+    assert from_file.exit_code == 0, from_file.output  # the auditor's copy still verifies

@@ -1,0 +1,103 @@
+"""The permissions generated from the registry: least rights per agency, wider for the hub."""
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from contracts.agencies import Registry
+from services.cli.main import app
+from services.runtime.nats_config import (
+    ClusterNode,
+    agency_permissions,
+    cluster_config,
+    inbox_prefix,
+    single_node_config,
+)
+from services.runtime.registry import load_registry
+from services.runtime.signing import AgencyKey, generate_seed
+from tests.conftest import REGISTRY
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    base = load_registry(REGISTRY)
+    return base.with_public_keys(
+        {a.id: AgencyKey(generate_seed()).public_key for a in base.agencies}
+    )
+
+
+def test_an_agency_may_publish_only_as_itself_and_read_only_its_consumer(
+    registry: Registry,
+) -> None:
+    rights = agency_permissions(registry.get("customs-shanghai"))
+    assert rights.publish == (
+        "ipbus.v1.customs-shanghai.>",
+        "ipbus.query.customs-shanghai.>",
+        "ipbus.dlq.agency-customs-shanghai.>",
+        "$JS.API.CONSUMER.CREATE.IPBUS.agency-customs-shanghai.ipbus.v1.*.customs-shanghai.>",
+        "$JS.API.CONSUMER.INFO.IPBUS.agency-customs-shanghai",
+        "$JS.API.CONSUMER.MSG.NEXT.IPBUS.agency-customs-shanghai",
+        "$JS.ACK.IPBUS.agency-customs-shanghai.>",
+    )
+    assert rights.subscribe == ("_INBOX_customs-shanghai.>",)
+    assert not rights.allow_responses
+    assert inbox_prefix("customs-shanghai") == "_INBOX_customs-shanghai"
+
+
+def test_the_coordinator_reads_everything_and_provisions_but_deletes_nothing(
+    registry: Registry,
+) -> None:
+    rights = agency_permissions(registry.get("coordinator"))
+    assert "ipbus.v1.>" in rights.subscribe
+    assert "ipbus.v1.coordinator.>" in rights.publish
+    assert "ipbus.v1.>" not in rights.publish
+    assert "$JS.API.STREAM.CREATE.IPBUS" in rights.publish
+    assert not any("DELETE" in s or "PURGE" in s for s in rights.publish)
+    assert rights.allow_responses
+
+
+def test_every_agency_is_a_user_and_nobody_is_anonymous(registry: Registry) -> None:
+    text = single_node_config(registry)
+    for agency in registry.agencies:
+        assert f'nkey: "{agency.public_key}"' in text
+    assert "no_auth_user" not in text
+    assert "tls" not in text
+
+
+def test_a_previous_key_stays_a_user_during_rotation(registry: Registry) -> None:
+    new_key = AgencyKey(generate_seed()).public_key
+    rotated = registry.with_public_keys({"customs-shanghai": new_key})
+    text = single_node_config(rotated)
+    assert f'nkey: "{new_key}"' in text
+    assert f'nkey: "{registry.get("customs-shanghai").public_key}"' in text
+    assert "previous key, rotation grace period" in text
+
+
+def test_a_registry_without_keys_cannot_be_turned_into_users() -> None:
+    with pytest.raises(ValueError, match="no public key"):
+        single_node_config(load_registry(REGISTRY))
+
+
+def test_cluster_nodes_route_to_each_other(registry: Registry) -> None:
+    nodes = [ClusterNode(f"n{i}", f"n{i}", 4222, 6222) for i in (1, 2, 3)]
+    text = cluster_config(registry, nodes[0], nodes)
+    assert '"nats-route://n2:6222", "nats-route://n3:6222"' in text
+    assert "nats-route://n1:6222" not in text
+    assert 'server_name: "n1"' in text
+
+
+def test_the_command_writes_configs_and_one_seed_per_agency(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["nats-config", "--registry", str(REGISTRY), "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    ids = [a.id for a in load_registry(REGISTRY).agencies]
+    assert sorted(p.stem for p in tmp_path.glob("*.nk")) == sorted(ids)
+    for agency_id in ids:
+        assert (tmp_path / f"{agency_id}.nk").stat().st_mode & 0o077 == 0
+    effective = load_registry(tmp_path / "agencies.toml")
+    seed = (tmp_path / "customs-shanghai.nk").read_bytes()
+    assert effective.get("customs-shanghai").public_key == AgencyKey(seed).public_key
+    assert (tmp_path / "nats.conf").is_file()
+    assert len(list((tmp_path / "cluster").glob("*.conf"))) == 3
