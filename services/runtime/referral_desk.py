@@ -90,11 +90,19 @@ class ReferralDesk(AgencyService):
         summary: str,
         evidence: tuple[Evidence, ...] = (),
         amount: Money | None = None,
+        referral_id: str | None = None,
     ) -> ReferralRecord:
-        """Refer ``case_id`` to agency ``to``; the referral starts in ``issued``."""
+        """Refer ``case_id`` to agency ``to``; the referral starts in ``issued``.
+
+        ``referral_id`` is the caller's when it has one (an agency system submitting through
+        the gateway); a referral id already in the ledger is refused.
+        """
         self.registry.get(to)  # an unknown recipient fails here, not at the other end
+        if referral_id is not None:
+            if await uow.session.get(ReferralRecord, referral_id) is not None:
+                raise StepRefused(f"referral {referral_id} was already issued")
         issued = ReferralIssued(
-            referral_id=new_ulid(),
+            referral_id=referral_id or new_ulid(),
             case_id=case_id,
             kind=kind,
             reason=reason,
