@@ -123,7 +123,7 @@ def gateway_router(
         "/events",
         status_code=status.HTTP_202_ACCEPTED,
         response_model=Accepted,
-        responses=refusals,
+        responses={400: {"model": Problem, "description": "the body is not JSON"}, **refusals},
         summary="Submit an event as this agency",
     )
     async def submit(submission: Submission) -> Accepted:
