@@ -98,9 +98,8 @@ class ReferralDesk(AgencyService):
         the gateway); a referral id already in the ledger is refused.
         """
         self.registry.get(to)  # an unknown recipient fails here, not at the other end
-        if referral_id is not None:
-            if await uow.session.get(ReferralRecord, referral_id) is not None:
-                raise StepRefused(f"referral {referral_id} was already issued")
+        if referral_id is not None and await _in_ledger(uow, referral_id):
+            raise StepRefused(f"referral {referral_id} was already issued")
         issued = ReferralIssued(
             referral_id=referral_id or new_ulid(),
             case_id=case_id,
@@ -235,6 +234,10 @@ class ReferralDesk(AgencyService):
         record = await uow.session.get(ReferralRecord, overdue.referral_id)
         if record is not None:
             await self.on_referral_changed(uow, record, event)
+
+
+async def _in_ledger(uow: UnitOfWork, referral_id: str) -> bool:
+    return await uow.session.get(ReferralRecord, referral_id) is not None
 
 
 _STEP_PAYLOADS = (

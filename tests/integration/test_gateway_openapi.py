@@ -133,9 +133,7 @@ def test_schemathesis_finds_no_5xx_and_no_answer_outside_the_document(
 def test_the_openapi_document_describes_every_gateway_operation(live_gateway: str) -> None:
     document = httpx.get(f"{live_gateway}/openapi.json", timeout=10).json()
     operations = {
-        (method.upper(), path)
-        for path, methods in document["paths"].items()
-        for method in methods
+        (method.upper(), path) for path, methods in document["paths"].items() for method in methods
     }
     assert operations == {
         ("POST", "/events"),

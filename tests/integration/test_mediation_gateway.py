@@ -113,10 +113,12 @@ async def test_a_court_confirms_a_mediation_agreement_through_its_gateway(
     assert ack.json()["acknowledged_at"] == again.json()["acknowledged_at"]
     assert (await court.get("/inbox", params={"pending": True})).json() == []
 
+    accepted = {"referral_id": referral_id, "local_ref": "(2026)沪73民特42号"}
+    concluded = {"referral_id": referral_id, "outcome": "agreement confirmed"}
     steps: list[dict[str, Any]] = [
-        {"type": "referral.accepted", "data": {"referral_id": referral_id, "local_ref": "(2026)沪73民特42号"}},
-        {"type": "ipbus.referral.concluded.v1", "data": {"referral_id": referral_id, "outcome": "agreement confirmed"}},
-    ]  # fmt: skip
+        {"type": "referral.accepted", "data": accepted},
+        {"type": "ipbus.referral.concluded.v1", "data": concluded},
+    ]
     for step in steps:
         answer = await court.post("/events", json=step)
         assert answer.status_code == 202, answer.text
@@ -148,9 +150,7 @@ async def test_the_gateway_names_the_invalid_field_and_refuses_illegal_steps(
 ) -> None:
     court = gateways[COURT]
     case_id, referral_id = await _request_confirmation(bus)
-    await wait_until(
-        lambda: _received(bus, referral_id), what="the referral to reach the court"
-    )
+    await wait_until(lambda: _received(bus, referral_id), what="the referral to reach the court")
 
     missing = await court.post(
         "/events", json={"type": "referral.declined", "data": {"referral_id": referral_id}}
@@ -164,7 +164,10 @@ async def test_the_gateway_names_the_invalid_field_and_refuses_illegal_steps(
 
     automatic = await court.post(
         "/events",
-        json={"type": "referral.acknowledged", "data": {"referral_id": referral_id, "receipt": "x"}},
+        json={
+            "type": "referral.acknowledged",
+            "data": {"referral_id": referral_id, "receipt": "r"},
+        },
     )
     assert automatic.status_code == 422
     assert "automatically" in automatic.json()["detail"][0]["msg"]
@@ -203,7 +206,7 @@ async def test_the_centre_refuses_to_send_an_agreement_a_party_has_not_signed(bu
     assert isinstance(mediation, MediationService)
     agreement = _agreement(bus)
     unsigned = MediationAgreement(**{**agreement.__dict__, "signed_by": agreement.parties[:1]})
-    with pytest.raises(StepRefused, match="not signed by every party: Bright Shoes Ltd."):
+    with pytest.raises(StepRefused, match=r"not signed by every party: Bright Shoes Ltd\."):
         async with mediation.unit_of_work() as uow:
             await mediation.request_confirmation(uow, unsigned, court=COURT)
     async with mediation.database.transaction() as session:
