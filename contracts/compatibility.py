@@ -86,9 +86,10 @@ class _Comparison:
                 return self._single(olds[0], news[0], path)
             breaks: list[Break] = []
             for alternative in olds:
-                tries = [self._single(alternative, n, path) for n in news]
+                tries: list[list[Break]] = [self._single(alternative, n, path) for n in news]
                 if all(tries):  # no new alternative takes this old one whole
-                    breaks.extend(min(tries, key=lambda found: len(found)))
+                    closest: list[Break] = min(tries, key=len)
+                    breaks.extend(closest)
             return breaks
         finally:
             self.seen.discard(key)
