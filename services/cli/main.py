@@ -15,6 +15,7 @@ from services.cli.catalogue import CATALOGUE, SERVICES
 from services.cli.choose import choose_service
 from services.cli.demo import DemoFailed, run_demo
 from services.cli.render import case_table
+from services.cli.scaffold import new_adapter
 from services.cli.specs import specs_app
 from services.runtime.bootstrap import Bus, bootstrap, provision_streams
 from services.runtime.errors import ConfigurationError, RetryableError
@@ -34,6 +35,7 @@ app = typer.Typer(
 case_app = typer.Typer(help="Look at shared case files.", no_args_is_help=True)
 app.add_typer(case_app, name="case")
 app.add_typer(specs_app, name="specs")
+app.command("new-adapter")(new_adapter)
 console = Console(soft_wrap=True)
 
 
