@@ -5,10 +5,13 @@ otherwise the service catalogue the command line supplies decides by the agency'
 class is imported by name, so the runtime never imports a service module statically.
 
 >>> from contracts.agencies import Agency
->>> agency = Agency(id="notary-x", kind="enforcement", region="310000", name="X",
-...                 adapter="services.runtime.adapter:AgencyService")
->>> service_class_for(agency, {}).__name__
-'AgencyService'
+>>> notary = Agency(id="notary-x", kind="enforcement", region="310000", name="X",
+...                 adapter="services.notary.app:NotaryService")
+>>> service_class_for(notary, {})
+Traceback (most recent call last):
+...
+services.runtime.errors.ConfigurationError: adapter 'services.notary.app:NotaryService': \
+cannot import services.notary.app (No module named 'services.notary')
 """
 
 import importlib
