@@ -167,4 +167,7 @@ async def carry_out(
         raise SubmissionRefused("to", f"agency {recipient!r} is not in the registry")
     if recipient == service.agency.id:
         raise SubmissionRefused("to", "an agency does not send events to itself")
-    uow.emit(payload, to=recipient, case_id=submission.case_id)
+    named = getattr(payload, "case_id", None)
+    if submission.case_id is not None and named is not None and named != submission.case_id:
+        raise SubmissionRefused("data.case_id", f"differs from case_id {submission.case_id}")
+    uow.emit(payload, to=recipient, case_id=submission.case_id or named)

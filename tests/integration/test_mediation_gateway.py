@@ -188,6 +188,24 @@ async def test_the_gateway_names_the_invalid_field_and_refuses_illegal_steps(
     assert nowhere.status_code == 422
     assert nowhere.json()["detail"][0]["loc"] == ["body", "to"]
 
+    confirmation = {
+        "referral_id": referral_id,
+        "case_id": case_id,
+        "confirmation_ref": "(2026)沪73民特42号",
+        "confirmed": True,
+    }
+    sent = await court.post(
+        "/events", json={"type": "confirmation.issued", "to": MEDIATION, "data": confirmation}
+    )
+    assert sent.status_code == 202, sent.text
+    assert sent.json()["subject"] == case_id  # the envelope's subject taken from the payload
+    mismatch = await court.post(
+        "/events",
+        json={"type": "confirmation.issued", "case_id": new_ulid(), "data": confirmation},
+    )
+    assert mismatch.status_code == 422
+    assert mismatch.json()["detail"][0]["loc"] == ["body", "data", "case_id"]
+
     unknown_case = await court.get(f"/cases/{new_ulid()}")
     assert unknown_case.status_code == 404
     unknown_item = await court.post(f"/inbox/referral:{new_ulid()}/ack")
