@@ -1,5 +1,5 @@
 """schemathesis against the gateway's OpenAPI document: a live gateway on a real nats-server
-(embedded, from the wheel) and a real SQLite database; no generated request may cause a 5xx,
+(from the wheel, on a free port) and a real SQLite database; no generated request may cause a 5xx,
 and every answer must match the document."""
 
 import asyncio
@@ -19,7 +19,7 @@ from services.mediation.app import MediationService
 from services.mediation.domain import MediationAgreement
 from services.runtime.bootstrap import Bus
 from services.runtime.gateway_server import GatewayServer
-from services.runtime.nats_server import free_port
+from services.runtime.nats_server import EmbeddedNatsServer, free_port
 from services.runtime.settings import Settings
 from tests.conftest import REGISTRY
 
@@ -34,7 +34,7 @@ class LiveBus(threading.Thread):
 
     def __init__(self, data_dir: Path) -> None:
         super().__init__(daemon=True)
-        self.settings = Settings(data_dir=data_dir, registry_path=REGISTRY, outbox_poll_seconds=0.2)
+        self.data_dir = data_dir
         self.ready = threading.Event()
         self.url = ""
         self.failure: BaseException | None = None
@@ -47,7 +47,15 @@ class LiveBus(threading.Thread):
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        bus = Bus(self.settings, CATALOGUE)
+        server = EmbeddedNatsServer(self.data_dir / "nats", port=free_port())
+        await server.start()
+        settings = Settings(
+            nats_url=server.url,
+            data_dir=self.data_dir,
+            registry_path=REGISTRY,
+            outbox_poll_seconds=0.2,
+        )
+        bus = Bus(settings, CATALOGUE)
         gateway: GatewayServer | None = None
         try:
             await bus.start(("coordinator", "mediation-shanghai", COURT))
@@ -65,6 +73,7 @@ class LiveBus(threading.Thread):
             if gateway is not None:
                 await gateway.stop()
             await bus.stop()
+            await server.stop()
 
     async def _seed(self, bus: Bus) -> None:
         """One referral to the court, so inbox and case endpoints have something to show."""
