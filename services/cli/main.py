@@ -116,7 +116,9 @@ def run(
         gateway = None
         try:
             if gateway_port is not None:
-                gateway = GatewayServer(instance, host=gateway_host, port=gateway_port)
+                gateway = GatewayServer(
+                    instance, host=gateway_host, port=gateway_port, token=settings.gateway_token
+                )
                 await gateway.start()
                 console.print(f"gateway of {agency_id} on {gateway.url} (OpenAPI: /docs)")
             await _until_stopped()

@@ -13,12 +13,14 @@ reads the agency's inbox and asks the coordinator about cases the agency is part
 >>> # app.include_router(gateway_router(service))   # service: a started AgencyService
 """
 
-from collections.abc import Sequence
+import hmac
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from fastapi.exceptions import RequestValidationError
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
 
 from contracts.agencies import UnknownAgency
@@ -49,7 +51,13 @@ from services.runtime.gateway_submit import (
 from services.runtime.queries import query_case
 from services.runtime.referral_desk import ReferralDesk
 
-__all__ = ["Accepted", "Problem", "default_inbox_sources", "gateway_router"]
+__all__ = [
+    "Accepted",
+    "Problem",
+    "bearer_token_check",
+    "default_inbox_sources",
+    "gateway_router",
+]
 
 ULID_PATTERN = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$"
 
@@ -98,18 +106,43 @@ def _data_errors(exc: ValidationError) -> RequestValidationError:
     return RequestValidationError(errors)
 
 
+def bearer_token_check(token: str) -> Callable[..., Awaitable[None]]:
+    """A dependency refusing (401) any request without ``Authorization: Bearer <token>``."""
+    scheme = HTTPBearer(auto_error=False, description="the agency system's gateway token")
+    expected = token.encode()
+
+    async def check(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(scheme)],
+    ) -> None:
+        given = credentials.credentials.encode() if credentials is not None else b""
+        if not hmac.compare_digest(given, expected):
+            raise HTTPException(
+                status_code=401,
+                detail="a valid gateway token is required",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    return check
+
+
 def gateway_router(
     service: AgencyService,
     *,
     inbox_sources: Sequence[InboxSource] | None = None,
     prefix: str = "",
+    token: str | None = None,
 ) -> APIRouter:
-    """The HTTP API of one agency's gateway, bound to its (started) ``service``."""
+    """The HTTP API of one agency's gateway, bound to its (started) ``service``.
+
+    With ``token``, every operation needs ``Authorization: Bearer <token>`` (401 otherwise):
+    only the agency's own systems may act as the agency.
+    """
     sources = {s.kind: s for s in (inbox_sources or default_inbox_sources(service))}
     agency_id = service.agency.id
-    router = APIRouter(prefix=prefix, tags=[f"gateway of {agency_id}"])
+    guard = [Depends(bearer_token_check(token))] if token else []
+    router = APIRouter(prefix=prefix, tags=[f"gateway of {agency_id}"], dependencies=guard)
     refusals: dict[int | str, dict[str, Any]] = {
-        code: {"model": Problem} for code in (404, 409, 503)
+        code: {"model": Problem} for code in (404, 409, 503, *((401,) if token else ()))
     }
     tables_ready = False
 

@@ -16,8 +16,8 @@ from services.runtime.gateway import gateway_router
 __all__ = ["GatewayServer", "gateway_app"]
 
 
-def gateway_app(service: AgencyService) -> FastAPI:
-    """A FastAPI app serving only ``service``'s gateway."""
+def gateway_app(service: AgencyService, *, token: str | None = None) -> FastAPI:
+    """A FastAPI app serving only ``service``'s gateway (``token``: see ``gateway_router``)."""
     app = FastAPI(
         title=f"ipbus gateway — {service.agency.id}",
         version="1",
@@ -26,16 +26,27 @@ def gateway_app(service: AgencyService) -> FastAPI:
             "read and acknowledge the inbox, query cases it is party to."
         ),
     )
-    app.include_router(gateway_router(service))
+    app.include_router(gateway_router(service, token=token))
     return app
 
 
 class GatewayServer:
     """uvicorn running :func:`gateway_app` for one service, started and stopped with it."""
 
-    def __init__(self, service: AgencyService, *, host: str = "127.0.0.1", port: int) -> None:
+    def __init__(
+        self,
+        service: AgencyService,
+        *,
+        host: str = "127.0.0.1",
+        port: int,
+        token: str | None = None,
+    ) -> None:
         config = uvicorn.Config(
-            gateway_app(service), host=host, port=port, log_level="warning", lifespan="off"
+            gateway_app(service, token=token),
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="off",
         )
         self._server = uvicorn.Server(config)
         self._task: asyncio.Task[None] | None = None

@@ -1,5 +1,5 @@
 """``ipbus run mediation --gateway-port P``: an adapter named only by its registry entry runs as
-its own process (the production shape) and serves its gateway."""
+its own process (the production shape) and serves its gateway, to its agency's systems only."""
 
 import asyncio
 import os
@@ -25,6 +25,7 @@ async def test_a_registry_named_adapter_runs_alone_with_its_gateway(
         "IPBUS_DATA_DIR": str(tmp_path / "var"),
         "IPBUS_REGISTRY_PATH": str(REGISTRY),
         "IPBUS_LOG_FORMAT": "json",
+        "IPBUS_GATEWAY_TOKEN": "s3cret-token",
     }
     env.pop("IPBUS_DATABASE_URL", None)
     process = await asyncio.create_subprocess_exec(
@@ -33,7 +34,9 @@ async def test_a_registry_named_adapter_runs_alone_with_its_gateway(
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+        url = f"http://127.0.0.1:{port}"
+        auth = {"Authorization": "Bearer s3cret-token"}
+        async with httpx.AsyncClient(base_url=url, headers=auth, timeout=5) as client:
             for _ in range(300):
                 if process.returncode is not None:
                     break
@@ -44,6 +47,9 @@ async def test_a_registry_named_adapter_runs_alone_with_its_gateway(
                     continue
                 assert answer.status_code == 200
                 assert answer.json() == []
+                for headers in ({"Authorization": "Bearer wrong"}, {"Authorization": ""}):
+                    refused = await client.get("/inbox", headers=headers)
+                    assert refused.status_code == 401
                 document = (await client.get("/openapi.json")).json()
                 assert "mediation-shanghai" in document["info"]["title"]
                 break
