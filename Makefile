@@ -24,11 +24,18 @@ up: $(BIN)/ipbus
 test: lint
 	$(BIN)/python -m pytest
 
-lint: $(BIN)/ipbus
+lint: $(BIN)/ipbus tools/asyncapi/node_modules
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy contracts services tests bench
 	$(BIN)/lint-imports
+	$(BIN)/ipbus specs check
+	node tools/asyncapi/validate.mjs docs/asyncapi.yaml
+
+## the official AsyncAPI parser (npm @asyncapi/parser), pinned by its lockfile
+tools/asyncapi/node_modules: tools/asyncapi/package-lock.json
+	npm ci --prefix tools/asyncapi --ignore-scripts --no-audit --no-fund
+	@touch $@
 
 ## bench: ipbus against a raw nats-py JetStream baseline, SQLite and PostgreSQL
 bench: $(BIN)/ipbus
@@ -41,4 +48,4 @@ integration: $(BIN)/ipbus
 	$(BIN)/python -m pytest tests/integration
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache tools/asyncapi/node_modules

@@ -22,7 +22,9 @@ from pydantic import (
 from contracts.identifiers import NATIONAL_REGION, AgencyId, HsPrefix, NonEmptyStr, RegionCode
 
 __all__ = [
+    "ADAPTER_REF_PATTERN",
     "NKEY_USER_PATTERN",
+    "AdapterRef",
     "Agency",
     "AgencyInterests",
     "AgencyKind",
@@ -46,6 +48,8 @@ class AgencyKind(StrEnum):
     CUSTOMS = "customs"
     OVERSEAS = "overseas"
     COORDINATOR = "coordinator"
+    MEDIATION = "mediation"
+    """A mediation or arbitration centre (asks courts to confirm its agreements)."""
 
 
 class JudicialRole(StrEnum):
@@ -79,6 +83,9 @@ class IpType(StrEnum):
 
 
 NKEY_USER_PATTERN = r"^U[A-Z2-7]{55}$"
+ADAPTER_REF_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
+AdapterRef = Annotated[str, StringConstraints(pattern=ADAPTER_REF_PATTERN)]
+"""Where an agency's service class lives: ``"package.module:ClassName"``."""
 NkeyPublicKey = Annotated[str, StringConstraints(pattern=NKEY_USER_PATTERN)]
 """A NATS user nkey public key (ed25519, base32, 56 characters starting with U)."""
 
@@ -108,6 +115,8 @@ class Agency(BaseModel):
     role: JudicialRole | None = None
     public_key: NkeyPublicKey | None = None
     previous_public_key: NkeyPublicKey | None = None
+    adapter: AdapterRef | None = None
+    """The service that runs this agency, when not the standard one for its kind."""
     interests: AgencyInterests = Field(default_factory=AgencyInterests)
 
     @model_validator(mode="after")

@@ -19,6 +19,7 @@ from contracts.identifiers import Money, new_ulid
 from contracts.queries import CaseReply, CaseView
 from contracts.referrals import ReferralKind, ReferralState
 from contracts.subjects import COORDINATOR, event_subject
+from services.cli.demo_mediation import play_mediation
 from services.cli.render import timeline_line
 from services.customs.app import CustomsService
 from services.customs.domain import Detention
@@ -198,6 +199,8 @@ async def run_demo(bus: Bus, say: Say, *, pace: float = 0.0) -> None:
         party = await _ask_as(bus, CUSTOMS, case_id)
         say(f"   {STRANGER}: {stranger.error}")
         say(f"   {CUSTOMS}: sees {len(party.case.timeline) if party.case else 0} timeline entries")
+
+        await play_mediation(bus, say, pace=pace, failed=DemoFailed)
 
         async with customs.unit_of_work() as uow:
             ledger = await customs.referral(uow, referral_id)

@@ -14,11 +14,15 @@ from contracts.subjects import COORDINATOR
 from services.cli.audit import audit_app
 from services.cli.bench import bench
 from services.cli.catalogue import CATALOGUE, SERVICES
+from services.cli.choose import choose_service
 from services.cli.demo import DemoFailed, run_demo
 from services.cli.render import case_table
+from services.cli.scaffold import new_adapter
 from services.cli.security import nats_config
+from services.cli.specs import specs_app
 from services.runtime.bootstrap import Bus, agency_connection, bootstrap, provision_streams
 from services.runtime.errors import ConfigurationError, RetryableError
+from services.runtime.gateway_server import GatewayServer
 from services.runtime.logging import configure_logging
 from services.runtime.queries import query_case
 from services.runtime.registry import prepare_registry
@@ -36,6 +40,8 @@ app.add_typer(case_app, name="case")
 app.command()(bench)
 app.add_typer(audit_app, name="audit")
 app.command("nats-config")(nats_config)
+app.add_typer(specs_app, name="specs")
+app.command("new-adapter")(new_adapter)
 console = Console(soft_wrap=True)
 
 
@@ -80,48 +86,53 @@ def up() -> None:
 
 @app.command()
 def run(
-    service: Annotated[str, typer.Argument(help=f"one of: {', '.join(SERVICES)}")],
+    service: Annotated[str, typer.Argument(help=f"one of: {', '.join(SERVICES)}, or an adapter")],
     agency: Annotated[
-        str | None, typer.Option(help="agency id (default: the only agency of that kind)")
+        str | None, typer.Option(help="agency id (default: the only agency it runs)")
     ] = None,
+    gateway_port: Annotated[
+        int | None, typer.Option(help="also serve the agency-side HTTP gateway on this port")
+    ] = None,
+    gateway_host: Annotated[str, typer.Option(help="address the gateway binds")] = "127.0.0.1",
 ) -> None:
     """Run one service for one agency: the production shape (needs IPBUS_NATS_URL)."""
     settings = Settings()
     configure_logging(level=settings.log_level, fmt=settings.log_format)
-    if service not in SERVICES:
-        raise _fail(f"unknown service {service!r}; choose one of {', '.join(SERVICES)}")
     if settings.nats_url is None:
         raise _fail("set IPBUS_NATS_URL to the NATS server to join (ipbus up embeds one)")
     registry = prepare_registry(
         settings.registry_path, settings.keys_dir, settings.effective_registry_path
     )
-    kind = SERVICES[service]
-    if agency is None:
-        candidates = registry.of_kind(kind)
-        if len(candidates) != 1:
-            raise _fail(
-                f"{len(candidates)} agencies of kind {kind.value}; name one with --agency "
-                f"({', '.join(a.id for a in candidates)})"
-            )
-        agency = candidates[0].id
-    if registry.get(agency).kind is not kind:
-        raise _fail(f"{agency} is not of kind {kind.value}")
+    try:
+        service_cls, agency_id = choose_service(registry, service, agency)
+    except ConfigurationError as exc:
+        raise _fail(str(exc)) from None
     nats_url = settings.nats_url
 
     async def main() -> None:
-        if kind is AgencyKind.COORDINATOR or not settings.nkey_auth:  # streams: the hub's job
-            await provision_streams(nats_url, connection=agency_connection(settings, agency))
+        hub = registry.get(agency_id).kind is AgencyKind.COORDINATOR
+        if hub or not settings.nkey_auth:  # streams: the hub's job
+            await provision_streams(nats_url, connection=agency_connection(settings, agency_id))
         instance = bootstrap(
-            CATALOGUE[kind],
+            service_cls,
             settings=settings,
             registry=registry,
-            agency_id=agency,
+            agency_id=agency_id,
             nats_url=nats_url,
         )
         await instance.start()
+        gateway = None
         try:
+            if gateway_port is not None:
+                gateway = GatewayServer(
+                    instance, host=gateway_host, port=gateway_port, token=settings.gateway_token
+                )
+                await gateway.start()
+                console.print(f"gateway of {agency_id} on {gateway.url} (OpenAPI: /docs)")
             await _until_stopped()
         finally:
+            if gateway is not None:
+                await gateway.stop()
             await instance.stop()
 
     _run(main())

@@ -5,6 +5,23 @@ A service subclasses :class:`AgencyService`, names the event types it handles wi
 does the rest, the same way for every agency: decode and check the envelope, verify the
 signature, dead-letter what breaks the contract, claim the event in the inbox, run the
 handler and the outbox write in one transaction, then acknowledge — never before commit.
+
+This is the adapter SDK; docs/adapters.md walks through adding an agency with it:
+
+>>> from typing import ClassVar
+>>> from contracts.judicial import JudgmentRendered
+>>> from contracts.cases import CaseStatus, CaseStatusChanged
+>>> class JudgmentWatch(AgencyService):
+...     service_name: ClassVar[str] = "judgment_watch"
+...
+...     @handles(JudgmentRendered)
+...     async def on_judgment(self, uow: UnitOfWork, event: Event) -> None:
+...         uow.emit(
+...             CaseStatusChanged(local_ref="W-1", status=CaseStatus.JUDGED, note="noted"),
+...             to="coordinator",
+...         )  # signed, in the outbox, published after commit; case id from the cause
+>>> JudgmentWatch._handlers
+{'judgment.rendered': 'on_judgment'}
 """
 
 import asyncio
@@ -114,7 +131,19 @@ class UnitOfWork:
 
 
 def handles(*payload_types: type[Payload]) -> Callable[[Handler], Handler]:
-    """Mark a method as the handler of these payload types' events."""
+    """Mark a method as the handler of these payload types' events.
+
+    The method is called as ``handler(self, uow, event)`` inside the transaction that also
+    records the event in the inbox; raise :class:`StepRefused` (or another
+    :class:`PermanentError`) to dead-letter the event with a reason, a
+    :class:`RetryableError` to have it redelivered later.
+
+    >>> from contracts.referrals import ReferralDeclined
+    >>> @handles(ReferralDeclined)
+    ... async def on_declined(self, uow, event): ...
+    >>> on_declined.__ipbus_handles__
+    ('referral.declined',)
+    """
 
     def mark(method: Handler) -> Handler:
         method.__ipbus_handles__ = tuple(t.event_type for t in payload_types)  # type: ignore[attr-defined]

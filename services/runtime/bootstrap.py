@@ -17,6 +17,7 @@ from services.runtime.adapter import AgencyService, ServiceContext
 from services.runtime.clock import Clock, SystemClock
 from services.runtime.connection import AgencyConnection
 from services.runtime.database import Database, database_url_for
+from services.runtime.discovery import service_class_for
 from services.runtime.errors import ConfigurationError
 from services.runtime.logging import get_logger
 from services.runtime.nats_config import single_node_config
@@ -158,11 +159,7 @@ class Bus:
         return await self.connection(agency_id).connect(self.nats_url, name=name)
 
     async def start_service(self, agency_id: str) -> AgencyService:
-        kind = self.registry.get(agency_id).kind
-        try:
-            service_cls = self.catalogue[kind]
-        except KeyError:
-            raise ConfigurationError(f"no service runs agencies of kind {kind.value}") from None
+        service_cls = service_class_for(self.registry.get(agency_id), self.catalogue)
         service = bootstrap(
             service_cls,
             settings=self.settings,

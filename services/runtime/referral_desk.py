@@ -90,11 +90,18 @@ class ReferralDesk(AgencyService):
         summary: str,
         evidence: tuple[Evidence, ...] = (),
         amount: Money | None = None,
+        referral_id: str | None = None,
     ) -> ReferralRecord:
-        """Refer ``case_id`` to agency ``to``; the referral starts in ``issued``."""
+        """Refer ``case_id`` to agency ``to``; the referral starts in ``issued``.
+
+        ``referral_id`` is the caller's when it has one (an agency system submitting through
+        the gateway); a referral id already in the ledger is refused.
+        """
         self.registry.get(to)  # an unknown recipient fails here, not at the other end
+        if referral_id is not None and await _in_ledger(uow, referral_id):
+            raise StepRefused(f"referral {referral_id} was already issued")
         issued = ReferralIssued(
-            referral_id=new_ulid(),
+            referral_id=referral_id or new_ulid(),
             case_id=case_id,
             kind=kind,
             reason=reason,
@@ -227,6 +234,10 @@ class ReferralDesk(AgencyService):
         record = await uow.session.get(ReferralRecord, overdue.referral_id)
         if record is not None:
             await self.on_referral_changed(uow, record, event)
+
+
+async def _in_ledger(uow: UnitOfWork, referral_id: str) -> bool:
+    return await uow.session.get(ReferralRecord, referral_id) is not None
 
 
 _STEP_PAYLOADS = (

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     max_message_bytes: int = 256 * 1024
     outbox_poll_seconds: float = 1.0
+    gateway_token: str | None = None
+    """When set, the agency-side gateway answers only ``Authorization: Bearer <token>``."""
 
     @property
     def nkey_auth(self) -> bool:

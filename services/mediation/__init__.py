@@ -1,0 +1,1 @@
+"""A mediation or arbitration centre: asks courts to confirm its mediation agreements."""
