@@ -14,6 +14,7 @@ from contracts.subjects import COORDINATOR
 from services.cli.catalogue import CATALOGUE, SERVICES
 from services.cli.demo import DemoFailed, run_demo
 from services.cli.render import case_table
+from services.cli.warnings import warnings_command
 from services.runtime.bootstrap import Bus, bootstrap, provision_streams
 from services.runtime.errors import ConfigurationError, RetryableError
 from services.runtime.logging import configure_logging
@@ -30,6 +31,7 @@ app = typer.Typer(
 )
 case_app = typer.Typer(help="Look at shared case files.", no_args_is_help=True)
 app.add_typer(case_app, name="case")
+app.command("warnings")(warnings_command)
 console = Console(soft_wrap=True)
 
 
