@@ -105,7 +105,12 @@ class LinkageSignals(AgencyService):
         self, uow: UnitOfWork, warning: WarningIssued, key: str, now: datetime
     ) -> None:
         self.log.info("linkage signal raised", category=warning.category.value, subject_key=key)
-        uow.emit(warning, to=COORDINATOR, correlation_id=warning.warning_id)
+        # Not caused by, nor filed under, the case that tipped it: a warning is about a
+        # party across cases, and its recipients must not become parties to this case.
+        detached = UnitOfWork(uow.session, self.context)
+        uow.emitted.append(
+            detached.emit(warning, to=COORDINATOR, correlation_id=warning.warning_id)
+        )
         await mark_raised(uow.session, warning.category.value, key, warning.warning_id, now)
 
     def _repeat_infringer_warning(

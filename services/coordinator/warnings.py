@@ -14,6 +14,7 @@ from typing import Any
 from faststream.nats import NatsBroker, NatsMessage
 from pydantic import ValidationError
 
+from contracts.base import Payload
 from contracts.envelope import Event
 from contracts.subjects import COORDINATOR, QUERY_PREFIX
 from contracts.warning_queries import (
@@ -130,7 +131,7 @@ class WarningHub(AgencyService):
         record.retract_reason = retraction.reason
         uow.session.add(record)
         for delivery in await deliveries_of(uow.session, record.warning_id):
-            uow.emit(retraction, to=delivery.agency_id, correlation_id=record.warning_id)
+            self._emit(uow, retraction, delivery.agency_id, record.warning_id)
             delivery.retraction_sent_at = now
             delivery.check_at = None
             uow.session.add(delivery)
@@ -183,12 +184,15 @@ class WarningHub(AgencyService):
                 uow.session.add(delivery)
         return steps
 
+    def _emit(self, uow: UnitOfWork, payload: Payload, to: str, warning_id: str) -> None:
+        """Emit in ``uow``'s transaction but filed under no case: a warning's recipients
+        must not become parties to a case the warning's cause happened to be about."""
+        detached = UnitOfWork(uow.session, self.context)
+        uow.emitted.append(detached.emit(payload, to=to, correlation_id=warning_id))
+
     def _deliver(self, uow: UnitOfWork, warning: WarningIssued, agency_id: str) -> None:
-        uow.emit(
-            WarningDelivered(warning_id=warning.warning_id, warning=warning),
-            to=agency_id,
-            correlation_id=warning.warning_id,
-        )
+        delivered = WarningDelivered(warning_id=warning.warning_id, warning=warning)
+        self._emit(uow, delivered, agency_id, warning.warning_id)
 
     def _escalate(self, uow: UnitOfWork, record: WarningRecord, delivery: DeliveryRecord) -> None:
         escalated = WarningEscalated(
@@ -207,7 +211,7 @@ class WarningHub(AgencyService):
             to=recipients,
         )
         for recipient in recipients:
-            uow.emit(escalated, to=recipient, correlation_id=record.warning_id)
+            self._emit(uow, escalated, recipient, record.warning_id)
 
     # -- the ``warnings`` query ------------------------------------------------------------
 
