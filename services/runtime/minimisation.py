@@ -41,7 +41,7 @@ __all__ = [
 MINIMISED_EXTENSION = "minimisedfields"
 """Envelope extension: how many fields the sender's minimisation policy changed."""
 
-MOBILE_PATTERN = re.compile(r"(?<![0-9])(?:\+?86[ -]*)?1[3-9][0-9](?:[ -]*[0-9]){8}(?![0-9])")
+MOBILE_PATTERN = re.compile(r"(?<![0-9])(?:\+?86[ -]*)?1[ -]*[3-9](?:[ -]*[0-9]){9}(?![0-9])")
 """A mainland mobile number as people write it: optional +86, spaces or hyphens anywhere."""
 
 _ID_RUN = re.compile(r"[0-9X]{18,}")
@@ -111,6 +111,10 @@ def _persons(data: Any, pseudo: Pseudonymiser, found: dict[str, str]) -> None:
             _persons(value, pseudo, found)
 
 
+def _is_money(data: dict[str, Any]) -> bool:
+    return set(data) == {"value", "currency"}
+
+
 def _walk(
     data: Any, path: str, edit: Callable[[str, str], str], actions: list[Minimisation]
 ) -> Any:
@@ -122,8 +126,11 @@ def _walk(
             if natural and key in _REMOVED_FROM_PERSONS:
                 actions.append(Minimisation(where, "removed"))
                 continue
-            if key in _KEPT:
+            if key in _KEPT or _is_money(data):
                 out[key] = value
+                continue
+            if key == "phone" and isinstance(value, str) and MOBILE_PATTERN.search(value):
+                actions.append(Minimisation(where, "removed"))
                 continue
             out[key] = _walk(value, where, edit, actions)
         return out
