@@ -20,6 +20,7 @@ from contracts.identifiers import Money, new_ulid
 from contracts.queries import CaseView
 from contracts.referrals import ReferralKind, ReferralState
 from contracts.subjects import COORDINATOR, event_subject
+from services.cli.demo_warnings import play_warnings
 from services.cli.render import timeline_line
 from services.customs.app import CustomsService
 from services.customs.domain import Detention
@@ -195,6 +196,8 @@ async def run_demo(bus: Bus, say: Say, *, pace: float = 0.0) -> None:
         party = await query_case(nc, requester=CUSTOMS, case_id=case_id)
         say(f"   {STRANGER}: {stranger.error}")
         say(f"   {CUSTOMS}: sees {len(party.case.timeline) if party.case else 0} timeline entries")
+
+        await play_warnings(bus, say, pace=pace, failed=DemoFailed)
 
         async with customs.unit_of_work() as uow:
             ledger = await customs.referral(uow, referral_id)
