@@ -88,7 +88,13 @@ def _company() -> Party:
 async def play_warnings(
     bus: Bus, say: Say, *, pace: float = 0.0, failed: Callable[[str], Exception] = RuntimeError
 ) -> None:
-    """Play the early-warning steps; raise ``failed(reason)`` when an expectation fails."""
+    """Play the early-warning steps; raise ``failed(reason)`` when an expectation fails.
+
+    Agencies the steps act as are started if the bus does not run them yet.
+    """
+    for agency_id in (CENTRE, PORT, REGULATOR, OTHER_REGULATOR):
+        if agency_id not in bus.services:
+            await bus.start_service(agency_id)
     nc = await nats.connect(bus.nats_url, name="ipbus-demo-warnings")
     try:
         await _counterfeit_route(bus, nc, say, pace, failed)

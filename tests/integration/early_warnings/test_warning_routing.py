@@ -1,6 +1,10 @@
 """Early warnings on the real bus: exactly the matched agencies receive each warning."""
 
+import asyncio
+import os
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from nats.aio.client import Client
@@ -195,3 +199,42 @@ async def test_a_silent_critical_warning_is_redelivered_then_escalated_once_acro
         return held is not None and held.escalations == 1
 
     await wait_until(issuer_told, what="the issuer to record the escalation")
+
+
+async def test_ipbus_warnings_lists_delivery_and_acknowledgement_per_agency(
+    warning_bus: Bus, nc: Client
+) -> None:
+    warning_id = await _issue(warning_bus)
+    await _deliveries_settled(warning_bus, warning_id, {"customs-shanghai", "amr-shanghai"})
+    customs = adapter(warning_bus, "customs-shanghai")
+    async with customs.unit_of_work() as uow:
+        await customs.acknowledge_warning(uow, warning_id)
+
+    async def acknowledged() -> bool:
+        views = (await query_warnings(nc, requester="coordinator")).warnings
+        return any(d.acknowledged_at for d in views[0].deliveries)
+
+    await wait_until(acknowledged, what="the acknowledgement")
+    env = {**os.environ, "IPBUS_NATS_URL": warning_bus.nats_url, "COLUMNS": "250"}
+
+    async def ipbus_warnings(*args: str) -> str:
+        cli = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).with_name("ipbus")),
+            "warnings",
+            *args,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await asyncio.wait_for(cli.communicate(), 60)
+        assert cli.returncode == 0, out.decode()
+        return out.decode()
+
+    issuer = await ipbus_warnings("--as", "overseas-center")
+    assert warning_id in issuer
+    assert "amr-shanghai ×1: unacknowledged" in issuer
+    assert "customs-shanghai ×1: acknowledged" in issuer
+    recipient = await ipbus_warnings("--as", "amr-shanghai")
+    assert "amr-shanghai ×1: unacknowledged" in recipient
+    assert "customs-shanghai" not in recipient
+    assert "no warnings" in await ipbus_warnings("--as", "customs-guangdong")
