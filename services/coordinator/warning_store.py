@@ -97,6 +97,14 @@ async def due_deliveries(
     return due
 
 
-async def list_warnings(session: AsyncSession) -> list[WarningRecord]:
-    rows = await session.exec(select(WarningRecord).order_by(col(WarningRecord.issued_at)))
+async def list_warnings(
+    session: AsyncSession, *, active_at: datetime | None = None
+) -> list[WarningRecord]:
+    """Every warning, oldest first; only those active at ``active_at`` when it is given."""
+    query = select(WarningRecord)
+    if active_at is not None:
+        query = query.where(
+            col(WarningRecord.retracted_at).is_(None), col(WarningRecord.expires_at) > active_at
+        )
+    rows = await session.exec(query.order_by(col(WarningRecord.issued_at)))
     return list(rows)

@@ -233,16 +233,14 @@ class WarningHub(AgencyService):
         now = self.clock.now()
         views: list[WarningView] = []
         async with self.database.transaction() as session:
-            for record in await list_warnings(session):
+            active_at = None if query.include_inactive else now
+            for record in await list_warnings(session, active_at=active_at):
                 deliveries = await deliveries_of(session, record.warning_id)
                 if requester not in (COORDINATOR, record.issuer):
                     deliveries = [d for d in deliveries if d.agency_id == requester]
                     if not deliveries:
                         continue
-                state = _state(record, now)
-                if state != "active" and not query.include_inactive:
-                    continue
-                views.append(_view(record, state, deliveries))
+                views.append(_view(record, _state(record, now), deliveries))
         return WarningsReply(warnings=views)
 
 

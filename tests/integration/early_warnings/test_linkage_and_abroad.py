@@ -69,6 +69,11 @@ async def test_a_company_in_cases_of_two_agencies_is_flagged_once_and_cases_are_
         return reply.case is not None and len(reply.case.linked_case_ids) == 2
 
     await wait_until(third_indexed, what="the third case in the party index")
+
+    async def all_flagged() -> bool:
+        return len(await flagged()) >= 8
+
+    await wait_until(all_flagged, what="the repeat-infringer warning's deliveries")
     raised = [
         envelope
         for _, envelope in await on_stream(nc, "warning.issued")

@@ -12,6 +12,7 @@ from contracts.warnings import WarningAcknowledged, WarningRetracted
 from services.cli.demo import _detention
 from services.customs.app import CustomsService
 from services.runtime.bootstrap import Bus
+from services.runtime.queries import query_case
 from services.runtime.settings import Settings
 from tests.integration.early_warnings.conftest import on_stream
 from tests.integration.wire import dead_letters, publish, signed, to_coordinator, wait_until
@@ -26,7 +27,15 @@ async def test_a_jump_in_detentions_at_one_port_raises_one_seizure_trend(
     assert isinstance(customs, CustomsService)
     for _ in range(4):
         async with customs.unit_of_work() as uow:
-            await customs.detain_goods(uow, _detention())
+            last = await customs.detain_goods(uow, _detention())
+
+    async def all_counted() -> bool:
+        reply = await query_case(nc, requester="coordinator", case_id=last.case_id)
+        return reply.case is not None and any(
+            e.event_type == "goods.detained" for e in reply.case.timeline
+        )
+
+    await wait_until(all_counted, what="the coordinator to see the fourth detention")
 
     async def trends() -> list[str]:
         return [
@@ -36,7 +45,7 @@ async def test_a_jump_in_detentions_at_one_port_raises_one_seizure_trend(
         ]
 
     async def delivered() -> bool:
-        return len(await trends()) > 0
+        return len(await trends()) >= 2
 
     await wait_until(delivered, what="a seizure_trend warning")
     issued = [

@@ -1,16 +1,15 @@
 """Early warnings on the real bus: exactly the matched agencies receive each warning."""
 
 import asyncio
-import os
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from nats.aio.client import Client
+from typer.testing import CliRunner
 
 from contracts.agencies import AgencyKind, IpType, WarningCategory
 from contracts.warnings import Severity, WarningTargets
+from services.cli.main import app
 from services.coordinator.app import CoordinatorService
 from services.runtime.bootstrap import Bus
 from services.runtime.clock import FixedClock
@@ -215,20 +214,13 @@ async def test_ipbus_warnings_lists_delivery_and_acknowledgement_per_agency(
         return any(d.acknowledged_at for d in views[0].deliveries)
 
     await wait_until(acknowledged, what="the acknowledgement")
-    env = {**os.environ, "IPBUS_NATS_URL": warning_bus.nats_url, "COLUMNS": "250"}
+    runner = CliRunner(env={"IPBUS_NATS_URL": warning_bus.nats_url, "COLUMNS": "250"})
 
     async def ipbus_warnings(*args: str) -> str:
-        cli = await asyncio.create_subprocess_exec(
-            str(Path(sys.executable).with_name("ipbus")),
-            "warnings",
-            *args,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        out, _ = await asyncio.wait_for(cli.communicate(), 60)
-        assert cli.returncode == 0, out.decode()
-        return out.decode()
+        # In a thread: the command runs its own event loop, as it does from a shell.
+        result = await asyncio.to_thread(runner.invoke, app, ["warnings", *args])
+        assert result.exit_code == 0, result.output
+        return result.output
 
     issuer = await ipbus_warnings("--as", "overseas-center")
     assert warning_id in issuer
