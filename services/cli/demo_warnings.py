@@ -30,6 +30,7 @@ from services.runtime.errors import RetryableError
 from services.runtime.minimisation import MINIMISED_EXTENSION
 from services.runtime.minimisation_log import MinimisationRecord
 from services.runtime.queries import query_case
+from services.runtime.warning_desk import WarningRecord
 from services.runtime.warning_queries import query_warnings
 
 __all__ = ["play_warnings"]
@@ -141,8 +142,8 @@ async def _counterfeit_route(
         officer = _adapter(bus, agency_id, failed)
 
         async def arrived(desk: AgencyAdapter = officer) -> bool | None:
-            async with desk.unit_of_work() as uow:
-                return True if await desk.warning(uow, warning_id) else None
+            async with desk.database.transaction() as session:
+                return True if await session.get(WarningRecord, warning_id) else None
 
         await _eventually(arrived, f"delivery to {agency_id}", failed)
         async with officer.unit_of_work() as uow:
