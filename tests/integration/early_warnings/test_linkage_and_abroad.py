@@ -156,3 +156,32 @@ async def test_an_assistance_request_abroad_leaves_minimised_and_recorded(
         ]
         summaries.append(summary)
     assert summaries[0] == summaries[1]  # stable pseudonyms: the centre can correlate
+
+
+async def test_the_overseas_centre_declines_what_is_not_an_assistance_request(
+    warning_bus: Bus,
+) -> None:
+    amr = adapter(warning_bus, "amr-shanghai")
+    case_id = await _open(warning_bus, "amr-shanghai", _company())
+    async with amr.unit_of_work() as uow:
+        referral = await amr.issue_referral(
+            uow,
+            case_id=case_id,
+            to="overseas-center",
+            kind=ReferralKind.ADMIN_TO_CRIMINAL,
+            reason="suspected crime",
+            legal_basis="Criminal Law art. 213",
+            summary="sent to the wrong desk",
+        )
+
+    async def declined() -> bool:
+        async with amr.database.transaction() as session:
+            row = await session.get(ReferralRecord, referral.referral_id)
+        return row is not None and row.state == ReferralState.DECLINED.value
+
+    await wait_until(declined, what="the overseas centre's decline")
+    async with amr.database.transaction() as session:
+        row = await session.get(ReferralRecord, referral.referral_id)
+    assert row is not None
+    assert row.note is not None
+    assert "overseas_assistance only" in row.note
