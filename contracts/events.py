@@ -23,6 +23,7 @@ from contracts.referrals import (
 from contracts.warnings import (
     WarningAcknowledged,
     WarningDelivered,
+    WarningEscalated,
     WarningIssued,
     WarningRetracted,
 )
@@ -56,6 +57,7 @@ _ALL: tuple[type[Payload], ...] = (
     WarningDelivered,
     WarningAcknowledged,
     WarningRetracted,
+    WarningEscalated,
     GoodsDetained,
     GoodsReleased,
     GoodsConfiscated,

@@ -75,6 +75,8 @@ class CaseView(_Reply):
     parties: list[CaseParty]
     referrals: list[ReferralView]
     timeline: list[TimelineEntry]
+    linked_case_ids: list[Ulid] = []
+    """Other cases sharing a party (credit code) with this one, that the requester may see."""
 
 
 class CaseReply(_Reply):

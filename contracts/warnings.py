@@ -11,13 +11,21 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.agencies import AgencyKind, IpType, WarningCategory
 from contracts.base import Payload
-from contracts.identifiers import HsPrefix, NonEmptyStr, RegionCode, Ulid, UtcDatetime
+from contracts.identifiers import (
+    AgencyId,
+    HsPrefix,
+    NonEmptyStr,
+    RegionCode,
+    Ulid,
+    UtcDatetime,
+)
 
 __all__ = [
     "Severity",
     "WarningAcknowledged",
     "WarningCategory",
     "WarningDelivered",
+    "WarningEscalated",
     "WarningIssued",
     "WarningRetracted",
     "WarningTargets",
@@ -89,3 +97,19 @@ class WarningRetracted(Payload):
 
     warning_id: Ulid
     reason: NonEmptyStr
+
+
+class WarningEscalated(Payload):
+    """The coordinator reports a critical warning an agency left unacknowledged.
+
+    Sent to the warning's issuer and to the procuratorate supervising the laggard's region,
+    after the warning was re-delivered and still not acknowledged (policy window).
+    """
+
+    event_type: ClassVar[str] = "warning.escalated"
+
+    warning_id: Ulid
+    agency_id: AgencyId
+    """The recipient that did not acknowledge."""
+    deliveries: int = Field(ge=1)
+    first_delivered_at: UtcDatetime

@@ -20,6 +20,7 @@ from contracts.queries import CaseReply, CaseView
 from contracts.referrals import ReferralKind, ReferralState
 from contracts.subjects import COORDINATOR, event_subject
 from services.cli.demo_mediation import play_mediation
+from services.cli.demo_warnings import play_warnings
 from services.cli.render import timeline_line
 from services.customs.app import CustomsService
 from services.customs.domain import Detention
@@ -201,6 +202,7 @@ async def run_demo(bus: Bus, say: Say, *, pace: float = 0.0) -> None:
         say(f"   {CUSTOMS}: sees {len(party.case.timeline) if party.case else 0} timeline entries")
 
         await play_mediation(bus, say, pace=pace, failed=DemoFailed)
+        await play_warnings(bus, say, pace=pace, failed=DemoFailed)
 
         async with customs.unit_of_work() as uow:
             ledger = await customs.referral(uow, referral_id)

@@ -20,6 +20,7 @@ from services.cli.render import case_table
 from services.cli.scaffold import new_adapter
 from services.cli.security import nats_config
 from services.cli.specs import specs_app
+from services.cli.warnings import warnings_command
 from services.runtime.bootstrap import Bus, agency_connection, bootstrap, provision_streams
 from services.runtime.errors import ConfigurationError, RetryableError
 from services.runtime.gateway_server import GatewayServer
@@ -42,6 +43,7 @@ app.add_typer(audit_app, name="audit")
 app.command("nats-config")(nats_config)
 app.add_typer(specs_app, name="specs")
 app.command("new-adapter")(new_adapter)
+app.command("warnings")(warnings_command)
 console = Console(soft_wrap=True)
 
 

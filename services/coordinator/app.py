@@ -23,6 +23,8 @@ from services.coordinator.domain import (
     case_id_of,
     may_see,
 )
+from services.coordinator.party_index import linked_case_ids
+from services.coordinator.signals import LinkageSignals
 from services.coordinator.store import (
     CoordinatorTable,
     append_timeline,
@@ -30,6 +32,7 @@ from services.coordinator.store import (
     load_case,
     save_case,
 )
+from services.coordinator.warnings import WarningHub
 from services.runtime.adapter import AgencyService, UnitOfWork
 from services.runtime.errors import StepRefused
 from services.runtime.streams import ConsumerSpec, coordinator_consumer_spec
@@ -39,7 +42,7 @@ __all__ = ["CoordinatorService"]
 NOT_FOUND = "case not found, or not shared with you"
 
 
-class CoordinatorService(AgencyService):
+class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
     """Reads ``ipbus.v1.>``; keeps the case registry and timeline; answers queries."""
 
     service_name: ClassVar[str] = "coordinator"
@@ -68,6 +71,7 @@ class CoordinatorService(AgencyService):
             raise StepRefused(str(exc)) from exc
         await save_case(uow.session, case, uow.now)
         append_timeline(uow.session, case_id, line)
+        await self.observe_linkage(uow, event, case_id)
 
     async def on_applied(self, uow: UnitOfWork, event: Event) -> None:
         """Audit: the accepted event, chained in the same transaction as its effects."""
@@ -81,6 +85,8 @@ class CoordinatorService(AgencyService):
             )
 
     def declare_extra_subscribers(self, broker: NatsBroker) -> None:
+        super().declare_extra_subscribers(broker)
+
         @broker.subscriber(f"{QUERY_PREFIX}.*.{CASE_QUERY}", title="case queries")
         async def answer_case_query(msg: NatsMessage) -> bytes:
             requester = msg.raw_message.subject.split(".")[2]
@@ -101,4 +107,11 @@ class CoordinatorService(AgencyService):
             if case is None or not may_see(case, requester):
                 self.log.info("case query refused", requester=requester, case_id=query.case_id)
                 return CaseReply(error=NOT_FOUND)
-            return CaseReply(case=await case_view(session, case))
+            view = await case_view(session, case)
+            linked = [
+                other
+                for other in await linked_case_ids(session, case.case_id)
+                if (other_case := await load_case(session, other))
+                and may_see(other_case, requester)
+            ]
+            return CaseReply(case=view.model_copy(update={"linked_case_ids": linked}))

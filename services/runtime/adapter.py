@@ -37,7 +37,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import MetaData
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contracts.agencies import Agency, Registry
+from contracts.agencies import Agency, AgencyKind, Registry
 from contracts.base import Payload
 from contracts.envelope import (
     DataClassification,
@@ -55,6 +55,8 @@ from services.runtime.dlq import dead_letter
 from services.runtime.errors import PermanentError, RetryableError
 from services.runtime.inbox import InboxVerdict, record_in_inbox
 from services.runtime.logging import event_fields
+from services.runtime.minimisation import minimise_envelope
+from services.runtime.minimisation_log import record_minimisations
 from services.runtime.outbox import OutboxRelay, put_in_outbox
 from services.runtime.replay import check_fresh
 from services.runtime.signing import AgencyKey, sign_envelope, verify_event
@@ -86,6 +88,10 @@ class ServiceContext:
     replay_window_s: float | None = 24 * 3600.0
     """None: no freshness check (a simulated business clock makes event times fictitious)."""
     clock_skew_s: float = 300.0
+    policy: dict[str, Any] = field(default_factory=dict)
+    """deploy/policy.toml as tables; each service reads its own (``policy_section``)."""
+    pseudonym_key: bytes = b""
+    """Secret for the keyed pseudonyms of data sent abroad (DESIGN §6); never committed."""
 
 
 class UnitOfWork:
@@ -124,6 +130,9 @@ class UnitOfWork:
             causation_id=cause.id if cause else None,
             classification=classification,
         )
+        if to in context.registry and context.registry.get(to).kind is AgencyKind.OVERSEAS:
+            envelope, minimised = minimise_envelope(envelope, context.pseudonym_key)
+            record_minimisations(self.session, envelope.id, to, minimised, context.clock.now())
         signed = sign_envelope(envelope, context.key)
         put_in_outbox(self.session, signed, recipient=to, now=context.clock.now())
         self.emitted.append(signed)
@@ -161,7 +170,9 @@ class AgencyService:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        handlers = dict(cls._handlers)
+        handlers: dict[str, str] = {}
+        for base in reversed(cls.__mro__[1:]):  # every mixin's handlers, nearest base last
+            handlers.update(vars(base).get("_handlers", {}))
         for name, member in vars(cls).items():
             for event_type in getattr(member, "__ipbus_handles__", ()):
                 handlers[event_type] = name

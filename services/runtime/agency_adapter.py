@@ -23,6 +23,7 @@ from services.runtime.adapter import UnitOfWork
 from services.runtime.database import RuntimeTable
 from services.runtime.errors import StepRefused
 from services.runtime.referral_desk import ReferralDesk
+from services.runtime.warning_desk import WarningDesk
 
 __all__ = ["AgencyAdapter", "LocalCaseRecord"]
 
@@ -40,8 +41,8 @@ class LocalCaseRecord(RuntimeTable, table=True):
     updated_at: datetime
 
 
-class AgencyAdapter(ReferralDesk):
-    """Subclass this to connect an agency: cases and referrals come with it."""
+class AgencyAdapter(WarningDesk, ReferralDesk):
+    """Subclass this to connect an agency: cases, referrals and warnings come with it."""
 
     async def open_case(
         self,

@@ -22,6 +22,8 @@ from services.runtime.errors import ConfigurationError
 from services.runtime.logging import get_logger
 from services.runtime.nats_config import single_node_config
 from services.runtime.nats_server import EmbeddedNatsServer
+from services.runtime.policy import load_policy
+from services.runtime.pseudonym_key import load_pseudonym_key
 from services.runtime.registry import key_path, load_agency_key, prepare_registry
 from services.runtime.settings import Settings
 from services.runtime.streams import StreamLayout, ensure_streams
@@ -63,6 +65,8 @@ def bootstrap(
         # Freshness is checked against real time only: a simulated clock fakes event times.
         replay_window_s=settings.replay_window_s if clock is None else None,
         clock_skew_s=settings.clock_skew_s,
+        policy=load_policy(settings.policy_path),
+        pseudonym_key=load_pseudonym_key(settings.keys_dir),
     )
     return service_cls(context)
 

@@ -28,6 +28,7 @@ DESIGN_TYPES = {
     "warning.delivered",
     "warning.acknowledged",
     "warning.retracted",
+    "warning.escalated",  # added by the early-warning work; see README "Contract notes"
     "goods.detained",
     "goods.released",
     "goods.confiscated",

@@ -88,6 +88,12 @@ VALID: dict[str, dict[str, Any]] = {
     "warning.delivered": {"warning_id": ULID_A, "warning": WARNING},
     "warning.acknowledged": {"warning_id": ULID_A, "note": ""},
     "warning.retracted": {"warning_id": ULID_A, "reason": "false alarm"},
+    "warning.escalated": {
+        "warning_id": ULID_A,
+        "agency_id": "customs-shanghai",
+        "deliveries": 2,
+        "first_delivered_at": "2026-03-01T08:00:00Z",
+    },
     "goods.detained": {
         "detention_id": ULID_A,
         "case_id": ULID_B,
@@ -207,6 +213,8 @@ INVALID: list[tuple[str, str, Any, str]] = [
     ("warning.delivered", "warning_id", ULID_B, "differs"),
     ("warning.delivered", "warning.severity", "urgent", "Input should be"),
     ("warning.retracted", "reason", "", "at least 1 character"),
+    ("warning.escalated", "deliveries", 0, "greater than or equal to 1"),
+    ("warning.escalated", "agency_id", "Customs", "pattern"),
     ("goods.detained", "hs_code", "64039", "pattern"),
     ("goods.detained", "quantity", -1, "greater than 0"),
     ("goods.detained", "declared_value", {"value": "1", "currency": "cny"}, "ISO 4217"),

@@ -1,0 +1,265 @@
+"""The demo's early-warning part: a warning routed and acknowledged, a repeat infringer
+spotted by the coordinator, and an assistance request that leaves the country minimised.
+
+Played on a bus where every agency of the registry runs (``ipbus demo``); it checks what
+the coordinator reports and what actually crossed the wire, and raises ``failed`` when an
+expectation does not hold.
+"""
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TypeVar
+
+import nats
+from nats.aio.client import Client
+from sqlmodel import select
+
+from contracts.agencies import AgencyKind, IpType, WarningCategory
+from contracts.cases import Party, PartyKind, PartyRole
+from contracts.envelope import Envelope
+from contracts.identifiers import CREDIT_CODE_CHARSET, credit_code_check_char, new_ulid
+from contracts.referrals import ReferralKind
+from contracts.subjects import COORDINATOR, EVENT_STREAM, event_subject
+from contracts.warning_queries import WarningView
+from contracts.warnings import Severity, WarningTargets
+from services.runtime.agency_adapter import AgencyAdapter
+from services.runtime.bootstrap import Bus
+from services.runtime.errors import RetryableError
+from services.runtime.minimisation import MINIMISED_EXTENSION
+from services.runtime.minimisation_log import MinimisationRecord
+from services.runtime.queries import query_case
+from services.runtime.warning_desk import WarningRecord
+from services.runtime.warning_queries import query_warnings
+
+__all__ = ["play_warnings"]
+
+CENTRE = "overseas-center"
+PORT = "customs-shanghai"
+REGULATOR = "amr-shanghai"
+OTHER_REGULATOR = "amr-guangdong"
+ROUTED_TO = {PORT, REGULATOR}
+STEP_TIMEOUT_S = 15.0
+AGENT_ID = "11010519491231002X"
+AGENT_MOBILE = "138 1234 5678"
+
+Say = Callable[[str], None]
+T = TypeVar("T")
+
+
+def _adapter(bus: Bus, agency_id: str, failed: Callable[[str], Exception]) -> AgencyAdapter:
+    service = bus.services.get(agency_id)
+    if not isinstance(service, AgencyAdapter):
+        raise failed(f"{agency_id} is not running as an agency adapter")
+    return service
+
+
+async def _eventually(
+    probe: Callable[[], Awaitable[T | None]], what: str, failed: Callable[[str], Exception]
+) -> T:
+    deadline = asyncio.get_running_loop().time() + STEP_TIMEOUT_S
+    while True:
+        try:
+            found = await probe()
+        except RetryableError:
+            found = None
+        if found is not None:
+            return found
+        if asyncio.get_running_loop().time() > deadline:
+            raise failed(f"{what} did not happen within {STEP_TIMEOUT_S:.0f}s")
+        await asyncio.sleep(0.05)
+
+
+async def _coordinator_view(nc: Client, warning_id: str) -> WarningView | None:
+    reply = await query_warnings(nc, requester=COORDINATOR)
+    return next((w for w in reply.warnings if w.warning_id == warning_id), None)
+
+
+def _company() -> Party:
+    first17 = "91310000" + "".join(random.choices(CREDIT_CODE_CHARSET[10:], k=9))
+    return Party(
+        kind=PartyKind.LEGAL_PERSON,
+        role=PartyRole.SUSPECT,
+        name="Jinhai Shoes Trading Co., Ltd.",
+        credit_code=first17 + credit_code_check_char(first17),
+    )
+
+
+async def play_warnings(
+    bus: Bus, say: Say, *, pace: float = 0.0, failed: Callable[[str], Exception] = RuntimeError
+) -> None:
+    """Play the early-warning steps; raise ``failed(reason)`` when an expectation fails.
+
+    Agencies the steps act as are started if the bus does not run them yet.
+    """
+    for agency_id in (CENTRE, PORT, REGULATOR, OTHER_REGULATOR):
+        if agency_id not in bus.services:
+            await bus.start_service(agency_id)
+    nc = await nats.connect(bus.nats_url, name="ipbus-demo-warnings")
+    try:
+        await _counterfeit_route(bus, nc, say, pace, failed)
+        await _repeat_infringer(bus, nc, say, pace, failed)
+        await _assistance_abroad(bus, nc, say, pace, failed)
+        await _traffic(nc, say, failed)
+    finally:
+        await nc.close()
+
+
+async def _counterfeit_route(
+    bus: Bus, nc: Client, say: Say, pace: float, failed: Callable[[str], Exception]
+) -> None:
+    await asyncio.sleep(pace)
+    say("\nW1. The overseas centre warns of a counterfeit route into Shanghai (HS 6404)")
+    centre = _adapter(bus, CENTRE, failed)
+    async with centre.unit_of_work() as uow:
+        issued = await centre.issue_warning(
+            uow,
+            category=WarningCategory.COUNTERFEIT_ROUTE,
+            severity=Severity.HIGH,
+            title="Counterfeit STRIDE shoes shipped via Yangshan as generic footwear",
+            body="Seized abroad: consignments declared under HS 6404 routed through Shanghai.",
+            targets=WarningTargets(
+                kinds=[AgencyKind.CUSTOMS, AgencyKind.ENFORCEMENT],
+                regions=["310000"],
+                ip_types=[IpType.TRADEMARK],
+                hs_prefixes=["6404"],
+            ),
+            expires_at=centre.clock.now() + timedelta(days=30),
+        )
+    warning_id = issued.warning_id
+
+    async def delivered() -> WarningView | None:
+        view = await _coordinator_view(nc, warning_id)
+        return view if view and view.deliveries else None
+
+    view = await _eventually(delivered, "routing of the counterfeit-route warning", failed)
+    for d in view.deliveries:
+        say(f"   → {d.agency_id}: {'; '.join(d.reasons)}")
+    if {d.agency_id for d in view.deliveries} != ROUTED_TO:
+        raise failed(f"warning routed to {[d.agency_id for d in view.deliveries]}, not {ROUTED_TO}")
+    for agency_id in sorted(ROUTED_TO):
+        officer = _adapter(bus, agency_id, failed)
+
+        async def arrived(desk: AgencyAdapter = officer) -> bool | None:
+            async with desk.database.transaction() as session:
+                return True if await session.get(WarningRecord, warning_id) else None
+
+        await _eventually(arrived, f"delivery to {agency_id}", failed)
+        async with officer.unit_of_work() as uow:
+            await officer.acknowledge_warning(uow, warning_id, note="inspection ordered")
+
+    async def acknowledged() -> WarningView | None:
+        view = await _coordinator_view(nc, warning_id)
+        done = view is not None and all(d.acknowledged_at for d in view.deliveries)
+        return view if done else None
+
+    await _eventually(acknowledged, "both acknowledgements", failed)
+    say(f"   acknowledged by {', '.join(sorted(ROUTED_TO))}; no other agency received it")
+
+
+async def _repeat_infringer(
+    bus: Bus, nc: Client, say: Say, pace: float, failed: Callable[[str], Exception]
+) -> None:
+    await asyncio.sleep(pace)
+    company = _company()
+    say(f"\nW2. Two regulators open cases naming {company.name} ({company.credit_code})")
+    cases = []
+    for agency_id in (REGULATOR, OTHER_REGULATOR):
+        regulator = _adapter(bus, agency_id, failed)
+        case_id = new_ulid()
+        async with regulator.unit_of_work() as uow:
+            await regulator.open_case(
+                uow,
+                case_id=case_id,
+                local_ref=f"{agency_id.upper()}-{case_id[-6:]}",
+                title="Counterfeit STRIDE shoes sold online",
+                parties=[company],
+            )
+        cases.append(case_id)
+
+    async def raised() -> WarningView | None:
+        reply = await query_warnings(nc, requester=COORDINATOR)
+        return next((w for w in reply.warnings if str(company.credit_code) in w.title), None)
+
+    view = await _eventually(raised, "the coordinator's repeat-infringer warning", failed)
+    if view.issuer != COORDINATOR or view.category is not WarningCategory.REPEAT_INFRINGER:
+        raise failed(f"expected a repeat_infringer warning from the coordinator, got {view}")
+    say(f"   the coordinator warns: {view.title}")
+    say(f"   routed to {', '.join(d.agency_id for d in view.deliveries)}")
+    mine = await query_case(nc, requester=REGULATOR, case_id=cases[0])
+    hub = await query_case(nc, requester=COORDINATOR, case_id=cases[0])
+    if hub.case is None or hub.case.linked_case_ids != [cases[1]]:
+        raise failed(f"the coordinator does not link case {cases[0]} to {cases[1]}")
+    if mine.case is None or mine.case.linked_case_ids:
+        raise failed(f"{REGULATOR} was shown a linked case it is not party to")
+    say(f"   linked cases: the coordinator sees {cases[1]}; {REGULATOR} sees none (not its case)")
+
+
+async def _assistance_abroad(
+    bus: Bus, nc: Client, say: Say, pace: float, failed: Callable[[str], Exception]
+) -> None:
+    await asyncio.sleep(pace)
+    say("\nW3. The regulator asks the overseas centre for help; personal data is minimised")
+    regulator = _adapter(bus, REGULATOR, failed)
+    case_id = new_ulid()
+    summary = f"The exporter's agent (ID {AGENT_ID}, mobile {AGENT_MOBILE}) is sued in Germany."
+    async with regulator.unit_of_work() as uow:
+        await regulator.open_case(
+            uow, case_id=case_id, local_ref=f"SH-AMR-{case_id[-6:]}", title="Suit abroad"
+        )
+        referral = await regulator.issue_referral(
+            uow,
+            case_id=case_id,
+            to=CENTRE,
+            kind=ReferralKind.OVERSEAS_ASSISTANCE,
+            reason="Chinese exporter sued for infringement abroad",
+            legal_basis="Outline on IP protection: overseas rights-protection assistance",
+            summary=summary,
+        )
+    subject = event_subject(REGULATOR, CENTRE, "referral.issued")
+
+    async def on_the_wire() -> Envelope | None:
+        try:
+            msg = await nc.jetstream().get_last_msg(EVENT_STREAM, subject)
+        except Exception:
+            return None
+        envelope = Envelope.model_validate_json(msg.data or b"")
+        return envelope if envelope.data.get("referral_id") == referral.referral_id else None
+
+    sent = await _eventually(on_the_wire, "the assistance request on the wire", failed)
+    after = str(sent.data["summary"])
+    say(f"   written:  {summary}")
+    say(f"   sent:     {after}")
+    fields = sent.extensions.get(MINIMISED_EXTENSION)
+    async with regulator.unit_of_work() as uow:
+        rows = await uow.session.exec(
+            select(MinimisationRecord).where(MinimisationRecord.event_id == sent.id)
+        )
+        recorded = [f"{r.path} {r.action}" for r in rows]
+    say(f"   dataclassification={sent.dataclassification}, {MINIMISED_EXTENSION}={fields}")
+    say(f"   {REGULATOR}'s minimisation record: {', '.join(recorded) or 'nothing'}")
+    if not recorded:
+        raise failed("the minimisation was not recorded by the sender")
+    if AGENT_ID in after or "1234" in after:
+        raise failed("a resident id or phone number left the country")
+
+    async def receipt() -> bool | None:
+        async with regulator.unit_of_work() as uow:
+            record = await regulator.referral(uow, referral.referral_id)
+        return True if record.state == "acknowledged" else None
+
+    await _eventually(receipt, "the overseas centre's receipt", failed)
+    say("   the overseas centre acknowledged the minimised request")
+
+
+async def _traffic(nc: Client, say: Say, failed: Callable[[str], Exception]) -> None:
+    info = await nc.jetstream().stream_info(EVENT_STREAM, subjects_filter="ipbus.v1.*.*.warning.>")
+    counts: dict[str, int] = {}
+    for subject, count in (info.state.subjects or {}).items():
+        event_type = subject.split(".", 4)[4]
+        counts[event_type] = counts.get(event_type, 0) + count
+    say("   warning traffic: " + ", ".join(f"{t}×{n}" for t, n in sorted(counts.items())))
+    missing = {"warning.issued", "warning.delivered", "warning.acknowledged"} - set(counts)
+    if missing:
+        raise failed(f"the bus carried no {', '.join(sorted(missing))}")

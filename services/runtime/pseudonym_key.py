@@ -1,0 +1,32 @@
+"""The secret behind the keyed pseudonyms of data sent abroad, generated on first use.
+
+It lives beside the development nkeys under ``<data dir>/keys/`` (never committed). Agencies
+that want the overseas centre to correlate pseudonyms across senders share one file.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+__all__ = ["PSEUDONYM_KEY_FILE", "load_pseudonym_key"]
+
+PSEUDONYM_KEY_FILE = "pseudonym.key"
+_KEY_BYTES = 32
+
+
+def load_pseudonym_key(keys_dir: Path) -> bytes:
+    """The key in ``keys_dir``, created (mode 0600) if there is none yet."""
+    path = keys_dir / PSEUDONYM_KEY_FILE
+    if not path.exists():
+        keys_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another service created it first; read theirs
+        else:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(secrets.token_bytes(_KEY_BYTES))
+    key = path.read_bytes()
+    if len(key) < 16:
+        raise ValueError(f"{path} holds {len(key)} bytes; a pseudonymisation key needs 16+")
+    return key
