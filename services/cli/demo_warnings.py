@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
 
-import nats
 from nats.aio.client import Client
 from sqlmodel import select
 
@@ -96,7 +95,7 @@ async def play_warnings(
     for agency_id in (CENTRE, PORT, REGULATOR, OTHER_REGULATOR):
         if agency_id not in bus.services:
             await bus.start_service(agency_id)
-    nc = await nats.connect(bus.nats_url, name="ipbus-demo-warnings")
+    nc = await bus.connect(COORDINATOR, name="ipbus-demo-warnings")  # the hub's view
     try:
         await _counterfeit_route(bus, nc, say, pace, failed)
         await _repeat_infringer(bus, nc, say, pace, failed)
@@ -187,7 +186,11 @@ async def _repeat_infringer(
         raise failed(f"expected a repeat_infringer warning from the coordinator, got {view}")
     say(f"   the coordinator warns: {view.title}")
     say(f"   routed to {', '.join(d.agency_id for d in view.deliveries)}")
-    mine = await query_case(nc, requester=REGULATOR, case_id=cases[0])
+    regulator = await bus.connect(REGULATOR, name="ipbus-demo-regulator")
+    try:
+        mine = await query_case(regulator, requester=REGULATOR, case_id=cases[0])
+    finally:
+        await regulator.close()
     hub = await query_case(nc, requester=COORDINATOR, case_id=cases[0])
     if hub.case is None or hub.case.linked_case_ids != [cases[1]]:
         raise failed(f"the coordinator does not link case {cases[0]} to {cases[1]}")

@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from typer.testing import CliRunner
 
 from contracts.agencies import IpType
-from contracts.cases import CaseOpened, IpRight, Party, PartyKind, PartyRole
+from contracts.cases import CaseOpened, IpRight
 from contracts.envelope import new_envelope
 from contracts.identifiers import new_ulid
 from services.cli.audit import load_entries
@@ -39,14 +39,7 @@ def _opened(local_ref: str) -> CaseOpened:
         local_ref=local_ref,
         title="Counterfeit handbags",
         ip_rights=[IpRight(type=IpType.TRADEMARK, registration_no="G1", holder="Maison A")],
-        parties=[
-            Party(
-                kind=PartyKind.LEGAL_PERSON,
-                role=PartyRole.CONSIGNEE,
-                name="Haixin Trading Co., Ltd.",
-                credit_code="91350100M000100Y43",
-            )
-        ],
+        parties=[],  # no shared party: a repeat-infringer warning would add audit rows
         goods=[],
         opened_at=datetime.now(UTC),
     )

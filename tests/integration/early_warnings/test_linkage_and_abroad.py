@@ -71,7 +71,7 @@ async def test_a_company_in_cases_of_two_agencies_is_flagged_once_and_cases_are_
     await wait_until(third_indexed, what="the third case in the party index")
 
     async def all_flagged() -> bool:
-        return len(await flagged()) >= 8
+        return len(await flagged()) >= 9
 
     await wait_until(all_flagged, what="the repeat-infringer warning's deliveries")
     raised = [
@@ -87,6 +87,7 @@ async def test_a_company_in_cases_of_two_agencies_is_flagged_once_and_cases_are_
             "psb-shanghai",
             "procuratorate-shanghai",
             "court-shanghai-ip",
+            "mediation-shanghai",
             "amr-guangdong",
             "psb-guangdong",
             "procuratorate-guangdong",
