@@ -186,11 +186,11 @@ async def _repeat_infringer(
         raise failed(f"expected a repeat_infringer warning from the coordinator, got {view}")
     say(f"   the coordinator warns: {view.title}")
     say(f"   routed to {', '.join(d.agency_id for d in view.deliveries)}")
-    regulator = await bus.connect(REGULATOR, name="ipbus-demo-regulator")
+    regulator_nc = await bus.connect(REGULATOR, name="ipbus-demo-regulator_nc")
     try:
-        mine = await query_case(regulator, requester=REGULATOR, case_id=cases[0])
+        mine = await query_case(regulator_nc, requester=REGULATOR, case_id=cases[0])
     finally:
-        await regulator.close()
+        await regulator_nc.close()
     hub = await query_case(nc, requester=COORDINATOR, case_id=cases[0])
     if hub.case is None or hub.case.linked_case_ids != [cases[1]]:
         raise failed(f"the coordinator does not link case {cases[0]} to {cases[1]}")
