@@ -186,7 +186,7 @@ async def _repeat_infringer(
         raise failed(f"expected a repeat_infringer warning from the coordinator, got {view}")
     say(f"   the coordinator warns: {view.title}")
     say(f"   routed to {', '.join(d.agency_id for d in view.deliveries)}")
-    regulator_nc = await bus.connect(REGULATOR, name="ipbus-demo-regulator_nc")
+    regulator_nc = await bus.connect(REGULATOR, name="ipbus-demo-regulator")
     try:
         mine = await query_case(regulator_nc, requester=REGULATOR, case_id=cases[0])
     finally:
