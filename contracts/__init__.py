@@ -109,6 +109,12 @@ from contracts.queries import (
     ReferralView,
     TimelineEntry,
 )
+from contracts.referral_queries import (
+    REFERRALS_QUERY,
+    DeadlineView,
+    ReferralsQuery,
+    ReferralsReply,
+)
 from contracts.referrals import (
     REFERRAL_STEPS,
     TERMINAL_REFERRAL_STATES,
@@ -170,6 +176,7 @@ __all__ = [
     "ISO_4217_CODES",
     "NATIONAL_REGION",
     "NKEY_USER_PATTERN",
+    "REFERRALS_QUERY",
     "REFERRAL_STEPS",
     "SCHEMA_DIALECT",
     "TERMINAL_REFERRAL_STATES",
@@ -189,6 +196,7 @@ __all__ = [
     "CreditCode",
     "CurrencyCode",
     "DataClassification",
+    "DeadlineView",
     "Envelope",
     "EnvelopeRejected",
     "Event",
@@ -234,6 +242,8 @@ __all__ = [
     "ReferralStep",
     "ReferralView",
     "ReferralWithdrawn",
+    "ReferralsQuery",
+    "ReferralsReply",
     "RefusalExplained",
     "RegionCode",
     "Registry",

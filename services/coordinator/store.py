@@ -46,6 +46,7 @@ class CaseReferralRecord(CoordinatorTable, table=True):
     state: str = Field(max_length=20)
     issued_at: datetime
     updated_at: datetime
+    supervisor: str | None = Field(default=None, max_length=63)
 
 
 class TimelineRecord(CoordinatorTable, table=True):
@@ -84,6 +85,7 @@ async def load_case(session: AsyncSession, case_id: str) -> CaseFile | None:
                 ReferralState(r.state),
                 r.issued_at,
                 r.updated_at,
+                r.supervisor,
             )
             for r in referrals
         },
@@ -110,6 +112,7 @@ async def save_case(session: AsyncSession, case: CaseFile, now: datetime) -> Non
                 state=referral.state.value,
                 issued_at=referral.issued_at,
                 updated_at=referral.updated_at,
+                supervisor=referral.supervisor,
             )
         )
 

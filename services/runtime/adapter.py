@@ -8,7 +8,7 @@ handler and the outbox write in one transaction, then acknowledge — never befo
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
@@ -64,6 +64,8 @@ class ServiceContext:
     max_message_bytes: int = 256 * 1024
     outbox_poll_seconds: float = 1.0
     broker_options: dict[str, Any] = field(default_factory=dict)
+    policy: Mapping[str, Any] = field(default_factory=dict)
+    """The policy file's tables (see :mod:`services.runtime.policy`); each service reads its own."""
 
 
 class UnitOfWork:
@@ -166,6 +168,9 @@ class AgencyService:
     async def on_started(self) -> None:
         """Hook run once the service consumes (background tasks such as watchers)."""
 
+    async def on_refused(self, event: Event, refusal: PermanentError) -> None:
+        """Hook run before a well-formed event is dead-lettered (e.g. to tell its sender)."""
+
     # -- life cycle ------------------------------------------------------------------
 
     @property
@@ -233,10 +238,13 @@ class AgencyService:
     async def receive(self, msg: NatsMessage) -> None:
         """Apply one delivery exactly once, or dead-letter it, then ack; nak to retry."""
         raw = msg.raw_message
+        event: Event | None = None
         try:
             event = self._check(raw.subject, raw.data)
             await self._apply(event)
         except (EnvelopeRejected, PermanentError) as refusal:
+            if event is not None and isinstance(refusal, PermanentError):
+                await self.on_refused(event, refusal)
             await self._refuse(msg, refusal.reason, refusal.detail)
             return
         except RetryableError as exc:

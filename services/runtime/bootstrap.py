@@ -16,6 +16,7 @@ from services.runtime.database import Database, database_url_for
 from services.runtime.errors import ConfigurationError
 from services.runtime.logging import get_logger
 from services.runtime.nats_server import EmbeddedNatsServer
+from services.runtime.policy import load_policy
 from services.runtime.registry import load_agency_key, prepare_registry
 from services.runtime.settings import Settings
 from services.runtime.streams import StreamLayout, ensure_streams
@@ -51,6 +52,7 @@ def bootstrap(
         nats_url=nats_url,
         max_message_bytes=settings.max_message_bytes,
         outbox_poll_seconds=settings.outbox_poll_seconds,
+        policy=load_policy(settings.policy_path),
     )
     return service_cls(context)
 
