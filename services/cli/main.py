@@ -12,7 +12,7 @@ from rich.console import Console
 
 from contracts.subjects import COORDINATOR
 from services.cli.catalogue import CATALOGUE, SERVICES
-from services.cli.demo import DemoFailed, run_demo
+from services.cli.demo import DemoFailed, demo_settings, run_demo
 from services.cli.render import case_table
 from services.runtime.bootstrap import Bus, bootstrap, provision_streams
 from services.runtime.errors import ConfigurationError, RetryableError
@@ -124,8 +124,8 @@ def run(
 def demo(
     pace: Annotated[float, typer.Option(help="seconds to pause between steps")] = 0.4,
 ) -> None:
-    """Start the bus, play a seizure → referral → penalty scenario, and check it."""
-    settings = Settings()
+    """Start the bus, play the linkage scenario (short demo deadlines), and check it."""
+    settings = demo_settings(Settings())
     log_file = settings.data_dir / "logs" / "demo.log"
     configure_logging(level=settings.log_level, fmt="json", file=log_file)
 
