@@ -14,7 +14,7 @@ from contracts.envelope import Event
 from contracts.queries import CASE_QUERY, CaseQuery, CaseReply
 from contracts.referral_queries import REFERRALS_QUERY
 from contracts.referrals import ReferralIssued
-from contracts.subjects import QUERY_PREFIX
+from contracts.subjects import EVENT_STREAM, QUERY_PREFIX
 from services.coordinator.deadline_watch import DeadlineWatch
 from services.coordinator.deadlines import DeadlinePolicy
 from services.coordinator.domain import (
@@ -62,6 +62,7 @@ class CoordinatorService(AgencyService):
             self.unit_of_work,
             self.log,
             interval_s=self.deadline_policy.watch_seconds,
+            caught_up=self._backlog_read,
         )
 
     def consumer_spec(self) -> ConsumerSpec:
@@ -73,6 +74,11 @@ class CoordinatorService(AgencyService):
     async def stop(self) -> None:
         await self.deadline_watch.stop()
         await super().stop()
+
+    async def _backlog_read(self) -> bool:
+        """Whether every event in the stream so far has been applied and acknowledged."""
+        info = await self.js.consumer_info(EVENT_STREAM, self.consumer.durable)
+        return bool(info.num_pending == 0 and info.num_ack_pending == 0)
 
     async def on_unhandled(self, uow: UnitOfWork, event: Event) -> None:
         """Every event about a case goes into that case's file and timeline."""

@@ -3,10 +3,13 @@
 It reads due rows from the database (so a restart loses nothing), and for each one claims
 it and writes the ``referral.overdue`` notices to the outbox in one transaction — sender,
 recipient and the region's procuratorate, each exactly once per referral and stage.
+
+After a (re)start it first waits until the coordinator has read the backlog of the stream:
+a receipt sent in time while the coordinator was down must not be reported overdue.
 """
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, suppress
 from typing import Any
 
@@ -38,12 +41,16 @@ class DeadlineWatch:
         log: Any,
         *,
         interval_s: float,
+        caught_up: Callable[[], Awaitable[bool]] | None = None,
+        catch_up_limit_s: float = 60.0,
     ) -> None:
         self._database = database
         self._clock = clock
         self._unit_of_work = unit_of_work
         self._log = log
         self._interval_s = interval_s
+        self._caught_up = caught_up
+        self._catch_up_limit_s = catch_up_limit_s
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
@@ -61,7 +68,22 @@ class DeadlineWatch:
                 await self._task
             self._task = None
 
+    async def _catch_up(self) -> None:
+        if self._caught_up is None:
+            return
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self._catch_up_limit_s
+        while loop.time() < give_up:
+            try:
+                if await self._caught_up():
+                    return
+            except Exception:
+                self._log.exception("could not tell whether the backlog is read")
+            await asyncio.sleep(0.1)
+        self._log.warning("deadline watch starts before the backlog is read")
+
     async def _run(self) -> None:
+        await self._catch_up()
         while True:
             try:
                 await self.check_once()
