@@ -64,6 +64,15 @@ _LAW: MappingProxyType[ReferralStage, Period] = MappingProxyType(
 )
 
 
+_LAW_BY_KIND: MappingProxyType[ReferralKind, dict[ReferralStage, Period]] = MappingProxyType(
+    {
+        ReferralKind.ADMIN_TO_CRIMINAL: {_G.DECIDE: _days(3)},
+        ReferralKind.CUSTOMS_TO_CRIMINAL: {_G.DECIDE: _days(3)},
+        ReferralKind.MEDIATION_CONFIRMATION: {_G.DECIDE: _days(15)},
+    }
+)
+
+
 class DeadlinePolicy(BaseModel):
     """Policy table ``[referral_deadlines]``: periods per stage, overridden per kind.
 
@@ -78,17 +87,17 @@ class DeadlinePolicy(BaseModel):
     watch_seconds: float = Field(default=30.0, gt=0)
     default: dict[ReferralStage, Period] = Field(default_factory=lambda: dict(_LAW))
     """Per stage; a stage left out of the table keeps the period of the law above."""
-    kinds: dict[ReferralKind, dict[ReferralStage, Period]] = Field(
-        default_factory=lambda: {
-            ReferralKind.ADMIN_TO_CRIMINAL: {_G.DECIDE: _days(3)},
-            ReferralKind.CUSTOMS_TO_CRIMINAL: {_G.DECIDE: _days(3)},
-            ReferralKind.MEDIATION_CONFIRMATION: {_G.DECIDE: _days(15)},
-        }
-    )
+    kinds: dict[ReferralKind, dict[ReferralStage, Period]] = Field(default_factory=dict)
+    """Per kind and stage; what is left out keeps the law's period for the kind."""
 
-    def period(self, kind: ReferralKind, stage: ReferralStage) -> Period | None:
-        """The period for ``stage`` of a ``kind`` referral."""
-        return self.kinds.get(kind, {}).get(stage) or self.default.get(stage) or _LAW.get(stage)
+    def period(self, kind: ReferralKind, stage: ReferralStage) -> Period:
+        """The period for ``stage`` of a ``kind`` referral: policy first, then the law."""
+        return (
+            self.kinds.get(kind, {}).get(stage)
+            or _LAW_BY_KIND.get(kind, {}).get(stage)
+            or self.default.get(stage)
+            or _LAW[stage]
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +118,7 @@ def deadlines_opened(
     opened = []
     for stage in STAGES_OPENED_BY.get(event_type, ()):
         period = policy.period(kind, stage)
-        if period is not None:
-            opened.append(StageDeadline(stage, due_at(at, period, calendar), period))
+        opened.append(StageDeadline(stage, due_at(at, period, calendar), period))
     return opened
 
 
