@@ -13,6 +13,7 @@ from rich.console import Console
 from contracts.subjects import COORDINATOR
 from services.cli.catalogue import CATALOGUE, SERVICES
 from services.cli.demo import DemoFailed, demo_settings, run_demo
+from services.cli.referrals import referrals
 from services.cli.render import case_table
 from services.runtime.bootstrap import Bus, bootstrap, provision_streams
 from services.runtime.errors import ConfigurationError, RetryableError
@@ -30,6 +31,7 @@ app = typer.Typer(
 )
 case_app = typer.Typer(help="Look at shared case files.", no_args_is_help=True)
 app.add_typer(case_app, name="case")
+app.command("referrals")(referrals)
 console = Console(soft_wrap=True)
 
 

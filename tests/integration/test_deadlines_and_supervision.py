@@ -1,6 +1,8 @@
 """Deadlines survive a coordinator restart; refusals reach the sender; supervision runs."""
 
 import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -110,6 +112,28 @@ async def test_a_restarted_coordinator_sends_each_overdue_notice_exactly_once(
         assert late.late_party == "psb-shanghai"
         assert late.late_by_seconds is not None
         assert late.late_by_seconds > 30 * 86400
+    shown = await _ipbus_referrals_overdue(linkage_bus, "procuratorate-shanghai")
+    assert referral_id in shown
+    assert "psb-shanghai" in shown
+    assert "decide (3 calendar days)" in shown
+    assert "none" in await _ipbus_referrals_overdue(linkage_bus, "psb-guangdong")
+
+
+async def _ipbus_referrals_overdue(bus: Bus, requester: str) -> str:
+    """``ipbus referrals --overdue --as REQUESTER`` as a user runs it."""
+    command = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("ipbus")),
+        "referrals",
+        "--overdue",
+        "--as",
+        requester,
+        env={**os.environ, "IPBUS_NATS_URL": bus.nats_url, "COLUMNS": "400"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(command.communicate(), 30)
+    assert command.returncode == 0, out.decode()
+    return out.decode()
 
 
 async def test_the_referrals_query_is_need_to_know(linkage_bus: Bus) -> None:

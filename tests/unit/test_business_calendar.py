@@ -92,3 +92,13 @@ def test_a_naive_start_is_refused() -> None:
 def test_the_policy_describes_a_period_in_words() -> None:
     assert period(3, "calendar_days").describe() == "3 calendar days"
     assert period(0.5, "seconds").describe() == "0.5 seconds"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(0.42, "0.4s"), (750, "12m 30s"), (4 * 3600 + 300, "4h 05m"), (2 * 86400 + 3 * 3600, "2d 3h")],
+)
+def test_lateness_is_shown_to_the_unit_that_matters(seconds: float, shown: str) -> None:
+    from services.cli.referrals import lateness
+
+    assert lateness(seconds) == shown
