@@ -7,17 +7,17 @@ the outbox rows of the notices: whoever wins it — one watcher, one replica, on
 crash — is the only one that ever sends them.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
-from sqlalchemy import DateTime, TypeDecorator, update
+from sqlalchemy import update
 from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.referrals import ReferralKind, ReferralStage, ReferralState
 from services.coordinator.deadlines import StageDeadline, is_met
 from services.coordinator.store import CoordinatorTable
+from services.runtime.utc_column import UtcDateTime
 
 __all__ = [
     "DeadlineRecord",
@@ -28,23 +28,6 @@ __all__ = [
     "referral_deadlines",
     "settle_deadlines",
 ]
-
-
-class UtcDateTime(TypeDecorator[datetime]):
-    """Aware UTC in, aware UTC out, naive UTC in the column: the same on SQLite and PostgreSQL."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("deadline times must be timezone-aware")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
 
 
 class DeadlineStatus(StrEnum):
