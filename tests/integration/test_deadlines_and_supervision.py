@@ -15,8 +15,10 @@ from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralConcluded, ReferralKind, ReferralState
 from contracts.subjects import EVENT_STREAM, event_subject
 from services.cli.catalogue import CATALOGUE
+from services.judicial.app import JudicialService
 from services.runtime.bootstrap import Bus
 from services.runtime.clock import FixedClock
+from services.runtime.errors import StepRefused
 from services.runtime.referral_queries import query_referrals
 from services.runtime.settings import Settings
 from tests.integration.test_referral_kinds import desk, ledger, until_state
@@ -245,3 +247,23 @@ async def test_a_refusal_to_file_is_reconsidered_then_supervised_until_filed(
         await wait_until(all_stages_met, what="every stage's deadline to be met")
     finally:
         await nc.close()
+
+
+async def test_the_police_return_a_non_criminal_case_to_the_regulator(linkage_bus: Bus) -> None:
+    case_id, referral_id = await _transfer(linkage_bus)
+    police = linkage_bus.services["psb-shanghai"]
+    procuratorate = linkage_bus.services["procuratorate-shanghai"]
+    assert isinstance(police, JudicialService)
+    assert isinstance(procuratorate, JudicialService)
+    with pytest.raises(StepRefused, match="file is not a power of a procuratorate"):
+        async with procuratorate.unit_of_work() as uow:
+            await procuratorate.file_case(uow, referral_id, local_ref="X", title="X")
+    async with police.unit_of_work() as uow:
+        await police.decline_referral(uow, referral_id, reason="sums below the threshold")
+        returned = await police.return_non_criminal(
+            uow, case_id, reason="not a crime: administrative penalty due", summary="fakes"
+        )
+    assert returned.recipient == "amr-shanghai"
+    assert returned.kind == ReferralKind.CRIMINAL_TO_ADMIN.value
+    await until_state(linkage_bus, "psb-shanghai", returned.referral_id, ReferralState.ACKNOWLEDGED)
+    await until_state(linkage_bus, "amr-shanghai", referral_id, ReferralState.DECLINED)
