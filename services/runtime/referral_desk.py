@@ -50,10 +50,17 @@ from contracts.referrals import (
     step_referral,
 )
 from contracts.subjects import COORDINATOR
-from services.runtime.adapter import AgencyService, UnitOfWork, handles
+from services.runtime.adapter import AgencyService, ServiceContext, UnitOfWork, handles
+from services.runtime.business_calendar import CalendarPolicy
 from services.runtime.database import RuntimeTable
 from services.runtime.errors import PermanentError, StepRefused
 from services.runtime.inbox import InboxVerdict, record_in_inbox
+from services.runtime.policy import policy_section
+from services.runtime.referral_linkage import (
+    LinkageCommands,
+    ReferralWindows,
+    check_reconsideration_window,
+)
 
 __all__ = ["ADDRESSEE", "ReferralDesk", "ReferralRecord", "receipt_number", "referral_supervisor"]
 
@@ -100,8 +107,15 @@ def receipt_number(agency_id: str, referral_id: str) -> str:
     return f"{agency_id.upper()}-RCPT-{referral_id[-10:]}"
 
 
-class ReferralDesk(AgencyService):
+class ReferralDesk(LinkageCommands, AgencyService):
     """An :class:`AgencyService` that can send and receive referrals."""
+
+    def __init__(self, context: ServiceContext) -> None:
+        super().__init__(context)
+        self.referral_windows = policy_section(context.policy, "referral_windows", ReferralWindows)
+        self.business_calendar = policy_section(
+            context.policy, "calendar", CalendarPolicy
+        ).calendar()
 
     # -- hooks --------------------------------------------------------------------------
 
@@ -186,54 +200,6 @@ class ReferralDesk(AgencyService):
     ) -> ReferralRecord:
         return await self._answer(
             uow, referral_id, ReferralWithdrawn(referral_id=referral_id, reason=reason)
-        )
-
-    async def request_reconsideration(
-        self, uow: UnitOfWork, referral_id: str, *, reason: str
-    ) -> ReferralRecord:
-        """Sender: ask the recipient to reconsider its decline (within 3 days of it)."""
-        return await self._answer(
-            uow, referral_id, ReconsiderationRequested(referral_id=referral_id, reason=reason)
-        )
-
-    async def uphold_decline(
-        self, uow: UnitOfWork, referral_id: str, *, reason: str
-    ) -> ReferralRecord:
-        """Recipient: keep the decline on reconsideration (to reverse it, accept instead)."""
-        return await self._answer(
-            uow, referral_id, ReferralDeclineUpheld(referral_id=referral_id, reason=reason)
-        )
-
-    async def open_supervision(
-        self, uow: UnitOfWork, referral_id: str, *, reason: str
-    ) -> ReferralRecord:
-        """Sender or procuratorate: put a refusal to take the case on under supervision."""
-        return await self._answer(
-            uow, referral_id, SupervisionOpened(referral_id=referral_id, reason=reason)
-        )
-
-    async def explain_refusal(
-        self, uow: UnitOfWork, referral_id: str, *, explanation: str
-    ) -> ReferralRecord:
-        """Recipient under supervision: explain the refusal to the procuratorate."""
-        return await self._answer(
-            uow, referral_id, RefusalExplained(referral_id=referral_id, explanation=explanation)
-        )
-
-    async def notify_filing(
-        self, uow: UnitOfWork, referral_id: str, *, reason: str
-    ) -> ReferralRecord:
-        """Procuratorate: the reasons do not hold; the recipient must file."""
-        return await self._answer(
-            uow, referral_id, FilingNotified(referral_id=referral_id, reason=reason)
-        )
-
-    async def close_supervision(
-        self, uow: UnitOfWork, referral_id: str, *, finding: str
-    ) -> ReferralRecord:
-        """Procuratorate: the reasons hold; the refusal stands."""
-        return await self._answer(
-            uow, referral_id, SupervisionClosed(referral_id=referral_id, finding=finding)
         )
 
     async def referral(self, uow: UnitOfWork, referral_id: str) -> ReferralRecord:
@@ -337,6 +303,16 @@ class ReferralDesk(AgencyService):
             raise StepRefused(
                 f"{event.sender} is not party to referral {referral_id} "
                 f"({record.sender} → {record.recipient})"
+            )
+        if (
+            isinstance(step, ReconsiderationRequested)
+            and record.state == ReferralState.DECLINED.value
+        ):
+            check_reconsideration_window(
+                record.updated_at,
+                event.envelope.time,
+                self.referral_windows,
+                self.business_calendar,
             )
         _step(record, event.event_type, by, self.clock.now(), event.payload)
         uow.session.add(record)

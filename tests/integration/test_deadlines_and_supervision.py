@@ -142,6 +142,12 @@ async def test_the_referrals_query_is_need_to_know(linkage_bus: Bus) -> None:
     _, referral_id = await _transfer(linkage_bus)
     nc = await nats.connect(linkage_bus.nats_url)
     try:
+
+        async def both_stages_known() -> bool:
+            reply = await query_referrals(nc, requester="coordinator")
+            return len([d for d in reply.deadlines if d.referral_id == referral_id]) == 2
+
+        await wait_until(both_stages_known, what="the coordinator to open the deadlines")
         for party in ("amr-shanghai", "psb-shanghai", "procuratorate-shanghai", "coordinator"):
             reply = await query_referrals(nc, requester=party)
             stages = {d.stage.value for d in reply.deadlines if d.referral_id == referral_id}
@@ -204,9 +210,11 @@ async def test_a_refusal_to_file_is_reconsidered_then_supervised_until_filed(
     procuratorate = desk(linkage_bus, "procuratorate-shanghai")
     S = ReferralState
 
+    # each actor acts once its own ledger shows the state it acts on (consumers run apart)
     async with police.unit_of_work() as uow:
         await police.decline_referral(uow, referral_id, reason="no crime")
     await until_state(linkage_bus, "procuratorate-shanghai", referral_id, S.DECLINED)
+    await until_state(linkage_bus, "amr-shanghai", referral_id, S.DECLINED)
     async with regulator.unit_of_work() as uow:
         await regulator.request_reconsideration(uow, referral_id, reason="volume is criminal")
     await until_state(linkage_bus, "psb-shanghai", referral_id, S.RECONSIDERING)
@@ -216,9 +224,11 @@ async def test_a_refusal_to_file_is_reconsidered_then_supervised_until_filed(
     async with regulator.unit_of_work() as uow:  # the sender may open supervision too
         await regulator.open_supervision(uow, referral_id, reason="please supervise")
     await until_state(linkage_bus, "procuratorate-shanghai", referral_id, S.SUPERVISED)
+    await until_state(linkage_bus, "psb-shanghai", referral_id, S.SUPERVISED)
     async with police.unit_of_work() as uow:
         await police.explain_refusal(uow, referral_id, explanation="volume unproven")
     await until_state(linkage_bus, "amr-shanghai", referral_id, S.EXPLAINED)
+    await until_state(linkage_bus, "procuratorate-shanghai", referral_id, S.EXPLAINED)
     async with procuratorate.unit_of_work() as uow:
         await procuratorate.notify_filing(uow, referral_id, reason="volume is proven")
     await until_state(linkage_bus, "psb-shanghai", referral_id, S.FILING_NOTIFIED)
@@ -267,3 +277,21 @@ async def test_the_police_return_a_non_criminal_case_to_the_regulator(linkage_bu
     assert returned.kind == ReferralKind.CRIMINAL_TO_ADMIN.value
     await until_state(linkage_bus, "psb-shanghai", returned.referral_id, ReferralState.ACKNOWLEDGED)
     await until_state(linkage_bus, "amr-shanghai", referral_id, ReferralState.DECLINED)
+
+
+async def test_a_late_request_for_reconsideration_is_refused_by_the_sender_s_desk(
+    linkage_bus: Bus, clock: FixedClock
+) -> None:
+    _, referral_id = await _transfer(linkage_bus)
+    police = desk(linkage_bus, "psb-shanghai")
+    regulator = desk(linkage_bus, "amr-shanghai")
+    async with police.unit_of_work() as uow:
+        await police.decline_referral(uow, referral_id, reason="no crime")
+    await until_state(linkage_bus, "amr-shanghai", referral_id, ReferralState.DECLINED)
+    clock.advance(timedelta(days=5))
+    with pytest.raises(StepRefused, match="within 3 calendar days"):
+        async with regulator.unit_of_work() as uow:
+            await regulator.request_reconsideration(uow, referral_id, reason="too late")
+    record = await ledger(linkage_bus, "amr-shanghai", referral_id)
+    assert record is not None
+    assert record.state == ReferralState.DECLINED.value

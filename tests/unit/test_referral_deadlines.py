@@ -109,3 +109,27 @@ def test_the_committed_policy_file_loads() -> None:
         loaded = policy_section(policy, "referral_deadlines", DeadlinePolicy)
         assert loaded.period(ReferralKind.ADMIN_TO_CRIMINAL, G.DECIDE).amount in (3, 600)
         policy_section(policy, "calendar", CalendarPolicy)
+
+
+@pytest.mark.parametrize(
+    ("asked", "allowed"),
+    [
+        ("2026-03-02T03:00", True),
+        ("2026-03-05T15:59", True),  # the third day, 23:59 in Shanghai
+        ("2026-03-05T16:01", False),
+        ("2026-03-20T00:00", False),
+    ],
+)
+def test_reconsideration_must_be_asked_within_three_days_of_the_decline(
+    asked: str, allowed: bool
+) -> None:
+    from services.runtime.errors import StepRefused
+    from services.runtime.referral_linkage import ReferralWindows, check_reconsideration_window
+
+    declined = datetime(2026, 3, 2, 2, 0)  # naive, as read back from a database column
+    when = datetime.fromisoformat(asked).replace(tzinfo=UTC)
+    if allowed:
+        check_reconsideration_window(declined, when, ReferralWindows(), CALENDAR)
+    else:
+        with pytest.raises(StepRefused, match="within 3 calendar days of the decline"):
+            check_reconsideration_window(declined, when, ReferralWindows(), CALENDAR)
