@@ -14,12 +14,10 @@ attempted it with ``referral.refused``.
 """
 
 from datetime import datetime
-from types import MappingProxyType
 from typing import Any
 
 from sqlmodel import Field
 
-from contracts.agencies import Registry
 from contracts.base import Payload
 from contracts.envelope import Event
 from contracts.identifiers import Money, new_ulid
@@ -57,29 +55,15 @@ from services.runtime.errors import PermanentError, StepRefused
 from services.runtime.inbox import InboxVerdict, record_in_inbox
 from services.runtime.policy import policy_section
 from services.runtime.referral_linkage import (
+    _ADDRESSEE_OF_STEP,
+    ADDRESSEE,
     LinkageCommands,
     ReferralWindows,
     check_reconsideration_window,
+    referral_supervisor,
 )
 
 __all__ = ["ADDRESSEE", "ReferralDesk", "ReferralRecord", "receipt_number", "referral_supervisor"]
-
-_P = ReferralParty
-ADDRESSEE: MappingProxyType[_P, _P] = MappingProxyType(
-    {_P.SENDER: _P.RECIPIENT, _P.SUPERVISOR: _P.RECIPIENT, _P.RECIPIENT: _P.SENDER}
-)
-"""Who must act on a step, by who took it; the explanation of a refusal is the exception."""
-_ADDRESSEE_OF_STEP = MappingProxyType({RefusalExplained.event_type: _P.SUPERVISOR})
-
-
-def referral_supervisor(registry: Registry, sender: str, recipient: str) -> str | None:
-    """The procuratorate of the recipient's region, unless it is itself party to the referral."""
-    if recipient not in registry:
-        return None
-    procuratorate = registry.procuratorate_for(registry.get(recipient).region)
-    if procuratorate is None or procuratorate.id in (recipient, sender):
-        return None
-    return procuratorate.id
 
 
 class ReferralRecord(RuntimeTable, table=True):

@@ -1,6 +1,7 @@
-"""Reconsideration and supervision commands of the referral desk, and the request window.
+"""Reconsideration and supervision: the desk's commands, who is addressed, the window.
 
-After a decline the sender may ask for reconsideration within a window (3 calendar days by
+A step goes to the party that must act on it; the supervisor is the procuratorate of the
+recipient's region. After a decline the sender may ask for reconsideration within a window (3 calendar days by
 default, policy ``[referral_windows] reconsideration_request``): the sender's desk refuses a
 late request at once, and the recipient's desk refuses one that arrives late.
 """
@@ -8,10 +9,12 @@ late request at once, and the recipient's desk refuses one that arrives late.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.agencies import Registry
 from contracts.base import Payload
 from contracts.linkage import (
     FilingNotified,
@@ -21,7 +24,7 @@ from contracts.linkage import (
     SupervisionClosed,
     SupervisionOpened,
 )
-from contracts.referrals import ReferralState
+from contracts.referrals import ReferralParty, ReferralState
 from services.runtime.adapter import UnitOfWork
 from services.runtime.business_calendar import (
     BusinessCalendar,
@@ -34,7 +37,30 @@ from services.runtime.errors import StepRefused
 if TYPE_CHECKING:
     from services.runtime.referral_desk import ReferralRecord
 
-__all__ = ["LinkageCommands", "ReferralWindows", "check_reconsideration_window"]
+__all__ = [
+    "ADDRESSEE",
+    "LinkageCommands",
+    "ReferralWindows",
+    "check_reconsideration_window",
+    "referral_supervisor",
+]
+
+_P = ReferralParty
+ADDRESSEE: MappingProxyType[_P, _P] = MappingProxyType(
+    {_P.SENDER: _P.RECIPIENT, _P.SUPERVISOR: _P.RECIPIENT, _P.RECIPIENT: _P.SENDER}
+)
+"""Who must act on a step, by who took it; the explanation of a refusal is the exception."""
+_ADDRESSEE_OF_STEP = MappingProxyType({RefusalExplained.event_type: _P.SUPERVISOR})
+
+
+def referral_supervisor(registry: Registry, sender: str, recipient: str) -> str | None:
+    """The procuratorate of the recipient's region, unless it is itself party to the referral."""
+    if recipient not in registry:
+        return None
+    procuratorate = registry.procuratorate_for(registry.get(recipient).region)
+    if procuratorate is None or procuratorate.id in (recipient, sender):
+        return None
+    return procuratorate.id
 
 
 class ReferralWindows(BaseModel):
