@@ -78,6 +78,10 @@ class TimelineWatcher:
                 )
             await asyncio.sleep(0.05)
 
+    async def show(self, case_id: str) -> None:
+        """Print what is new on the case's timeline, without waiting for anything."""
+        await self._poll(case_id)
+
     async def _poll(self, case_id: str) -> CaseView | None:
         try:
             reply = await query_case(self._nc, requester=COORDINATOR, case_id=case_id)
@@ -114,6 +118,7 @@ class Stage:
             async with agency.database.transaction() as session:
                 record = await session.get(ReferralRecord, referral_id)
             if record is not None and record.state == state:
+                await self.watch.show(record.case_id)
                 return record
             if asyncio.get_running_loop().time() > deadline:
                 seen = record.state if record else "no record"

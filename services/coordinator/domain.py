@@ -110,6 +110,10 @@ class CaseFile:
     parties: dict[str, str | None] = field(default_factory=dict)
     """agency id → that agency's local reference (None until it opens its own case)."""
     referrals: dict[str, CaseReferral] = field(default_factory=dict)
+    opened: frozenset[str] = frozenset()
+    """Agencies that opened their own part of the case (``case.opened``)."""
+    closed: frozenset[str] = frozenset()
+    """Agencies that closed their part; the case is closed when every opener has."""
 
 
 def case_id_of(subject: str | None, payload: Payload) -> str | None:
@@ -142,8 +146,23 @@ def apply_event(case: CaseFile, facts: EventFacts) -> tuple[CaseFile, TimelineLi
         title = facts.payload.title
     referral = referrals.get(getattr(facts.payload, "referral_id", None) or "")
     kind = ReferralKind(referral.kind) if referral is not None else None
+    opened, closed = case.opened, case.closed
+    if isinstance(facts.payload, CaseOpened):
+        opened = opened | {facts.sender}
     status = _status_after(case.status, facts.payload, kind)
-    updated = replace(case, title=title, status=status, parties=parties, referrals=referrals)
+    if isinstance(facts.payload, CaseClosed):
+        closed = closed | {facts.sender}
+        if not opened <= closed:  # others still work their part: the shared status stays
+            status = case.status
+    updated = replace(
+        case,
+        title=title,
+        status=status,
+        parties=parties,
+        referrals=referrals,
+        opened=opened,
+        closed=closed,
+    )
     line = TimelineLine(
         event_id=facts.event_id,
         event_type=facts.event_type,

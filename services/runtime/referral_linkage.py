@@ -1,9 +1,9 @@
 """Reconsideration and supervision: the desk's commands, who is addressed, the window.
 
 A step goes to the party that must act on it; the supervisor is the procuratorate of the
-recipient's region. After a decline the sender may ask for reconsideration within a window (3 calendar days by
-default, policy ``[referral_windows] reconsideration_request``): the sender's desk refuses a
-late request at once, and the recipient's desk refuses one that arrives late.
+recipient's region. After a decline the sender may ask for reconsideration within a window
+(3 calendar days by default, policy ``[referral_windows] reconsideration_request``): the
+sender's desk refuses a late request at once, and the recipient's desk refuses a late arrival.
 """
 
 from __future__ import annotations

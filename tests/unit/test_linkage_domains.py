@@ -362,3 +362,30 @@ def test_each_judicial_body_may_do_only_its_own_acts(
     else:
         with pytest.raises(NotOurPower, match="is not a power of"):
             check_power(role, act)
+
+
+def test_the_shared_case_closes_only_when_every_agency_that_opened_a_part_has_closed_it() -> None:
+    from contracts.cases import CaseClosed, CaseOpened
+
+    def opened(ref: str) -> CaseOpened:
+        return CaseOpened(
+            local_ref=ref, title="Fakes", ip_rights=[], parties=[], goods=[], opened_at=T0
+        )
+
+    case = CaseFile(CASE_ID)
+    for agency, ref in ((AMR, "A-1"), (PSB, "G-1")):
+        case, _ = apply_event(case, _facts(opened(ref), agency, "coordinator"))
+    case = CaseFile(CASE_ID, status=S.PROSECUTING, parties=case.parties, opened=case.opened)
+
+    case, line = apply_event(
+        case, _facts(CaseClosed(local_ref="A-1", outcome="fined"), AMR, "coordinator")
+    )
+    assert case.status is S.PROSECUTING
+    assert line.status_after is S.PROSECUTING
+    assert case.closed == frozenset({AMR})
+
+    case, line = apply_event(
+        case, _facts(CaseClosed(local_ref="G-1", outcome="judged"), PSB, "coordinator")
+    )
+    assert case.status is S.CLOSED
+    assert line.status_after is S.CLOSED
