@@ -11,6 +11,16 @@ from contracts.base import Payload
 from contracts.cases import CaseClosed, CaseOpened, CaseStatusChanged
 from contracts.customs import GoodsConfiscated, GoodsDetained, GoodsReleased
 from contracts.judicial import ConfirmationIssued, JudgmentRendered
+from contracts.linkage import (
+    FilingNotified,
+    ReconsiderationRequested,
+    ReferralCopied,
+    ReferralDeclineUpheld,
+    ReferralRefused,
+    RefusalExplained,
+    SupervisionClosed,
+    SupervisionOpened,
+)
 from contracts.referrals import (
     ReferralAccepted,
     ReferralAcknowledged,
@@ -53,6 +63,14 @@ _ALL: tuple[type[Payload], ...] = (
     ReferralConcluded,
     ReferralWithdrawn,
     ReferralOverdue,
+    ReconsiderationRequested,
+    ReferralDeclineUpheld,
+    SupervisionOpened,
+    RefusalExplained,
+    FilingNotified,
+    SupervisionClosed,
+    ReferralCopied,
+    ReferralRefused,
     WarningIssued,
     WarningDelivered,
     WarningAcknowledged,

@@ -116,10 +116,16 @@ class ReferralWithdrawn(Payload):
 
 
 class ReferralStage(StrEnum):
-    """Which deadline passed: the receipt, or the decision."""
+    """Which deadline passed; each stage has its own, and each is overdue at most once."""
 
     ACKNOWLEDGE = "acknowledge"
     DECIDE = "decide"
+    RECONSIDER = "reconsider"
+    """The recipient answers a request for reconsideration."""
+    EXPLAIN = "explain"
+    """Under supervision, the recipient explains its refusal."""
+    FILE = "file"
+    """Notified by the procuratorate, the recipient files the case."""
 
 
 class ReferralOverdue(Payload):
@@ -142,6 +148,12 @@ class ReferralState(StrEnum):
     CONCLUDED = "concluded"
     DECLINED = "declined"
     WITHDRAWN = "withdrawn"
+    RECONSIDERING = "reconsidering"
+    DECLINE_UPHELD = "decline_upheld"
+    SUPERVISED = "supervised"
+    EXPLAINED = "explained"
+    FILING_NOTIFIED = "filing_notified"
+    SUPERVISION_CLOSED = "supervision_closed"
 
 
 class ReferralParty(StrEnum):
@@ -149,6 +161,8 @@ class ReferralParty(StrEnum):
 
     SENDER = "sender"
     RECIPIENT = "recipient"
+    SUPERVISOR = "supervisor"
+    """The procuratorate of the recipient's region."""
 
 
 class ReferralStep(NamedTuple):
@@ -156,36 +170,61 @@ class ReferralStep(NamedTuple):
 
     from_states: frozenset[ReferralState | None]
     to_state: ReferralState
-    by: ReferralParty
+    by: frozenset[ReferralParty]
 
 
 _S = ReferralState
+_SENDER = frozenset({ReferralParty.SENDER})
+_RECIPIENT = frozenset({ReferralParty.RECIPIENT})
+_SUPERVISOR = frozenset({ReferralParty.SUPERVISOR})
 REFERRAL_STEPS: MappingProxyType[str, ReferralStep] = MappingProxyType(
     {
-        "referral.issued": ReferralStep(frozenset({None}), _S.ISSUED, ReferralParty.SENDER),
-        "referral.acknowledged": ReferralStep(
-            frozenset({_S.ISSUED}), _S.ACKNOWLEDGED, ReferralParty.RECIPIENT
-        ),
+        "referral.issued": ReferralStep(frozenset({None}), _S.ISSUED, _SENDER),
+        "referral.acknowledged": ReferralStep(frozenset({_S.ISSUED}), _S.ACKNOWLEDGED, _RECIPIENT),
+        # a reversal on reconsideration, and filing after a notice to file, are acceptances too
         "referral.accepted": ReferralStep(
-            frozenset({_S.ISSUED, _S.ACKNOWLEDGED}), _S.ACCEPTED, ReferralParty.RECIPIENT
+            frozenset({_S.ISSUED, _S.ACKNOWLEDGED, _S.RECONSIDERING, _S.FILING_NOTIFIED}),
+            _S.ACCEPTED,
+            _RECIPIENT,
         ),
         "referral.declined": ReferralStep(
-            frozenset({_S.ISSUED, _S.ACKNOWLEDGED}), _S.DECLINED, ReferralParty.RECIPIENT
+            frozenset({_S.ISSUED, _S.ACKNOWLEDGED}), _S.DECLINED, _RECIPIENT
         ),
-        "referral.concluded": ReferralStep(
-            frozenset({_S.ACCEPTED}), _S.CONCLUDED, ReferralParty.RECIPIENT
-        ),
+        "referral.concluded": ReferralStep(frozenset({_S.ACCEPTED}), _S.CONCLUDED, _RECIPIENT),
         "referral.withdrawn": ReferralStep(
-            frozenset({_S.ISSUED, _S.ACKNOWLEDGED, _S.ACCEPTED}), _S.WITHDRAWN, ReferralParty.SENDER
+            frozenset({_S.ISSUED, _S.ACKNOWLEDGED, _S.ACCEPTED, _S.DECLINED, _S.DECLINE_UPHELD}),
+            _S.WITHDRAWN,
+            _SENDER,
+        ),
+        "referral.reconsideration_requested": ReferralStep(
+            frozenset({_S.DECLINED}), _S.RECONSIDERING, _SENDER
+        ),
+        "referral.decline_upheld": ReferralStep(
+            frozenset({_S.RECONSIDERING}), _S.DECLINE_UPHELD, _RECIPIENT
+        ),
+        "referral.supervision_opened": ReferralStep(
+            frozenset({_S.DECLINED, _S.DECLINE_UPHELD}),
+            _S.SUPERVISED,
+            frozenset({ReferralParty.SENDER, ReferralParty.SUPERVISOR}),
+        ),
+        "referral.refusal_explained": ReferralStep(
+            frozenset({_S.SUPERVISED}), _S.EXPLAINED, _RECIPIENT
+        ),
+        "referral.filing_notified": ReferralStep(
+            frozenset({_S.SUPERVISED, _S.EXPLAINED}), _S.FILING_NOTIFIED, _SUPERVISOR
+        ),
+        "referral.supervision_closed": ReferralStep(
+            frozenset({_S.EXPLAINED}), _S.SUPERVISION_CLOSED, _SUPERVISOR
         ),
     }
 )
-"""Event type → allowed step. ``referral.overdue`` is deliberately absent: it changes nothing."""
+"""Event type → allowed step. ``referral.overdue``, ``referral.copied`` and
+``referral.refused`` are deliberately absent: they report, they change nothing."""
 
 TERMINAL_REFERRAL_STATES: frozenset[ReferralState] = frozenset(
-    {_S.CONCLUDED, _S.DECLINED, _S.WITHDRAWN}
+    {_S.CONCLUDED, _S.WITHDRAWN, _S.SUPERVISION_CLOSED}
 )
-"""States no step leaves (reconsideration will extend this when it is built)."""
+"""States no step leaves. A decline is not final: it may be reconsidered or supervised."""
 
 _ORDER = list(ReferralState)
 
@@ -205,8 +244,9 @@ def step_referral(state: ReferralState | None, event_type: str, by: ReferralPart
         raise IllegalReferralStep(
             f"{event_type} is not a referral step (steps: {', '.join(REFERRAL_STEPS)})"
         )
-    if by is not step.by:
-        raise IllegalReferralStep(f"{event_type} must come from the {step.by.value}")
+    if by not in step.by:
+        parties = " or ".join(p.value for p in ReferralParty if p in step.by)
+        raise IllegalReferralStep(f"{event_type} must come from the {parties}")
     if state not in step.from_states:
         allowed = sorted(step.from_states, key=lambda s: -1 if s is None else _ORDER.index(s))
         raise IllegalReferralStep(

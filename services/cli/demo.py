@@ -1,116 +1,79 @@
-"""The demo scenario: a border seizure that becomes an administrative penalty.
+"""The demo scenario: every linkage the bus carries, played end to end and checked.
 
-It plays the agencies' own systems, calling their adapters as an officer's application
-would, and watches the coordinator's shared timeline as any party could. It exits 0 only
-when every expectation holds.
+1–7: a border seizure becomes an administrative penalty, crosses the criminal threshold and
+is transferred by rule to the police, filed, prosecuted, tried and judged. 8–9: a mediation
+agreement confirmed by a court. 10–14: a transfer the police sit on goes overdue, is
+refused, reconsidered and supervised until the police file. Then a malformed message and a
+stranger's query. It exits 0 only when every expectation holds.
 """
 
 import asyncio
-from collections.abc import Callable
-from decimal import Decimal
-from typing import TypeVar
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from contracts.agencies import IpType
-from contracts.cases import CaseStatus, IpRight, Party, PartyKind, PartyRole
-from contracts.identifiers import Money, new_ulid
+from contracts.cases import CaseStatus
+from contracts.identifiers import new_ulid
 from contracts.queries import CaseReply, CaseView
 from contracts.referrals import ReferralKind, ReferralState
 from contracts.subjects import COORDINATOR, event_subject
-from services.cli.demo_mediation import play_mediation
+from services.cli.demo_chain import play_criminal_chain
+from services.cli.demo_linkage import play_mediation, play_overdue_and_supervision
+from services.cli.demo_mediation import play_mediation as play_gateway_mediation
+from services.cli.demo_support import (
+    STEP_TIMEOUT_S,
+    DemoFailed,
+    Say,
+    Stage,
+    TimelineWatcher,
+    detention,
+)
 from services.cli.demo_warnings import play_warnings
-from services.cli.render import timeline_line
-from services.customs.app import CustomsService
-from services.customs.domain import Detention
-from services.enforcement.app import EnforcementService
-from services.runtime.adapter import AgencyService
 from services.runtime.bootstrap import Bus
-from services.runtime.errors import RetryableError
 from services.runtime.queries import query_case
+from services.runtime.settings import Settings
 
-__all__ = ["DemoFailed", "run_demo"]
+__all__ = ["DEMO_POLICY", "DemoFailed", "demo_settings", "run_demo"]
 
 CUSTOMS = "customs-shanghai"
-REGULATOR = "amr-shanghai"
 STRANGER = "customs-guangdong"
-STEP_TIMEOUT_S = 15.0
+DEMO_POLICY = "demo-policy.toml"
 
-ServiceT = TypeVar("ServiceT", bound=AgencyService)
-Say = Callable[[str], None]
+_detention = detention  # the scenario's first detention; integration tests reuse it
 
-
-class DemoFailed(RuntimeError):
-    """An expectation of the scenario did not hold; the message says which."""
-
-
-def _service(bus: Bus, agency_id: str, cls: type[ServiceT]) -> ServiceT:
-    service = bus.services.get(agency_id)
-    if not isinstance(service, cls):
-        raise DemoFailed(f"{agency_id} is not running as a {cls.__name__}")
-    return service
-
-
-class TimelineWatcher:
-    """Polls the coordinator as the coordinator would show it, printing new entries."""
-
-    def __init__(self, nc: Client, say: Say) -> None:
-        self._nc = nc
-        self._say = say
-        self._printed: set[str] = set()
-
-    async def wait_for(self, case_id: str, event_type: str, *, count: int = 1) -> CaseView:
-        deadline = asyncio.get_running_loop().time() + STEP_TIMEOUT_S
-        while True:
-            view = await self._poll(case_id)
-            if view is not None and sum(e.event_type == event_type for e in view.timeline) >= count:
-                return view
-            if asyncio.get_running_loop().time() > deadline:
-                raise DemoFailed(
-                    f"the shared timeline of case {case_id} did not show {event_type} "
-                    f"within {STEP_TIMEOUT_S:.0f}s"
-                )
-            await asyncio.sleep(0.05)
-
-    async def _poll(self, case_id: str) -> CaseView | None:
-        try:
-            reply = await query_case(self._nc, requester=COORDINATOR, case_id=case_id)
-        except RetryableError:
-            return None
-        if reply.case is None:
-            return None
-        for entry in reply.case.timeline:
-            if entry.event_id not in self._printed:
-                self._printed.add(entry.event_id)
-                self._say(timeline_line(entry))
-        return reply.case
+COVERED_TYPES = frozenset(
+    {
+        "case.opened",
+        "case.status_changed",
+        "case.closed",
+        "referral.issued",
+        "referral.acknowledged",
+        "referral.accepted",
+        "referral.declined",
+        "referral.concluded",
+        "referral.withdrawn",
+        "referral.overdue",
+        "referral.reconsideration_requested",
+        "referral.decline_upheld",
+        "referral.supervision_opened",
+        "referral.refusal_explained",
+        "referral.filing_notified",
+        "referral.copied",
+        "referral.refused",
+        "judgment.rendered",
+        "confirmation.issued",
+        "goods.detained",
+        "goods.confiscated",
+    }
+)
+"""Every §5 type of cases, referrals and judicial events, and the linkage types, that the
+scenario must put on the shared timelines (``referral.supervision_closed`` is the one
+linkage outcome it does not take: in the demo the procuratorate orders filing)."""
 
 
-def _detention() -> Detention:
-    right = IpRight(
-        type=IpType.TRADEMARK,
-        registration_no="G1234567",
-        holder="Stride Athletic Co., Ltd.",
-        description="STRIDE word and device mark, class 25",
-    )
-    consignee = Party(
-        kind=PartyKind.LEGAL_PERSON,
-        role=PartyRole.CONSIGNEE,
-        name="Haixin Trading Co., Ltd.",
-        credit_code="91350100M000100Y43",
-    )
-    return Detention(
-        local_ref=f"SH-CUS-2026-{new_ulid()[-6:]}",
-        port="Yangshan Port, Shanghai",
-        hs_code="640411",
-        description="sports shoes bearing the STRIDE mark",
-        quantity=1200,
-        declared_value=Money(value=Decimal("360000.00"), currency="CNY"),
-        ip_right=right,
-        rights_holder="Stride Athletic Co., Ltd.",
-        parties=(consignee,),
-    )
+def demo_settings(settings: Settings) -> Settings:
+    """The demo's settings: its policy file (short deadlines) next to the configured one."""
+    return settings.model_copy(update={"policy_path": settings.policy_path.with_name(DEMO_POLICY)})
 
 
 async def run_demo(bus: Bus, say: Say, *, pace: float = 0.0) -> None:
@@ -118,75 +81,15 @@ async def run_demo(bus: Bus, say: Say, *, pace: float = 0.0) -> None:
 
     ``pace`` pauses between steps so a person can follow along.
     """
-    customs = _service(bus, CUSTOMS, CustomsService)
-    regulator = _service(bus, REGULATOR, EnforcementService)
     nc = await bus.connect(COORDINATOR, name="ipbus-demo")  # reads all, as the hub does
     try:
-        watch = TimelineWatcher(nc, say)
+        stage = Stage(bus, nc, TimelineWatcher(nc, say))
+        chain = await play_criminal_chain(stage, say, pace=pace)
+        mediation = await play_mediation(stage, say, pace=pace)
+        supervised = await play_overdue_and_supervision(stage, say, pace=pace)
 
         await asyncio.sleep(pace)
-        say("\n1. Shanghai Customs detains 1,200 pairs of suspected counterfeit shoes")
-        async with customs.unit_of_work() as uow:
-            detention = await customs.detain_goods(uow, _detention())
-        case_id = detention.case_id
-        say(f"   case {case_id}")
-        await watch.wait_for(case_id, "goods.detained")
-
-        await asyncio.sleep(pace)
-        say("\n2. Customs refers the case to the Shanghai market regulator")
-        async with customs.unit_of_work() as uow:
-            referral = await customs.issue_referral(
-                uow,
-                case_id=case_id,
-                to=REGULATOR,
-                kind=ReferralKind.CUSTOMS_TO_ENFORCEMENT,
-                reason="goods infringe a registered trademark; administrative penalty due",
-                legal_basis="Regulations on Customs Protection of IP Rights, art. 27",
-                summary="1,200 pairs of STRIDE-branded shoes declared at 360,000 CNY",
-                amount=Money(value=Decimal("360000.00"), currency="CNY"),
-            )
-        referral_id = referral.referral_id
-        await watch.wait_for(case_id, "referral.acknowledged")
-
-        await asyncio.sleep(pace)
-        say("\n3. The regulator accepts, opens its own case and investigates")
-        local_ref = "SH-AMR-2026-0117"
-        async with regulator.unit_of_work() as uow:
-            await regulator.accept_referral(uow, referral_id, local_ref=local_ref)
-            await regulator.open_case(
-                uow, case_id=case_id, local_ref=local_ref, title="Counterfeit STRIDE shoes"
-            )
-            await regulator.change_case_status(uow, case_id, CaseStatus.INVESTIGATING)
-        await watch.wait_for(case_id, "case.status_changed")
-
-        await asyncio.sleep(pace)
-        say("\n4. The regulator imposes a fine and concludes the referral")
-        async with regulator.unit_of_work() as uow:
-            await regulator.impose_penalty(
-                uow,
-                case_id,
-                illegal_volume=Money(value=Decimal("360000"), currency="CNY"),
-                fine=Money(value=Decimal("900000"), currency="CNY"),
-            )
-            await regulator.conclude_referral(
-                uow, referral_id, outcome="fine of 900,000 CNY; goods to be confiscated"
-            )
-        await watch.wait_for(case_id, "referral.concluded")
-
-        await asyncio.sleep(pace)
-        say("\n5. Customs confiscates the goods; both agencies close their part")
-        async with customs.unit_of_work() as uow:
-            await customs.confiscate_goods(
-                uow, detention.detention_id, decision_ref="HU-GUAN-ZHI-2026-0117"
-            )
-            await customs.close_case(uow, case_id, outcome="goods confiscated")
-        await watch.wait_for(case_id, "case.closed")
-        async with regulator.unit_of_work() as uow:
-            await regulator.close_case(uow, case_id, outcome="penalty paid")
-        final = await watch.wait_for(case_id, "case.closed", count=2)
-
-        await asyncio.sleep(pace)
-        say("\n6. A malformed message is dead-lettered, and the bus carries on")
+        say("\n15. A malformed message is dead-lettered, and the bus carries on")
         sender = await bus.connect(CUSTOMS, name="ipbus-demo-customs")  # may speak as customs
         try:
             reason = await _send_garbage(nc, sender)
@@ -195,24 +98,35 @@ async def run_demo(bus: Bus, say: Say, *, pace: float = 0.0) -> None:
         say(f"   IPBUS_DLQ received it: reason={reason}")
 
         await asyncio.sleep(pace)
-        say("\n7. Need-to-know: an agency not party to the case cannot see it")
-        stranger = await _ask_as(bus, STRANGER, case_id)
-        party = await _ask_as(bus, CUSTOMS, case_id)
+        say("\n16. Need-to-know: an agency not party to the case cannot see it")
+        stranger = await _ask_as(bus, STRANGER, chain.case_id)
+        party = await _ask_as(bus, CUSTOMS, chain.case_id)
         say(f"   {STRANGER}: {stranger.error}")
         say(f"   {CUSTOMS}: sees {len(party.case.timeline) if party.case else 0} timeline entries")
 
-        await play_mediation(bus, say, pace=pace, failed=DemoFailed)
+        # other scenario parts: one `await play_<topic>(...)` each, above the expectations
+        await play_gateway_mediation(bus, say, pace=pace, failed=DemoFailed)
         await play_warnings(bus, say, pace=pace, failed=DemoFailed)
 
-        async with customs.unit_of_work() as uow:
-            ledger = await customs.referral(uow, referral_id)
-        _expect(final, ledger.state, stranger.case is None, party.case is not None)
+        cases = [await _final(stage, view.case_id) for view in (chain, mediation, supervised)]
+        _expect(cases, stranger.case is None, party.case is not None)
+        total = sum(len(case.timeline) for case in cases)
         say(
-            f"\nAll expectations hold: case {case_id} is {final.status.value}, referral "
-            f"{ledger.state}, {len(final.timeline)} events on one shared timeline."
+            f"\nAll expectations hold: 3 cases ({', '.join(c.status.value for c in cases)}), "
+            f"{sum(len(c.referrals) for c in cases)} referrals, {total} events on shared "
+            "timelines."
         )
     finally:
         await nc.close()
+
+
+async def _final(stage: Stage, case_id: str) -> CaseView:
+    """The case once the coordinator has caught up (the last copies may still be in flight)."""
+    await asyncio.sleep(0.3)
+    reply = await query_case(stage.nc, requester=COORDINATOR, case_id=case_id)
+    if reply.case is None:
+        raise DemoFailed(f"case {case_id} vanished from the coordinator")
+    return reply.case
 
 
 async def _ask_as(bus: Bus, agency_id: str, case_id: str) -> CaseReply:
@@ -225,7 +139,10 @@ async def _ask_as(bus: Bus, agency_id: str, case_id: str) -> CaseReply:
 
 
 async def _send_garbage(nc: Client, sender: Client) -> str:
-    """Publish a non-event on an event subject; return the reason the DLQ records."""
+    """Publish a non-event on an event subject as ``sender``; return the DLQ's reason.
+
+    ``nc`` (the hub's connection) watches the dead-letter stream.
+    """
     arrived: asyncio.Future[Msg] = asyncio.get_running_loop().create_future()
     probe = new_ulid()
 
@@ -249,31 +166,51 @@ async def _send_garbage(nc: Client, sender: Client) -> str:
         await subscription.unsubscribe()
 
 
-def _expect(final: CaseView, referral_state: str, stranger_refused: bool, party_sees: bool) -> None:
-    expected_types = [
-        "case.opened",
-        "goods.detained",
-        "referral.issued",
-        "referral.acknowledged",
-        "referral.accepted",
-        "case.opened",
-        "case.status_changed",
-        "case.status_changed",
-        "referral.concluded",
-        "goods.confiscated",
-        "case.closed",
-        "case.closed",
-    ]
+def _referrals(case: CaseView) -> dict[ReferralKind, list[ReferralState]]:
+    found: dict[ReferralKind, list[ReferralState]] = {}
+    for referral in case.referrals:
+        found.setdefault(referral.kind, []).append(referral.state)
+    return found
+
+
+def _expect(cases: list[CaseView], stranger_refused: bool, party_sees: bool) -> None:
+    chain, mediation, supervised = cases
     problems = []
-    seen = [entry.event_type for entry in final.timeline]
-    if seen != expected_types:
-        problems.append(f"timeline was {seen}, expected {expected_types}")
-    if final.status is not CaseStatus.CLOSED:
-        problems.append(f"shared status is {final.status.value}, expected closed")
-    if [r.state for r in final.referrals] != [ReferralState.CONCLUDED]:
-        problems.append(f"coordinator's referral states are {[r.state for r in final.referrals]}")
-    if referral_state != ReferralState.CONCLUDED.value:
-        problems.append(f"customs' ledger says the referral is {referral_state}")
+    expected_status = (CaseStatus.CLOSED, CaseStatus.CLOSED, CaseStatus.FILED)
+    for case, status in zip(cases, expected_status, strict=True):
+        if case.status is not status:
+            problems.append(f"case {case.title!r} is {case.status.value}, expected {status.value}")
+    expected_referrals = [
+        (
+            chain,
+            {
+                ReferralKind.CUSTOMS_TO_ENFORCEMENT: [
+                    ReferralState.WITHDRAWN,
+                    ReferralState.CONCLUDED,
+                ],
+                ReferralKind.ADMIN_TO_CRIMINAL: [ReferralState.CONCLUDED],
+            },
+        ),
+        (mediation, {ReferralKind.MEDIATION_CONFIRMATION: [ReferralState.CONCLUDED]}),
+        (supervised, {ReferralKind.CUSTOMS_TO_CRIMINAL: [ReferralState.ACCEPTED]}),
+    ]
+    for case, wanted in expected_referrals:
+        if _referrals(case) != wanted:
+            problems.append(f"referrals of {case.title!r} are {_referrals(case)}, not {wanted}")
+    statuses = [e.status_after for e in chain.timeline]
+    for status in (CaseStatus.PENALIZED, CaseStatus.FILED, CaseStatus.PROSECUTING):
+        if status not in statuses:
+            problems.append(f"the criminal chain never reached {status.value}")
+    if CaseStatus.JUDGED not in statuses or CaseStatus.IN_TRIAL not in statuses:
+        problems.append("the criminal chain was never tried and judged")
+    overdue = [e for e in supervised.timeline if e.event_type == "referral.overdue"]
+    if sorted(e.recipient for e in overdue) != sorted(
+        [CUSTOMS, "psb-shanghai", "procuratorate-shanghai"]
+    ):
+        problems.append(f"overdue notices went to {[e.recipient for e in overdue]}")
+    seen = {e.event_type for case in cases for e in case.timeline}
+    if missing := COVERED_TYPES - seen:
+        problems.append(f"the scenario never showed {sorted(missing)}")
     if not stranger_refused:
         problems.append(f"{STRANGER} could read a case it is not party to")
     if not party_sees:

@@ -15,7 +15,8 @@ from services.cli.audit import audit_app
 from services.cli.bench import bench
 from services.cli.catalogue import CATALOGUE, SERVICES
 from services.cli.choose import choose_service
-from services.cli.demo import DemoFailed, run_demo
+from services.cli.demo import DemoFailed, demo_settings, run_demo
+from services.cli.referrals import referrals
 from services.cli.render import case_table
 from services.cli.scaffold import new_adapter
 from services.cli.security import nats_config
@@ -44,6 +45,7 @@ app.command("nats-config")(nats_config)
 app.add_typer(specs_app, name="specs")
 app.command("new-adapter")(new_adapter)
 app.command("warnings")(warnings_command)
+app.command("referrals")(referrals)
 console = Console(soft_wrap=True)
 
 
@@ -144,8 +146,8 @@ def run(
 def demo(
     pace: Annotated[float, typer.Option(help="seconds to pause between steps")] = 0.4,
 ) -> None:
-    """Start the bus, play a seizure → referral → penalty scenario, and check it."""
-    settings = Settings()
+    """Start the bus, play the linkage scenario (short demo deadlines), and check it."""
+    settings = demo_settings(Settings())
     log_file = settings.data_dir / "logs" / "demo.log"
     configure_logging(level=settings.log_level, fmt="json", file=log_file)
 

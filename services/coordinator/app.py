@@ -13,8 +13,12 @@ from sqlalchemy import MetaData
 
 from contracts.envelope import Event, RejectReason
 from contracts.queries import CASE_QUERY, CaseQuery, CaseReply
-from contracts.subjects import QUERY_PREFIX
+from contracts.referral_queries import REFERRALS_QUERY
+from contracts.referrals import ReferralIssued
+from contracts.subjects import EVENT_STREAM, QUERY_PREFIX
 from services.coordinator.audit_hooks import audit_accepted, audit_rejected
+from services.coordinator.deadline_watch import DeadlineWatch
+from services.coordinator.deadlines import DeadlinePolicy
 from services.coordinator.domain import (
     CaseFile,
     EventFacts,
@@ -24,6 +28,8 @@ from services.coordinator.domain import (
     may_see,
 )
 from services.coordinator.party_index import linked_case_ids
+from services.coordinator.referral_followup import follow_referral_step
+from services.coordinator.referral_queries import answer_referrals_query
 from services.coordinator.signals import LinkageSignals
 from services.coordinator.store import (
     CoordinatorTable,
@@ -33,8 +39,11 @@ from services.coordinator.store import (
     save_case,
 )
 from services.coordinator.warnings import WarningHub
-from services.runtime.adapter import AgencyService, UnitOfWork
+from services.runtime.adapter import AgencyService, ServiceContext, UnitOfWork
+from services.runtime.business_calendar import CalendarPolicy
 from services.runtime.errors import StepRefused
+from services.runtime.policy import policy_section
+from services.runtime.referral_desk import referral_supervisor
 from services.runtime.streams import ConsumerSpec, coordinator_consumer_spec
 
 __all__ = ["CoordinatorService"]
@@ -48,8 +57,34 @@ class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
     service_name: ClassVar[str] = "coordinator"
     tables: ClassVar[tuple[MetaData, ...]] = (CoordinatorTable.metadata,)
 
+    def __init__(self, context: ServiceContext) -> None:
+        super().__init__(context)
+        self.deadline_policy = policy_section(context.policy, "referral_deadlines", DeadlinePolicy)
+        self.calendar = policy_section(context.policy, "calendar", CalendarPolicy).calendar()
+        self.deadline_watch = DeadlineWatch(
+            self.database,
+            self.clock,
+            self.unit_of_work,
+            self.log,
+            interval_s=self.deadline_policy.watch_seconds,
+            caught_up=self._backlog_read,
+        )
+
     def consumer_spec(self) -> ConsumerSpec:
         return coordinator_consumer_spec()
+
+    async def on_started(self) -> None:
+        await super().on_started()
+        self.deadline_watch.start()
+
+    async def stop(self) -> None:
+        await self.deadline_watch.stop()
+        await super().stop()
+
+    async def _backlog_read(self) -> bool:
+        """Whether every event in the stream so far has been applied and acknowledged."""
+        info = await self.js.consumer_info(EVENT_STREAM, self.consumer.durable)
+        return bool(info.num_pending == 0 and info.num_ack_pending == 0)
 
     async def on_unhandled(self, uow: UnitOfWork, event: Event) -> None:
         """Every event about a case goes into that case's file and timeline."""
@@ -64,6 +99,11 @@ class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
             recipient=event.recipient,
             time=event.envelope.time,
             payload=event.payload,
+            supervisor=(
+                referral_supervisor(self.registry, event.sender, event.recipient)
+                if isinstance(event.payload, ReferralIssued)
+                else None
+            ),
         )
         try:
             case, line = apply_event(case, facts)
@@ -71,6 +111,9 @@ class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
             raise StepRefused(str(exc)) from exc
         await save_case(uow.session, case, uow.now)
         append_timeline(uow.session, case_id, line)
+        await follow_referral_step(
+            uow, case, event, policy=self.deadline_policy, calendar=self.calendar
+        )
         await self.observe_linkage(uow, event, case_id)
 
     async def on_applied(self, uow: UnitOfWork, event: Event) -> None:
@@ -95,6 +138,15 @@ class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
                 .model_dump_json(exclude_none=True)
                 .encode()
             )
+
+        @broker.subscriber(f"{QUERY_PREFIX}.*.{REFERRALS_QUERY}", title="referral queries")
+        async def answer_referrals(msg: NatsMessage) -> bytes:
+            requester = msg.raw_message.subject.split(".")[2]
+            async with self.database.transaction() as session:
+                reply = await answer_referrals_query(
+                    session, requester, msg.raw_message.data, now=self.clock.now()
+                )
+            return reply.model_dump_json(exclude_none=True).encode()
 
     async def answer_case_query(self, requester: str, body: bytes) -> CaseReply:
         """The case, if ``requester`` is party to it; the same "not found" otherwise."""

@@ -12,6 +12,16 @@ from contracts.base import Payload
 from contracts.cases import CaseClosed, CaseOpened, CaseStatus, CaseStatusChanged
 from contracts.customs import GoodsConfiscated, GoodsDetained, GoodsReleased
 from contracts.judicial import ConfirmationIssued, JudgmentRendered
+from contracts.linkage import (
+    FilingNotified,
+    ReconsiderationRequested,
+    ReferralCopied,
+    ReferralDeclineUpheld,
+    ReferralRefused,
+    RefusalExplained,
+    SupervisionClosed,
+    SupervisionOpened,
+)
 from contracts.referrals import (
     IllegalReferralStep,
     ReferralAccepted,
@@ -19,6 +29,7 @@ from contracts.referrals import (
     ReferralConcluded,
     ReferralDeclined,
     ReferralIssued,
+    ReferralKind,
     ReferralOverdue,
     ReferralParty,
     ReferralState,
@@ -29,6 +40,7 @@ from contracts.subjects import COORDINATOR
 
 __all__ = [
     "COORDINATOR",
+    "CRIMINAL_KINDS",
     "CaseFile",
     "CaseReferral",
     "EventFacts",
@@ -37,8 +49,14 @@ __all__ = [
     "apply_event",
     "case_id_of",
     "may_see",
+    "party_to_referral",
     "summarize",
 ]
+
+CRIMINAL_KINDS = frozenset({ReferralKind.ADMIN_TO_CRIMINAL, ReferralKind.CUSTOMS_TO_CRIMINAL})
+"""Kinds whose acceptance by public security is the decision to file a criminal case."""
+
+_NOT_STEPS = (ReferralOverdue, ConfirmationIssued, ReferralCopied, ReferralRefused)
 
 
 class RefusedStep(ValueError):
@@ -55,6 +73,8 @@ class EventFacts:
     recipient: str
     time: datetime
     payload: Payload
+    supervisor: str | None = None
+    """For ``referral.issued``: the procuratorate of the recipient's region (registry lookup)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +86,7 @@ class CaseReferral:
     state: ReferralState
     issued_at: datetime
     updated_at: datetime
+    supervisor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +110,10 @@ class CaseFile:
     parties: dict[str, str | None] = field(default_factory=dict)
     """agency id → that agency's local reference (None until it opens its own case)."""
     referrals: dict[str, CaseReferral] = field(default_factory=dict)
+    opened: frozenset[str] = frozenset()
+    """Agencies that opened their own part of the case (``case.opened``)."""
+    closed: frozenset[str] = frozenset()
+    """Agencies that closed their part; the case is closed when every opener has."""
 
 
 def case_id_of(subject: str | None, payload: Payload) -> str | None:
@@ -119,8 +144,25 @@ def apply_event(case: CaseFile, facts: EventFacts) -> tuple[CaseFile, TimelineLi
     title = case.title
     if isinstance(facts.payload, CaseOpened) and not title:
         title = facts.payload.title
-    status = _status_after(case.status, facts.payload)
-    updated = replace(case, title=title, status=status, parties=parties, referrals=referrals)
+    referral = referrals.get(getattr(facts.payload, "referral_id", None) or "")
+    kind = ReferralKind(referral.kind) if referral is not None else None
+    opened, closed = case.opened, case.closed
+    if isinstance(facts.payload, CaseOpened):
+        opened = opened | {facts.sender}
+    status = _status_after(case.status, facts.payload, kind)
+    if isinstance(facts.payload, CaseClosed):
+        closed = closed | {facts.sender}
+        if not opened <= closed:  # others still work their part: the shared status stays
+            status = case.status
+    updated = replace(
+        case,
+        title=title,
+        status=status,
+        parties=parties,
+        referrals=referrals,
+        opened=opened,
+        closed=closed,
+    )
     line = TimelineLine(
         event_id=facts.event_id,
         event_type=facts.event_type,
@@ -138,7 +180,7 @@ def _step_referrals(
 ) -> dict[str, CaseReferral]:
     payload = facts.payload
     referral_id = getattr(payload, "referral_id", None)
-    if referral_id is None or isinstance(payload, ReferralOverdue | ConfirmationIssued):
+    if referral_id is None or isinstance(payload, _NOT_STEPS):
         return referrals
     current = referrals.get(referral_id)
     if isinstance(payload, ReferralIssued):
@@ -153,15 +195,13 @@ def _step_referrals(
             state,
             facts.time,
             facts.time,
+            facts.supervisor,
         )
         return {**referrals, referral_id: new}
     if current is None:
         raise RefusedStep(f"referral {referral_id} is not known on this case")
-    if facts.sender == current.sender:
-        by = ReferralParty.SENDER
-    elif facts.sender == current.recipient:
-        by = ReferralParty.RECIPIENT
-    else:
+    by = party_to_referral(current, facts.sender)
+    if by is None:
         raise RefusedStep(f"{facts.sender} is not party to referral {referral_id}")
     try:
         state = step_referral(current.state, facts.event_type, by)
@@ -170,20 +210,44 @@ def _step_referrals(
     return {**referrals, referral_id: replace(current, state=state, updated_at=facts.time)}
 
 
-def _status_after(current: CaseStatus, payload: Payload) -> CaseStatus:
-    """The shared status vocabulary (DESIGN §5) derived from what happened."""
+def party_to_referral(referral: CaseReferral, agency_id: str) -> ReferralParty | None:
+    """Which end of ``referral`` an agency is: sender, recipient, supervisor, or none."""
+    if agency_id == referral.sender:
+        return ReferralParty.SENDER
+    if agency_id == referral.recipient:
+        return ReferralParty.RECIPIENT
+    if agency_id == referral.supervisor:
+        return ReferralParty.SUPERVISOR
+    return None
+
+
+def _status_after(
+    current: CaseStatus, payload: Payload, kind: ReferralKind | None = None
+) -> CaseStatus:
+    """The shared status vocabulary (DESIGN §5) derived from what happened.
+
+    Public security accepting a criminal transfer *is* filing it; a court accepting a
+    mediation agreement for confirmation puts the case before it; a court's confirmation
+    of the agreement is its ruling on the case.
+    """
     match payload:
         case CaseStatusChanged(status=status):
             return status
         case CaseClosed():
             return CaseStatus.CLOSED
-        case ReferralIssued():
+        case ReferralIssued() | ReconsiderationRequested() | FilingNotified():
             return CaseStatus.REFERRED
+        case ReferralAccepted() if kind in CRIMINAL_KINDS:
+            return CaseStatus.FILED
+        case ReferralAccepted() if kind is ReferralKind.MEDIATION_CONFIRMATION:
+            return CaseStatus.IN_TRIAL
         case ReferralAccepted():
             return CaseStatus.INVESTIGATING
-        case ReferralDeclined():
+        case ReferralDeclined() | ReferralDeclineUpheld() | SupervisionClosed():
             return CaseStatus.DECLINED
         case JudgmentRendered():
+            return CaseStatus.JUDGED
+        case ConfirmationIssued(confirmed=True):
             return CaseStatus.JUDGED
         case _:
             return current
@@ -273,3 +337,43 @@ def _(p: JudgmentRendered) -> str:
 def _(p: ConfirmationIssued) -> str:
     verdict = "confirmed" if p.confirmed else "refused confirmation"
     return f"{verdict} ({p.confirmation_ref})"
+
+
+@summarize.register
+def _(p: ReconsiderationRequested) -> str:
+    return f"asks for reconsideration: {p.reason}"
+
+
+@summarize.register
+def _(p: ReferralDeclineUpheld) -> str:
+    return f"decline upheld on reconsideration: {p.reason}"
+
+
+@summarize.register
+def _(p: SupervisionOpened) -> str:
+    return f"supervision opened: {p.reason}"
+
+
+@summarize.register
+def _(p: RefusalExplained) -> str:
+    return f"refusal explained: {p.explanation}"
+
+
+@summarize.register
+def _(p: FilingNotified) -> str:
+    return f"notice to file: {p.reason}"
+
+
+@summarize.register
+def _(p: SupervisionClosed) -> str:
+    return f"supervision closed: {p.finding}"
+
+
+@summarize.register
+def _(p: ReferralCopied) -> str:
+    return f"copy: {p.kind.value} {p.sender} → {p.recipient} is {p.state.value} ({p.step})"
+
+
+@summarize.register
+def _(p: ReferralRefused) -> str:
+    return f"REFUSED {p.attempted}: {p.reason}"

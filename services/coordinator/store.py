@@ -33,6 +33,8 @@ class CasePartyRecord(CoordinatorTable, table=True):
     case_id: str = Field(primary_key=True, max_length=26)
     agency_id: str = Field(primary_key=True, max_length=63)
     local_ref: str | None = None
+    opened: bool = False
+    closed: bool = False
 
 
 class CaseReferralRecord(CoordinatorTable, table=True):
@@ -46,6 +48,7 @@ class CaseReferralRecord(CoordinatorTable, table=True):
     state: str = Field(max_length=20)
     issued_at: datetime
     updated_at: datetime
+    supervisor: str | None = Field(default=None, max_length=63)
 
 
 class TimelineRecord(CoordinatorTable, table=True):
@@ -67,6 +70,7 @@ async def load_case(session: AsyncSession, case_id: str) -> CaseFile | None:
     if record is None:
         return None
     parties = await session.exec(select(CasePartyRecord).where(CasePartyRecord.case_id == case_id))
+    party_rows = list(parties.all())
     referrals = await session.exec(
         select(CaseReferralRecord).where(CaseReferralRecord.case_id == case_id)
     )
@@ -74,7 +78,9 @@ async def load_case(session: AsyncSession, case_id: str) -> CaseFile | None:
         case_id=case_id,
         title=record.title,
         status=CaseStatus(record.status),
-        parties={p.agency_id: p.local_ref for p in parties},
+        parties={p.agency_id: p.local_ref for p in party_rows},
+        opened=frozenset(p.agency_id for p in party_rows if p.opened),
+        closed=frozenset(p.agency_id for p in party_rows if p.closed),
         referrals={
             r.referral_id: CaseReferral(
                 r.referral_id,
@@ -84,6 +90,7 @@ async def load_case(session: AsyncSession, case_id: str) -> CaseFile | None:
                 ReferralState(r.state),
                 r.issued_at,
                 r.updated_at,
+                r.supervisor,
             )
             for r in referrals
         },
@@ -97,7 +104,13 @@ async def save_case(session: AsyncSession, case: CaseFile, now: datetime) -> Non
     )
     for agency_id, local_ref in case.parties.items():
         await session.merge(
-            CasePartyRecord(case_id=case.case_id, agency_id=agency_id, local_ref=local_ref)
+            CasePartyRecord(
+                case_id=case.case_id,
+                agency_id=agency_id,
+                local_ref=local_ref,
+                opened=agency_id in case.opened,
+                closed=agency_id in case.closed,
+            )
         )
     for referral in case.referrals.values():
         await session.merge(
@@ -110,6 +123,7 @@ async def save_case(session: AsyncSession, case: CaseFile, now: datetime) -> Non
                 state=referral.state.value,
                 issued_at=referral.issued_at,
                 updated_at=referral.updated_at,
+                supervisor=referral.supervisor,
             )
         )
 

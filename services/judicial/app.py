@@ -1,25 +1,87 @@
 """The judicial adapter: public security, procuratorate and courts.
 
-Receives transferred cases (acknowledged automatically on arrival) and reports judgments
-and judicial confirmations.
+Receives transferred cases (acknowledged automatically on arrival); public security files
+them or returns non-criminal ones to the regulator, the procuratorate supervises refusals
+and prosecutes, courts try cases and confirm mediation agreements.
 """
 
 from datetime import datetime
 from typing import ClassVar
 
+from contracts.cases import CaseStatus
 from contracts.identifiers import Money
-from contracts.judicial import JudgmentRendered
+from contracts.judicial import ConfirmationIssued, JudgmentRendered
+from contracts.referrals import ReferralKind
 from contracts.subjects import COORDINATOR
+from services.judicial.domain import JudicialAct, NotOurPower, check_power, regulator_for
 from services.runtime.adapter import UnitOfWork
-from services.runtime.agency_adapter import AgencyAdapter
+from services.runtime.agency_adapter import AgencyAdapter, LocalCaseRecord
+from services.runtime.errors import StepRefused
+from services.runtime.referral_desk import ReferralRecord
 
 __all__ = ["JudicialService"]
+
+RETURN_BASIS = "Decree 310 (rev. 2020) art. 18: cases not criminal go back to the regulator"
 
 
 class JudicialService(AgencyAdapter):
     """One police bureau, procuratorate or court on the bus."""
 
     service_name: ClassVar[str] = "judicial"
+
+    def _may(self, act: JudicialAct) -> None:
+        try:
+            check_power(self.agency.role, act)
+        except NotOurPower as exc:
+            raise StepRefused(f"{self.agency.id}: {exc}") from exc
+
+    # -- public security ----------------------------------------------------------------
+
+    async def file_case(
+        self, uow: UnitOfWork, referral_id: str, *, local_ref: str, title: str
+    ) -> LocalCaseRecord:
+        """Accept a transferred case by filing it (立案) under our own reference."""
+        self._may(JudicialAct.FILE)
+        referral = await self.accept_referral(uow, referral_id, local_ref=local_ref)
+        return await self.open_case(uow, case_id=referral.case_id, local_ref=local_ref, title=title)
+
+    async def return_non_criminal(
+        self, uow: UnitOfWork, case_id: str, *, reason: str, summary: str
+    ) -> ReferralRecord:
+        """Hand a case that is not criminal back to the regulator (``criminal_to_admin``)."""
+        self._may(JudicialAct.RETURN_NON_CRIMINAL)
+        try:
+            regulator = regulator_for(self.registry, self.agency.region)
+        except NotOurPower as exc:
+            raise StepRefused(str(exc)) from exc
+        return await self.issue_referral(
+            uow,
+            case_id=case_id,
+            to=regulator,
+            kind=ReferralKind.CRIMINAL_TO_ADMIN,
+            reason=reason,
+            legal_basis=RETURN_BASIS,
+            summary=summary,
+        )
+
+    # -- procuratorate ------------------------------------------------------------------
+
+    async def prosecute(
+        self, uow: UnitOfWork, case_id: str, *, local_ref: str, title: str
+    ) -> LocalCaseRecord:
+        """Take the case up for prosecution (审查起诉)."""
+        self._may(JudicialAct.PROSECUTE)
+        await self.open_case(uow, case_id=case_id, local_ref=local_ref, title=title)
+        return await self.change_case_status(uow, case_id, CaseStatus.PROSECUTING)
+
+    # -- courts -------------------------------------------------------------------------
+
+    async def start_trial(
+        self, uow: UnitOfWork, case_id: str, *, local_ref: str, title: str
+    ) -> LocalCaseRecord:
+        self._may(JudicialAct.TRY)
+        await self.open_case(uow, case_id=case_id, local_ref=local_ref, title=title)
+        return await self.change_case_status(uow, case_id, CaseStatus.IN_TRIAL)
 
     async def render_judgment(
         self,
@@ -32,6 +94,7 @@ class JudicialService(AgencyAdapter):
         fine: Money | None = None,
         rendered_at: datetime | None = None,
     ) -> JudgmentRendered:
+        self._may(JudicialAct.RENDER_JUDGMENT)
         judgment = JudgmentRendered(
             case_id=case_id,
             court_ref=court_ref,
@@ -42,3 +105,29 @@ class JudicialService(AgencyAdapter):
         )
         uow.emit(judgment, to=COORDINATOR, case_id=case_id)
         return judgment
+
+    async def confirm_mediation(
+        self,
+        uow: UnitOfWork,
+        referral_id: str,
+        *,
+        confirmation_ref: str,
+        confirmed: bool,
+        note: str = "",
+    ) -> ConfirmationIssued:
+        """Rule on a mediation agreement referred for judicial confirmation, and conclude."""
+        self._may(JudicialAct.CONFIRM_MEDIATION)
+        referral = await self.referral(uow, referral_id)
+        if referral.kind != ReferralKind.MEDIATION_CONFIRMATION.value:
+            raise StepRefused(f"referral {referral_id} is {referral.kind}, not a mediation")
+        issued = ConfirmationIssued(
+            referral_id=referral_id,
+            case_id=referral.case_id,
+            confirmation_ref=confirmation_ref,
+            confirmed=confirmed,
+            note=note,
+        )
+        uow.emit(issued, to=referral.sender, case_id=referral.case_id)
+        verdict = "confirmed" if confirmed else "confirmation refused"
+        await self.conclude_referral(uow, referral_id, outcome=f"{verdict} ({confirmation_ref})")
+        return issued

@@ -25,7 +25,7 @@ This is the adapter SDK; docs/adapters.md walks through adding an agency with it
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
@@ -88,8 +88,8 @@ class ServiceContext:
     replay_window_s: float | None = 24 * 3600.0
     """None: no freshness check (a simulated business clock makes event times fictitious)."""
     clock_skew_s: float = 300.0
-    policy: dict[str, Any] = field(default_factory=dict)
-    """deploy/policy.toml as tables; each service reads its own (``policy_section``)."""
+    policy: Mapping[str, Any] = field(default_factory=dict)
+    """The policy file's tables (see :mod:`services.runtime.policy`); each service reads its own."""
     pseudonym_key: bytes = b""
     """Secret for the keyed pseudonyms of data sent abroad (DESIGN §6); never committed."""
 
@@ -217,6 +217,9 @@ class AgencyService:
     async def on_started(self) -> None:
         """Hook run once the service consumes (background tasks such as watchers)."""
 
+    async def on_refused(self, event: Event, refusal: PermanentError) -> None:
+        """Hook run before a well-formed event is dead-lettered (e.g. to tell its sender)."""
+
     # -- life cycle ------------------------------------------------------------------
 
     @property
@@ -286,10 +289,13 @@ class AgencyService:
     async def receive(self, msg: NatsMessage) -> None:
         """Apply one delivery exactly once, or dead-letter it, then ack; nak to retry."""
         raw = msg.raw_message
+        event: Event | None = None
         try:
             event = self._check(raw.subject, raw.data, stored_at=raw.metadata.timestamp)
             await self._apply(event)
         except (EnvelopeRejected, PermanentError) as refusal:
+            if event is not None and isinstance(refusal, PermanentError):
+                await self.on_refused(event, refusal)
             await self._refuse(msg, refusal.reason, refusal.detail)
             return
         except RetryableError as exc:

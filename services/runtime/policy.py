@@ -6,6 +6,7 @@ start-up with the table and field named, never at the first message.
 """
 
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,11 +30,11 @@ def load_policy(path: Path) -> dict[str, Any]:
         raise ConfigurationError(f"policy file {path}: {exc}") from exc
 
 
-def policy_section(policy: dict[str, Any], section: str, model: type[ModelT]) -> ModelT:
+def policy_section(policy: Mapping[str, Any], section: str, model: type[ModelT]) -> ModelT:
     """Table ``section`` (dotted for nested tables) validated as ``model``; absent = defaults."""
     table: Any = policy
     for key in section.split("."):
-        table = table.get(key, {}) if isinstance(table, dict) else {}
+        table = table.get(key, {}) if isinstance(table, Mapping) else {}
     try:
         return model.model_validate(table)
     except ValidationError as exc:

@@ -4,7 +4,13 @@ Each agency keeps its own ledger of the referrals it sent and received, stepped 
 state machine in :mod:`contracts.referrals`. A received referral is acknowledged
 automatically in the same transaction that stores it — the receipt means "durably here".
 Services react through two hooks; the officers' decisions (accept, decline, conclude,
-withdraw) are commands on the desk.
+withdraw, and the reconsideration and supervision steps) are commands on the desk.
+
+A referral has up to three parties: sender, recipient and *supervisor* (the procuratorate of
+the recipient's region). A step goes to the one party that must act on it; the coordinator
+copies the new state (``referral.copied``) to the party left out. An illegal step from
+another agency is refused — state unchanged, dead-lettered — and reported back to whoever
+attempted it with ``referral.refused``.
 """
 
 from datetime import datetime
@@ -15,7 +21,18 @@ from sqlmodel import Field
 from contracts.base import Payload
 from contracts.envelope import Event
 from contracts.identifiers import Money, new_ulid
+from contracts.linkage import (
+    FilingNotified,
+    ReconsiderationRequested,
+    ReferralCopied,
+    ReferralDeclineUpheld,
+    ReferralRefused,
+    RefusalExplained,
+    SupervisionClosed,
+    SupervisionOpened,
+)
 from contracts.referrals import (
+    REFERRAL_STEPS,
     Evidence,
     IllegalReferralStep,
     ReferralAccepted,
@@ -30,11 +47,23 @@ from contracts.referrals import (
     ReferralWithdrawn,
     step_referral,
 )
-from services.runtime.adapter import AgencyService, UnitOfWork, handles
+from contracts.subjects import COORDINATOR
+from services.runtime.adapter import AgencyService, ServiceContext, UnitOfWork, handles
+from services.runtime.business_calendar import CalendarPolicy
 from services.runtime.database import RuntimeTable
-from services.runtime.errors import StepRefused
+from services.runtime.errors import PermanentError, StepRefused
+from services.runtime.inbox import InboxVerdict, record_in_inbox
+from services.runtime.policy import policy_section
+from services.runtime.referral_linkage import (
+    _ADDRESSEE_OF_STEP,
+    ADDRESSEE,
+    LinkageCommands,
+    ReferralWindows,
+    check_reconsideration_window,
+    referral_supervisor,
+)
 
-__all__ = ["ReferralDesk", "ReferralRecord", "receipt_number"]
+__all__ = ["ADDRESSEE", "ReferralDesk", "ReferralRecord", "receipt_number", "referral_supervisor"]
 
 
 class ReferralRecord(RuntimeTable, table=True):
@@ -49,6 +78,7 @@ class ReferralRecord(RuntimeTable, table=True):
     sender: str = Field(max_length=63)
     recipient: str = Field(max_length=63)
     state: str = Field(max_length=20)
+    supervisor: str | None = Field(default=None, max_length=63)
     receipt: str | None = None
     local_ref: str | None = None
     note: str | None = None
@@ -61,8 +91,15 @@ def receipt_number(agency_id: str, referral_id: str) -> str:
     return f"{agency_id.upper()}-RCPT-{referral_id[-10:]}"
 
 
-class ReferralDesk(AgencyService):
+class ReferralDesk(LinkageCommands, AgencyService):
     """An :class:`AgencyService` that can send and receive referrals."""
+
+    def __init__(self, context: ServiceContext) -> None:
+        super().__init__(context)
+        self.referral_windows = policy_section(context.policy, "referral_windows", ReferralWindows)
+        self.business_calendar = policy_section(
+            context.policy, "calendar", CalendarPolicy
+        ).calendar()
 
     # -- hooks --------------------------------------------------------------------------
 
@@ -119,6 +156,7 @@ class ReferralDesk(AgencyService):
             sender=self.agency.id,
             recipient=to,
             state=ReferralState.ISSUED.value,
+            supervisor=referral_supervisor(self.registry, self.agency.id, to),
             issued_at=now,
             updated_at=now,
         )
@@ -164,10 +202,39 @@ class ReferralDesk(AgencyService):
     async def _answer(self, uow: UnitOfWork, referral_id: str, payload: Payload) -> ReferralRecord:
         record = await self.referral(uow, referral_id)
         role = ReferralParty(record.role)
-        counterpart = record.recipient if role is ReferralParty.SENDER else record.sender
         _step(record, payload.event_type, role, self.clock.now(), payload)
-        uow.emit(payload, to=counterpart, case_id=record.case_id)
+        addressee = _ADDRESSEE_OF_STEP.get(payload.event_type, ADDRESSEE[role])
+        to = _agency_of(record, addressee)
+        if to is None:
+            raise StepRefused(f"no procuratorate supervises referral {referral_id}")
+        uow.session.add(record)
+        uow.emit(payload, to=to, case_id=record.case_id)
         return record
+
+    # -- refusals -----------------------------------------------------------------------
+
+    async def on_refused(self, event: Event, refusal: PermanentError) -> None:
+        """Report an illegal referral step back to the agency that attempted it, once."""
+        referral_id = getattr(event.payload, "referral_id", None)
+        if (
+            not isinstance(refusal, StepRefused)
+            or event.event_type not in REFERRAL_STEPS
+            or referral_id is None
+            or event.sender in (self.agency.id, COORDINATOR)
+        ):
+            return
+        report = ReferralRefused(
+            referral_id=referral_id,
+            refused_event_id=event.id,
+            attempted=event.event_type,
+            reason=refusal.detail,
+        )
+        async with self.unit_of_work(cause=event) as uow:
+            claimed = await record_in_inbox(
+                uow.session, f"{self.consumer.durable}/refusals", event, uow.now
+            )
+            if claimed is InboxVerdict.NEW:
+                uow.emit(report, to=event.sender)
 
     # -- handlers -----------------------------------------------------------------------
 
@@ -193,6 +260,7 @@ class ReferralDesk(AgencyService):
             sender=event.sender,
             recipient=self.agency.id,
             state=ReferralState.ISSUED.value,
+            supervisor=referral_supervisor(self.registry, event.sender, self.agency.id),
             issued_at=event.envelope.time,
             updated_at=now,
         )
@@ -209,20 +277,34 @@ class ReferralDesk(AgencyService):
         ReferralDeclined,
         ReferralConcluded,
         ReferralWithdrawn,
+        ReconsiderationRequested,
+        ReferralDeclineUpheld,
+        SupervisionOpened,
+        RefusalExplained,
+        FilingNotified,
+        SupervisionClosed,
     )
     async def _on_step(self, uow: UnitOfWork, event: Event) -> None:
         step = event.payload
         assert isinstance(step, _STEP_PAYLOADS)
         referral_id = step.referral_id
         record = await self.referral(uow, referral_id)
-        role = ReferralParty(record.role)
-        counterpart = record.recipient if role is ReferralParty.SENDER else record.sender
-        if event.sender != counterpart:
+        by = _party_of(record, event.sender)
+        if by is None or by.value == record.role:
             raise StepRefused(
                 f"{event.sender} is not party to referral {referral_id} "
                 f"({record.sender} → {record.recipient})"
             )
-        by = ReferralParty.RECIPIENT if role is ReferralParty.SENDER else ReferralParty.SENDER
+        if (
+            isinstance(step, ReconsiderationRequested)
+            and record.state == ReferralState.DECLINED.value
+        ):
+            check_reconsideration_window(
+                record.updated_at,
+                event.envelope.time,
+                self.referral_windows,
+                self.business_calendar,
+            )
         _step(record, event.event_type, by, self.clock.now(), event.payload)
         uow.session.add(record)
         await self.on_referral_changed(uow, record, event)
@@ -235,6 +317,39 @@ class ReferralDesk(AgencyService):
         if record is not None:
             await self.on_referral_changed(uow, record, event)
 
+    @handles(ReferralCopied)
+    async def _on_copied(self, uow: UnitOfWork, event: Event) -> None:
+        """The coordinator's copy of a step we were left out of: our ledger follows it."""
+        copy = event.payload
+        assert isinstance(copy, ReferralCopied)
+        if event.sender != COORDINATOR:
+            raise StepRefused(f"only the coordinator copies referral states, not {event.sender}")
+        record = await uow.session.get(ReferralRecord, copy.referral_id)
+        now = self.clock.now()
+        if record is None:
+            record = ReferralRecord(
+                referral_id=copy.referral_id,
+                case_id=copy.case_id,
+                kind=copy.kind.value,
+                role="",
+                sender=copy.sender,
+                recipient=copy.recipient,
+                state=copy.state.value,
+                supervisor=referral_supervisor(self.registry, copy.sender, copy.recipient),
+                issued_at=event.envelope.time,
+                updated_at=now,
+            )
+            role = _party_of(record, self.agency.id)
+            if role is None:
+                raise StepRefused(f"{self.agency.id} is not party to referral {copy.referral_id}")
+            record.role = role.value
+        record.state = copy.state.value
+        record.updated_at = now
+        if copy.note:
+            record.note = copy.note
+        uow.session.add(record)
+        await self.on_referral_changed(uow, record, event)
+
 
 async def _in_ledger(uow: UnitOfWork, referral_id: str) -> bool:
     return await uow.session.get(ReferralRecord, referral_id) is not None
@@ -246,7 +361,28 @@ _STEP_PAYLOADS = (
     ReferralDeclined,
     ReferralConcluded,
     ReferralWithdrawn,
+    ReconsiderationRequested,
+    ReferralDeclineUpheld,
+    SupervisionOpened,
+    RefusalExplained,
+    FilingNotified,
+    SupervisionClosed,
 )
+
+
+def _agency_of(record: ReferralRecord, party: ReferralParty) -> str | None:
+    return {
+        ReferralParty.SENDER: record.sender,
+        ReferralParty.RECIPIENT: record.recipient,
+        ReferralParty.SUPERVISOR: record.supervisor,
+    }[party]
+
+
+def _party_of(record: ReferralRecord, agency_id: str) -> ReferralParty | None:
+    for party in ReferralParty:
+        if _agency_of(record, party) == agency_id:
+            return party
+    return None
 
 
 def _step(
@@ -262,6 +398,6 @@ def _step(
     for attribute in ("receipt", "local_ref"):
         if hasattr(payload, attribute):
             setattr(record, attribute, getattr(payload, attribute))
-    for attribute in ("reason", "outcome"):
+    for attribute in ("reason", "outcome", "explanation", "finding"):
         if hasattr(payload, attribute):
             record.note = getattr(payload, attribute)

@@ -1,0 +1,164 @@
+"""What every part of the demo scenario shares: the bus, the timeline watcher, waiting.
+
+The demo plays the agencies' own systems, calling their adapters as an officer's
+application would, and watches the coordinator's shared timeline as any party could.
+"""
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TypeVar
+
+from nats.aio.client import Client
+
+from contracts.agencies import IpType
+from contracts.cases import IpRight, Party, PartyKind, PartyRole
+from contracts.identifiers import Money, new_ulid
+from contracts.queries import CaseView
+from contracts.subjects import COORDINATOR
+from services.cli.render import timeline_line
+from services.customs.domain import Detention
+from services.runtime.adapter import AgencyService
+from services.runtime.bootstrap import Bus
+from services.runtime.errors import RetryableError
+from services.runtime.queries import query_case
+from services.runtime.referral_desk import ReferralRecord
+
+__all__ = [
+    "STEP_TIMEOUT_S",
+    "DemoFailed",
+    "Say",
+    "Stage",
+    "TimelineWatcher",
+    "detention",
+    "pause",
+    "service",
+]
+
+STEP_TIMEOUT_S = 15.0
+
+ServiceT = TypeVar("ServiceT", bound=AgencyService)
+Say = Callable[[str], None]
+
+
+class DemoFailed(RuntimeError):
+    """An expectation of the scenario did not hold; the message says which."""
+
+
+def service(bus: Bus, agency_id: str, cls: type[ServiceT]) -> ServiceT:
+    found = bus.services.get(agency_id)
+    if not isinstance(found, cls):
+        raise DemoFailed(f"{agency_id} is not running as a {cls.__name__}")
+    return found
+
+
+async def pause(pace: float) -> None:
+    await asyncio.sleep(pace)
+
+
+class TimelineWatcher:
+    """Polls the coordinator as the coordinator would show it, printing new entries."""
+
+    def __init__(self, nc: Client, say: Say) -> None:
+        self._nc = nc
+        self._say = say
+        self._printed: set[str] = set()
+
+    async def wait_for(self, case_id: str, event_type: str, *, count: int = 1) -> CaseView:
+        deadline = asyncio.get_running_loop().time() + STEP_TIMEOUT_S
+        while True:
+            view = await self._poll(case_id)
+            if view is not None and sum(e.event_type == event_type for e in view.timeline) >= count:
+                return view
+            if asyncio.get_running_loop().time() > deadline:
+                raise DemoFailed(
+                    f"the shared timeline of case {case_id} did not show {event_type} "
+                    f"×{count} within {STEP_TIMEOUT_S:.0f}s"
+                )
+            await asyncio.sleep(0.05)
+
+    async def show(self, case_id: str) -> None:
+        """Print what is new on the case's timeline, without waiting for anything."""
+        await self._poll(case_id)
+
+    async def _poll(self, case_id: str) -> CaseView | None:
+        try:
+            reply = await query_case(self._nc, requester=COORDINATOR, case_id=case_id)
+        except RetryableError:
+            return None
+        if reply.case is None:
+            return None
+        for entry in reply.case.timeline:
+            if entry.event_id not in self._printed:
+                self._printed.add(entry.event_id)
+                self._say(timeline_line(entry))
+        return reply.case
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """The running bus, a NATS connection of the demo's own, and the timeline watcher."""
+
+    bus: Bus
+    nc: Client
+    watch: TimelineWatcher
+
+    async def ledger(
+        self,
+        agency: AgencyService,
+        referral_id: str,
+        state: str,
+        *,
+        timeout_s: float = STEP_TIMEOUT_S,
+    ) -> ReferralRecord:
+        """Wait until ``agency``'s own ledger has the referral in ``state``."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            async with agency.database.transaction() as session:
+                record = await session.get(ReferralRecord, referral_id)
+            if record is not None and record.state == state:
+                await self.watch.show(record.case_id)
+                return record
+            if asyncio.get_running_loop().time() > deadline:
+                seen = record.state if record else "no record"
+                raise DemoFailed(
+                    f"{agency.agency.id}'s ledger did not show referral {referral_id} as "
+                    f"{state} within {timeout_s:.0f}s (it shows {seen})"
+                )
+            await asyncio.sleep(0.05)
+
+
+def detention(
+    *,
+    description: str = "sports shoes bearing the STRIDE mark",
+    hs_code: str = "640411",
+    quantity: int = 1200,
+    value: str = "360000.00",
+    perishable: bool = False,
+) -> Detention:
+    """A detention of goods bearing the STRIDE mark, consigned to Haixin Trading."""
+    right = IpRight(
+        type=IpType.TRADEMARK,
+        registration_no="G1234567",
+        holder="Stride Athletic Co., Ltd.",
+        description="STRIDE word and device mark, class 25",
+    )
+    consignee = Party(
+        kind=PartyKind.LEGAL_PERSON,
+        role=PartyRole.CONSIGNEE,
+        name="Haixin Trading Co., Ltd.",
+        credit_code="91350100M000100Y43",
+    )
+    return Detention(
+        local_ref=f"SH-CUS-2026-{new_ulid()[-6:]}",
+        port="Yangshan Port, Shanghai",
+        hs_code=hs_code,
+        description=description,
+        quantity=quantity,
+        declared_value=Money(value=Decimal(value), currency="CNY"),
+        ip_right=right,
+        rights_holder="Stride Athletic Co., Ltd.",
+        parties=(consignee,),
+        perishable=perishable,
+    )

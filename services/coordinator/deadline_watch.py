@@ -1,0 +1,121 @@
+"""The deadline watcher: a background task that turns run-out deadlines into notices.
+
+It reads due rows from the database (so a restart loses nothing), and for each one claims
+it and writes the ``referral.overdue`` notices to the outbox in one transaction — sender,
+recipient and the region's procuratorate, each exactly once per referral and stage.
+
+After a (re)start it first waits until the coordinator has read the backlog of the stream:
+a receipt sent in time while the coordinator was down must not be reported overdue.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, suppress
+from typing import Any
+
+from contracts.referrals import ReferralOverdue, ReferralStage
+from services.coordinator.deadline_store import DeadlineRecord, claim_overdue, due_deadlines
+from services.runtime.adapter import UnitOfWork
+from services.runtime.clock import Clock
+from services.runtime.database import Database
+
+__all__ = ["DeadlineWatch", "overdue_recipients"]
+
+UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
+
+
+def overdue_recipients(deadline: DeadlineRecord) -> list[str]:
+    """Who hears of a missed deadline: sender, recipient, and the supervisor if any."""
+    parties = [deadline.sender, deadline.recipient, deadline.supervisor]
+    return list(dict.fromkeys(p for p in parties if p))
+
+
+class DeadlineWatch:
+    """Checks every ``interval_s`` seconds of wall time, against business time ``clock``."""
+
+    def __init__(
+        self,
+        database: Database,
+        clock: Clock,
+        unit_of_work: UnitOfWorkFactory,
+        log: Any,
+        *,
+        interval_s: float,
+        caught_up: Callable[[], Awaitable[bool]] | None = None,
+        catch_up_limit_s: float = 60.0,
+    ) -> None:
+        self._database = database
+        self._clock = clock
+        self._unit_of_work = unit_of_work
+        self._log = log
+        self._interval_s = interval_s
+        self._caught_up = caught_up
+        self._catch_up_limit_s = catch_up_limit_s
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="deadline-watch")
+
+    def wake(self) -> None:
+        """Check now (tests and the demo move business time forward, then wake it)."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _catch_up(self) -> None:
+        if self._caught_up is None:
+            return
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self._catch_up_limit_s
+        while loop.time() < give_up:
+            try:
+                if await self._caught_up():
+                    return
+            except Exception:
+                self._log.exception("could not tell whether the backlog is read")
+            await asyncio.sleep(0.1)
+        self._log.warning("deadline watch starts before the backlog is read")
+
+    async def _run(self) -> None:
+        await self._catch_up()
+        while True:
+            try:
+                await self.check_once()
+            except Exception:  # the next round tries again; nothing was claimed
+                self._log.exception("deadline check failed")
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval_s)
+            self._wake.clear()
+
+    async def check_once(self) -> int:
+        """Send the notices of every deadline due now; return how many deadlines went overdue."""
+        now = self._clock.now()
+        async with self._database.transaction() as session:
+            due = await due_deadlines(session, now)
+        sent = 0
+        for deadline in due:
+            async with self._unit_of_work() as uow:
+                if not await claim_overdue(uow.session, deadline.referral_id, deadline.stage, now):
+                    continue
+                notice = ReferralOverdue(
+                    referral_id=deadline.referral_id,
+                    case_id=deadline.case_id,
+                    stage=ReferralStage(deadline.stage),
+                    due_at=deadline.due_at,
+                )
+                for party in overdue_recipients(deadline):
+                    uow.emit(notice, to=party, case_id=deadline.case_id)
+            sent += 1
+            self._log.info(
+                "referral overdue",
+                referral_id=deadline.referral_id,
+                stage=deadline.stage,
+                due_at=deadline.due_at.isoformat(),
+            )
+        return sent

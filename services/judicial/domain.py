@@ -1,0 +1,52 @@
+"""Judicial rules, pure: which body may do what, and where a returned case goes.
+
+Public security files transferred cases (or returns non-criminal ones to the regulator), the
+procuratorate supervises and prosecutes, courts try cases and confirm mediation agreements.
+A bureau that is asked to do another body's work refuses, with the reason.
+"""
+
+from enum import StrEnum
+from types import MappingProxyType
+
+from contracts.agencies import AgencyKind, JudicialRole, Registry
+
+__all__ = ["JUDICIAL_POWERS", "JudicialAct", "NotOurPower", "check_power", "regulator_for"]
+
+
+class JudicialAct(StrEnum):
+    FILE = "file"
+    RETURN_NON_CRIMINAL = "return_non_criminal"
+    SUPERVISE = "supervise"
+    PROSECUTE = "prosecute"
+    TRY = "try"
+    RENDER_JUDGMENT = "render_judgment"
+    CONFIRM_MEDIATION = "confirm_mediation"
+
+
+_A = JudicialAct
+JUDICIAL_POWERS: MappingProxyType[JudicialRole, frozenset[JudicialAct]] = MappingProxyType(
+    {
+        JudicialRole.PUBLIC_SECURITY: frozenset({_A.FILE, _A.RETURN_NON_CRIMINAL}),
+        JudicialRole.PROCURATORATE: frozenset({_A.SUPERVISE, _A.PROSECUTE}),
+        JudicialRole.COURT: frozenset({_A.TRY, _A.RENDER_JUDGMENT, _A.CONFIRM_MEDIATION}),
+    }
+)
+
+
+class NotOurPower(ValueError):
+    """The act belongs to another judicial body."""
+
+
+def check_power(role: JudicialRole | None, act: JudicialAct) -> None:
+    """Refuse ``act`` unless a body of ``role`` may perform it."""
+    if role is None or act not in JUDICIAL_POWERS[role]:
+        held = "no judicial role" if role is None else f"a {role.value.replace('_', ' ')}"
+        raise NotOurPower(f"{act.value.replace('_', ' ')} is not a power of {held}")
+
+
+def regulator_for(registry: Registry, region: str) -> str:
+    """The administrative enforcement office a non-criminal case returns to."""
+    for agency in registry.of_kind(AgencyKind.ENFORCEMENT):
+        if agency.region == region:
+            return agency.id
+    raise NotOurPower(f"no administrative enforcement office in region {region}")

@@ -1,0 +1,391 @@
+"""Linkage rules, pure: shared status per kind and supervision, criminal thresholds, powers."""
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from contracts.agencies import JudicialRole
+from contracts.base import Payload
+from contracts.cases import CaseStatus
+from contracts.judicial import ConfirmationIssued
+from contracts.linkage import (
+    FilingNotified,
+    ReconsiderationRequested,
+    ReferralCopied,
+    ReferralDeclineUpheld,
+    ReferralRefused,
+    RefusalExplained,
+    SupervisionClosed,
+    SupervisionOpened,
+)
+from contracts.referrals import (
+    ReferralAccepted,
+    ReferralKind,
+    ReferralParty,
+    ReferralState,
+)
+from services.coordinator.domain import (
+    CaseFile,
+    CaseReferral,
+    EventFacts,
+    RefusedStep,
+    apply_event,
+    party_to_referral,
+)
+from services.enforcement.domain import (
+    CriminalThreshold,
+    Findings,
+    Offender,
+    PenaltyRefused,
+    criminal_threshold_met,
+    transfer_reason,
+)
+from services.judicial.domain import (
+    JUDICIAL_POWERS,
+    JudicialAct,
+    NotOurPower,
+    check_power,
+)
+from tests.unit.builders import cny
+
+T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+CASE_ID = "01JABCDEFGHJKMNPQRSTVWXYZ0"
+REFERRAL_ID = "01JABCDEFGHJKMNPQRSTVWXYZ1"
+AMR, PSB, PROC, STRANGER = "amr-shanghai", "psb-shanghai", "procuratorate-shanghai", "psb-x"
+S, R = CaseStatus, ReferralState
+
+
+def _case(kind: ReferralKind, state: ReferralState, status: CaseStatus) -> CaseFile:
+    referral = CaseReferral(REFERRAL_ID, kind.value, AMR, PSB, state, T0, T0, PROC)
+    return CaseFile(CASE_ID, status=status, referrals={REFERRAL_ID: referral})
+
+
+def _facts(payload: Payload, sender: str, recipient: str) -> EventFacts:
+    return EventFacts(
+        "01JABCDEFGHJKMNPQRSTVWX000", payload.event_type, sender, recipient, T0, payload
+    )
+
+
+ID = {"referral_id": REFERRAL_ID}
+
+
+@pytest.mark.parametrize(
+    ("kind", "state", "payload", "sender", "status_after", "referral_after"),
+    [
+        pytest.param(
+            ReferralKind.ADMIN_TO_CRIMINAL,
+            R.ACKNOWLEDGED,
+            ReferralAccepted(**ID, local_ref="G-1"),
+            PSB,
+            S.FILED,
+            R.ACCEPTED,
+            id="police-accepting-a-transfer-is-filing",
+        ),
+        pytest.param(
+            ReferralKind.CUSTOMS_TO_CRIMINAL,
+            R.ISSUED,
+            ReferralAccepted(**ID, local_ref="G-1"),
+            PSB,
+            S.FILED,
+            R.ACCEPTED,
+            id="customs-transfer-filed",
+        ),
+        pytest.param(
+            ReferralKind.MEDIATION_CONFIRMATION,
+            R.ACKNOWLEDGED,
+            ReferralAccepted(**ID, local_ref="M-1"),
+            PSB,
+            S.IN_TRIAL,
+            R.ACCEPTED,
+            id="court-takes-a-mediation",
+        ),
+        pytest.param(
+            ReferralKind.CRIMINAL_TO_ADMIN,
+            R.ACKNOWLEDGED,
+            ReferralAccepted(**ID, local_ref="A-1"),
+            PSB,
+            S.INVESTIGATING,
+            R.ACCEPTED,
+            id="regulator-takes-a-returned-case",
+        ),
+        pytest.param(
+            ReferralKind.ADMIN_TO_CRIMINAL,
+            R.DECLINED,
+            ReconsiderationRequested(**ID, reason="x"),
+            AMR,
+            S.REFERRED,
+            R.RECONSIDERING,
+            id="reconsideration-requested",
+        ),
+        pytest.param(
+            ReferralKind.ADMIN_TO_CRIMINAL,
+            R.RECONSIDERING,
+            ReferralDeclineUpheld(**ID, reason="x"),
+            PSB,
+            S.DECLINED,
+            R.DECLINE_UPHELD,
+            id="decline-upheld",
+        ),
+        pytest.param(
+            ReferralKind.ADMIN_TO_CRIMINAL,
+            R.RECONSIDERING,
+            ReferralAccepted(**ID, local_ref="G"),
+            PSB,
+            S.FILED,
+            R.ACCEPTED,
+            id="decline-reversed",
+        ),
+        pytest.param(
+            ReferralKind.ADMIN_TO_CRIMINAL,
+            R.DECLINE_UPHELD,
+            SupervisionOpened(**ID, reason="x"),
+            PROC,
+            S.DECLINED,
+            R.SUPERVISED,
+            id="procuratorate-supervises",
+        ),
+        pytest.param(
+            ReferralKind.ADMIN_TO_CRIMINAL,
+            R.DECLINED,
+            SupervisionOpened(**ID, reason="x"),
+            AMR,
+            S.DECLINED,
+            R.SUPERVISED,
+            id="sender-opens-supervision",
+        ),
+        pytest.param(
+            ReferralKind.ADMIN_TO_CRIMINAL,
+            R.SUPERVISED,
+            RefusalExplained(**ID, explanation="x"),
+            PSB,
+            S.DECLINED,
+            R.EXPLAINED,
+            id="refusal-explained",
+        ),
+        pytest.param(
+            ReferralKind.ADMIN_TO_CRIMINAL,
+            R.EXPLAINED,
+            FilingNotified(**ID, reason="x"),
+            PROC,
+            S.REFERRED,
+            R.FILING_NOTIFIED,
+            id="notice-to-file",
+        ),
+        pytest.param(
+            ReferralKind.ADMIN_TO_CRIMINAL,
+            R.EXPLAINED,
+            SupervisionClosed(**ID, finding="x"),
+            PROC,
+            S.DECLINED,
+            R.SUPERVISION_CLOSED,
+            id="refusal-stands",
+        ),
+        pytest.param(
+            ReferralKind.ADMIN_TO_CRIMINAL,
+            R.FILING_NOTIFIED,
+            ReferralAccepted(**ID, local_ref="G"),
+            PSB,
+            S.FILED,
+            R.ACCEPTED,
+            id="filed-after-notice",
+        ),
+    ],
+)
+def test_linkage_steps_move_the_referral_and_the_shared_status(
+    kind: ReferralKind,
+    state: ReferralState,
+    payload: Payload,
+    sender: str,
+    status_after: CaseStatus,
+    referral_after: ReferralState,
+) -> None:
+    case = _case(kind, state, S.DECLINED if state is not R.ACKNOWLEDGED else S.REFERRED)
+
+    updated, line = apply_event(case, _facts(payload, sender, PSB if sender != PSB else AMR))
+
+    assert updated.status is status_after
+    assert updated.referrals[REFERRAL_ID].state is referral_after
+    assert line.status_after is status_after
+
+
+def test_a_confirmed_mediation_is_the_court_s_ruling_and_a_refused_one_is_not() -> None:
+    case = _case(ReferralKind.MEDIATION_CONFIRMATION, R.ACCEPTED, S.IN_TRIAL)
+    for confirmed, status in ((True, S.JUDGED), (False, S.IN_TRIAL)):
+        issued = ConfirmationIssued(
+            **ID, case_id=CASE_ID, confirmation_ref="C-1", confirmed=confirmed
+        )
+        updated, _ = apply_event(case, _facts(issued, PSB, AMR))
+        assert updated.status is status
+        assert updated.referrals[REFERRAL_ID].state is R.ACCEPTED
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        ReferralCopied(
+            **ID,
+            case_id=CASE_ID,
+            kind=ReferralKind.ADMIN_TO_CRIMINAL,
+            sender=AMR,
+            recipient=PSB,
+            state=R.DECLINED,
+            step="referral.declined",
+        ),
+        ReferralRefused(
+            **ID, refused_event_id=CASE_ID, attempted="referral.concluded", reason="too early"
+        ),
+    ],
+)
+def test_copies_and_refusals_are_reports_not_steps(payload: Payload) -> None:
+    case = _case(ReferralKind.ADMIN_TO_CRIMINAL, R.ACKNOWLEDGED, S.REFERRED)
+
+    updated, line = apply_event(case, _facts(payload, "coordinator", PROC))
+
+    assert updated.referrals == case.referrals
+    assert updated.status is S.REFERRED
+    assert PROC in updated.parties
+    assert line.summary
+
+
+def test_only_the_supervisor_may_take_a_supervisor_s_step() -> None:
+    case = _case(ReferralKind.ADMIN_TO_CRIMINAL, R.EXPLAINED, S.DECLINED)
+    for outsider in (AMR, STRANGER):
+        with pytest.raises(RefusedStep):
+            apply_event(case, _facts(FilingNotified(**ID, reason="x"), outsider, PSB))
+
+
+def test_the_parties_of_a_referral_are_sender_recipient_and_supervisor() -> None:
+    referral = _case(ReferralKind.ADMIN_TO_CRIMINAL, R.ISSUED, S.REFERRED).referrals[REFERRAL_ID]
+    assert party_to_referral(referral, AMR) is ReferralParty.SENDER
+    assert party_to_referral(referral, PSB) is ReferralParty.RECIPIENT
+    assert party_to_referral(referral, PROC) is ReferralParty.SUPERVISOR
+    assert party_to_referral(referral, STRANGER) is None
+
+
+# --- criminal thresholds (2004 interpretation arts. 1-2; 2007 interpretation art. 6) -----------
+
+TABLE = [
+    CriminalThreshold(
+        offence="counterfeit_registered_trademark",
+        offender=Offender.INDIVIDUAL,
+        illegal_business_volume=Decimal(50_000),
+        illegal_gains=Decimal(30_000),
+    ),
+    CriminalThreshold(
+        offence="counterfeit_registered_trademark",
+        offender=Offender.UNIT,
+        illegal_business_volume=Decimal(150_000),
+        illegal_gains=Decimal(90_000),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("offender", "volume", "gains", "criminal"),
+    [
+        (Offender.INDIVIDUAL, "49999.99", None, False),
+        (Offender.INDIVIDUAL, "50000", None, True),
+        (Offender.INDIVIDUAL, "1000", "29999.99", False),
+        (Offender.INDIVIDUAL, "1000", "30000", True),
+        (Offender.UNIT, "50000", None, False),
+        (Offender.UNIT, "149999.99", "89999.99", False),
+        (Offender.UNIT, "150000", None, True),
+        (Offender.UNIT, "0", "90000", True),
+    ],
+)
+def test_the_threshold_table_decides_whether_the_sums_are_criminal(
+    offender: Offender, volume: str, gains: str | None, criminal: bool
+) -> None:
+    findings = Findings(
+        offence="counterfeit_registered_trademark",
+        offender=offender,
+        illegal_business_volume=cny(volume),
+        illegal_gains=cny(gains) if gains else None,
+    )
+    assert (criminal_threshold_met(findings, TABLE) is not None) is criminal
+
+
+def test_an_offence_without_a_row_is_never_criminal_by_rule() -> None:
+    findings = Findings(
+        offence="patent_passing_off",
+        offender=Offender.INDIVIDUAL,
+        illegal_business_volume=cny("10000000"),
+    )
+    assert criminal_threshold_met(findings, TABLE) is None
+
+
+def test_sums_in_another_currency_are_refused() -> None:
+    findings = Findings(
+        offence="counterfeit_registered_trademark",
+        offender=Offender.INDIVIDUAL,
+        illegal_business_volume=cny("1").model_copy(update={"currency": "USD"}),
+    )
+    with pytest.raises(PenaltyRefused, match="CNY"):
+        criminal_threshold_met(findings, TABLE)
+
+
+def test_the_transfer_reason_names_the_sum_and_the_threshold() -> None:
+    findings = Findings(
+        offence="counterfeit_registered_trademark",
+        offender=Offender.UNIT,
+        illegal_business_volume=cny("100"),
+        illegal_gains=cny("95000"),
+    )
+    row = criminal_threshold_met(findings, TABLE)
+    assert row is not None
+    assert transfer_reason(findings, row) == (
+        "counterfeit registered trademark by a unit: illegal gains 95000 CNY ≥ 90000 CNY"
+    )
+
+
+# --- judicial powers ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", [*JudicialRole, None])
+@pytest.mark.parametrize("act", list(JudicialAct))
+def test_each_judicial_body_may_do_only_its_own_acts(
+    role: JudicialRole | None, act: JudicialAct
+) -> None:
+    expected = {
+        JudicialRole.PUBLIC_SECURITY: {JudicialAct.FILE, JudicialAct.RETURN_NON_CRIMINAL},
+        JudicialRole.PROCURATORATE: {JudicialAct.SUPERVISE, JudicialAct.PROSECUTE},
+        JudicialRole.COURT: {
+            JudicialAct.TRY,
+            JudicialAct.RENDER_JUDGMENT,
+            JudicialAct.CONFIRM_MEDIATION,
+        },
+    }
+    if role is not None and act in expected[role]:
+        check_power(role, act)
+        assert act in JUDICIAL_POWERS[role]
+    else:
+        with pytest.raises(NotOurPower, match="is not a power of"):
+            check_power(role, act)
+
+
+def test_the_shared_case_closes_only_when_every_agency_that_opened_a_part_has_closed_it() -> None:
+    from contracts.cases import CaseClosed, CaseOpened
+
+    def opened(ref: str) -> CaseOpened:
+        return CaseOpened(
+            local_ref=ref, title="Fakes", ip_rights=[], parties=[], goods=[], opened_at=T0
+        )
+
+    case = CaseFile(CASE_ID)
+    for agency, ref in ((AMR, "A-1"), (PSB, "G-1")):
+        case, _ = apply_event(case, _facts(opened(ref), agency, "coordinator"))
+    case = CaseFile(CASE_ID, status=S.PROSECUTING, parties=case.parties, opened=case.opened)
+
+    case, line = apply_event(
+        case, _facts(CaseClosed(local_ref="A-1", outcome="fined"), AMR, "coordinator")
+    )
+    assert case.status is S.PROSECUTING
+    assert line.status_after is S.PROSECUTING
+    assert case.closed == frozenset({AMR})
+
+    case, line = apply_event(
+        case, _facts(CaseClosed(local_ref="G-1", outcome="judged"), PSB, "coordinator")
+    )
+    assert case.status is S.CLOSED
+    assert line.status_after is S.CLOSED
