@@ -33,7 +33,7 @@ async def play_mediation(
     if not isinstance(centre, MediationService):
         raise failed(f"{CENTRE} is not running as a MediationService")
     await asyncio.sleep(pace)
-    say("\n8. The Shanghai mediation centre asks the IP court to confirm a mediation agreement")
+    say("\nM1. The Shanghai mediation centre asks the IP court to confirm a mediation agreement")
     agreement = MediationAgreement(
         case_id=new_ulid(),
         local_ref=f"SHMC-2026-{new_ulid()[-4:]}",
