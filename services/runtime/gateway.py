@@ -48,8 +48,10 @@ from services.runtime.gateway_submit import (
     SubmissionRefused,
     carry_out,
 )
+from services.runtime.gateway_warnings import WarningInbox
 from services.runtime.queries import query_case
 from services.runtime.referral_desk import ReferralDesk
+from services.runtime.warning_desk import WarningDesk
 
 __all__ = [
     "Accepted",
@@ -79,7 +81,12 @@ class Problem(BaseModel):
 
 def default_inbox_sources(service: AgencyService) -> list[InboxSource]:
     """The inbox sources every adapter of this shape has (referrals for a referral desk)."""
-    return [ReferralInbox()] if isinstance(service, ReferralDesk) else []
+    sources: list[InboxSource] = []
+    if isinstance(service, ReferralDesk):
+        sources.append(ReferralInbox())
+    if isinstance(service, WarningDesk):
+        sources.append(WarningInbox(service))
+    return sources
 
 
 def _refuse(code: int, detail: str) -> HTTPException:

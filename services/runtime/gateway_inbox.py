@@ -1,7 +1,8 @@
 """The agency's inbox as its own systems see it through the gateway.
 
 Items are what other agencies delivered to this one and an officer must look at: referrals
-received now; warnings delivered join by adding one more :class:`InboxSource`. An item is
+received (:class:`ReferralInbox`) and warnings delivered (``gateway_warnings.WarningInbox``),
+one :class:`InboxSource` each. An item is
 *acknowledged* when the agency's system confirms it has taken it over (local delivery); a
 source may also put an event on the bus at that moment (a warning source would emit
 ``warning.acknowledged``).
