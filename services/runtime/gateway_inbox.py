@@ -2,10 +2,9 @@
 
 Items are what other agencies delivered to this one and an officer must look at: referrals
 received (:class:`ReferralInbox`) and warnings delivered (``gateway_warnings.WarningInbox``),
-one :class:`InboxSource` each. An item is
-*acknowledged* when the agency's system confirms it has taken it over (local delivery); a
-source may also put an event on the bus at that moment (a warning source would emit
-``warning.acknowledged``).
+one :class:`InboxSource` each. An item is *acknowledged* when the agency's system confirms
+it has taken it over (local delivery); a source may also put an event on the bus at that
+moment (the warning source emits ``warning.acknowledged``).
 
 >>> item_ref("referral:01J0000000000000000000000A")
 ('referral', '01J0000000000000000000000A')
