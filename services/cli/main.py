@@ -13,6 +13,7 @@ from rich.console import Console
 from contracts.subjects import COORDINATOR
 from services.cli.catalogue import CATALOGUE, SERVICES
 from services.cli.demo import DemoFailed, run_demo
+from services.cli.dlq import dlq_app
 from services.cli.render import case_table
 from services.runtime.bootstrap import Bus, bootstrap, provision_streams
 from services.runtime.errors import ConfigurationError, RetryableError
@@ -20,6 +21,7 @@ from services.runtime.logging import configure_logging
 from services.runtime.queries import query_case
 from services.runtime.registry import prepare_registry
 from services.runtime.settings import Settings
+from services.runtime.streams import StreamLayout
 
 __all__ = ["app"]
 
@@ -30,6 +32,7 @@ app = typer.Typer(
 )
 case_app = typer.Typer(help="Look at shared case files.", no_args_is_help=True)
 app.add_typer(case_app, name="case")
+app.add_typer(dlq_app, name="dlq")
 console = Console(soft_wrap=True)
 
 
@@ -103,7 +106,7 @@ def run(
     nats_url = settings.nats_url
 
     async def main() -> None:
-        await provision_streams(nats_url)
+        await provision_streams(nats_url, StreamLayout(replicas=settings.stream_replicas))
         instance = bootstrap(
             CATALOGUE[kind],
             settings=settings,

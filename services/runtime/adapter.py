@@ -33,11 +33,12 @@ from contracts.envelope import (
 from contracts.subjects import EVENT_STREAM
 from services.runtime.clock import Clock
 from services.runtime.database import Database
-from services.runtime.dlq import dead_letter
+from services.runtime.dlq import REPLAY_FOR_HEADER, dead_letter
 from services.runtime.errors import PermanentError, RetryableError
 from services.runtime.inbox import InboxVerdict, record_in_inbox
 from services.runtime.logging import event_fields
 from services.runtime.outbox import OutboxRelay, put_in_outbox
+from services.runtime.settings import server_list
 from services.runtime.signing import AgencyKey, sign_envelope, verify_event
 from services.runtime.streams import ConsumerSpec, agency_consumer_spec, ensure_consumer
 
@@ -142,7 +143,7 @@ class AgencyService:
         self.log = context.log
         self.consumer = self.consumer_spec()
         self.broker = NatsBroker(
-            context.nats_url,
+            server_list(context.nats_url),
             name=f"ipbus-{self.service_name}-{self.agency.id}",
             logger=None,
             **context.broker_options,
@@ -233,6 +234,10 @@ class AgencyService:
     async def receive(self, msg: NatsMessage) -> None:
         """Apply one delivery exactly once, or dead-letter it, then ack; nak to retry."""
         raw = msg.raw_message
+        replay_for = (raw.headers or {}).get(REPLAY_FOR_HEADER)
+        if replay_for is not None and replay_for != self.consumer.durable:
+            await msg.ack()  # a dead letter replayed for another consumer
+            return
         try:
             event = self._check(raw.subject, raw.data)
             await self._apply(event)

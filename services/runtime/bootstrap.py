@@ -17,7 +17,7 @@ from services.runtime.errors import ConfigurationError
 from services.runtime.logging import get_logger
 from services.runtime.nats_server import EmbeddedNatsServer
 from services.runtime.registry import load_agency_key, prepare_registry
-from services.runtime.settings import Settings
+from services.runtime.settings import Settings, server_list
 from services.runtime.streams import StreamLayout, ensure_streams
 
 __all__ = ["Bus", "ServiceCatalogue", "bootstrap", "provision_streams"]
@@ -57,7 +57,9 @@ def bootstrap(
 
 async def provision_streams(nats_url: str, layout: StreamLayout | None = None) -> None:
     """Declare the streams once, before any service binds its consumer."""
-    nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3)
+    nc = await nats.connect(
+        server_list(nats_url), connect_timeout=5, max_reconnect_attempts=3
+    )
     try:
         await ensure_streams(nc.jetstream(), layout or StreamLayout())
     finally:
@@ -107,7 +109,7 @@ class Bus:
             self.server = EmbeddedNatsServer(settings.data_dir / "nats")
             await self.server.start()
             self._nats_url = self.server.url
-        await provision_streams(self.nats_url)
+        await provision_streams(self.nats_url, StreamLayout(replicas=settings.stream_replicas))
         wanted = agency_ids or [a.id for a in self.registry.agencies]
         for agency_id in wanted:
             await self.start_service(agency_id)

@@ -6,7 +6,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "server_list"]
 
 
 class Settings(BaseSettings):
@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     max_message_bytes: int = 256 * 1024
     outbox_poll_seconds: float = 1.0
+    stream_replicas: int = Field(default=1, ge=1, le=5)
+    """Replicas of the IPBUS and IPBUS_DLQ streams: 3 on a JetStream cluster, 1 on one node."""
 
     @property
     def keys_dir(self) -> Path:
@@ -40,3 +42,8 @@ class Settings(BaseSettings):
     def effective_registry_path(self) -> Path:
         """The registry with the public keys actually in use, for outside verification."""
         return self.data_dir / "agencies.toml"
+
+
+def server_list(nats_url: str) -> list[str]:
+    """``IPBUS_NATS_URL`` may name several servers of a cluster, comma-separated."""
+    return [url.strip() for url in nats_url.split(",") if url.strip()]
