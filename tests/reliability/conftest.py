@@ -37,3 +37,8 @@ async def own_nats(tmp_path: Path) -> AsyncIterator[EmbeddedNatsServer]:
         yield server
     finally:
         await server.stop()
+
+
+@pytest.fixture
+async def own_nats_url(own_nats: EmbeddedNatsServer) -> str:
+    return own_nats.url
