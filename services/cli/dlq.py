@@ -40,8 +40,7 @@ def list_letters(consumer: ConsumerOption = None, reason: ReasonOption = None) -
         try:
             js = nc.jetstream()
             return [
-                letter
-                async for letter in read_dead_letters(js, consumer=consumer, reason=reason)
+                letter async for letter in read_dead_letters(js, consumer=consumer, reason=reason)
             ]
         finally:
             await nc.close()

@@ -57,9 +57,7 @@ def bootstrap(
 
 async def provision_streams(nats_url: str, layout: StreamLayout | None = None) -> None:
     """Declare the streams once, before any service binds its consumer."""
-    nc = await nats.connect(
-        server_list(nats_url), connect_timeout=5, max_reconnect_attempts=3
-    )
+    nc = await nats.connect(server_list(nats_url), connect_timeout=5, max_reconnect_attempts=3)
     try:
         await ensure_streams(nc.jetstream(), layout or StreamLayout())
     finally:

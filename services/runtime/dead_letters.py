@@ -14,6 +14,7 @@ A letter is deleted from ``IPBUS_DLQ`` only after the replay's PubAck; if the re
 refused again it comes back as a new letter with the new reason.
 """
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -107,8 +108,6 @@ async def replay(js: JetStreamContext, letter: DeadLetter, *, keep: bool = False
         letter.original_subject, letter.body, stream=EVENT_STREAM, headers=headers
     )
     if not keep:
-        try:
+        with contextlib.suppress(NotFoundError):  # replayed concurrently by someone else
             await js.delete_msg(DLQ_STREAM, letter.seq)
-        except NotFoundError:
-            pass  # replayed concurrently by someone else
     return int(ack.seq)

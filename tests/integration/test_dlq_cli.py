@@ -79,9 +79,11 @@ async def test_an_operator_lists_shows_and_replays_a_letter_for_the_consumer_tha
     )
     nc = await nats.connect(small_bus.nats_url)
     try:
-        await publish(nc, to_coordinator(CUSTOMS, "case.opened"), signed(
-            settings, CUSTOMS, _opened(), case_id=case_id
-        ))
+        await publish(
+            nc,
+            to_coordinator(CUSTOMS, "case.opened"),
+            signed(settings, CUSTOMS, _opened(), case_id=case_id),
+        )
         await publish(nc, event_subject(AMR, CUSTOMS, "referral.acknowledged"), receipt)
         await dead_letters(nc, at_least=2)
         js = nc.jetstream()

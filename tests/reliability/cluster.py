@@ -25,8 +25,10 @@ class LoopbackCluster:
 
     def __init__(self, root: Path, size: int = 3) -> None:
         route_ports = [free_port() for _ in range(size)]
-        routes = {f"IPBUS_NATS_ROUTE_{i + 1}": f"nats-route://127.0.0.1:{p}" for i, p in
-                  enumerate(route_ports)}
+        routes = {
+            f"IPBUS_NATS_ROUTE_{i + 1}": f"nats-route://127.0.0.1:{p}"
+            for i, p in enumerate(route_ports)
+        }
         self.nodes: dict[str, EmbeddedNatsServer] = {}
         for index, route_port in enumerate(route_ports):
             name = f"nats-{index + 1}"

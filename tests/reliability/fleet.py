@@ -51,7 +51,7 @@ class ServiceProcess:
     def start(self) -> None:
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
-            self._process = subprocess.Popen(  # noqa: ASYNC220 - Popen returns at once
+            self._process = subprocess.Popen(
                 self.args, env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
         self.starts += 1

@@ -39,6 +39,7 @@ async def drive(agency_id: str, recipient: str, case_ids: list[str]) -> None:
         agency_id=agency_id,
         nats_url=settings.nats_url,
     )
+    assert isinstance(service, CustomsService)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

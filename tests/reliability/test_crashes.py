@@ -27,9 +27,7 @@ async def _kill_each_service_in_turn(load: Load) -> None:
 async def test_killing_each_service_in_turn_loses_nothing_and_applies_nothing_twice(
     scenario_settings: Settings, own_nats: EmbeddedNatsServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    tally, seconds = await run_scenario(
-        scenario_settings, own_nats.url, _kill_each_service_in_turn
-    )
+    tally, seconds = await run_scenario(scenario_settings, own_nats.url, _kill_each_service_in_turn)
     with capsys.disabled():
         print(tally.report("kill -9 each service", seconds))
     assert (tally.duplicates, tally.lost) == (0, 0), tally

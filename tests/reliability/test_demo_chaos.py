@@ -22,9 +22,7 @@ pytestmark = [pytest.mark.reliability, pytest.mark.timeout(180)]
 
 
 async def test_the_demo_survives_a_nats_server_kill_and_restart_mid_run(tmp_path: Path) -> None:
-    settings = Settings(
-        data_dir=tmp_path / "var", registry_path=REGISTRY, outbox_poll_seconds=0.2
-    )
+    settings = Settings(data_dir=tmp_path / "var", registry_path=REGISTRY, outbox_poll_seconds=0.2)
     bus = Bus(settings, CATALOGUE)
     lines: list[str] = []
     mid_run = asyncio.Event()
@@ -53,7 +51,8 @@ async def test_the_demo_survives_a_nats_server_kill_and_restart_mid_run(tmp_path
     finally:
         await bus.stop()
     text = "\n".join(lines)
-    assert chaos.done() and chaos.exception() is None
+    assert chaos.done()
+    assert chaos.exception() is None
     assert "All expectations hold" in text, text
     (restart,) = restarted_after
     assert any(line.lstrip().startswith("3.") for line in lines[restart:]), text
