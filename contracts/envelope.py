@@ -70,6 +70,8 @@ class RejectReason(StrEnum):
     CONFLICTING_DUPLICATE = "conflicting_duplicate"
     ILLEGAL_STEP = "illegal_step"
     HANDLER_ERROR = "handler_error"
+    UNPUBLISHABLE = "unpublishable"
+    """Set aside by a service's outbox relay: JetStream refused the event for good."""
 
 
 class EnvelopeRejected(ValueError):

@@ -10,6 +10,9 @@ it is the same event; two headers make it safe:
   JetStream's duplicate window as the original delivery, so a replay carries its own id,
   stable per dead letter: replaying the same letter twice in the window publishes once.
 
+A letter the outbox set aside (consumer ``outbox``) never reached any consumer, so its
+replay goes to all of them.
+
 A letter is deleted from ``IPBUS_DLQ`` only after the replay's PubAck; if the replay is
 refused again it comes back as a new letter with the new reason.
 """
@@ -24,6 +27,7 @@ from nats.js.errors import NotFoundError
 
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM
 from services.runtime.dlq import REPLAY_FOR_HEADER, REPLAY_OF_HEADER
+from services.runtime.outbox import OUTBOX_CONSUMER
 
 __all__ = ["DeadLetter", "dead_letter_at", "read_dead_letters", "replay"]
 
@@ -101,9 +105,10 @@ async def replay(js: JetStreamContext, letter: DeadLetter, *, keep: bool = False
     headers = {
         **letter.original_headers,
         "Nats-Msg-Id": f"ipbus-replay-{letter.consumer}-{letter.seq}",
-        REPLAY_FOR_HEADER: letter.consumer,
         REPLAY_OF_HEADER: str(letter.seq),
     }
+    if letter.consumer != OUTBOX_CONSUMER:  # never published: every consumer gets it
+        headers[REPLAY_FOR_HEADER] = letter.consumer
     ack = await js.publish(
         letter.original_subject, letter.body, stream=EVENT_STREAM, headers=headers
     )

@@ -10,7 +10,7 @@ import pytest
 from contracts.subjects import EVENT_STREAM
 from services.runtime.settings import Settings, server_list
 from tests.reliability.cluster import LoopbackCluster
-from tests.reliability.scenario import Load, events_per_scenario, run_scenario
+from tests.reliability.scenario import Load, events_for, run_scenario
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(420)]
 
@@ -53,7 +53,7 @@ async def test_losing_the_stream_leader_of_a_three_node_cluster_loses_nothing(
         killed.append(leader)
 
     tally, seconds = await run_scenario(
-        settings, cluster.url, kill_the_leader, events=events_per_scenario() // 2
+        settings, cluster.url, kill_the_leader, events=events_for(0.2)
     )
     with capsys.disabled():
         print(tally.report(f"3-node cluster, leader {killed} killed", seconds))

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from services.runtime.settings import Settings
-from tests.reliability.scenario import RECIPIENT, Load, events_per_scenario, run_scenario
+from tests.reliability.scenario import RECIPIENT, Load, events_for, run_scenario
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(420)]
 
@@ -26,7 +26,7 @@ async def test_two_replicas_sharing_a_consumer_and_an_outbox_apply_each_event_on
         scenario_settings,
         own_nats_url,
         kill_one_replica,
-        events=events_per_scenario() // 2,
+        events=events_for(0.1),
         replicas=2,
     )
     with capsys.disabled():
