@@ -9,8 +9,6 @@ from services.runtime.nats_server import EmbeddedNatsServer, free_port
 from services.runtime.settings import Settings
 from tests.conftest import REGISTRY, drop_schemas
 
-pytestmark = pytest.mark.reliability
-
 
 @pytest.fixture
 async def scenario_settings(
