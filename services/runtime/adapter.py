@@ -146,7 +146,8 @@ class AgencyService:
             server_list(context.nats_url),
             name=f"ipbus-{self.service_name}-{self.agency.id}",
             logger=None,
-            **context.broker_options,
+            # keep reconnecting through any NATS outage (nats-py gives up after 60 tries)
+            **{"max_reconnect_attempts": -1, **context.broker_options},
         )
         self._relay: OutboxRelay | None = None
         self._started = asyncio.Event()
