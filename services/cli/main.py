@@ -20,7 +20,7 @@ from services.runtime.errors import ConfigurationError, RetryableError
 from services.runtime.logging import configure_logging
 from services.runtime.queries import query_case
 from services.runtime.registry import prepare_registry
-from services.runtime.settings import Settings
+from services.runtime.settings import Settings, server_list
 from services.runtime.streams import StreamLayout
 
 __all__ = ["app"]
@@ -167,7 +167,7 @@ def case_show(
     nats_url = settings.nats_url
 
     async def main() -> int:
-        nc = await nats.connect(nats_url, name="ipbus-cli")
+        nc = await nats.connect(server_list(nats_url), name="ipbus-cli")
         try:
             reply = await query_case(nc, requester=as_agency, case_id=case_id)
         finally:
