@@ -57,8 +57,9 @@ class ServiceProcess:
         self.starts += 1
 
     @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+    def exited(self) -> bool:
+        """Started, and gone without being killed or stopped by the test."""
+        return self._process is not None and self._process.poll() is not None
 
     def kill(self) -> None:
         """``kill -9``: no shutdown code runs, whatever was in flight is cut off."""
@@ -121,5 +122,5 @@ class Fleet:
     def check_alive(self) -> None:
         """Fail with the dead process's last log lines if one exited on its own."""
         for process in self.processes.values():
-            if process._process is not None and process._process.poll() is not None:
+            if process.exited:
                 raise AssertionError(f"{process.name} exited on its own:\n{process.tail()}")
