@@ -71,6 +71,8 @@ class RejectReason(StrEnum):
     ILLEGAL_STEP = "illegal_step"
     HANDLER_ERROR = "handler_error"
     REPLAYED = "replayed"
+    UNPUBLISHABLE = "unpublishable"
+    """Set aside by a service's outbox relay: JetStream refused the event for good."""
 
 
 class EnvelopeRejected(ValueError):

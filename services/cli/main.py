@@ -16,6 +16,7 @@ from services.cli.bench import bench
 from services.cli.catalogue import CATALOGUE, SERVICES
 from services.cli.choose import choose_service
 from services.cli.demo import DemoFailed, demo_settings, run_demo
+from services.cli.dlq import dlq_app
 from services.cli.referrals import referrals
 from services.cli.render import case_table
 from services.cli.scaffold import new_adapter
@@ -29,6 +30,7 @@ from services.runtime.logging import configure_logging
 from services.runtime.queries import query_case
 from services.runtime.registry import prepare_registry
 from services.runtime.settings import Settings
+from services.runtime.streams import StreamLayout
 
 __all__ = ["app"]
 
@@ -46,6 +48,7 @@ app.add_typer(specs_app, name="specs")
 app.command("new-adapter")(new_adapter)
 app.command("warnings")(warnings_command)
 app.command("referrals")(referrals)
+app.add_typer(dlq_app, name="dlq")
 console = Console(soft_wrap=True)
 
 
@@ -116,7 +119,11 @@ def run(
     async def main() -> None:
         hub = registry.get(agency_id).kind is AgencyKind.COORDINATOR
         if hub or not settings.nkey_auth:  # streams: the hub's job
-            await provision_streams(nats_url, connection=agency_connection(settings, agency_id))
+            await provision_streams(
+                nats_url,
+                StreamLayout(replicas=settings.stream_replicas),
+                connection=agency_connection(settings, agency_id),
+            )
         instance = bootstrap(
             service_cls,
             settings=settings,

@@ -51,7 +51,7 @@ from contracts.envelope import (
 from contracts.subjects import EVENT_STREAM
 from services.runtime.clock import Clock
 from services.runtime.database import Database
-from services.runtime.dlq import dead_letter
+from services.runtime.dlq import REPLAY_FOR_HEADER, dead_letter
 from services.runtime.errors import PermanentError, RetryableError
 from services.runtime.inbox import InboxVerdict, record_in_inbox
 from services.runtime.logging import event_fields
@@ -59,6 +59,7 @@ from services.runtime.minimisation import minimise_envelope
 from services.runtime.minimisation_log import record_minimisations
 from services.runtime.outbox import OutboxRelay, put_in_outbox
 from services.runtime.replay import check_fresh
+from services.runtime.settings import server_list
 from services.runtime.signing import AgencyKey, sign_envelope, verify_event
 from services.runtime.streams import ConsumerSpec, agency_consumer_spec, ensure_consumer
 
@@ -187,10 +188,11 @@ class AgencyService:
         self.log = context.log
         self.consumer = self.consumer_spec()
         self.broker = NatsBroker(
-            context.nats_url,
+            server_list(context.nats_url),
             name=f"ipbus-{self.service_name}-{self.agency.id}",
             logger=None,
-            **context.broker_options,
+            # keep reconnecting through any NATS outage (nats-py gives up after 60 tries)
+            **{"max_reconnect_attempts": -1, **context.broker_options},
         )
         self._relay: OutboxRelay | None = None
         self._started = asyncio.Event()
@@ -236,6 +238,7 @@ class AgencyService:
             self.clock,
             self.log,
             poll_seconds=self.context.outbox_poll_seconds,
+            dead_letter_as=self.consumer.durable,
         )
         self._relay.start()
         await self.broker.start()
@@ -289,6 +292,10 @@ class AgencyService:
     async def receive(self, msg: NatsMessage) -> None:
         """Apply one delivery exactly once, or dead-letter it, then ack; nak to retry."""
         raw = msg.raw_message
+        replay_for = (raw.headers or {}).get(REPLAY_FOR_HEADER)
+        if replay_for is not None and replay_for != self.consumer.durable:
+            await msg.ack()  # a dead letter replayed for another consumer
+            return
         event: Event | None = None
         try:
             event = self._check(raw.subject, raw.data, stored_at=raw.metadata.timestamp)

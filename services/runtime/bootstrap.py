@@ -25,7 +25,7 @@ from services.runtime.nats_server import EmbeddedNatsServer
 from services.runtime.policy import load_policy
 from services.runtime.pseudonym_key import load_pseudonym_key
 from services.runtime.registry import key_path, load_agency_key, prepare_registry
-from services.runtime.settings import Settings
+from services.runtime.settings import Settings, server_list
 from services.runtime.streams import StreamLayout, ensure_streams
 
 __all__ = ["Bus", "ServiceCatalogue", "agency_connection", "bootstrap", "provision_streams"]
@@ -88,7 +88,9 @@ async def provision_streams(
     Under permissions only the coordinator's identity may do this (SECURITY.md).
     """
     options = connection.nats_options() if connection else {}
-    nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=3, **options)
+    nc = await nats.connect(
+        server_list(nats_url), connect_timeout=5, max_reconnect_attempts=3, **options
+    )
     try:
         await ensure_streams(nc.jetstream(), layout or StreamLayout())
     finally:
@@ -140,7 +142,11 @@ class Bus:
             )
             await self.server.start()
             self._nats_url = self.server.url
-        await provision_streams(self.nats_url, connection=self.connection(COORDINATOR))
+        await provision_streams(
+            self.nats_url,
+            StreamLayout(replicas=settings.stream_replicas),
+            connection=self.connection(COORDINATOR),
+        )
         wanted = agency_ids or [a.id for a in self.registry.agencies]
         for agency_id in wanted:
             await self.start_service(agency_id)

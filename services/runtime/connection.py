@@ -14,6 +14,7 @@ from faststream.nats import NatsNKey, NatsSecurity
 from nats.aio.client import Client
 
 from services.runtime.nats_config import inbox_prefix
+from services.runtime.settings import server_list
 
 __all__ = ["AgencyConnection", "tls_context"]
 
@@ -62,8 +63,12 @@ class AgencyConnection:
         return options
 
     async def connect(self, url: str, *, name: str) -> Client:
-        """A raw nats-py client with this identity."""
+        """A raw nats-py client with this identity (``url`` may list cluster nodes)."""
         client: Client = await nats.connect(
-            url, name=name, connect_timeout=5, max_reconnect_attempts=3, **self.nats_options()
+            server_list(url),
+            name=name,
+            connect_timeout=5,
+            max_reconnect_attempts=3,
+            **self.nats_options(),
         )
         return client

@@ -80,12 +80,27 @@ class Database:
         self.engine: AsyncEngine = engine
 
     async def create_tables(self, *metadatas: MetaData) -> None:
-        """Create the service's tables if missing (the schema first, on PostgreSQL)."""
-        async with self.engine.begin() as conn:
-            if self.schema is not None:
-                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
-            for metadata in (RuntimeTable.metadata, *metadatas):
-                await conn.run_sync(metadata.create_all)
+        """Create the service's tables if missing (the schema first, on PostgreSQL).
+
+        Replicas of a service start together on one database: PostgreSQL serialises them
+        on an advisory lock; on SQLite the loser of the check-then-create race sees
+        "already exists" and simply checks again.
+        """
+        for attempt in range(5):
+            try:
+                async with self.engine.begin() as conn:
+                    if self.schema is not None:
+                        await conn.execute(
+                            text("SELECT pg_advisory_xact_lock(hashtext(:schema))"),
+                            {"schema": self.schema},
+                        )
+                        await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+                    for metadata in (RuntimeTable.metadata, *metadatas):
+                        await conn.run_sync(metadata.create_all)
+                return
+            except DBAPIError as exc:
+                if "already exists" not in str(exc.orig) or attempt == 4:
+                    raise
 
     async def drop_namespace(self) -> None:
         """Remove everything this namespace holds (tests and ``ipbus`` resets only)."""

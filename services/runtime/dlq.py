@@ -13,7 +13,12 @@ from nats.js import JetStreamContext
 from contracts.envelope import RejectReason
 from contracts.subjects import DLQ_STREAM, dlq_subject
 
-__all__ = ["DLQ_HEADERS", "dead_letter"]
+__all__ = ["DLQ_HEADERS", "REPLAY_FOR_HEADER", "REPLAY_OF_HEADER", "dead_letter"]
+
+REPLAY_FOR_HEADER = "Ipbus-Replay-For"
+"""On a replayed message: the one consumer meant to take it (``ipbus dlq replay``)."""
+REPLAY_OF_HEADER = "Ipbus-Replay-Of"
+"""On a replayed message: the ``IPBUS_DLQ`` sequence it was replayed from."""
 
 DLQ_HEADERS = (
     "Ipbus-Dlq-Reason",

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -68,6 +69,7 @@ class EmbeddedNatsServer:
         extra_args: tuple[str, ...] = (),
         log_file: Path | None = None,
         startup_timeout: float = 10.0,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.store_dir = store_dir
         self.port = port if port is not None else free_port(DEFAULT_PORT)
@@ -75,6 +77,7 @@ class EmbeddedNatsServer:
         self.extra_args = extra_args
         self.log_file = log_file or store_dir / "nats-server.log"
         self.startup_timeout = startup_timeout
+        self.env = dict(env) if env is not None else None
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -92,14 +95,16 @@ class EmbeddedNatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         args = [str(find_nats_server()), "-a", "127.0.0.1", "-p", str(self.port)]
         if self.config_file is not None:
-            args += ["-c", str(self.config_file)]
-        args += ["-js", "-sd", str(self.store_dir), *self.extra_args]
+            args += ["-c", str(self.config_file)]  # the file configures JetStream and its store
+        else:
+            args += ["-js", "-sd", str(self.store_dir)]
+        args += [*self.extra_args]
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
             # Popen returns at once; a plain child (not an asyncio one) can be stopped
             # from any event loop, which the session-scoped test fixture needs.
             self._process = subprocess.Popen(  # noqa: ASYNC220
-                args, stdout=log, stderr=subprocess.STDOUT
+                args, stdout=log, stderr=subprocess.STDOUT, env=self.env
             )
         await self._wait_ready()
 

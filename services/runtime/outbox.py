@@ -6,6 +6,11 @@ the same transaction as the state change, and the relay publishes it afterwards 
 and a publish repeated after a crash is dropped by JetStream's duplicate window.
 Several replicas may relay the same outbox: rows are claimed with ``SKIP LOCKED`` on
 PostgreSQL, and a double publish is a JetStream duplicate anyway.
+
+A row JetStream refuses for good (too large, rejected by the stream) must not block the
+rows behind it: it is set aside on ``IPBUS_DLQ`` (consumer ``outbox``, reason
+``unpublishable``) and marked sent with no stream sequence. Passing faults (NATS down,
+timeouts) stop the batch instead, to be retried whole.
 """
 
 import asyncio
@@ -13,17 +18,26 @@ import contextlib
 from datetime import datetime
 from typing import Any
 
+from nats.errors import MaxPayloadError
 from nats.js import JetStreamContext
+from nats.js.errors import BadRequestError
 from sqlalchemy import func
 from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contracts.envelope import CONTENT_TYPE, Envelope, encode_envelope
-from contracts.subjects import EVENT_STREAM, event_subject
+from contracts.envelope import CONTENT_TYPE, Envelope, RejectReason, encode_envelope
+from contracts.subjects import DLQ_STREAM, EVENT_STREAM, dlq_subject, event_subject
 from services.runtime.clock import Clock
 from services.runtime.database import Database, RuntimeTable
 
-__all__ = ["OutboxRecord", "OutboxRelay", "put_in_outbox", "unsent_count"]
+__all__ = ["OUTBOX_CONSUMER", "OutboxRecord", "OutboxRelay", "put_in_outbox", "unsent_count"]
+
+OUTBOX_CONSUMER = "outbox"
+"""The default ``Ipbus-Dlq-Consumer`` of rows an outbox relay could not publish; a service's
+relay dead-letters under its own consumer name instead, the only DLQ subject it may publish
+on under permissions (``ipbus.dlq.agency-X.>``)."""
+REFUSED_FOR_GOOD = (MaxPayloadError, BadRequestError)
+LETTER_BODY_LIMIT = 512 * 1024
 
 
 class OutboxRecord(RuntimeTable, table=True):
@@ -73,6 +87,7 @@ class OutboxRelay:
         *,
         batch: int = 256,
         poll_seconds: float = 1.0,
+        dead_letter_as: str = OUTBOX_CONSUMER,
     ) -> None:
         self._database = database
         self._js = js
@@ -80,6 +95,7 @@ class OutboxRelay:
         self._log = log
         self._batch = batch
         self._poll_seconds = poll_seconds
+        self._dead_letter_as = dead_letter_as
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -125,14 +141,45 @@ class OutboxRelay:
                 )
             ).all()
             for row in rows:
-                ack = await self._js.publish(
-                    row.subject,
-                    row.body,
-                    stream=EVENT_STREAM,
-                    headers={"Nats-Msg-Id": row.event_id, "Content-Type": CONTENT_TYPE},
-                )
+                try:
+                    ack = await self._js.publish(
+                        row.subject,
+                        row.body,
+                        stream=EVENT_STREAM,
+                        headers={"Nats-Msg-Id": row.event_id, "Content-Type": CONTENT_TYPE},
+                    )
+                except REFUSED_FOR_GOOD as exc:
+                    await self._set_aside(row, exc)
+                    row.sent_at = self._clock.now()  # stream_seq stays empty: not on IPBUS
+                    session.add(row)
+                    continue
                 row.sent_at = self._clock.now()
                 row.duplicate = bool(ack.duplicate)
                 row.stream_seq = ack.seq
                 session.add(row)
             return len(rows)
+
+    async def _set_aside(self, row: OutboxRecord, exc: Exception) -> None:
+        """Dead-letter a row JetStream will never take, so the rows behind it can go."""
+        now = self._clock.now()
+        kept = len(row.body) <= LETTER_BODY_LIMIT
+        detail = (
+            f"{self._database.namespace}: {type(exc).__name__}: {exc}; {len(row.body)} bytes"
+            + ("" if kept else " (body not kept: too large for the dead letter)")
+        )
+        self._log.error("outbox row set aside", event_id=row.event_id, detail=detail)
+        await self._js.publish(
+            dlq_subject(self._dead_letter_as, RejectReason.UNPUBLISHABLE.value),
+            row.body if kept else b"",
+            stream=DLQ_STREAM,
+            headers={
+                "Nats-Msg-Id": f"{self._dead_letter_as}:outbox:{row.event_id}",
+                "Content-Type": CONTENT_TYPE,
+                "Ipbus-Dlq-Reason": RejectReason.UNPUBLISHABLE.value,
+                "Ipbus-Dlq-Detail": detail[:1000],
+                "Ipbus-Dlq-Consumer": self._dead_letter_as,
+                "Ipbus-Dlq-Original-Subject": row.subject,
+                "Ipbus-Dlq-Original-Seq": "0",
+                "Ipbus-Dlq-Time": now.isoformat(),
+            },
+        )

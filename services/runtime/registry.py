@@ -6,6 +6,7 @@ development key is generated for each such agency into ``<data dir>/keys/<id>.nk
 written to ``<data dir>/agencies.toml`` so signatures can be checked from outside.
 """
 
+import os
 from pathlib import Path
 
 from contracts.agencies import Registry, dump_registry, parse_registry
@@ -47,7 +48,8 @@ def prepare_registry(registry_path: Path, keys_dir: Path, effective_path: Path) 
     }
     effective = registry.with_public_keys(generated)
     effective_path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = effective_path.with_suffix(".toml.tmp")
+    # one temporary file per process: services started together all write this file
+    temporary = effective_path.with_suffix(f".toml.{os.getpid()}.tmp")
     temporary.write_text(dump_registry(effective), encoding="utf-8")
     temporary.replace(effective_path)
     return effective

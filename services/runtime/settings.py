@@ -6,7 +6,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "server_list"]
 
 
 class Settings(BaseSettings):
@@ -50,6 +50,9 @@ class Settings(BaseSettings):
             return self.nats_url is None
         return self.nats_auth == "nkey"
 
+    stream_replicas: int = Field(default=1, ge=1, le=5)
+    """Replicas of the IPBUS and IPBUS_DLQ streams: 3 on a JetStream cluster, 1 on one node."""
+
     @property
     def keys_dir(self) -> Path:
         """Development keys, generated on first start; never committed."""
@@ -59,3 +62,8 @@ class Settings(BaseSettings):
     def effective_registry_path(self) -> Path:
         """The registry with the public keys actually in use, for outside verification."""
         return self.data_dir / "agencies.toml"
+
+
+def server_list(nats_url: str) -> list[str]:
+    """``IPBUS_NATS_URL`` may name several servers of a cluster, comma-separated."""
+    return [url.strip() for url in nats_url.split(",") if url.strip()]

@@ -97,6 +97,10 @@ def _negative_money(body: dict[str, Any]) -> None:
     ]
 
 
+def _unknown_party_kind(body: dict[str, Any]) -> None:
+    body["data"]["parties"][0]["kind"] = "shell_company"
+
+
 def _bad_credit_code(body: dict[str, Any]) -> None:
     body["data"]["parties"][0]["credit_code"] = "91350100M000100Y44"
 
@@ -154,6 +158,12 @@ CATALOGUE: list[
         lambda s: (to_coordinator(SENDER, "case.opened"), _resigned(s, _bad_credit_code)),
         RejectReason.INVALID_PAYLOAD,
         "credit_code",
+    ),
+    (
+        "an unknown enum value",
+        lambda s: (to_coordinator(SENDER, "case.opened"), _resigned(s, _unknown_party_kind)),
+        RejectReason.INVALID_PAYLOAD,
+        "parties.0.kind",
     ),
     (
         "money as a float",

@@ -1,0 +1,42 @@
+"""Fixtures of the reliability suite: a scenario's settings and its own nats-server."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from services.runtime.nats_server import EmbeddedNatsServer, free_port
+from services.runtime.settings import Settings
+from tests.conftest import REGISTRY, drop_schemas
+
+
+@pytest.fixture
+async def scenario_settings(
+    tmp_path: Path, database_url: str | None, schema_prefix: str
+) -> AsyncIterator[Settings]:
+    """Settings every process of a scenario shares (the NATS URL is given per process)."""
+    yield Settings(
+        database_url=database_url,
+        database_schema_prefix=schema_prefix,
+        data_dir=tmp_path / "var",
+        registry_path=REGISTRY,
+        outbox_poll_seconds=0.5,
+    )
+    if database_url is not None:
+        await drop_schemas(schema_prefix)
+
+
+@pytest.fixture
+async def own_nats(tmp_path: Path) -> AsyncIterator[EmbeddedNatsServer]:
+    """A nats-server of this test alone: the scenario kills it."""
+    server = EmbeddedNatsServer(tmp_path / "nats", port=free_port())
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+async def own_nats_url(own_nats: EmbeddedNatsServer) -> str:
+    return own_nats.url

@@ -1,0 +1,62 @@
+"""A real three-node JetStream cluster, streams with three replicas: kill -9 the node that
+leads the event stream in the middle of the load; nothing is lost, services carry on."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import nats
+import pytest
+
+from contracts.subjects import EVENT_STREAM
+from services.runtime.settings import Settings, server_list
+from tests.reliability.cluster import LoopbackCluster
+from tests.reliability.scenario import Load, events_for, run_scenario
+
+pytestmark = [pytest.mark.reliability, pytest.mark.timeout(420)]
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[LoopbackCluster]:
+    running = LoopbackCluster(tmp_path / "cluster")
+    try:
+        await running.start()
+        yield running
+    finally:
+        await running.stop()
+
+
+async def _stream_leader(url: str) -> str:
+    nc = await nats.connect(server_list(url))
+    try:
+        info = await nc.jetstream().stream_info(EVENT_STREAM)
+    finally:
+        await nc.close()
+    assert info.config.num_replicas == 3
+    assert info.cluster is not None
+    assert info.cluster.leader is not None
+    return info.cluster.leader
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_losing_the_stream_leader_of_a_three_node_cluster_loses_nothing(
+    scenario_settings: Settings,
+    cluster: LoopbackCluster,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    settings = scenario_settings.model_copy(update={"stream_replicas": 3})
+    killed: list[str] = []
+
+    async def kill_the_leader(load: Load) -> None:
+        await load.reached(0.3)
+        leader = await _stream_leader(cluster.url)
+        await cluster.nodes[leader].stop(kill=True)
+        killed.append(leader)
+
+    tally, seconds = await run_scenario(
+        settings, cluster.url, kill_the_leader, events=events_for(0.2)
+    )
+    with capsys.disabled():
+        print(tally.report(f"3-node cluster, leader {killed} killed", seconds))
+    assert killed
+    assert await _stream_leader(cluster.url) != killed[0]
+    assert (tally.duplicates, tally.lost) == (0, 0), tally

@@ -1,0 +1,35 @@
+"""Two replicas of one service share its durable consumer and its database (outbox
+included): each event is applied once, each outgoing event published once — even
+with one replica killed -9 in the middle."""
+
+import asyncio
+
+import pytest
+
+from services.runtime.settings import Settings
+from tests.reliability.scenario import RECIPIENT, Load, events_for, run_scenario
+
+pytestmark = [pytest.mark.reliability, pytest.mark.timeout(420)]
+
+
+async def test_two_replicas_sharing_a_consumer_and_an_outbox_apply_each_event_once(
+    scenario_settings: Settings, own_nats_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def kill_one_replica(load: Load) -> None:
+        await load.reached(0.4)
+        replica = load.fleet.processes[f"{RECIPIENT}#1"]
+        replica.kill()
+        await asyncio.sleep(0.5)
+        replica.start()
+
+    tally, seconds = await run_scenario(
+        scenario_settings,
+        own_nats_url,
+        kill_one_replica,
+        events=events_for(0.1),
+        replicas=2,
+    )
+    with capsys.disabled():
+        db = "PostgreSQL" if scenario_settings.database_url else "SQLite"
+        print(tally.report(f"two replicas of {RECIPIENT} on {db}", seconds))
+    assert (tally.duplicates, tally.lost) == (0, 0), tally
