@@ -79,6 +79,7 @@ class EmbeddedNatsServer:
         self.startup_timeout = startup_timeout
         self.env = dict(env) if env is not None else None
         self._process: subprocess.Popen[bytes] | None = None
+        self._log_offset = 0
 
     @property
     def url(self) -> str:
@@ -95,11 +96,12 @@ class EmbeddedNatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         args = [str(find_nats_server()), "-a", "127.0.0.1", "-p", str(self.port)]
         if self.config_file is not None:
-            args += ["-c", str(self.config_file)]  # the file configures JetStream and its store
-        else:
-            args += ["-js", "-sd", str(self.store_dir)]
-        args += [*self.extra_args]
+            args += ["-c", str(self.config_file)]
+        # Always our own store: a config file without a store_dir would otherwise put
+        # JetStream's data in the server's default (/tmp/nats), shared by every server.
+        args += ["-js", "-sd", str(self.store_dir), *self.extra_args]
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self._log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         with self.log_file.open("ab") as log:
             # Popen returns at once; a plain child (not an asyncio one) can be stopped
             # from any event loop, which the session-scoped test fixture needs.
@@ -115,16 +117,23 @@ class EmbeddedNatsServer:
                 raise ConfigurationError(
                     f"nats-server exited with code {self._process.returncode}; see {self.log_file}"
                 )
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                if asyncio.get_running_loop().time() > deadline:
-                    raise ConfigurationError(
-                        f"nats-server did not listen on {self.port} within "
-                        f"{self.startup_timeout}s; see {self.log_file}"
-                    ) from None
-                await asyncio.sleep(0.05)
+            if self._says_ready():
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise ConfigurationError(
+                    f"nats-server did not get ready on {self.port} within "
+                    f"{self.startup_timeout}s; see {self.log_file}"
+                )
+            await asyncio.sleep(0.05)
+
+    def _says_ready(self) -> bool:
+        """Our own process logged that it is ready (a mere open port may be someone else's)."""
+        try:
+            with self.log_file.open("rb") as log:
+                log.seek(self._log_offset)
+                return b"Server is ready" in log.read()
+        except FileNotFoundError:
+            return False
 
     async def stop(self, *, kill: bool = False) -> None:
         """Stop gracefully (SIGTERM), or ``kill=True`` for a crash (SIGKILL)."""

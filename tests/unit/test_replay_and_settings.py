@@ -29,10 +29,10 @@ class RecordingJetStream:
         self.deleted.append(seq)
 
 
-def _letter(consumer: str) -> DeadLetter:
+def _letter(consumer: str, reason: str = "illegal_step") -> DeadLetter:
     return DeadLetter(
         seq=7,
-        reason="illegal_step",
+        reason=reason,
         detail="referral not known",
         consumer=consumer,
         original_subject="ipbus.v1.amr-shanghai.customs-shanghai.referral.acknowledged",
@@ -65,7 +65,9 @@ async def test_a_replay_is_for_the_consumer_that_refused_it_under_an_id_of_its_o
 
 async def test_a_letter_the_outbox_set_aside_is_replayed_to_every_consumer_and_kept() -> None:
     js = RecordingJetStream()
-    await replay(js, _letter("outbox"), keep=True)  # type: ignore[arg-type]
+    # set aside by agency-customs-shanghai's relay: it never reached any consumer
+    letter = _letter("agency-customs-shanghai", reason="unpublishable")
+    await replay(js, letter, keep=True)  # type: ignore[arg-type]
     ((_, _, headers),) = js.published
     assert "Ipbus-Replay-For" not in headers
     assert js.deleted == []
