@@ -21,6 +21,7 @@ from services.coordinator.domain import (
     case_id_of,
     may_see,
 )
+from services.coordinator.monitoring import observe_event, refresh_gauges
 from services.coordinator.store import (
     CoordinatorTable,
     append_timeline,
@@ -66,6 +67,12 @@ class CoordinatorService(AgencyService):
             raise StepRefused(str(exc)) from exc
         await save_case(uow.session, case, uow.now)
         append_timeline(uow.session, case_id, line)
+
+    async def on_applied(self, uow: UnitOfWork, event: Event) -> None:
+        await observe_event(uow, event, self.metrics)
+
+    async def collect_metrics(self) -> None:
+        await refresh_gauges(self.database, self.clock, self.metrics)
 
     def declare_extra_subscribers(self, broker: NatsBroker) -> None:
         @broker.subscriber(f"{QUERY_PREFIX}.*.{CASE_QUERY}", title="case queries")

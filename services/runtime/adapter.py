@@ -16,6 +16,7 @@ from typing import Any, ClassVar, TypeVar
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from nats.js import JetStreamContext
+from prometheus_client import CollectorRegistry
 from sqlalchemy import MetaData
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -37,6 +38,7 @@ from services.runtime.dlq import dead_letter
 from services.runtime.errors import PermanentError, RetryableError
 from services.runtime.inbox import InboxVerdict, record_in_inbox
 from services.runtime.logging import event_fields
+from services.runtime.metrics import AgencyMetrics, IpbusMetrics, Outcome
 from services.runtime.outbox import OutboxRelay, put_in_outbox
 from services.runtime.signing import AgencyKey, sign_envelope, verify_event
 from services.runtime.streams import ConsumerSpec, agency_consumer_spec, ensure_consumer
@@ -64,6 +66,8 @@ class ServiceContext:
     max_message_bytes: int = 256 * 1024
     outbox_poll_seconds: float = 1.0
     broker_options: dict[str, Any] = field(default_factory=dict)
+    metrics: AgencyMetrics | None = None
+    """Domain metrics; ``None`` gives the service a private registry nobody scrapes."""
 
 
 class UnitOfWork:
@@ -140,6 +144,9 @@ class AgencyService:
         self.database = context.database
         self.clock = context.clock
         self.log = context.log
+        self.metrics = context.metrics or IpbusMetrics(CollectorRegistry()).for_agency(
+            context.agency.id, self.service_name
+        )
         self.consumer = self.consumer_spec()
         self.broker = NatsBroker(
             context.nats_url,
@@ -166,6 +173,12 @@ class AgencyService:
     async def on_started(self) -> None:
         """Hook run once the service consumes (background tasks such as watchers)."""
 
+    async def on_applied(self, uow: UnitOfWork, event: Event) -> None:
+        """Hook run for every newly applied event, in its transaction (observation)."""
+
+    async def collect_metrics(self) -> None:
+        """Hook run on each scrape to refresh gauges only this service can compute."""
+
     # -- life cycle ------------------------------------------------------------------
 
     @property
@@ -182,6 +195,7 @@ class AgencyService:
             self.clock,
             self.log,
             poll_seconds=self.context.outbox_poll_seconds,
+            on_published=self.metrics.published,
         )
         self._relay.start()
         await self.broker.start()
@@ -233,24 +247,28 @@ class AgencyService:
     async def receive(self, msg: NatsMessage) -> None:
         """Apply one delivery exactly once, or dead-letter it, then ack; nak to retry."""
         raw = msg.raw_message
+        event: Event | None = None
         try:
             event = self._check(raw.subject, raw.data)
-            await self._apply(event)
+            outcome = await self._apply(event)
         except (EnvelopeRejected, PermanentError) as refusal:
-            await self._refuse(msg, refusal.reason, refusal.detail)
+            await self._refuse(msg, refusal.reason, refusal.detail, event)
             return
         except RetryableError as exc:
             self.log.warning("retrying later", subject=raw.subject, error=str(exc))
+            self.metrics.event_received(event, "retried")
             await msg.nack(delay=RETRY_DELAY_S)
             return
         except Exception as exc:
             if raw.metadata.num_delivered >= self.consumer.max_deliver:
-                await self._refuse(msg, RejectReason.HANDLER_ERROR, repr(exc))
+                await self._refuse(msg, RejectReason.HANDLER_ERROR, repr(exc), event)
                 return
             self.log.exception("handler failed; will be redelivered", subject=raw.subject)
+            self.metrics.event_received(event, "failed")
             await msg.nack(delay=RETRY_DELAY_S)
             return
         await msg.ack()
+        self.metrics.event_received(event, outcome)
 
     def _check(self, subject: str, body: bytes) -> Event:
         if len(body) > self.context.max_message_bytes:
@@ -268,7 +286,7 @@ class AgencyService:
         verify_event(event, keys)
         return event
 
-    async def _apply(self, event: Event) -> None:
+    async def _apply(self, event: Event) -> Outcome:
         log = self.log.bind(**event_fields(event))
         async with self.database.transaction() as session:
             verdict = await record_in_inbox(session, self.consumer.durable, event, self.clock.now())
@@ -279,20 +297,25 @@ class AgencyService:
                 )
             if verdict is InboxVerdict.ALREADY_APPLIED:
                 log.info("already applied; acknowledging redelivery")
-                return
+                return "duplicate"
             uow = UnitOfWork(session, self.context, cause=event)
             name = self._handlers.get(event.event_type)
             if name is None:
                 await self.on_unhandled(uow, event)
             else:
                 await getattr(self, name)(uow, event)
+            await self.on_applied(uow, event)
         log.info("applied", emitted=len(uow.emitted))
         if uow.emitted and self._relay is not None:
             self._relay.wake()
+        return "applied"
 
-    async def _refuse(self, msg: NatsMessage, reason: RejectReason, detail: str) -> None:
+    async def _refuse(
+        self, msg: NatsMessage, reason: RejectReason, detail: str, event: Event | None = None
+    ) -> None:
         raw = msg.raw_message
-        self.log.warning("dead-lettered", subject=raw.subject, reason=reason.value, detail=detail)
+        log = self.log.bind(**event_fields(event)) if event is not None else self.log
+        log.warning("dead-lettered", subject=raw.subject, reason=reason.value, detail=detail)
         await dead_letter(
             self.js,
             raw,
@@ -302,3 +325,5 @@ class AgencyService:
             now=self.clock.now(),
         )
         await msg.ack()
+        self.metrics.dead_lettered(reason)
+        self.metrics.event_received(event, "dead_lettered")

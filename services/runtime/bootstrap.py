@@ -8,6 +8,8 @@ from types import TracebackType
 from typing import Self
 
 import nats
+from faststream.nats.prometheus import NatsPrometheusMiddleware
+from prometheus_client import CollectorRegistry
 
 from contracts.agencies import AgencyKind, Registry
 from services.runtime.adapter import AgencyService, ServiceContext
@@ -15,12 +17,13 @@ from services.runtime.clock import Clock, SystemClock
 from services.runtime.database import Database, database_url_for
 from services.runtime.errors import ConfigurationError
 from services.runtime.logging import get_logger
+from services.runtime.metrics import IpbusMetrics
 from services.runtime.nats_server import EmbeddedNatsServer
 from services.runtime.registry import load_agency_key, prepare_registry
 from services.runtime.settings import Settings
 from services.runtime.streams import StreamLayout, ensure_streams
 
-__all__ = ["Bus", "ServiceCatalogue", "bootstrap", "provision_streams"]
+__all__ = ["Bus", "ServiceCatalogue", "bootstrap", "broker_metrics", "provision_streams"]
 
 ServiceCatalogue = Mapping[AgencyKind, type[AgencyService]]
 """Which service class runs an agency of each kind (the command line supplies it)."""
@@ -34,8 +37,13 @@ def bootstrap(
     agency_id: str,
     nats_url: str,
     clock: Clock | None = None,
+    metrics: IpbusMetrics | None = None,
 ) -> AgencyService:
-    """Build one service for ``agency_id`` with everything it needs."""
+    """Build one service for ``agency_id`` with everything it needs.
+
+    With ``metrics``, the service writes its ``ipbus_*`` series and FastStream's
+    ``faststream_*`` ones to ``metrics.registry``.
+    """
     agency = registry.get(agency_id)
     database = Database(
         database_url_for(settings.database_url, settings.data_dir, agency_id),
@@ -51,8 +59,19 @@ def bootstrap(
         nats_url=nats_url,
         max_message_bytes=settings.max_message_bytes,
         outbox_poll_seconds=settings.outbox_poll_seconds,
+        metrics=metrics.for_agency(agency_id, service_cls.service_name) if metrics else None,
+        broker_options={"middlewares": [broker_metrics(metrics.registry, agency_id)]}
+        if metrics
+        else {},
     )
     return service_cls(context)
+
+
+def broker_metrics(registry: CollectorRegistry, agency_id: str) -> NatsPrometheusMiddleware:
+    """FastStream's message counts, latency and errors, labelled by agency."""
+    return NatsPrometheusMiddleware(
+        registry=registry, app_name="ipbus", custom_labels={"agency": agency_id}
+    )
 
 
 async def provision_streams(nats_url: str, layout: StreamLayout | None = None) -> None:
@@ -84,6 +103,8 @@ class Bus:
         self.services: dict[str, AgencyService] = {}
         self._registry: Registry | None = None
         self._nats_url: str | None = settings.nats_url
+        self.metrics = IpbusMetrics(CollectorRegistry())
+        """One registry for every service of this bus (``/metrics`` serves it)."""
 
     @property
     def nats_url(self) -> str:
@@ -125,6 +146,7 @@ class Bus:
             agency_id=agency_id,
             nats_url=self.nats_url,
             clock=self.clock,
+            metrics=self.metrics,
         )
         await service.start()
         self.services[agency_id] = service

@@ -10,6 +10,7 @@ PostgreSQL, and a double publish is a JetStream duplicate anyway.
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -73,6 +74,7 @@ class OutboxRelay:
         *,
         batch: int = 256,
         poll_seconds: float = 1.0,
+        on_published: Callable[[int], None] | None = None,
     ) -> None:
         self._database = database
         self._js = js
@@ -80,6 +82,7 @@ class OutboxRelay:
         self._log = log
         self._batch = batch
         self._poll_seconds = poll_seconds
+        self._on_published = on_published
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -135,4 +138,6 @@ class OutboxRelay:
                 row.duplicate = bool(ack.duplicate)
                 row.stream_seq = ack.seq
                 session.add(row)
-            return len(rows)
+        if rows and self._on_published is not None:
+            self._on_published(len(rows))
+        return len(rows)

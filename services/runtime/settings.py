@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     max_message_bytes: int = 256 * 1024
     outbox_poll_seconds: float = 1.0
+    http_host: str = "127.0.0.1"
+    """Where /metrics, /healthz and /readyz listen (0.0.0.0 in containers)."""
+    http_port: int = 9464
+    """One port per process (``ipbus up`` serves every service on it); 0 turns it off."""
 
     @property
     def keys_dir(self) -> Path:
