@@ -8,15 +8,19 @@ from typing import Annotated, Any, TypeVar
 
 import nats
 import typer
+from prometheus_client import CollectorRegistry
 from rich.console import Console
 
 from contracts.subjects import COORDINATOR
 from services.cli.catalogue import CATALOGUE, SERVICES
 from services.cli.demo import DemoFailed, run_demo
+from services.cli.ops import serving_http
 from services.cli.render import case_table
+from services.cli.status import status
 from services.runtime.bootstrap import Bus, bootstrap, provision_streams
 from services.runtime.errors import ConfigurationError, RetryableError
 from services.runtime.logging import configure_logging
+from services.runtime.metrics import IpbusMetrics
 from services.runtime.queries import query_case
 from services.runtime.registry import prepare_registry
 from services.runtime.settings import Settings
@@ -30,6 +34,7 @@ app = typer.Typer(
 )
 case_app = typer.Typer(help="Look at shared case files.", no_args_is_help=True)
 app.add_typer(case_app, name="case")
+app.command()(status)
 console = Console(soft_wrap=True)
 
 
@@ -61,11 +66,13 @@ def up() -> None:
         bus = Bus(settings, CATALOGUE)
         try:
             await bus.start()
-            console.print(
-                f"ipbus is up on {bus.nats_url} with {len(bus.services)} services "
-                f"(data in {settings.data_dir}); Ctrl-C stops it."
-            )
-            await _until_stopped()
+            async with serving_http(settings, bus.services, bus.metrics.registry) as url:
+                console.print(
+                    f"ipbus is up on {bus.nats_url} with {len(bus.services)} services "
+                    f"(data in {settings.data_dir}; metrics and health on {url}); "
+                    "Ctrl-C stops it."
+                )
+                await _until_stopped()
         finally:
             await bus.stop()
 
@@ -104,16 +111,19 @@ def run(
 
     async def main() -> None:
         await provision_streams(nats_url)
+        metrics = IpbusMetrics(CollectorRegistry())
         instance = bootstrap(
             CATALOGUE[kind],
             settings=settings,
             registry=registry,
             agency_id=agency,
             nats_url=nats_url,
+            metrics=metrics,
         )
         await instance.start()
         try:
-            await _until_stopped()
+            async with serving_http(settings, {agency: instance}, metrics.registry):
+                await _until_stopped()
         finally:
             await instance.stop()
 
