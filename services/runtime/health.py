@@ -51,7 +51,7 @@ async def _failure(check: Awaitable[object]) -> str | None:
     try:
         await asyncio.wait_for(check, CHECK_TIMEOUT_S)
     except Exception as exc:
-        return repr(exc)[:200]
+        return (str(exc) or type(exc).__name__)[:200]
     return None
 
 

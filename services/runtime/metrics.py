@@ -172,6 +172,10 @@ class IpbusMetrics:
         )
 
     def for_agency(self, agency: str, service: str = "") -> "AgencyMetrics":
+        """The agency's verbs; its counters start at 0 so the first increase is seen."""
+        for reason in RejectReason:
+            self.dead_letters.labels(agency, reason.value)
+        self.events_published.labels(agency)
         return AgencyMetrics(self, agency, service)
 
 
