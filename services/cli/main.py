@@ -24,6 +24,7 @@ from services.runtime.metrics import IpbusMetrics
 from services.runtime.queries import query_case
 from services.runtime.registry import prepare_registry
 from services.runtime.settings import Settings
+from services.runtime.streams import StreamLayout
 
 __all__ = ["app"]
 
@@ -110,7 +111,7 @@ def run(
     nats_url = settings.nats_url
 
     async def main() -> None:
-        await provision_streams(nats_url)
+        await provision_streams(nats_url, StreamLayout(replicas=settings.stream_replicas))
         metrics = IpbusMetrics(CollectorRegistry())
         instance = bootstrap(
             CATALOGUE[kind],

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     max_message_bytes: int = 256 * 1024
     outbox_poll_seconds: float = 1.0
+    stream_replicas: int = 1
+    """JetStream replicas of IPBUS and IPBUS_DLQ: 3 on a three-node cluster."""
     http_host: str = "127.0.0.1"
     """Where /metrics, /healthz and /readyz listen (0.0.0.0 in containers)."""
     http_port: int = 9464

@@ -27,6 +27,11 @@ def prometheus_binary(name: str = "prometheus") -> str:
     return found
 
 
+def _write_config(workdir: Path, config: dict[str, Any]) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "prometheus.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+
+
 @contextlib.asynccontextmanager
 async def running_prometheus(
     workdir: Path, targets: list[str], rule_files: list[Path]
@@ -39,8 +44,7 @@ async def running_prometheus(
             {"job_name": "ipbus", "static_configs": [{"targets": targets}]},
         ],
     }
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "prometheus.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    _write_config(workdir, config)
     port = free_port()
     log = (workdir / "prometheus.log").open("wb")
     process = await asyncio.create_subprocess_exec(
