@@ -255,7 +255,7 @@ class AgencyService:
             await self._refuse(msg, refusal.reason, refusal.detail, event)
             return
         except RetryableError as exc:
-            self.log.warning("retrying later", subject=raw.subject, error=str(exc))
+            self._event_log(event).warning("retrying later", subject=raw.subject, error=str(exc))
             self.metrics.event_received(event, "retried")
             await msg.nack(delay=RETRY_DELAY_S)
             return
@@ -263,12 +263,18 @@ class AgencyService:
             if raw.metadata.num_delivered >= self.consumer.max_deliver:
                 await self._refuse(msg, RejectReason.HANDLER_ERROR, repr(exc), event)
                 return
-            self.log.exception("handler failed; will be redelivered", subject=raw.subject)
+            self._event_log(event).exception(
+                "handler failed; will be redelivered", subject=raw.subject
+            )
             self.metrics.event_received(event, "failed")
             await msg.nack(delay=RETRY_DELAY_S)
             return
         await msg.ack()
         self.metrics.event_received(event, outcome)
+
+    def _event_log(self, event: Event | None) -> Any:
+        """The service's logger, carrying the event's ids once it could be decoded."""
+        return self.log.bind(**event_fields(event)) if event is not None else self.log
 
     def _check(self, subject: str, body: bytes) -> Event:
         if len(body) > self.context.max_message_bytes:
@@ -314,8 +320,9 @@ class AgencyService:
         self, msg: NatsMessage, reason: RejectReason, detail: str, event: Event | None = None
     ) -> None:
         raw = msg.raw_message
-        log = self.log.bind(**event_fields(event)) if event is not None else self.log
-        log.warning("dead-lettered", subject=raw.subject, reason=reason.value, detail=detail)
+        self._event_log(event).warning(
+            "dead-lettered", subject=raw.subject, reason=reason.value, detail=detail
+        )
         await dead_letter(
             self.js,
             raw,

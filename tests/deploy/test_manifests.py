@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from kubernetes_validate import utils as kubernetes
+from kubernetes_validate import utils as kubernetes  # type: ignore[import-untyped]
 
 from services.runtime.settings import Settings
 from tests.conftest import REGISTRY, REPO
