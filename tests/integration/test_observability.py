@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import nats
 import pytest
+from fastapi import APIRouter
 
 from contracts.agencies import WarningCategory
 from contracts.identifiers import Money, new_ulid
@@ -50,12 +51,21 @@ AGENCY_CHOICES = (CUSTOMS, COORDINATOR)
 
 
 async def test_health_endpoints_report_every_service(bus: Bus) -> None:
+    gateway = APIRouter(prefix="/gateway")
+
+    @gateway.get("/ping")
+    async def ping() -> dict[str, str]:
+        return {"pong": "yes"}
+
     server = HttpServer(
-        build_http_app(bus.services, bus.metrics.registry), host="127.0.0.1", port=free_port()
+        build_http_app(bus.services, bus.metrics.registry, extra_routers=[gateway]),
+        host="127.0.0.1",
+        port=free_port(),
     )
     await server.start()
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            assert (await client.get("/gateway/ping")).json() == {"pong": "yes"}
             alive = await client.get("/healthz")
             assert alive.status_code == 200
             assert alive.json()["services"] == sorted(bus.services)
