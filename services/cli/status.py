@@ -19,7 +19,14 @@ from rich.table import Table
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM
 from services.runtime.settings import Settings
 
-__all__ = ["ConsumerLag", "StatusReport", "read_metrics", "render_status", "status"]
+__all__ = [
+    "ConsumerLag",
+    "StatusReport",
+    "gather_status",
+    "read_metrics",
+    "render_status",
+    "status",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +64,21 @@ def read_metrics(text: str) -> tuple[dict[str, int], dict[str, int]]:
     return overdue, unacknowledged
 
 
+async def _ignore(error: Exception) -> None:
+    return None
+
+
 async def gather_status(nats_url: str, http_url: str) -> StatusReport:
     report = StatusReport()
     try:
-        nc = await nats.connect(nats_url, name="ipbus-status", connect_timeout=3)
+        nc = await nats.connect(
+            nats_url,
+            name="ipbus-status",
+            connect_timeout=3,
+            allow_reconnect=False,
+            max_reconnect_attempts=1,
+            error_cb=_ignore,  # the failure is reported once, below
+        )
     except Exception as exc:
         report.problems.append(f"NATS at {nats_url}: {exc!r}")
     else:
@@ -101,13 +119,13 @@ def render_status(report: StatusReport, console: Console) -> None:
             mark = "[green]yes[/green]" if s["ready"] else "[red]NO[/red]"
             table.add_row(s["agency"], s["service"], mark, s["nats"], s["database"], s["consumer"])
         console.print(table)
-    lag = Table(title="consumer lag (JetStream)")
-    for column in ("consumer", "pending", "ack pending", "redelivered"):
-        lag.add_column(column, justify="right" if column != "consumer" else "left")
-    for c in sorted(report.consumers, key=lambda c: c.durable):
-        lag.add_row(c.durable, str(c.pending), str(c.ack_pending), str(c.redelivered))
-    console.print(lag)
-    if report.dead_letters is not None:
+    if report.dead_letters is not None:  # JetStream was read
+        lag = Table(title="consumer lag (JetStream)")
+        for column in ("consumer", "pending", "ack pending", "redelivered"):
+            lag.add_column(column, justify="right" if column != "consumer" else "left")
+        for c in sorted(report.consumers, key=lambda c: c.durable):
+            lag.add_row(c.durable, str(c.pending), str(c.ack_pending), str(c.redelivered))
+        console.print(lag)
         console.print(f"dead letters on {DLQ_STREAM}: {report.dead_letters}")
     if report.overdue is not None:
         overdue = ", ".join(f"{k}: {n}" for k, n in sorted(report.overdue.items())) or "none"

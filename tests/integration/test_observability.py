@@ -7,6 +7,8 @@ panel except the few named below must return data.
 """
 
 import asyncio
+import os
+import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +30,7 @@ from contracts.warnings import (
     WarningTargets,
 )
 from services.cli.demo import CUSTOMS, REGULATOR, STRANGER, run_demo
+from services.cli.status import gather_status
 from services.customs.app import CustomsService
 from services.runtime.bootstrap import Bus
 from services.runtime.http import HttpServer, build_http_app
@@ -37,7 +40,9 @@ from tests.deploy.dashboards import RULES, alert_rules, dashboard_panels
 from tests.deploy.prometheus_server import query, running_prometheus
 from tests.integration.wire import publish, signed, wait_until
 
-pytestmark = [pytest.mark.integration, pytest.mark.parametrize("database_url", [None])]
+pytestmark = pytest.mark.integration
+sqlite_only = pytest.mark.parametrize("database_url", [None])
+"""These tests are about the operator's view, not storage: SQLite is enough."""
 
 MAY_BE_EMPTY = {
     # Nothing sets the audit chain length until the audit log exists (issue 5).
@@ -50,6 +55,7 @@ AGENCY_CHOICES = (CUSTOMS, COORDINATOR)
 """The agency view is evaluated for each; every panel must show data for one of them."""
 
 
+@sqlite_only
 async def test_health_endpoints_report_every_service(bus: Bus) -> None:
     gateway = APIRouter(prefix="/gateway")
 
@@ -75,6 +81,21 @@ async def test_health_endpoints_report_every_service(bus: Bus) -> None:
             metrics = (await client.get("/metrics")).text
             assert 'ipbus_service_ready{agency="coordinator",service="coordinator"} 1.0' in metrics
             assert 'ipbus_consumer_pending_messages{agency="coordinator"' in metrics
+
+            status = await asyncio.create_subprocess_exec(
+                str(Path(sys.executable).with_name("ipbus")),
+                "status",
+                "--http-url",
+                server.url,
+                env={**os.environ, "IPBUS_NATS_URL": bus.nats_url},
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+            out = (await asyncio.wait_for(status.communicate(), 60))[0].decode()
+            assert status.returncode == 0, out
+            assert "agency-customs-shanghai" in out
+            assert "overdue referrals: none" in out
+            assert "unacknowledged warnings: none" in out
 
             stranger = bus.services[STRANGER]
             await stranger.js.delete_consumer(EVENT_STREAM, stranger.consumer.durable)
@@ -152,6 +173,7 @@ async def _overdue_referral_and_warnings(bus: Bus, settings: Settings) -> None:
         await nc.close()
 
 
+@sqlite_only
 @pytest.mark.timeout(120)
 async def test_prometheus_scrapes_the_bus_and_every_query_works(
     bus: Bus, settings: Settings, tmp_path: Path
@@ -223,3 +245,13 @@ async def test_prometheus_scrapes_the_bus_and_every_query_works(
 async def _all_evaluated(api: httpx.AsyncClient) -> bool:
     groups = (await api.get("/api/v1/rules")).json()["data"]["groups"]
     return all(r["health"] == "ok" for g in groups for r in g["rules"])
+
+
+@pytest.mark.timeout(30)
+async def test_status_reports_what_it_cannot_reach_and_returns() -> None:
+    report = await gather_status(
+        f"nats://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
+    )
+    assert len(report.problems) == 2
+    assert report.dead_letters is None
+    assert report.services is None
