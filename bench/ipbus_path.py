@@ -23,6 +23,7 @@ from services.coordinator.app import CoordinatorService
 from services.customs.app import CustomsService
 from services.runtime.adapter import ServiceContext
 from services.runtime.bootstrap import Bus
+from services.runtime.metrics import Outcome
 from services.runtime.settings import Settings
 
 __all__ = ["IpbusResult", "run_ipbus"]
@@ -40,11 +41,12 @@ class TimedCoordinator(CoordinatorService):
         self.expected = 0
         self.all_applied = asyncio.Event()
 
-    async def _apply(self, event: Event) -> None:
-        await super()._apply(event)
+    async def _apply(self, event: Event) -> Outcome:
+        outcome = await super()._apply(event)
         self.applied_at[event.id] = time.perf_counter()
         if len(self.applied_at) >= self.expected:
             self.all_applied.set()
+        return outcome
 
     def expect(self, count: int) -> None:
         self.applied_at.clear()

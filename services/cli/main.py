@@ -7,6 +7,7 @@ from collections.abc import Coroutine
 from typing import Annotated, Any, TypeVar
 
 import typer
+from prometheus_client import CollectorRegistry
 from rich.console import Console
 
 from contracts.agencies import AgencyKind
@@ -17,16 +18,19 @@ from services.cli.catalogue import CATALOGUE, SERVICES
 from services.cli.choose import choose_service
 from services.cli.demo import DemoFailed, demo_settings, run_demo
 from services.cli.dlq import dlq_app
+from services.cli.ops import serving_http
 from services.cli.referrals import referrals
 from services.cli.render import case_table
 from services.cli.scaffold import new_adapter
 from services.cli.security import nats_config
 from services.cli.specs import specs_app
+from services.cli.status import status
 from services.cli.warnings import warnings_command
 from services.runtime.bootstrap import Bus, agency_connection, bootstrap, provision_streams
 from services.runtime.errors import ConfigurationError, RetryableError
 from services.runtime.gateway_server import GatewayServer
 from services.runtime.logging import configure_logging
+from services.runtime.metrics import IpbusMetrics
 from services.runtime.queries import query_case
 from services.runtime.registry import prepare_registry
 from services.runtime.settings import Settings
@@ -49,6 +53,7 @@ app.command("new-adapter")(new_adapter)
 app.command("warnings")(warnings_command)
 app.command("referrals")(referrals)
 app.add_typer(dlq_app, name="dlq")
+app.command()(status)
 console = Console(soft_wrap=True)
 
 
@@ -80,11 +85,13 @@ def up() -> None:
         bus = Bus(settings, CATALOGUE)
         try:
             await bus.start()
-            console.print(
-                f"ipbus is up on {bus.nats_url} with {len(bus.services)} services "
-                f"(data in {settings.data_dir}); Ctrl-C stops it."
-            )
-            await _until_stopped()
+            async with serving_http(settings, bus.services, bus.metrics.registry) as url:
+                console.print(
+                    f"ipbus is up on {bus.nats_url} with {len(bus.services)} services "
+                    f"(data in {settings.data_dir}; metrics and health on {url}); "
+                    "Ctrl-C stops it."
+                )
+                await _until_stopped()
         finally:
             await bus.stop()
 
@@ -124,12 +131,14 @@ def run(
                 StreamLayout(replicas=settings.stream_replicas),
                 connection=agency_connection(settings, agency_id),
             )
+        metrics = IpbusMetrics(CollectorRegistry())
         instance = bootstrap(
             service_cls,
             settings=settings,
             registry=registry,
             agency_id=agency_id,
             nats_url=nats_url,
+            metrics=metrics,
         )
         await instance.start()
         gateway = None
@@ -140,7 +149,8 @@ def run(
                 )
                 await gateway.start()
                 console.print(f"gateway of {agency_id} on {gateway.url} (OpenAPI: /docs)")
-            await _until_stopped()
+            async with serving_http(settings, {agency_id: instance}, metrics.registry):
+                await _until_stopped()
         finally:
             if gateway is not None:
                 await gateway.stop()

@@ -27,6 +27,7 @@ from services.coordinator.domain import (
     case_id_of,
     may_see,
 )
+from services.coordinator.monitoring import observe_event, refresh_gauges
 from services.coordinator.party_index import linked_case_ids
 from services.coordinator.referral_followup import follow_referral_step
 from services.coordinator.referral_queries import answer_referrals_query
@@ -117,8 +118,9 @@ class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
         await self.observe_linkage(uow, event, case_id)
 
     async def on_applied(self, uow: UnitOfWork, event: Event) -> None:
-        """Audit: the accepted event, chained in the same transaction as its effects."""
+        """Audit the accepted event and observe it for the metrics, in its transaction."""
         await audit_accepted(uow.session, event, uow.now)
+        await observe_event(uow, event, self.metrics)
 
     async def on_rejected(self, msg: Msg, reason: RejectReason, detail: str) -> None:
         """Audit: the refused message, chained before it is acknowledged."""
@@ -126,6 +128,9 @@ class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
             await audit_rejected(
                 session, msg, self.consumer.durable, reason, detail, self.clock.now()
             )
+
+    async def collect_metrics(self) -> None:
+        await refresh_gauges(self.database, self.clock, self.metrics)
 
     def declare_extra_subscribers(self, broker: NatsBroker) -> None:
         super().declare_extra_subscribers(broker)

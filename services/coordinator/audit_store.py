@@ -17,6 +17,7 @@ __all__ = [
     "AuditRecord",
     "accepted_entry",
     "append_audit",
+    "audit_length",
     "read_audit",
     "rejected_entry",
 ]
@@ -113,6 +114,14 @@ async def append_audit(session: AsyncSession, entry: AuditEntry) -> AuditEntry |
     session.add(AuditRecord(**data))
     await session.flush()
     return linked
+
+
+async def audit_length(session: AsyncSession) -> int:
+    """How many rows the chain has (its last sequence number; rows are numbered from 1)."""
+    last = (
+        await session.exec(select(AuditRecord.seq).order_by(col(AuditRecord.seq).desc()).limit(1))
+    ).first()
+    return int(last or 0)
 
 
 async def read_audit(session: AsyncSession) -> Sequence[AuditEntry]:

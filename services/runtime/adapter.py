@@ -34,6 +34,7 @@ from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from prometheus_client import CollectorRegistry
 from sqlalchemy import MetaData
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -55,6 +56,7 @@ from services.runtime.dlq import REPLAY_FOR_HEADER, dead_letter
 from services.runtime.errors import PermanentError, RetryableError
 from services.runtime.inbox import InboxVerdict, record_in_inbox
 from services.runtime.logging import event_fields
+from services.runtime.metrics import AgencyMetrics, IpbusMetrics, Outcome
 from services.runtime.minimisation import minimise_envelope
 from services.runtime.minimisation_log import record_minimisations
 from services.runtime.outbox import OutboxRelay, put_in_outbox
@@ -93,6 +95,8 @@ class ServiceContext:
     """The policy file's tables (see :mod:`services.runtime.policy`); each service reads its own."""
     pseudonym_key: bytes = b""
     """Secret for the keyed pseudonyms of data sent abroad (DESIGN §6); never committed."""
+    metrics: AgencyMetrics | None = None
+    """Domain metrics; ``None`` gives the service a private registry nobody scrapes."""
 
 
 class UnitOfWork:
@@ -186,6 +190,9 @@ class AgencyService:
         self.database = context.database
         self.clock = context.clock
         self.log = context.log
+        self.metrics = context.metrics or IpbusMetrics(CollectorRegistry()).for_agency(
+            context.agency.id, self.service_name
+        )
         self.consumer = self.consumer_spec()
         self.broker = NatsBroker(
             server_list(context.nats_url),
@@ -222,6 +229,9 @@ class AgencyService:
     async def on_refused(self, event: Event, refusal: PermanentError) -> None:
         """Hook run before a well-formed event is dead-lettered (e.g. to tell its sender)."""
 
+    async def collect_metrics(self) -> None:
+        """Hook run on each scrape to refresh gauges only this service can compute."""
+
     # -- life cycle ------------------------------------------------------------------
 
     @property
@@ -239,6 +249,7 @@ class AgencyService:
             self.log,
             poll_seconds=self.context.outbox_poll_seconds,
             dead_letter_as=self.consumer.durable,
+            on_published=self.metrics.published,
         )
         self._relay.start()
         await self.broker.start()
@@ -299,24 +310,33 @@ class AgencyService:
         event: Event | None = None
         try:
             event = self._check(raw.subject, raw.data, stored_at=raw.metadata.timestamp)
-            await self._apply(event)
+            outcome = await self._apply(event)
         except (EnvelopeRejected, PermanentError) as refusal:
             if event is not None and isinstance(refusal, PermanentError):
                 await self.on_refused(event, refusal)
-            await self._refuse(msg, refusal.reason, refusal.detail)
+            await self._refuse(msg, refusal.reason, refusal.detail, event)
             return
         except RetryableError as exc:
-            self.log.warning("retrying later", subject=raw.subject, error=str(exc))
+            self._event_log(event).warning("retrying later", subject=raw.subject, error=str(exc))
+            self.metrics.event_received(event, "retried")
             await msg.nack(delay=RETRY_DELAY_S)
             return
         except Exception as exc:
             if raw.metadata.num_delivered >= self.consumer.max_deliver:
-                await self._refuse(msg, RejectReason.HANDLER_ERROR, repr(exc))
+                await self._refuse(msg, RejectReason.HANDLER_ERROR, repr(exc), event)
                 return
-            self.log.exception("handler failed; will be redelivered", subject=raw.subject)
+            self._event_log(event).exception(
+                "handler failed; will be redelivered", subject=raw.subject
+            )
+            self.metrics.event_received(event, "failed")
             await msg.nack(delay=RETRY_DELAY_S)
             return
         await msg.ack()
+        self.metrics.event_received(event, outcome)
+
+    def _event_log(self, event: Event | None) -> Any:
+        """The service's logger, carrying the event's ids once it could be decoded."""
+        return self.log.bind(**event_fields(event)) if event is not None else self.log
 
     def _check(self, subject: str, body: bytes, stored_at: Any = None) -> Event:
         if len(body) > self.context.max_message_bytes:
@@ -341,7 +361,7 @@ class AgencyService:
             )
         return event
 
-    async def _apply(self, event: Event) -> None:
+    async def _apply(self, event: Event) -> Outcome:
         log = self.log.bind(**event_fields(event))
         async with self.database.transaction() as session:
             verdict = await record_in_inbox(session, self.consumer.durable, event, self.clock.now())
@@ -352,7 +372,7 @@ class AgencyService:
                 )
             if verdict is InboxVerdict.ALREADY_APPLIED:
                 log.info("already applied; acknowledging redelivery")
-                return
+                return "duplicate"
             uow = UnitOfWork(session, self.context, cause=event)
             name = self._handlers.get(event.event_type)
             if name is None:
@@ -363,10 +383,15 @@ class AgencyService:
         log.info("applied", emitted=len(uow.emitted))
         if uow.emitted and self._relay is not None:
             self._relay.wake()
+        return "applied"
 
-    async def _refuse(self, msg: NatsMessage, reason: RejectReason, detail: str) -> None:
+    async def _refuse(
+        self, msg: NatsMessage, reason: RejectReason, detail: str, event: Event | None = None
+    ) -> None:
         raw = msg.raw_message
-        self.log.warning("dead-lettered", subject=raw.subject, reason=reason.value, detail=detail)
+        self._event_log(event).warning(
+            "dead-lettered", subject=raw.subject, reason=reason.value, detail=detail
+        )
         await dead_letter(
             self.js,
             raw,
@@ -377,3 +402,5 @@ class AgencyService:
         )
         await self.on_rejected(raw, reason, detail)
         await msg.ack()
+        self.metrics.dead_lettered(reason)
+        self.metrics.event_received(event, "dead_lettered")

@@ -9,7 +9,9 @@ from types import TracebackType
 from typing import Self
 
 import nats
+from faststream.nats.prometheus import NatsPrometheusMiddleware
 from nats.aio.client import Client
+from prometheus_client import CollectorRegistry
 
 from contracts.agencies import AgencyKind, Registry
 from contracts.subjects import COORDINATOR
@@ -20,6 +22,7 @@ from services.runtime.database import Database, database_url_for
 from services.runtime.discovery import service_class_for
 from services.runtime.errors import ConfigurationError
 from services.runtime.logging import get_logger
+from services.runtime.metrics import IpbusMetrics
 from services.runtime.nats_config import single_node_config
 from services.runtime.nats_server import EmbeddedNatsServer
 from services.runtime.policy import load_policy
@@ -28,7 +31,14 @@ from services.runtime.registry import key_path, load_agency_key, prepare_registr
 from services.runtime.settings import Settings, server_list
 from services.runtime.streams import StreamLayout, ensure_streams
 
-__all__ = ["Bus", "ServiceCatalogue", "agency_connection", "bootstrap", "provision_streams"]
+__all__ = [
+    "Bus",
+    "ServiceCatalogue",
+    "agency_connection",
+    "bootstrap",
+    "broker_metrics",
+    "provision_streams",
+]
 
 ServiceCatalogue = Mapping[AgencyKind, type[AgencyService]]
 """Which service class runs an agency of each kind (the command line supplies it)."""
@@ -43,9 +53,17 @@ def bootstrap(
     nats_url: str,
     clock: Clock | None = None,
     connection: AgencyConnection | None = None,
+    metrics: IpbusMetrics | None = None,
 ) -> AgencyService:
-    """Build one service for ``agency_id`` with everything it needs."""
+    """Build one service for ``agency_id`` with everything it needs.
+
+    With ``metrics``, the service writes its ``ipbus_*`` series and FastStream's
+    ``faststream_*`` ones to ``metrics.registry``.
+    """
     connection = connection or agency_connection(settings, agency_id)
+    broker_options = connection.broker_options()
+    if metrics is not None:
+        broker_options["middlewares"] = [broker_metrics(metrics.registry, agency_id)]
     agency = registry.get(agency_id)
     database = Database(
         database_url_for(settings.database_url, settings.data_dir, agency_id),
@@ -61,7 +79,8 @@ def bootstrap(
         nats_url=nats_url,
         max_message_bytes=settings.max_message_bytes,
         outbox_poll_seconds=settings.outbox_poll_seconds,
-        broker_options=connection.broker_options(),
+        broker_options=broker_options,
+        metrics=metrics.for_agency(agency_id, service_cls.service_name) if metrics else None,
         # Freshness is checked against real time only: a simulated clock fakes event times.
         replay_window_s=settings.replay_window_s if clock is None else None,
         clock_skew_s=settings.clock_skew_s,
@@ -75,6 +94,13 @@ def agency_connection(settings: Settings, agency_id: str) -> AgencyConnection:
     """How ``agency_id`` connects: with its nkey when auth is on, over TLS when a CA is set."""
     seed = key_path(settings.keys_dir, agency_id) if settings.nkey_auth else None
     return AgencyConnection(agency_id, seed_file=seed, tls_ca=settings.nats_tls_ca)
+
+
+def broker_metrics(registry: CollectorRegistry, agency_id: str) -> NatsPrometheusMiddleware:
+    """FastStream's message counts, latency and errors, labelled by agency."""
+    return NatsPrometheusMiddleware(
+        registry=registry, app_name="ipbus", custom_labels={"agency": agency_id}
+    )
 
 
 async def provision_streams(
@@ -117,6 +143,8 @@ class Bus:
         self.services: dict[str, AgencyService] = {}
         self._registry: Registry | None = None
         self._nats_url: str | None = settings.nats_url
+        self.metrics = IpbusMetrics(CollectorRegistry())
+        """One registry for every service of this bus (``/metrics`` serves it)."""
 
     @property
     def nats_url(self) -> str:
@@ -177,6 +205,7 @@ class Bus:
             agency_id=agency_id,
             nats_url=self.nats_url,
             clock=self.clock,
+            metrics=self.metrics,
         )
         await service.start()
         self.services[agency_id] = service

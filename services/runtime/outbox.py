@@ -15,6 +15,7 @@ timeouts) stop the batch instead, to be retried whole.
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -88,6 +89,7 @@ class OutboxRelay:
         batch: int = 256,
         poll_seconds: float = 1.0,
         dead_letter_as: str = OUTBOX_CONSUMER,
+        on_published: Callable[[int], None] | None = None,
     ) -> None:
         self._database = database
         self._js = js
@@ -96,6 +98,7 @@ class OutboxRelay:
         self._batch = batch
         self._poll_seconds = poll_seconds
         self._dead_letter_as = dead_letter_as
+        self._on_published = on_published
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -157,7 +160,10 @@ class OutboxRelay:
                 row.duplicate = bool(ack.duplicate)
                 row.stream_seq = ack.seq
                 session.add(row)
-            return len(rows)
+            published = len(rows)
+        if published and self._on_published is not None:
+            self._on_published(published)  # after commit: these rows really are sent
+        return published
 
     async def _set_aside(self, row: OutboxRecord, exc: Exception) -> None:
         """Dead-letter a row JetStream will never take, so the rows behind it can go."""

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = 1.0
     gateway_token: str | None = None
     """When set, the agency-side gateway answers only ``Authorization: Bearer <token>``."""
+    stream_replicas: int = Field(default=1, ge=1, le=5)
+    """Replicas of the IPBUS and IPBUS_DLQ streams: 3 on a JetStream cluster, 1 on one node."""
+    http_host: str = "127.0.0.1"
+    """Where /metrics, /healthz and /readyz listen (0.0.0.0 in containers)."""
+    http_port: int = 9464
+    """One port per process (``ipbus up`` serves every service on it); 0 turns it off."""
 
     @property
     def nkey_auth(self) -> bool:
@@ -49,9 +55,6 @@ class Settings(BaseSettings):
         if self.nats_auth == "auto":
             return self.nats_url is None
         return self.nats_auth == "nkey"
-
-    stream_replicas: int = Field(default=1, ge=1, le=5)
-    """Replicas of the IPBUS and IPBUS_DLQ streams: 3 on a JetStream cluster, 1 on one node."""
 
     @property
     def keys_dir(self) -> Path:

@@ -26,6 +26,7 @@ async def test_a_registry_named_adapter_runs_alone_with_its_gateway(
         "IPBUS_REGISTRY_PATH": str(REGISTRY),
         "IPBUS_LOG_FORMAT": "json",
         "IPBUS_GATEWAY_TOKEN": "s3cret-token",
+        "IPBUS_HTTP_PORT": "0",
     }
     env.pop("IPBUS_DATABASE_URL", None)
     process = await asyncio.create_subprocess_exec(

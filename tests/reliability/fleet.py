@@ -31,6 +31,7 @@ def environment(settings: Settings, nats_url: str) -> dict[str, str]:
         IPBUS_STREAM_REPLICAS=str(settings.stream_replicas),
         IPBUS_LOG_FORMAT="json",
         IPBUS_LOG_LEVEL="WARNING",
+        IPBUS_HTTP_PORT="0",  # several services on one host: no /metrics port to fight over
     )
     if settings.database_url is not None:
         env["IPBUS_DATABASE_URL"] = settings.database_url

@@ -1,0 +1,157 @@
+"""``ipbus status``: one screen an operator reads first.
+
+Consumer lag comes straight from JetStream (so it works even when services are down);
+service readiness, overdue referrals and unacknowledged warnings from the process's
+``/readyz`` and ``/metrics`` endpoints (the coordinator's gauges).
+"""
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import httpx
+import nats
+import typer
+from prometheus_client.parser import text_string_to_metric_families
+from rich.console import Console
+from rich.table import Table
+
+from contracts.subjects import DLQ_STREAM, EVENT_STREAM
+from services.runtime.settings import Settings
+
+__all__ = [
+    "ConsumerLag",
+    "StatusReport",
+    "gather_status",
+    "read_metrics",
+    "render_status",
+    "status",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerLag:
+    durable: str
+    pending: int
+    ack_pending: int
+    redelivered: int
+
+
+@dataclass(slots=True)
+class StatusReport:
+    """What ``ipbus status`` shows; ``None`` where the source could not be read."""
+
+    consumers: list[ConsumerLag] = field(default_factory=list)
+    dead_letters: int | None = None
+    services: list[dict[str, Any]] | None = None
+    overdue: dict[str, int] | None = None
+    unacknowledged: dict[str, int] | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def read_metrics(text: str) -> tuple[dict[str, int], dict[str, int]]:
+    """Overdue referrals by ``kind/stage`` and unacknowledged warnings by severity."""
+    overdue: dict[str, int] = {}
+    unacknowledged: dict[str, int] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "ipbus_referrals_overdue" and sample.value:
+                key = f"{sample.labels['kind']}/{sample.labels['stage']}"
+                overdue[key] = overdue.get(key, 0) + int(sample.value)
+            elif sample.name == "ipbus_warnings_unacknowledged" and sample.value:
+                severity = sample.labels["severity"]
+                unacknowledged[severity] = unacknowledged.get(severity, 0) + int(sample.value)
+    return overdue, unacknowledged
+
+
+async def _ignore(error: Exception) -> None:
+    return None
+
+
+async def gather_status(nats_url: str, http_url: str) -> StatusReport:
+    report = StatusReport()
+    try:
+        nc = await nats.connect(
+            nats_url,
+            name="ipbus-status",
+            connect_timeout=3,
+            allow_reconnect=False,
+            max_reconnect_attempts=1,
+            error_cb=_ignore,  # the failure is reported once, below
+        )
+    except Exception as exc:
+        report.problems.append(f"NATS at {nats_url}: {exc!r}")
+    else:
+        try:
+            js = nc.jetstream()
+            for info in await js.consumers_info(EVENT_STREAM):
+                report.consumers.append(
+                    ConsumerLag(
+                        info.name,
+                        int(info.num_pending or 0),
+                        int(info.num_ack_pending or 0),
+                        int(info.num_redelivered or 0),
+                    )
+                )
+            report.dead_letters = (await js.stream_info(DLQ_STREAM)).state.messages
+        except Exception as exc:
+            report.problems.append(f"JetStream: {exc!r}")
+        finally:
+            await nc.close()
+    async with httpx.AsyncClient(base_url=http_url, timeout=5) as client:
+        try:
+            ready = await client.get("/readyz")
+            report.services = ready.json()["services"]
+            scrape = await client.get("/metrics")
+            scrape.raise_for_status()
+            report.overdue, report.unacknowledged = read_metrics(scrape.text)
+        except Exception as exc:
+            report.problems.append(f"service endpoints at {http_url}: {exc!r}")
+    return report
+
+
+def render_status(report: StatusReport, console: Console) -> None:
+    if report.services is not None:
+        table = Table(title="services")
+        for column in ("agency", "service", "ready", "nats", "database", "consumer"):
+            table.add_column(column)
+        for s in report.services:
+            mark = "[green]yes[/green]" if s["ready"] else "[red]NO[/red]"
+            table.add_row(s["agency"], s["service"], mark, s["nats"], s["database"], s["consumer"])
+        console.print(table)
+    if report.dead_letters is not None:  # JetStream was read
+        lag = Table(title="consumer lag (JetStream)")
+        for column in ("consumer", "pending", "ack pending", "redelivered"):
+            lag.add_column(column, justify="right" if column != "consumer" else "left")
+        for c in sorted(report.consumers, key=lambda c: c.durable):
+            lag.add_row(c.durable, str(c.pending), str(c.ack_pending), str(c.redelivered))
+        console.print(lag)
+        console.print(f"dead letters on {DLQ_STREAM}: {report.dead_letters}")
+    if report.overdue is not None:
+        overdue = ", ".join(f"{k}: {n}" for k, n in sorted(report.overdue.items())) or "none"
+        console.print(f"overdue referrals: {overdue}")
+    if report.unacknowledged is not None:
+        unacked = ", ".join(f"{k}: {n}" for k, n in sorted(report.unacknowledged.items()))
+        console.print(f"unacknowledged warnings: {unacked or 'none'}")
+    for problem in report.problems:
+        console.print(f"[yellow]could not read[/yellow] {problem}")
+
+
+def status(
+    http_url: Annotated[
+        str | None,
+        typer.Option(
+            help="a process's /metrics and /readyz (default: this host's IPBUS_HTTP_PORT)"
+        ),
+    ] = None,
+) -> None:
+    """Services, consumer lag, overdue referrals and unacknowledged warnings at a glance."""
+    settings = Settings()
+    console = Console(soft_wrap=True)
+    if settings.nats_url is None:
+        console.print("[red]error:[/red] set IPBUS_NATS_URL to the bus's NATS server")
+        raise typer.Exit(code=2)
+    url = http_url or f"http://127.0.0.1:{settings.http_port}"
+    report = asyncio.run(gather_status(settings.nats_url, url))
+    render_status(report, console)
+    raise typer.Exit(code=1 if report.problems else 0)

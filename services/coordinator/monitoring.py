@@ -1,0 +1,63 @@
+"""The coordinator's metrics: readings from each applied event, gauges from its tables."""
+
+from contracts.envelope import Event
+from contracts.referrals import ReferralKind, ReferralStage, ReferralState
+from contracts.warnings import Severity
+from services.coordinator.audit_store import audit_length
+from services.coordinator.observe import Reading, readings_for, watch_change_for
+from services.coordinator.watch import (
+    apply_watch_change,
+    count_overdue,
+    count_referrals,
+    count_unacknowledged,
+    referral_of,
+)
+from services.runtime.adapter import UnitOfWork
+from services.runtime.clock import Clock
+from services.runtime.database import Database
+from services.runtime.metrics import AgencyMetrics
+
+__all__ = ["observe_event", "refresh_gauges"]
+
+
+async def observe_event(uow: UnitOfWork, event: Event, metrics: AgencyMetrics) -> None:
+    """Update the watch lists in the event's transaction and record its readings."""
+    referral_id = getattr(event.payload, "referral_id", None)
+    referral = await referral_of(uow.session, referral_id) if referral_id else None
+    change = watch_change_for(event.payload, event.sender, event.recipient, referral)
+    if change is not None:
+        closed = await apply_watch_change(uow.session, change, event.envelope.time)
+        if change.action == "warning_delivered":
+            metrics.warning_delivered(change.label)
+        if closed is not None:
+            metrics.warning_acknowledged(closed.severity)
+    for reading in readings_for(event.payload, event.envelope.time, referral):
+        _record(metrics, reading)
+
+
+def _record(metrics: AgencyMetrics, reading: Reading) -> None:
+    match reading.name:
+        case "referral_issued":
+            metrics.referral_issued(*reading.labels)
+        case "acknowledged_after":
+            metrics.referral_acknowledged_after(reading.labels[0], reading.value)
+        case "decided_after":
+            metrics.referral_decided_after(reading.labels[0], reading.labels[1], reading.value)
+        case "overdue_declared":
+            metrics.referral_overdue_declared(*reading.labels)
+        case "warning_issued":
+            metrics.warning_issued(*reading.labels)
+
+
+async def refresh_gauges(database: Database, clock: Clock, metrics: AgencyMetrics) -> None:
+    """Referrals by kind and state, overdue referrals, unacknowledged warnings, audit length."""
+    async with database.transaction() as session:
+        chain = await audit_length(session)
+        referrals = await count_referrals(session)
+        overdue = await count_overdue(session)
+        unacknowledged = await count_unacknowledged(session, clock.now())
+    kinds = [k.value for k in ReferralKind]
+    metrics.referral_counts(referrals, kinds, [s.value for s in ReferralState])
+    metrics.overdue_counts(overdue, kinds, [s.value for s in ReferralStage])
+    metrics.unacknowledged_warnings(unacknowledged, [s.value for s in Severity])
+    metrics.audit_chain_length(chain)

@@ -1,0 +1,279 @@
+"""Domain metrics, ``ipbus_*``: what an operator of the bus needs beyond FastStream's own.
+
+One :class:`IpbusMetrics` per process, on a ``CollectorRegistry`` the caller owns (never
+the global default, so tests and several buses in one process never collide). Each service
+gets an :class:`AgencyMetrics` bound to its agency and calls its verbs.
+
+Label cardinality is bounded on purpose: agencies come from the registry, kinds, states,
+severities and reasons from closed enums, ``outcome`` from :data:`OUTCOMES`. No case,
+event, referral or warning id is ever a label.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from contracts.envelope import Event, RejectReason
+
+__all__ = [
+    "OUTCOMES",
+    "AgencyMetrics",
+    "IpbusMetrics",
+    "Outcome",
+    "metric_names",
+]
+
+Outcome = Literal["applied", "duplicate", "dead_lettered", "retried", "failed"]
+OUTCOMES: Final[tuple[Outcome, ...]] = (
+    "applied",
+    "duplicate",
+    "dead_lettered",
+    "retried",
+    "failed",
+)
+
+# Seconds to an answer: minutes to weeks (law gives days for most steps).
+DEADLINE_BUCKETS: Final = (1, 10, 60, 300, 900, 3600, 4 * 3600, 86400, 3 * 86400, 7 * 86400)
+
+
+class IpbusMetrics:
+    """Every ``ipbus_*`` metric family, registered once on ``registry``."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        r = registry
+        self.events_received = Counter(
+            "ipbus_events_received_total",
+            "Deliveries a service handled, by event type and outcome",
+            ["agency", "event_type", "outcome"],
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "ipbus_dead_letters_total",
+            "Messages a service refused and stored on IPBUS_DLQ, by reason",
+            ["agency", "reason"],
+            registry=r,
+        )
+        self.events_published = Counter(
+            "ipbus_events_published_total",
+            "Events the outbox relay published to JetStream",
+            ["agency"],
+            registry=r,
+        )
+        self.outbox_backlog = Gauge(
+            "ipbus_outbox_backlog",
+            "Committed events not yet published (outbox rows without sent_at)",
+            ["agency"],
+            registry=r,
+        )
+        self.outbox_oldest_age = Gauge(
+            "ipbus_outbox_oldest_unsent_age_seconds",
+            "Age of the oldest unpublished outbox row (0 when the outbox is empty)",
+            ["agency"],
+            registry=r,
+        )
+        self.consumer_pending = Gauge(
+            "ipbus_consumer_pending_messages",
+            "Messages on IPBUS not yet delivered to the service's durable consumer",
+            ["agency", "consumer"],
+            registry=r,
+        )
+        self.consumer_ack_pending = Gauge(
+            "ipbus_consumer_ack_pending_messages",
+            "Messages delivered to the consumer but not yet acknowledged",
+            ["agency", "consumer"],
+            registry=r,
+        )
+        self.consumer_redelivered = Gauge(
+            "ipbus_consumer_redelivered_messages",
+            "Messages currently being redelivered to the consumer",
+            ["agency", "consumer"],
+            registry=r,
+        )
+        self.service_ready = Gauge(
+            "ipbus_service_ready",
+            "1 when the service is ready (NATS connected, database reachable, consumer bound)",
+            ["agency", "service"],
+            registry=r,
+        )
+        self.referrals_issued = Counter(
+            "ipbus_referrals_issued_total",
+            "Referrals the coordinator saw issued, by kind",
+            ["kind"],
+            registry=r,
+        )
+        self.referrals = Gauge(
+            "ipbus_referrals",
+            "Referrals in the coordinator's case files, by kind and current state",
+            ["kind", "state"],
+            registry=r,
+        )
+        self.referrals_overdue = Gauge(
+            "ipbus_referrals_overdue",
+            "Referrals declared overdue (referral.overdue) that have not moved on since",
+            ["kind", "stage"],
+            registry=r,
+        )
+        self.referrals_overdue_declared = Counter(
+            "ipbus_referrals_overdue_declared_total",
+            "referral.overdue events the coordinator saw, by kind and stage",
+            ["kind", "stage"],
+            registry=r,
+        )
+        self.time_to_acknowledge = Histogram(
+            "ipbus_referral_time_to_acknowledge_seconds",
+            "From referral.issued to referral.acknowledged (event times)",
+            ["kind"],
+            buckets=DEADLINE_BUCKETS,
+            registry=r,
+        )
+        self.time_to_decide = Histogram(
+            "ipbus_referral_time_to_decide_seconds",
+            "From referral.issued to referral.accepted or referral.declined (event times)",
+            ["kind", "decision"],
+            buckets=DEADLINE_BUCKETS,
+            registry=r,
+        )
+        self.warnings_issued = Counter(
+            "ipbus_warnings_issued_total", "Warnings raised, by severity", ["severity"], registry=r
+        )
+        self.warnings_delivered = Counter(
+            "ipbus_warnings_delivered_total",
+            "Warning deliveries to matched agencies, by severity",
+            ["severity"],
+            registry=r,
+        )
+        self.warnings_acknowledged = Counter(
+            "ipbus_warnings_acknowledged_total",
+            "Warning deliveries acknowledged by their recipient, by severity",
+            ["severity"],
+            registry=r,
+        )
+        self.warnings_unacknowledged = Gauge(
+            "ipbus_warnings_unacknowledged",
+            "Delivered warnings not yet acknowledged by their recipient, by severity",
+            ["severity"],
+            registry=r,
+        )
+        self.warnings_unacknowledged_oldest_age = Gauge(
+            "ipbus_warnings_unacknowledged_oldest_age_seconds",
+            "Age of the oldest unacknowledged warning delivery, by severity (0 when none)",
+            ["severity"],
+            registry=r,
+        )
+        self.audit_chain_length = Gauge(
+            "ipbus_audit_chain_length",
+            "Entries in the coordinator's hash-chained audit log (refreshed on each scrape)",
+            ["agency"],
+            registry=r,
+        )
+
+    def for_agency(self, agency: str, service: str = "") -> "AgencyMetrics":
+        """The agency's verbs; its counters start at 0 so the first increase is seen."""
+        for reason in RejectReason:
+            self.dead_letters.labels(agency, reason.value)
+        self.events_published.labels(agency)
+        return AgencyMetrics(self, agency, service)
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyMetrics:
+    """The verbs one service calls; its agency is the only per-service label."""
+
+    families: IpbusMetrics
+    agency: str
+    service: str = ""
+
+    # -- every service ------------------------------------------------------------------
+
+    def event_received(self, event: Event | None, outcome: Outcome) -> None:
+        """One delivery handled; ``event`` is ``None`` when it could not be decoded."""
+        event_type = event.event_type if event is not None else "unknown"
+        self.families.events_received.labels(self.agency, event_type, outcome).inc()
+
+    def dead_lettered(self, reason: RejectReason) -> None:
+        self.families.dead_letters.labels(self.agency, reason.value).inc()
+
+    def published(self, count: int) -> None:
+        if count:
+            self.families.events_published.labels(self.agency).inc(count)
+
+    def outbox(self, backlog: int, oldest_age_s: float) -> None:
+        self.families.outbox_backlog.labels(self.agency).set(backlog)
+        self.families.outbox_oldest_age.labels(self.agency).set(oldest_age_s)
+
+    def consumer(self, durable: str, *, pending: int, ack_pending: int, redelivered: int) -> None:
+        self.families.consumer_pending.labels(self.agency, durable).set(pending)
+        self.families.consumer_ack_pending.labels(self.agency, durable).set(ack_pending)
+        self.families.consumer_redelivered.labels(self.agency, durable).set(redelivered)
+
+    def ready(self, ready: bool) -> None:
+        self.families.service_ready.labels(self.agency, self.service).set(1 if ready else 0)
+
+    def audit_chain_length(self, length: int) -> None:
+        """For the audit log: set after each append (or on scrape)."""
+        self.families.audit_chain_length.labels(self.agency).set(length)
+
+    # -- the coordinator, who sees every event ------------------------------------------
+
+    def referral_issued(self, kind: str) -> None:
+        self.families.referrals_issued.labels(kind).inc()
+
+    def referral_overdue_declared(self, kind: str, stage: str) -> None:
+        self.families.referrals_overdue_declared.labels(kind, stage).inc()
+
+    def referral_acknowledged_after(self, kind: str, seconds: float) -> None:
+        self.families.time_to_acknowledge.labels(kind).observe(max(0.0, seconds))
+
+    def referral_decided_after(self, kind: str, decision: str, seconds: float) -> None:
+        self.families.time_to_decide.labels(kind, decision).observe(max(0.0, seconds))
+
+    def referral_counts(
+        self,
+        counts: Mapping[tuple[str, str], int],
+        kinds: Iterable[str],
+        states: Iterable[str],
+    ) -> None:
+        """Set every (kind, state) cell, zero where the coordinator holds none."""
+        states = tuple(states)
+        for kind in kinds:
+            for state in states:
+                self.families.referrals.labels(kind, state).set(counts.get((kind, state), 0))
+
+    def overdue_counts(
+        self, counts: Mapping[tuple[str, str], int], kinds: Iterable[str], stages: Iterable[str]
+    ) -> None:
+        stages = tuple(stages)
+        for kind in kinds:
+            for stage in stages:
+                self.families.referrals_overdue.labels(kind, stage).set(
+                    counts.get((kind, stage), 0)
+                )
+
+    def warning_issued(self, severity: str) -> None:
+        self.families.warnings_issued.labels(severity).inc()
+
+    def warning_delivered(self, severity: str) -> None:
+        self.families.warnings_delivered.labels(severity).inc()
+
+    def warning_acknowledged(self, severity: str) -> None:
+        self.families.warnings_acknowledged.labels(severity).inc()
+
+    def unacknowledged_warnings(
+        self, counts: Mapping[str, tuple[int, float]], severities: Iterable[str]
+    ) -> None:
+        """``counts``: severity → (how many, age of the oldest in seconds)."""
+        for severity in severities:
+            count, oldest = counts.get(severity, (0, 0.0))
+            self.families.warnings_unacknowledged.labels(severity).set(count)
+            self.families.warnings_unacknowledged_oldest_age.labels(severity).set(oldest)
+
+
+def metric_names(registry: CollectorRegistry) -> set[str]:
+    """Every sample name ``registry`` can expose (``_total``, ``_bucket``, ... included)."""
+    names: set[str] = set()
+    for collector in list(registry._collector_to_names):
+        names.update(registry._collector_to_names[collector])
+    return names

@@ -1,0 +1,92 @@
+"""The coordinator's watch lists and the counts behind its gauges, on both databases."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from contracts.identifiers import new_ulid
+from contracts.referrals import ReferralState
+from services.coordinator.domain import CaseFile, CaseReferral
+from services.coordinator.observe import WatchChange
+from services.coordinator.store import CoordinatorTable, save_case
+from services.coordinator.watch import (
+    apply_watch_change,
+    count_overdue,
+    count_referrals,
+    count_unacknowledged,
+    referral_of,
+)
+from services.runtime.database import Database, database_url_for
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def database(
+    database_url: str | None, schema_prefix: str, tmp_path: Path
+) -> AsyncIterator[Database]:
+    url = database_url_for(database_url, tmp_path, "coordinator")
+    db = Database(url, namespace=schema_prefix + "coordinator")
+    await db.create_tables(CoordinatorTable.metadata)
+    try:
+        yield db
+    finally:
+        await db.drop_namespace()
+        await db.close()
+
+
+async def test_overdue_referrals_are_counted_until_they_move_on(database: Database) -> None:
+    referral_id, case_id = new_ulid(), new_ulid()
+    referral = CaseReferral(
+        referral_id,
+        "customs_to_enforcement",
+        "customs-shanghai",
+        "amr-shanghai",
+        ReferralState.ACKNOWLEDGED,
+        NOW,
+        NOW,
+    )
+    async with database.transaction() as session:
+        await save_case(session, CaseFile(case_id, referrals={referral_id: referral}), NOW)
+    async with database.transaction() as session:
+        assert await referral_of(session, referral_id) == referral
+        assert await count_referrals(session) == {("customs_to_enforcement", "acknowledged"): 1}
+        mark = WatchChange("mark_overdue", referral_id, label=referral.kind, stage="decide")
+        await apply_watch_change(session, mark, NOW)
+        await apply_watch_change(session, mark, NOW)  # declared twice: still one referral
+    async with database.transaction() as session:
+        assert await count_overdue(session) == {("customs_to_enforcement", "decide"): 1}
+        await apply_watch_change(session, WatchChange("clear_overdue", referral_id), NOW)
+    async with database.transaction() as session:
+        assert await count_overdue(session) == {}
+
+
+async def test_unacknowledged_deliveries_by_severity_with_the_oldest_age(
+    database: Database,
+) -> None:
+    first, second = new_ulid(), new_ulid()
+    async with database.transaction() as session:
+        for warning_id, reader, at in (
+            (first, "amr-shanghai", NOW),
+            (first, "customs-guangdong", NOW + timedelta(minutes=5)),
+            (second, "amr-shanghai", NOW + timedelta(minutes=10)),
+        ):
+            change = WatchChange("warning_delivered", warning_id, party=reader, label="critical")
+            await apply_watch_change(session, change, at)
+    later = NOW + timedelta(minutes=30)
+    async with database.transaction() as session:
+        assert await count_unacknowledged(session, later) == {"critical": (3, 1800.0)}
+        ack = WatchChange("warning_acknowledged", first, party="amr-shanghai")
+        closed = await apply_watch_change(session, ack, later)
+        assert closed is not None
+        assert closed.severity == "critical"
+        # A second acknowledgement, or one from an agency it was never delivered to, closes nothing.
+        assert await apply_watch_change(session, ack, later) is None
+        stranger = WatchChange("warning_acknowledged", first, party="psb-shanghai")
+        assert await apply_watch_change(session, stranger, later) is None
+    async with database.transaction() as session:
+        assert await count_unacknowledged(session, later) == {"critical": (2, 1500.0)}
