@@ -85,6 +85,11 @@ class Tally:
         )
 
 
+EVENTS_PER_CASE = 5
+"""case.opened, referral.issued and referral.acknowledged from the agencies, and the
+coordinator's referral.copied of both referral steps to the supervising procuratorate."""
+
+
 def _database(settings: Settings, agency_id: str) -> Database:
     return Database(
         database_url_for(settings.database_url, settings.data_dir, agency_id),
@@ -102,7 +107,7 @@ async def count_everything(
     consumers: Sequence[str] = (),
 ) -> Tally:
     """Read every database and the streams; ``origin`` refers each case to ``recipient``."""
-    expected = 3 * cases
+    expected = EVENTS_PER_CASE * cases
     sent = republished = unsent = 0
     inbox: dict[str, int] = {}
     for agency_id in (origin, recipient, COORDINATOR):
