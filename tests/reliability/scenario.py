@@ -1,10 +1,11 @@
 """One load scenario: the coordinator, a regulator and a customs office under load, as
 separate processes, with some chaos played against them while the events flow.
 
-Each case is three events: case.opened (customs → coordinator), referral.issued
-(customs → regulator) and referral.acknowledged (regulator → customs); the coordinator
-reads all three. So events cross agency → coordinator and agency → agency, through two
-outboxes and three inboxes.
+Each case is five events: case.opened (customs → coordinator), referral.issued
+(customs → regulator), referral.acknowledged (regulator → customs), and the coordinator's
+referral.copied of both steps to the supervising procuratorate; the coordinator reads all
+five. So events cross agency → coordinator, agency → agency and coordinator → agency,
+through three outboxes and three inboxes.
 """
 
 import asyncio
@@ -22,7 +23,7 @@ from services.runtime.registry import prepare_registry
 from services.runtime.settings import Settings
 from services.runtime.streams import StreamLayout
 from tests.reliability.fleet import Fleet
-from tests.reliability.ledger import Tally, count_everything
+from tests.reliability.ledger import EVENTS_PER_CASE, Tally, count_everything
 
 __all__ = ["ORIGIN", "RECIPIENT", "Load", "events_for", "run_scenario"]
 
@@ -92,7 +93,7 @@ async def run_scenario(
     settle_timeout_s: float = 180.0,
 ) -> tuple[Tally, float]:
     """Start everything, play ``chaos`` while the load flows, wait until it drains."""
-    cases = math.ceil(events / 3)
+    cases = math.ceil(events / EVENTS_PER_CASE)
     prepare_registry(settings.registry_path, settings.keys_dir, settings.effective_registry_path)
     await provision_streams(nats_url, StreamLayout(replicas=settings.stream_replicas))
     cases_file = settings.data_dir / "cases.txt"
