@@ -1,0 +1,136 @@
+"""A deadline that passes while the coordinator is dead still yields exactly one notice.
+
+The coordinator and the regulator run as ``ipbus run`` processes. Customs refers a case
+with a 4-second decision deadline; the coordinator is killed (-9) right after it has
+recorded the referral, stays dead past the deadline, and is restarted — twice. Each of
+sender, recipient and supervising procuratorate must get exactly one ``referral.overdue``.
+"""
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.client import Client
+
+from contracts.agencies import IpType
+from contracts.cases import CaseOpened, IpRight
+from contracts.identifiers import new_ulid
+from contracts.referrals import ReferralIssued, ReferralKind
+from contracts.subjects import EVENT_STREAM, event_subject
+from services.runtime.registry import prepare_registry
+from services.runtime.settings import Settings
+from tests.integration.wire import publish, signed, wait_until
+from tests.reliability.fleet import Fleet
+
+pytestmark = [pytest.mark.reliability, pytest.mark.timeout(180)]
+
+CUSTOMS, REGULATOR = "customs-shanghai", "amr-shanghai"
+POLICY = """
+[referral_deadlines]
+watch_seconds = 0.2
+
+[referral_deadlines.kinds.customs_to_enforcement]
+decide = { amount = 4, unit = "seconds" }
+"""
+DEADLINE_S = 4.0
+
+
+async def _overdue_notices(nc: Client) -> Counter[str]:
+    """Recipients of every referral.overdue on the stream."""
+    js = nc.jetstream()
+    info = await js.stream_info(EVENT_STREAM, subjects_filter="ipbus.v1.coordinator.*.>")
+    recipients: Counter[str] = Counter()
+    for subject, count in (info.state.subjects or {}).items():
+        if subject.endswith(".referral.overdue"):
+            recipients[subject.split(".")[3]] += count
+    return recipients
+
+
+@pytest.mark.parametrize("database_url", [None], indirect=False)
+async def test_a_deadline_passing_while_the_coordinator_is_dead_is_notified_once(
+    scenario_settings: Settings, own_nats_url: str, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POLICY)
+    settings = scenario_settings.model_copy(update={"policy_path": policy})
+    prepare_registry(settings.registry_path, settings.keys_dir, settings.effective_registry_path)
+    fleet = Fleet(settings, own_nats_url)
+    coordinator = fleet.service("coordinator", "coordinator")
+    regulator = fleet.service("enforcement", REGULATOR)
+    for process in fleet.processes.values():
+        process.env["IPBUS_POLICY_PATH"] = str(policy)
+    coordinator.start()
+    regulator.start()
+    nc = await nats.connect(own_nats_url)
+    try:
+        js = nc.jetstream()
+
+        async def consumers_bound() -> bool:
+            try:
+                for name in ("coordinator", f"agency-{REGULATOR}"):
+                    await js.consumer_info(EVENT_STREAM, name)
+            except Exception:
+                return False
+            return True
+
+        await wait_until(consumers_bound, timeout_s=30, what="both services to bind")
+        case_id = new_ulid()
+        opened = CaseOpened(
+            local_ref="SH-CUS-KILL-1",
+            title="Counterfeit handbags",
+            ip_rights=[IpRight(type=IpType.TRADEMARK, registration_no="G9", holder="Maison A")],
+            parties=[],
+            goods=[],
+            opened_at=datetime.now(UTC),
+        )
+        issued = ReferralIssued(
+            referral_id=new_ulid(),
+            case_id=case_id,
+            kind=ReferralKind.CUSTOMS_TO_ENFORCEMENT,
+            reason="trademark infringement",
+            legal_basis="Regulations on Customs Protection of IP Rights, art. 27",
+            summary="300 handbags",
+        )
+        await publish(
+            nc,
+            event_subject(CUSTOMS, "coordinator", "case.opened"),
+            signed(settings, CUSTOMS, opened, case_id=case_id),
+        )
+        await publish(
+            nc,
+            event_subject(CUSTOMS, REGULATOR, "referral.issued"),
+            signed(settings, CUSTOMS, issued, case_id=case_id),
+        )
+        issued_at = asyncio.get_running_loop().time()
+
+        async def coordinator_has_read_everything() -> bool:
+            info = await js.stream_info(EVENT_STREAM, subjects_filter="ipbus.v1.*.*.>")
+            acked = any(s.endswith(".referral.acknowledged") for s in (info.state.subjects or {}))
+            consumer = await js.consumer_info(EVENT_STREAM, "coordinator")
+            return acked and consumer.num_pending == 0 and consumer.num_ack_pending == 0
+
+        await wait_until(coordinator_has_read_everything, what="the referral and its receipt")
+        coordinator.kill()
+        assert await _overdue_notices(nc) == Counter(), "overdue before the deadline"
+        await asyncio.sleep(
+            max(0.0, issued_at + DEADLINE_S + 2 - asyncio.get_running_loop().time())
+        )
+
+        coordinator.start()
+        expected = Counter({CUSTOMS: 1, REGULATOR: 1, "procuratorate-shanghai": 1})
+
+        async def notified() -> bool:
+            return await _overdue_notices(nc) == expected
+
+        await wait_until(notified, timeout_s=60, what="one overdue notice to each party")
+        coordinator.kill()
+        coordinator.start()
+        await asyncio.sleep(3)  # a second restart, well past the deadline: nothing more
+        assert await _overdue_notices(nc) == expected
+        print(f"\n[overdue after kill -9] notices per recipient: {dict(expected)}")
+    finally:
+        await nc.close()
+        fleet.stop_all()
