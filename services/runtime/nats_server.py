@@ -97,9 +97,12 @@ class EmbeddedNatsServer:
         args = [str(find_nats_server()), "-a", "127.0.0.1", "-p", str(self.port)]
         if self.config_file is not None:
             args += ["-c", str(self.config_file)]
-        # Always our own store: a config file without a store_dir would otherwise put
-        # JetStream's data in the server's default (/tmp/nats), shared by every server.
-        args += ["-js", "-sd", str(self.store_dir), *self.extra_args]
+        # Our own store, unless the file names one (the server refuses both): a config
+        # without a store_dir would otherwise put JetStream's data in the server's default
+        # (/tmp/nats), shared by every server on the machine.
+        if self.config_file is None or "store_dir" not in self.config_file.read_text():
+            args += ["-js", "-sd", str(self.store_dir)]
+        args += [*self.extra_args]
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self._log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         with self.log_file.open("ab") as log:

@@ -27,6 +27,7 @@ SERVICE_OF_KIND = {
     "enforcement": "enforcement",
     "judicial": "judicial",
     "overseas": "overseas",
+    "mediation": "mediation",
 }
 
 

@@ -175,8 +175,9 @@ async def _overdue_referral_and_warnings(bus: Bus, settings: Settings) -> None:
 @sqlite_only
 @pytest.mark.timeout(120)
 async def test_prometheus_scrapes_the_bus_and_every_query_works(
-    bus: Bus, settings: Settings, tmp_path: Path
+    demo_bus: Bus, settings: Settings, tmp_path: Path
 ) -> None:
+    bus = demo_bus
     server = HttpServer(
         build_http_app(bus.services, bus.metrics.registry), host="127.0.0.1", port=free_port()
     )

@@ -7,7 +7,6 @@ against the effective registry written to the data directory.
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
 import nats
 import pytest
@@ -18,28 +17,18 @@ from contracts.agencies import parse_registry
 from contracts.envelope import CONTENT_TYPE, decode_event
 from contracts.identifiers import is_ulid
 from contracts.subjects import parse_event_subject
-from services.cli.catalogue import CATALOGUE
-from services.cli.demo import demo_settings, run_demo
+from services.cli.demo import run_demo
 from services.runtime.bootstrap import Bus
-from services.runtime.settings import Settings
 from services.runtime.signing import verify_event
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-async def bus(settings: Settings) -> AsyncIterator[Bus]:
-    """Every agency of the registry, on the demo's policy (deadlines of seconds)."""
-    running = Bus(demo_settings(settings), CATALOGUE)
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
-
-
 @pytest.mark.timeout(180)
-async def test_the_demo_scenario_holds_and_every_message_obeys_the_wire_contract(bus: Bus) -> None:
+async def test_the_demo_scenario_holds_and_every_message_obeys_the_wire_contract(
+    demo_bus: Bus,
+) -> None:
+    bus = demo_bus
     seen: list[Msg] = []
     nc = await nats.connect(bus.nats_url)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from services.cli.catalogue import CATALOGUE
-from services.cli.demo import run_demo
+from services.cli.demo import demo_settings, run_demo
 from services.runtime.bootstrap import Bus
 from services.runtime.settings import Settings
 from tests.conftest import REGISTRY
@@ -22,8 +22,13 @@ pytestmark = [pytest.mark.reliability, pytest.mark.timeout(180)]
 
 
 async def test_the_demo_survives_a_nats_server_kill_and_restart_mid_run(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "var", registry_path=REGISTRY, outbox_poll_seconds=0.2)
-    bus = Bus(settings, CATALOGUE)
+    settings = Settings(
+        data_dir=tmp_path / "var",
+        registry_path=REGISTRY,
+        policy_path=REGISTRY.with_name("policy.toml"),
+        outbox_poll_seconds=0.2,
+    )
+    bus = Bus(demo_settings(settings), CATALOGUE)
     lines: list[str] = []
     mid_run = asyncio.Event()
     restarted_after: list[int] = []
