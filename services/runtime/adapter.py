@@ -68,6 +68,7 @@ from services.runtime.streams import ConsumerSpec, agency_consumer_spec, ensure_
 __all__ = ["AgencyService", "ServiceContext", "UnitOfWork", "handles"]
 
 RETRY_DELAY_S = 2.0
+STOP_TIMEOUT_S = 20.0
 FETCH_WAIT_S = 1.0
 
 ServiceT = TypeVar("ServiceT", bound="AgencyService")
@@ -260,7 +261,11 @@ class AgencyService:
     async def stop(self) -> None:
         if self._relay is not None:
             await self._relay.stop()
-        await self.broker.stop()
+        try:
+            # in-flight handlers finish first; one stuck on a lock must not hang shutdown
+            await asyncio.wait_for(self.broker.stop(), STOP_TIMEOUT_S)
+        except TimeoutError:
+            self.log.warning("broker did not stop in time; closing anyway", after_s=STOP_TIMEOUT_S)
         await self.database.close()
         self.log.info("service stopped")
 

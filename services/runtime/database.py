@@ -20,6 +20,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.runtime.errors import ConfigurationError, RetryableError
 
+LOCK_TIMEOUT_MS = 10_000
+IDLE_IN_TRANSACTION_MS = 60_000
+
 __all__ = ["Database", "RuntimeTable", "database_url_for", "sqlite_url"]
 
 
@@ -71,7 +74,17 @@ class Database:
             self.schema: str | None = None
         elif self.dialect == "postgresql":
             self.schema = _schema_name(namespace)
-            engine = create_async_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+            connect_args: dict[str, object] = {}
+            if parsed.get_driver_name() == "asyncpg":
+                # A lock wait or a transaction left open must end as an error the consumer
+                # retries (the message is nak'ed), never as a service that hangs for good.
+                connect_args["server_settings"] = {
+                    "lock_timeout": str(LOCK_TIMEOUT_MS),
+                    "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_MS),
+                }
+            engine = create_async_engine(
+                url, pool_size=5, max_overflow=5, pool_pre_ping=True, connect_args=connect_args
+            )
             engine = engine.execution_options(schema_translate_map={None: self.schema})
         else:
             raise ConfigurationError(
