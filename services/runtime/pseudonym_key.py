@@ -4,9 +4,10 @@ It lives beside the development nkeys under ``<data dir>/keys/`` (never committe
 that want the overseas centre to correlate pseudonyms across senders share one file.
 """
 
-import os
 import secrets
 from pathlib import Path
+
+from services.runtime.secret_files import create_once
 
 __all__ = ["PSEUDONYM_KEY_FILE", "load_pseudonym_key"]
 
@@ -17,15 +18,7 @@ _KEY_BYTES = 32
 def load_pseudonym_key(keys_dir: Path) -> bytes:
     """The key in ``keys_dir``, created (mode 0600) if there is none yet."""
     path = keys_dir / PSEUDONYM_KEY_FILE
-    if not path.exists():
-        keys_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another service created it first; read theirs
-        else:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(secrets.token_bytes(_KEY_BYTES))
+    create_once(path, secrets.token_bytes(_KEY_BYTES))
     key = path.read_bytes()
     if len(key) < 16:
         raise ValueError(f"{path} holds {len(key)} bytes; a pseudonymisation key needs 16+")

@@ -17,6 +17,7 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
 from contracts.envelope import Envelope, EnvelopeRejected, Event, RejectReason, signing_input
+from services.runtime.secret_files import create_once
 
 __all__ = [
     "AgencyKey",
@@ -49,24 +50,9 @@ class AgencyKey:
 def load_or_create_key(path: Path) -> AgencyKey:
     """The key stored at ``path``; a new one written there (mode 0600) when absent.
 
-    The seed is written whole to a private temporary file and then linked into place,
-    so a crash never leaves an empty key file and two processes starting together
-    end up with the same key.
+    Created whole and once (:func:`create_once`), so services starting together share it.
     """
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(generate_seed() + b"\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            pass  # another process won the race; use its key
-        finally:
-            temporary.unlink()
+    create_once(path, generate_seed() + b"\n")
     return AgencyKey(path.read_bytes())
 
 
