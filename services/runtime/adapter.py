@@ -25,6 +25,7 @@ This is the adapter SDK; docs/adapters.md walks through adding an agency with it
 """
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -260,7 +261,8 @@ class AgencyService:
 
     async def stop(self) -> None:
         if self._relay is not None:
-            await self._relay.stop()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._relay.stop(), STOP_TIMEOUT_S)
         try:
             # in-flight handlers finish first; one stuck on a lock must not hang shutdown
             await asyncio.wait_for(self.broker.stop(), STOP_TIMEOUT_S)

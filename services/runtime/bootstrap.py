@@ -3,6 +3,7 @@
 No module globals: everything a service uses is built here and handed to it.
 """
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +31,8 @@ from services.runtime.pseudonym_key import load_pseudonym_key
 from services.runtime.registry import key_path, load_agency_key, prepare_registry
 from services.runtime.settings import Settings, server_list
 from services.runtime.streams import StreamLayout, ensure_streams
+
+SERVICE_STOP_TIMEOUT_S = 30.0
 
 __all__ = [
     "Bus",
@@ -212,8 +215,13 @@ class Bus:
         return service
 
     async def stop(self) -> None:
-        for service in reversed(list(self.services.values())):
-            await service.stop()
+        for agency_id, service in reversed(list(self.services.items())):
+            try:
+                # one service stuck in its shutdown must not keep the others (or the
+                # process) from stopping
+                await asyncio.wait_for(service.stop(), SERVICE_STOP_TIMEOUT_S)
+            except TimeoutError:
+                service.log.warning("service did not stop in time", agency=agency_id)
         self.services.clear()
         if self.server is not None:
             await self.server.stop()
