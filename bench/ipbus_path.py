@@ -41,12 +41,14 @@ class TimedCoordinator(CoordinatorService):
         self.expected = 0
         self.all_applied = asyncio.Event()
 
-    async def _apply(self, event: Event) -> Outcome:
-        outcome = await super()._apply(event)
-        self.applied_at[event.id] = time.perf_counter()
+    async def _apply_all(self, events: list[Event]) -> list[Outcome]:
+        outcomes = await super()._apply_all(events)
+        committed_at = time.perf_counter()
+        for event in events:
+            self.applied_at[event.id] = committed_at
         if len(self.applied_at) >= self.expected:
             self.all_applied.set()
-        return outcome
+        return outcomes
 
     def expect(self, count: int) -> None:
         self.applied_at.clear()

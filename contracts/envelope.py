@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, Literal
 
 import rfc8785
@@ -114,7 +115,7 @@ class Envelope(BaseModel):
         return dict(self.model_extra or {})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Event:
     """A decoded, contract-valid event: the envelope, its typed payload, and its subject."""
 
@@ -123,6 +124,11 @@ class Event:
     route: EventSubject
     raw: dict[str, Any]
     """The JSON object exactly as received: what the signature and digest are checked over."""
+
+    @cached_property
+    def signed_bytes(self) -> bytes:
+        """The canonical bytes the signature covers (the inbox digest too); computed once."""
+        return signing_input(self.raw)
 
     @property
     def id(self) -> str:

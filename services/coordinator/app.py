@@ -10,6 +10,7 @@ from faststream.nats import NatsBroker, NatsMessage
 from nats.aio.msg import Msg
 from pydantic import ValidationError
 from sqlalchemy import MetaData
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.envelope import Event, RejectReason
 from contracts.queries import CASE_QUERY, CaseQuery, CaseReply
@@ -37,6 +38,7 @@ from services.coordinator.store import (
     append_timeline,
     case_view,
     load_case,
+    preload_cases,
     save_case,
 )
 from services.coordinator.warnings import WarningHub
@@ -92,7 +94,8 @@ class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
         case_id = case_id_of(event.case_id, event.payload)
         if case_id is None:
             return
-        case = await load_case(uow.session, case_id) or CaseFile(case_id=case_id)
+        before = await load_case(uow.session, case_id)
+        case = before or CaseFile(case_id=case_id)
         facts = EventFacts(
             event_id=event.id,
             event_type=event.event_type,
@@ -110,12 +113,18 @@ class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
             case, line = apply_event(case, facts)
         except RefusedStep as exc:
             raise StepRefused(str(exc)) from exc
-        await save_case(uow.session, case, uow.now)
+        await save_case(uow.session, case, uow.now, before)
         append_timeline(uow.session, case_id, line)
         await follow_referral_step(
             uow, case, event, policy=self.deadline_policy, calendar=self.calendar
         )
         await self.observe_linkage(uow, event, case_id)
+
+    async def before_batch(self, session: AsyncSession, events: list[Event]) -> None:
+        """The batch's case files, read in three statements rather than three per event."""
+        await super().before_batch(session, events)
+        wanted = {case_id_of(e.case_id, e.payload) for e in events}
+        await preload_cases(session, {c for c in wanted if c is not None})
 
     async def on_applied(self, uow: UnitOfWork, event: Event) -> None:
         """Audit the accepted event and observe it for the metrics, in its transaction."""

@@ -14,9 +14,9 @@ __all__ = ["audit_accepted", "audit_rejected"]
 
 
 async def audit_accepted(session: AsyncSession, event: Event, now: datetime) -> None:
-    """Chain an accepted event; its digest covers the whole event, signature included."""
+    """Chain an accepted event (new: the inbox just claimed it); digest covers the signature."""
     digest = hashlib.sha256(rfc8785.dumps(event.raw)).hexdigest()
-    await append_audit(session, accepted_entry(event, digest, now))
+    await append_audit(session, accepted_entry(event, digest, now), known_new=True)
 
 
 async def audit_rejected(

@@ -2,16 +2,18 @@
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select as core_select
 from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.envelope import Event
 from services.coordinator.audit import AuditEntry, AuditVerdict, chain_next
 from services.coordinator.store import CoordinatorTable
+from services.runtime.sql import execute, pending_writes, table_of
 
 __all__ = [
     "AuditRecord",
@@ -42,8 +44,16 @@ class AuditRecord(CoordinatorTable, table=True):
     hash: str = Field(max_length=64)
 
 
+_TAIL = "ipbus.audit_tail"
+"""Key in ``session.info`` for the last entry this transaction appended."""
+
+
 def _entry(record: AuditRecord) -> AuditEntry:
-    data = record.model_dump()
+    return _entry_of_row(record.model_dump())
+
+
+def _entry_of_row(row: Mapping[str, Any]) -> AuditEntry:
+    data = dict(row)
     data["verdict"] = AuditVerdict(data["verdict"])
     return AuditEntry(**data)
 
@@ -92,27 +102,36 @@ def rejected_entry(
     )
 
 
-async def append_audit(session: AsyncSession, entry: AuditEntry) -> AuditEntry | None:
+async def append_audit(
+    session: AsyncSession, entry: AuditEntry, *, known_new: bool = False
+) -> AuditEntry | None:
     """Link ``entry`` after the last row and add it; None if its ``ref`` is already logged.
 
     The last row is read ``FOR UPDATE`` (PostgreSQL) so two writers cannot fork the chain;
-    a lost race surfaces as a primary-key conflict and the delivery is retried.
+    a lost race surfaces as a primary-key conflict and the delivery is retried. Within one
+    transaction the tail is remembered and rows are written at commit, so a batch of
+    events reads the tail once and writes once. ``known_new``: the caller's inbox claim
+    in this transaction already proves the ref unseen.
     """
-    existing = await session.exec(select(AuditRecord.seq).where(AuditRecord.ref == entry.ref))
-    if existing.first() is not None:
-        return None
-    last = (
-        await session.exec(
-            select(AuditRecord).order_by(col(AuditRecord.seq).desc()).limit(1).with_for_update()
-        )
-    ).first()
-    linked = chain_next(_entry(last) if last else None, entry)
-    data: dict[str, Any] = {
-        name: getattr(linked, name) for name in AuditRecord.model_fields if hasattr(linked, name)
-    }
+    table = table_of(AuditRecord)
+    if not known_new:
+        existing = await execute(session, core_select(table.c.seq).where(table.c.ref == entry.ref))
+        if existing.first() is not None:
+            return None
+    last: AuditEntry | None = session.info.get(_TAIL)
+    if last is None:
+        row = (
+            await execute(
+                session,
+                core_select(table).order_by(table.c.seq.desc()).limit(1).with_for_update(),
+            )
+        ).first()
+        last = _entry_of_row(dict(row._mapping)) if row is not None else None
+    linked = chain_next(last, entry)
+    data: dict[str, Any] = {name: getattr(linked, name) for name in AuditRecord.model_fields}
     data["verdict"] = linked.verdict.value
-    session.add(AuditRecord(**data))
-    await session.flush()
+    pending_writes(session).insert(table, data)
+    session.info[_TAIL] = linked
     return linked
 
 

@@ -1,5 +1,7 @@
 """The coordinator's metrics: readings from each applied event, gauges from its tables."""
 
+from functools import partial
+
 from contracts.envelope import Event
 from contracts.referrals import ReferralKind, ReferralStage, ReferralState
 from contracts.warnings import Severity
@@ -21,18 +23,18 @@ __all__ = ["observe_event", "refresh_gauges"]
 
 
 async def observe_event(uow: UnitOfWork, event: Event, metrics: AgencyMetrics) -> None:
-    """Update the watch lists in the event's transaction and record its readings."""
+    """Update the watch lists in the event's transaction; record its readings once committed."""
     referral_id = getattr(event.payload, "referral_id", None)
     referral = await referral_of(uow.session, referral_id) if referral_id else None
     change = watch_change_for(event.payload, event.sender, event.recipient, referral)
     if change is not None:
         closed = await apply_watch_change(uow.session, change, event.envelope.time)
         if change.action == "warning_delivered":
-            metrics.warning_delivered(change.label)
+            uow.after_commit(partial(metrics.warning_delivered, change.label))
         if closed is not None:
-            metrics.warning_acknowledged(closed.severity)
+            uow.after_commit(partial(metrics.warning_acknowledged, closed.severity))
     for reading in readings_for(event.payload, event.envelope.time, referral):
-        _record(metrics, reading)
+        uow.after_commit(partial(_record, metrics, reading))
 
 
 def _record(metrics: AgencyMetrics, reading: Reading) -> None:

@@ -1,7 +1,11 @@
 """The coordinator's tables: case files, their parties and referrals, and the timeline."""
 
+from collections import defaultdict
+from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import select as core_select
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -10,8 +14,17 @@ from contracts.cases import CaseStatus
 from contracts.queries import CaseParty, CaseView, ReferralView, TimelineEntry
 from contracts.referrals import ReferralKind, ReferralState
 from services.coordinator.domain import CaseFile, CaseReferral, TimelineLine
+from services.runtime.sql import execute, pending_writes, table_of
 
-__all__ = ["CoordinatorTable", "append_timeline", "case_view", "load_case", "save_case"]
+__all__ = [
+    "CoordinatorTable",
+    "append_timeline",
+    "case_view",
+    "load_case",
+    "load_referral",
+    "preload_cases",
+    "save_case",
+]
 
 
 class CoordinatorTable(SQLModel, registry=registry()):
@@ -65,81 +78,168 @@ class TimelineRecord(CoordinatorTable, table=True):
     status_after: str = Field(max_length=20)
 
 
+_CASE_FILES = "ipbus.coordinator.case_files"
+"""Key in ``session.info``: the case files this transaction saved, whose rows are pending."""
+
+
+def _saved_cases(session: AsyncSession) -> dict[str, CaseFile]:
+    """Saved (their rows are pending) or preloaded in this transaction, by case id."""
+    saved: dict[str, CaseFile] = session.info.setdefault(_CASE_FILES, {})
+    return saved
+
+
+_ABSENT = "ipbus.coordinator.absent_cases"
+"""Key in ``session.info``: case ids a preload found no row for."""
+
+
 async def load_case(session: AsyncSession, case_id: str) -> CaseFile | None:
-    record = await session.get(CaseRecord, case_id)
-    if record is None:
+    """The case file: as this transaction last saved or preloaded it, else from its rows."""
+    if (saved := _saved_cases(session).get(case_id)) is not None:
+        return saved
+    if case_id in session.info.get(_ABSENT, ()):
         return None
-    parties = await session.exec(select(CasePartyRecord).where(CasePartyRecord.case_id == case_id))
-    party_rows = list(parties.all())
-    referrals = await session.exec(
-        select(CaseReferralRecord).where(CaseReferralRecord.case_id == case_id)
+    return (await _read_cases(session, {case_id})).get(case_id)
+
+
+async def preload_cases(session: AsyncSession, case_ids: set[str]) -> None:
+    """Read a batch's case files in three statements; :func:`load_case` then answers them."""
+    wanted = case_ids - _saved_cases(session).keys()
+    if not wanted:
+        return
+    found = await _read_cases(session, wanted)
+    _saved_cases(session).update(found)
+    session.info.setdefault(_ABSENT, set()).update(wanted - found.keys())
+
+
+async def _read_cases(session: AsyncSession, case_ids: set[str]) -> dict[str, CaseFile]:
+    cases, parties, referrals = (
+        table_of(CaseRecord),
+        table_of(CasePartyRecord),
+        table_of(CaseReferralRecord),
     )
-    return CaseFile(
-        case_id=case_id,
-        title=record.title,
-        status=CaseStatus(record.status),
-        parties={p.agency_id: p.local_ref for p in party_rows},
-        opened=frozenset(p.agency_id for p in party_rows if p.opened),
-        closed=frozenset(p.agency_id for p in party_rows if p.closed),
-        referrals={
-            r.referral_id: CaseReferral(
-                r.referral_id,
-                r.kind,
-                r.sender,
-                r.recipient,
-                ReferralState(r.state),
-                r.issued_at,
-                r.updated_at,
-                r.supervisor,
-            )
-            for r in referrals
+    records = await execute(session, core_select(cases).where(cases.c.case_id.in_(case_ids)))
+    files = {
+        r.case_id: CaseFile(case_id=r.case_id, title=r.title, status=CaseStatus(r.status))
+        for r in records
+    }
+    if not files:
+        return {}
+    party_rows = await execute(session, core_select(parties).where(parties.c.case_id.in_(files)))
+    parties_of: dict[str, list[Any]] = defaultdict(list)
+    for row in party_rows:
+        parties_of[row.case_id].append(row)
+    referral_rows = await execute(
+        session, core_select(referrals).where(referrals.c.case_id.in_(files))
+    )
+    referrals_of: dict[str, list[Any]] = defaultdict(list)
+    for row in referral_rows:
+        referrals_of[row.case_id].append(row)
+    for case_id, case in files.items():
+        mine = parties_of[case_id]
+        files[case_id] = replace(
+            case,
+            parties={p.agency_id: p.local_ref for p in mine},
+            opened=frozenset(p.agency_id for p in mine if p.opened),
+            closed=frozenset(p.agency_id for p in mine if p.closed),
+            referrals={r.referral_id: _referral(r) for r in referrals_of[case_id]},
+        )
+    return files
+
+
+async def load_referral(session: AsyncSession, referral_id: str) -> CaseReferral | None:
+    for case in _saved_cases(session).values():
+        if (referral := case.referrals.get(referral_id)) is not None:
+            return referral
+    referrals = table_of(CaseReferralRecord)
+    row = (
+        await execute(session, core_select(referrals).where(referrals.c.referral_id == referral_id))
+    ).first()
+    return _referral(row) if row is not None else None
+
+
+def _referral(row: Any) -> CaseReferral:
+    return CaseReferral(
+        row.referral_id,
+        row.kind,
+        row.sender,
+        row.recipient,
+        ReferralState(row.state),
+        row.issued_at,
+        row.updated_at,
+        row.supervisor,
+    )
+
+
+async def save_case(
+    session: AsyncSession, case: CaseFile, now: datetime, before: CaseFile | None = None
+) -> None:
+    """Upsert the case file at commit; with ``before``, only the parties and referrals
+    that changed. Until then :func:`load_case` answers from the saved case file."""
+    _saved_cases(session)[case.case_id] = case
+    writes = pending_writes(session)
+    writes.upsert(
+        table_of(CaseRecord),
+        {
+            "case_id": case.case_id,
+            "title": case.title,
+            "status": case.status.value,
+            "updated_at": now,
         },
     )
-
-
-async def save_case(session: AsyncSession, case: CaseFile, now: datetime) -> None:
-    """Upsert the case file (small: a handful of parties and referrals per case)."""
-    await session.merge(
-        CaseRecord(case_id=case.case_id, title=case.title, status=case.status.value, updated_at=now)
-    )
     for agency_id, local_ref in case.parties.items():
-        await session.merge(
-            CasePartyRecord(
-                case_id=case.case_id,
-                agency_id=agency_id,
-                local_ref=local_ref,
-                opened=agency_id in case.opened,
-                closed=agency_id in case.closed,
+        if (
+            before is not None
+            and agency_id in before.parties
+            and (
+                before.parties[agency_id] == local_ref
+                and (agency_id in before.opened) == (agency_id in case.opened)
+                and (agency_id in before.closed) == (agency_id in case.closed)
             )
+        ):
+            continue
+        writes.upsert(
+            table_of(CasePartyRecord),
+            {
+                "case_id": case.case_id,
+                "agency_id": agency_id,
+                "local_ref": local_ref,
+                "opened": agency_id in case.opened,
+                "closed": agency_id in case.closed,
+            },
         )
-    for referral in case.referrals.values():
-        await session.merge(
-            CaseReferralRecord(
-                referral_id=referral.referral_id,
-                case_id=case.case_id,
-                kind=referral.kind,
-                sender=referral.sender,
-                recipient=referral.recipient,
-                state=referral.state.value,
-                issued_at=referral.issued_at,
-                updated_at=referral.updated_at,
-                supervisor=referral.supervisor,
-            )
+    for r in case.referrals.values():
+        if before is not None and before.referrals.get(r.referral_id) == r:
+            continue
+        writes.upsert(
+            table_of(CaseReferralRecord),
+            {
+                "referral_id": r.referral_id,
+                "case_id": case.case_id,
+                "kind": r.kind,
+                "sender": r.sender,
+                "recipient": r.recipient,
+                "state": r.state.value,
+                "issued_at": r.issued_at,
+                "updated_at": r.updated_at,
+                "supervisor": r.supervisor,
+            },
         )
 
 
 def append_timeline(session: AsyncSession, case_id: str, line: TimelineLine) -> None:
-    session.add(
-        TimelineRecord(
-            case_id=case_id,
-            event_id=line.event_id,
-            event_type=line.event_type,
-            sender=line.sender,
-            recipient=line.recipient,
-            time=line.time,
-            summary=line.summary,
-            status_after=line.status_after.value,
-        )
+    """Add the line at commit, after every line added before it (``seq`` is apply order)."""
+    pending_writes(session).insert(
+        table_of(TimelineRecord),
+        {
+            "case_id": case_id,
+            "event_id": line.event_id,
+            "event_type": line.event_type,
+            "sender": line.sender,
+            "recipient": line.recipient,
+            "time": line.time,
+            "summary": line.summary,
+            "status_after": line.status_after.value,
+        },
     )
 
 

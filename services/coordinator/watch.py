@@ -10,10 +10,9 @@ from sqlalchemy import func
 from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contracts.referrals import ReferralState
 from services.coordinator.domain import CaseReferral
 from services.coordinator.observe import WatchChange
-from services.coordinator.store import CaseReferralRecord, CoordinatorTable
+from services.coordinator.store import CaseReferralRecord, CoordinatorTable, load_referral
 
 __all__ = [
     "OverdueRecord",
@@ -80,19 +79,8 @@ async def apply_watch_change(
 
 
 async def referral_of(session: AsyncSession, referral_id: str) -> CaseReferral | None:
-    """The referral as the case file holds it (kind and issue time never change)."""
-    record = await session.get(CaseReferralRecord, referral_id)
-    if record is None:
-        return None
-    return CaseReferral(
-        record.referral_id,
-        record.kind,
-        record.sender,
-        record.recipient,
-        ReferralState(record.state),
-        record.issued_at,
-        record.updated_at,
-    )
+    """The referral as the case file holds it, read past the ORM (the case file is Core)."""
+    return await load_referral(session, referral_id)
 
 
 async def count_referrals(session: AsyncSession) -> dict[tuple[str, str], int]:

@@ -31,8 +31,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
-from faststream import AckPolicy
-from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
+from faststream.nats import NatsBroker
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from prometheus_client import CollectorRegistry
@@ -52,10 +51,11 @@ from contracts.envelope import (
 )
 from contracts.subjects import EVENT_STREAM
 from services.runtime.clock import Clock
+from services.runtime.consumer import EventConsumer
 from services.runtime.database import Database
 from services.runtime.dlq import REPLAY_FOR_HEADER, dead_letter
 from services.runtime.errors import PermanentError, RetryableError
-from services.runtime.inbox import InboxVerdict, record_in_inbox
+from services.runtime.inbox import InboxVerdict, claim_in_inbox
 from services.runtime.logging import event_fields
 from services.runtime.metrics import AgencyMetrics, IpbusMetrics, Outcome
 from services.runtime.minimisation import minimise_envelope
@@ -70,7 +70,6 @@ __all__ = ["AgencyService", "ServiceContext", "UnitOfWork", "handles"]
 
 RETRY_DELAY_S = 2.0
 STOP_TIMEOUT_S = 20.0
-FETCH_WAIT_S = 1.0
 
 ServiceT = TypeVar("ServiceT", bound="AgencyService")
 Handler = Callable[[Any, "UnitOfWork", Event], Awaitable[None]]
@@ -111,6 +110,16 @@ class UnitOfWork:
         self.cause = cause
         self._context = context
         self.emitted: list[Envelope] = []
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once this unit's effects are committed (metrics, wake-ups)."""
+        self._after_commit.append(callback)
+
+    def committed(self) -> None:
+        """Called by the service after commit; never after a rollback."""
+        for callback in self._after_commit:
+            callback()
 
     @property
     def now(self) -> Any:
@@ -204,8 +213,9 @@ class AgencyService:
             **{"max_reconnect_attempts": -1, **context.broker_options},
         )
         self._relay: OutboxRelay | None = None
+        self._consumer: EventConsumer | None = None
         self._started = asyncio.Event()
-        self._declare_subscribers()
+        self.declare_extra_subscribers(self.broker)
 
     # -- what subclasses may override -------------------------------------------------
 
@@ -221,6 +231,9 @@ class AgencyService:
 
     async def on_applied(self, uow: UnitOfWork, event: Event) -> None:
         """Hook run in the handler's transaction after a new event's effects (audit)."""
+
+    async def before_batch(self, session: AsyncSession, events: list[Event]) -> None:
+        """Hook run in a batch's transaction before its new events are applied (preloads)."""
 
     async def on_rejected(self, msg: Msg, reason: RejectReason, detail: str) -> None:
         """Hook run when a message is dead-lettered, before it is acknowledged (audit)."""
@@ -255,16 +268,26 @@ class AgencyService:
         )
         self._relay.start()
         await self.broker.start()
+        self._consumer = EventConsumer(
+            lambda: self.js,
+            stream=EVENT_STREAM,
+            durable=self.consumer.durable,
+            deliver=self.receive_batch,
+            log=self.log,
+        )
+        await self._consumer.start()
         await self.on_started()
         self._started.set()
         self.log.info("service started", consumer=self.consumer.durable)
 
     async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop(STOP_TIMEOUT_S)
         if self._relay is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._relay.stop(), STOP_TIMEOUT_S)
         try:
-            # in-flight handlers finish first; one stuck on a lock must not hang shutdown
+            # in-flight query handlers finish first; one stuck must not hang shutdown
             await asyncio.wait_for(self.broker.stop(), STOP_TIMEOUT_S)
         except TimeoutError:
             self.log.warning("broker did not stop in time; closing anyway", after_s=STOP_TIMEOUT_S)
@@ -277,7 +300,9 @@ class AgencyService:
     async def unit_of_work(self, cause: Event | None = None) -> AsyncIterator[UnitOfWork]:
         """A transaction for an agency-side command; its events are relayed after commit."""
         async with self.database.transaction() as session:
-            yield UnitOfWork(session, self.context, cause)
+            uow = UnitOfWork(session, self.context, cause)
+            yield uow
+        uow.committed()
         if self._relay is not None:
             self._relay.wake()
 
@@ -289,54 +314,61 @@ class AgencyService:
 
     # -- reading ----------------------------------------------------------------------
 
-    def _declare_subscribers(self) -> None:
-        @self.broker.subscriber(
-            self.consumer.filter_subject,
-            stream=JStream(EVENT_STREAM, declare=False),
-            durable=self.consumer.durable,
-            # One message per fetch: FastStream runs the messages of a fetched batch
-            # concurrently, and events of one case must be applied in stream order.
-            pull_sub=PullSub(batch_size=1, timeout=FETCH_WAIT_S),
-            ack_policy=AckPolicy.MANUAL,
-            # Under permissions an agency may listen only on its own inbox prefix.
-            inbox_prefix=f"{self.context.broker_options.get('inbox_prefix', '_INBOX')}.".encode(),
-            title=f"{self.consumer.durable}:{self.consumer.filter_subject}",
-        )
-        async def receive(msg: NatsMessage) -> None:
-            await self.receive(msg)
+    async def receive_batch(self, messages: list[Msg]) -> None:
+        """Apply fetched messages in stream order, in one transaction, then ack them.
 
-        self.declare_extra_subscribers(self.broker)
+        What breaks the contract is dead-lettered first (it changes nothing). If any event
+        of the batch fails, the transaction is rolled back and the batch is applied again
+        one event per transaction, so one bad event costs its neighbours nothing but time.
+        """
+        checked: list[tuple[Msg, Event]] = []
+        for msg in messages:
+            replay_for = (msg.headers or {}).get(REPLAY_FOR_HEADER)
+            if replay_for is not None and replay_for != self.consumer.durable:
+                await msg.ack()  # a dead letter replayed for another consumer
+                continue
+            try:
+                event = self._check(msg.subject, msg.data, stored_at=msg.metadata.timestamp)
+            except EnvelopeRejected as refusal:
+                await self._refuse(msg, refusal.reason, refusal.detail)
+                continue
+            checked.append((msg, event))
+        if len(checked) > 1:
+            try:
+                outcomes = await self._apply_all([event for _, event in checked])
+            except Exception as exc:
+                self.log.info("batch refused whole; applying one by one", error=repr(exc))
+            else:
+                for (msg, event), outcome in zip(checked, outcomes, strict=True):
+                    await msg.ack()
+                    self.metrics.event_received(event, outcome)
+                return
+        for msg, event in checked:
+            await self._receive_checked(msg, event)
 
-    async def receive(self, msg: NatsMessage) -> None:
-        """Apply one delivery exactly once, or dead-letter it, then ack; nak to retry."""
-        raw = msg.raw_message
-        replay_for = (raw.headers or {}).get(REPLAY_FOR_HEADER)
-        if replay_for is not None and replay_for != self.consumer.durable:
-            await msg.ack()  # a dead letter replayed for another consumer
-            return
-        event: Event | None = None
+    async def _receive_checked(self, msg: Msg, event: Event) -> None:
+        """Apply one checked event exactly once, or dead-letter it, then ack; nak to retry."""
         try:
-            event = self._check(raw.subject, raw.data, stored_at=raw.metadata.timestamp)
-            outcome = await self._apply(event)
+            (outcome,) = await self._apply_all([event])
         except (EnvelopeRejected, PermanentError) as refusal:
-            if event is not None and isinstance(refusal, PermanentError):
+            if isinstance(refusal, PermanentError):
                 await self.on_refused(event, refusal)
             await self._refuse(msg, refusal.reason, refusal.detail, event)
             return
         except RetryableError as exc:
-            self._event_log(event).warning("retrying later", subject=raw.subject, error=str(exc))
+            self._event_log(event).warning("retrying later", subject=msg.subject, error=str(exc))
             self.metrics.event_received(event, "retried")
-            await msg.nack(delay=RETRY_DELAY_S)
+            await msg.nak(delay=RETRY_DELAY_S)
             return
         except Exception as exc:
-            if raw.metadata.num_delivered >= self.consumer.max_deliver:
+            if msg.metadata.num_delivered >= self.consumer.max_deliver:
                 await self._refuse(msg, RejectReason.HANDLER_ERROR, repr(exc), event)
                 return
             self._event_log(event).exception(
-                "handler failed; will be redelivered", subject=raw.subject
+                "handler failed; will be redelivered", subject=msg.subject
             )
             self.metrics.event_received(event, "failed")
-            await msg.nack(delay=RETRY_DELAY_S)
+            await msg.nak(delay=RETRY_DELAY_S)
             return
         await msg.ack()
         self.metrics.event_received(event, outcome)
@@ -368,46 +400,67 @@ class AgencyService:
             )
         return event
 
-    async def _apply(self, event: Event) -> Outcome:
-        log = self.log.bind(**event_fields(event))
+    async def _apply_all(self, events: list[Event]) -> list[Outcome]:
+        """Apply ``events`` in order in one transaction; raise, and nothing is applied."""
+        applied: list[tuple[Event, UnitOfWork | None]] = []
         async with self.database.transaction() as session:
-            verdict = await record_in_inbox(session, self.consumer.durable, event, self.clock.now())
-            if verdict is InboxVerdict.CONFLICTING:
-                raise PermanentError(
-                    RejectReason.CONFLICTING_DUPLICATE,
-                    f"event id {event.id} was already applied with different content",
-                )
-            if verdict is InboxVerdict.ALREADY_APPLIED:
-                log.info("already applied; acknowledging redelivery")
-                return "duplicate"
-            uow = UnitOfWork(session, self.context, cause=event)
-            name = self._handlers.get(event.event_type)
-            if name is None:
-                await self.on_unhandled(uow, event)
-            else:
-                await getattr(self, name)(uow, event)
-            await self.on_applied(uow, event)
-        log.info("applied", emitted=len(uow.emitted))
-        if uow.emitted and self._relay is not None:
+            verdicts = await claim_in_inbox(
+                session, self.consumer.durable, events, self.clock.now()
+            )
+            fresh = [e for e, v in zip(events, verdicts, strict=True) if v is InboxVerdict.NEW]
+            await self.before_batch(session, fresh)
+            for event, verdict in zip(events, verdicts, strict=True):
+                applied.append((event, await self._apply_in(session, event, verdict)))
+        outcomes: list[Outcome] = []
+        emitted = False
+        for event, uow in applied:
+            if uow is None:
+                self._event_log(event).info("already applied; acknowledging redelivery")
+                outcomes.append("duplicate")
+                continue
+            uow.committed()
+            emitted = emitted or bool(uow.emitted)
+            self._event_log(event).info("applied", emitted=len(uow.emitted))
+            outcomes.append("applied")
+        if emitted and self._relay is not None:
             self._relay.wake()
-        return "applied"
+        return outcomes
+
+    async def _apply_in(
+        self, session: AsyncSession, event: Event, verdict: InboxVerdict
+    ) -> UnitOfWork | None:
+        """Run the handler of an event claimed in the inbox; None if it was applied before."""
+        if verdict is InboxVerdict.CONFLICTING:
+            raise PermanentError(
+                RejectReason.CONFLICTING_DUPLICATE,
+                f"event id {event.id} was already applied with different content",
+            )
+        if verdict is InboxVerdict.ALREADY_APPLIED:
+            return None
+        uow = UnitOfWork(session, self.context, cause=event)
+        name = self._handlers.get(event.event_type)
+        if name is None:
+            await self.on_unhandled(uow, event)
+        else:
+            await getattr(self, name)(uow, event)
+        await self.on_applied(uow, event)
+        return uow
 
     async def _refuse(
-        self, msg: NatsMessage, reason: RejectReason, detail: str, event: Event | None = None
+        self, msg: Msg, reason: RejectReason, detail: str, event: Event | None = None
     ) -> None:
-        raw = msg.raw_message
         self._event_log(event).warning(
-            "dead-lettered", subject=raw.subject, reason=reason.value, detail=detail
+            "dead-lettered", subject=msg.subject, reason=reason.value, detail=detail
         )
         await dead_letter(
             self.js,
-            raw,
+            msg,
             consumer=self.consumer.durable,
             reason=reason,
             detail=detail,
             now=self.clock.now(),
         )
-        await self.on_rejected(raw, reason, detail)
+        await self.on_rejected(msg, reason, detail)
         await msg.ack()
         self.metrics.dead_lettered(reason)
         self.metrics.event_received(event, "dead_lettered")

@@ -10,20 +10,29 @@ is this document; a test fails when code and document drift.
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from faststream.nats import NatsBroker
+from faststream import AckPolicy
+from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from faststream.specification import AsyncAPI
 from pydantic import create_model
 
 from contracts.agencies import Agency, Registry
 from contracts.envelope import Envelope
 from contracts.events import EVENT_MODELS, cloudevent_type
+from contracts.subjects import EVENT_STREAM
 from services.runtime.adapter import AgencyService, ServiceContext
 from services.runtime.clock import SystemClock
+from services.runtime.consumer import BATCH_MAX, FETCH_WAIT_S
 from services.runtime.database import Database
 from services.runtime.logging import get_logger
 from services.runtime.signing import AgencyKey, generate_seed
 
-__all__ = ["ASYNCAPI_TITLE", "bus_asyncapi", "event_broker", "unconnected_services"]
+__all__ = [
+    "ASYNCAPI_TITLE",
+    "bus_asyncapi",
+    "describe_event_consumer",
+    "event_broker",
+    "unconnected_services",
+]
 
 ASYNCAPI_TITLE = "ipbus"
 _DESCRIPTION = (
@@ -67,8 +76,30 @@ def unconnected_services(
             log=get_logger("asyncapi", agency.id),
             nats_url="nats://127.0.0.1:4222",
         )
-        services.append(service_for(agency)(context))
+        service = service_for(agency)(context)
+        describe_event_consumer(service)
+        services.append(service)
     return services
+
+
+def describe_event_consumer(service: AgencyService) -> None:
+    """Declare, for the document only, the durable consumer the service reads.
+
+    The service reads it with its own batch loop (:mod:`services.runtime.consumer`), not a
+    FastStream subscriber; this declaration on a never-started broker puts it in the spec.
+    """
+    consumer = service.consumer
+
+    @service.broker.subscriber(
+        consumer.filter_subject,
+        stream=JStream(EVENT_STREAM, declare=False),
+        durable=consumer.durable,
+        pull_sub=PullSub(batch_size=BATCH_MAX, timeout=FETCH_WAIT_S),
+        ack_policy=AckPolicy.MANUAL,
+        title=f"{consumer.durable}:{consumer.filter_subject}",
+    )
+    async def receive(msg: NatsMessage) -> None:  # pragma: no cover - never consumes
+        raise NotImplementedError
 
 
 def bus_asyncapi(services: Iterable[AgencyService], *, version: str = "1") -> dict[str, Any]:

@@ -19,6 +19,7 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.runtime.errors import ConfigurationError, RetryableError
+from services.runtime.sql import flush_pending_writes
 
 LOCK_TIMEOUT_MS = 10_000
 IDLE_IN_TRANSACTION_MS = 60_000
@@ -123,13 +124,14 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work commits on a clean exit and rolls back on an error."""
+        """A session whose work, pending writes included, commits on a clean exit."""
         try:
             async with (
                 AsyncSession(self.engine, expire_on_commit=False) as session,
                 session.begin(),
             ):
                 yield session
+                await flush_pending_writes(session)
         except DBAPIError as exc:
             if _is_passing(exc):
                 raise RetryableError(f"database unavailable: {exc.orig}") from exc

@@ -10,14 +10,14 @@ import hashlib
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Field
+from sqlmodel import Field, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contracts.envelope import Event, signing_input
+from contracts.envelope import Event
 from services.runtime.database import RuntimeTable
+from services.runtime.sql import execute, pending_writes, table_of
 
-__all__ = ["InboxRecord", "InboxVerdict", "event_digest", "record_in_inbox"]
+__all__ = ["InboxRecord", "InboxVerdict", "claim_in_inbox", "event_digest", "record_in_inbox"]
 
 
 class InboxRecord(RuntimeTable, table=True):
@@ -29,6 +29,10 @@ class InboxRecord(RuntimeTable, table=True):
     processed_at: datetime
 
 
+_CLAIMS = "ipbus.inbox_claims"
+"""Key prefix in ``session.info`` for the claims this transaction has yet to write."""
+
+
 class InboxVerdict(StrEnum):
     NEW = "new"
     ALREADY_APPLIED = "already_applied"
@@ -37,22 +41,50 @@ class InboxVerdict(StrEnum):
 
 def event_digest(event: Event) -> str:
     """SHA-256 of the canonical event without signature: what "the same event" means."""
-    return hashlib.sha256(signing_input(event.raw)).hexdigest()
+    return hashlib.sha256(event.signed_bytes).hexdigest()
 
 
 async def record_in_inbox(
     session: AsyncSession, consumer: str, event: Event, now: datetime
 ) -> InboxVerdict:
     """Claim ``event`` for ``consumer`` inside the caller's transaction."""
-    digest = event_digest(event)
-    values = {"consumer": consumer, "event_id": event.id, "digest": digest, "processed_at": now}
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(InboxRecord).values(**values).on_conflict_do_nothing()
-    result = await session.exec(statement)
-    if result.rowcount == 1:
-        return InboxVerdict.NEW
-    stored = await session.get(InboxRecord, (consumer, event.id))
-    if stored is not None and stored.digest == digest:
-        return InboxVerdict.ALREADY_APPLIED
-    return InboxVerdict.CONFLICTING
+    (verdict,) = await claim_in_inbox(session, consumer, [event], now)
+    return verdict
+
+
+async def claim_in_inbox(
+    session: AsyncSession, consumer: str, events: list[Event], now: datetime
+) -> list[InboxVerdict]:
+    """Claim a batch of events for ``consumer``: one read, and one write at commit.
+
+    The claims are plain inserts written just before commit: if another replica claimed
+    one of these events meanwhile, the primary key refuses the commit, the transaction
+    rolls back and the redelivery finds the event applied.
+    """
+    table = table_of(InboxRecord)
+    claimed: dict[str, str] = session.info.setdefault(f"{_CLAIMS}:{consumer}", {})
+    unclaimed = {e.id for e in events} - claimed.keys()
+    found = await execute(
+        session,
+        select(table.c.event_id, table.c.digest).where(
+            table.c.consumer == consumer, table.c.event_id.in_(unclaimed)
+        ),
+    )
+    known = claimed | {row.event_id: row.digest for row in found}
+    writes = pending_writes(session)
+    verdicts = []
+    for event in events:
+        digest = event_digest(event)
+        prior = known.get(event.id)
+        if prior is None:
+            known[event.id] = claimed[event.id] = digest
+            writes.insert(
+                table,
+                {"consumer": consumer, "event_id": event.id, "digest": digest, "processed_at": now},
+            )
+            verdicts.append(InboxVerdict.NEW)
+        elif prior == digest:
+            verdicts.append(InboxVerdict.ALREADY_APPLIED)
+        else:
+            verdicts.append(InboxVerdict.CONFLICTING)
+    return verdicts

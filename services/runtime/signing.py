@@ -96,7 +96,7 @@ def verify_event(event: Event, public_keys: Iterable[str]) -> None:
         )
     except (binascii.Error, ValueError) as exc:
         raise EnvelopeRejected(RejectReason.BAD_SIGNATURE, "signature is not base64url") from exc
-    message = signing_input(event.raw)
+    message = event.signed_bytes
     for public_key in public_keys:
         try:
             _verify_key(public_key).verify(message, signature)

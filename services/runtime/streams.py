@@ -42,7 +42,8 @@ __all__ = [
 COORDINATOR_CONSUMER = "coordinator"
 DEFAULT_DUPLICATE_WINDOW_S = 120.0
 DEFAULT_MAX_DELIVER = 20
-DEFAULT_BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+DEFAULT_BACKOFF_S = (5.0, 10.0, 20.0, 30.0, 60.0)
+"""Wait for an ack before redelivering, by delivery; a whole batch must fit in the first."""
 DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
 
 

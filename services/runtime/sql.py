@@ -1,0 +1,129 @@
+"""Core SQL on a session's connection, for the paths every event takes.
+
+The ORM's unit of work costs about a millisecond a statement; the hot path (inbox, case
+file, timeline, audit) writes with Core statements on the transaction's connection and
+keeps the ORM for the rest. Statements are built once per table and dialect.
+"""
+
+from functools import cache
+from typing import Any, cast
+
+from sqlalchemy import Table, insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.expression import Executable
+from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+__all__ = [
+    "PendingWrites",
+    "execute",
+    "flush_pending_writes",
+    "insert_ignoring_duplicates",
+    "pending_writes",
+    "table_of",
+    "upsert",
+]
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table behind a SQLModel table class."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]
+
+
+async def execute(
+    session: AsyncSession, statement: Executable, params: Any = None
+) -> CursorResult[Any]:
+    """Run a Core statement in the session's transaction, without the ORM."""
+    connection: AsyncConnection = await session.connection()
+    return await connection.execute(statement, params)
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+def insert_ignoring_duplicates(session: AsyncSession, table: Table) -> Insert:
+    """``INSERT … ON CONFLICT DO NOTHING``: rowcount 0 means the key was there."""
+    return _insert_ignoring(_dialect(session), table)
+
+
+def upsert(session: AsyncSession, table: Table) -> Insert:
+    """``INSERT … ON CONFLICT (primary key) DO UPDATE`` every other column."""
+    return _upsert(_dialect(session), table)
+
+
+def _insert_for(dialect: str) -> Any:
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+@cache
+def _insert_ignoring(dialect: str, table: Table) -> Insert:
+    return cast(Insert, _insert_for(dialect)(table).on_conflict_do_nothing())
+
+
+@cache
+def _upsert(dialect: str, table: Table) -> Insert:
+    statement = _insert_for(dialect)(table)
+    keys = [column.name for column in table.primary_key.columns]
+    others = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in keys}
+    return cast(Insert, statement.on_conflict_do_update(index_elements=keys, set_=others))
+
+
+_PENDING = "ipbus.pending_writes"
+"""Key in ``session.info`` for the rows waiting to be written at commit."""
+
+
+class PendingWrites:
+    """Rows to insert or upsert, written table by table, in order, just before commit.
+
+    A batch of events then costs one statement per table instead of one per row. Upserts
+    of the same key keep only the last row. Whoever buffers rows must not read them back
+    from the database in the same transaction (the coordinator keeps the case files it
+    wrote in the session instead).
+    """
+
+    def __init__(self) -> None:
+        self._inserts: dict[Table, list[dict[str, Any]]] = {}
+        self._upserts: dict[Table, dict[tuple[Any, ...], dict[str, Any]]] = {}
+        self._order: list[tuple[str, Table]] = []
+
+    def insert(self, table: Table, row: dict[str, Any]) -> None:
+        if table not in self._inserts:
+            self._inserts[table] = []
+            self._order.append(("insert", table))
+        self._inserts[table].append(row)
+
+    def upsert(self, table: Table, row: dict[str, Any]) -> None:
+        if table not in self._upserts:
+            self._upserts[table] = {}
+            self._order.append(("upsert", table))
+        key = tuple(row[column.name] for column in table.primary_key.columns)
+        self._upserts[table].pop(key, None)
+        self._upserts[table][key] = row
+
+    async def flush(self, session: AsyncSession) -> None:
+        order, self._order = self._order, []
+        for kind, table in order:
+            if kind == "insert":
+                rows = self._inserts.pop(table)
+                await execute(session, insert(table), rows)
+            else:
+                upserts = list(self._upserts.pop(table).values())
+                await execute(session, upsert(session, table), upserts)
+
+
+def pending_writes(session: AsyncSession) -> PendingWrites:
+    """The session's buffer of rows to write at commit (see ``Database.transaction``)."""
+    writes: PendingWrites | None = session.info.get(_PENDING)
+    if writes is None:
+        writes = session.info[_PENDING] = PendingWrites()
+    return writes
+
+
+async def flush_pending_writes(session: AsyncSession) -> None:
+    writes: PendingWrites | None = session.info.get(_PENDING)
+    if writes is not None:
+        await writes.flush(session)
