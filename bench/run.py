@@ -10,13 +10,15 @@ from pathlib import Path
 
 from bench.baseline import IN_FLIGHT, run_baseline
 from bench.ipbus_path import run_ipbus
+from bench.scale import ScaleReport, run_scale
 from bench.workload import SENDER, make_workload
+from services.runtime.logging import configure_logging
 from services.runtime.nats_server import EmbeddedNatsServer, free_port
 from services.runtime.registry import key_path, prepare_registry
 from services.runtime.settings import Settings
 from services.runtime.signing import AgencyKey
 
-__all__ = ["BenchReport", "run_bench"]
+__all__ = ["BenchReport", "run_bench", "run_scale_bench"]
 
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -72,9 +74,11 @@ async def run_bench(
             registry_path=registry_path,
             database_url=POSTGRES_URL if database == "postgresql" else None,
             database_schema_prefix=f"bench{uuid.uuid4().hex[:8]}_",
-            log_level="WARNING",
             outbox_poll_seconds=0.5,
+            http_port=0,
         )
+        # the production default: every applied event logged at INFO, as JSON, to a file
+        configure_logging(level="INFO", fmt="json", file=root / "services.log")
         prepare_registry(
             settings.registry_path, settings.keys_dir, settings.effective_registry_path
         )
@@ -115,3 +119,28 @@ def _cores() -> int:
 def report_json(report: BenchReport) -> str:
     """The machine-readable last line."""
     return json.dumps(asdict(report), separators=(",", ":"))
+
+
+async def run_scale_bench(*, registry_path: Path, events: int, catch_up: int) -> ScaleReport:
+    """A fresh nats-server and PostgreSQL schema; the coordinator as its own process."""
+    with tempfile.TemporaryDirectory(prefix="ipbus-scale-") as scratch:
+        root = Path(scratch)
+        settings = Settings(
+            data_dir=root / "var",
+            registry_path=registry_path,
+            database_url=POSTGRES_URL,
+            database_schema_prefix=f"scale{uuid.uuid4().hex[:8]}_",
+        )
+        prepare_registry(
+            settings.registry_path, settings.keys_dir, settings.effective_registry_path
+        )
+        key = AgencyKey(key_path(settings.keys_dir, SENDER).read_bytes())
+        async with EmbeddedNatsServer(root / "nats", port=free_port()) as server:
+            return await run_scale(
+                settings,
+                server.url,
+                key,
+                events=events,
+                catch_up=catch_up,
+                log=root / "coordinator.log",
+            )

@@ -21,23 +21,25 @@ class Workload:
     subject: str
     bodies: tuple[bytes, ...]
     ids: tuple[str, ...]
+    case_ids: tuple[str, ...] = ()
 
     @property
     def mean_bytes(self) -> float:
         return sum(len(body) for body in self.bodies) / len(self.bodies)
 
 
-def make_workload(count: int, key: AgencyKey) -> Workload:
-    """``count`` signed ``case.status_changed`` events from customs to the coordinator."""
-    cases = [new_ulid() for _ in range(CASES)]
+def make_workload(count: int, key: AgencyKey, *, cases: int = CASES, first: int = 0) -> Workload:
+    """``count`` signed ``case.status_changed`` events from customs to the coordinator,
+    spread over ``cases`` new cases; ``first`` numbers them after an earlier workload."""
+    case_ids = [new_ulid() for _ in range(cases)]
     now = datetime.now(UTC)
     bodies, ids = [], []
-    for index in range(count):
-        case_id = cases[index % CASES]
+    for index in range(first, first + count):
+        case_id = case_ids[index % cases]
         payload = CaseStatusChanged(
-            local_ref=f"SH-CUS-2026-{index % CASES:05d}",
+            local_ref=f"SH-CUS-2026-{index % cases:05d}",
             status=CaseStatus.INVESTIGATING,
-            note=f"inspection round {index // CASES}",
+            note=f"inspection round {index // cases}",
         )
         envelope = sign_envelope(
             new_envelope(sender=SENDER, payload=payload, now=now, case_id=case_id), key
@@ -48,4 +50,5 @@ def make_workload(count: int, key: AgencyKey) -> Workload:
         subject=event_subject(SENDER, COORDINATOR, "case.status_changed"),
         bodies=tuple(bodies),
         ids=tuple(ids),
+        case_ids=tuple(case_ids),
     )

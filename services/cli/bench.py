@@ -15,9 +15,15 @@ def bench(
     quick: Annotated[bool, typer.Option(help="a short run (under 2 minutes)")] = False,
     events: Annotated[int | None, typer.Option(help="events per measurement")] = None,
     database: Annotated[str, typer.Option(help="sqlite, postgresql, or both")] = "sqlite",
+    scale: Annotated[
+        int, typer.Option(help="also ingest this many events into a coordinator on PostgreSQL")
+    ] = 0,
+    catch_up: Annotated[
+        int, typer.Option(help="events a restarted coordinator catches up on (with --scale)")
+    ] = 100_000,
 ) -> None:
     """Measure throughput and latency against a raw nats-py baseline; last line is JSON."""
-    from bench.run import report_json, run_bench
+    from bench.run import report_json, run_bench, run_scale_bench
 
     if database not in ("sqlite", "postgresql", "both"):
         raise typer.BadParameter("choose sqlite, postgresql or both", param_hint="--database")
@@ -26,12 +32,12 @@ def bench(
     databases: list[Literal["sqlite", "postgresql"]] = (
         ["sqlite", "postgresql"] if database == "both" else [database]  # type: ignore[list-item]
     )
-    registry = Settings().registry_path
+    registry = Path(Settings().registry_path)
     reports = []
     for name in databases:
         report = asyncio.run(
             run_bench(
-                registry_path=Path(registry),
+                registry_path=registry,
                 events=count,
                 database=name,
                 latency_seconds=latency_seconds,
@@ -39,5 +45,10 @@ def bench(
         )
         print(report.table(), flush=True)
         reports.append(report)
+    if scale:
+        scaled = asyncio.run(
+            run_scale_bench(registry_path=registry, events=scale, catch_up=min(catch_up, scale))
+        )
+        print(scaled.table(), flush=True)
     for report in reports:
         print(report_json(report), flush=True)

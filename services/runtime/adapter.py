@@ -26,6 +26,7 @@ This is the adapter SDK; docs/adapters.md walks through adding an agency with it
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -274,6 +275,8 @@ class AgencyService:
             durable=self.consumer.durable,
             deliver=self.receive_batch,
             log=self.log,
+            in_stream_order=self.consumer.in_stream_order,
+            hold_s=(self.consumer.backoff_s or (5.0,))[0] + 1.0,
         )
         await self._consumer.start()
         await self.on_started()
@@ -334,11 +337,13 @@ class AgencyService:
                 continue
             checked.append((msg, event))
         if len(checked) > 1:
+            started = time.perf_counter()
             try:
                 outcomes = await self._apply_all([event for _, event in checked])
             except Exception as exc:
                 self.log.info("batch refused whole; applying one by one", error=repr(exc))
             else:
+                self._observe_batch([msg for msg, _ in checked], started)
                 for (msg, event), outcome in zip(checked, outcomes, strict=True):
                     await msg.ack()
                     self.metrics.event_received(event, outcome)
@@ -348,6 +353,7 @@ class AgencyService:
 
     async def _receive_checked(self, msg: Msg, event: Event) -> None:
         """Apply one checked event exactly once, or dead-letter it, then ack; nak to retry."""
+        started = time.perf_counter()
         try:
             (outcome,) = await self._apply_all([event])
         except (EnvelopeRejected, PermanentError) as refusal:
@@ -370,8 +376,17 @@ class AgencyService:
             self.metrics.event_received(event, "failed")
             await msg.nak(delay=RETRY_DELAY_S)
             return
+        self._observe_batch([msg], started)
         await msg.ack()
         self.metrics.event_received(event, outcome)
+
+    def _observe_batch(self, messages: list[Msg], started: float) -> None:
+        now = time.time()  # wall clock, like JetStream's: the service clock may be simulated
+        self.metrics.batch_applied(
+            len(messages),
+            time.perf_counter() - started,
+            [max(0.0, now - m.metadata.timestamp.timestamp()) for m in messages],
+        )
 
     def _event_log(self, event: Event | None) -> Any:
         """The service's logger, carrying the event's ids once it could be decoded."""

@@ -6,19 +6,28 @@ order, and a lone event must not wait for company, so this loop is nats.py's pla
 ``fetch``: it returns at once with whatever is waiting, up to ``batch_max`` messages. Under
 load the batches fill by themselves (messages pile up while the previous batch is applied);
 at a trickle each event goes through alone.
+
+**Stream order across replicas and crashes** (``in_stream_order``, for a consumer that
+sees every message of its stream, like the coordinator's): a batch is handed over only
+from the consumer's ack floor on — every message before it acknowledged, that is,
+applied and committed by whichever replica had it. The rest of the batch waits. A message
+whose predecessor is still out with another replica, or with a replica that died, waits
+for it; a batch that waits longer than the first redelivery backoff is handed back
+(``nak``) so the predecessors, due for redelivery by then, can be fetched first.
 """
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
-__all__ = ["BATCH_MAX", "FETCH_WAIT_S", "EventConsumer"]
+__all__ = ["BATCH_MAX", "FETCH_WAIT_S", "EventConsumer", "in_turn"]
 
 BATCH_MAX = 200
 """Most messages applied in one transaction; well under the consumer's ``max_ack_pending``."""
@@ -26,6 +35,35 @@ FETCH_WAIT_S = 1.0
 """How long one fetch waits on an empty consumer before asking again."""
 RETRY_PAUSE_S = 0.5
 """Pause after a failed fetch (NATS reconnecting, JetStream briefly unavailable)."""
+TURN_POLL_S = (0.002, 0.005, 0.01, 0.02, 0.05)
+"""Pauses between looks at the ack floor while a batch waits for its predecessors."""
+
+T = TypeVar("T")
+
+
+def in_turn(
+    messages: Sequence[T], ack_floor: int, seq: Callable[[T], int]
+) -> tuple[list[T], list[T]]:
+    """Split ``messages`` (in stream order) into those that may be applied now and those
+    that must wait. ``ack_floor``: every stream sequence up to it is acknowledged. A message
+    may go when every sequence before it is acknowledged or earlier in the same batch.
+
+    >>> in_turn([4, 5, 7], 3, seq=int)
+    ([4, 5], [7])
+    >>> in_turn([2, 4, 5], 3, seq=int)  # 2 came again after its ack: the inbox knows it
+    ([2, 4, 5], [])
+    """
+    expected = ack_floor + 1
+    for index, message in enumerate(messages):
+        position = seq(message)
+        if position > expected:
+            return list(messages[:index]), list(messages[index:])
+        expected = max(expected, position + 1)
+    return list(messages), []
+
+
+def _stream_seq(message: Msg) -> int:
+    return int(message.metadata.sequence.stream)
 
 
 class EventConsumer:
@@ -41,6 +79,8 @@ class EventConsumer:
         log: Any,
         batch_max: int = BATCH_MAX,
         wait_s: float = FETCH_WAIT_S,
+        in_stream_order: bool = False,
+        hold_s: float = 6.0,
     ) -> None:
         self._js = js
         self._stream = stream
@@ -49,9 +89,12 @@ class EventConsumer:
         self._log = log
         self._batch_max = batch_max
         self._wait_s = wait_s
+        self._in_stream_order = in_stream_order
+        self._hold_s = hold_s
         self._subscription: JetStreamContext.PullSubscription | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._delivering = False
 
     async def start(self) -> None:
         self._subscription = await self._js().pull_subscribe_bind(
@@ -63,6 +106,8 @@ class EventConsumer:
         """Let the batch in hand finish (bounded), then leave the consumer to the server."""
         self._stopping.set()
         if self._task is not None:
+            if not self._delivering:  # waiting in a fetch: nothing in hand to finish
+                self._task.cancel()
             done, _ = await asyncio.wait({self._task}, timeout=timeout_s)
             if not done:
                 self._log.warning("consumer did not stop in time; cancelling", after_s=timeout_s)
@@ -86,8 +131,38 @@ class EventConsumer:
                 self._log.warning("fetch failed; retrying", error=repr(exc))
                 await asyncio.sleep(RETRY_PAUSE_S)
                 continue
+            self._delivering = True
             try:
-                await self._deliver(messages)
+                if self._in_stream_order:
+                    await self._deliver_in_turn(messages)
+                else:
+                    await self._deliver(messages)
             except Exception:  # unacknowledged messages come back; the loop must not die
                 self._log.exception("batch failed; its messages will be redelivered")
                 await asyncio.sleep(RETRY_PAUSE_S)
+            finally:
+                self._delivering = False
+
+    async def _deliver_in_turn(self, messages: list[Msg]) -> None:
+        """Hand over what is in turn, wait for the rest's predecessors, or hand it back."""
+        waiting = sorted(messages, key=_stream_seq)
+        given_up_at = time.monotonic() + self._hold_s
+        pauses = iter(TURN_POLL_S)
+        while waiting:
+            info = await self._js().consumer_info(self._stream, self._durable)
+            floor = info.ack_floor.stream_seq if info.ack_floor else 0
+            ready, waiting = in_turn(waiting, floor, _stream_seq)
+            if ready:
+                await self._deliver(ready)
+                pauses = iter(TURN_POLL_S)
+                continue
+            if self._stopping.is_set() or time.monotonic() > given_up_at:
+                self._log.info(
+                    "predecessors still out; handing the batch back",
+                    first=_stream_seq(waiting[0]),
+                    ack_floor=floor,
+                )
+                for message in waiting:
+                    await message.nak()
+                return
+            await asyncio.sleep(next(pauses, TURN_POLL_S[-1]))

@@ -163,6 +163,27 @@ class IpbusMetrics:
             ["severity"],
             registry=r,
         )
+        self.batch_events = Histogram(
+            "ipbus_batch_events",
+            "Events per batch a service applied in one transaction",
+            ["agency"],
+            buckets=(1, 2, 5, 10, 20, 50, 100, 200),
+            registry=r,
+        )
+        self.batch_seconds = Histogram(
+            "ipbus_batch_apply_seconds",
+            "Time to apply one batch, inbox, handlers and commit included",
+            ["agency"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+            registry=r,
+        )
+        self.event_delay = Histogram(
+            "ipbus_event_delay_seconds",
+            "From JetStream storing an event to the service committing its effects",
+            ["agency"],
+            buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+            registry=r,
+        )
         self.audit_chain_length = Gauge(
             "ipbus_audit_chain_length",
             "Entries in the coordinator's hash-chained audit log (refreshed on each scrape)",
@@ -195,6 +216,14 @@ class AgencyMetrics:
 
     def dead_lettered(self, reason: RejectReason) -> None:
         self.families.dead_letters.labels(self.agency, reason.value).inc()
+
+    def batch_applied(self, events: int, seconds: float, delays_s: list[float]) -> None:
+        """A batch committed: its size, its time, each event's delay since it was stored."""
+        self.families.batch_events.labels(self.agency).observe(events)
+        self.families.batch_seconds.labels(self.agency).observe(seconds)
+        delay = self.families.event_delay.labels(self.agency)
+        for seconds_since_stored in delays_s:
+            delay.observe(seconds_since_stored)
 
     def published(self, count: int) -> None:
         if count:

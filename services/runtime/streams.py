@@ -65,6 +65,9 @@ class ConsumerSpec:
     max_deliver: int = DEFAULT_MAX_DELIVER
     backoff_s: tuple[float, ...] = DEFAULT_BACKOFF_S
     max_ack_pending: int = 1000
+    in_stream_order: bool = False
+    """Apply each message only after every one before it in the stream is acknowledged
+    (:mod:`services.runtime.consumer`); for a consumer that reads the whole stream."""
 
     def config(self) -> ConsumerConfig:
         return ConsumerConfig(
@@ -89,7 +92,9 @@ def agency_consumer_spec(agency_id: str) -> ConsumerSpec:
 
 def coordinator_consumer_spec() -> ConsumerSpec:
     """The coordinator reads every event on the bus."""
-    return ConsumerSpec(durable=COORDINATOR_CONSUMER, filter_subject=f"{EVENT_PREFIX}.>")
+    return ConsumerSpec(
+        durable=COORDINATOR_CONSUMER, filter_subject=f"{EVENT_PREFIX}.>", in_stream_order=True
+    )
 
 
 async def ensure_streams(js: JetStreamContext, layout: StreamLayout | None = None) -> None:

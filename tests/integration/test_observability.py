@@ -46,7 +46,7 @@ sqlite_only = pytest.mark.parametrize("database_url", [None])
 
 MAY_BE_EMPTY = {
     # A healthy scenario raises no handler exceptions.
-    "Handler exceptions (FastStream)",
+    "Handler failures (redelivered)",
 }
 RATE_INTERVAL = "15s"
 GUANGDONG_REGULATOR = "amr-guangdong"

@@ -90,16 +90,21 @@ async def run_scenario(
     *,
     events: int,
     replicas: int = 1,
+    coordinators: int = 1,
     settle_timeout_s: float = 180.0,
 ) -> tuple[Tally, float]:
-    """Start everything, play ``chaos`` while the load flows, wait until it drains."""
+    """Start everything, play ``chaos`` while the load flows, wait until it drains.
+
+    ``replicas`` of the regulator and ``coordinators`` replicas of the coordinator share
+    their durable consumers."""
     cases = math.ceil(events / EVENTS_PER_CASE)
     prepare_registry(settings.registry_path, settings.keys_dir, settings.effective_registry_path)
     await provision_streams(nats_url, StreamLayout(replicas=settings.stream_replicas))
     cases_file = settings.data_dir / "cases.txt"
     cases_file.write_text("\n".join(new_ulid() for _ in range(cases)))
     fleet = Fleet(settings, nats_url)
-    fleet.service("coordinator", "coordinator")
+    for replica in range(coordinators):
+        fleet.service("coordinator", "coordinator", replica=replica)
     for replica in range(replicas):
         fleet.service("enforcement", RECIPIENT, replica=replica)
     fleet.load_agency(ORIGIN, RECIPIENT, cases_file)

@@ -1,6 +1,8 @@
 """Two replicas of one service share its durable consumer and its database (outbox
 included): each event is applied once, each outgoing event published once — even
-with one replica killed -9 in the middle."""
+with one replica killed -9 in the middle. Two coordinators also keep stream order: a
+referral's acknowledgement is never applied before the referral, or it would be refused
+and show up as a dead letter (counted as lost)."""
 
 import asyncio
 
@@ -33,3 +35,26 @@ async def test_two_replicas_sharing_a_consumer_and_an_outbox_apply_each_event_on
         db = "PostgreSQL" if scenario_settings.database_url else "SQLite"
         print(tally.report(f"two replicas of {RECIPIENT} on {db}", seconds))
     assert (tally.duplicates, tally.lost) == (0, 0), tally
+
+
+async def test_two_coordinators_sharing_a_consumer_apply_every_case_in_stream_order(
+    scenario_settings: Settings, own_nats_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def kill_one_coordinator(load: Load) -> None:
+        await load.reached(0.3)
+        replica = load.fleet.processes["coordinator#1"]
+        replica.kill()  # its batch in hand comes back after the first backoff
+        await load.reached(0.6)
+        replica.start()
+
+    tally, seconds = await run_scenario(
+        scenario_settings,
+        own_nats_url,
+        kill_one_coordinator,
+        events=events_for(0.1),
+        coordinators=2,
+    )
+    with capsys.disabled():
+        db = "PostgreSQL" if scenario_settings.database_url else "SQLite"
+        print(tally.report(f"two coordinators, one killed, on {db}", seconds))
+    assert (tally.duplicates, tally.lost, tally.dead_letters) == (0, 0, 0), tally

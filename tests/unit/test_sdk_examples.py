@@ -6,9 +6,9 @@ from types import ModuleType
 import pytest
 
 from contracts import compatibility
-from services.runtime import adapter, discovery, gateway, gateway_inbox
+from services.runtime import adapter, consumer, discovery, gateway, gateway_inbox
 
-MODULES = [adapter, discovery, gateway, gateway_inbox, compatibility]
+MODULES = [adapter, consumer, discovery, gateway, gateway_inbox, compatibility]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
