@@ -4,7 +4,7 @@ import asyncio
 import time
 
 import nats
-from nats.js.api import AckPolicy, ConsumerConfig, StorageType, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, PubAck, StorageType, StreamConfig
 
 from bench.workload import Workload
 
@@ -18,14 +18,17 @@ STREAM = "BENCH_BASELINE"
 async def publish_all(
     js: nats.js.JetStreamContext, subject: str, bodies: tuple[bytes, ...], ids: tuple[str, ...]
 ) -> None:
-    """Publish with up to ``IN_FLIGHT`` unacknowledged publishes, as a fast producer would."""
-    window = asyncio.Semaphore(IN_FLIGHT)
-
-    async def one(body: bytes, msg_id: str) -> None:
-        async with window:
-            await js.publish(subject, body, headers={"Nats-Msg-Id": msg_id})
-
-    await asyncio.gather(*(one(body, msg_id) for body, msg_id in zip(bodies, ids, strict=True)))
+    """Publish with up to ``IN_FLIGHT`` unacknowledged publishes, as a fast producer would
+    (nats.py's ``publish_async``; each PubAck is checked)."""
+    window: list[asyncio.Future[PubAck]] = []
+    for body, msg_id in zip(bodies, ids, strict=True):
+        window.append(await js.publish_async(subject, body, headers={"Nats-Msg-Id": msg_id}))
+        if len(window) >= IN_FLIGHT:
+            for ack in window:
+                await ack
+            window.clear()
+    for ack in window:
+        await ack
 
 
 async def run_baseline(nats_url: str, workload: Workload) -> float:

@@ -47,13 +47,13 @@ class BenchReport:
                 f"{self.event_bytes:.0f} bytes, {self.machine}, {self.date}",
                 f"  baseline (raw nats-py, {IN_FLIGHT} in flight, pull+ack): "
                 f"{self.baseline_eps:>9,.0f} events/s",
-                f"  ipbus (adapter outbox → JetStream → coordinator):     "
+                f"  ipbus (adapter outbox → JetStream → coordinator process): "
                 f"{self.ipbus_eps:>9,.0f} events/s   ratio {self.ratio:.1%}",
                 f"  ipbus ingest (pre-signed, {IN_FLIGHT} in flight → coordinator):  "
                 f"{self.ingest_eps:>9,.0f} events/s",
                 f"  end-to-end latency at {self.offered_eps} events/s: p50 {self.p50_ms:.1f} ms, "
                 f"p95 {self.p95_ms:.1f} ms, p99 {self.p99_ms:.1f} ms",
-                f"  process RSS after the run: {self.rss_mb:.0f} MB",
+                f"  coordinator process RSS after the run: {self.rss_mb:.0f} MB",
             ]
         )
 
@@ -91,6 +91,7 @@ async def run_bench(
                 workload,
                 offered_eps=offered_eps,
                 latency_seconds=latency_seconds,
+                log=root / "coordinator.log",
             )
         return BenchReport(
             database=database,

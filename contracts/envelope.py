@@ -13,10 +13,10 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any, Literal
 
-import rfc8785
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contracts.base import Payload
+from contracts.canonical import canonical_json
 from contracts.events import (
     UnknownEventType,
     UnsupportedEventVersion,
@@ -194,7 +194,7 @@ def signing_input(envelope: Envelope | dict[str, Any]) -> bytes:
     """RFC 8785 canonical JSON of the event without ``signature``: the bytes that are signed."""
     wire = _wire_dict(envelope) if isinstance(envelope, Envelope) else dict(envelope)
     wire.pop("signature", None)
-    return rfc8785.dumps(wire)
+    return canonical_json(wire)
 
 
 def decode_event(body: bytes, subject: str) -> Event:

@@ -9,10 +9,10 @@ shorter chain: publish :func:`head` elsewhere (SECURITY.md) to detect truncation
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 
-import rfc8785
+from contracts.canonical import canonical_json
 
 __all__ = [
     "GENESIS",
@@ -56,12 +56,14 @@ class AuditEntry:
     hash: str = ""
 
 
+_HASHED = tuple(f.name for f in fields(AuditEntry) if f.name != "hash")
+
+
 def entry_hash(entry: AuditEntry) -> str:
     """SHA-256 (hex) of every field but ``hash``, canonical JSON."""
-    fields = asdict(entry)
-    del fields["hash"]
-    fields["verdict"] = entry.verdict.value
-    return hashlib.sha256(rfc8785.dumps(fields)).hexdigest()
+    values = {name: getattr(entry, name) for name in _HASHED}  # flat: no deep copy needed
+    values["verdict"] = entry.verdict.value
+    return hashlib.sha256(canonical_json(values)).hexdigest()
 
 
 def chain_next(previous: AuditEntry | None, entry: AuditEntry) -> AuditEntry:

@@ -3,10 +3,10 @@
 import hashlib
 from datetime import datetime
 
-import rfc8785
 from nats.aio.msg import Msg
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from contracts.canonical import canonical_json
 from contracts.envelope import Event, RejectReason
 from services.coordinator.audit_store import accepted_entry, append_audit, rejected_entry
 
@@ -15,7 +15,7 @@ __all__ = ["audit_accepted", "audit_rejected"]
 
 async def audit_accepted(session: AsyncSession, event: Event, now: datetime) -> None:
     """Chain an accepted event (new: the inbox just claimed it); digest covers the signature."""
-    digest = hashlib.sha256(rfc8785.dumps(event.raw)).hexdigest()
+    digest = hashlib.sha256(canonical_json(event.raw)).hexdigest()
     await append_audit(session, accepted_entry(event, digest, now), known_new=True)
 
 

@@ -1,0 +1,124 @@
+"""The coordinator as its own OS process, as a deployment runs it, and how to watch it.
+
+Its memory is its own (RSS from ``/proc``); its progress is its durable consumer's count of
+what is still pending; when it applied each event is the inbox row's ``processed_at``.
+"""
+
+import asyncio
+import os
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import nats
+from nats.js import JetStreamContext
+from sqlmodel import col, select
+
+from contracts.subjects import COORDINATOR, EVENT_STREAM
+from services.runtime.database import Database, database_url_for
+from services.runtime.inbox import InboxRecord
+from services.runtime.settings import Settings
+from services.runtime.streams import COORDINATOR_CONSUMER
+
+__all__ = ["CoordinatorProcess", "applied_at", "drained", "pending", "rss_mb"]
+
+POLL_S = 0.05
+
+
+class CoordinatorProcess:
+    """``ipbus run coordinator`` with ``settings`` in its environment, logging to a file."""
+
+    def __init__(self, settings: Settings, nats_url: str, log: Path) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IPBUS_")}
+        env.update(
+            IPBUS_NATS_URL=nats_url,
+            IPBUS_DATA_DIR=str(settings.data_dir),
+            IPBUS_REGISTRY_PATH=str(settings.registry_path),
+            IPBUS_DATABASE_SCHEMA_PREFIX=settings.database_schema_prefix,
+            IPBUS_LOG_FORMAT="json",
+            IPBUS_LOG_LEVEL="INFO",  # the production default: a line per applied event
+            IPBUS_HTTP_PORT="0",
+        )
+        if settings.database_url:
+            env["IPBUS_DATABASE_URL"] = settings.database_url
+        self._env = env
+        self._log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self._log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(Path(sys.executable).parent / "ipbus"), "run", "coordinator"],
+                env=self._env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=60)
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    async def ready(self, js: JetStreamContext, timeout_s: float = 60.0) -> None:
+        """Wait until it has bound its consumer (its first fetch is waiting)."""
+        for _ in range(int(timeout_s / POLL_S)):
+            if self.process is not None and self.process.poll() is not None:
+                tail = self._log.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"the coordinator exited:\n{tail}")
+            try:
+                info = await js.consumer_info(EVENT_STREAM, COORDINATOR_CONSUMER)
+            except nats.js.errors.NotFoundError:
+                info = None
+            if info is not None and info.num_waiting:
+                return
+            await asyncio.sleep(POLL_S)
+        raise TimeoutError(f"coordinator not ready; see {self._log}")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def pending(js: JetStreamContext) -> int:
+    """Events the coordinator has not yet applied and acknowledged."""
+    info = await js.consumer_info(EVENT_STREAM, COORDINATOR_CONSUMER)
+    return int(info.num_pending + info.num_ack_pending)
+
+
+async def drained(js: JetStreamContext) -> None:
+    """Poll until the coordinator has applied and acknowledged everything in the stream."""
+    while True:
+        if await pending(js) == 0:
+            return
+        await asyncio.sleep(POLL_S)
+
+
+async def applied_at(settings: Settings, event_ids: list[str]) -> dict[str, datetime]:
+    """When the coordinator claimed each event in the transaction that applied it."""
+    database = Database(
+        database_url_for(settings.database_url, settings.data_dir, COORDINATOR),
+        namespace=settings.database_schema_prefix + COORDINATOR,
+    )
+    found: dict[str, datetime] = {}
+    try:
+        async with database.transaction() as session:
+            for first in range(0, len(event_ids), 500):
+                rows = await session.exec(
+                    select(InboxRecord.event_id, InboxRecord.processed_at).where(
+                        InboxRecord.consumer == COORDINATOR_CONSUMER,
+                        col(InboxRecord.event_id).in_(event_ids[first : first + 500]),
+                    )
+                )
+                found.update({event_id: at for event_id, at in rows})
+    finally:
+        await database.close()
+    return found
