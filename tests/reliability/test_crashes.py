@@ -27,14 +27,12 @@ async def _kill_each_service_in_turn(load: Load) -> None:
 async def test_killing_each_service_in_turn_loses_nothing_and_applies_nothing_twice(
     scenario_settings: Settings, own_nats: EmbeddedNatsServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # shares of the 10,000 that fit the suite's time budget on 2 cores;
-    # IPBUS_RELIABILITY_EVENTS=10000 runs the full number (docs/reliability.md)
-    share = 0.4 if scenario_settings.database_url is None else 0.1
     tally, seconds = await run_scenario(
-        scenario_settings, own_nats.url, _kill_each_service_in_turn, events=events_for(share)
+        scenario_settings, own_nats.url, _kill_each_service_in_turn, events=events_for(1.0)
     )
     with capsys.disabled():
-        print(tally.report("kill -9 each service", seconds))
+        db = "PostgreSQL" if scenario_settings.database_url else "SQLite"
+        print(tally.report(f"kill -9 each service on {db}", seconds))
     assert (tally.duplicates, tally.lost) == (0, 0), tally
 
 
@@ -50,7 +48,7 @@ async def test_killing_nats_server_mid_stream_loses_nothing_and_applies_nothing_
             await own_nats.start()
 
     tally, seconds = await run_scenario(
-        scenario_settings, own_nats.url, kill_nats_twice, events=events_for(0.3)
+        scenario_settings, own_nats.url, kill_nats_twice, events=events_for(1.0)
     )
     with capsys.disabled():
         print(tally.report("kill -9 nats-server", seconds))
