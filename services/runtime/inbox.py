@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.envelope import Event
 from services.runtime.database import RuntimeTable
-from services.runtime.sql import execute, pending_writes, table_of
+from services.runtime.sql import execute, insert_ignoring_duplicates, table_of
 
 __all__ = ["InboxRecord", "InboxVerdict", "claim_in_inbox", "event_digest", "record_in_inbox"]
 
@@ -55,35 +55,46 @@ async def record_in_inbox(
 async def claim_in_inbox(
     session: AsyncSession, consumer: str, events: list[Event], now: datetime
 ) -> list[InboxVerdict]:
-    """Claim a batch of events for ``consumer``: one read, and one write at commit.
+    """Claim a batch of events for ``consumer`` with one ``INSERT … ON CONFLICT DO NOTHING
+    RETURNING``: what comes back is new; the rest was claimed before (read its digest).
 
-    The claims are plain inserts written just before commit: if another replica claimed
-    one of these events meanwhile, the primary key refuses the commit, the transaction
-    rolls back and the redelivery finds the event applied.
+    Another replica claiming the same event concurrently holds its row until it commits;
+    this insert waits for it, then finds the event claimed.
     """
     table = table_of(InboxRecord)
     claimed: dict[str, str] = session.info.setdefault(f"{_CLAIMS}:{consumer}", {})
-    unclaimed = {e.id for e in events} - claimed.keys()
-    found = await execute(
-        session,
-        select(table.c.event_id, table.c.digest).where(
-            table.c.consumer == consumer, table.c.event_id.in_(unclaimed)
-        ),
-    )
-    known = claimed | {row.event_id: row.digest for row in found}
-    writes = pending_writes(session)
+    digests: dict[str, str] = {}
+    for event in events:
+        digests.setdefault(event.id, event_digest(event))
+    wanted = [event_id for event_id in digests if event_id not in claimed]
+    new: set[str] = set()
+    if wanted:
+        inserted = await execute(
+            session,
+            insert_ignoring_duplicates(session, table).returning(table.c.event_id),
+            [
+                {"consumer": consumer, "event_id": i, "digest": digests[i], "processed_at": now}
+                for i in wanted
+            ],
+        )
+        new = set(inserted.scalars())
+    recorded = {event_id: claimed[event_id] for event_id in digests if event_id in claimed}
+    if before := set(wanted) - new:
+        found = await execute(
+            session,
+            select(table.c.event_id, table.c.digest).where(
+                table.c.consumer == consumer, table.c.event_id.in_(before)
+            ),
+        )
+        recorded.update({row.event_id: row.digest for row in found})
     verdicts = []
     for event in events:
         digest = event_digest(event)
-        prior = known.get(event.id)
-        if prior is None:
-            known[event.id] = claimed[event.id] = digest
-            writes.insert(
-                table,
-                {"consumer": consumer, "event_id": event.id, "digest": digest, "processed_at": now},
-            )
+        if event.id in new:  # the first copy in the batch is the one claimed
+            new.discard(event.id)
+            recorded[event.id] = claimed[event.id] = digest
             verdicts.append(InboxVerdict.NEW)
-        elif prior == digest:
+        elif recorded.get(event.id) == digest:
             verdicts.append(InboxVerdict.ALREADY_APPLIED)
         else:
             verdicts.append(InboxVerdict.CONFLICTING)
