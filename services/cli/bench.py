@@ -14,7 +14,9 @@ __all__ = ["bench"]
 def bench(
     quick: Annotated[bool, typer.Option(help="a short run (under 2 minutes)")] = False,
     events: Annotated[int | None, typer.Option(help="events per measurement")] = None,
-    database: Annotated[str, typer.Option(help="sqlite, postgresql, or both")] = "sqlite",
+    database: Annotated[
+        str, typer.Option(help="sqlite, postgresql, both, or none (with --scale: scale only)")
+    ] = "sqlite",
     scale: Annotated[
         int, typer.Option(help="also ingest this many events into a coordinator on PostgreSQL")
     ] = 0,
@@ -25,13 +27,14 @@ def bench(
     """Measure throughput and latency against a raw nats-py baseline; last line is JSON."""
     from bench.run import report_json, run_bench, run_scale_bench
 
-    if database not in ("sqlite", "postgresql", "both"):
-        raise typer.BadParameter("choose sqlite, postgresql or both", param_hint="--database")
+    if database not in ("sqlite", "postgresql", "both", "none"):
+        raise typer.BadParameter("choose sqlite, postgresql, both or none", param_hint="--database")
     count = events or (5_000 if quick else 20_000)
     latency_seconds = 5.0 if quick else 20.0
-    databases: list[Literal["sqlite", "postgresql"]] = (
-        ["sqlite", "postgresql"] if database == "both" else [database]  # type: ignore[list-item]
-    )
+    databases: list[Literal["sqlite", "postgresql"]] = {  # type: ignore[assignment]
+        "both": ["sqlite", "postgresql"],
+        "none": [],
+    }.get(database, [database])
     registry = Path(Settings().registry_path)
     reports = []
     for name in databases:

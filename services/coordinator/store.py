@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select as core_select
 from sqlalchemy.orm import registry
-from sqlmodel import Field, SQLModel, col, select
+from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.cases import CaseStatus
@@ -245,10 +245,10 @@ def append_timeline(session: AsyncSession, case_id: str, line: TimelineLine) -> 
 
 async def case_view(session: AsyncSession, case: CaseFile) -> CaseView:
     """The case as a query answer, timeline in the order the coordinator applied it."""
-    lines = await session.exec(
-        select(TimelineRecord)
-        .where(TimelineRecord.case_id == case.case_id)
-        .order_by(col(TimelineRecord.seq))
+    timeline = table_of(TimelineRecord)
+    lines = await execute(
+        session,
+        core_select(timeline).where(timeline.c.case_id == case.case_id).order_by(timeline.c.seq),
     )
     return CaseView(
         case_id=case.case_id,

@@ -83,8 +83,11 @@ class Database:
                     "lock_timeout": str(LOCK_TIMEOUT_MS),
                     "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_MS),
                 }
+            # No pre-ping: it costs a round trip per transaction (per batch, per query); a
+            # connection that died with the server fails its transaction as a RetryableError
+            # (the batch is nak'ed and retried) and the pool replaces it.
             engine = create_async_engine(
-                url, pool_size=5, max_overflow=5, pool_pre_ping=True, connect_args=connect_args
+                url, pool_size=5, max_overflow=5, pool_pre_ping=False, connect_args=connect_args
             )
             engine = engine.execution_options(schema_translate_map={None: self.schema})
         else:
