@@ -37,9 +37,10 @@ tools/asyncapi/node_modules: tools/asyncapi/package-lock.json
 	npm ci --prefix tools/asyncapi --ignore-scripts --no-audit --no-fund
 	@touch $@
 
-## bench: ipbus against a raw nats-py JetStream baseline, SQLite and PostgreSQL
+## bench: ipbus against a raw nats-py JetStream baseline, SQLite and PostgreSQL, and a
+## 100,000-event scale run (docs/performance.md; about 8 minutes on two cores)
 bench: $(BIN)/ipbus
-	$(BIN)/ipbus bench --database both
+	$(BIN)/ipbus bench --database both --scale 100000 --catch-up 20000
 
 unit: $(BIN)/ipbus
 	$(BIN)/python -m pytest tests/unit

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nats
 from nats.js import JetStreamContext
+from sqlalchemy import text
 from sqlmodel import col, select
 
 from contracts.subjects import COORDINATOR, EVENT_STREAM
@@ -21,7 +22,14 @@ from services.runtime.inbox import InboxRecord
 from services.runtime.settings import Settings
 from services.runtime.streams import COORDINATOR_CONSUMER
 
-__all__ = ["CoordinatorProcess", "applied_at", "drained", "pending", "rss_mb"]
+__all__ = [
+    "CoordinatorProcess",
+    "applied_at",
+    "drained",
+    "pending",
+    "rss_mb",
+    "vacuum_analyze",
+]
 
 POLL_S = 0.05
 
@@ -102,12 +110,41 @@ async def drained(js: JetStreamContext) -> None:
         await asyncio.sleep(POLL_S)
 
 
-async def applied_at(settings: Settings, event_ids: list[str]) -> dict[str, datetime]:
-    """When the coordinator claimed each event in the transaction that applied it."""
-    database = Database(
+async def vacuum_analyze(settings: Settings) -> None:
+    """What autovacuum does on a production server (it is off on some test servers):
+    reclaim the case rows every event rewrites, refresh the planner's statistics."""
+    if not settings.database_url:
+        return
+    database = _coordinator_database(settings)
+    try:
+        async with database.engine.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await autocommit.execute(text(f'VACUUM (ANALYZE) "{database.schema}".coordinator_case'))
+            for table in _VACUUMED:
+                await autocommit.execute(text(f'ANALYZE "{database.schema}".{table}'))
+    finally:
+        await database.close()
+
+
+_VACUUMED = (
+    "coordinator_case_party",
+    "coordinator_referral",
+    "coordinator_timeline",
+    "coordinator_audit",
+    "ipbus_inbox",
+)
+
+
+def _coordinator_database(settings: Settings) -> Database:
+    return Database(
         database_url_for(settings.database_url, settings.data_dir, COORDINATOR),
         namespace=settings.database_schema_prefix + COORDINATOR,
     )
+
+
+async def applied_at(settings: Settings, event_ids: list[str]) -> dict[str, datetime]:
+    """When the coordinator claimed each event in the transaction that applied it."""
+    database = _coordinator_database(settings)
     found: dict[str, datetime] = {}
     try:
         async with database.transaction() as session:

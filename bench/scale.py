@@ -3,7 +3,10 @@
 The coordinator runs as its own process (``ipbus run coordinator``), so its memory is its
 own: RSS is read from ``/proc`` at every step of the ingest. Events are signed and
 published by this process in chunks while the coordinator applies them; progress is the
-durable consumer's own count of what is still pending.
+durable consumer's own count of what is still pending. Every 100,000 events the bench
+runs ``VACUUM (ANALYZE)`` on the coordinator's tables, as autovacuum would on a production
+server (it is off on this machine's PostgreSQL: without it the planner never learns the
+tables grew and the rows every event rewrites pile up).
 """
 
 import random
@@ -15,7 +18,7 @@ from pathlib import Path
 import nats
 
 from bench.baseline import publish_all
-from bench.processes import CoordinatorProcess, drained, pending, rss_mb
+from bench.processes import CoordinatorProcess, drained, pending, rss_mb, vacuum_analyze
 from bench.workload import SENDER, make_workload
 from contracts.queries import CASE_QUERY, CaseQuery, CaseReply
 from contracts.subjects import QUERY_PREFIX
@@ -89,9 +92,11 @@ async def run_scale(
             if published % 100_000 < CHUNK or published == events:
                 applied = published - await pending(js)
                 rss.append((applied, rss_mb(coordinator.pid)))
+                await vacuum_analyze(settings)
         await drained(js)
         ingest_eps = events / (time.perf_counter() - started)
         rss.append((events, rss_mb(coordinator.pid)))
+        await vacuum_analyze(settings)
 
         latencies = []
         for case_id in random.sample(case_ids, min(QUERIES, len(case_ids))):
