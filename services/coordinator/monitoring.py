@@ -7,12 +7,12 @@ from contracts.referrals import ReferralKind, ReferralStage, ReferralState
 from contracts.warnings import Severity
 from services.coordinator.audit_store import audit_length
 from services.coordinator.observe import Reading, readings_for, watch_change_for
+from services.coordinator.store import load_referral
 from services.coordinator.watch import (
     apply_watch_change,
     count_overdue,
     count_referrals,
     count_unacknowledged,
-    referral_of,
 )
 from services.runtime.adapter import UnitOfWork
 from services.runtime.clock import Clock
@@ -25,7 +25,7 @@ __all__ = ["observe_event", "refresh_gauges"]
 async def observe_event(uow: UnitOfWork, event: Event, metrics: AgencyMetrics) -> None:
     """Update the watch lists in the event's transaction; record its readings once committed."""
     referral_id = getattr(event.payload, "referral_id", None)
-    referral = await referral_of(uow.session, referral_id) if referral_id else None
+    referral = await load_referral(uow.session, referral_id) if referral_id else None
     change = watch_change_for(event.payload, event.sender, event.recipient, referral)
     if change is not None:
         closed = await apply_watch_change(uow.session, change, event.envelope.time)

@@ -187,15 +187,7 @@ async def save_case(
         },
     )
     for agency_id, local_ref in case.parties.items():
-        if (
-            before is not None
-            and agency_id in before.parties
-            and (
-                before.parties[agency_id] == local_ref
-                and (agency_id in before.opened) == (agency_id in case.opened)
-                and (agency_id in before.closed) == (agency_id in case.closed)
-            )
-        ):
+        if before is not None and _party(before, agency_id) == _party(case, agency_id):
             continue
         writes.upsert(
             table_of(CasePartyRecord),
@@ -224,6 +216,16 @@ async def save_case(
                 "supervisor": r.supervisor,
             },
         )
+
+
+def _party(case: CaseFile, agency_id: str) -> tuple[bool, str | None, bool, bool]:
+    """What the party row of ``agency_id`` holds (first: whether there is one)."""
+    return (
+        agency_id in case.parties,
+        case.parties.get(agency_id),
+        agency_id in case.opened,
+        agency_id in case.closed,
+    )
 
 
 def append_timeline(session: AsyncSession, case_id: str, line: TimelineLine) -> None:

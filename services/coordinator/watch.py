@@ -10,9 +10,8 @@ from sqlalchemy import func
 from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.coordinator.domain import CaseReferral
 from services.coordinator.observe import WatchChange
-from services.coordinator.store import CaseReferralRecord, CoordinatorTable, load_referral
+from services.coordinator.store import CaseReferralRecord, CoordinatorTable
 
 __all__ = [
     "OverdueRecord",
@@ -21,7 +20,6 @@ __all__ = [
     "count_overdue",
     "count_referrals",
     "count_unacknowledged",
-    "referral_of",
 ]
 
 
@@ -76,11 +74,6 @@ async def apply_watch_change(
                 session.add(delivery)
                 return delivery
     return None
-
-
-async def referral_of(session: AsyncSession, referral_id: str) -> CaseReferral | None:
-    """The referral as the case file holds it, read past the ORM (the case file is Core)."""
-    return await load_referral(session, referral_id)
 
 
 async def count_referrals(session: AsyncSession) -> dict[tuple[str, str], int]:

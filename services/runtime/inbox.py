@@ -29,10 +29,6 @@ class InboxRecord(RuntimeTable, table=True):
     processed_at: datetime
 
 
-_CLAIMS = "ipbus.inbox_claims"
-"""Key prefix in ``session.info`` for the claims this transaction has yet to write."""
-
-
 class InboxVerdict(StrEnum):
     NEW = "new"
     ALREADY_APPLIED = "already_applied"
@@ -62,37 +58,33 @@ async def claim_in_inbox(
     this insert waits for it, then finds the event claimed.
     """
     table = table_of(InboxRecord)
-    claimed: dict[str, str] = session.info.setdefault(f"{_CLAIMS}:{consumer}", {})
     digests: dict[str, str] = {}
     for event in events:
         digests.setdefault(event.id, event_digest(event))
-    wanted = [event_id for event_id in digests if event_id not in claimed]
-    new: set[str] = set()
-    if wanted:
-        inserted = await execute(
-            session,
-            insert_ignoring_duplicates(session, table).returning(table.c.event_id),
-            [
-                {"consumer": consumer, "event_id": i, "digest": digests[i], "processed_at": now}
-                for i in wanted
-            ],
-        )
-        new = set(inserted.scalars())
-    recorded = {event_id: claimed[event_id] for event_id in digests if event_id in claimed}
-    if before := set(wanted) - new:
+    inserted = await execute(
+        session,
+        insert_ignoring_duplicates(session, table).returning(table.c.event_id),
+        [
+            {"consumer": consumer, "event_id": i, "digest": d, "processed_at": now}
+            for i, d in digests.items()
+        ],
+    )
+    new = set(inserted.scalars())
+    recorded: dict[str, str] = {}
+    if before := digests.keys() - new:
         found = await execute(
             session,
             select(table.c.event_id, table.c.digest).where(
                 table.c.consumer == consumer, table.c.event_id.in_(before)
             ),
         )
-        recorded.update({row.event_id: row.digest for row in found})
+        recorded = {row.event_id: row.digest for row in found}
     verdicts = []
     for event in events:
         digest = event_digest(event)
         if event.id in new:  # the first copy in the batch is the one claimed
             new.discard(event.id)
-            recorded[event.id] = claimed[event.id] = digest
+            recorded[event.id] = digest
             verdicts.append(InboxVerdict.NEW)
         elif recorded.get(event.id) == digest:
             verdicts.append(InboxVerdict.ALREADY_APPLIED)

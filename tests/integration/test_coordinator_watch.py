@@ -1,8 +1,6 @@
 """The coordinator's watch lists and the counts behind its gauges, on both databases."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -10,33 +8,18 @@ from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralState
 from services.coordinator.domain import CaseFile, CaseReferral
 from services.coordinator.observe import WatchChange
-from services.coordinator.store import CoordinatorTable, save_case
+from services.coordinator.store import load_referral, save_case
 from services.coordinator.watch import (
     apply_watch_change,
     count_overdue,
     count_referrals,
     count_unacknowledged,
-    referral_of,
 )
-from services.runtime.database import Database, database_url_for
+from services.runtime.database import Database
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def database(
-    database_url: str | None, schema_prefix: str, tmp_path: Path
-) -> AsyncIterator[Database]:
-    url = database_url_for(database_url, tmp_path, "coordinator")
-    db = Database(url, namespace=schema_prefix + "coordinator")
-    await db.create_tables(CoordinatorTable.metadata)
-    try:
-        yield db
-    finally:
-        await db.drop_namespace()
-        await db.close()
 
 
 async def test_overdue_referrals_are_counted_until_they_move_on(database: Database) -> None:
@@ -53,7 +36,7 @@ async def test_overdue_referrals_are_counted_until_they_move_on(database: Databa
     async with database.transaction() as session:
         await save_case(session, CaseFile(case_id, referrals={referral_id: referral}), NOW)
     async with database.transaction() as session:
-        assert await referral_of(session, referral_id) == referral
+        assert await load_referral(session, referral_id) == referral
         assert await count_referrals(session) == {("customs_to_enforcement", "acknowledged"): 1}
         mark = WatchChange("mark_overdue", referral_id, label=referral.kind, stage="decide")
         await apply_watch_change(session, mark, NOW)
