@@ -1,12 +1,15 @@
 """A running bus for integration tests, on the real nats-server and a real database."""
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from services.cli.catalogue import CATALOGUE
 from services.cli.demo import demo_settings
+from services.coordinator.store import CoordinatorTable
 from services.runtime.bootstrap import Bus
+from services.runtime.database import Database, database_url_for
 from services.runtime.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -34,3 +37,18 @@ async def demo_bus(settings: Settings) -> AsyncIterator[Bus]:
         yield running
     finally:
         await running.stop()
+
+
+@pytest.fixture
+async def database(
+    database_url: str | None, schema_prefix: str, tmp_path: Path
+) -> AsyncIterator[Database]:
+    """The coordinator's tables in their own database (SQLite file or PostgreSQL schema)."""
+    url = database_url_for(database_url, tmp_path, "coordinator")
+    db = Database(url, namespace=schema_prefix + "coordinator")
+    await db.create_tables(CoordinatorTable.metadata)
+    try:
+        yield db
+    finally:
+        await db.drop_namespace()
+        await db.close()

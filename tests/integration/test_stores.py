@@ -5,9 +5,7 @@ exactly where it matters: upserts, ``ON CONFLICT``, ``FOR UPDATE SKIP LOCKED``.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import structlog
@@ -19,14 +17,13 @@ from contracts.referrals import ReferralState
 from contracts.subjects import event_subject
 from services.coordinator.domain import CaseFile, CaseReferral, TimelineLine
 from services.coordinator.store import (
-    CoordinatorTable,
     append_timeline,
     case_view,
     load_case,
     save_case,
 )
 from services.runtime.clock import FixedClock
-from services.runtime.database import Database, database_url_for
+from services.runtime.database import Database
 from services.runtime.inbox import InboxVerdict, record_in_inbox
 from services.runtime.outbox import OutboxRelay, put_in_outbox, unsent_count
 from tests.fakes import FakeJetStream
@@ -34,20 +31,6 @@ from tests.fakes import FakeJetStream
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def database(
-    database_url: str | None, schema_prefix: str, tmp_path: Path
-) -> AsyncIterator[Database]:
-    url = database_url_for(database_url, tmp_path, "coordinator")
-    db = Database(url, namespace=schema_prefix + "coordinator")
-    await db.create_tables(CoordinatorTable.metadata)
-    try:
-        yield db
-    finally:
-        await db.drop_namespace()
-        await db.close()
 
 
 def _opened(case_id: str, title: str = "Counterfeit shoes") -> CaseOpened:
