@@ -63,6 +63,7 @@ from services.runtime.minimisation import minimise_envelope
 from services.runtime.minimisation_log import record_minimisations
 from services.runtime.outbox import OutboxRelay, put_in_outbox
 from services.runtime.replay import check_fresh
+from services.runtime.rules import RuleBook
 from services.runtime.settings import server_list
 from services.runtime.signing import AgencyKey, sign_envelope, verify_event
 from services.runtime.streams import ConsumerSpec, agency_consumer_spec, ensure_consumer
@@ -95,6 +96,8 @@ class ServiceContext:
     clock_skew_s: float = 300.0
     policy: Mapping[str, Any] = field(default_factory=dict)
     """The policy file's tables (see :mod:`services.runtime.policy`); each service reads its own."""
+    rules: RuleBook = field(default_factory=lambda: RuleBook([]))
+    """The policy file's ``[[rule]]`` tables: legal figures, dated and cited (issue 15)."""
     pseudonym_key: bytes = b""
     """Secret for the keyed pseudonyms of data sent abroad (DESIGN §6); never committed."""
     metrics: AgencyMetrics | None = None

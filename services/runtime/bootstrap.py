@@ -29,6 +29,7 @@ from services.runtime.nats_server import EmbeddedNatsServer
 from services.runtime.policy import load_policy
 from services.runtime.pseudonym_key import load_pseudonym_key
 from services.runtime.registry import key_path, load_agency_key, prepare_registry
+from services.runtime.rules import RuleBook
 from services.runtime.settings import Settings, server_list
 from services.runtime.streams import StreamLayout, ensure_streams
 
@@ -72,6 +73,7 @@ def bootstrap(
         database_url_for(settings.database_url, settings.data_dir, agency_id),
         namespace=settings.database_schema_prefix + agency_id,
     )
+    policy = load_policy(settings.policy_path)
     context = ServiceContext(
         agency=agency,
         registry=registry,
@@ -87,7 +89,8 @@ def bootstrap(
         # Freshness is checked against real time only: a simulated clock fakes event times.
         replay_window_s=settings.replay_window_s if clock is None else None,
         clock_skew_s=settings.clock_skew_s,
-        policy=load_policy(settings.policy_path),
+        policy=policy,
+        rules=RuleBook.from_policy(policy),
         pseudonym_key=load_pseudonym_key(settings.keys_dir),
     )
     return service_cls(context)
