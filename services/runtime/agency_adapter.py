@@ -83,15 +83,22 @@ class AgencyAdapter(WarningDesk, ReferralDesk):
         return record
 
     async def change_case_status(
-        self, uow: UnitOfWork, case_id: str, status: CaseStatus, *, note: str = ""
+        self,
+        uow: UnitOfWork,
+        case_id: str,
+        status: CaseStatus,
+        *,
+        note: str = "",
+        to: str = COORDINATOR,
     ) -> LocalCaseRecord:
+        """Restate our part; addressed to another agency, it makes that agency a party."""
         record = await self.local_case(uow, case_id)
         record.status = status.value
         record.updated_at = self.clock.now()
         uow.session.add(record)
         uow.emit(
             CaseStatusChanged(local_ref=record.local_ref, status=status, note=note),
-            to=COORDINATOR,
+            to=to,
             case_id=case_id,
         )
         return record
