@@ -134,15 +134,15 @@ from contracts.referrals import (
     ReferralWithdrawn,
     step_referral,
 )
+from contracts.schemas import (
+    SCHEMA_DIALECT,
+    json_schemas,
+)
 from contracts.senders import (
     SENDER_RULES,
     Speaker,
     may_send,
     speakers_of,
-)
-from contracts.schemas import (
-    SCHEMA_DIALECT,
-    json_schemas,
 )
 from contracts.subjects import (
     DLQ_PREFIX,

@@ -138,7 +138,7 @@ def test_a_stranger_writing_about_a_case_is_refused_and_does_not_become_a_party(
     ],
 )
 def test_only_case_opened_starts_a_case(payload: Payload) -> None:
-    with pytest.raises(NotAParty, match="only case.opened starts a case"):
+    with pytest.raises(NotAParty, match=r"only case\.opened starts a case"):
         apply_event(CaseFile(CASE_ID), facts(payload, CUSTOMS))
 
 

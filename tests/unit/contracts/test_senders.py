@@ -32,37 +32,39 @@ COLUMNS = tuple(AGENCIES)
 
 _ = False
 X = True
+# co coordinator · cu customs · en enforcement · po police · pr procuratorate · ct court
+# j? judicial without a role · ov overseas centre · me mediation centre
 # fmt: off
 EXPECTED: dict[str, tuple[bool, ...]] = {
-    #                                     coord  cust   enf    police proc   court  jud?   overs  med
-    "case.opened":                        (_,    X,     X,     X,     X,     X,     X,     X,     X),
-    "case.status_changed":                (_,    X,     X,     X,     X,     X,     X,     X,     X),
-    "case.closed":                        (_,    X,     X,     X,     X,     X,     X,     X,     X),
-    "referral.issued":                    (_,    X,     X,     X,     X,     X,     X,     X,     X),
-    "referral.acknowledged":              (_,    X,     X,     X,     X,     X,     X,     X,     X),
-    "referral.accepted":                  (_,    X,     X,     X,     X,     X,     X,     X,     X),
-    "referral.declined":                  (_,    X,     X,     X,     X,     X,     X,     X,     X),
-    "referral.concluded":                 (_,    X,     X,     X,     X,     X,     X,     X,     X),
-    "referral.withdrawn":                 (_,    X,     X,     X,     X,     X,     X,     X,     X),
-    "referral.reconsideration_requested": (_,    X,     X,     X,     X,     X,     X,     X,     X),
-    "referral.decline_upheld":            (_,    X,     X,     X,     X,     X,     X,     X,     X),
-    "referral.supervision_opened":        (_,    X,     X,     X,     X,     X,     X,     X,     X),
-    "referral.refusal_explained":         (_,    X,     X,     X,     X,     X,     X,     X,     X),
-    "referral.filing_notified":           (_,    _,     _,     _,     X,     _,     _,     _,     _),
-    "referral.supervision_closed":        (_,    _,     _,     _,     X,     _,     _,     _,     _),
-    "referral.overdue":                   (X,    _,     _,     _,     _,     _,     _,     _,     _),
-    "referral.copied":                    (X,    _,     _,     _,     _,     _,     _,     _,     _),
-    "referral.refused":                   (X,    X,     X,     X,     X,     X,     X,     X,     X),
-    "warning.issued":                     (X,    X,     X,     X,     X,     X,     X,     X,     X),
-    "warning.delivered":                  (X,    _,     _,     _,     _,     _,     _,     _,     _),
-    "warning.acknowledged":               (_,    X,     X,     X,     X,     X,     X,     X,     X),
-    "warning.retracted":                  (X,    X,     X,     X,     X,     X,     X,     X,     X),
-    "warning.escalated":                  (X,    _,     _,     _,     _,     _,     _,     _,     _),
-    "goods.detained":                     (_,    X,     _,     _,     _,     _,     _,     _,     _),
-    "goods.released":                     (_,    X,     _,     _,     _,     _,     _,     _,     _),
-    "goods.confiscated":                  (_,    X,     _,     _,     _,     _,     _,     _,     _),
-    "judgment.rendered":                  (_,    _,     _,     _,     _,     X,     _,     _,     _),
-    "confirmation.issued":                (_,    _,     _,     _,     _,     X,     _,     _,     _),
+    #                                      co  cu  en  po  pr  ct  j?  ov  me
+    "case.opened":                        (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "case.status_changed":                (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "case.closed":                        (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "referral.issued":                    (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "referral.acknowledged":              (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "referral.accepted":                  (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "referral.declined":                  (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "referral.concluded":                 (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "referral.withdrawn":                 (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "referral.reconsideration_requested": (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "referral.decline_upheld":            (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "referral.supervision_opened":        (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "referral.refusal_explained":         (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "referral.filing_notified":           (_,  _,  _,  _,  X,  _,  _,  _,  _),
+    "referral.supervision_closed":        (_,  _,  _,  _,  X,  _,  _,  _,  _),
+    "referral.overdue":                   (X,  _,  _,  _,  _,  _,  _,  _,  _),
+    "referral.copied":                    (X,  _,  _,  _,  _,  _,  _,  _,  _),
+    "referral.refused":                   (X,  X,  X,  X,  X,  X,  X,  X,  X),
+    "warning.issued":                     (X,  X,  X,  X,  X,  X,  X,  X,  X),
+    "warning.delivered":                  (X,  _,  _,  _,  _,  _,  _,  _,  _),
+    "warning.acknowledged":               (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "warning.retracted":                  (X,  X,  X,  X,  X,  X,  X,  X,  X),
+    "warning.escalated":                  (X,  _,  _,  _,  _,  _,  _,  _,  _),
+    "goods.detained":                     (_,  X,  _,  _,  _,  _,  _,  _,  _),
+    "goods.released":                     (_,  X,  _,  _,  _,  _,  _,  _,  _),
+    "goods.confiscated":                  (_,  X,  _,  _,  _,  _,  _,  _,  _),
+    "judgment.rendered":                  (_,  _,  _,  _,  _,  X,  _,  _,  _),
+    "confirmation.issued":                (_,  _,  _,  _,  _,  X,  _,  _,  _),
 }
 # fmt: on
 
