@@ -16,7 +16,6 @@ from contracts.envelope import Event, RejectReason
 from contracts.queries import CASE_QUERY, CaseQuery, CaseReply
 from contracts.referral_queries import REFERRALS_QUERY
 from contracts.referrals import ReferralIssued
-from contracts.senders import SENDER_RULES, may_send
 from contracts.subjects import EVENT_STREAM, QUERY_PREFIX
 from services.coordinator.audit_hooks import audit_accepted, audit_rejected
 from services.coordinator.deadline_watch import DeadlineWatch
@@ -47,6 +46,7 @@ from services.coordinator.store import (
 )
 from services.coordinator.warnings import WarningHub
 from services.runtime.adapter import AgencyService, ServiceContext, UnitOfWork
+from services.runtime.authority import refuse_unpermitted
 from services.runtime.business_calendar import CalendarPolicy
 from services.runtime.errors import PermanentError, StepRefused
 from services.runtime.policy import policy_section
@@ -140,7 +140,7 @@ class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
         every new event, handled or not, before anything of the batch is applied.
         """
         for event in events:
-            self.check_sender(event)
+            refuse_unpermitted(self.registry, event)
         await super().before_batch(session, events)
         wanted = {case_id_of(e.case_id, e.payload) for e in events}
         await preload_cases(session, {c for c in wanted if c is not None})
@@ -149,17 +149,6 @@ class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
         """Audit the accepted event and observe it for the metrics, in its transaction."""
         await audit_accepted(uow.session, event, uow.now)
         await observe_event(uow, event, self.metrics)
-
-    def check_sender(self, event: Event) -> None:
-        """Dead-letter (``not_permitted``) an event type its sender may not send at all."""
-        sender = self.registry.get(event.sender)
-        if not may_send(event.event_type, sender):
-            allowed = ", ".join(sorted(SENDER_RULES.get(event.event_type, ()))) or "nobody"
-            raise PermanentError(
-                RejectReason.NOT_PERMITTED,
-                f"{event.event_type} may come from {allowed} only, not from {sender.id} "
-                f"({sender.kind.value}{f' {sender.role.value}' if sender.role else ''})",
-            )
 
     async def on_rejected(self, msg: Msg, reason: RejectReason, detail: str) -> None:
         """Audit: the refused message, chained before it is acknowledged; count who-may-say."""

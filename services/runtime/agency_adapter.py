@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel import Field
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.cases import (
     CaseClosed,
@@ -18,8 +19,10 @@ from contracts.cases import (
     IpRight,
     Party,
 )
+from contracts.envelope import Event
 from contracts.subjects import COORDINATOR
 from services.runtime.adapter import UnitOfWork
+from services.runtime.authority import refuse_unpermitted
 from services.runtime.database import RuntimeTable
 from services.runtime.errors import StepRefused
 from services.runtime.referral_desk import ReferralDesk
@@ -43,6 +46,13 @@ class LocalCaseRecord(RuntimeTable, table=True):
 
 class AgencyAdapter(WarningDesk, ReferralDesk):
     """Subclass this to connect an agency: cases, referrals and warnings come with it."""
+
+    async def before_batch(self, session: AsyncSession, events: list[Event]) -> None:
+        """Refuse (``not_permitted``) what a sender may not say at all (DESIGN §4a), e.g. a
+        ``referral.overdue`` that is not the coordinator's, before the batch applies."""
+        for event in events:
+            refuse_unpermitted(self.registry, event)
+        await super().before_batch(session, events)
 
     async def open_case(
         self,

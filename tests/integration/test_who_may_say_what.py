@@ -263,3 +263,47 @@ async def test_a_case_event_that_names_no_case_is_refused(bus: Bus, settings: Se
         assert reply.case is None
     finally:
         await nc.close()
+
+
+async def test_an_agency_refuses_the_coordinators_notices_from_anyone_else(
+    bus: Bus, settings: Settings
+) -> None:
+    case_id, referral_id = await _referred_case(bus)
+    nc = await nats.connect(bus.nats_url)
+    try:
+        await _settled(nc, case_id)
+        overdue = signed(
+            settings,
+            STRANGER,
+            ReferralOverdue(
+                referral_id=referral_id,
+                case_id=case_id,
+                stage=ReferralStage.ACKNOWLEDGE,
+                due_at=datetime.now(UTC),
+            ),
+            case_id=case_id,
+        )
+        delivered = signed(settings, STRANGER, _forged_warning())
+        await publish(nc, event_subject(STRANGER, CUSTOMS, "referral.overdue"), overdue)
+        await publish(nc, event_subject(STRANGER, CUSTOMS, "warning.delivered"), delivered)
+
+        wanted = {
+            (consumer, event_id)
+            for consumer in ("coordinator", f"agency-{CUSTOMS}")
+            for event_id in (overdue.id, delivered.id)
+        }
+
+        async def refused_by_both() -> bool:
+            letters = await dead_letters(nc, at_least=1)
+            return wanted <= {
+                (m.headers["Ipbus-Dlq-Consumer"], Envelope.model_validate_json(m.data or b"").id)
+                for m in letters
+                if m.headers
+            }
+
+        await wait_until(refused_by_both, what="the coordinator and customs to refuse both")
+        for letter in await dead_letters(nc, at_least=len(wanted)):
+            assert letter.headers is not None
+            assert letter.headers["Ipbus-Dlq-Reason"] == "not_permitted"
+    finally:
+        await nc.close()
