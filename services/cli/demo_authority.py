@@ -163,7 +163,7 @@ async def play_stranger_attempts(
         await subscription.unsubscribe()
     wrong = []
     for event_id, what, expected in sent:
-        say(f"   {STRANGER} {what}: refused, {reasons[event_id]}")
+        say(f"   {STRANGER} {what}: refused → IPBUS_DLQ, {reasons[event_id]}")
         if reasons[event_id] != expected:
             wrong.append(f"{what}: {reasons[event_id]}, expected {expected}")
     if wrong:
@@ -172,7 +172,10 @@ async def play_stranger_attempts(
     if after is None or _state(after) != _state(before):
         raise DemoFailed(f"the stranger's attempts changed case {case_id}")
     status, parties, entries = _state(after)
-    say(f"   the case is unchanged: {status.value}, {entries} timeline entries, parties {parties}")
+    say(
+        f"   the case is unchanged: {status.value}, {entries} timeline entries, the same "
+        f"{len(parties)} parties ({STRANGER} not among them)"
+    )
     asked = await _ask_as(bus, STRANGER, case_id)
     if asked is not None:
         raise DemoFailed(f"{STRANGER} can read case {case_id} after its attempts")
