@@ -19,6 +19,7 @@ from services.cli.choose import choose_service
 from services.cli.demo import DemoFailed, demo_settings, run_demo
 from services.cli.dlq import dlq_app
 from services.cli.ops import serving_http
+from services.cli.policy import policy_app
 from services.cli.referrals import referrals
 from services.cli.render import case_table
 from services.cli.scaffold import new_adapter
@@ -49,6 +50,7 @@ app.command()(bench)
 app.add_typer(audit_app, name="audit")
 app.command("nats-config")(nats_config)
 app.add_typer(specs_app, name="specs")
+app.add_typer(policy_app, name="policy")
 app.command("new-adapter")(new_adapter)
 app.command("warnings")(warnings_command)
 app.command("referrals")(referrals)
