@@ -22,9 +22,10 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 def load_policy(path: Path) -> dict[str, Any]:
     """The whole policy file as TOML tables.
 
-    A file with ``extends = "other.toml"`` (relative to the file) is that file with this one's tables
-    over it: each top-level table replaces the other's, and each ``[[rule]]`` replaces every
-    version of the rule of the same name (the demo's short periods over the real ones).
+    A file with ``extends = "other.toml"`` (relative to the file) is that file with this
+    one's tables over it: each top-level table replaces the other's, and each ``[[rule]]``
+    replaces every version of the rule of the same name (the demo's short periods over the
+    real ones).
     """
     policy = _read(path)
     base_name = policy.pop("extends", None)
