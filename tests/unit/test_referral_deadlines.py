@@ -87,7 +87,7 @@ PINNED = [
     # Decree 310 art. 9: reconsideration answered within 3 days
     ("referral.reconsider", K.ADMIN_TO_CRIMINAL, "referral.reconsideration_requested", MONDAY,
      G.RECONSIDER, "2026-03-05 16:00"),
-    # MPS procedure: explain within 7 days, file within 15 of the procuratorate's notice
+    # six agencies on the CPL (2012) art. 18: explain within 7 days, file within 15
     ("referral.explain", K.ADMIN_TO_CRIMINAL, "referral.supervision_opened", MONDAY, G.EXPLAIN,
      "2026-03-09 16:00"),
     ("referral.file", K.ADMIN_TO_CRIMINAL, "referral.filing_notified", MONDAY, G.FILE,
