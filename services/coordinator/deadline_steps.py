@@ -6,7 +6,7 @@ the date its clock started must allow the step. Whatever it does not allow is re
 the reason (the event is then dead-lettered as an illegal step).
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -28,6 +28,7 @@ from services.coordinator.deadlines import (
 )
 from services.runtime.business_calendar import BusinessCalendar, CalendarNotCovered
 from services.runtime.rules import RuleBook
+from services.runtime.timestamps import as_utc
 
 __all__ = ["ClockStep", "apply_clock_step"]
 
@@ -82,7 +83,7 @@ async def apply_clock_step(
                 raise DeadlineStepRefused(f"the clock of {what} is not stopped")
             try:
                 row.excluded += excluded_between(
-                    _aware(row.stopped_at), at, clock.period.unit, calendar
+                    as_utc(row.stopped_at), at, clock.period.unit, calendar
                 )
             except CalendarNotCovered as exc:
                 row.stopped_at = row.stop_ground = None
@@ -99,7 +100,3 @@ async def apply_clock_step(
 def _record_rule(row: DeadlineRecord, version: str) -> None:
     if version not in row.rule_version.split(" + "):
         row.rule_version = f"{row.rule_version} + {version}" if row.rule_version else version
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -12,7 +12,7 @@ of the notices: whoever wins it — one watcher, one replica, one run after a cr
 only one that ever sends them.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import update
@@ -23,6 +23,7 @@ from contracts.referrals import ReferralKind, ReferralStage, ReferralState
 from services.coordinator.deadlines import DeadlineClock, StageDeadline, is_met
 from services.coordinator.store import CoordinatorTable
 from services.runtime.business_calendar import BusinessCalendar, CalendarNotCovered, Period
+from services.runtime.timestamps import as_utc
 from services.runtime.utc_column import UtcDateTime
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "DeadlineRecord",
     "DeadlineStatus",
     "claim_overdue",
+    "clock_of",
     "due_deadlines",
     "not_computable_deadlines",
     "open_deadlines",
@@ -135,7 +137,7 @@ async def open_deadlines(
 def clock_of(row: DeadlineRecord) -> DeadlineClock:
     """The row's clock: its start, the period allowed so far and the time excluded."""
     return DeadlineClock(
-        started_at=_aware(row.started_at),
+        started_at=as_utc(row.started_at),
         period=Period.model_validate({"amount": row.amount, "unit": row.unit}),
         excluded=row.excluded,
     )
@@ -149,10 +151,6 @@ def recompute(row: DeadlineRecord, calendar: BusinessCalendar) -> None:
         row.due_at, row.problem, row.status = None, str(exc), DeadlineStatus.NOT_COMPUTABLE.value
         return
     row.problem, row.status = None, DeadlineStatus.PENDING.value
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 async def settle_deadlines(

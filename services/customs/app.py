@@ -8,7 +8,7 @@ once the holder's application and bond are recorded in time
 released when a clock runs out without the step it waits for (:meth:`release_lapsed`).
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import ClassVar
 
 from sqlalchemy import MetaData
@@ -39,6 +39,7 @@ from services.runtime.agency_adapter import AgencyAdapter
 from services.runtime.business_calendar import CalendarPolicy
 from services.runtime.errors import StepRefused
 from services.runtime.policy import policy_section
+from services.runtime.timestamps import as_utc
 
 __all__ = ["CustomsService"]
 
@@ -109,7 +110,7 @@ class CustomsService(AgencyAdapter):
                 f"the holder's application for {detention_id} came after the window "
                 f"({window.period if window else 'none'}); the goods are released"
             )
-        if window.due_at is not None and uow.now > _aware(window.due_at):
+        if window.due_at is not None and uow.now > as_utc(window.due_at):
             raise StepRefused(
                 f"the holder's application for {detention_id} came after the window closed "
                 f"({window.due_at:%Y-%m-%d %H:%M} UTC, {window.rule_version})"
@@ -280,7 +281,7 @@ class CustomsService(AgencyAdapter):
             )
             for row in rows.all():
                 due = clock_due(
-                    CustomsClock(row.clock), _aware(row.started_at), self.rules, self.calendar
+                    CustomsClock(row.clock), as_utc(row.started_at), self.rules, self.calendar
                 )
                 if due.problem is None:
                     row.due_at, row.status, row.problem = (
@@ -313,7 +314,3 @@ def _settle(clock: CustomsClockRecord, status: ClockStatus, now: datetime) -> No
 
 def _status_of(due: ClockDue) -> ClockStatus:
     return ClockStatus.RUNNING if due.problem is None else ClockStatus.NOT_COMPUTABLE
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
