@@ -22,13 +22,11 @@ from services.coordinator.deadline_store import (
 from services.coordinator.deadlines import (
     DeadlineStepRefused,
     clock_stop_rule,
-    excluded_between,
     extension_rule,
     next_limit,
 )
-from services.runtime.business_calendar import BusinessCalendar, CalendarNotCovered
+from services.runtime.business_calendar import BusinessCalendar
 from services.runtime.rules import RuleBook
-from services.runtime.timestamps import as_utc
 
 __all__ = ["ClockStep", "apply_clock_step"]
 
@@ -75,24 +73,18 @@ async def apply_clock_step(
                 )
             if row.status == DeadlineStatus.STOPPED.value:
                 raise DeadlineStepRefused(f"the clock of {what} is already stopped")
+            if row.resumed_at is not None:
+                raise DeadlineStepRefused(
+                    f"the last stop of {what} is not counted yet (outside the calendar)"
+                )
             row.stopped_at, row.stop_ground = at, step.ground.value
             row.status, row.due_at = DeadlineStatus.STOPPED.value, None
             _record_rule(row, found_stop[0].version)
         case ReferralClockResumed():
             if row.status != DeadlineStatus.STOPPED.value or row.stopped_at is None:
                 raise DeadlineStepRefused(f"the clock of {what} is not stopped")
-            try:
-                row.excluded += excluded_between(
-                    as_utc(row.stopped_at), at, clock.period.unit, calendar
-                )
-            except CalendarNotCovered as exc:
-                row.stopped_at = row.stop_ground = None
-                row.due_at, row.problem = None, str(exc)
-                row.status = DeadlineStatus.NOT_COMPUTABLE.value
-                session.add(row)
-                return row
-            row.stopped_at = row.stop_ground = None
-            recompute(row, calendar)
+            row.resumed_at = at
+            recompute(row, calendar)  # counts the stop, or keeps it owed: not computable
     session.add(row)
     return row
 

@@ -20,9 +20,14 @@ from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.referrals import ReferralKind, ReferralStage, ReferralState
-from services.coordinator.deadlines import DeadlineClock, StageDeadline, is_met
+from services.coordinator.deadlines import DeadlineClock, StageDeadline, excluded_between, is_met
 from services.coordinator.store import CoordinatorTable
-from services.runtime.business_calendar import BusinessCalendar, CalendarNotCovered, Period
+from services.runtime.business_calendar import (
+    BusinessCalendar,
+    CalendarNotCovered,
+    Period,
+    PeriodUnit,
+)
 from services.runtime.timestamps import as_utc
 from services.runtime.utc_column import UtcDateTime
 
@@ -81,6 +86,9 @@ class DeadlineRecord(CoordinatorTable, table=True):
     """Units the clock stood still (clock stops), added to the period."""
     stopped_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     stop_ground: str | None = Field(default=None, max_length=20)
+    resumed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    """Set with ``stopped_at`` only while the time stood still could not be counted yet
+    (the resumption's days are outside the calendar): counted when it can be."""
     rule_version: str = Field(default="", max_length=255)
     """The rule version(s) applied: ``name@effective_from``, extensions joined with `` + ``."""
     problem: str | None = None
@@ -144,8 +152,15 @@ def clock_of(row: DeadlineRecord) -> DeadlineClock:
 
 
 def recompute(row: DeadlineRecord, calendar: BusinessCalendar) -> None:
-    """Set the row's due time from its clock; a calendar refusal makes it not computable."""
+    """Set the row's due time from its clock (first counting a resumed stop's time, if
+    that is still owed); a calendar refusal makes it not computable."""
     try:
+        if row.stopped_at is not None and row.resumed_at is not None:
+            unit = PeriodUnit(row.unit)
+            row.excluded += excluded_between(
+                as_utc(row.stopped_at), as_utc(row.resumed_at), unit, calendar
+            )
+            row.stopped_at = row.resumed_at = row.stop_ground = None
         row.due_at = clock_of(row).due(calendar)
     except CalendarNotCovered as exc:
         row.due_at, row.problem, row.status = None, str(exc), DeadlineStatus.NOT_COMPUTABLE.value

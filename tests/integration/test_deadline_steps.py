@@ -19,6 +19,7 @@ from services.coordinator.deadline_store import (
     DeadlineRecord,
     DeadlineStatus,
     open_deadlines,
+    recompute,
     settle_deadlines,
 )
 from services.coordinator.deadlines import DeadlineStepRefused, deadlines_opened
@@ -149,3 +150,53 @@ async def test_an_extension_while_stopped_counts_from_the_same_start_on_resumpti
         "referral_clock_stop.decide.customs_to_enforcement@2021-07-15 + "
         "referral_extension.decide.customs_to_enforcement@2021-07-15"
     )
+
+
+async def test_a_stop_resumed_past_the_calendar_is_counted_once_the_year_is_added(
+    database: Database,
+) -> None:
+    kind = ReferralKind.CUSTOMS_TO_ENFORCEMENT
+    start = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # Tuesday 1 December
+    referral_id = new_ulid()
+    async with database.transaction() as session:
+        await open_deadlines(
+            session,
+            referral_id=referral_id,
+            case_id=new_ulid(),
+            kind=kind,
+            sender="customs-shanghai",
+            recipient="amr-shanghai",
+            supervisor=None,
+            started_at=start,
+            deadlines=deadlines_opened(kind, "referral.issued", start, RULES, CALENDAR),
+        )
+    stop = _stop(referral_id, ClockStopGround.APPRAISAL)
+    await _step(database, stop, kind, datetime(2026, 12, 3, 2, 0, tzinfo=UTC))
+    row = await _step(database, _resume(referral_id), kind, datetime(2027, 1, 5, 2, 0, tzinfo=UTC))
+    assert (row.status, row.due_at) == (DeadlineStatus.NOT_COMPUTABLE.value, None)
+    assert row.problem is not None
+    assert "2027-01-01 is outside it" in row.problem
+    with pytest.raises(DeadlineStepRefused, match="not counted yet"):
+        await _step(database, stop, kind, datetime(2027, 1, 6, 2, 0, tzinfo=UTC))
+
+    # an operator adds 2027 (here a made-up year with New Year's Day off only) and restarts
+    with_2027 = CalendarPolicy.model_validate(
+        {
+            "year": [
+                *[table.model_dump() for table in policy_section(
+                    POLICY, "calendar", CalendarPolicy
+                ).year],
+                {"year": 2027, "source": "a test notice (not the real one)",
+                 "holidays": ["2027-01-01"]},
+            ]
+        }
+    ).calendar()  # fmt: skip
+    async with database.transaction() as session:
+        healed = await session.get(DeadlineRecord, (referral_id, DECIDE.value))
+        assert healed is not None
+        recompute(healed, with_2027)
+    # stood still: 4–31 December (20 working days) and 4–5 January 2027 (2): 22 + 15 = 37
+    # working days from 1 December: 2–31 December is 22, then 15 more in 2027 → 22 January
+    assert healed.excluded == 22
+    assert healed.status == DeadlineStatus.PENDING.value
+    assert healed.due_at == datetime(2027, 1, 22, 16, 0, tzinfo=UTC)
