@@ -26,7 +26,7 @@ from services.coordinator.deadlines import (
 )
 from services.runtime.business_calendar import CalendarPolicy, Period, PeriodUnit
 from services.runtime.policy import load_policy, policy_section
-from services.runtime.rules import RuleBook
+from services.runtime.rules import Rule, RuleBook
 
 G, S, K = ReferralStage, ReferralState, ReferralKind
 ROOT = Path(__file__).parents[2]
@@ -318,3 +318,8 @@ def test_a_reconsideration_window_the_calendar_cannot_compute_is_not_enforced() 
 
     declined = datetime(2026, 12, 30, 2, 0, tzinfo=UTC)  # window ends in 2027
     check_reconsideration_window(declined, datetime(2027, 2, 1, tzinfo=UTC), RULES, CALENDAR)
+
+
+@pytest.mark.parametrize("rule", list(RULES), ids=lambda rule: rule.version)
+def test_every_rule_cites_an_article_or_says_it_is_not_law(rule: Rule) -> None:
+    assert any(mark in rule.source for mark in ("art.", "第", "not law")), rule.source
