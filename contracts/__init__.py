@@ -109,6 +109,12 @@ from contracts.queries import (
     ReferralView,
     TimelineEntry,
 )
+from contracts.referral_clocks import (
+    ClockStopGround,
+    ReferralClockResumed,
+    ReferralClockStopped,
+    ReferralExtended,
+)
 from contracts.referral_queries import (
     REFERRALS_QUERY,
     DeadlineView,
@@ -200,6 +206,7 @@ __all__ = [
     "CaseStatus",
     "CaseStatusChanged",
     "CaseView",
+    "ClockStopGround",
     "ConfirmationIssued",
     "CreditCode",
     "CurrencyCode",
@@ -236,10 +243,13 @@ __all__ = [
     "ReconsiderationRequested",
     "ReferralAccepted",
     "ReferralAcknowledged",
+    "ReferralClockResumed",
+    "ReferralClockStopped",
     "ReferralConcluded",
     "ReferralCopied",
     "ReferralDeclineUpheld",
     "ReferralDeclined",
+    "ReferralExtended",
     "ReferralIssued",
     "ReferralKind",
     "ReferralOverdue",

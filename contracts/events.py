@@ -21,6 +21,7 @@ from contracts.linkage import (
     SupervisionClosed,
     SupervisionOpened,
 )
+from contracts.referral_clocks import ReferralClockResumed, ReferralClockStopped, ReferralExtended
 from contracts.referrals import (
     ReferralAccepted,
     ReferralAcknowledged,
@@ -71,6 +72,9 @@ _ALL: tuple[type[Payload], ...] = (
     SupervisionClosed,
     ReferralCopied,
     ReferralRefused,
+    ReferralExtended,
+    ReferralClockStopped,
+    ReferralClockResumed,
     WarningIssued,
     WarningDelivered,
     WarningAcknowledged,

@@ -1,7 +1,9 @@
 """The demo scenario: every linkage the bus carries, played end to end and checked.
 
-1–7: a border seizure becomes an administrative penalty, crosses the criminal threshold and
-is transferred by rule to the police, filed, prosecuted, tried and judged. 8–9: a mediation
+1–7: a border seizure (customs' notice, the holder's application and bond, detention; a
+second notice left unanswered releases its goods) becomes an administrative penalty,
+crosses the criminal threshold and is transferred by rule to the police, filed, prosecuted,
+tried and judged. 8–9: a mediation
 agreement confirmed by a court. 10–14: a transfer the police sit on goes overdue, is
 refused, reconsidered and supervised until the police file. Then a malformed message, a
 stranger's query, and the same stranger trying to take the case over with its own key. It

@@ -19,7 +19,7 @@ from contracts.referrals import ReferralIssued
 from contracts.subjects import EVENT_STREAM, QUERY_PREFIX
 from services.coordinator.audit_hooks import audit_accepted, audit_rejected
 from services.coordinator.deadline_watch import DeadlineWatch
-from services.coordinator.deadlines import DeadlinePolicy
+from services.coordinator.deadlines import DeadlineSettings
 from services.coordinator.domain import (
     CaseFile,
     EventFacts,
@@ -66,14 +66,18 @@ class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
 
     def __init__(self, context: ServiceContext) -> None:
         super().__init__(context)
-        self.deadline_policy = policy_section(context.policy, "referral_deadlines", DeadlinePolicy)
+        self.deadline_settings = policy_section(
+            context.policy, "referral_deadlines", DeadlineSettings
+        )
         self.calendar = policy_section(context.policy, "calendar", CalendarPolicy).calendar()
+        self.rules = context.rules
         self.deadline_watch = DeadlineWatch(
             self.database,
             self.clock,
             self.unit_of_work,
             self.log,
-            interval_s=self.deadline_policy.watch_seconds,
+            calendar=self.calendar,
+            interval_s=self.deadline_settings.watch_seconds,
             caught_up=self._backlog_read,
         )
 
@@ -129,7 +133,7 @@ class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
         await save_case(uow.session, case, uow.now, before)
         append_timeline(uow.session, case_id, line)
         await follow_referral_step(
-            uow, case, event, policy=self.deadline_policy, calendar=self.calendar
+            uow, case, event, rules=self.rules, calendar=self.calendar, metrics=self.metrics
         )
         await self.observe_linkage(uow, event, case_id)
 

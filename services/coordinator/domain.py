@@ -22,6 +22,7 @@ from contracts.linkage import (
     SupervisionClosed,
     SupervisionOpened,
 )
+from contracts.referral_clocks import ReferralClockResumed, ReferralClockStopped, ReferralExtended
 from contracts.referrals import (
     REFERRAL_STEPS,
     IllegalReferralStep,
@@ -463,3 +464,19 @@ def _(p: ReferralCopied) -> str:
 @summarize.register
 def _(p: ReferralRefused) -> str:
     return f"REFUSED {p.attempted}: {p.reason}"
+
+
+@summarize.register
+def _(p: ReferralExtended) -> str:
+    approved = f" (approved by {p.approved_by})" if p.approved_by else ""
+    return f"{p.stage.value} deadline extended{approved}: {p.reason}"
+
+
+@summarize.register
+def _(p: ReferralClockStopped) -> str:
+    return f"{p.stage.value} clock stopped ({p.ground.value}): {p.reason}"
+
+
+@summarize.register
+def _(p: ReferralClockResumed) -> str:
+    return f"{p.stage.value} clock resumed" + (f": {p.note}" if p.note else "")

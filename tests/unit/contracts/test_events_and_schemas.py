@@ -33,6 +33,10 @@ DESIGN_TYPES = {
     "referral.supervision_closed",
     "referral.copied",
     "referral.refused",
+    # lawful extensions and clock stops (issue 15; README "Contract notes")
+    "referral.extended",
+    "referral.clock_stopped",
+    "referral.clock_resumed",
     "warning.issued",
     "warning.delivered",
     "warning.acknowledged",
