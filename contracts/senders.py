@@ -60,6 +60,10 @@ SENDER_RULES: MappingProxyType[str, frozenset[Speaker]] = MappingProxyType(
         "referral.decline_upheld": _A,
         "referral.supervision_opened": _A,
         "referral.refusal_explained": _A,
+        # steps on a deadline (extension, clock stop): by the end that owes it (CLOCK_STEPS)
+        "referral.extended": _A,
+        "referral.clock_stopped": _A,
+        "referral.clock_resumed": _A,
         # the supervisor is the procuratorate of the recipient's region, and nobody else
         "referral.filing_notified": _PROCURATORATE,
         "referral.supervision_closed": _PROCURATORATE,

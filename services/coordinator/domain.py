@@ -24,6 +24,7 @@ from contracts.linkage import (
 )
 from contracts.referral_clocks import ReferralClockResumed, ReferralClockStopped, ReferralExtended
 from contracts.referrals import (
+    CLOCK_STEPS,
     REFERRAL_STEPS,
     IllegalReferralStep,
     ReferralAccepted,
@@ -271,7 +272,8 @@ def _step_referrals(
     by = party_to_referral(current, facts.sender)
     if by is None:
         raise NotPermitted(f"{facts.sender} is not party to referral {referral_id}")
-    owed_by = REFERRAL_STEPS[facts.event_type].by if facts.event_type in REFERRAL_STEPS else None
+    step = REFERRAL_STEPS.get(facts.event_type)
+    owed_by = step.by if step is not None else CLOCK_STEPS.get(facts.event_type)
     if owed_by is not None and by not in owed_by:
         parties = " or ".join(p.value for p in ReferralParty if p in owed_by)
         raise NotPermitted(
