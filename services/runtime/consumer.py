@@ -14,6 +14,13 @@ applied and committed by whichever replica had it. The rest of the batch waits. 
 whose predecessor is still out with another replica, or with a replica that died, waits
 for it; a batch that waits longer than the first redelivery backoff is handed back
 (``nak``) so the predecessors, due for redelivery by then, can be fetched first.
+
+A predecessor that will never come back does not hold the rest: JetStream stops
+delivering a message after ``max_deliver`` attempts (the coordinator dead-letters it on
+the advisory, :mod:`services.runtime.exhausted`) but does not move the ack floor past it
+until a later message is acknowledged (nats-server 2.15). So when no message but the
+batch in hand is out with anyone (``num_ack_pending``), every unacknowledged predecessor
+is one of those, and the batch goes on.
 """
 
 import asyncio
@@ -152,6 +159,13 @@ class EventConsumer:
             info = await self._js().consumer_info(self._stream, self._durable)
             floor = info.ack_floor.stream_seq if info.ack_floor else 0
             ready, waiting = in_turn(waiting, floor, _stream_seq)
+            if not ready and info.num_ack_pending <= len(waiting):
+                self._log.warning(
+                    "predecessors will not be delivered again; going on without them",
+                    first=_stream_seq(waiting[0]),
+                    ack_floor=floor,
+                )
+                ready, waiting = in_turn(waiting, _stream_seq(waiting[0]) - 1, _stream_seq)
             if ready:
                 await self._deliver(ready)
                 pauses = iter(TURN_POLL_S)
