@@ -37,7 +37,11 @@ RAW: list[Hostile] = [
     Hostile("deep arrays 1e5", _nested(b"[", b"]", DEEP), RejectReason.NOT_JSON),
     Hostile("deep objects 4e4", _nested(b'{"a":', b"}", DEEP_OBJECTS), RejectReason.NOT_JSON),
     Hostile("unclosed deep arrays", b"[" * DEEP, RejectReason.NOT_JSON),
-    Hostile("deep arrays 150", _nested(b'{"a":' + b"[" * 150, b"]" * 150 + b"}", 1), RejectReason.NOT_CANONICAL),
+    Hostile(
+        "deep arrays 150",
+        _nested(b'{"a":' + b"[" * 150, b"]" * 150 + b"}", 1),
+        RejectReason.NOT_CANONICAL,
+    ),
     Hostile("huge integer", b'{"a": 123456789012345678901234567890}', RejectReason.NOT_CANONICAL),
     Hostile("integer 2^53+1", b'{"a": 9007199254740993}', RejectReason.NOT_CANONICAL),
     Hostile("100k-digit integer", b'{"a": ' + b"9" * DEEP + b"}", RejectReason.NOT_JSON),
@@ -71,7 +75,11 @@ RAW: list[Hostile] = [
     Hostile("true root", b"true", RejectReason.NOT_CLOUDEVENT),
     Hostile("empty object", b"{}", RejectReason.NOT_CLOUDEVENT),
     Hostile("big string", b'{"a": "' + b"x" * 200_000 + b'"}', RejectReason.NOT_CLOUDEVENT),
-    Hostile("many keys", json.dumps({f"k{i}": i for i in range(10_000)}).encode(), RejectReason.NOT_CLOUDEVENT),
+    Hostile(
+        "many keys",
+        json.dumps({f"k{i}": i for i in range(10_000)}).encode(),
+        RejectReason.NOT_CLOUDEVENT,
+    ),
     Hostile("wide array", b"[" + b"0," * 50_000 + b"0]", RejectReason.NOT_CLOUDEVENT),
 ]
 """Bodies on their own, whatever subject they arrive on."""

@@ -280,6 +280,7 @@ class AgencyService:
             log=self.log,
             in_stream_order=self.consumer.in_stream_order,
             hold_s=(self.consumer.backoff_s or (5.0,))[0] + 1.0,
+            touch_s=(self.consumer.backoff_s or (5.0,))[0] / 2,
         )
         await self._consumer.start()
         if self.agency.kind is AgencyKind.COORDINATOR:  # reads any message, writes any letter

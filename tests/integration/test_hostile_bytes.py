@@ -26,7 +26,6 @@ from hypothesis import strategies as st
 from nats.aio.client import Client
 from sqlmodel import col, select
 
-from contracts.cases import CaseOpened
 from contracts.envelope import CONTENT_TYPE, RejectReason, encode_envelope, new_envelope
 from contracts.identifiers import new_ulid
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM, agency_consumer, event_subject
@@ -82,17 +81,13 @@ def _generated(count: int, valid: dict[str, Any]) -> list[bytes]:
     """Bodies from hypothesis: bytes, JSON of any shape, and valid events with a field replaced."""
     bodies: list[bytes] = []
     values = st.recursive(
-        st.none()
-        | st.booleans()
-        | st.integers()
-        | st.floats()
-        | st.text(max_size=30),
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
         lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
         max_leaves=20,
     )
     mutated = st.builds(
         lambda key, value, into_data: (key, value, into_data),
-        st.sampled_from(sorted(valid) + ["newext"]),
+        st.sampled_from([*sorted(valid), "newext"]),
         values,
         st.booleans(),
     )
@@ -234,7 +229,7 @@ async def _letters(nc: Client) -> dict[tuple[str, int], str]:
 
 async def _drained(nc: Client, consumer: str) -> bool:
     info = await nc.jetstream().consumer_info(EVENT_STREAM, consumer)
-    return info.num_pending == 0 and info.num_ack_pending == 0
+    return bool(info.num_pending == 0 and info.num_ack_pending == 0)
 
 
 @pytest.mark.timeout(600)
@@ -300,9 +295,7 @@ async def test_any_bytes_while_honest_traffic_flows(bus: Bus) -> None:
             f"\nhostile bytes: {len(ledger.bad)} bad bodies published, {len(letters)} dead "
             f"letters ({expected} expected), {len(ledger.honest)} honest events applied once "
             f"({len(to_customs)} also by customs) in {elapsed:.1f}s; reasons {reasons}; "
-            + "; ".join(
-                f"{w.consumer} ack floor held at most {w.longest_s:.2f}s" for w in watches
-            )
+            + "; ".join(f"{w.consumer} ack floor held at most {w.longest_s:.2f}s" for w in watches)
         )
     finally:
         stop.set()
