@@ -11,6 +11,7 @@
 import asyncio
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import nats
@@ -23,7 +24,7 @@ from sqlmodel import col, select
 from contracts.cases import CaseOpened
 from contracts.envelope import RejectReason, encode_envelope
 from contracts.identifiers import new_ulid
-from contracts.subjects import DLQ_STREAM, EVENT_STREAM
+from contracts.subjects import DLQ_STREAM, EVENT_STREAM, event_subject
 from services.cli.catalogue import CATALOGUE
 from services.coordinator.app import CoordinatorService
 from services.coordinator.store import TimelineRecord
@@ -32,7 +33,12 @@ from services.runtime.adapter import UnitOfWork
 from services.runtime.bootstrap import Bus
 from services.runtime.consumer import EventConsumer
 from services.runtime.settings import Settings
-from services.runtime.streams import coordinator_consumer_spec
+from services.runtime.streams import (
+    agency_consumer_spec,
+    coordinator_consumer_spec,
+    ensure_consumer,
+)
+from tests.conftest import REGISTRY
 from tests.integration.test_dead_letters import _opened
 from tests.integration.wire import dead_letters, publish, signed, to_coordinator, wait_until
 
@@ -204,4 +210,59 @@ async def test_an_event_whose_handler_always_fails_is_dead_lettered_and_its_batc
         assert (await nc.jetstream().stream_info(DLQ_STREAM)).state.messages == 1
     finally:
         await nc.close()
+        await bus.stop()
+
+
+@pytest.mark.timeout(90)
+async def test_on_the_secured_server_the_coordinator_dead_letters_what_an_agency_never_acked(
+    tmp_path: Path,
+) -> None:
+    """Default settings: nkeys and per-agency permissions. Customs declares its own
+    consumer with two deliveries (its right), reads a message twice and never acks it."""
+    settings = Settings.model_validate(
+        {"data_dir": tmp_path / "var", "registry_path": REGISTRY, "outbox_poll_seconds": 0.2}
+    )
+    assert settings.nkey_auth
+    bus = Bus(settings, CATALOGUE)
+    await bus.start(("coordinator", "amr-shanghai"))
+    customs = await bus.connect(SENDER, name="test-customs")
+    regulator = await bus.connect("amr-shanghai", name="test-regulator")
+    operator = await bus.connect("coordinator", name="test-reader")
+    try:
+        spec = replace(agency_consumer_spec(SENDER), max_deliver=2, backoff_s=(0.3, 0.3))
+        await ensure_consumer(customs.jetstream(), spec)
+        body = encode_envelope(signed(settings, "amr-shanghai", _opened(), case_id=new_ulid()))
+        subject = event_subject("amr-shanghai", SENDER, "case.opened")
+        ack = await regulator.jetstream().publish(subject, body)
+        inbox = await customs.jetstream().pull_subscribe_bind(
+            durable=spec.durable, stream=EVENT_STREAM
+        )
+        for _ in range(2):
+            (msg,) = await inbox.fetch(1, timeout=5)
+            assert msg.metadata.sequence.stream == ack.seq
+        with pytest.raises(TimeoutError):
+            await inbox.fetch(1, timeout=2)
+
+        async def lettered() -> bool:
+            info = await operator.jetstream().stream_info(DLQ_STREAM)
+            return (
+                any(
+                    (letter.headers or {}).get("Ipbus-Dlq-Consumer") == spec.durable
+                    for letter in await dead_letters(operator, at_least=info.state.messages)
+                )
+                if info.state.messages
+                else False
+            )
+
+        await wait_until(lettered, timeout_s=20, what="customs' exhausted message as a letter")
+        (letter,) = [
+            letter
+            for letter in await dead_letters(operator, at_least=1)
+            if (letter.headers or {}).get("Ipbus-Dlq-Consumer") == spec.durable
+        ]
+        assert (letter.headers or {})["Ipbus-Dlq-Reason"] == RejectReason.MAX_DELIVERIES.value
+        assert letter.data == body
+    finally:
+        for client in (customs, regulator, operator):
+            await client.close()
         await bus.stop()
