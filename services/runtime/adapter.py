@@ -510,7 +510,7 @@ class AgencyService:
     async def _refuse(
         self, msg: Msg, reason: RejectReason, detail: str, event: Event | None = None
     ) -> None:
-        detail = printable(detail)
+        detail = _printable(detail)
         self._event_log(event).warning(
             "dead-lettered", subject=msg.subject, reason=reason.value, detail=detail
         )
@@ -528,7 +528,7 @@ class AgencyService:
         self.metrics.event_received(event, "dead_lettered")
 
 
-def printable(detail: str) -> str:
+def _printable(detail: str) -> str:
     """``detail`` safe for a NATS header and a database text column: one line of printable
     characters (controls, U+0000 and lone surrogates, which may come from the refused
     input, escaped), at most :data:`DETAIL_MAX` characters."""

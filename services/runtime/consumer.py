@@ -15,7 +15,8 @@ alive (``in_progress``, so waiting costs none of its deliveries and it is not
 redelivered elsewhere meanwhile). A message whose predecessor is still out with another
 replica waits for it; when the predecessor was with a replica that died, the waiting
 batch fetches again after ``hold_s`` (a little over the first redelivery backoff), which
-brings the predecessor back, redeliveries first.
+brings the predecessor back, redeliveries first. A batch that makes no progress for
+three holds is handed back (``nak``).
 
 A predecessor that will never come back does not hold the rest: JetStream stops
 delivering a message after ``max_deliver`` attempts (the coordinator dead-letters it on
@@ -46,6 +47,9 @@ RETRY_PAUSE_S = 0.5
 """Pause after a failed fetch (NATS reconnecting, JetStream briefly unavailable)."""
 TURN_POLL_S = (0.002, 0.005, 0.01, 0.02, 0.05)
 """Pauses between looks at the ack floor while a batch waits for its predecessors."""
+HAND_BACK_HOLDS = 3
+"""Holds without progress after which a waiting batch is handed back (``nak``), so that
+replicas each holding some successors of a lost message do not wait on each other."""
 
 T = TypeVar("T")
 
@@ -160,6 +164,7 @@ class EventConsumer:
         held = {_stream_seq(m): m for m in messages}
         now = time.monotonic()
         fetch_at, touch_at = now + self._hold_s, now + self._touch_s
+        hand_back_at = now + HAND_BACK_HOLDS * self._hold_s
         pauses = iter(TURN_POLL_S)
         while held:
             info = await self._js().consumer_info(self._stream, self._durable)
@@ -177,12 +182,15 @@ class EventConsumer:
                     del held[_stream_seq(message)]
                 await self._deliver(ready)
                 pauses = iter(TURN_POLL_S)
+                hand_back_at = time.monotonic() + HAND_BACK_HOLDS * self._hold_s
                 continue
-            if self._stopping.is_set():
+            now = time.monotonic()
+            if self._stopping.is_set() or now >= hand_back_at:
+                if not self._stopping.is_set():  # e.g. two replicas each holding successors
+                    self._log.info("no progress; handing the batch back", ack_floor=floor)
                 for message in waiting:
                     await message.nak()
                 return
-            now = time.monotonic()
             if now >= touch_at or now >= fetch_at:
                 for message in waiting:  # still ours: not redelivered, no delivery spent
                     await message.in_progress()
