@@ -201,9 +201,11 @@ class EventConsumer:
                     first=_stream_seq(waiting[0]),
                     ack_floor=floor,
                 )
-                for message in await self._fetch_more(self._batch_max - len(held)):
+                more = await self._fetch_more(2 * self._batch_max - len(held))
+                for message in more:
                     held[_stream_seq(message)] = message  # the newest delivery is the one to ack
-                fetch_at = time.monotonic() + self._hold_s
+                # while redeliveries keep coming (a dead replica's whole batch), ask again
+                fetch_at = time.monotonic() + (0.0 if more else self._hold_s)
                 continue
             await asyncio.sleep(next(pauses, TURN_POLL_S[-1]))
 
