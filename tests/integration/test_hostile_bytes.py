@@ -30,6 +30,7 @@ from contracts.envelope import CONTENT_TYPE, RejectReason, encode_envelope, new_
 from contracts.identifiers import new_ulid
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM, agency_consumer, event_subject
 from services.coordinator.store import TimelineRecord
+from services.runtime import adapter
 from services.runtime.bootstrap import Bus
 from services.runtime.inbox import InboxRecord
 from services.runtime.registry import key_path
@@ -300,4 +301,37 @@ async def test_any_bytes_while_honest_traffic_flows(bus: Bus) -> None:
     finally:
         stop.set()
         await asyncio.gather(watcher, return_exceptions=True)
+        await nc.close()
+
+
+@pytest.mark.timeout(60)
+async def test_an_unforeseen_failure_of_the_checks_is_dead_lettered_and_the_batch_goes_on(
+    bus: Bus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever escapes a check (here verification raising RecursionError) is refused as
+    ``unreadable`` at the one boundary; the events around it are applied."""
+    verify = adapter.verify_event
+
+    def fragile(event: Any, keys: Any) -> None:
+        if getattr(event.payload, "title", "") == "fragile":
+            raise RecursionError("maximum recursion depth exceeded")
+        verify(event, keys)
+
+    monkeypatch.setattr(adapter, "verify_event", fragile)
+    nc = await nats.connect(bus.nats_url)
+    try:
+        envelopes = [
+            signed(bus.settings, CUSTOMS, _opened(title), case_id=new_ulid())
+            for title in ("before", "fragile", "after")
+        ]
+        for envelope in envelopes:
+            await _publish(nc, TO_COORDINATOR.subject(), encode_envelope(envelope), envelope.id)
+        await wait_until(lambda: _drained(nc, COORDINATOR_CONSUMER), what="the coordinator")
+        letters = await _letters(nc)
+        assert list(letters.values()) == [RejectReason.UNREADABLE.value]
+        async with bus.services["coordinator"].database.transaction() as session:
+            timeline = (await session.exec(select(col(TimelineRecord.event_id)))).all()
+        assert {envelopes[0].id, envelopes[2].id} <= set(timeline)
+        assert envelopes[1].id not in timeline
+    finally:
         await nc.close()
