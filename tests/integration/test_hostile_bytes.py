@@ -30,7 +30,7 @@ from contracts.envelope import CONTENT_TYPE, RejectReason, encode_envelope, new_
 from contracts.identifiers import new_ulid
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM, agency_consumer, event_subject
 from services.coordinator.store import TimelineRecord
-from services.runtime import adapter
+from services.runtime import adapter, signing
 from services.runtime.bootstrap import Bus
 from services.runtime.inbox import InboxRecord
 from services.runtime.registry import key_path
@@ -310,7 +310,7 @@ async def test_an_unforeseen_failure_of_the_checks_is_dead_lettered_and_the_batc
 ) -> None:
     """Whatever escapes a check (here verification raising RecursionError) is refused as
     ``unreadable`` at the one boundary; the events around it are applied."""
-    verify = adapter.verify_event
+    verify = signing.verify_event
 
     def fragile(event: Any, keys: Any) -> None:
         if getattr(event.payload, "title", "") == "fragile":
