@@ -1,7 +1,6 @@
 """The audit log table: append inside the caller's transaction, read back in seq order."""
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -10,7 +9,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contracts.envelope import Event
+from contracts.envelope import EnvelopeRejected, Event, parse_json
 from services.coordinator.audit import AuditEntry, AuditVerdict, chain_next
 from services.coordinator.store import CoordinatorTable
 from services.runtime.sql import execute, pending_writes, table_of
@@ -77,11 +76,11 @@ def accepted_entry(event: Event, body_digest: str, now: datetime) -> AuditEntry:
 def _field(body: bytes, name: str) -> str | None:
     """Best effort: a string field of a (possibly malformed) JSON body, for the auditor."""
     try:
-        parsed: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        parsed: Any = parse_json(body)  # bounded: json.loads recurses on a deep body
+    except EnvelopeRejected:
         return None
     value = parsed.get(name) if isinstance(parsed, dict) else None
-    return value[:40] if isinstance(value, str) else None
+    return value[:40] if isinstance(value, str) and value[:40].isprintable() else None
 
 
 def rejected_entry(
