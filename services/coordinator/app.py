@@ -104,7 +104,9 @@ class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
             time=event.envelope.time,
             payload=event.payload,
             supervisor=(
-                referral_supervisor(self.registry, event.sender, event.recipient)
+                referral_supervisor(
+                    self.registry, event.sender, event.recipient, event.payload.kind
+                )
                 if isinstance(event.payload, ReferralIssued)
                 else None
             ),

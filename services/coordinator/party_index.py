@@ -1,7 +1,8 @@
 """The party index: which cases name which company, by unified social credit code.
 
 One table, used both to spot repeat infringers and to link cases that share a party in the
-case view. Natural persons are not indexed: they carry no credit code, and linking them
+case view. Each row keeps the party's role in that case: the case view links cases whatever
+the role, the repeat-infringer signal counts only infringers' roles. Natural persons are not indexed: they carry no credit code, and linking them
 is not this bus's business.
 """
 
@@ -10,8 +11,8 @@ from datetime import datetime
 from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contracts.cases import CaseOpened
-from services.coordinator.linkage import PartySighting
+from contracts.cases import CaseOpened, PartyRole
+from services.coordinator.linkage import INFRINGER_ROLES, PartySighting
 from services.coordinator.store import CoordinatorTable
 from services.runtime.timestamps import UtcTimestamp
 
@@ -26,17 +27,22 @@ class PartyCaseRecord(CoordinatorTable, table=True):
     agency_id: str = Field(primary_key=True, max_length=63)
     party_name: str
     seen_at: datetime = Field(sa_type=UtcTimestamp)
+    role: str = Field(default=PartyRole.OTHER.value, max_length=32)
 
 
 async def index_parties(
     session: AsyncSession, opened: CaseOpened, *, case_id: str, agency_id: str, now: datetime
 ) -> list[str]:
-    """Record the companies named in ``opened``; the credit codes newly seen on this case."""
+    """Record the companies named in ``opened``; the credit codes newly seen on this case in
+    an infringer's role (a company named twice is indexed in its infringer's role first)."""
     new: list[str] = []
-    for party in opened.parties:
+    seen: set[str] = set()
+    ordered = sorted(opened.parties, key=lambda party: party.role not in INFRINGER_ROLES)
+    for party in ordered:
         code = party.credit_code
-        if code is None or code in new:
+        if code is None or code in seen:
             continue
+        seen.add(code)
         if await session.get(PartyCaseRecord, (code, case_id, agency_id)) is None:
             session.add(
                 PartyCaseRecord(
@@ -45,9 +51,11 @@ async def index_parties(
                     agency_id=agency_id,
                     party_name=party.name,
                     seen_at=now,
+                    role=party.role.value,
                 )
             )
-            new.append(code)
+            if party.role in INFRINGER_ROLES:
+                new.append(code)
     await session.flush()
     return new
 
@@ -56,7 +64,14 @@ async def sightings_of(session: AsyncSession, credit_code: str) -> list[PartySig
     rows = await session.exec(
         select(PartyCaseRecord).where(PartyCaseRecord.credit_code == credit_code)
     )
-    return [PartySighting(r.case_id, r.agency_id, r.seen_at) for r in rows]
+    return [PartySighting(r.case_id, r.agency_id, r.seen_at, _role(r.role)) for r in rows]
+
+
+def _role(stored: str) -> PartyRole:
+    try:
+        return PartyRole(stored)
+    except ValueError:
+        return PartyRole.OTHER
 
 
 async def linked_case_ids(session: AsyncSession, case_id: str) -> list[str]:

@@ -75,7 +75,8 @@ class EnforcementService(AgencyAdapter):
         )
 
     def _public_security(self) -> str:
-        for agency in self.registry.of_kind(AgencyKind.JUDICIAL):
-            if agency.role is JudicialRole.PUBLIC_SECURITY and agency.region == self.agency.region:
-                return agency.id
-        raise ConfigurationError(f"no public security bureau in region {self.agency.region}")
+        """The bureau competent for our region at the nearest level (district, city, ...)."""
+        bureau = self.registry.public_security_for(self.agency.region)
+        if bureau is None:
+            raise ConfigurationError(f"no public security bureau for region {self.agency.region}")
+        return bureau.id
