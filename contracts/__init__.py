@@ -100,6 +100,14 @@ from contracts.linkage import (
     SupervisionClosed,
     SupervisionOpened,
 )
+from contracts.oversight import (
+    CaseFindings,
+    Offence,
+    Offender,
+    OversightAnswered,
+    OversightFlagged,
+    OversightSuggested,
+)
 from contracts.queries import (
     CASE_QUERY,
     CaseParty,
@@ -186,6 +194,7 @@ __all__ = [
     "AgencyInterests",
     "AgencyKind",
     "CaseClosed",
+    "CaseFindings",
     "CaseOpened",
     "CaseParty",
     "CaseQuery",
@@ -220,6 +229,11 @@ __all__ = [
     "Money",
     "NkeyPublicKey",
     "NonEmptyStr",
+    "Offence",
+    "Offender",
+    "OversightAnswered",
+    "OversightFlagged",
+    "OversightSuggested",
     "Party",
     "PartyKind",
     "PartyRole",

@@ -21,6 +21,7 @@ from contracts.linkage import (
     SupervisionClosed,
     SupervisionOpened,
 )
+from contracts.oversight import OversightAnswered, OversightFlagged, OversightSuggested
 from contracts.referrals import (
     ReferralAccepted,
     ReferralAcknowledged,
@@ -81,6 +82,9 @@ _ALL: tuple[type[Payload], ...] = (
     GoodsConfiscated,
     JudgmentRendered,
     ConfirmationIssued,
+    OversightFlagged,
+    OversightSuggested,
+    OversightAnswered,
 )
 
 EVENT_MODELS: MappingProxyType[str, type[Payload]] = MappingProxyType(

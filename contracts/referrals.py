@@ -126,6 +126,9 @@ class ReferralStage(StrEnum):
     """Under supervision, the recipient explains its refusal."""
     FILE = "file"
     """Notified by the procuratorate, the recipient files the case."""
+    OVERSIGHT_REPLY = "oversight_reply"
+    """Asked by the procuratorate to transfer a flagged case, the regulator transfers it or
+    explains why not (``oversight.*``); the notice's ``referral_id`` is the oversight id."""
 
 
 class ReferralOverdue(Payload):

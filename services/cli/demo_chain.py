@@ -5,6 +5,7 @@ office) → the regulator penalizes, and its findings cross the criminal thresho
 case goes to the police by rule → filed → prosecuted → tried → judged → closed.
 """
 
+from datetime import date
 from decimal import Decimal
 
 from contracts.cases import CaseStatus
@@ -14,7 +15,7 @@ from contracts.referrals import ReferralKind
 from services.cli.demo_support import DemoFailed, Say, Stage, detention, pause, service
 from services.customs.app import CustomsService
 from services.enforcement.app import EnforcementService
-from services.enforcement.domain import Findings, Offender
+from services.enforcement.domain import Findings, Offence, Offender
 from services.judicial.app import JudicialService
 
 __all__ = ["play_criminal_chain"]
@@ -25,6 +26,7 @@ WRONG_REGULATOR = "amr-guangdong"
 POLICE = "psb-shanghai"
 PROCURATORATE = "procuratorate-shanghai"
 COURT = "court-shanghai-ip"
+SHIPPED_ON = date(2026, 1, 12)
 
 
 async def play_criminal_chain(stage: Stage, say: Say, *, pace: float) -> CaseView:
@@ -104,8 +106,9 @@ async def play_criminal_chain(stage: Stage, say: Say, *, pace: float) -> CaseVie
     await pause(pace)
     say("\n5. The sums are criminal (≥ 50,000 CNY): concluding the case transfers it by rule")
     findings = Findings(
-        offence="counterfeit_registered_trademark",
+        offence=Offence.COUNTERFEIT_REGISTERED_TRADEMARK,
         offender=Offender.UNIT,
+        committed_on=SHIPPED_ON,  # the act: the rules in force that day apply
         illegal_business_volume=money,
     )
     async with regulator.unit_of_work() as uow:

@@ -29,6 +29,7 @@ from services.coordinator.domain import (
     may_see,
 )
 from services.coordinator.monitoring import observe_event, refresh_gauges
+from services.coordinator.oversight_flow import OversightFlow
 from services.coordinator.party_index import linked_case_ids
 from services.coordinator.referral_followup import follow_referral_step
 from services.coordinator.referral_queries import answer_referrals_query
@@ -54,7 +55,7 @@ __all__ = ["CoordinatorService"]
 NOT_FOUND = "case not found, or not shared with you"
 
 
-class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
+class CoordinatorService(WarningHub, LinkageSignals, OversightFlow, AgencyService):
     """Reads ``ipbus.v1.>``; keeps the case registry and timeline; answers queries."""
 
     service_name: ClassVar[str] = "coordinator"
@@ -121,6 +122,7 @@ class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
             uow, case, event, policy=self.deadline_policy, calendar=self.calendar
         )
         await self.observe_linkage(uow, event, case_id)
+        await self.observe_oversight(uow, event, case)
 
     async def before_batch(self, session: AsyncSession, events: list[Event]) -> None:
         """The batch's case files, read in three statements rather than three per event."""

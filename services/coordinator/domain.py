@@ -22,6 +22,7 @@ from contracts.linkage import (
     SupervisionClosed,
     SupervisionOpened,
 )
+from contracts.oversight import OversightAnswered, OversightFlagged, OversightSuggested
 from contracts.referrals import (
     IllegalReferralStep,
     ReferralAccepted,
@@ -377,3 +378,21 @@ def _(p: ReferralCopied) -> str:
 @summarize.register
 def _(p: ReferralRefused) -> str:
     return f"REFUSED {p.attempted}: {p.reason}"
+
+
+# -- oversight (issue 15): cases penalised but never transferred ---------------------------------
+
+
+@summarize.register
+def _(p: OversightFlagged) -> str:
+    return f"oversight flagged ({p.threshold_rule}): {p.reason}"
+
+
+@summarize.register
+def _(p: OversightSuggested) -> str:
+    return f"transfer suggested, reply by {p.reply_by:%Y-%m-%d %H:%M} UTC: {p.reason}"
+
+
+@summarize.register
+def _(p: OversightAnswered) -> str:
+    return f"oversight answered: {p.explanation}"

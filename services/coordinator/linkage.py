@@ -1,9 +1,9 @@
 """Linkage signals, pure: spotting a repeat infringer and a jump in seizures.
 
 * ``repeat_infringer`` — one party (unified social credit code) appears *in an infringer's
-  role* (:data:`INFRINGER_ROLES`) in at least two cases within the window, and either those cases belong to ``min_agencies`` different
-  agencies or there are ``min_cases`` of them. One case referred between agencies is one
-  case, not a repeat.
+  role* (:data:`INFRINGER_ROLES`) in at least two cases within the window, and either those
+  cases belong to ``min_agencies`` different agencies or there are ``min_cases`` of them.
+  One case referred between agencies is one case, not a repeat.
 * ``seizure_trend`` — detentions of one HS prefix at one port in the last window reach
   ``min_count`` and at least ``growth_factor`` times the window before.
 

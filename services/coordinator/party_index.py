@@ -2,8 +2,8 @@
 
 One table, used both to spot repeat infringers and to link cases that share a party in the
 case view. Each row keeps the party's role in that case: the case view links cases whatever
-the role, the repeat-infringer signal counts only infringers' roles. Natural persons are not indexed: they carry no credit code, and linking them
-is not this bus's business.
+the role, the repeat-infringer signal counts only infringers' roles. Natural persons are not
+indexed: they carry no credit code, and linking them is not this bus's business.
 """
 
 from datetime import datetime

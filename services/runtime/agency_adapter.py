@@ -18,6 +18,7 @@ from contracts.cases import (
     IpRight,
     Party,
 )
+from contracts.oversight import CaseFindings
 from contracts.subjects import COORDINATOR
 from services.runtime.adapter import UnitOfWork
 from services.runtime.database import RuntimeTable
@@ -83,14 +84,22 @@ class AgencyAdapter(WarningDesk, ReferralDesk):
         return record
 
     async def change_case_status(
-        self, uow: UnitOfWork, case_id: str, status: CaseStatus, *, note: str = ""
+        self,
+        uow: UnitOfWork,
+        case_id: str,
+        status: CaseStatus,
+        *,
+        note: str = "",
+        findings: CaseFindings | None = None,
     ) -> LocalCaseRecord:
         record = await self.local_case(uow, case_id)
         record.status = status.value
         record.updated_at = self.clock.now()
         uow.session.add(record)
         uow.emit(
-            CaseStatusChanged(local_ref=record.local_ref, status=status, note=note),
+            CaseStatusChanged(
+                local_ref=record.local_ref, status=status, note=note, findings=findings
+            ),
             to=COORDINATOR,
             case_id=case_id,
         )

@@ -39,10 +39,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ADDRESSEE",
+    "SUPERVISED_KINDS",
     "LinkageCommands",
     "ReferralWindows",
     "check_reconsideration_window",
-    "SUPERVISED_KINDS",
     "referral_supervisor",
 ]
 

@@ -170,7 +170,8 @@ def test_only_the_sightings_as_suspect_count_towards_a_repeat_infringer() -> Non
     assert repeat_infringer(seen, T0 + 10 * DAY, RI) is None  # two cases of one agency
     seen.append(PartySighting("E", "amr-sh", T0 + DAY, PartyRole.SUSPECT))
     signal = repeat_infringer(seen, T0 + 10 * DAY, RI)
-    assert signal is not None and signal.case_ids == ("A", "D", "E")
+    assert signal is not None
+    assert signal.case_ids == ("A", "D", "E")
 
 
 ST = SeizureTrendPolicy(window_days=7, min_count=3, growth_factor=2.0)

@@ -55,7 +55,8 @@ def test_the_competent_body_is_found_at_the_nearest_level(
     region: str, procuratorate: str, police: str | None
 ) -> None:
     found = REGISTRY.procuratorate_for(region)
-    assert found is not None and found.id == procuratorate
+    assert found is not None
+    assert found.id == procuratorate
     bureau = REGISTRY.public_security_for(region)
     assert (bureau.id if bureau else None) == police
 
