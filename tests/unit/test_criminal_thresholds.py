@@ -37,9 +37,7 @@ def _findings(offence: Offence = T213, on: date = NEW, **sums: Any) -> CaseFindi
         if k in {"illegal_business_volume", "illegal_gains", "sales_amount", "unsold_goods_value"}
     }
     other = {k: v for k, v in sums.items() if k not in money}
-    return CaseFindings(
-        offence=offence, offender=Offender.UNIT, committed_on=on, **money, **other
-    )
+    return CaseFindings(offence=offence, offender=Offender.UNIT, committed_on=on, **money, **other)
 
 
 def _version(findings: CaseFindings) -> str | None:
@@ -177,7 +175,9 @@ def test_every_threshold_rule_cites_its_article_and_the_interpretation_or_standa
     assert rules
     for rule in rules:
         assert "art." in rule.source
-        assert any(text in rule.source for text in ("法释〔2025〕5号", "法释〔2004〕19号", "公通字"))
+        assert any(
+            text in rule.source for text in ("法释〔2025〕5号", "法释〔2004〕19号", "公通字")
+        )
         if rule.effective_from >= NEW:
             assert "法释〔2025〕5号" in rule.source
 
