@@ -44,6 +44,9 @@ STAGE_OPEN_IN: MappingProxyType[ReferralStage, frozenset[ReferralState]] = Mappi
         _G.RECONSIDER: frozenset({_S.RECONSIDERING}),
         _G.EXPLAIN: frozenset({_S.SUPERVISED}),
         _G.FILE: frozenset({_S.FILING_NOTIFIED}),
+        # issue 15 (oversight): owed to the procuratorate, not in any referral state; its
+        # rows are keyed by oversight id and settled by services/coordinator/oversight_flow.py
+        _G.OVERSIGHT_REPLY: frozenset(),
     }
 )
 """Stage → the states in which it is still owed; any other state means it was met (or moot)."""

@@ -20,6 +20,7 @@ OWED = {
     G.RECONSIDER: {S.RECONSIDERING},
     G.EXPLAIN: {S.SUPERVISED},
     G.FILE: {S.FILING_NOTIFIED},
+    G.OVERSIGHT_REPLY: set(),  # owed on an oversight, never in a referral state
 }
 
 

@@ -43,6 +43,10 @@ DESIGN_TYPES = {
     "goods.confiscated",
     "judgment.rendered",
     "confirmation.issued",
+    # DESIGN §5 "added in v1 as they are built": oversight of cases never transferred
+    "oversight.flagged",
+    "oversight.suggested",
+    "oversight.answered",
 }
 
 
