@@ -61,6 +61,7 @@ from contracts.events import (
     event_type_from_cloudevent,
     payload_model,
 )
+from contracts.handover import ItemsHandedOver
 from contracts.identifiers import (
     AGENCY_ID_PATTERN,
     CREDIT_CODE_CHARSET,
@@ -223,6 +224,7 @@ __all__ = [
     "InvalidSubject",
     "IpRight",
     "IpType",
+    "ItemsHandedOver",
     "JudgmentRendered",
     "JudicialRole",
     "LocalRef",

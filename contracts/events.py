@@ -10,6 +10,7 @@ from types import MappingProxyType
 from contracts.base import Payload
 from contracts.cases import CaseClosed, CaseOpened, CaseStatusChanged
 from contracts.customs import GoodsConfiscated, GoodsDetained, GoodsReleased
+from contracts.handover import ItemsHandedOver
 from contracts.judicial import ConfirmationIssued, JudgmentRendered
 from contracts.linkage import (
     FilingNotified,
@@ -85,6 +86,7 @@ _ALL: tuple[type[Payload], ...] = (
     OversightFlagged,
     OversightSuggested,
     OversightAnswered,
+    ItemsHandedOver,
 )
 
 EVENT_MODELS: MappingProxyType[str, type[Payload]] = MappingProxyType(

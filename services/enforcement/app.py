@@ -3,9 +3,10 @@
 from typing import ClassVar
 
 from contracts.cases import CaseStatus
+from contracts.handover import ItemsHandedOver
 from contracts.identifiers import Money
 from contracts.oversight import OversightAnswered
-from contracts.referrals import ReferralKind
+from contracts.referrals import ReferralKind, ReferralState
 from services.enforcement.domain import (
     Findings,
     Penalty,
@@ -16,6 +17,7 @@ from services.enforcement.domain import (
 )
 from services.runtime.adapter import UnitOfWork
 from services.runtime.agency_adapter import AgencyAdapter
+from services.runtime.business_calendar import Period, due_at
 from services.runtime.criminal_thresholds import (
     ThresholdCrossed,
     ThresholdUnassessable,
@@ -24,10 +26,12 @@ from services.runtime.criminal_thresholds import (
 from services.runtime.errors import ConfigurationError, StepRefused
 from services.runtime.referral_desk import ReferralRecord
 from services.runtime.rules import RuleNotInForce
+from services.runtime.timestamps import as_utc
 
 __all__ = ["EnforcementService"]
 
 SUSPICION_RULE = "transfer.on_suspicion"
+HANDOVER_RULE = "transfer.handover"
 
 
 class EnforcementService(AgencyAdapter):
@@ -110,6 +114,33 @@ class EnforcementService(AgencyAdapter):
             summary=grounds,
             amount=amount,
         )
+
+    async def hand_over_seized_items(
+        self, uow: UnitOfWork, referral_id: str, *, inventory: list[str]
+    ) -> ItemsHandedOver:
+        """After public security filed our transfer, hand over what we seized, within the
+        period of rule ``transfer.handover`` (Decree 310 art. 12) counted from the filing
+        notice; a late handover is still recorded, with when it was due."""
+        record = await self.referral(uow, referral_id)
+        if record.kind != ReferralKind.ADMIN_TO_CRIMINAL.value or record.sender != self.agency.id:
+            raise StepRefused(f"referral {referral_id} is not a transfer of ours to the police")
+        if record.state != ReferralState.ACCEPTED.value:
+            raise StepRefused(f"public security has not filed referral {referral_id} yet")
+        filed_at = as_utc(record.updated_at)
+        try:
+            rule = self.context.rules.in_force(HANDOVER_RULE, filed_at.date())
+        except RuleNotInForce as exc:
+            raise StepRefused(str(exc)) from exc
+        handed_over = ItemsHandedOver(
+            referral_id=referral_id,
+            case_id=record.case_id,
+            inventory=inventory,
+            handed_over_at=self.clock.now(),
+            due_by=due_at(filed_at, rule.values_as(Period), self.business_calendar),
+            handover_rule=rule.version,
+        )
+        uow.emit(handed_over, to=record.recipient, case_id=record.case_id)
+        return handed_over
 
     async def answer_oversight(
         self, uow: UnitOfWork, case_id: str, oversight_id: str, *, explanation: str

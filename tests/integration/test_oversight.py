@@ -16,7 +16,7 @@ import pytest
 
 from contracts.identifiers import Money, new_ulid
 from contracts.oversight import CaseFindings, Offence, Offender
-from contracts.referrals import ReferralStage
+from contracts.referrals import ReferralStage, ReferralState
 from contracts.subjects import EVENT_STREAM
 from services.cli.catalogue import CATALOGUE
 from services.coordinator.app import CoordinatorService
@@ -26,8 +26,10 @@ from services.enforcement.app import EnforcementService
 from services.judicial.app import JudicialService
 from services.runtime.bootstrap import Bus
 from services.runtime.clock import FixedClock
+from services.runtime.errors import StepRefused
 from services.runtime.queries import query_case
 from services.runtime.settings import Settings
+from tests.integration.test_referral_kinds import until_state
 from tests.integration.wire import wait_until
 
 pytestmark = pytest.mark.integration
@@ -170,6 +172,15 @@ async def _overdue_notices(bus: Bus, oversight_id: str) -> list[tuple[str, str]]
     )
 
 
+async def _timeline_has(bus: Bus, case_id: str, event_type: str) -> bool:
+    nc = await nats.connect(bus.nats_url)
+    try:
+        view = (await query_case(nc, requester="coordinator", case_id=case_id)).case
+    finally:
+        await nc.close()
+    return view is not None and any(e.event_type == event_type for e in view.timeline)
+
+
 @pytest.mark.timeout(120)
 async def test_a_flag_answered_by_a_transfer_closes_the_oversight_and_its_deadline(
     oversight_bus: Bus, clock: FixedClock
@@ -194,8 +205,32 @@ async def test_a_flag_answered_by_a_transfer_closes_the_oversight_and_its_deadli
     await asyncio.sleep(1.0)  # five watcher rounds
     assert await _overdue_notices(oversight_bus, oversight_id) == []
 
+    # Decree 310 art. 12: once the police file it, the seized items follow within 3 days.
+    with pytest.raises(StepRefused, match="has not filed"):
+        async with regulator.unit_of_work() as uow:
+            await regulator.hand_over_seized_items(
+                uow, transfer.referral_id, inventory=["1,200 shirts"]
+            )
+    police = _service(oversight_bus, POLICE, JudicialService)
+    async with police.unit_of_work() as uow:
+        await police.file_case(uow, transfer.referral_id, local_ref="HU-GONG-1", title="Fakes")
+    await until_state(oversight_bus, REGULATOR, transfer.referral_id, ReferralState.ACCEPTED)
+    async with regulator.unit_of_work() as uow:
+        handed = await regulator.hand_over_seized_items(
+            uow, transfer.referral_id, inventory=["1,200 shirts", "2 embroidery machines"]
+        )
+    assert handed.handover_rule == "transfer.handover@2001-07-09"
+    filed_on = (START + timedelta(days=8)).date()  # the clock moved on above
+    assert handed.due_by == datetime.combine(
+        filed_on + timedelta(days=3), datetime.min.time(), UTC
+    ) + timedelta(hours=16)  # the end of the third day in Shanghai
+
     nc = await nats.connect(oversight_bus.nats_url)
     try:
+        await wait_until(
+            lambda: _timeline_has(oversight_bus, case_id, "referral.items_handed_over"),
+            what="the handover on the shared timeline",
+        )
         view = (await query_case(nc, requester=PROCURATORATE, case_id=case_id)).case
     finally:
         await nc.close()

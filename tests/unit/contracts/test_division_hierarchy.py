@@ -4,6 +4,7 @@ import pytest
 
 from contracts.agencies import Agency, AgencyKind, JudicialRole, Registry, division_chain
 from contracts.referrals import ReferralKind
+from services.judicial.domain import NotOurPower, regulator_for
 from services.runtime.referral_linkage import SUPERVISED_KINDS, referral_supervisor
 
 
@@ -83,3 +84,10 @@ def test_the_procuratorate_supervises_only_criminal_filing_and_the_way_back(
     }
     assert (supervisor is not None) is expected
     assert (kind in SUPERVISED_KINDS) is expected
+
+
+def test_a_city_police_bureau_returns_a_case_to_the_nearest_regulator() -> None:
+    assert regulator_for(REGISTRY, "310115") == "amr-pudong"
+    assert regulator_for(REGISTRY, "320583") == "amr-suzhou"  # district → its city's office
+    with pytest.raises(NotOurPower, match="no administrative enforcement office"):
+        regulator_for(REGISTRY, "440300")

@@ -47,6 +47,8 @@ DESIGN_TYPES = {
     "oversight.flagged",
     "oversight.suggested",
     "oversight.answered",
+    # issue 15: the seized items handed over with a transfer (Decree 310 art. 12)
+    "referral.items_handed_over",
 }
 
 

@@ -169,6 +169,14 @@ VALID: dict[str, dict[str, Any]] = {
         "reply_by": "2026-03-09T16:00:00Z",
         "reply_rule": "oversight.reply@2021-09-06",
     },
+    "referral.items_handed_over": {
+        "referral_id": ULID_A,
+        "case_id": ULID_B,
+        "inventory": ["1,200 shirts"],
+        "handed_over_at": "2026-03-03T02:00:00Z",
+        "due_by": "2026-03-05T16:00:00Z",
+        "handover_rule": "transfer.handover@2001-07-09",
+    },
     "oversight.answered": {
         "oversight_id": ULID_A,
         "case_id": ULID_B,
@@ -289,6 +297,7 @@ INVALID: list[tuple[str, str, Any, str]] = [
     ("oversight.flagged", "regulator", "AMR.SH", "pattern"),
     ("oversight.suggested", "reply_by", "2026-03-09T16:00:00", "timezone"),
     ("oversight.answered", "explanation", " ", "at least 1 character"),
+    ("referral.items_handed_over", "inventory", [], "at least 1 item"),
 ]
 
 
