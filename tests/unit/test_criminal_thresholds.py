@@ -126,9 +126,8 @@ def test_each_row_of_article_214_as_amended(sums: dict[str, Any], version: str |
 
 
 def test_the_version_in_force_on_the_date_of_the_act_applies() -> None:
-    volume = {"illegal_business_volume": "50000"}
-    assert _version(_findings(on=OLD, **volume)) == f"{G}.goods@2007-04-05"
-    assert _version(_findings(on=NEW, **volume)) == f"{G}.goods@2025-04-26"
+    assert _version(_findings(on=OLD, illegal_business_volume="50000")) == (f"{G}.goods@2007-04-05")
+    assert _version(_findings(on=NEW, illegal_business_volume="50000")) == (f"{G}.goods@2025-04-26")
     assert _version(_findings(T214, on=OLD, sales_amount="50000")) == f"{S}.sales@2007-04-05"
     assert _version(_findings(T214, on=date(2012, 1, 1), unsold_goods_value="150000")) == (
         f"{S}.unsold@2010-05-07"
@@ -136,8 +135,8 @@ def test_the_version_in_force_on_the_date_of_the_act_applies() -> None:
 
 
 def test_rows_new_in_2025_do_not_reach_back() -> None:
-    before = {"on": OLD, "prior_penalty_on": date(2024, 1, 1), "illegal_gains": "20000"}
-    assert _version(_findings(**before)) is None  # no repeat row before 2025
+    repeat = _findings(on=OLD, prior_penalty_on=date(2024, 1, 1), illegal_gains="20000")
+    assert _version(repeat) is None  # no repeat row before 2025
     assert _version(_findings(on=OLD, service_marks=True, illegal_gains="900000")) is None
     assert _version(_findings(T214, on=OLD, illegal_gains="900000")) is None
 
