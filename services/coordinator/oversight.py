@@ -2,12 +2,13 @@
 
 What the coordinator sees: a regulator's ``case.status_changed`` to ``penalized`` carrying
 its findings. When those findings cross a criminal threshold in force on the date of the act
-(the same rows the regulator reads) and the case has no ``admin_to_criminal`` referral, the
-case is flagged to the procuratorate competent for the regulator's region. From there:
+(the same rows the regulator reads) and the case was never transferred to public security,
+it is flagged to the procuratorate competent for the regulator's region. From there:
 
 ``flagged`` → (procuratorate) ``oversight.suggested`` → ``suggested``, with a reply
 deadline → (regulator) ``oversight.answered`` → ``answered``, or (regulator)
-``referral.issued`` ``admin_to_criminal`` on the case → ``transferred``. A transfer closes
+``referral.issued`` to public security (``admin_to_criminal``, or ``customs_to_criminal`` when
+the penalising body is customs) on the case → ``transferred``. A transfer closes
 the oversight at any point; an answer only after a suggestion. Anyone else saying these
 things is refused.
 """
@@ -18,7 +19,7 @@ from enum import StrEnum
 from contracts.cases import CaseStatus, CaseStatusChanged
 from contracts.oversight import CaseFindings, OversightAnswered, OversightSuggested
 from contracts.referrals import ReferralKind
-from services.coordinator.domain import CaseFile, RefusedStep
+from services.coordinator.domain import CRIMINAL_KINDS, CaseFile, RefusedStep
 from services.runtime.criminal_thresholds import (
     ThresholdCrossed,
     ThresholdUnassessable,
@@ -57,8 +58,8 @@ class OversightView:
 
 
 def transferred(case: CaseFile) -> bool:
-    """Whether the case went to public security from the regulator (at any time)."""
-    return any(r.kind == ReferralKind.ADMIN_TO_CRIMINAL.value for r in case.referrals.values())
+    """Whether the case went to public security (from a regulator or customs), at any time."""
+    return any(ReferralKind(r.kind) in CRIMINAL_KINDS for r in case.referrals.values())
 
 
 def penalty_findings(change: CaseStatusChanged) -> CaseFindings | None:

@@ -62,6 +62,9 @@ def test_a_penalised_case_over_a_threshold_without_a_transfer_is_flagged_by_the_
     [
         pytest.param(_case(), "49999.99", False, id="below-every-threshold"),
         pytest.param(_case(ReferralKind.ADMIN_TO_CRIMINAL), "900000", False, id="transferred"),
+        pytest.param(
+            _case(ReferralKind.CUSTOMS_TO_CRIMINAL), "900000", False, id="transferred-by-customs"
+        ),
         pytest.param(_case(), "900000", True, id="already-under-oversight"),
     ],
 )
