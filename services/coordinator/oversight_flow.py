@@ -93,7 +93,7 @@ class OversightFlow(AgencyService):
             raise StepRefused("only the coordinator flags a case for oversight")
         elif isinstance(payload, OversightSuggested | OversightAnswered):
             await self._reply_step(uow, event, payload)
-        elif isinstance(payload, ReferralIssued) and payload.kind is ReferralKind.ADMIN_TO_CRIMINAL:
+        elif isinstance(payload, ReferralIssued) and payload.kind in CRIMINAL_KINDS:
             await self._transferred(uow, event, case.case_id)
 
     async def _penalty_seen(
