@@ -20,7 +20,7 @@ from contracts.oversight import OversightAnswered, OversightFlagged, OversightSu
 from contracts.referrals import ReferralIssued, ReferralKind, ReferralStage
 from contracts.subjects import COORDINATOR
 from services.coordinator.deadline_store import DeadlineRecord, DeadlineStatus
-from services.coordinator.domain import CaseFile, RefusedStep
+from services.coordinator.domain import CRIMINAL_KINDS, CaseFile, RefusedStep
 from services.coordinator.oversight import (
     OPEN,
     OversightStatus,
