@@ -194,6 +194,16 @@ async def test_a_flag_answered_by_a_transfer_closes_the_oversight_and_its_deadli
             uow, case_id, grounds="360,000 CNY of counterfeit goods", findings=FINDINGS
         )
     assert transfer.recipient == POLICE
+    issued_subject = f"ipbus.v1.{REGULATOR}.{POLICE}.referral.issued"
+
+    async def published() -> bool:
+        return len(await _stream_events(oversight_bus, issued_subject)) == 1
+
+    await wait_until(published, what="the transfer on the stream")
+    [issued] = await _stream_events(oversight_bus, issued_subject)
+    basis = issued["data"]["legal_basis"]
+    assert "Decree 310, rev. 2020) art. 3 para. 2 (transfer.on_suspicion@2020-08-07)" in basis
+    assert f"threshold {GOODS_2025}" in basis
     await _until_deadline(oversight_bus, oversight_id, DeadlineStatus.MET)
     record = await _oversight(oversight_bus, oversight_id)
     assert record is not None
