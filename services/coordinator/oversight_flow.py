@@ -8,6 +8,7 @@ referral id), so the deadline watcher notices it overdue like every other deadli
 """
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Field, col, select
@@ -31,6 +32,7 @@ from services.coordinator.oversight import (
 )
 from services.coordinator.store import CoordinatorTable
 from services.runtime.adapter import AgencyService, UnitOfWork
+from services.runtime.criminal_thresholds import check_threshold_rules
 from services.runtime.errors import StepRefused
 from services.runtime.utc_column import UtcDateTime
 
@@ -83,6 +85,10 @@ async def settle_reply(session: AsyncSession, oversight_id: str, now: datetime) 
 
 class OversightFlow(AgencyService):
     """Mixed into the coordinator: the ``oversight.*`` flow around a case file."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        check_threshold_rules(self.context.rules)
 
     async def observe_oversight(self, uow: UnitOfWork, event: Event, case: CaseFile) -> None:
         """Feed one event already applied to ``case`` (called for every event on a case)."""

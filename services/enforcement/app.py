@@ -15,12 +15,13 @@ from services.enforcement.domain import (
     suspicion_basis,
     transfer_basis,
 )
-from services.runtime.adapter import UnitOfWork
+from services.runtime.adapter import ServiceContext, UnitOfWork
 from services.runtime.agency_adapter import AgencyAdapter
 from services.runtime.business_calendar import Period, due_at
 from services.runtime.criminal_thresholds import (
     ThresholdCrossed,
     ThresholdUnassessable,
+    check_threshold_rules,
     crossed_threshold,
 )
 from services.runtime.errors import ConfigurationError, StepRefused
@@ -38,6 +39,10 @@ class EnforcementService(AgencyAdapter):
     """One market-regulation office (e.g. ``amr-shanghai``) on the bus."""
 
     service_name: ClassVar[str] = "enforcement"
+
+    def __init__(self, context: ServiceContext) -> None:
+        super().__init__(context)
+        check_threshold_rules(context.rules)
 
     async def impose_penalty(
         self,

@@ -26,6 +26,7 @@ __all__ = [
     "ThresholdCrossed",
     "ThresholdRow",
     "ThresholdUnassessable",
+    "check_threshold_rules",
     "crossed_threshold",
     "threshold_rows",
 ]
@@ -96,6 +97,14 @@ _MEASURES = (
     "unsold_goods_value",
     "sold_and_unsold_value",
 )
+
+
+def check_threshold_rules(book: RuleBook) -> None:
+    """Read every version of every threshold rule now, so a typo in the policy file fails at
+    start-up (naming the rule and field), not at the first case it should decide."""
+    for rule in book:
+        if rule.name.startswith(f"{RULE_PREFIX}."):
+            rule.values_as(ThresholdRow)
 
 
 def threshold_rows(book: RuleBook, findings: CaseFindings) -> list[tuple[Rule, ThresholdRow]]:

@@ -15,8 +15,10 @@ import pytest
 from contracts.oversight import CaseFindings, Offence, Offender
 from services.runtime.criminal_thresholds import (
     ThresholdUnassessable,
+    check_threshold_rules,
     crossed_threshold,
 )
+from services.runtime.errors import ConfigurationError
 from services.runtime.policy import load_policy
 from services.runtime.rules import RuleBook
 from tests.unit.builders import cny
@@ -190,3 +192,21 @@ def test_the_demo_policy_applies_the_same_2025_row() -> None:
 def test_a_prior_penalty_after_the_act_is_refused() -> None:
     with pytest.raises(ValueError, match="prior penalty"):
         _findings(prior_penalty_on=date(2025, 5, 1))
+
+
+def test_a_threshold_rule_with_a_typo_fails_at_start_up_naming_rule_and_field() -> None:
+    check_threshold_rules(BOOK)  # the shipped file is well-formed
+    typo = RuleBook.from_policy(
+        {
+            "rule": [
+                {
+                    "name": f"{G}.goods",
+                    "values": {"criminal_law_article": 213, "ilegal_gains": 30000},
+                    "source": "法释〔2025〕5号 art. 3",
+                    "effective_from": "2025-04-26",
+                }
+            ]
+        }
+    )
+    with pytest.raises(ConfigurationError, match=r"goods@2025-04-26 \[ilegal_gains\]"):
+        check_threshold_rules(typo)
