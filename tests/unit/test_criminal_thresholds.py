@@ -130,10 +130,19 @@ def test_each_row_of_article_214_as_amended(sums: dict[str, Any], version: str |
 def test_the_version_in_force_on_the_date_of_the_act_applies() -> None:
     assert _version(_findings(on=OLD, illegal_business_volume="50000")) == (f"{G}.goods@2007-04-05")
     assert _version(_findings(on=NEW, illegal_business_volume="50000")) == (f"{G}.goods@2025-04-26")
-    assert _version(_findings(T214, on=OLD, sales_amount="50000")) == f"{S}.sales@2007-04-05"
+    before_amendment_xi = date(2021, 2, 28)
+    assert _version(_findings(T214, on=before_amendment_xi, sales_amount="50000")) == (
+        f"{S}.sales@2007-04-05"
+    )
     assert _version(_findings(T214, on=date(2012, 1, 1), unsold_goods_value="150000")) == (
         f"{S}.unsold@2010-05-07"
     )
+
+
+def test_between_amendment_xi_and_2025_article_214_is_not_decided_by_rule() -> None:
+    for on in (date(2021, 3, 1), OLD):
+        assert _version(_findings(T214, on=on, sales_amount="9000000")) is None
+        assert _version(_findings(T214, on=on, unsold_goods_value="9000000")) is None
 
 
 def test_rows_new_in_2025_do_not_reach_back() -> None:
@@ -176,9 +185,8 @@ def test_every_threshold_rule_cites_its_article_and_the_interpretation_or_standa
     assert rules
     for rule in rules:
         assert "art." in rule.source
-        assert any(
-            text in rule.source for text in ("法释〔2025〕5号", "法释〔2004〕19号", "公通字")
-        )
+        texts = ("法释〔2025〕5号", "法释〔2004〕19号", "公通字", "刑法修正案（十一）")
+        assert any(text in rule.source for text in texts)
         if rule.effective_from >= NEW:
             assert "法释〔2025〕5号" in rule.source
 
