@@ -1,9 +1,9 @@
 """The party index: which cases name which company, by unified social credit code.
 
-One table, used both to spot repeat infringers and to link cases that share a party in the
-case view. Each row keeps the party's role in that case: the case view links cases whatever
-the role, the repeat-infringer signal counts only infringers' roles. Natural persons are not
-indexed: they carry no credit code, and linking them is not this bus's business.
+Two tables: every company named, whatever its role, to link cases that share a party in the
+case view; and the sightings of a company in an infringer's role (with that role), which
+alone the repeat-infringer signal counts. Natural persons are not indexed: they carry no
+credit code, and linking them is not this bus's business.
 """
 
 from datetime import datetime
@@ -16,7 +16,13 @@ from services.coordinator.linkage import INFRINGER_ROLES, PartySighting
 from services.coordinator.store import CoordinatorTable
 from services.runtime.timestamps import UtcTimestamp
 
-__all__ = ["PartyCaseRecord", "index_parties", "linked_case_ids", "sightings_of"]
+__all__ = [
+    "InfringerSightingRecord",
+    "PartyCaseRecord",
+    "index_parties",
+    "linked_case_ids",
+    "sightings_of",
+]
 
 
 class PartyCaseRecord(CoordinatorTable, table=True):
@@ -27,7 +33,19 @@ class PartyCaseRecord(CoordinatorTable, table=True):
     agency_id: str = Field(primary_key=True, max_length=63)
     party_name: str
     seen_at: datetime = Field(sa_type=UtcTimestamp)
-    role: str = Field(default=PartyRole.OTHER.value, max_length=32)
+
+
+class InfringerSightingRecord(CoordinatorTable, table=True):
+    """A company named in an infringer's role (a table of its own, so an existing
+    ``coordinator_party_case`` needs no migration; sightings start counting at upgrade)."""
+
+    __tablename__ = "coordinator_infringer_sighting"
+
+    credit_code: str = Field(primary_key=True, max_length=18)
+    case_id: str = Field(primary_key=True, max_length=26)
+    agency_id: str = Field(primary_key=True, max_length=63)
+    role: str = Field(max_length=32)
+    seen_at: datetime = Field(sa_type=UtcTimestamp)
 
 
 async def index_parties(
@@ -43,7 +61,8 @@ async def index_parties(
         if code is None or code in seen:
             continue
         seen.add(code)
-        if await session.get(PartyCaseRecord, (code, case_id, agency_id)) is None:
+        key = (code, case_id, agency_id)
+        if await session.get(PartyCaseRecord, key) is None:
             session.add(
                 PartyCaseRecord(
                     credit_code=code,
@@ -51,18 +70,30 @@ async def index_parties(
                     agency_id=agency_id,
                     party_name=party.name,
                     seen_at=now,
-                    role=party.role.value,
                 )
             )
-            if party.role in INFRINGER_ROLES:
-                new.append(code)
+        if (
+            party.role in INFRINGER_ROLES
+            and await session.get(InfringerSightingRecord, key) is None
+        ):
+            session.add(
+                InfringerSightingRecord(
+                    credit_code=code,
+                    case_id=case_id,
+                    agency_id=agency_id,
+                    role=party.role.value,
+                    seen_at=now,
+                )
+            )
+            new.append(code)
     await session.flush()
     return new
 
 
 async def sightings_of(session: AsyncSession, credit_code: str) -> list[PartySighting]:
+    """The company's sightings in an infringer's role."""
     rows = await session.exec(
-        select(PartyCaseRecord).where(PartyCaseRecord.credit_code == credit_code)
+        select(InfringerSightingRecord).where(InfringerSightingRecord.credit_code == credit_code)
     )
     return [PartySighting(r.case_id, r.agency_id, r.seen_at, _role(r.role)) for r in rows]
 
