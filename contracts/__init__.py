@@ -61,6 +61,7 @@ from contracts.events import (
     event_type_from_cloudevent,
     payload_model,
 )
+from contracts.handover import ItemsHandedOver
 from contracts.identifiers import (
     AGENCY_ID_PATTERN,
     CREDIT_CODE_CHARSET,
@@ -99,6 +100,14 @@ from contracts.linkage import (
     RefusalExplained,
     SupervisionClosed,
     SupervisionOpened,
+)
+from contracts.oversight import (
+    CaseFindings,
+    Offence,
+    Offender,
+    OversightAnswered,
+    OversightFlagged,
+    OversightSuggested,
 )
 from contracts.queries import (
     CASE_QUERY,
@@ -199,6 +208,7 @@ __all__ = [
     "AgencyInterests",
     "AgencyKind",
     "CaseClosed",
+    "CaseFindings",
     "CaseOpened",
     "CaseParty",
     "CaseQuery",
@@ -228,12 +238,18 @@ __all__ = [
     "InvalidSubject",
     "IpRight",
     "IpType",
+    "ItemsHandedOver",
     "JudgmentRendered",
     "JudicialRole",
     "LocalRef",
     "Money",
     "NkeyPublicKey",
     "NonEmptyStr",
+    "Offence",
+    "Offender",
+    "OversightAnswered",
+    "OversightFlagged",
+    "OversightSuggested",
     "Party",
     "PartyKind",
     "PartyRole",

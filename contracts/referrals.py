@@ -131,6 +131,9 @@ class ReferralStage(StrEnum):
     CONCLUDE = "conclude"
     """Having accepted, the recipient concludes (e.g. a court decides on confirming a mediation
     agreement); a deadline only for kinds whose rule sets one."""
+    OVERSIGHT_REPLY = "oversight_reply"
+    """Asked by the procuratorate to transfer a flagged case, the regulator transfers it or
+    explains why not (``oversight.*``); the notice's ``referral_id`` is the oversight id."""
 
 
 class ReferralOverdue(Payload):
@@ -234,6 +237,9 @@ STAGE_OPEN_IN: MappingProxyType[ReferralStage, frozenset[ReferralState]] = Mappi
         ReferralStage.EXPLAIN: frozenset({_S.SUPERVISED}),
         ReferralStage.FILE: frozenset({_S.FILING_NOTIFIED}),
         ReferralStage.CONCLUDE: frozenset({_S.ACCEPTED}),
+        # owed to the procuratorate on an oversight, never in a referral state: its rows are
+        # keyed by oversight id and settled by services/coordinator/oversight_flow.py
+        ReferralStage.OVERSIGHT_REPLY: frozenset(),
     }
 )
 """Stage → the states in which the recipient still owes it; any other state: met (or moot)."""

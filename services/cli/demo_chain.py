@@ -8,6 +8,7 @@ findings cross the criminal threshold, so the case goes to the police by rule �
 prosecuted → tried → judged → closed.
 """
 
+from datetime import date
 from decimal import Decimal
 
 from contracts.cases import CaseStatus
@@ -25,7 +26,7 @@ from services.cli.demo_support import (
 )
 from services.customs.app import CustomsService
 from services.enforcement.app import EnforcementService
-from services.enforcement.domain import Findings, Offender
+from services.enforcement.domain import Findings, Offence, Offender
 from services.judicial.app import JudicialService
 
 __all__ = ["play_criminal_chain"]
@@ -36,6 +37,7 @@ WRONG_REGULATOR = "amr-guangdong"
 POLICE = "psb-shanghai"
 PROCURATORATE = "procuratorate-shanghai"
 COURT = "court-shanghai-ip"
+SHIPPED_ON = date(2026, 1, 12)
 
 
 async def play_criminal_chain(stage: Stage, say: Say, *, pace: float) -> CaseView:
@@ -135,8 +137,9 @@ async def play_criminal_chain(stage: Stage, say: Say, *, pace: float) -> CaseVie
     await pause(pace)
     say("\n5. The sums are criminal (≥ 50,000 CNY): concluding the case transfers it by rule")
     findings = Findings(
-        offence="counterfeit_registered_trademark",
+        offence=Offence.COUNTERFEIT_REGISTERED_TRADEMARK,
         offender=Offender.UNIT,
+        committed_on=SHIPPED_ON,  # the act: the rules in force that day apply
         illegal_business_volume=money,
     )
     async with regulator.unit_of_work() as uow:

@@ -32,6 +32,7 @@ from services.coordinator.domain import (
     needs_case,
 )
 from services.coordinator.monitoring import observe_event, refresh_gauges
+from services.coordinator.oversight_flow import OversightFlow
 from services.coordinator.party_index import linked_case_ids
 from services.coordinator.referral_followup import follow_referral_step
 from services.coordinator.referral_queries import answer_referrals_query
@@ -58,7 +59,7 @@ __all__ = ["CoordinatorService"]
 NOT_FOUND = "case not found, or not shared with you"
 
 
-class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
+class CoordinatorService(WarningHub, LinkageSignals, OversightFlow, AgencyService):
     """Reads ``ipbus.v1.>``; keeps the case registry and timeline; answers queries."""
 
     service_name: ClassVar[str] = "coordinator"
@@ -117,7 +118,9 @@ class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
             time=event.envelope.time,
             payload=event.payload,
             supervisor=(
-                referral_supervisor(self.registry, event.sender, event.recipient)
+                referral_supervisor(
+                    self.registry, event.sender, event.recipient, event.payload.kind
+                )
                 if isinstance(event.payload, ReferralIssued)
                 else None
             ),
@@ -136,6 +139,7 @@ class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
             uow, case, event, rules=self.rules, calendar=self.calendar, metrics=self.metrics
         )
         await self.observe_linkage(uow, event, case_id)
+        await self.observe_oversight(uow, event, case)
 
     async def before_batch(self, session: AsyncSession, events: list[Event]) -> None:
         """Refuse a sender the table does not allow; read the batch's case files at once.

@@ -11,6 +11,7 @@ from functools import singledispatch
 from contracts.base import Payload
 from contracts.cases import CaseClosed, CaseOpened, CaseStatus, CaseStatusChanged
 from contracts.customs import GoodsConfiscated, GoodsDetained, GoodsReleased
+from contracts.handover import ItemsHandedOver
 from contracts.judicial import ConfirmationIssued, JudgmentRendered
 from contracts.linkage import (
     FilingNotified,
@@ -22,6 +23,7 @@ from contracts.linkage import (
     SupervisionClosed,
     SupervisionOpened,
 )
+from contracts.oversight import OversightAnswered, OversightFlagged, OversightSuggested
 from contracts.referral_clocks import ReferralClockResumed, ReferralClockStopped, ReferralExtended
 from contracts.referrals import (
     CLOCK_STEPS,
@@ -63,7 +65,13 @@ __all__ = [
 CRIMINAL_KINDS = frozenset({ReferralKind.ADMIN_TO_CRIMINAL, ReferralKind.CUSTOMS_TO_CRIMINAL})
 """Kinds whose acceptance by public security is the decision to file a criminal case."""
 
-_NOT_STEPS = (ReferralOverdue, ConfirmationIssued, ReferralCopied, ReferralRefused)
+_NOT_STEPS = (
+    ReferralOverdue,
+    ConfirmationIssued,
+    ReferralCopied,
+    ReferralRefused,
+    ItemsHandedOver,  # a note on the referral (Decree 310 art. 12), not a step
+)
 
 
 class RefusedStep(ValueError):
@@ -482,3 +490,27 @@ def _(p: ReferralClockStopped) -> str:
 @summarize.register
 def _(p: ReferralClockResumed) -> str:
     return f"{p.stage.value} clock resumed" + (f": {p.note}" if p.note else "")
+
+
+# -- oversight (issue 15): cases penalised but never transferred ---------------------------------
+
+
+@summarize.register
+def _(p: OversightFlagged) -> str:
+    return f"oversight flagged ({p.threshold_rule}): {p.reason}"
+
+
+@summarize.register
+def _(p: OversightSuggested) -> str:
+    return f"transfer suggested, reply by {p.reply_by:%Y-%m-%d %H:%M} UTC: {p.reason}"
+
+
+@summarize.register
+def _(p: OversightAnswered) -> str:
+    return f"oversight answered: {p.explanation}"
+
+
+@summarize.register
+def _(p: ItemsHandedOver) -> str:
+    late = " (late)" if p.handed_over_at > p.due_by else ""
+    return f"seized items handed over{late}: {', '.join(p.inventory)} ({p.handover_rule})"

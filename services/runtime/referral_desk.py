@@ -156,7 +156,7 @@ class ReferralDesk(LinkageCommands, AgencyService):
             sender=self.agency.id,
             recipient=to,
             state=ReferralState.ISSUED.value,
-            supervisor=referral_supervisor(self.registry, self.agency.id, to),
+            supervisor=referral_supervisor(self.registry, self.agency.id, to, kind),
             issued_at=now,
             updated_at=now,
         )
@@ -260,7 +260,9 @@ class ReferralDesk(LinkageCommands, AgencyService):
             sender=event.sender,
             recipient=self.agency.id,
             state=ReferralState.ISSUED.value,
-            supervisor=referral_supervisor(self.registry, event.sender, self.agency.id),
+            supervisor=referral_supervisor(
+                self.registry, event.sender, self.agency.id, issued.kind
+            ),
             issued_at=event.envelope.time,
             updated_at=now,
         )
@@ -338,7 +340,9 @@ class ReferralDesk(LinkageCommands, AgencyService):
                 sender=copy.sender,
                 recipient=copy.recipient,
                 state=copy.state.value,
-                supervisor=referral_supervisor(self.registry, copy.sender, copy.recipient),
+                supervisor=referral_supervisor(
+                    self.registry, copy.sender, copy.recipient, copy.kind
+                ),
                 issued_at=event.envelope.time,
                 updated_at=now,
             )

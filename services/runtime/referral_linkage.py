@@ -30,7 +30,7 @@ from contracts.referral_clocks import (
     ReferralClockStopped,
     ReferralExtended,
 )
-from contracts.referrals import ReferralParty, ReferralStage, ReferralState
+from contracts.referrals import ReferralKind, ReferralParty, ReferralStage, ReferralState
 from services.runtime.adapter import UnitOfWork
 from services.runtime.business_calendar import (
     BusinessCalendar,
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ADDRESSEE",
     "RECONSIDERATION_WINDOW",
+    "SUPERVISED_KINDS",
     "LinkageCommands",
     "check_reconsideration_window",
     "referral_supervisor",
@@ -60,9 +61,31 @@ ADDRESSEE: MappingProxyType[_P, _P] = MappingProxyType(
 _ADDRESSEE_OF_STEP = MappingProxyType({RefusalExplained.event_type: _P.SUPERVISOR})
 
 
-def referral_supervisor(registry: Registry, sender: str, recipient: str) -> str | None:
-    """The procuratorate of the recipient's region, unless it is itself party to the referral."""
-    if recipient not in registry:
+SUPERVISED_KINDS = frozenset(
+    {
+        ReferralKind.ADMIN_TO_CRIMINAL,
+        ReferralKind.CUSTOMS_TO_CRIMINAL,
+        ReferralKind.CRIMINAL_TO_ADMIN,
+    }
+)
+"""The kinds a procuratorate supervises, so the only ones it is copied on and party to.
+
+Transfers into criminal proceedings, by a regulator or by customs (both administrative law
+enforcement bodies): Decree 310 (rev. 2020) art. 14 puts them under the procuratorate's
+supervision, and the procuratorate supervises the police's decision to file (Criminal
+Procedure Law art. 113). The way back, criminal to administrative (行刑反向衔接), is part of
+the two-way linkage the SPP Provisions on promoting linkage (高检发释字〔2021〕4号, 2021-09-06)
+put under procuratorial work. Not supervised: a lead from customs to a regulator (two
+administrative bodies; no criminal filing), the judicial confirmation of a civil mediation
+agreement, and overseas assistance."""
+
+
+def referral_supervisor(
+    registry: Registry, sender: str, recipient: str, kind: ReferralKind
+) -> str | None:
+    """The procuratorate competent for the recipient's region (nearest level: district, city,
+    province, national), for a supervised kind, unless it is itself party to the referral."""
+    if kind not in SUPERVISED_KINDS or recipient not in registry:
         return None
     procuratorate = registry.procuratorate_for(registry.get(recipient).region)
     if procuratorate is None or procuratorate.id in (recipient, sender):

@@ -43,6 +43,7 @@ OWED = {
     G.EXPLAIN: {S.SUPERVISED},
     G.FILE: {S.FILING_NOTIFIED},
     G.CONCLUDE: {S.ACCEPTED},
+    G.OVERSIGHT_REPLY: set(),  # owed on an oversight, never in a referral state
 }
 
 

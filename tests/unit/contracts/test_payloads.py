@@ -158,6 +158,43 @@ VALID: dict[str, dict[str, Any]] = {
         "confirmation_ref": "(2026)沪0115民特1号",
         "confirmed": True,
     },
+    "oversight.flagged": {
+        "oversight_id": ULID_A,
+        "case_id": ULID_B,
+        "regulator": "amr-shanghai",
+        "findings": {
+            "offence": "counterfeit_registered_trademark",
+            "offender": "unit",
+            "committed_on": "2026-01-12",
+            "illegal_business_volume": {"value": "120000", "currency": "CNY"},
+            "marks": 2,
+            "prior_penalty_on": "2025-03-01",
+        },
+        "threshold_rule": "criminal_threshold.counterfeit_registered_trademark.goods@2025-04-26",
+        "legal_source": "法释〔2025〕5号 art. 3",
+        "reason": "penalised without a transfer",
+        "penalized_at": "2026-03-02T02:00:00Z",
+    },
+    "oversight.suggested": {
+        "oversight_id": ULID_A,
+        "case_id": ULID_B,
+        "reason": "transfer the case",
+        "reply_by": "2026-03-09T16:00:00Z",
+        "reply_rule": "oversight.reply@2021-09-06",
+    },
+    "referral.items_handed_over": {
+        "referral_id": ULID_A,
+        "case_id": ULID_B,
+        "inventory": ["1,200 shirts"],
+        "handed_over_at": "2026-03-03T02:00:00Z",
+        "due_by": "2026-03-05T16:00:00Z",
+        "handover_rule": "transfer.handover@2001-07-09",
+    },
+    "oversight.answered": {
+        "oversight_id": ULID_A,
+        "case_id": ULID_B,
+        "explanation": "parallel imports",
+    },
 }
 
 
@@ -269,6 +306,14 @@ INVALID: list[tuple[str, str, Any, str]] = [
     ("judgment.rendered", "rendered_at", "2026-03-01T08:00:00", "timezone"),
     ("judgment.rendered", "fine", {"value": 1e3, "currency": "CNY"}, "never floats"),
     ("confirmation.issued", "confirmed", "perhaps", "valid boolean"),
+    ("oversight.flagged", "findings.offence", "patent_passing_off", "Input should be"),
+    ("oversight.flagged", "findings.marks", 0, "greater than or equal to 1"),
+    ("oversight.flagged", "findings.prior_penalty_on", "2026-02-01", "on or before the act"),
+    ("oversight.flagged", "findings.committed_on", _DELETE, "Field required"),
+    ("oversight.flagged", "regulator", "AMR.SH", "pattern"),
+    ("oversight.suggested", "reply_by", "2026-03-09T16:00:00", "timezone"),
+    ("oversight.answered", "explanation", " ", "at least 1 character"),
+    ("referral.items_handed_over", "inventory", [], "at least 1 item"),
 ]
 
 
