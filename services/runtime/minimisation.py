@@ -35,7 +35,12 @@ from pydantic import BaseModel
 from contracts.envelope import DataClassification, Envelope
 from contracts.events import payload_model
 from contracts.identifiers import is_credit_code, is_ulid
-from services.runtime.personal_data import FINDERS, LEGAL_ENTITY, replace_personal_data
+from services.runtime.personal_data import (
+    FINDERS,
+    LEGAL_ENTITY,
+    introduced_names,
+    replace_personal_data,
+)
 
 __all__ = [
     "MINIMISED_EXTENSION",
@@ -113,8 +118,12 @@ def _is_organisation(name: str, legal_names: set[str]) -> bool:
 
 
 def _persons(data: Any, pseudo: Pseudonymiser, legal: set[str], found: dict[str, str]) -> None:
-    """Collect the natural persons' names (parties, and holders not known as organisations)."""
-    if isinstance(data, dict):
+    """Collect natural persons' names: parties, holders not known as organisations, and
+    names introduced anywhere in the text, so each is also replaced where it stands alone."""
+    if isinstance(data, str):
+        for name in introduced_names(data):
+            found[name] = pseudo.token("person", name)
+    elif isinstance(data, dict):
         if data.get("kind") == _NATURAL and isinstance(data.get("name"), str):
             found[data["name"]] = pseudo.token("person", data["name"])
         for key in _HOLDER_KEYS:

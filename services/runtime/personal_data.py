@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["FINDERS", "LEGAL_ENTITY", "Finder", "replace_personal_data"]
+__all__ = ["FINDERS", "LEGAL_ENTITY", "Finder", "introduced_names", "replace_personal_data"]
 
 _NOT_DIGIT_BEFORE = r"(?<![0-9])"
 _NOT_DIGIT_AFTER = r"(?![0-9])"
@@ -29,6 +29,8 @@ _CJK = r"\u4e00-\u9fff"
 _CN_DIGITS = "0-9０-９一二三四五六七八九十百零〇"
 _CC = r"(?:(?:\+|00)86|\(\+?86\)|（\+?86）)"  # country code as written
 _MAX_PASSES = 8
+_HONORIFIC = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Madam|Sir)"
+_WORD = rf"(?!{_HONORIFIC}\b)[A-Z][A-Za-z'\-]+"  # a capitalised word that is no honorific
 _DATE = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
 
 
@@ -67,9 +69,9 @@ FINDERS: tuple[Finder, ...] = (
     _finder("person", rf"(?P<pd>[{_CJK}]{{1,3}})(?:先生|女士|小姐|同志)"),
     _finder(
         "person",
-        r"(?:\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Madam|Sir)\.?\s+|"
+        rf"(?:\b{_HONORIFIC}\.?\s+|"
         r"\b(?:name|suspect|contact|holder|complainant|owner|consignee|consignor)\s*[:：]\s*)"
-        r"(?P<pd>[A-Z][A-Za-z'\-]+(?:\s+[A-Z][A-Za-z'\-]+){0,3})",
+        rf"(?P<pd>{_WORD}(?:[ \t]+{_WORD}){{0,3}})",
     ),
     # -- by shape ----------------------------------------------------------------------------
     _finder(
@@ -157,3 +159,14 @@ def _one(match: re.Match[str], kind: str, replace: Callable[[str, str], str]) ->
     whole = match.group()
     offset = match.start()
     return whole[: start - offset] + replace(kind, match.group("pd")) + whole[end - offset :]
+
+
+def introduced_names(text: str) -> set[str]:
+    """Names a role introduces in ``text`` ("嫌疑人王芳", "Mr. Wang"): to be found elsewhere too."""
+    return {
+        match.group("pd")
+        for finder in FINDERS
+        if finder.kind == "person"
+        for match in finder.pattern.finditer(text)
+        if not LEGAL_ENTITY.search(match.group("pd"))
+    }
