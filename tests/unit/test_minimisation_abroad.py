@@ -383,7 +383,8 @@ def test_no_personal_data_survives_in_a_case_reply_to_an_overseas_requester(
     minimised, actions = minimise_reply(reply, KEY)
     assert isinstance(minimised, CaseReply)
     assert _survivors(minimised.model_dump(mode="json"), secrets) == []
-    assert minimised.case is not None and minimised.case.case_id == CASE
+    assert minimised.case is not None
+    assert minimised.case.case_id == CASE
     assert {a.path for a in actions} >= {"case.title", "case.timeline[0].summary"}
 
 
