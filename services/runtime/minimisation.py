@@ -49,6 +49,7 @@ __all__ = [
     "minimise_data",
     "minimise_envelope",
     "minimise_reply",
+    "minimised_kinds",
     "scrub_text",
 ]
 
@@ -226,3 +227,8 @@ def minimise_reply(reply: R, key: bytes) -> tuple[R, list[Minimisation]]:
     """A query reply (``CaseReply``, ``WarningsReply``, ...) fit for an overseas requester."""
     data, actions = minimise_data(reply.model_dump(mode="json", exclude_none=True), key)
     return type(reply).model_validate(data), actions
+
+
+def minimised_kinds(actions: list[Minimisation]) -> list[str]:
+    """One kind per piece of personal data left out, for the ``ipbus_minimised_total`` metric."""
+    return [kind for action in actions for kind in (action.kinds or (action.action,))]

@@ -19,6 +19,7 @@ the payload's natural persons.
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 __all__ = ["FINDERS", "LEGAL_ENTITY", "Finder", "introduced_names", "replace_personal_data"]
 
@@ -144,7 +145,7 @@ def replace_personal_data(text: str, replace: Callable[[str, str], str]) -> str:
     for _ in range(_MAX_PASSES):
         before = text
         for finder in FINDERS:
-            text = finder.pattern.sub(lambda m, kind=finder.kind: _one(m, kind, replace), text)
+            text = finder.pattern.sub(partial(_one, kind=finder.kind, replace=replace), text)
         if text == before:
             break
     return text
