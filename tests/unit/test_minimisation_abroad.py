@@ -310,7 +310,7 @@ def payloads_abroad(draw: st.DrawFn) -> tuple[str, dict[str, Any], list[Secret]]
             secrets.append(piece)
             continue
         here = draw(st.lists(pieces_of_personal_data, min_size=1, max_size=3))
-        if known_names and draw(st.booleans()):  # a known person's name, not introduced
+        if draw(st.booleans()) and known_names:  # a known person's name, not introduced
             name = draw(st.sampled_from(known_names))
             here.append(Secret("person", name, (name,)))
         _set(data, path, draw(texts_with(here)))
