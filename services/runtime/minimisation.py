@@ -13,8 +13,8 @@ coordinator's replies to its queries — passes through :func:`minimise_data` (v
 * anywhere in the payload's text, the names found above and every kind of personal data
   :mod:`services.runtime.personal_data` finds (ID numbers, phones, e-mail, passports,
   addresses, introduced names) are replaced by keyed pseudonyms;
-* companies' names, unified social credit codes, identifiers (ULIDs, hashes), HS codes and
-  amounts stay.
+* companies' names, unified social credit codes (in ``credit_code``), identifiers (ULIDs,
+  hashes), HS codes and amounts stay.
 
 Pseudonyms are HMAC-SHA256 under a secret the sender keeps, written in letters only (so a
 pseudonym can never itself look like a number), stable so that the centre can correlate
@@ -34,7 +34,7 @@ from pydantic import BaseModel
 
 from contracts.envelope import DataClassification, Envelope
 from contracts.events import payload_model
-from contracts.identifiers import is_credit_code, is_ulid
+from contracts.identifiers import is_ulid
 from services.runtime.personal_data import (
     FINDERS,
     LEGAL_ENTITY,
@@ -101,17 +101,18 @@ def scrub_text(
     The kinds replaced are appended to ``found``.
     """
     kinds = found if found is not None else []
-    for name, token in sorted((names or {}).items(), key=lambda kv: -len(kv[0])):
-        if name in text:
-            text = text.replace(name, token)
-            kinds.append("person")
 
     def pseudonym(kind: str, value: str) -> str:
         kinds.append(kind)
         digits = re.sub(r"[^0-9Xx]", "", value).upper() if kind in ("id", "phone") else value
         return f"[{pseudo.token(kind, digits)}]"
 
-    return replace_personal_data(text, pseudonym)
+    text = replace_personal_data(text, pseudonym)  # first: a name must not hide a keyword
+    for name, token in sorted((names or {}).items(), key=lambda kv: -len(kv[0])):
+        if name in text:
+            text = text.replace(name, token)
+            kinds.append("person")
+    return text
 
 
 def _is_organisation(name: str, legal_names: set[str]) -> bool:
@@ -156,7 +157,9 @@ def _is_money(data: dict[str, Any]) -> bool:
 
 def _is_identifier(text: str) -> bool:
     """Shapes that are never personal data and must survive intact to stay valid."""
-    return is_ulid(text) or is_credit_code(text) or _HEX_DIGEST.match(text) is not None
+    if text.isdigit():  # a "ULID" or "digest" of digits alone may well be an ID number
+        return False
+    return is_ulid(text) or _HEX_DIGEST.match(text) is not None
 
 
 def _walk(

@@ -31,7 +31,8 @@ _CN_DIGITS = "0-9０-９一二三四五六七八九十百零〇"
 _CC = r"(?:(?:\+|00)86|\(\+?86\)|（\+?86）)"  # country code as written
 _MAX_PASSES = 8
 _HONORIFIC = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Madam|Sir)"
-_WORD = rf"(?!{_HONORIFIC}\b)[A-Z][A-Za-z'\-]+"  # a capitalised word that is no honorific
+_NOT_A_NAME = rf"(?:{_HONORIFIC}|Passport|Address|Tel|Phone|Mobile|Email|E-mail|ID|No|Room)"
+_WORD = rf"(?!{_NOT_A_NAME}\b)[A-Z][A-Za-z'\-]+"  # a capitalised word that names
 _DATE = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
 
 
@@ -72,7 +73,7 @@ FINDERS: tuple[Finder, ...] = (
         "person",
         rf"(?:\b{_HONORIFIC}\.?\s+|"
         r"\b(?:name|suspect|contact|holder|complainant|owner|consignee|consignor)\s*[:：]\s*)"
-        rf"(?P<pd>{_WORD}(?:[ \t]+{_WORD}){{0,3}})",
+        rf"(?P<pd>{_WORD}(?: {_WORD}){{0,3}})",
     ),
     # -- by shape ----------------------------------------------------------------------------
     _finder(

@@ -444,7 +444,7 @@ def test_a_holder_named_as_a_legal_person_party_is_kept() -> None:
 def test_identifiers_digests_and_hs_codes_are_left_alone() -> None:
     data = {
         "case_id": "01J0000000000000000000000C",
-        "sha256": "1234567890123456789012345678901234567890123456789012345678901234",
+        "sha256": "ab34567890123456789012345678901234567890123456789012345678901234",
         "hs_code": "0101210000",
         "credit_code": "91350100M000100Y43",
     }
