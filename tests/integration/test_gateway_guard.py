@@ -2,16 +2,19 @@
 document and /docs behind the token, and a loud warning when it is exposed without one.
 Real nats-server, real databases, real HTTP through uvicorn."""
 
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 import structlog
+from fastapi import FastAPI
 
 from services.cli.catalogue import CATALOGUE
 from services.runtime.bootstrap import Bus
 from services.runtime.gateway_guard import DEFAULT_MAX_BODY_BYTES
 from services.runtime.gateway_server import GatewayServer, gateway_app
+from services.runtime.http import HttpServer
 from services.runtime.nats_server import free_port
 from services.runtime.settings import Settings
 
@@ -131,3 +134,14 @@ def test_binding_beyond_loopback_without_a_token_is_warned_loudly(
             assert GatewayServer(service, host=host, port=free_port(), token=token).warning is None
     assert quiet == []
     assert "WARNING" not in capsys.readouterr().err
+
+
+def test_uvicorn_logs_through_the_redacting_root_handler(bus: Bus) -> None:
+    error_log = logging.getLogger("uvicorn.error")
+    error_log.handlers.clear()
+    error_log.propagate = True
+    GatewayServer(bus.services[COURT], port=free_port())
+    HttpServer(FastAPI(), host="127.0.0.1", port=free_port())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        assert logging.getLogger(name).handlers == [], name
+        assert logging.getLogger(name).propagate, name
