@@ -45,8 +45,8 @@ from services.coordinator.warnings import WarningHub
 from services.runtime.adapter import AgencyService, ServiceContext, UnitOfWork
 from services.runtime.business_calendar import CalendarPolicy
 from services.runtime.errors import StepRefused
+from services.runtime.overseas_replies import encode_reply
 from services.runtime.policy import policy_section
-from services.runtime.query_replies import encode_reply
 from services.runtime.referral_desk import referral_supervisor
 from services.runtime.streams import ConsumerSpec, coordinator_consumer_spec
 

@@ -49,8 +49,8 @@ from services.coordinator.warning_store import (
 )
 from services.runtime.adapter import AgencyService, UnitOfWork, handles
 from services.runtime.errors import StepRefused
+from services.runtime.overseas_replies import encode_reply
 from services.runtime.policy import policy_section
-from services.runtime.query_replies import encode_reply
 
 __all__ = ["WarningHub"]
 
