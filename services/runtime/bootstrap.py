@@ -192,7 +192,7 @@ class Bus:
         if not self.settings.nkey_auth:
             return None
         path = self.settings.data_dir / "nats" / "ipbus.conf"
-        private_dir(path.parent)
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(single_node_config(self.registry), encoding="utf-8")
         return path
 

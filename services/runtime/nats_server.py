@@ -95,7 +95,7 @@ class EmbeddedNatsServer:
 
     async def start(self) -> None:
         """Start the server and wait until it accepts a client connection."""
-        private_dir(self.store_dir)
+        private_dir(self.store_dir, tighten=True)  # the server's own: streams hold events
         args = [str(find_nats_server()), "-a", "127.0.0.1", "-p", str(self.port)]
         if self.config_file is not None:
             args += ["-c", str(self.config_file)]
