@@ -25,6 +25,8 @@ __all__ = ["FINDERS", "LEGAL_ENTITY", "Finder", "introduced_names", "replace_per
 
 _NOT_DIGIT_BEFORE = r"(?<![0-9])"
 _NOT_DIGIT_AFTER = r"(?![0-9])"
+_FIRST_DIGIT = r"(?<![0-9]{2})"  # after a first digit: it had none before (the regex
+# engine skips fast to a pattern's first character class, not to a look-behind)
 _SEP = r"[ \-]?"
 _CJK = r"\u4e00-\u9fff"
 _CN_DIGITS = "0-9０-９一二三四五六七八九十百零〇"
@@ -42,10 +44,15 @@ class Finder:
 
     kind: str
     pattern: re.Pattern[str]
+    needs: tuple[str, ...] = ()
+    """Substrings one of which every match holds: a cheap test before the regex (log lines)."""
+
+    def may_match(self, text: str) -> bool:
+        return not self.needs or any(needle in text for needle in self.needs)
 
 
-def _finder(kind: str, pattern: str, flags: int = 0) -> Finder:
-    return Finder(kind, re.compile(pattern, flags))
+def _finder(kind: str, pattern: str, flags: int = 0, needs: tuple[str, ...] = ()) -> Finder:
+    return Finder(kind, re.compile(pattern, flags), needs)
 
 
 FINDERS: tuple[Finder, ...] = (
@@ -55,38 +62,82 @@ FINDERS: tuple[Finder, ...] = (
         r"(?:地址|住址|住所|家庭住址|通讯地址|\b(?:home |postal |mailing )?address)"
         r"\s*[:：]\s*(?P<pd>[^\[;；。\n][^;；。\n]*)",
         re.IGNORECASE,
+        needs=("地址", "住址", "住所", "ddress", "DDRESS"),
     ),
     _finder(
         "passport",
         r"(?:护照|通行证|\bpassport)(?:\s*(?:号码?|no\.?|number|#))?\s*[:：#]?\s*"
         r"(?P<pd>[A-Za-z0-9]{5,12})(?![A-Za-z0-9])",
         re.IGNORECASE,
+        needs=("护照", "通行证", "assport", "ASSPORT"),
     ),
     _finder(
         "person",
         r"(?:犯罪嫌疑人|嫌疑人|当事人|权利人|联系人|法定代表人|负责人|经营者|姓名|申请人|"
         r"被申请人|被告人|被告|原告|证人|收货人|发货人|投诉人|举报人)\s*[:：]?\s*"
         rf"(?P<pd>[{_CJK}·]{{2,4}})",
+        needs=(
+            "嫌疑人",
+            "当事人",
+            "权利人",
+            "联系人",
+            "代表人",
+            "负责人",
+            "经营者",
+            "姓名",
+            "申请人",
+            "被告",
+            "原告",
+            "证人",
+            "收货人",
+            "发货人",
+            "投诉人",
+            "举报人",
+        ),
     ),
-    _finder("person", rf"(?P<pd>[{_CJK}]{{1,3}})(?:先生|女士|小姐|同志)"),
+    _finder(
+        "person",
+        rf"(?P<pd>[{_CJK}]{{1,3}})(?:先生|女士|小姐|同志)",
+        needs=("先生", "女士", "小姐", "同志"),
+    ),
     _finder(
         "person",
         rf"(?:\b{_HONORIFIC}\.?\s+|"
         r"\b(?:name|suspect|contact|holder|complainant|owner|consignee|consignor)\s*[:：]\s*)"
         rf"(?P<pd>{_WORD}(?: {_WORD}){{0,3}})",
+        needs=(
+            "Mr",
+            "Ms",
+            "Mi",
+            "Mx",
+            "Dr",
+            "Madam",
+            "Sir",
+            "name",
+            "suspect",
+            "contact",
+            "holder",
+            "complainant",
+            "owner",
+            "consign",
+        ),
     ),
     # -- by shape ----------------------------------------------------------------------------
     _finder(
         "email",
         r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?"
         r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?)+",
+        needs=("@",),
     ),
     _finder(
         "address",
         rf"[{_CJK}0-9]{{0,24}}?(?:路|街|大道|道|巷|弄|胡同|里)[{_CN_DIGITS}\-]+号"
         rf"(?:[{_CN_DIGITS}A-Za-z\-]+(?:号楼|栋|幢|座|单元|楼|层|室|号|户))*",
+        needs=("号",),
     ),
-    _finder("address", rf"[{_CJK}]{{1,12}}村[{_CN_DIGITS}]+组(?:[{_CN_DIGITS}]+号)?"),
+    _finder(
+        "address", rf"[{_CJK}]{{1,12}}村[{_CN_DIGITS}]+组(?:[{_CN_DIGITS}]+号)?", needs=("村",)
+    ),
     _finder(
         "address",
         r"(?:\b(?:No\.|#)\s*)?\b[0-9]{1,5}[A-Za-z]?(?:-[0-9]{1,5})?,?\s+"
@@ -95,6 +146,28 @@ FINDERS: tuple[Finder, ...] = (
         r"Place|Pl|Lu|Jie|Dajie|Dadao|Hutong|Alley|Xiang|Nong)\b\.?"
         r"(?:,?\s*(?:Apt|Apartment|Room|Rm|Unit|Flat|Suite|Floor|Building|Bldg)\.?\s*"
         r"[0-9A-Za-z\-]+)*",
+        needs=(
+            "Road",
+            "Rd",
+            "St",
+            "Ave",
+            "Lane",
+            "Ln",
+            "Boulevard",
+            "Blvd",
+            "Dr",
+            "Way",
+            "Court",
+            "Ct",
+            "Pl",
+            "Lu",
+            "Jie",
+            "Dadao",
+            "Hutong",
+            "Alley",
+            "Xiang",
+            "Nong",
+        ),
     ),
     _finder(
         "passport",
@@ -103,16 +176,15 @@ FINDERS: tuple[Finder, ...] = (
     ),
     _finder(
         "id",
-        _NOT_DIGIT_BEFORE
-        + rf"[1-9][0-9]{{5}}{_SEP}(?:18|19|20)[0-9]{{2}}{_DATE}{_SEP}[0-9]{{3}}[0-9Xx]"
+        rf"[1-9]{_FIRST_DIGIT}[0-9]{{5}}{_SEP}(?:18|19|20)[0-9]{{2}}{_DATE}{_SEP}[0-9]{{3}}[0-9Xx]"
         + _NOT_DIGIT_AFTER,
     ),
     _finder(
         "id",
-        _NOT_DIGIT_BEFORE + rf"[1-9][0-9]{{5}}{_SEP}[0-9]{{2}}{_DATE}{_SEP}[0-9]{{3}}"
+        rf"[1-9]{_FIRST_DIGIT}[0-9]{{5}}{_SEP}[0-9]{{2}}{_DATE}{_SEP}[0-9]{{3}}"
         r"(?![0-9])",
     ),
-    _finder("id", _NOT_DIGIT_BEFORE + r"[0-9]{15,}[Xx]?"),
+    _finder("id", rf"[0-9]{_FIRST_DIGIT}[0-9]{{14,}}[Xx]?"),
     _finder(
         "phone",
         _NOT_DIGIT_BEFORE
@@ -146,6 +218,8 @@ def replace_personal_data(text: str, replace: Callable[[str, str], str]) -> str:
     for _ in range(_MAX_PASSES):
         before = text
         for finder in FINDERS:
+            if not finder.may_match(text):
+                continue
             text = finder.pattern.sub(partial(_one, kind=finder.kind, replace=replace), text)
         if text == before:
             break
@@ -168,7 +242,7 @@ def introduced_names(text: str) -> set[str]:
     return {
         match.group("pd")
         for finder in FINDERS
-        if finder.kind == "person"
+        if finder.kind == "person" and finder.may_match(text)
         for match in finder.pattern.finditer(text)
         if not LEGAL_ENTITY.search(match.group("pd"))
     }
