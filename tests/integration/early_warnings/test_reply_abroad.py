@@ -110,3 +110,8 @@ async def test_an_overseas_party_reads_its_case_without_personal_data(
     )
     assert counted is not None
     assert counted >= 2
+    sent = warning_bus.metrics.registry.get_sample_value(
+        "ipbus_minimised_total",
+        {"agency": "amr-shanghai", "channel": "event", "kind": "passport"},
+    )
+    assert sent == 1  # the referral's summary, minimised by its sender
