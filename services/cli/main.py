@@ -148,7 +148,11 @@ def run(
         try:
             if gateway_port is not None:
                 gateway = GatewayServer(
-                    instance, host=gateway_host, port=gateway_port, token=settings.gateway_token
+                    instance,
+                    host=gateway_host,
+                    port=gateway_port,
+                    token=settings.gateway_token,
+                    max_body_bytes=settings.gateway_max_body_bytes,
                 )
                 await gateway.start()
                 console.print(f"gateway of {agency_id} on {gateway.url} (OpenAPI: /docs)")

@@ -50,6 +50,7 @@ from services.runtime.adapter import AgencyService, ServiceContext, UnitOfWork
 from services.runtime.authority import refuse_unpermitted
 from services.runtime.business_calendar import CalendarPolicy
 from services.runtime.errors import PermanentError, StepRefused
+from services.runtime.overseas_replies import encode_reply
 from services.runtime.policy import policy_section
 from services.runtime.referral_desk import referral_supervisor
 from services.runtime.streams import ConsumerSpec, coordinator_consumer_spec
@@ -175,10 +176,9 @@ class CoordinatorService(WarningHub, LinkageSignals, OversightFlow, AgencyServic
         @broker.subscriber(f"{QUERY_PREFIX}.*.{CASE_QUERY}", title="case queries")
         async def answer_case_query(msg: NatsMessage) -> bytes:
             requester = msg.raw_message.subject.split(".")[2]
-            return (
-                (await self.answer_case_query(requester, msg.raw_message.data))
-                .model_dump_json(exclude_none=True)
-                .encode()
+            reply = await self.answer_case_query(requester, msg.raw_message.data)
+            return await encode_reply(
+                self.context, self.metrics, requester=requester, query=CASE_QUERY, reply=reply
             )
 
         @broker.subscriber(f"{QUERY_PREFIX}.*.{REFERRALS_QUERY}", title="referral queries")
@@ -188,7 +188,9 @@ class CoordinatorService(WarningHub, LinkageSignals, OversightFlow, AgencyServic
                 reply = await answer_referrals_query(
                     session, requester, msg.raw_message.data, now=self.clock.now()
                 )
-            return reply.model_dump_json(exclude_none=True).encode()
+            return await encode_reply(
+                self.context, self.metrics, requester=requester, query=REFERRALS_QUERY, reply=reply
+            )
 
     async def answer_case_query(self, requester: str, body: bytes) -> CaseReply:
         """The case, if ``requester`` is party to it; the same "not found" otherwise."""

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from contracts.envelope import EnvelopeRejected, Event, parse_json
 from services.coordinator.audit import AuditEntry, AuditVerdict, chain_next
 from services.coordinator.store import CoordinatorTable
+from services.runtime.redaction import redact_text
 from services.runtime.sql import execute, pending_writes, table_of
 
 __all__ = [
@@ -96,7 +97,7 @@ def rejected_entry(
         event_id=_field(body, "id"),
         event_type=_field(body, "type"),
         reason=reason,
-        detail=detail[:500],
+        detail=redact_text(detail)[:500],  # an exception's repr may quote personal data
         digest=hashlib.sha256(body).hexdigest(),
     )
 

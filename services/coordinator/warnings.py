@@ -49,6 +49,7 @@ from services.coordinator.warning_store import (
 )
 from services.runtime.adapter import AgencyService, UnitOfWork, handles
 from services.runtime.errors import StepRefused
+from services.runtime.overseas_replies import encode_reply
 from services.runtime.policy import policy_section
 
 __all__ = ["WarningHub"]
@@ -222,7 +223,9 @@ class WarningHub(AgencyService):
         async def answer_warnings_query(msg: NatsMessage) -> bytes:
             requester = msg.raw_message.subject.split(".")[2]
             reply = await self.answer_warnings_query(requester, msg.raw_message.data)
-            return reply.model_dump_json(exclude_none=True).encode()
+            return await encode_reply(
+                self.context, self.metrics, requester=requester, query=WARNINGS_QUERY, reply=reply
+            )
 
     async def answer_warnings_query(self, requester: str, body: bytes) -> WarningsReply:
         """Warnings ``requester`` issued or received; only its own delivery if received."""

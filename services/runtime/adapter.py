@@ -60,7 +60,7 @@ from services.runtime.exhausted import MAX_DELIVERIES_ADVISORY, exhausted_messag
 from services.runtime.inbox import InboxVerdict, claim_in_inbox
 from services.runtime.logging import event_fields
 from services.runtime.metrics import AgencyMetrics, IpbusMetrics, Outcome
-from services.runtime.minimisation import minimise_envelope
+from services.runtime.minimisation import minimise_envelope, minimised_kinds
 from services.runtime.minimisation_log import record_minimisations
 from services.runtime.outbox import OutboxRelay, put_in_outbox
 from services.runtime.replay import check_fresh
@@ -156,6 +156,9 @@ class UnitOfWork:
         if to in context.registry and context.registry.get(to).kind is AgencyKind.OVERSEAS:
             envelope, minimised = minimise_envelope(envelope, context.pseudonym_key)
             record_minimisations(self.session, envelope.id, to, minimised, context.clock.now())
+            if context.metrics is not None and minimised:
+                kinds, metrics = minimised_kinds(minimised), context.metrics
+                self.after_commit(lambda: metrics.minimised("event", kinds))
         signed = sign_envelope(envelope, context.key)
         put_in_outbox(self.session, signed, recipient=to, now=context.clock.now())
         self.emitted.append(signed)

@@ -30,6 +30,7 @@ from services.runtime.policy import load_policy
 from services.runtime.pseudonym_key import load_pseudonym_key
 from services.runtime.registry import key_path, load_agency_key, prepare_registry
 from services.runtime.rules import RuleBook
+from services.runtime.secret_files import private_dir
 from services.runtime.settings import Settings, server_list
 from services.runtime.streams import StreamLayout, ensure_streams
 
@@ -167,6 +168,7 @@ class Bus:
     async def start(self, agency_ids: Sequence[str] | None = None) -> None:
         """Start NATS if needed, declare streams, then one service per agency."""
         settings = self.settings
+        private_dir(settings.data_dir, tighten=True)  # databases, keys, logs: owner only
         self._registry = prepare_registry(
             settings.registry_path, settings.keys_dir, settings.effective_registry_path
         )

@@ -19,6 +19,7 @@ from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.runtime.errors import ConfigurationError, RetryableError
+from services.runtime.secret_files import touch_private
 from services.runtime.sql import flush_pending_writes
 
 LOCK_TIMEOUT_MS = 10_000
@@ -69,7 +70,7 @@ class Database:
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                touch_private(Path(parsed.database))  # 0600: SQLite gives its WAL the same
             engine = create_async_engine(url, connect_args={"timeout": 30})
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
             self.schema: str | None = None

@@ -12,6 +12,7 @@ from nats.js import JetStreamContext
 
 from contracts.envelope import RejectReason
 from contracts.subjects import DLQ_STREAM, dlq_subject
+from services.runtime.redaction import redact_text
 
 __all__ = ["DLQ_HEADERS", "REPLAY_FOR_HEADER", "REPLAY_OF_HEADER", "dead_letter"]
 
@@ -52,7 +53,7 @@ async def dead_letter(
             if stream_seq
             else f"{consumer}:{now.isoformat()}",
             "Ipbus-Dlq-Reason": reason.value,
-            "Ipbus-Dlq-Detail": detail[:1000].replace("\r", " ").replace("\n", " "),
+            "Ipbus-Dlq-Detail": redact_text(detail)[:1000].replace("\r", " ").replace("\n", " "),
             "Ipbus-Dlq-Consumer": consumer,
             "Ipbus-Dlq-Original-Subject": msg.subject,
             "Ipbus-Dlq-Original-Seq": str(stream_seq),

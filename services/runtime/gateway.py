@@ -34,6 +34,7 @@ from contracts.identifiers import is_ulid
 from contracts.queries import CaseView
 from services.runtime.adapter import AgencyService
 from services.runtime.errors import RetryableError, StepRefused
+from services.runtime.gateway_guard import DEFAULT_MAX_BODY_BYTES
 from services.runtime.gateway_inbox import (
     InboxAcknowledgement,
     InboxItem,
@@ -138,11 +139,13 @@ def gateway_router(
     inbox_sources: Sequence[InboxSource] | None = None,
     prefix: str = "",
     token: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> APIRouter:
     """The HTTP API of one agency's gateway, bound to its (started) ``service``.
 
     With ``token``, every operation needs ``Authorization: Bearer <token>`` (401 otherwise):
-    only the agency's own systems may act as the agency.
+    only the agency's own systems may act as the agency. ``max_body_bytes`` is documented
+    here (413); the app enforces it (:class:`~services.runtime.gateway_guard.BodyLimit`).
     """
     sources = {s.kind: s for s in (inbox_sources or default_inbox_sources(service))}
     agency_id = service.agency.id
@@ -163,7 +166,11 @@ def gateway_router(
         "/events",
         status_code=status.HTTP_202_ACCEPTED,
         response_model=Accepted,
-        responses={400: {"model": Problem, "description": "the body is not JSON"}, **refusals},
+        responses={
+            400: {"model": Problem, "description": "the body is not JSON"},
+            413: {"model": Problem, "description": f"the body is over {max_body_bytes} bytes"},
+            **refusals,
+        },
         summary="Submit an event as this agency",
     )
     async def submit(submission: Submission) -> Accepted:

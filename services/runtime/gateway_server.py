@@ -1,32 +1,65 @@
 """Serving one adapter's gateway on its own port (``ipbus run SERVICE --gateway-port``).
 
 The gateway is a router; this wraps it in a FastAPI app with an OpenAPI document at
-``/openapi.json`` and runs it with uvicorn inside the service's event loop.
+``/openapi.json`` (behind the token when there is one), a request body limit, and runs it
+with uvicorn inside the service's event loop (:mod:`services.runtime.gateway_guard`).
 """
 
 import asyncio
 import contextlib
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from services.runtime.adapter import AgencyService
-from services.runtime.gateway import gateway_router
+from services.runtime.gateway import bearer_token_check, gateway_router
+from services.runtime.gateway_guard import DEFAULT_MAX_BODY_BYTES, BodyLimit, warn_if_exposed
 
 __all__ = ["GatewayServer", "gateway_app"]
 
 
-def gateway_app(service: AgencyService, *, token: str | None = None) -> FastAPI:
-    """A FastAPI app serving only ``service``'s gateway (``token``: see ``gateway_router``)."""
+def gateway_app(
+    service: AgencyService,
+    *,
+    token: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    warning: str | None = None,
+) -> FastAPI:
+    """A FastAPI app serving only ``service``'s gateway (``token``: see ``gateway_router``).
+
+    With a token, ``/docs`` and ``/openapi.json`` need it as well; bodies above
+    ``max_body_bytes`` get 413; ``warning`` (an exposure warning) heads the description.
+    """
+    description = (
+        f"The bus as {service.agency.name} ({service.agency.id}) sees it: submit events, "
+        "read and acknowledge the inbox, query cases it is party to."
+    )
+    if warning:
+        description = f"**WARNING: {warning}**\n\n{description}"
+    public_docs = token is None
     app = FastAPI(
         title=f"ipbus gateway — {service.agency.id}",
         version="1",
-        description=(
-            f"The bus as {service.agency.name} ({service.agency.id}) sees it: submit events, "
-            "read and acknowledge the inbox, query cases it is party to."
-        ),
+        description=description,
+        docs_url="/docs" if public_docs else None,
+        redoc_url="/redoc" if public_docs else None,
+        openapi_url="/openapi.json" if public_docs else None,
     )
-    app.include_router(gateway_router(service, token=token))
+    app.include_router(gateway_router(service, token=token, max_body_bytes=max_body_bytes))
+    if token is not None:
+        guard = [Depends(bearer_token_check(token))]
+
+        @app.get("/openapi.json", include_in_schema=False, dependencies=guard)
+        async def openapi() -> JSONResponse:
+            return JSONResponse(app.openapi())
+
+        @app.get("/docs", include_in_schema=False, dependencies=guard)
+        async def docs() -> HTMLResponse:
+            return get_swagger_ui_html(openapi_url="/openapi.json", title=app.title)
+
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     return app
 
 
@@ -40,12 +73,15 @@ class GatewayServer:
         host: str = "127.0.0.1",
         port: int,
         token: str | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
+        self.warning = warn_if_exposed(service.agency.id, host, port, token)
         config = uvicorn.Config(
-            gateway_app(service, token=token),
+            gateway_app(service, token=token, max_body_bytes=max_body_bytes, warning=self.warning),
             host=host,
             port=port,
             log_level="warning",
+            log_config=None,  # uvicorn's loggers go through ours (and its redaction)
             lifespan="off",
         )
         self._server = uvicorn.Server(config)

@@ -62,7 +62,14 @@ class HttpServer:
 
     def __init__(self, app: FastAPI, *, host: str, port: int) -> None:
         self._server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                log_level="warning",
+                log_config=None,  # uvicorn's loggers go through ours (and its redaction)
+                lifespan="off",
+            )
         )
         self._task: asyncio.Task[None] | None = None
         self.host = host

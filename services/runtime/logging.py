@@ -5,6 +5,7 @@ Keys: ``service``, ``agency``, ``subject``, ``event_type``, ``event_id``, ``case
 """
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -13,8 +14,22 @@ import structlog
 
 from contracts.envelope import Event
 from services.runtime.redaction import redact_personal_data
+from services.runtime.secret_files import open_private
 
-__all__ = ["configure_logging", "event_fields", "get_logger"]
+__all__ = ["STDLIB_LOGGERS", "configure_logging", "event_fields", "get_logger"]
+
+STDLIB_LOGGERS = (
+    "nats",
+    "sqlalchemy",
+    "aiosqlite",
+    "asyncpg",
+    "uvicorn",
+    "uvicorn.error",
+    "uvicorn.access",
+    "asyncio",
+    "faststream",
+)
+"""Libraries that log through the standard library; all reach the root handler."""
 
 
 def configure_logging(
@@ -23,31 +38,52 @@ def configure_logging(
     fmt: Literal["auto", "json", "console"] = "auto",
     file: Path | None = None,
 ) -> None:
-    """Configure structlog (and the stdlib loggers it wraps) once per process."""
+    """Configure structlog, and route the stdlib loggers through the same chain.
+
+    nats, SQLAlchemy, uvicorn, asyncio and FastStream log through the standard library;
+    the root handler formats their records with structlog's processors, so their lines are
+    JSON like ours and pass the same redaction (:func:`redact_personal_data`).
+    """
     stream: TextIO
     if file is not None:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        stream = file.open("a", encoding="utf-8")
+        stream = os.fdopen(open_private(file), "a", encoding="utf-8")  # 0600 under 0700
     else:
         stream = sys.stdout
     console = fmt == "console" or (fmt == "auto" and file is None and stream.isatty())
     renderer: Any = (
         structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer()
     )
+    stamped: list[Any] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    redacted: list[Any] = [
+        structlog.processors.format_exc_info,
+        redact_personal_data,  # no personal data or secret in any log line (SECURITY.md)
+        renderer,
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            redact_personal_data,  # no personal data in any log line (SECURITY.md)
-            renderer,
-        ],
+        processors=[structlog.contextvars.merge_contextvars, *stamped, *redacted],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=logging.WARNING, stream=stream, force=True)
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.contextvars.merge_contextvars,
+                structlog.stdlib.add_logger_name,
+                *stamped,
+            ],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *redacted],
+        )
+    )
+    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    for name in STDLIB_LOGGERS:  # e.g. uvicorn's own handlers would bypass the chain
+        stdlib_logger = logging.getLogger(name)
+        stdlib_logger.handlers.clear()
+        stdlib_logger.propagate = True
 
 
 def get_logger(service: str, agency: str) -> Any:

@@ -69,6 +69,13 @@ class IpbusMetrics:
             ["agency"],
             registry=r,
         )
+        self.minimised = Counter(
+            "ipbus_minimised_total",
+            "Personal data removed or pseudonymised from what was sent abroad (DESIGN §6), "
+            "by channel (event, reply) and kind (person, id, phone, email, passport, address)",
+            ["agency", "channel", "kind"],
+            registry=r,
+        )
         self.outbox_backlog = Gauge(
             "ipbus_outbox_backlog",
             "Committed events not yet published (outbox rows without sent_at)",
@@ -250,6 +257,11 @@ class AgencyMetrics:
     def published(self, count: int) -> None:
         if count:
             self.families.events_published.labels(self.agency).inc(count)
+
+    def minimised(self, channel: Literal["event", "reply"], kinds: Iterable[str]) -> None:
+        """Personal data of these kinds left out of an event or reply sent abroad."""
+        for kind in kinds:
+            self.families.minimised.labels(self.agency, channel, kind).inc()
 
     def outbox(self, backlog: int, oldest_age_s: float) -> None:
         self.families.outbox_backlog.labels(self.agency).set(backlog)

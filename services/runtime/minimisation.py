@@ -1,19 +1,25 @@
 """Data minimisation for what leaves the country (DESIGN §6), pure.
 
-Everything addressed to an agency of kind ``overseas`` passes through
-:func:`minimise_envelope` before it is signed:
+Everything addressed to an agency of kind ``overseas`` — events, warnings, and the
+coordinator's replies to its queries — passes through :func:`minimise_data` (via
+:func:`minimise_envelope` or :func:`minimise_reply`) before it is signed or sent:
 
 * a natural person (a party of kind ``natural_person``) keeps only a stable keyed pseudonym
-  for a name; resident id, phone and address are removed;
-* anywhere in the payload's text, resident identity numbers and mainland mobile numbers are
-  replaced by keyed pseudonyms, and the natural persons' names found in the payload are
-  replaced by their pseudonyms;
-* companies' names and unified social credit codes stay.
+  for a name; resident id, phone, e-mail and address are removed;
+* the holder of an IP right (``holder``, ``rights_holder``) is pseudonymised unless it is
+  known to be an organisation: the name of a legal-person party of the same payload, or a
+  name that says so ("… Co., Ltd.", "…有限公司"); the contracts do not mark holders' kind, so
+  the policy errs towards the person;
+* anywhere in the payload's text, the names found above and every kind of personal data
+  :mod:`services.runtime.personal_data` finds (ID numbers, phones, e-mail, passports,
+  addresses, introduced names) are replaced by keyed pseudonyms;
+* companies' names, unified social credit codes (in ``credit_code``), identifiers (ULIDs,
+  hashes), HS codes and amounts stay.
 
 Pseudonyms are HMAC-SHA256 under a secret the sender keeps, written in letters only (so a
 pseudonym can never itself look like a number), stable so that the centre can correlate
-without learning identity. Each change is reported as a :class:`Minimisation` (where and
-what, never the value) for the sender to record.
+without learning identity. Each change is reported as a :class:`Minimisation` (where, what
+and which kinds, never the value) for the sender to record and count.
 """
 
 import hashlib
@@ -22,40 +28,52 @@ import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from contracts.envelope import DataClassification, Envelope
 from contracts.events import payload_model
-from contracts.identifiers import is_resident_id
+from contracts.identifiers import is_ulid
+from services.runtime.personal_data import (
+    FINDERS,
+    LEGAL_ENTITY,
+    introduced_names,
+    replace_personal_data,
+)
 
 __all__ = [
     "MINIMISED_EXTENSION",
-    "MOBILE_PATTERN",
     "Minimisation",
     "Pseudonymiser",
     "minimise_data",
     "minimise_envelope",
+    "minimise_reply",
+    "minimised_kinds",
     "scrub_text",
 ]
 
 MINIMISED_EXTENSION = "minimisedfields"
 """Envelope extension: how many fields the sender's minimisation policy changed."""
 
-MOBILE_PATTERN = re.compile(r"(?<![0-9])(?:\+?86[ -]*)?1[ -]*[3-9](?:[ -]*[0-9]){9}(?![0-9])")
-"""A mainland mobile number as people write it: optional +86, spaces or hyphens anywhere."""
-
-_ID_RUN = re.compile(r"[0-9X]{18,}")
 _NATURAL = "natural_person"
-_REMOVED_FROM_PERSONS = ("resident_id", "phone", "address")
-_KEPT = ("credit_code",)
+_LEGAL = "legal_person"
+_REMOVED_FROM_PERSONS = ("resident_id", "phone", "mobile", "email", "address", "passport")
+_HOLDER_KEYS = ("holder", "rights_holder")
+_KEPT = ("credit_code", "currency")
+_HEX_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+R = TypeVar("R", bound=BaseModel)
+_PHONE_FIELD = next(f.pattern for f in FINDERS if f.kind == "phone")
 
 
 @dataclass(frozen=True, slots=True)
 class Minimisation:
-    """One change: ``path`` (``parties[0].name``) and ``action`` (removed/pseudonymised/...)."""
+    """One change: ``path`` (``parties[0].name``), ``action`` (removed/pseudonymised) and
+    the ``kinds`` of personal data found there (person, id, phone, email, ...)."""
 
     path: str
     action: str
+    kinds: tuple[str, ...] = ()
 
 
 class Pseudonymiser:
@@ -72,51 +90,80 @@ class Pseudonymiser:
         return f"{kind}-{letters}"
 
 
-def _replace_id_runs(text: str, pseudo: Pseudonymiser) -> str:
-    def one(match: re.Match[str]) -> str:
-        run = match.group()
-        windows = (run[i : i + 18] for i in range(len(run) - 17))
-        return f"[{pseudo.token('id', run)}]" if any(map(is_resident_id, windows)) else run
+def scrub_text(
+    text: str,
+    pseudo: Pseudonymiser,
+    names: dict[str, str] | None = None,
+    found: list[str] | None = None,
+) -> str:
+    """``text`` with the given names and all personal data found replaced by pseudonyms.
 
-    return _ID_RUN.sub(one, text)
+    The kinds replaced are appended to ``found``.
+    """
+    kinds = found if found is not None else []
 
+    def pseudonym(kind: str, value: str) -> str:
+        kinds.append(kind)
+        digits = re.sub(r"[^0-9Xx]", "", value).upper() if kind in ("id", "phone") else value
+        return f"[{pseudo.token(kind, digits)}]"
 
-def _replace_mobiles(text: str, pseudo: Pseudonymiser) -> str:
-    def one(match: re.Match[str]) -> str:
-        digits = re.sub(r"[^0-9]", "", match.group())[-11:]
-        return f"[{pseudo.token('phone', digits)}]"
-
-    return MOBILE_PATTERN.sub(one, text)
-
-
-def scrub_text(text: str, pseudo: Pseudonymiser, names: dict[str, str] | None = None) -> str:
-    """``text`` without resident ids, mobile numbers or the given names (→ pseudonyms)."""
+    text = replace_personal_data(text, pseudonym)  # first: a name must not hide a keyword
     for name, token in sorted((names or {}).items(), key=lambda kv: -len(kv[0])):
-        text = text.replace(name, token)
-    while True:  # removing one number may expose another; digits only ever decrease
-        scrubbed = _replace_mobiles(_replace_id_runs(text, pseudo), pseudo)
-        if scrubbed == text:
-            return text
-        text = scrubbed
+        if name in text:
+            text = text.replace(name, token)
+            kinds.append("person")
+    return text
 
 
-def _persons(data: Any, pseudo: Pseudonymiser, found: dict[str, str]) -> None:
-    if isinstance(data, dict):
+def _is_organisation(name: str, legal_names: set[str]) -> bool:
+    return name in legal_names or LEGAL_ENTITY.search(name) is not None
+
+
+def _persons(data: Any, pseudo: Pseudonymiser, legal: set[str], found: dict[str, str]) -> None:
+    """Collect natural persons' names: parties, holders not known as organisations, and
+    names introduced anywhere in the text, so each is also replaced where it stands alone."""
+    if isinstance(data, str):
+        for name in introduced_names(data):
+            found[name] = pseudo.token("person", name)
+    elif isinstance(data, dict):
         if data.get("kind") == _NATURAL and isinstance(data.get("name"), str):
             found[data["name"]] = pseudo.token("person", data["name"])
+        for key in _HOLDER_KEYS:
+            holder = data.get(key)
+            if isinstance(holder, str) and holder.strip() and not _is_organisation(holder, legal):
+                found[holder] = pseudo.token("person", holder)
         for value in data.values():
-            _persons(value, pseudo, found)
+            _persons(value, pseudo, legal, found)
     elif isinstance(data, list):
         for value in data:
-            _persons(value, pseudo, found)
+            _persons(value, pseudo, legal, found)
+
+
+def _legal_names(data: Any, found: set[str]) -> set[str]:
+    if isinstance(data, dict):
+        if data.get("kind") == _LEGAL and isinstance(data.get("name"), str):
+            found.add(data["name"])
+        for value in data.values():
+            _legal_names(value, found)
+    elif isinstance(data, list):
+        for value in data:
+            _legal_names(value, found)
+    return found
 
 
 def _is_money(data: dict[str, Any]) -> bool:
     return set(data) == {"value", "currency"}
 
 
+def _is_identifier(text: str) -> bool:
+    """Shapes that are never personal data and must survive intact to stay valid."""
+    if text.isdigit():  # a "ULID" or "digest" of digits alone may well be an ID number
+        return False
+    return is_ulid(text) or _HEX_DIGEST.match(text) is not None
+
+
 def _walk(
-    data: Any, path: str, edit: Callable[[str, str], str], actions: list[Minimisation]
+    data: Any, path: str, edit: Callable[[str, list[str]], str], actions: list[Minimisation]
 ) -> Any:
     if isinstance(data, dict):
         natural = data.get("kind") == _NATURAL
@@ -124,22 +171,23 @@ def _walk(
         for key, value in data.items():
             where = f"{path}.{key}" if path else key
             if natural and key in _REMOVED_FROM_PERSONS:
-                actions.append(Minimisation(where, "removed"))
+                actions.append(Minimisation(where, "removed", (key,)))
                 continue
-            if key in _KEPT or _is_money(data):
+            if key in _KEPT or key.startswith("hs_") or _is_money(data):
                 out[key] = value
                 continue
-            if key == "phone" and isinstance(value, str) and MOBILE_PATTERN.search(value):
-                actions.append(Minimisation(where, "removed"))
-                continue
+            if key == "phone" and isinstance(value, str) and _PHONE_FIELD.search(value):
+                actions.append(Minimisation(where, "removed", ("phone",)))
+                continue  # a phone field must hold a phone number: drop it, do not mangle it
             out[key] = _walk(value, where, edit, actions)
         return out
     if isinstance(data, list):
         return [_walk(value, f"{path}[{i}]", edit, actions) for i, value in enumerate(data)]
-    if isinstance(data, str):
-        scrubbed = edit(path, data)
+    if isinstance(data, str) and not _is_identifier(data):
+        kinds: list[str] = []
+        scrubbed = edit(data, kinds)
         if scrubbed != data:
-            actions.append(Minimisation(path, "pseudonymised"))
+            actions.append(Minimisation(path, "pseudonymised", tuple(sorted(set(kinds)))))
         return scrubbed
     return data
 
@@ -148,11 +196,11 @@ def minimise_data(data: dict[str, Any], key: bytes) -> tuple[dict[str, Any], lis
     """A copy of the payload ``data`` fit to leave the country, and what was changed."""
     pseudo = Pseudonymiser(key)
     names: dict[str, str] = {}
-    _persons(data, pseudo, names)
+    _persons(data, pseudo, _legal_names(data, set()), names)
     actions: list[Minimisation] = []
 
-    def edit(_path: str, text: str) -> str:
-        return scrub_text(text, pseudo, names)
+    def edit(text: str, kinds: list[str]) -> str:
+        return scrub_text(text, pseudo, names, kinds)
 
     return _walk(data, "", edit, actions), actions
 
@@ -160,8 +208,9 @@ def minimise_data(data: dict[str, Any], key: bytes) -> tuple[dict[str, Any], lis
 def minimise_envelope(envelope: Envelope, key: bytes) -> tuple[Envelope, list[Minimisation]]:
     """``envelope`` (unsigned) with its data minimised and the minimisation declared.
 
-    The result still validates as its payload type (raises ``ValidationError`` otherwise),
-    so a minimised event is never dead-lettered at the overseas end.
+    The result still validates as its payload type (raises ``ValidationError`` otherwise:
+    the event is then not sent at all), so a minimised event is never dead-lettered at the
+    overseas end.
     """
     data, actions = minimise_data(envelope.data, key)
     event_type = envelope.type.removeprefix("ipbus.").rsplit(".", 1)[0]
@@ -175,3 +224,14 @@ def minimise_envelope(envelope: Envelope, key: bytes) -> tuple[Envelope, list[Mi
         MINIMISED_EXTENSION: len(actions),
     }
     return Envelope.model_validate(wire), actions
+
+
+def minimise_reply(reply: R, key: bytes) -> tuple[R, list[Minimisation]]:
+    """A query reply (``CaseReply``, ``WarningsReply``, ...) fit for an overseas requester."""
+    data, actions = minimise_data(reply.model_dump(mode="json", exclude_none=True), key)
+    return type(reply).model_validate(data), actions
+
+
+def minimised_kinds(actions: list[Minimisation]) -> list[str]:
+    """One kind per piece of personal data left out, for the ``ipbus_minimised_total`` metric."""
+    return [kind for action in actions for kind in (action.kinds or (action.action,))]

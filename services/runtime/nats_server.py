@@ -5,6 +5,7 @@ code that proves the bus works is the code that runs it.
 """
 
 import asyncio
+import os
 import shutil
 import signal
 import socket
@@ -16,6 +17,7 @@ from types import TracebackType
 from typing import Self
 
 from services.runtime.errors import ConfigurationError
+from services.runtime.secret_files import open_private, private_dir
 
 __all__ = ["EmbeddedNatsServer", "find_nats_server", "free_port"]
 
@@ -93,7 +95,7 @@ class EmbeddedNatsServer:
 
     async def start(self) -> None:
         """Start the server and wait until it accepts a client connection."""
-        self.store_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.store_dir, tighten=True)  # the server's own: streams hold events
         args = [str(find_nats_server()), "-a", "127.0.0.1", "-p", str(self.port)]
         if self.config_file is not None:
             args += ["-c", str(self.config_file)]
@@ -103,9 +105,8 @@ class EmbeddedNatsServer:
         if self.config_file is None or "store_dir" not in self.config_file.read_text():
             args += ["-js", "-sd", str(self.store_dir)]
         args += [*self.extra_args]
-        self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self._log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
-        with self.log_file.open("ab") as log:
+        with os.fdopen(open_private(self.log_file), "ab") as log:
             # Popen returns at once; a plain child (not an asyncio one) can be stopped
             # from any event loop, which the session-scoped test fixture needs.
             self._process = subprocess.Popen(  # noqa: ASYNC220

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = 1.0
     gateway_token: str | None = None
     """When set, the agency-side gateway answers only ``Authorization: Bearer <token>``."""
+    gateway_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    """Request bodies above this get 413 from the gateway (1 MiB: events are far smaller)."""
     stream_replicas: int = Field(default=1, ge=1, le=5)
     """Replicas of the IPBUS and IPBUS_DLQ streams: 3 on a JetStream cluster, 1 on one node."""
     http_host: str = "127.0.0.1"
