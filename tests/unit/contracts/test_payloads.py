@@ -120,7 +120,11 @@ VALID: dict[str, dict[str, Any]] = {
         "ground": "identification",
         "reason": "the right holder identifies the seized goods",
     },
-    "referral.clock_resumed": {"referral_id": ULID_A, "stage": "decide"},
+    "referral.clock_resumed": {
+        "referral_id": ULID_A,
+        "stage": "decide",
+        "note": "identification done",
+    },
     "warning.issued": WARNING,
     "warning.delivered": {"warning_id": ULID_A, "warning": WARNING},
     "warning.acknowledged": {"warning_id": ULID_A, "note": ""},
