@@ -22,15 +22,16 @@ from services.cli.ops import serving_http
 from services.cli.referrals import referrals
 from services.cli.render import case_table
 from services.cli.scaffold import new_adapter
-from services.cli.security import nats_config
+from services.cli.security import keys_app, nats_config
 from services.cli.specs import specs_app
 from services.cli.status import status
 from services.cli.warnings import warnings_command
 from services.runtime.bootstrap import Bus, agency_connection, bootstrap, provision_streams
 from services.runtime.errors import ConfigurationError, RetryableError
 from services.runtime.gateway_server import GatewayServer
-from services.runtime.logging import configure_logging
+from services.runtime.logging import configure_logging, get_logger
 from services.runtime.metrics import IpbusMetrics
+from services.runtime.posture import announce_open_mode, require_authentication
 from services.runtime.queries import query_case
 from services.runtime.registry import prepare_registry
 from services.runtime.settings import Settings
@@ -48,6 +49,7 @@ app.add_typer(case_app, name="case")
 app.command()(bench)
 app.add_typer(audit_app, name="audit")
 app.command("nats-config")(nats_config)
+app.add_typer(keys_app, name="keys")
 app.add_typer(specs_app, name="specs")
 app.command("new-adapter")(new_adapter)
 app.command("warnings")(warnings_command)
@@ -85,6 +87,10 @@ def up() -> None:
         bus = Bus(settings, CATALOGUE)
         try:
             await bus.start()
+            banner = announce_open_mode(settings, bus.metrics, bus.nats_url)
+            if banner is not None:
+                console.print(f"[bold red]{banner}[/bold red]")
+                get_logger("up", "bus").warning("open mode", banner=banner)
             async with serving_http(settings, bus.services, bus.metrics.registry) as url:
                 console.print(
                     f"ipbus is up on {bus.nats_url} with {len(bus.services)} services "
@@ -109,14 +115,24 @@ def run(
     ] = None,
     gateway_host: Annotated[str, typer.Option(help="address the gateway binds")] = "127.0.0.1",
 ) -> None:
-    """Run one service for one agency: the production shape (needs IPBUS_NATS_URL)."""
-    settings = Settings()
+    """Run one service for one agency: the production shape (needs IPBUS_NATS_URL).
+
+    IPBUS_ENV is ``production`` here unless set: authentication is required and no key is
+    ever generated (SECURITY.md)."""
+    settings = run_settings(Settings())
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     if settings.nats_url is None:
         raise _fail("set IPBUS_NATS_URL to the NATS server to join (ipbus up embeds one)")
-    registry = prepare_registry(
-        settings.registry_path, settings.keys_dir, settings.effective_registry_path
-    )
+    try:
+        require_authentication(settings)
+        registry = prepare_registry(
+            settings.registry_path,
+            settings.keys_dir,
+            settings.effective_registry_path,
+            generate_keys=not settings.production,
+        )
+    except ConfigurationError as exc:
+        raise _fail(str(exc)) from None
     try:
         service_cls, agency_id = choose_service(registry, service, agency)
     except ConfigurationError as exc:
@@ -132,6 +148,9 @@ def run(
                 connection=agency_connection(settings, agency_id),
             )
         metrics = IpbusMetrics(CollectorRegistry())
+        banner = announce_open_mode(settings, metrics, nats_url)
+        if banner is not None:
+            console.print(f"[bold red]{banner}[/bold red]")
         instance = bootstrap(
             service_cls,
             settings=settings,
@@ -157,6 +176,13 @@ def run(
             await instance.stop()
 
     _run(main())
+
+
+def run_settings(settings: Settings) -> Settings:
+    """``ipbus run`` is production unless IPBUS_ENV says otherwise."""
+    if "env" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"env": "production"})
 
 
 @app.command()

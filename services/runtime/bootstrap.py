@@ -72,6 +72,7 @@ def bootstrap(
     database = Database(
         database_url_for(settings.database_url, settings.data_dir, agency_id),
         namespace=settings.database_schema_prefix + agency_id,
+        service_role=settings.database_service_roles,
     )
     policy = load_policy(settings.policy_path)
     context = ServiceContext(
@@ -91,7 +92,7 @@ def bootstrap(
         clock_skew_s=settings.clock_skew_s,
         policy=policy,
         rules=RuleBook.from_policy(policy),
-        pseudonym_key=load_pseudonym_key(settings.keys_dir),
+        pseudonym_key=load_pseudonym_key(settings.keys_dir, create=not settings.production),
     )
     return service_cls(context)
 
@@ -99,7 +100,13 @@ def bootstrap(
 def agency_connection(settings: Settings, agency_id: str) -> AgencyConnection:
     """How ``agency_id`` connects: with its nkey when auth is on, over TLS when a CA is set."""
     seed = key_path(settings.keys_dir, agency_id) if settings.nkey_auth else None
-    return AgencyConnection(agency_id, seed_file=seed, tls_ca=settings.nats_tls_ca)
+    return AgencyConnection(
+        agency_id,
+        seed_file=seed,
+        tls_ca=settings.nats_tls_ca,
+        tls_cert=settings.nats_tls_cert,
+        tls_key=settings.nats_tls_key,
+    )
 
 
 def broker_metrics(registry: CollectorRegistry, agency_id: str) -> NatsPrometheusMiddleware:
