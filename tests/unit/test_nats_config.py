@@ -87,17 +87,24 @@ def test_cluster_nodes_route_to_each_other(registry: Registry) -> None:
     assert 'server_name: "n1"' in text
 
 
-def test_the_command_writes_configs_and_one_seed_per_agency(tmp_path: Path) -> None:
+def test_the_command_writes_configs_and_one_seed_per_agency_each_in_its_own_site(
+    tmp_path: Path,
+) -> None:
     result = CliRunner().invoke(
         app, ["nats-config", "--registry", str(REGISTRY), "--out", str(tmp_path)]
     )
     assert result.exit_code == 0, result.output
     ids = [a.id for a in load_registry(REGISTRY).agencies]
-    assert sorted(p.stem for p in tmp_path.glob("*.nk")) == sorted(ids)
+    assert not list(tmp_path.glob("*.nk"))  # never all seeds in one directory
     for agency_id in ids:
-        assert (tmp_path / f"{agency_id}.nk").stat().st_mode & 0o077 == 0
+        seeds = list((tmp_path / "sites" / agency_id).glob("*.nk"))
+        assert [p.name for p in seeds] == [f"{agency_id}.nk"]
+        assert seeds[0].stat().st_mode & 0o077 == 0
+    pseudonym = [p.parent.name for p in (tmp_path / "sites").glob("*/pseudonym.key")]
+    assert pseudonym == ["coordinator"]
     effective = load_registry(tmp_path / "agencies.toml")
-    seed = (tmp_path / "customs-shanghai.nk").read_bytes()
+    seed = (tmp_path / "sites" / "customs-shanghai" / "customs-shanghai.nk").read_bytes()
     assert effective.get("customs-shanghai").public_key == AgencyKey(seed).public_key
     assert (tmp_path / "nats.conf").is_file()
+    assert (tmp_path / "server" / "nats.conf").is_file()
     assert len(list((tmp_path / "cluster").glob("*.conf"))) == 3
