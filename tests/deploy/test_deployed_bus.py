@@ -5,10 +5,13 @@ the refusals in tests/integration/test_permissions.py are shown to hold over mut
 on the shipped configuration; the TLS-specific refusals are added here.
 """
 
+import asyncio
+import json
 import ssl
 import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
@@ -140,18 +143,22 @@ async def test_the_agency_connects_with_its_own_site_files_only(secured: Deploye
         await nc.close()
 
 
+def _monitor(port: int, page: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/{page}", timeout=5) as reply:
+        found: dict[str, Any] = json.load(reply)
+    return found
+
+
 async def test_the_cluster_formed_over_authenticated_routes(secured: DeployedServer) -> None:
     """Three nodes, two routes each, TLS on every route; monitoring on loopback only."""
-    import json
-
     for name, port in secured.cluster.monitor_ports.items():
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/routez", timeout=5) as reply:
-            routez = json.load(reply)
+        routez = await asyncio.to_thread(_monitor, port, "routez")
         peers = {route["remote_name"] for route in routez["routes"]}
         assert peers == set(secured.cluster.nodes) - {name}, routez
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/varz", timeout=5) as reply:
-            varz = json.load(reply)
-        assert varz["tls_required"] and varz["tls_verify"]
-        assert varz["cluster"]["tls_required"] and varz["cluster"]["tls_verify"]
+        varz = await asyncio.to_thread(_monitor, port, "varz")
+        assert varz["tls_required"]
+        assert varz["tls_verify"]
+        assert varz["cluster"]["tls_required"]
+        assert varz["cluster"]["tls_verify"]
         assert varz["http_host"] == "127.0.0.1"
         assert varz["max_connections"] == 512
