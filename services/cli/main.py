@@ -33,7 +33,7 @@ from services.runtime.logging import configure_logging, get_logger
 from services.runtime.metrics import IpbusMetrics
 from services.runtime.posture import announce_open_mode, require_authentication
 from services.runtime.queries import query_case
-from services.runtime.registry import prepare_registry
+from services.runtime.registry import load_agency_key, prepare_registry
 from services.runtime.settings import Settings
 from services.runtime.streams import StreamLayout
 
@@ -135,6 +135,8 @@ def run(
         raise _fail(str(exc)) from None
     try:
         service_cls, agency_id = choose_service(registry, service, agency)
+        if settings.production:  # its own key, made at its site: say so before connecting
+            load_agency_key(registry, settings.keys_dir, agency_id)
     except ConfigurationError as exc:
         raise _fail(str(exc)) from None
     nats_url = settings.nats_url
