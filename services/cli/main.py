@@ -26,7 +26,13 @@ from services.cli.security import keys_app, nats_config
 from services.cli.specs import specs_app
 from services.cli.status import status
 from services.cli.warnings import warnings_command
-from services.runtime.bootstrap import Bus, agency_connection, bootstrap, provision_streams
+from services.runtime.bootstrap import (
+    Bus,
+    agency_connection,
+    bootstrap,
+    provision_streams,
+    stream_layout,
+)
 from services.runtime.errors import ConfigurationError, RetryableError
 from services.runtime.gateway_server import GatewayServer
 from services.runtime.logging import configure_logging, get_logger
@@ -35,7 +41,6 @@ from services.runtime.posture import announce_open_mode, require_authentication
 from services.runtime.queries import query_case
 from services.runtime.registry import load_agency_key, prepare_registry
 from services.runtime.settings import Settings
-from services.runtime.streams import StreamLayout
 
 __all__ = ["app"]
 
@@ -146,7 +151,7 @@ def run(
         if hub or not settings.nkey_auth:  # streams: the hub's job
             await provision_streams(
                 nats_url,
-                StreamLayout(replicas=settings.stream_replicas),
+                stream_layout(settings),
                 connection=agency_connection(settings, agency_id),
             )
         metrics = IpbusMetrics(CollectorRegistry())

@@ -26,12 +26,12 @@ from services.runtime.logging import get_logger
 from services.runtime.metrics import IpbusMetrics
 from services.runtime.nats_config import single_node_config
 from services.runtime.nats_server import EmbeddedNatsServer
-from services.runtime.policy import load_policy
+from services.runtime.policy import load_policy, policy_section
 from services.runtime.pseudonym_key import load_pseudonym_key
 from services.runtime.registry import key_path, load_agency_key, prepare_registry
 from services.runtime.rules import RuleBook
 from services.runtime.settings import Settings, server_list
-from services.runtime.streams import StreamLayout, ensure_streams
+from services.runtime.streams import StreamLayout, StreamRetention, ensure_streams
 
 SERVICE_STOP_TIMEOUT_S = 30.0
 
@@ -42,6 +42,7 @@ __all__ = [
     "bootstrap",
     "broker_metrics",
     "provision_streams",
+    "stream_layout",
 ]
 
 ServiceCatalogue = Mapping[AgencyKind, type[AgencyService]]
@@ -95,6 +96,12 @@ def bootstrap(
         pseudonym_key=load_pseudonym_key(settings.keys_dir, create=not settings.production),
     )
     return service_cls(context)
+
+
+def stream_layout(settings: Settings) -> StreamLayout:
+    """The streams as the settings (replicas) and the policy (``[streams]`` retention) want."""
+    retention = policy_section(load_policy(settings.policy_path), "streams", StreamRetention)
+    return StreamLayout(replicas=settings.stream_replicas, retention=retention)
 
 
 def agency_connection(settings: Settings, agency_id: str) -> AgencyConnection:
@@ -185,7 +192,7 @@ class Bus:
             self._nats_url = self.server.url
         await provision_streams(
             self.nats_url,
-            StreamLayout(replicas=settings.stream_replicas),
+            stream_layout(settings),
             connection=self.connection(COORDINATOR),
         )
         wanted = agency_ids or [a.id for a in self.registry.agencies]
