@@ -9,6 +9,7 @@ commit together.
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 from faststream.nats import NatsBroker, NatsMessage
@@ -50,6 +51,7 @@ from services.coordinator.warning_store import (
 from services.runtime.adapter import AgencyService, UnitOfWork, handles
 from services.runtime.errors import StepRefused
 from services.runtime.policy import policy_section
+from services.runtime.rate_limit import QueryGate, QueryRateLimit
 
 __all__ = ["WarningHub"]
 
@@ -61,6 +63,10 @@ class WarningHub(AgencyService):
         super().__init__(*args, **kwargs)
         self.warning_policy = policy_section(self.context.policy, "warnings", WarningPolicy)
         self._chaser: asyncio.Task[None] | None = None
+        # every query the coordinator answers (warnings, cases, referrals) passes this gate
+        self.query_gate = QueryGate(
+            policy_section(self.context.policy, "queries", QueryRateLimit), self.metrics
+        )
 
     # -- handlers -----------------------------------------------------------------------
 
@@ -221,6 +227,8 @@ class WarningHub(AgencyService):
         @broker.subscriber(f"{QUERY_PREFIX}.*.{WARNINGS_QUERY}", title="warnings queries")
         async def answer_warnings_query(msg: NatsMessage) -> bytes:
             requester = msg.raw_message.subject.split(".")[2]
+            if refusal := self.query_gate.refusal(requester, time.monotonic()):
+                return WarningsReply(error=refusal).model_dump_json(exclude_none=True).encode()
             reply = await self.answer_warnings_query(requester, msg.raw_message.data)
             return reply.model_dump_json(exclude_none=True).encode()
 

@@ -150,8 +150,8 @@ def stream_configs(layout: StreamLayout) -> tuple[StreamConfig, StreamConfig]:
             duplicate_window=layout.duplicate_window_s,
             max_msg_size=layout.max_message_bytes,
             **_limits(
-                retention and retention.events_max_age_days,
-                retention and retention.events_max_gib,
+                retention.events_max_age_days if retention else None,
+                retention.events_max_gib if retention else None,
             ),
         ),
         StreamConfig(
@@ -164,8 +164,8 @@ def stream_configs(layout: StreamLayout) -> tuple[StreamConfig, StreamConfig]:
             max_msg_size=layout.max_message_bytes * 2,
             discard=DiscardPolicy.OLD,
             **_limits(
-                retention and retention.dead_letters_max_age_days,
-                retention and retention.dead_letters_max_gib,
+                retention.dead_letters_max_age_days if retention else None,
+                retention.dead_letters_max_gib if retention else None,
             ),
         ),
     )
