@@ -27,6 +27,7 @@ from services.runtime.metrics import IpbusMetrics
 from services.runtime.nats_config import single_node_config
 from services.runtime.nats_server import EmbeddedNatsServer
 from services.runtime.policy import load_policy, policy_section
+from services.runtime.posture import require_authentication
 from services.runtime.pseudonym_key import load_pseudonym_key
 from services.runtime.registry import key_path, load_agency_key, prepare_registry
 from services.runtime.rules import RuleBook
@@ -181,8 +182,12 @@ class Bus:
     async def start(self, agency_ids: Sequence[str] | None = None) -> None:
         """Start NATS if needed, declare streams, then one service per agency."""
         settings = self.settings
+        require_authentication(settings)
         self._registry = prepare_registry(
-            settings.registry_path, settings.keys_dir, settings.effective_registry_path
+            settings.registry_path,
+            settings.keys_dir,
+            settings.effective_registry_path,
+            generate_keys=not settings.production,
         )
         if self._nats_url is None:
             self.server = EmbeddedNatsServer(

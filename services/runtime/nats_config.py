@@ -161,10 +161,18 @@ def _users(agency: Agency) -> list[str]:
         raise ValueError(
             f"{agency.id} has no public key: use the effective registry (<data dir>/agencies.toml)"
         )
-    blocks = [_user_block(agency, agency.public_key, "")]
+    revoked = {k.public_key for k in agency.keys if k.revoked_at is not None}
+    blocks = []
+    if agency.public_key not in revoked:
+        blocks.append(_user_block(agency, agency.public_key, ""))
     previous = agency.previous_public_key
-    if previous is not None and previous != agency.public_key:
+    if previous is not None and previous != agency.public_key and previous not in revoked:
         blocks.append(_user_block(agency, previous, " — previous key, rotation grace period"))
+    listed = {agency.public_key, previous}
+    for period in agency.keys:  # the key history: every key not revoked may log in
+        if period.public_key not in listed | revoked:
+            listed.add(period.public_key)
+            blocks.append(_user_block(agency, period.public_key, " — from the key history"))
     return blocks
 
 

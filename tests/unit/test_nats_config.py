@@ -1,11 +1,12 @@
 """The permissions generated from the registry: least rights per agency, wider for the hub."""
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from contracts.agencies import Registry
+from contracts.agencies import AgencyKeyPeriod, Registry
 from services.cli.main import app
 from services.runtime.nats_config import (
     ClusterNode,
@@ -108,3 +109,22 @@ def test_the_command_writes_configs_and_one_seed_per_agency_each_in_its_own_site
     assert (tmp_path / "nats.conf").is_file()
     assert (tmp_path / "server" / "nats.conf").is_file()
     assert len(list((tmp_path / "cluster").glob("*.conf"))) == 3
+
+
+def test_a_revoked_key_gets_no_nats_user_and_history_keys_do(registry: Registry) -> None:
+    current, revoked, extra = (AgencyKey(generate_seed()).public_key for _ in range(3))
+    customs = registry.get("customs-shanghai").model_copy(
+        update={
+            "public_key": current,
+            "previous_public_key": revoked,
+            "keys": (
+                AgencyKeyPeriod(public_key=revoked, revoked_at=datetime(2026, 1, 1, tzinfo=UTC)),
+                AgencyKeyPeriod(public_key=extra),
+            ),
+        }
+    )
+    agencies = tuple(customs if a.id == customs.id else a for a in registry.agencies)
+    text = single_node_config(Registry(agencies=agencies))
+    assert current in text
+    assert extra in text
+    assert revoked not in text
