@@ -43,7 +43,7 @@ def generate_secrets(out: Path) -> None:
 def _mounted_dir(service: dict[str, Any], target: str, secrets: Path) -> Path:
     """The host directory the compose service mounts at ``target``, under ``secrets``."""
     for volume in service["volumes"]:
-        source, mounted = volume.split(":")[:2]
+        source, mounted = str(volume).split(":")[:2]
         if mounted == target:
             return secrets / source.removeprefix("./secrets/")
     raise AssertionError(f"nothing mounted at {target}")
@@ -56,7 +56,7 @@ class DeployedCluster:
         route_ports = {name: free_port() for name in names}
         self.monitor_ports = {name: free_port() for name in names}
         self.nodes: dict[str, EmbeddedNatsServer] = {}
-        for index, name in enumerate(names):
+        for name in names:
             service = services[name]
             config_dir = _mounted_dir(service, "/etc/nats", secrets)
             assert service["working_dir"] == "/etc/nats"
@@ -73,7 +73,6 @@ class DeployedCluster:
                     for i, n in enumerate(names)
                 },
             }
-            assert index >= 0
             self.nodes[name] = EmbeddedNatsServer(
                 root / name,
                 port=port,
