@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.subjects import COORDINATOR
 from services.runtime.metrics import AgencyMetrics
 
 __all__ = ["QueryGate", "QueryRateLimit", "TokenBuckets"]
@@ -51,6 +52,8 @@ class QueryGate:
         self._buckets = TokenBuckets(limit.per_requester_per_minute / 60.0, limit.burst)
 
     def refusal(self, requester: str, now_s: float) -> str | None:
+        if requester == COORDINATOR:  # the hub's own identity (its operator) is trusted
+            return None
         if self._buckets.allow(requester, now_s):
             return None
         self.metrics.query_refused(requester, RATE_LIMITED)

@@ -20,8 +20,8 @@ ABSENT = "01JABCDEFGHJKMNPQRSTVWXYZ0"
 async def test_a_requester_over_its_rate_is_refused_and_counted(tmp_path: Path) -> None:
     policy = tmp_path / "policy.toml"
     text = (REPO / "deploy" / "policy.toml").read_text("utf-8")
-    text = text.replace("per_requester_per_minute = 120", "per_requester_per_minute = 1")
-    policy.write_text(text.replace("burst = 30", "burst = 3"), encoding="utf-8")
+    text = text.replace("per_requester_per_minute = 600", "per_requester_per_minute = 1")
+    policy.write_text(text.replace("burst = 60", "burst = 3"), encoding="utf-8")
     bus = Bus(_settings(tmp_path, policy_path=policy), CATALOGUE)
     await bus.start(AGENCIES)
     try:

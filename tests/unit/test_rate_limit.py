@@ -39,3 +39,11 @@ def test_the_gate_answers_a_refusal_in_words_and_counts_it() -> None:
     assert "customs-shanghai" in refusal
     labels = {"agency": "coordinator", "requester": "customs-shanghai", "reason": "rate_limited"}
     assert metrics.registry.get_sample_value("ipbus_queries_refused_total", labels) == 1
+
+
+def test_the_coordinators_own_identity_is_not_limited() -> None:
+    metrics = IpbusMetrics(CollectorRegistry())
+    gate = QueryGate(
+        QueryRateLimit(per_requester_per_minute=1, burst=1), metrics.for_agency("coordinator")
+    )
+    assert all(gate.refusal("coordinator", 0.0) is None for _ in range(10))

@@ -1,10 +1,13 @@
 """Secure by default: production refuses an open bus and never makes keys; development says
 it runs open; ``ipbus keys new`` keeps the seed home and prints only the public key."""
 
+import logging
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from prometheus_client import CollectorRegistry
 from typer.testing import CliRunner
 
@@ -17,6 +20,20 @@ from services.runtime.signing import AgencyKey
 from tests.conftest import REGISTRY, REPO
 
 URL = "nats://127.0.0.1:9"  # nothing listens: the refusals must come before connecting
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """``ipbus run`` configures logging onto the runner's captured stdout: undo it after."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    structlog.reset_defaults()
+    for handler in root.handlers[:]:
+        root.removeHandler(handler)
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
