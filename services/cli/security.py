@@ -236,6 +236,13 @@ def nats_config(
         raise typer.Exit(code=2) from None
     for path in written:
         console.print(f"wrote {path}")
+    seeds = [path for path in written if path.suffix == ".nk"]
+    if seeds:
+        console.print(
+            f"[yellow]{len(seeds)} development seed(s) made here[/yellow] for agencies the "
+            "registry lists without a key. In production each site runs `ipbus keys new <id>` "
+            "itself and the registry lists only public keys."
+        )
     console.print(
         f"Mount {out / 'server'} on every NATS node (the manifests do), and "
         f"{out / 'sites'}/<id>/ on agency <id>'s services only. Seeds (*.nk), *-key.pem and "
