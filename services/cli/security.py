@@ -6,7 +6,7 @@
   with ``--tls``, the server and route certificates and the two CAs' certificates;
 * ``sites/<id>/`` — agency ``<id>``'s key directory and nothing else's: its development seed
   (only for agencies the registry lists without a key), its client certificate, the bus CA,
-  and for the coordinator alone the pseudonym key;
+  and the pseudonym key (every site but the overseas agency's: :func:`_write_pseudonym_key`);
 * ``ca/`` — the CAs' private keys: the operator keeps them, nothing mounts them;
 * ``agencies.toml`` — the effective registry (public keys only), ``nats.conf`` and
   ``cluster/`` — the single-node and fixed-host variants.
@@ -147,6 +147,22 @@ def _write_database(out: Path, registry: Registry) -> list[Path]:
     return written
 
 
+def _write_pseudonym_key(out: Path, registry: Registry) -> list[Path]:
+    """One pseudonymisation key, in every site that may send abroad, and never abroad.
+
+    Whoever sends to an overseas agency minimises with it (the coordinator's warnings, an
+    agency's overseas-assistance referral), so the pseudonyms correlate across senders; the
+    overseas agency must not hold it, or it could test a guess against a pseudonym.
+    """
+    key = out / "ca" / PSEUDONYM_KEY_FILE  # the operator's copy, kept with the CA keys
+    create_once(key, secrets.token_bytes(32))
+    return [
+        _write_secret(site_dir(out, agency.id) / PSEUDONYM_KEY_FILE, key.read_bytes())
+        for agency in registry.agencies
+        if agency.kind is not AgencyKind.OVERSEAS
+    ]
+
+
 def write_nats_config(
     registry_path: Path,
     out: Path,
@@ -170,10 +186,7 @@ def write_nats_config(
     }
     registry = registry.with_public_keys(generated)
     written = [key_path(site_dir(out, agency_id), agency_id) for agency_id in generated]
-    coordinator = registry.of_kind(AgencyKind.COORDINATOR)[0]
-    written.append(
-        _write_secret(site_dir(out, coordinator.id) / PSEUDONYM_KEY_FILE, secrets.token_bytes(32))
-    )
+    written += _write_pseudonym_key(out, registry)
     if dev_tls:
         written += _write_tls(out, registry, list(tls_hosts))
     written += _write_database(out, registry)

@@ -19,8 +19,8 @@ def load_pseudonym_key(keys_dir: Path, *, create: bool = True) -> bytes:
     """The key in ``keys_dir``, created (mode 0600) if there is none yet and ``create``.
 
     Without ``create`` (production) a missing key is ``b""``: the service cannot send to
-    an overseas agency (:class:`~services.runtime.errors.ConfigurationError` then), which
-    only services given the key (the coordinator, in the manifests) do.
+    an overseas agency (:class:`~services.runtime.errors.ConfigurationError` then). The
+    manifests give it to every site but the overseas agency's.
     """
     path = keys_dir / PSEUDONYM_KEY_FILE
     if not create and not path.exists():

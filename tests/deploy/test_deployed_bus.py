@@ -126,8 +126,10 @@ async def test_a_plaintext_client_is_refused(secured: DeployedServer) -> None:
 async def test_the_agency_connects_with_its_own_site_files_only(secured: DeployedServer) -> None:
     site = site_dir(secured.credentials, CUSTOMS)
     assert sorted(p.name for p in site.iterdir()) == sorted(
-        [f"{CUSTOMS}.nk", SITE_CA, CLIENT_CERT, CLIENT_KEY]
+        [f"{CUSTOMS}.nk", SITE_CA, CLIENT_CERT, CLIENT_KEY, "pseudonym.key"]
     )
+    overseas = site_dir(secured.credentials, "overseas-center")
+    assert not (overseas / "pseudonym.key").exists()
     connection = AgencyConnection(
         CUSTOMS,
         seed_file=site / f"{CUSTOMS}.nk",

@@ -101,8 +101,11 @@ def test_the_command_writes_configs_and_one_seed_per_agency_each_in_its_own_site
         seeds = list((tmp_path / "sites" / agency_id).glob("*.nk"))
         assert [p.name for p in seeds] == [f"{agency_id}.nk"]
         assert seeds[0].stat().st_mode & 0o077 == 0
-    pseudonym = [p.parent.name for p in (tmp_path / "sites").glob("*/pseudonym.key")]
-    assert pseudonym == ["coordinator"]
+    pseudonym = {p.parent.name for p in (tmp_path / "sites").glob("*/pseudonym.key")}
+    overseas = {a.id for a in load_registry(REGISTRY).agencies if a.kind == "overseas"}
+    assert overseas
+    assert pseudonym == set(ids) - overseas  # senders abroad have it, the recipient never
+    assert len({(tmp_path / "sites" / a / "pseudonym.key").read_bytes() for a in pseudonym}) == 1
     effective = load_registry(tmp_path / "agencies.toml")
     seed = (tmp_path / "sites" / "customs-shanghai" / "customs-shanghai.nk").read_bytes()
     assert effective.get("customs-shanghai").public_key == AgencyKey(seed).public_key
