@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from nats.errors import Error as NatsError
 from nats.js.errors import NotFoundError
 
 from contracts.envelope import new_envelope
@@ -137,13 +138,22 @@ async def test_services_run_as_compose_runs_them_and_carry_a_case(
             services.assert_running()
             try:
                 info = await hub.jetstream().stream_info(EVENT_STREAM)
-            except NotFoundError:
-                return False
+            except (NotFoundError, NatsError, TimeoutError):
+                return False  # not there yet, or the cluster is still electing its leader
             return info.config.max_age is not None  # the policy's limits: the service did it
 
         await wait_until(streams_provisioned, timeout_s=60, what="the coordinator's streams")
         services.start(CUSTOMS)
-        await publish(customs, to_coordinator(CUSTOMS, "case.opened"), envelope)
+
+        async def published() -> bool:
+            try:  # a 3-replica stream answers once its leader is elected; Nats-Msg-Id dedupes
+                await publish(customs, to_coordinator(CUSTOMS, "case.opened"), envelope)
+            except (NatsError, TimeoutError):
+                await asyncio.sleep(0.2)
+                return False
+            return True
+
+        await wait_until(published, timeout_s=30, what="JetStream to store the case")
 
         async def answered() -> bool:
             services.assert_running()
