@@ -6,6 +6,7 @@ on the shipped configuration; the TLS-specific refusals are added here.
 """
 
 import asyncio
+import contextlib
 import json
 import ssl
 import urllib.request
@@ -20,9 +21,10 @@ from nats.errors import Error as NatsError
 from services.cli.security import CLIENT_CERT, CLIENT_KEY, SITE_CA, site_dir
 from services.runtime.bootstrap import provision_streams
 from services.runtime.connection import AgencyConnection, tls_context
+from services.runtime.nats_config import ConnectionLimits
 from services.runtime.signing import load_or_create_key
 from tests.deploy.deployed_cluster import DeployedCluster, generate_secrets
-from tests.integration.secured import ErrorLog, SecuredServer
+from tests.integration.secured import ErrorLog, SecuredServer, connect_as
 from tests.integration.test_permissions import (
     test_a_client_with_an_unregistered_key_is_refused as _unregistered_plain,
 )
@@ -164,3 +166,23 @@ async def test_the_cluster_formed_over_authenticated_routes(secured: DeployedSer
         assert varz["cluster"]["tls_verify"]
         assert varz["http_host"] == "127.0.0.1"
         assert varz["max_connections"] == 512
+
+
+async def test_a_connection_over_its_subscription_limit_is_cut_off(
+    secured: DeployedServer,
+) -> None:
+    """``max_subscriptions`` from the generated config holds for every agency's connection."""
+    nc, _ = await connect_as(secured, CUSTOMS)
+    try:
+        with contextlib.suppress(NatsError):  # the server closes it on the one too many
+            for index in range(ConnectionLimits().max_subscriptions + 1):
+                await nc.subscribe(f"_INBOX_{CUSTOMS}.limit.{index}")
+            await nc.flush()
+        for _ in range(100):
+            if nc.is_closed:
+                break
+            await asyncio.sleep(0.05)
+        assert nc.is_closed
+        assert "maximum subscriptions exceeded" in str(nc.last_error).lower()
+    finally:
+        await nc.close()
