@@ -19,7 +19,14 @@ from pydantic import (
     model_validator,
 )
 
-from contracts.identifiers import NATIONAL_REGION, AgencyId, HsPrefix, NonEmptyStr, RegionCode
+from contracts.identifiers import (
+    NATIONAL_REGION,
+    AgencyId,
+    HsPrefix,
+    NonEmptyStr,
+    RegionCode,
+    UtcDatetime,
+)
 
 __all__ = [
     "ADAPTER_REF_PATTERN",
@@ -27,6 +34,7 @@ __all__ = [
     "AdapterRef",
     "Agency",
     "AgencyInterests",
+    "AgencyKeyPeriod",
     "AgencyKind",
     "IpType",
     "JudicialRole",
@@ -104,6 +112,27 @@ class AgencyInterests(BaseModel):
     categories: list[WarningCategory] = Field(default_factory=list)
 
 
+class AgencyKeyPeriod(BaseModel):
+    """One key an agency has signed with, and when (``[[agencies.keys]]``).
+
+    Open ends mean "since ever" / "until further notice". A revoked key verifies nothing
+    stored on the bus from ``revoked_at`` on, whatever time the event claims.
+    """
+
+    model_config = _STRICT
+
+    public_key: NkeyPublicKey
+    valid_from: UtcDatetime | None = None
+    valid_until: UtcDatetime | None = None
+    revoked_at: UtcDatetime | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
+            raise ValueError("valid_until must be after valid_from")
+        return self
+
+
 class Agency(BaseModel):
     """One registered agency. ``previous_public_key`` keeps signatures valid during rotation."""
 
@@ -119,6 +148,9 @@ class Agency(BaseModel):
     adapter: AdapterRef | None = None
     """The service that runs this agency, when not the standard one for its kind."""
     interests: AgencyInterests = Field(default_factory=AgencyInterests)
+    keys: tuple[AgencyKeyPeriod, ...] = ()
+    """The key history with validity periods; ``public_key``/``previous_public_key``
+    stay valid at any time unless the history says otherwise about them."""
 
     @model_validator(mode="after")
     def _role_only_for_judicial(self) -> Self:
@@ -273,12 +305,18 @@ def dump_registry(registry: Registry) -> str:
     lines: list[str] = []
     for agency in registry.agencies:
         lines.append("[[agencies]]")
-        for key, value in agency.model_dump(mode="json", exclude={"interests"}).items():
+        for key, value in agency.model_dump(mode="json", exclude={"interests", "keys"}).items():
             if value is not None:
                 lines.append(f"{key} = {_toml_value(value)}")
         interests = agency.interests.model_dump(mode="json")
         if any(interests.values()):
             lines.append("[agencies.interests]")
             lines.extend(f"{key} = {_toml_value(value)}" for key, value in interests.items())
+        for period in agency.keys:
+            lines.append("[[agencies.keys]]")
+            for key, value in period.model_dump(exclude_none=True).items():
+                # a TOML offset date-time, read back by tomllib as an aware datetime
+                text = value.isoformat() if hasattr(value, "isoformat") else _toml_value(value)
+                lines.append(f"{key} = {text}")
         lines.append("")
     return "\n".join(lines)

@@ -85,6 +85,8 @@ async def settings(
         nats_url=fresh_streams,
         database_url=database_url,
         database_schema_prefix=schema_prefix,
+        # PostgreSQL: each service acts in its own role, which can write no other's schema
+        database_service_roles=database_url is not None,
         data_dir=tmp_path / "var",
         registry_path=REGISTRY,
         outbox_poll_seconds=0.2,
@@ -104,5 +106,10 @@ async def drop_schemas(prefix: str) -> None:
         )
         for (name,) in names:
             await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        roles = await conn.fetch(
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE $1", "ipbus_" + prefix + "%"
+        )
+        for (role,) in roles:
+            await conn.execute(f'DROP ROLE IF EXISTS "{role}"')
     finally:
         await conn.close()

@@ -23,20 +23,26 @@ from services.cli.policy import policy_app
 from services.cli.referrals import referrals
 from services.cli.render import case_deadlines, case_table
 from services.cli.scaffold import new_adapter
-from services.cli.security import nats_config
+from services.cli.security import keys_app, nats_config
 from services.cli.specs import specs_app
 from services.cli.status import status
 from services.cli.warnings import warnings_command
-from services.runtime.bootstrap import Bus, agency_connection, bootstrap, provision_streams
+from services.runtime.bootstrap import (
+    Bus,
+    agency_connection,
+    bootstrap,
+    provision_streams,
+    stream_layout,
+)
 from services.runtime.errors import ConfigurationError, RetryableError
 from services.runtime.gateway_server import GatewayServer
-from services.runtime.logging import configure_logging
+from services.runtime.logging import configure_logging, get_logger
 from services.runtime.metrics import IpbusMetrics
+from services.runtime.posture import announce_open_mode, require_authentication
 from services.runtime.queries import query_case
 from services.runtime.referral_queries import query_referrals
-from services.runtime.registry import prepare_registry
+from services.runtime.registry import load_agency_key, prepare_registry
 from services.runtime.settings import Settings
-from services.runtime.streams import StreamLayout
 
 __all__ = ["app"]
 
@@ -50,6 +56,7 @@ app.add_typer(case_app, name="case")
 app.command()(bench)
 app.add_typer(audit_app, name="audit")
 app.command("nats-config")(nats_config)
+app.add_typer(keys_app, name="keys")
 app.add_typer(specs_app, name="specs")
 app.add_typer(policy_app, name="policy")
 app.command("new-adapter")(new_adapter)
@@ -88,6 +95,10 @@ def up() -> None:
         bus = Bus(settings, CATALOGUE)
         try:
             await bus.start()
+            banner = announce_open_mode(settings, bus.metrics, bus.nats_url)
+            if banner is not None:
+                console.print(f"[bold red]{banner}[/bold red]")
+                get_logger("up", "bus").warning("open mode", banner=banner)
             async with serving_http(settings, bus.services, bus.metrics.registry) as url:
                 console.print(
                     f"ipbus is up on {bus.nats_url} with {len(bus.services)} services "
@@ -112,16 +123,28 @@ def run(
     ] = None,
     gateway_host: Annotated[str, typer.Option(help="address the gateway binds")] = "127.0.0.1",
 ) -> None:
-    """Run one service for one agency: the production shape (needs IPBUS_NATS_URL)."""
-    settings = Settings()
+    """Run one service for one agency: the production shape (needs IPBUS_NATS_URL).
+
+    IPBUS_ENV is ``production`` here unless set: authentication is required and no key is
+    ever generated (SECURITY.md)."""
+    settings = run_settings(Settings())
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     if settings.nats_url is None:
         raise _fail("set IPBUS_NATS_URL to the NATS server to join (ipbus up embeds one)")
-    registry = prepare_registry(
-        settings.registry_path, settings.keys_dir, settings.effective_registry_path
-    )
+    try:
+        require_authentication(settings)
+        registry = prepare_registry(
+            settings.registry_path,
+            settings.keys_dir,
+            settings.effective_registry_path,
+            generate_keys=not settings.production,
+        )
+    except ConfigurationError as exc:
+        raise _fail(str(exc)) from None
     try:
         service_cls, agency_id = choose_service(registry, service, agency)
+        if settings.production:  # its own key, made at its site: say so before connecting
+            load_agency_key(registry, settings.keys_dir, agency_id)
     except ConfigurationError as exc:
         raise _fail(str(exc)) from None
     nats_url = settings.nats_url
@@ -131,10 +154,13 @@ def run(
         if hub or not settings.nkey_auth:  # streams: the hub's job
             await provision_streams(
                 nats_url,
-                StreamLayout(replicas=settings.stream_replicas),
+                stream_layout(settings),
                 connection=agency_connection(settings, agency_id),
             )
         metrics = IpbusMetrics(CollectorRegistry())
+        banner = announce_open_mode(settings, metrics, nats_url)
+        if banner is not None:
+            console.print(f"[bold red]{banner}[/bold red]")
         instance = bootstrap(
             service_cls,
             settings=settings,
@@ -164,6 +190,13 @@ def run(
             await instance.stop()
 
     _run(main())
+
+
+def run_settings(settings: Settings) -> Settings:
+    """``ipbus run`` is production unless IPBUS_ENV says otherwise."""
+    if "env" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"env": "production"})
 
 
 @app.command()

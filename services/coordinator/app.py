@@ -4,6 +4,7 @@ Thin on purpose: load the case file, let :mod:`services.coordinator.domain` appl
 event, store the result. It also answers case queries, need-to-know.
 """
 
+import time
 from typing import ClassVar
 
 from faststream.nats import NatsBroker, NatsMessage
@@ -14,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.envelope import Event, RejectReason
 from contracts.queries import CASE_QUERY, CaseQuery, CaseReply
-from contracts.referral_queries import REFERRALS_QUERY
+from contracts.referral_queries import REFERRALS_QUERY, ReferralsReply
 from contracts.referrals import ReferralIssued
 from contracts.subjects import EVENT_STREAM, QUERY_PREFIX
 from services.coordinator.audit_hooks import audit_accepted, audit_rejected
@@ -176,6 +177,8 @@ class CoordinatorService(WarningHub, LinkageSignals, OversightFlow, AgencyServic
         @broker.subscriber(f"{QUERY_PREFIX}.*.{CASE_QUERY}", title="case queries")
         async def answer_case_query(msg: NatsMessage) -> bytes:
             requester = msg.raw_message.subject.split(".")[2]
+            if refusal := self.query_gate.refusal(requester, time.monotonic()):
+                return CaseReply(error=refusal).model_dump_json(exclude_none=True).encode()
             reply = await self.answer_case_query(requester, msg.raw_message.data)
             return await encode_reply(
                 self.context, self.metrics, requester=requester, query=CASE_QUERY, reply=reply
@@ -184,6 +187,8 @@ class CoordinatorService(WarningHub, LinkageSignals, OversightFlow, AgencyServic
         @broker.subscriber(f"{QUERY_PREFIX}.*.{REFERRALS_QUERY}", title="referral queries")
         async def answer_referrals(msg: NatsMessage) -> bytes:
             requester = msg.raw_message.subject.split(".")[2]
+            if refusal := self.query_gate.refusal(requester, time.monotonic()):
+                return ReferralsReply(error=refusal).model_dump_json(exclude_none=True).encode()
             async with self.database.transaction() as session:
                 reply = await answer_referrals_query(
                     session, requester, msg.raw_message.data, now=self.clock.now()

@@ -9,6 +9,7 @@ commit together.
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 from faststream.nats import NatsBroker, NatsMessage
@@ -51,6 +52,7 @@ from services.runtime.adapter import AgencyService, UnitOfWork, handles
 from services.runtime.errors import StepRefused
 from services.runtime.overseas_replies import encode_reply
 from services.runtime.policy import policy_section
+from services.runtime.rate_limit import QueryGate, QueryRateLimit
 
 __all__ = ["WarningHub"]
 
@@ -62,6 +64,10 @@ class WarningHub(AgencyService):
         super().__init__(*args, **kwargs)
         self.warning_policy = policy_section(self.context.policy, "warnings", WarningPolicy)
         self._chaser: asyncio.Task[None] | None = None
+        # every query the coordinator answers (warnings, cases, referrals) passes this gate
+        self.query_gate = QueryGate(
+            policy_section(self.context.policy, "queries", QueryRateLimit), self.metrics
+        )
 
     # -- handlers -----------------------------------------------------------------------
 
@@ -222,6 +228,8 @@ class WarningHub(AgencyService):
         @broker.subscriber(f"{QUERY_PREFIX}.*.{WARNINGS_QUERY}", title="warnings queries")
         async def answer_warnings_query(msg: NatsMessage) -> bytes:
             requester = msg.raw_message.subject.split(".")[2]
+            if refusal := self.query_gate.refusal(requester, time.monotonic()):
+                return WarningsReply(error=refusal).model_dump_json(exclude_none=True).encode()
             reply = await self.answer_warnings_query(requester, msg.raw_message.data)
             return await encode_reply(
                 self.context, self.metrics, requester=requester, query=WARNINGS_QUERY, reply=reply

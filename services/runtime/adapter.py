@@ -55,9 +55,10 @@ from services.runtime.clock import Clock
 from services.runtime.consumer import EventConsumer
 from services.runtime.database import Database
 from services.runtime.dlq import REPLAY_FOR_HEADER, dead_letter
-from services.runtime.errors import PermanentError, RetryableError
+from services.runtime.errors import ConfigurationError, PermanentError, RetryableError
 from services.runtime.exhausted import MAX_DELIVERIES_ADVISORY, exhausted_message, parse_advisory
 from services.runtime.inbox import InboxVerdict, claim_in_inbox
+from services.runtime.key_history import verify_sender
 from services.runtime.logging import event_fields
 from services.runtime.metrics import AgencyMetrics, IpbusMetrics, Outcome
 from services.runtime.minimisation import minimise_envelope, minimised_kinds
@@ -66,7 +67,7 @@ from services.runtime.outbox import OutboxRelay, put_in_outbox
 from services.runtime.replay import check_fresh
 from services.runtime.rules import RuleBook
 from services.runtime.settings import server_list
-from services.runtime.signing import AgencyKey, sign_envelope, verify_event
+from services.runtime.signing import AgencyKey, sign_envelope
 from services.runtime.streams import ConsumerSpec, agency_consumer_spec, ensure_consumer
 
 __all__ = ["AgencyService", "ServiceContext", "UnitOfWork", "handles"]
@@ -154,6 +155,11 @@ class UnitOfWork:
             classification=classification,
         )
         if to in context.registry and context.registry.get(to).kind is AgencyKind.OVERSEAS:
+            if not context.pseudonym_key:
+                raise ConfigurationError(
+                    f"{context.agency.id} has no pseudonym key (<keys dir>/pseudonym.key): "
+                    f"it cannot send to the overseas agency {to}"
+                )
             envelope, minimised = minimise_envelope(envelope, context.pseudonym_key)
             record_minimisations(self.session, envelope.id, to, minimised, context.clock.now())
             if context.metrics is not None and minimised:
@@ -421,9 +427,8 @@ class AgencyService:
             raise EnvelopeRejected(
                 RejectReason.UNKNOWN_SENDER, f"{event.sender} is not in the agency registry"
             )
-        sender = self.registry.get(event.sender)
-        keys = [k for k in (sender.public_key, sender.previous_public_key) if k]
-        verify_event(event, keys)
+        # the keys valid when it was signed, less any revoked before the stream stored it
+        verify_sender(event, self.registry.get(event.sender), stored_at=stored_at)
         if stored_at is not None and self.context.replay_window_s is not None:
             check_fresh(
                 event,

@@ -26,13 +26,14 @@ from services.runtime.logging import get_logger
 from services.runtime.metrics import IpbusMetrics
 from services.runtime.nats_config import single_node_config
 from services.runtime.nats_server import EmbeddedNatsServer
-from services.runtime.policy import load_policy
+from services.runtime.policy import load_policy, policy_section
+from services.runtime.posture import require_authentication
 from services.runtime.pseudonym_key import load_pseudonym_key
 from services.runtime.registry import key_path, load_agency_key, prepare_registry
 from services.runtime.rules import RuleBook
 from services.runtime.secret_files import private_dir
 from services.runtime.settings import Settings, server_list
-from services.runtime.streams import StreamLayout, ensure_streams
+from services.runtime.streams import StreamLayout, StreamRetention, ensure_streams
 
 SERVICE_STOP_TIMEOUT_S = 30.0
 
@@ -43,6 +44,7 @@ __all__ = [
     "bootstrap",
     "broker_metrics",
     "provision_streams",
+    "stream_layout",
 ]
 
 ServiceCatalogue = Mapping[AgencyKind, type[AgencyService]]
@@ -73,6 +75,7 @@ def bootstrap(
     database = Database(
         database_url_for(settings.database_url, settings.data_dir, agency_id),
         namespace=settings.database_schema_prefix + agency_id,
+        service_role=settings.database_service_roles,
     )
     policy = load_policy(settings.policy_path)
     context = ServiceContext(
@@ -92,15 +95,27 @@ def bootstrap(
         clock_skew_s=settings.clock_skew_s,
         policy=policy,
         rules=RuleBook.from_policy(policy),
-        pseudonym_key=load_pseudonym_key(settings.keys_dir),
+        pseudonym_key=load_pseudonym_key(settings.keys_dir, create=not settings.production),
     )
     return service_cls(context)
+
+
+def stream_layout(settings: Settings) -> StreamLayout:
+    """The streams as the settings (replicas) and the policy (``[streams]`` retention) want."""
+    retention = policy_section(load_policy(settings.policy_path), "streams", StreamRetention)
+    return StreamLayout(replicas=settings.stream_replicas, retention=retention)
 
 
 def agency_connection(settings: Settings, agency_id: str) -> AgencyConnection:
     """How ``agency_id`` connects: with its nkey when auth is on, over TLS when a CA is set."""
     seed = key_path(settings.keys_dir, agency_id) if settings.nkey_auth else None
-    return AgencyConnection(agency_id, seed_file=seed, tls_ca=settings.nats_tls_ca)
+    return AgencyConnection(
+        agency_id,
+        seed_file=seed,
+        tls_ca=settings.nats_tls_ca,
+        tls_cert=settings.nats_tls_cert,
+        tls_key=settings.nats_tls_key,
+    )
 
 
 def broker_metrics(registry: CollectorRegistry, agency_id: str) -> NatsPrometheusMiddleware:
@@ -169,8 +184,12 @@ class Bus:
         """Start NATS if needed, declare streams, then one service per agency."""
         settings = self.settings
         private_dir(settings.data_dir, tighten=True)  # databases, keys, logs: owner only
+        require_authentication(settings)
         self._registry = prepare_registry(
-            settings.registry_path, settings.keys_dir, settings.effective_registry_path
+            settings.registry_path,
+            settings.keys_dir,
+            settings.effective_registry_path,
+            generate_keys=not settings.production,
         )
         if self._nats_url is None:
             self.server = EmbeddedNatsServer(
@@ -180,7 +199,7 @@ class Bus:
             self._nats_url = self.server.url
         await provision_streams(
             self.nats_url,
-            StreamLayout(replicas=settings.stream_replicas),
+            stream_layout(settings),
             connection=self.connection(COORDINATOR),
         )
         wanted = agency_ids or [a.id for a in self.registry.agencies]

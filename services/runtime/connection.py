@@ -19,10 +19,15 @@ from services.runtime.settings import server_list
 __all__ = ["AgencyConnection", "tls_context"]
 
 
-def tls_context(ca_file: Path | None) -> ssl.SSLContext:
-    """A client TLS context trusting ``ca_file`` (else the system store)."""
+def tls_context(
+    ca_file: Path | None, cert_file: Path | None = None, key_file: Path | None = None
+) -> ssl.SSLContext:
+    """A client TLS context trusting ``ca_file`` (else the system store), presenting
+    ``cert_file`` to a server that verifies its clients (mutual TLS)."""
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca_file)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if cert_file is not None:
+        context.load_cert_chain(cert_file, key_file)
     return context
 
 
@@ -34,13 +39,18 @@ class AgencyConnection:
     seed_file: Path | None = None
     tls_ca: Path | None = None
     tls: bool = False
+    tls_cert: Path | None = None
+    """The agency's client certificate, for a server that verifies clients."""
+    tls_key: Path | None = None
 
     @property
     def inbox_prefix(self) -> str:
         return inbox_prefix(self.agency_id) if self.seed_file is not None else "_INBOX"
 
     def _ssl(self) -> ssl.SSLContext | None:
-        return tls_context(self.tls_ca) if self.tls or self.tls_ca else None
+        if self.tls or self.tls_ca or self.tls_cert:
+            return tls_context(self.tls_ca, self.tls_cert, self.tls_key)
+        return None
 
     def nats_options(self) -> dict[str, Any]:
         """Keyword arguments for :func:`nats.connect`."""

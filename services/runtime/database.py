@@ -5,19 +5,22 @@ PostgreSQL schema of its own in a shared database, so no service can read anothe
 tables by accident and tests can run side by side.
 """
 
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import registry
+from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.runtime.database_roles import schema_name, service_role_sql
+from services.runtime.database_roles import service_role as _service_role
 from services.runtime.errors import ConfigurationError, RetryableError
 from services.runtime.secret_files import touch_private
 from services.runtime.sql import flush_pending_writes
@@ -53,7 +56,7 @@ def database_url_for(base_url: str | None, data_dir: Path, namespace: str) -> st
 
 
 def _schema_name(namespace: str) -> str:
-    return re.sub(r"[^a-z0-9_]", "_", namespace.lower())
+    return schema_name(namespace)
 
 
 class Database:
@@ -63,9 +66,12 @@ class Database:
     translated here, once, into :class:`RetryableError`.
     """
 
-    def __init__(self, url: str, *, namespace: str) -> None:
+    def __init__(self, url: str, *, namespace: str, service_role: bool = False) -> None:
         self.url = url
         self.namespace = namespace
+        self.role: str | None = None
+        """PostgreSQL with ``service_role``: every session acts as the service's own role
+        (:mod:`services.runtime.database_roles`), created with its schema if missing."""
         parsed = make_url(url)
         self.dialect = parsed.get_backend_name()
         if self.dialect == "sqlite":
@@ -90,6 +96,9 @@ class Database:
             engine = create_async_engine(
                 url, pool_size=5, max_overflow=5, pool_pre_ping=False, connect_args=connect_args
             )
+            if service_role:
+                self.role = _service_role(namespace)
+                event.listen(engine.sync_engine, "connect", _set_role(self.role))
             engine = engine.execution_options(schema_translate_map={None: self.schema})
         else:
             raise ConfigurationError(
@@ -104,6 +113,8 @@ class Database:
         on an advisory lock; on SQLite the loser of the check-then-create race sees
         "already exists" and simply checks again.
         """
+        if self.role is not None:
+            await self._create_role()
         for attempt in range(5):
             try:
                 async with self.engine.begin() as conn:
@@ -112,13 +123,35 @@ class Database:
                             text("SELECT pg_advisory_xact_lock(hashtext(:schema))"),
                             {"schema": self.schema},
                         )
-                        await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+                        # Only when missing: a service's own role (deploy/ creates the
+                        # schema for it) may not CREATE on the database, and PostgreSQL
+                        # checks that right even for IF NOT EXISTS.
+                        exists = await conn.scalar(
+                            text("SELECT 1 FROM pg_namespace WHERE nspname = :schema"),
+                            {"schema": self.schema},
+                        )
+                        if exists is None:
+                            await conn.execute(text(f'CREATE SCHEMA "{self.schema}"'))
                     for metadata in (RuntimeTable.metadata, *metadatas):
                         await conn.run_sync(metadata.create_all)
                 return
             except DBAPIError as exc:
                 if "already exists" not in str(exc.orig) or attempt == 4:
                     raise
+
+    async def _create_role(self) -> None:
+        """The service's role and schema, on a connection of the URL's own (admin) user."""
+        admin = create_async_engine(self.url, poolclass=NullPool)
+        try:
+            async with admin.begin() as conn:
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext(:schema))"),
+                    {"schema": self.schema},
+                )
+                for statement in service_role_sql(self.namespace):
+                    await conn.execute(text(statement))
+        finally:
+            await admin.dispose()
 
     async def drop_namespace(self) -> None:
         """Remove everything this namespace holds (tests and ``ipbus`` resets only)."""
@@ -161,6 +194,15 @@ def _is_passing(exc: DBAPIError) -> bool:
         return True
     text = str(exc.orig).lower()
     return isinstance(exc, OperationalError) and any(word in text for word in _PASSING_FAULTS)
+
+
+def _set_role(role: str) -> Any:
+    def set_role(dbapi_connection: Any, _record: object) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f'SET ROLE "{role}"')
+        cursor.close()
+
+    return set_role
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

@@ -76,6 +76,18 @@ class IpbusMetrics:
             ["agency", "channel", "kind"],
             registry=r,
         )
+        self.open_mode = Gauge(
+            "ipbus_open_mode",
+            "1 while this process's services connect to NATS without credentials "
+            "(development open mode: anyone on that server may act as anyone)",
+            registry=r,
+        )
+        self.queries_refused = Counter(
+            "ipbus_queries_refused_total",
+            "Queries the coordinator refused to answer, by requester and reason (rate_limited)",
+            ["agency", "requester", "reason"],
+            registry=r,
+        )
         self.outbox_backlog = Gauge(
             "ipbus_outbox_backlog",
             "Committed events not yet published (outbox rows without sent_at)",
@@ -245,6 +257,9 @@ class AgencyMetrics:
 
     def dead_lettered(self, reason: RejectReason) -> None:
         self.families.dead_letters.labels(self.agency, reason.value).inc()
+
+    def query_refused(self, requester: str, reason: str) -> None:
+        self.families.queries_refused.labels(self.agency, requester, reason).inc()
 
     def batch_applied(self, events: int, seconds: float, delays_s: list[float]) -> None:
         """A batch committed: its size, its time, each event's delay since it was stored."""

@@ -163,10 +163,18 @@ def _users(agency: Agency) -> list[str]:
         raise ValueError(
             f"{agency.id} has no public key: use the effective registry (<data dir>/agencies.toml)"
         )
-    blocks = [_user_block(agency, agency.public_key, "")]
+    revoked = {k.public_key for k in agency.keys if k.revoked_at is not None}
+    blocks = []
+    if agency.public_key not in revoked:
+        blocks.append(_user_block(agency, agency.public_key, ""))
     previous = agency.previous_public_key
-    if previous is not None and previous != agency.public_key:
+    if previous is not None and previous != agency.public_key and previous not in revoked:
         blocks.append(_user_block(agency, previous, " — previous key, rotation grace period"))
+    listed = {agency.public_key, previous}
+    for period in agency.keys:  # the key history: every key not revoked may log in
+        if period.public_key not in listed | revoked:
+            listed.add(period.public_key)
+            blocks.append(_user_block(agency, period.public_key, " — from the key history"))
     return blocks
 
 
@@ -220,5 +228,100 @@ def cluster_config(
         + f"  routes: {_list(routes)}\n"
         + "}\n"
         + _tls(tls)
+        + _authorization(registry)
+    )
+
+
+# --- The deployed cluster (issue 16): TLS everywhere, authenticated routes, limits --------
+
+SERVER_CERT = "server.pem"
+SERVER_KEY = "server-key.pem"
+CLIENT_CA = "ca.pem"
+"""The bus CA: signs the server's certificate and every agency's client certificate."""
+ROUTE_CERT = "route.pem"
+ROUTE_KEY = "route-key.pem"
+ROUTE_CA = "route-ca.pem"
+"""A CA of its own for routes: an agency's client certificate cannot open a route."""
+CLUSTER_SIZE = 3
+DEPLOYED_ENV = (
+    "IPBUS_NATS_NODE",
+    "IPBUS_NATS_LISTEN",
+    "IPBUS_NATS_MONITOR",
+    "IPBUS_NATS_STORE",
+    "IPBUS_NATS_CLUSTER_LISTEN",
+    *(f"IPBUS_NATS_ROUTE_{i + 1}" for i in range(CLUSTER_SIZE)),
+)
+"""What differs per node; every node (compose, Kubernetes, the tests) runs the same file."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """What one connection may hold; nats-server applies them to every agency's client.
+
+    nats-server's file-configured users carry no per-user connection count (only accounts
+    and JWT users do), so ``max_connections`` caps the node as a whole (SECURITY.md).
+    """
+
+    max_connections: int = 512
+    max_subscriptions: int = 256
+    """Per connection: a service holds a handful (its inbox, its consumer, queries)."""
+    max_pending_bytes: int = 32 * 1024 * 1024
+    """Per connection: a slow consumer is cut off rather than growing the server's memory."""
+    max_payload_bytes: int = 2 * 1024 * 1024
+    max_file_store: str = "200GB"
+    max_memory_store: str = "1GB"
+
+
+def _deployed_limits(limits: ConnectionLimits) -> str:
+    return (
+        f"max_connections: {limits.max_connections}\n"
+        f"max_subscriptions: {limits.max_subscriptions}\n"
+        f"max_pending: {limits.max_pending_bytes}\n"
+        f"max_payload: {limits.max_payload_bytes}\n"
+        'write_deadline: "10s"\n'
+    )
+
+
+def deployed_config(registry: Registry, *, limits: ConnectionLimits | None = None) -> str:
+    """The one configuration every node of the deployed cluster runs.
+
+    TLS files are named relative to the directory the server runs in (the mounted
+    config directory); the node's name, addresses and routes come from the environment
+    (:data:`DEPLOYED_ENV`). Clients need TLS and a certificate from the bus CA *and* their
+    nkey; routes need TLS and a certificate from the route CA, both ways; the monitoring
+    port listens where ``IPBUS_NATS_MONITOR`` says (loopback in the manifests).
+    """
+    limits = limits or ConnectionLimits()
+    routes = "\n".join(f"    $IPBUS_NATS_ROUTE_{i + 1}" for i in range(CLUSTER_SIZE))
+    return (
+        HEADER
+        + "# Per node, from the environment: "
+        + ", ".join(DEPLOYED_ENV)
+        + "\n"
+        + "server_name: $IPBUS_NATS_NODE\n"
+        + "listen: $IPBUS_NATS_LISTEN\n"
+        + "http: $IPBUS_NATS_MONITOR\n"
+        + _deployed_limits(limits)
+        + "jetstream {\n"
+        + "  store_dir: $IPBUS_NATS_STORE\n"
+        + f"  max_memory_store: {limits.max_memory_store}\n"
+        + f"  max_file_store: {limits.max_file_store}\n"
+        + "}\n"
+        + _tls(TlsFiles(Path(SERVER_CERT), Path(SERVER_KEY), Path(CLIENT_CA), verify=True))
+        + "cluster {\n"
+        + '  name: "ipbus"\n'
+        + "  listen: $IPBUS_NATS_CLUSTER_LISTEN\n"
+        + "  routes: [\n"
+        + routes
+        + "\n  ]\n"
+        + "  # a node that comes back catches up from the others; give routes time to reconnect\n"
+        + "  connect_retries: 120\n"
+        + "  # clients keep to the names they were given, which the server certificate carries\n"
+        + "  no_advertise: true\n"
+        + "  "
+        + _tls(TlsFiles(Path(ROUTE_CERT), Path(ROUTE_KEY), Path(ROUTE_CA), verify=True))
+        .replace("\n", "\n  ")
+        .rstrip()
+        + "\n}\n"
         + _authorization(registry)
     )

@@ -72,6 +72,7 @@ class EmbeddedNatsServer:
         log_file: Path | None = None,
         startup_timeout: float = 10.0,
         env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.store_dir = store_dir
         self.port = port if port is not None else free_port(DEFAULT_PORT)
@@ -80,6 +81,8 @@ class EmbeddedNatsServer:
         self.log_file = log_file or store_dir / "nats-server.log"
         self.startup_timeout = startup_timeout
         self.env = dict(env) if env is not None else None
+        self.cwd = cwd
+        """Where relative paths in the config (TLS files) resolve, as in the container."""
         self._process: subprocess.Popen[bytes] | None = None
         self._log_offset = 0
 
@@ -110,7 +113,7 @@ class EmbeddedNatsServer:
             # Popen returns at once; a plain child (not an asyncio one) can be stopped
             # from any event loop, which the session-scoped test fixture needs.
             self._process = subprocess.Popen(  # noqa: ASYNC220
-                args, stdout=log, stderr=subprocess.STDOUT, env=self.env
+                args, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd
             )
         await self._wait_ready()
 

@@ -34,18 +34,26 @@ def key_path(keys_dir: Path, agency_id: str) -> Path:
     return keys_dir / f"{agency_id}.nk"
 
 
-def prepare_registry(registry_path: Path, keys_dir: Path, effective_path: Path) -> Registry:
+def prepare_registry(
+    registry_path: Path, keys_dir: Path, effective_path: Path, *, generate_keys: bool = True
+) -> Registry:
     """Fill in development keys for agencies without one; write the effective registry.
 
     Agencies that list a public key keep it: their seed must be provided in ``keys_dir``
-    by whoever runs them (production), and is never generated here.
+    by whoever runs them (production), and is never generated here. Without
+    ``generate_keys`` (production) nothing is generated at all: a seed already in
+    ``keys_dir`` is used, an agency with neither stays without a key.
     """
     registry = load_registry(registry_path)
-    generated = {
-        agency.id: load_or_create_key(key_path(keys_dir, agency.id)).public_key
-        for agency in registry.agencies
-        if agency.public_key is None
-    }
+    generated: dict[str, str] = {}
+    for agency in registry.agencies:
+        path = key_path(keys_dir, agency.id)
+        if agency.public_key is not None:
+            continue
+        if generate_keys:
+            generated[agency.id] = load_or_create_key(path).public_key
+        elif path.exists():
+            generated[agency.id] = AgencyKey(path.read_bytes()).public_key
     effective = registry.with_public_keys(generated)
     effective_path.parent.mkdir(parents=True, exist_ok=True)
     # one temporary file per process: services started together all write this file
@@ -59,7 +67,12 @@ def load_agency_key(registry: Registry, keys_dir: Path, agency_id: str) -> Agenc
     """The agency's signing key, checked against the public key the registry lists."""
     path = key_path(keys_dir, agency_id)
     if not path.exists():
-        raise ConfigurationError(f"no signing key for {agency_id}: expected {path}")
+        raise ConfigurationError(
+            f"no signing key for {agency_id}: expected {path}. The agency's own site makes "
+            f"it with `ipbus keys new {agency_id} --keys-dir {path.parent}` and hands the "
+            "printed public key to the registry's keeper; it is never generated outside "
+            "development (IPBUS_ENV)"
+        )
     key = AgencyKey(path.read_bytes())
     listed = registry.get(agency_id).public_key
     if listed != key.public_key:

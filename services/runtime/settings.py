@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     database_url: str | None = None
     database_schema_prefix: str = ""
     """PostgreSQL only: prefix of every service's schema, to run several buses on one database."""
+    database_service_roles: bool = False
+    """PostgreSQL only: connect with an administrator's URL but act, in every session, as the
+    service's own role, which owns its schema and nothing else (created if missing). The
+    deployment instead gives each service its own login role (``<out>/database/``)."""
     data_dir: Path = Path("var")
     registry_path: Path = Field(default=Path("deploy/agencies.toml"))
     policy_path: Path = Field(default=Path("deploy/policy.toml"))
@@ -32,6 +36,15 @@ class Settings(BaseSettings):
     force it."""
     nats_tls_ca: Path | None = None
     """CA that signed the NATS server's certificate: connect over TLS and check it."""
+    nats_tls_cert: Path | None = None
+    """Client certificate (PEM) presented to a server that verifies clients (mutual TLS)."""
+    nats_tls_key: Path | None = None
+    """Private key of ``nats_tls_cert``."""
+    env: Literal["development", "production"] = "development"
+    """``production`` (what ``ipbus run`` assumes unless told, and the manifests set):
+    ``nats_auth=auto`` means nkey, an open connection is refused, a missing key or
+    pseudonym key is an error, never generated. ``development`` (``ipbus up``, the demo,
+    tests): keys are generated on first start and an open server is allowed, loudly."""
     replay_window_s: float = 24 * 3600.0
     """An event whose ``time`` is older than this when the stream stored it is a replay."""
     clock_skew_s: float = 300.0
@@ -55,8 +68,17 @@ class Settings(BaseSettings):
     def nkey_auth(self) -> bool:
         """Whether services present their nkey to NATS (see ``nats_auth``)."""
         if self.nats_auth == "auto":
-            return self.nats_url is None
+            return self.nats_url is None or self.production
         return self.nats_auth == "nkey"
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def open_mode(self) -> bool:
+        """Services connect to a server without credentials: anyone may act on it."""
+        return not self.nkey_auth
 
     @property
     def keys_dir(self) -> Path:

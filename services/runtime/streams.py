@@ -6,6 +6,7 @@ duplicate window for ``Nats-Msg-Id`` de-duplication, stream ``IPBUS_DLQ`` over
 """
 
 from dataclasses import dataclass
+from typing import Any, Self
 
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -18,6 +19,7 @@ from nats.js.api import (
     StreamConfig,
 )
 from nats.js.errors import BadRequestError, NotFoundError
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.subjects import (
     DLQ_PREFIX,
@@ -33,10 +35,12 @@ __all__ = [
     "COORDINATOR_CONSUMER",
     "ConsumerSpec",
     "StreamLayout",
+    "StreamRetention",
     "agency_consumer_spec",
     "coordinator_consumer_spec",
     "ensure_consumer",
     "ensure_streams",
+    "stream_configs",
 ]
 
 COORDINATOR_CONSUMER = "coordinator"
@@ -54,6 +58,41 @@ class StreamLayout:
     replicas: int = 1
     duplicate_window_s: float = DEFAULT_DUPLICATE_WINDOW_S
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    retention: "StreamRetention | None" = None
+    """Age and size limits (policy ``[streams]``); ``None``: unlimited, as before."""
+
+
+class StreamRetention(BaseModel):
+    """How long and how much each stream keeps (policy ``[streams]``, operational numbers).
+
+    The oldest messages go first when a limit is reached. Every service's database keeps
+    what it applied, so the stream is a transport, not the record; the dead-letter stream
+    is kept longer because its messages exist nowhere else until someone looks at them.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    events_max_age_days: float = Field(default=30, gt=0)
+    events_max_gib: float = Field(default=20, gt=0)
+    dead_letters_max_age_days: float = Field(default=180, gt=0)
+    dead_letters_max_gib: float = Field(default=5, gt=0)
+
+    @model_validator(mode="after")
+    def _dead_letters_kept_longer(self) -> Self:
+        if self.dead_letters_max_age_days < self.events_max_age_days:
+            raise ValueError("dead letters must be kept at least as long as events")
+        return self
+
+
+_DAY_S = 86_400.0
+_GIB = 1024**3
+
+
+def _limits(max_age_days: float | None, max_gib: float | None) -> dict[str, Any]:
+    return {
+        "max_age": max_age_days * _DAY_S if max_age_days else None,
+        "max_bytes": int(max_gib * _GIB) if max_gib else None,
+    }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,10 +136,10 @@ def coordinator_consumer_spec() -> ConsumerSpec:
     )
 
 
-async def ensure_streams(js: JetStreamContext, layout: StreamLayout | None = None) -> None:
-    """Create ``IPBUS`` and ``IPBUS_DLQ``, or bring an existing pair up to ``layout``."""
-    layout = layout or StreamLayout()
-    for config in (
+def stream_configs(layout: StreamLayout) -> tuple[StreamConfig, StreamConfig]:
+    """The two streams' configuration for ``layout``."""
+    retention = layout.retention
+    return (
         StreamConfig(
             name=EVENT_STREAM,
             subjects=[f"{EVENT_PREFIX}.>"],
@@ -110,6 +149,10 @@ async def ensure_streams(js: JetStreamContext, layout: StreamLayout | None = Non
             num_replicas=layout.replicas,
             duplicate_window=layout.duplicate_window_s,
             max_msg_size=layout.max_message_bytes,
+            **_limits(
+                retention.events_max_age_days if retention else None,
+                retention.events_max_gib if retention else None,
+            ),
         ),
         StreamConfig(
             name=DLQ_STREAM,
@@ -119,8 +162,19 @@ async def ensure_streams(js: JetStreamContext, layout: StreamLayout | None = Non
             num_replicas=layout.replicas,
             duplicate_window=layout.duplicate_window_s,
             max_msg_size=layout.max_message_bytes * 2,
+            discard=DiscardPolicy.OLD,
+            **_limits(
+                retention.dead_letters_max_age_days if retention else None,
+                retention.dead_letters_max_gib if retention else None,
+            ),
         ),
-    ):
+    )
+
+
+async def ensure_streams(js: JetStreamContext, layout: StreamLayout | None = None) -> None:
+    """Create ``IPBUS`` and ``IPBUS_DLQ``, or bring an existing pair up to ``layout``."""
+    layout = layout or StreamLayout()
+    for config in stream_configs(layout):
         try:
             await js.stream_info(config.name or "")
         except NotFoundError:

@@ -6,21 +6,28 @@ kustomization or a volume names exists; every ``IPBUS_*`` variable is a real set
 """
 
 import json
+import os
+import shutil
+import subprocess
 import tomllib
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 import yaml
 from kubernetes_validate import utils as kubernetes  # type: ignore[import-untyped]
 
+from services.cli.security import write_nats_config
+from services.runtime.nats_config import DEPLOYED_ENV
 from services.runtime.settings import Settings
 from tests.conftest import REGISTRY, REPO
 
 DEPLOY = REPO / "deploy"
 K8S = DEPLOY / "k8s"
-OPERATOR_PROVIDED = {"./keys"}
-"""Agency private keys: mounted from the host, never in the repository."""
+SECRETS = "./secrets/"
+"""What ``ipbus nats-config --out deploy/secrets --tls`` writes: never in the repository."""
 SERVICE_OF_KIND = {
     "coordinator": "coordinator",
     "customs": "customs",
@@ -133,10 +140,10 @@ def test_compose_runs_every_agency_with_replicas_on_a_three_node_jetstream() -> 
     nats = [name for name in services if name.startswith("nats-")]
     assert len(nats) == 3
     for name in nats:
-        command = services[name]["command"]
-        assert "--jetstream" in command
-        routes = command[command.index("--routes") + 1].split(",")
-        assert sorted(routes) == sorted(f"nats://{n}:6222" for n in nats if n != name)
+        env = services[name]["environment"]
+        assert services[name]["command"] == ["--config", "/etc/nats/nats.conf"]
+        routes = [env[f"IPBUS_NATS_ROUTE_{i}"] for i in (1, 2, 3)]
+        assert sorted(routes) == sorted(f"nats-route://{n}:6222" for n in nats)
     assert {"postgres", "prometheus", "grafana"} <= set(services)
 
 
@@ -149,7 +156,7 @@ def test_compose_references_resolve() -> None:
             assert dependency in services, (name, dependency)
         for volume in service.get("volumes", []):
             source = volume.split(":")[0]
-            if source in OPERATOR_PROVIDED:
+            if source.startswith(SECRETS):
                 continue
             if source.startswith("."):
                 assert (DEPLOY / source).exists(), (name, source)
@@ -172,3 +179,95 @@ def test_dashboards_use_the_provisioned_datasource() -> None:
         for panel in board["panels"]:
             assert panel["datasource"]["uid"] == uid, (path.name, panel["title"])
     assert len(uids) == len(set(uids)) == 4
+
+
+# --- secured by default (issue 16) -------------------------------------------------------
+
+
+def test_compose_matches_the_compose_specification() -> None:
+    """The compose-spec JSON schema (as ``docker compose config`` checks structure)."""
+    schema = json.loads(
+        resources.files("check_jsonschema.builtin_schemas.vendor")
+        .joinpath("compose-spec.json")
+        .read_text("utf-8")
+    )
+    jsonschema.validate(_compose(), schema)
+    broken = _compose()
+    broken["services"]["coordinator"]["volumes"] = "not-a-list"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
+
+
+@pytest.mark.skipif(
+    subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0
+    if shutil.which("docker")
+    else True,
+    reason="no docker compose plugin here (the schema check above still runs)",
+)
+def test_docker_compose_config_accepts_the_file(tmp_path: Path) -> None:
+    for name in ("compose.yaml", "policy.toml"):
+        shutil.copy(DEPLOY / name, tmp_path / name)
+    for name in ("prometheus", "grafana"):
+        shutil.copytree(DEPLOY / name, tmp_path / name)
+    write_nats_config(REGISTRY, tmp_path / "secrets", dev_tls=True)
+    env = {**os.environ, "IPBUS_DB_PASSWORD": "x", "GRAFANA_ADMIN_PASSWORD": "y"}
+    result = subprocess.run(
+        ["docker", "compose", "-f", "compose.yaml", "config", "-q"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_compose_services_are_secured_and_mount_only_their_own_secrets() -> None:
+    services = _compose()["services"]
+    for agency in _agencies():
+        service = services[agency]
+        env = service["environment"]
+        assert env["IPBUS_ENV"] == "production"
+        assert env["IPBUS_NATS_AUTH"] == "nkey"
+        assert all(url.startswith("tls://") for url in env["IPBUS_NATS_URL"].split(","))
+        assert {"IPBUS_NATS_TLS_CA", "IPBUS_NATS_TLS_CERT", "IPBUS_NATS_TLS_KEY"} <= set(env)
+        assert "IPBUS_DATABASE_URL" not in env  # each its own, from its env_file
+        assert service["env_file"] == f"./secrets/database/{agency}.env"
+        secret_mounts = [v.split(":")[0] for v in service["volumes"] if v.startswith(SECRETS)]
+        assert sorted(secret_mounts) == sorted(
+            ["./secrets/agencies.toml", f"./secrets/sites/{agency}"]
+        ), agency
+    for name in ("nats-1", "nats-2", "nats-3"):
+        nats = services[name]
+        assert nats["environment"]["IPBUS_NATS_MONITOR"].startswith("127.0.0.1:")
+        assert "ports" not in nats
+        assert nats["volumes"][0] == "./secrets/server:/etc/nats:ro"
+        assert nats["working_dir"] == "/etc/nats"
+        assert set(nats["environment"]) == set(DEPLOYED_ENV)
+
+
+def test_kubernetes_pods_mount_only_their_own_agencys_secrets() -> None:
+    docs = [d for _, d in _k8s_documents()]
+    env = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "ipbus-env")
+    assert env["data"]["IPBUS_ENV"] == "production"
+    assert env["data"]["IPBUS_NATS_AUTH"] == "nkey"
+    assert env["data"]["IPBUS_NATS_URL"].startswith("tls://")
+    for doc in docs:
+        if doc["kind"] != "Deployment" or "agency" not in doc["metadata"].get("labels", {}):
+            continue
+        agency = doc["metadata"]["name"]
+        pod = doc["spec"]["template"]["spec"]
+        secrets = {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
+        env_secrets = {
+            s["secretRef"]["name"] for s in pod["containers"][0]["envFrom"] if "secretRef" in s
+        }
+        assert secrets == {f"ipbus-site-{agency}"}
+        assert env_secrets == {f"ipbus-db-{agency}"}
+    nats = next(d for d in docs if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "nats")
+    container = nats["spec"]["template"]["spec"]["containers"][0]
+    node_env = {e["name"]: e.get("value") for e in container["env"]}
+    assert set(node_env) == set(DEPLOYED_ENV)
+    assert node_env["IPBUS_NATS_MONITOR"].startswith("127.0.0.1:")
+    assert container["workingDir"] == "/etc/nats"
+    service = next(d for d in docs if d["kind"] == "Service" and d["metadata"]["name"] == "nats")
+    assert {p["port"] for p in service["spec"]["ports"]} == {4222, 6222}  # no monitoring

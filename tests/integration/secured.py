@@ -7,8 +7,10 @@ from pathlib import Path
 import nats
 from nats.aio.client import Client
 
+from services.cli.security import CLIENT_CERT, CLIENT_KEY, SITE_CA, site_dir
 from services.runtime.connection import AgencyConnection
 from services.runtime.nats_server import EmbeddedNatsServer
+from services.runtime.registry import key_path
 
 __all__ = ["ErrorLog", "SecuredServer", "connect_as"]
 
@@ -38,13 +40,25 @@ class ErrorLog:
 class SecuredServer:
     server: EmbeddedNatsServer
     credentials: Path
+    """The ``--out`` directory of ``ipbus nats-config``: agency X's files in ``sites/X/``."""
+    tls: bool = False
+    """Connect over mutual TLS with the agency's client certificate (``--tls``)."""
 
     @property
     def url(self) -> str:
         return self.server.url
 
     def connection(self, agency_id: str) -> AgencyConnection:
-        return AgencyConnection(agency_id, seed_file=self.credentials / f"{agency_id}.nk")
+        site = site_dir(self.credentials, agency_id)
+        if not self.tls:
+            return AgencyConnection(agency_id, seed_file=key_path(site, agency_id))
+        return AgencyConnection(
+            agency_id,
+            seed_file=key_path(site, agency_id),
+            tls_ca=site / SITE_CA,
+            tls_cert=site / CLIENT_CERT,
+            tls_key=site / CLIENT_KEY,
+        )
 
 
 async def connect_as(secured: SecuredServer, agency_id: str) -> tuple[Client, ErrorLog]:

@@ -21,6 +21,7 @@ async def test_a_registry_named_adapter_runs_alone_with_its_gateway(
 ) -> None:
     port = free_port()
     env = os.environ | {
+        "IPBUS_ENV": "development",  # an open test server: `ipbus run` is production otherwise
         "IPBUS_NATS_URL": fresh_streams,
         "IPBUS_DATA_DIR": str(tmp_path / "var"),
         "IPBUS_REGISTRY_PATH": str(REGISTRY),

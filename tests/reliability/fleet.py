@@ -23,6 +23,7 @@ def environment(settings: Settings, nats_url: str) -> dict[str, str]:
     """The ``IPBUS_*`` variables that make a child process see ``settings``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("IPBUS_")}
     env.update(
+        IPBUS_ENV="development",  # an open test server: `ipbus run` is production otherwise
         IPBUS_NATS_URL=nats_url,
         IPBUS_DATA_DIR=str(settings.data_dir),
         IPBUS_REGISTRY_PATH=str(settings.registry_path),

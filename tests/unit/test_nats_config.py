@@ -1,11 +1,12 @@
 """The permissions generated from the registry: least rights per agency, wider for the hub."""
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from contracts.agencies import Registry
+from contracts.agencies import AgencyKeyPeriod, Registry
 from services.cli.main import app
 from services.runtime.nats_config import (
     ClusterNode,
@@ -87,17 +88,46 @@ def test_cluster_nodes_route_to_each_other(registry: Registry) -> None:
     assert 'server_name: "n1"' in text
 
 
-def test_the_command_writes_configs_and_one_seed_per_agency(tmp_path: Path) -> None:
+def test_the_command_writes_configs_and_one_seed_per_agency_each_in_its_own_site(
+    tmp_path: Path,
+) -> None:
     result = CliRunner().invoke(
         app, ["nats-config", "--registry", str(REGISTRY), "--out", str(tmp_path)]
     )
     assert result.exit_code == 0, result.output
     ids = [a.id for a in load_registry(REGISTRY).agencies]
-    assert sorted(p.stem for p in tmp_path.glob("*.nk")) == sorted(ids)
+    assert not list(tmp_path.glob("*.nk"))  # never all seeds in one directory
     for agency_id in ids:
-        assert (tmp_path / f"{agency_id}.nk").stat().st_mode & 0o077 == 0
+        seeds = list((tmp_path / "sites" / agency_id).glob("*.nk"))
+        assert [p.name for p in seeds] == [f"{agency_id}.nk"]
+        assert seeds[0].stat().st_mode & 0o077 == 0
+    pseudonym = {p.parent.name for p in (tmp_path / "sites").glob("*/pseudonym.key")}
+    overseas = {a.id for a in load_registry(REGISTRY).agencies if a.kind == "overseas"}
+    assert overseas
+    assert pseudonym == set(ids) - overseas  # senders abroad have it, the recipient never
+    assert len({(tmp_path / "sites" / a / "pseudonym.key").read_bytes() for a in pseudonym}) == 1
     effective = load_registry(tmp_path / "agencies.toml")
-    seed = (tmp_path / "customs-shanghai.nk").read_bytes()
+    seed = (tmp_path / "sites" / "customs-shanghai" / "customs-shanghai.nk").read_bytes()
     assert effective.get("customs-shanghai").public_key == AgencyKey(seed).public_key
     assert (tmp_path / "nats.conf").is_file()
+    assert (tmp_path / "server" / "nats.conf").is_file()
     assert len(list((tmp_path / "cluster").glob("*.conf"))) == 3
+
+
+def test_a_revoked_key_gets_no_nats_user_and_history_keys_do(registry: Registry) -> None:
+    current, revoked, extra = (AgencyKey(generate_seed()).public_key for _ in range(3))
+    customs = registry.get("customs-shanghai").model_copy(
+        update={
+            "public_key": current,
+            "previous_public_key": revoked,
+            "keys": (
+                AgencyKeyPeriod(public_key=revoked, revoked_at=datetime(2026, 1, 1, tzinfo=UTC)),
+                AgencyKeyPeriod(public_key=extra),
+            ),
+        }
+    )
+    agencies = tuple(customs if a.id == customs.id else a for a in registry.agencies)
+    text = single_node_config(Registry(agencies=agencies))
+    assert current in text
+    assert extra in text
+    assert revoked not in text

@@ -1,0 +1,101 @@
+"""Key history on a running bus: a rotation keeps old events verifying, a revocation is at once.
+
+The registry lists customs' keys with validity periods (``[[agencies.keys]]``); NATS logs in
+with the current seed, the events are signed with whichever key the scenario needs.
+"""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from contracts.agencies import AgencyKeyPeriod, Registry, dump_registry
+from contracts.subjects import COORDINATOR
+from services.cli.catalogue import CATALOGUE
+from services.runtime.bootstrap import Bus
+from services.runtime.registry import key_path, load_registry
+from services.runtime.signing import AgencyKey, generate_seed
+from tests.conftest import REGISTRY
+from tests.integration.test_secured_bus import (
+    AGENCIES,
+    CUSTOMS,
+    _case_known,
+    _case_opened,
+    _known,
+    _settings,
+)
+from tests.integration.wire import dead_letters, publish, to_coordinator, wait_until
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+
+def _with_history(old: str, new: str, rotated: datetime, revoked: datetime | None) -> Registry:
+    base = load_registry(REGISTRY)
+    customs = base.get(CUSTOMS).model_copy(
+        update={
+            "public_key": new,
+            "keys": (
+                AgencyKeyPeriod(public_key=old, valid_until=rotated, revoked_at=revoked),
+                AgencyKeyPeriod(public_key=new, valid_from=rotated),
+            ),
+        }
+    )
+    return Registry(agencies=tuple(customs if a.id == CUSTOMS else a for a in base.agencies))
+
+
+async def _run(tmp_path: Path, registry: Registry, name: str) -> Bus:
+    path = tmp_path / f"{name}.toml"
+    path.write_text(dump_registry(registry), encoding="utf-8")
+    bus = Bus(_settings(tmp_path, registry_path=path), CATALOGUE)
+    await bus.start(AGENCIES)
+    return bus
+
+
+async def test_events_signed_before_a_rotation_verify_after_it_and_revocation_is_at_once(
+    tmp_path: Path,
+) -> None:
+    keys = tmp_path / "var" / "keys"
+    keys.mkdir(parents=True)
+    key_path(keys, CUSTOMS).write_bytes(generate_seed())  # the new seed: NATS login
+    old, new = AgencyKey(generate_seed()), AgencyKey(key_path(keys, CUSTOMS).read_bytes())
+    rotated = datetime.now(UTC) - timedelta(minutes=10)
+
+    bus = await _run(tmp_path, _with_history(old.public_key, new.public_key, rotated, None), "a")
+    try:
+        customs = await bus.connect(CUSTOMS, name="customs")
+        hub = await bus.connect(COORDINATOR, name="hub")
+        try:
+            before = _case_opened(old, made=rotated - timedelta(minutes=1))
+            after_by_old = _case_opened(old)
+            by_new = _case_opened(new)
+            for envelope in (before, after_by_old, by_new):
+                await publish(customs, to_coordinator(CUSTOMS, "case.opened"), envelope)
+            await wait_until(_known(bus, before.subject or ""), what="pre-rotation event")
+            await wait_until(_known(bus, by_new.subject or ""), what="new-key event")
+            letters = await dead_letters(hub, at_least=1)
+            assert [(m.headers or {}).get("Ipbus-Dlq-Reason") for m in letters] == ["bad_signature"]
+            assert not await _case_known(bus, after_by_old.subject or "")
+        finally:
+            await customs.close()
+            await hub.close()
+    finally:
+        await bus.stop()
+
+    revoked = datetime.now(UTC)
+    registry = _with_history(old.public_key, new.public_key, rotated, revoked)
+    bus = await _run(tmp_path, registry, "b")
+    try:
+        customs = await bus.connect(CUSTOMS, name="customs")
+        hub = await bus.connect(COORDINATOR, name="hub")
+        try:
+            backdated = _case_opened(old, made=rotated - timedelta(minutes=2))
+            await publish(customs, to_coordinator(CUSTOMS, "case.opened"), backdated)
+            letters = await dead_letters(hub, at_least=2)
+            details = [str((m.headers or {}).get("Ipbus-Dlq-Detail", "")) for m in letters]
+            assert any("revoked at" in d for d in details), details
+            assert not await _case_known(bus, backdated.subject or "")
+        finally:
+            await customs.close()
+            await hub.close()
+    finally:
+        await bus.stop()
