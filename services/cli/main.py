@@ -14,6 +14,7 @@ from contracts.agencies import AgencyKind
 from contracts.subjects import COORDINATOR
 from services.cli.audit import audit_app
 from services.cli.bench import bench
+from services.cli.bus import asking_as, operator_client, run_on_bus
 from services.cli.catalogue import CATALOGUE, SERVICES
 from services.cli.choose import choose_service
 from services.cli.demo import DemoFailed, demo_settings, run_demo
@@ -26,15 +27,21 @@ from services.cli.security import nats_config
 from services.cli.specs import specs_app
 from services.cli.status import status
 from services.cli.warnings import warnings_command
-from services.runtime.bootstrap import Bus, agency_connection, bootstrap, provision_streams
+from services.runtime.bootstrap import (
+    Bus,
+    agency_connection,
+    bootstrap,
+    provision_streams,
+    stream_layout,
+)
 from services.runtime.errors import ConfigurationError, RetryableError
 from services.runtime.gateway_server import GatewayServer
 from services.runtime.logging import configure_logging
 from services.runtime.metrics import IpbusMetrics
+from services.runtime.operator import forget_bus, record_bus
 from services.runtime.queries import query_case
 from services.runtime.registry import prepare_registry
 from services.runtime.settings import Settings
-from services.runtime.streams import StreamLayout
 
 __all__ = ["app"]
 
@@ -86,6 +93,8 @@ def up() -> None:
         try:
             await bus.start()
             async with serving_http(settings, bus.services, bus.metrics.registry) as url:
+                # the other commands (status, dlq, case show, ...) find the bus here
+                record_bus(settings, bus.nats_url, url if settings.http_port else None)
                 console.print(
                     f"ipbus is up on {bus.nats_url} with {len(bus.services)} services "
                     f"(data in {settings.data_dir}; metrics and health on {url}); "
@@ -93,6 +102,7 @@ def up() -> None:
                 )
                 await _until_stopped()
         finally:
+            forget_bus(settings)
             await bus.stop()
 
     _run(main())
@@ -127,9 +137,7 @@ def run(
         hub = registry.get(agency_id).kind is AgencyKind.COORDINATOR
         if hub or not settings.nkey_auth:  # streams: the hub's job
             await provision_streams(
-                nats_url,
-                StreamLayout(replicas=settings.stream_replicas),
-                connection=agency_connection(settings, agency_id),
+                nats_url, stream_layout(settings), connection=agency_connection(settings, agency_id)
             )
         metrics = IpbusMetrics(CollectorRegistry())
         instance = bootstrap(
@@ -198,23 +206,19 @@ def case_show(
 ) -> None:
     """Print one case's shared status and timeline (asks the coordinator over NATS)."""
     settings = Settings()
-    if settings.nats_url is None:
-        raise _fail("set IPBUS_NATS_URL to the bus's NATS server (ipbus up prints it)")
-    nats_url = settings.nats_url
 
     async def main() -> int:
-        nc = await agency_connection(settings, as_agency).connect(nats_url, name="ipbus-cli")
-        try:
+        async with operator_client(
+            settings, name="ipbus-cli", as_agency=asking_as(as_agency)
+        ) as nc:
             reply = await query_case(nc, requester=as_agency, case_id=case_id)
-        finally:
-            await nc.close()
         if reply.case is None:
             console.print(f"[red]{reply.error}[/red]")
             return 1
         case_table(reply.case, console)
         return 0
 
-    code = _run(main())
+    code = run_on_bus(main())
     raise typer.Exit(code=code or 0)
 
 

@@ -24,14 +24,15 @@ from services.runtime.discovery import service_class_for
 from services.runtime.errors import ConfigurationError
 from services.runtime.logging import get_logger
 from services.runtime.metrics import IpbusMetrics
-from services.runtime.nats_config import single_node_config
+from services.runtime.nats_config import OPERATOR, single_node_config
 from services.runtime.nats_server import EmbeddedNatsServer
 from services.runtime.policy import load_policy
 from services.runtime.pseudonym_key import load_pseudonym_key
 from services.runtime.registry import key_path, load_agency_key, prepare_registry
 from services.runtime.rules import RuleBook
 from services.runtime.settings import Settings, server_list
-from services.runtime.streams import StreamLayout, ensure_streams
+from services.runtime.signing import load_or_create_key
+from services.runtime.streams import DEFAULT_DUPLICATE_WINDOW_S, StreamLayout, ensure_streams
 
 SERVICE_STOP_TIMEOUT_S = 30.0
 
@@ -42,6 +43,7 @@ __all__ = [
     "bootstrap",
     "broker_metrics",
     "provision_streams",
+    "stream_layout",
 ]
 
 ServiceCatalogue = Mapping[AgencyKind, type[AgencyService]]
@@ -107,6 +109,18 @@ def broker_metrics(registry: CollectorRegistry, agency_id: str) -> NatsPrometheu
     return NatsPrometheusMiddleware(
         registry=registry, app_name="ipbus", custom_labels={"agency": agency_id}
     )
+
+
+def stream_layout(settings: Settings) -> StreamLayout:
+    """The streams as these settings need them.
+
+    The duplicate window covers the replay window: a copy of a stored event (one an agency
+    has JetStream deliver back into ``ipbus.v1.>`` through a pull request's reply subject,
+    which no permission can stop) is dropped by the stream while the event is fresh, and
+    refused as ``replayed`` by every consumer after (SECURITY.md).
+    """
+    window = max(DEFAULT_DUPLICATE_WINDOW_S, settings.replay_window_s + settings.clock_skew_s)
+    return StreamLayout(replicas=settings.stream_replicas, duplicate_window_s=window)
 
 
 async def provision_streams(
@@ -177,21 +191,25 @@ class Bus:
             await self.server.start()
             self._nats_url = self.server.url
         await provision_streams(
-            self.nats_url,
-            StreamLayout(replicas=settings.stream_replicas),
-            connection=self.connection(COORDINATOR),
+            self.nats_url, stream_layout(settings), connection=self.connection(COORDINATOR)
         )
         wanted = agency_ids or [a.id for a in self.registry.agencies]
         for agency_id in wanted:
             await self.start_service(agency_id)
 
     def _server_config(self) -> Path | None:
-        """The embedded server's permissions, from the effective registry (when auth is on)."""
+        """The embedded server's permissions, from the effective registry (when auth is on).
+
+        The operator's development key is generated next to the agencies' (0600), so the
+        ``ipbus`` commands can authenticate from another shell (:mod:`services.runtime.operator`).
+        """
         if not self.settings.nkey_auth:
             return None
+        operator = load_or_create_key(key_path(self.settings.keys_dir, OPERATOR))
         path = self.settings.data_dir / "nats" / "ipbus.conf"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(single_node_config(self.registry), encoding="utf-8")
+        config = single_node_config(self.registry, operator_key=operator.public_key)
+        path.write_text(config, encoding="utf-8")
         return path
 
     def connection(self, agency_id: str) -> AgencyConnection:
