@@ -28,6 +28,7 @@ from services.runtime.nats_config import OPERATOR, single_node_config
 from services.runtime.nats_server import EmbeddedNatsServer
 from services.runtime.policy import load_policy
 from services.runtime.pseudonym_key import load_pseudonym_key
+from services.runtime.query_replies import InboxRepliesOnly
 from services.runtime.registry import key_path, load_agency_key, prepare_registry
 from services.runtime.rules import RuleBook
 from services.runtime.settings import Settings, server_list
@@ -68,8 +69,10 @@ def bootstrap(
     """
     connection = connection or agency_connection(settings, agency_id)
     broker_options = connection.broker_options()
-    if metrics is not None:
-        broker_options["middlewares"] = [broker_metrics(metrics.registry, agency_id)]
+    broker_options["middlewares"] = [
+        InboxRepliesOnly,  # answers never go into the event stream
+        *([broker_metrics(metrics.registry, agency_id)] if metrics is not None else []),
+    ]
     agency = registry.get(agency_id)
     database = Database(
         database_url_for(settings.database_url, settings.data_dir, agency_id),

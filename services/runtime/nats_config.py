@@ -55,6 +55,7 @@ __all__ = [
     "agency_permissions",
     "cluster_config",
     "inbox_prefix",
+    "is_inbox",
     "operator_permissions",
     "single_node_config",
 ]
@@ -67,6 +68,11 @@ OPERATOR = "operator"
 def inbox_prefix(agency_id: str) -> str:
     """The reply-inbox prefix an agency's clients must use; the only place it may listen."""
     return f"_INBOX_{agency_id}"
+
+
+def is_inbox(subject: str) -> bool:
+    """A reply inbox (``_INBOX.…``, or an identity's ``_INBOX_<id>.…``), not a bus subject."""
+    return subject.startswith(("_INBOX.", "_INBOX_")) and "." in subject
 
 
 @dataclass(frozen=True, slots=True)
