@@ -9,6 +9,7 @@ from rich.console import Console
 from contracts.agencies import dump_registry
 from services.runtime.errors import ConfigurationError
 from services.runtime.nats_config import (
+    OPERATOR,
     ClusterNode,
     TlsFiles,
     cluster_config,
@@ -30,6 +31,9 @@ CLUSTER_NODES = tuple(
 def write_nats_config(registry_path: Path, out: Path, tls: TlsFiles | None = None) -> list[Path]:
     """Write ``out/nats.conf``, ``out/cluster/nats-N.conf``, ``out/<id>.nk`` and the registry.
 
+    The operator's seed is ``out/operator.nk`` (give it to the ``ipbus`` commands as
+    ``IPBUS_OPERATOR_CREDS``).
+
     Agencies the registry lists without a public key get a new development seed in
     ``out/<id>.nk`` (kept if already there); agencies with a listed key hold their seed
     themselves and get no file. Returns the files written.
@@ -42,13 +46,14 @@ def write_nats_config(registry_path: Path, out: Path, tls: TlsFiles | None = Non
         if agency.public_key is None
     }
     registry = registry.with_public_keys(generated)
-    written = [key_path(out, agency_id) for agency_id in generated]
+    operator = load_or_create_key(key_path(out, OPERATOR)).public_key  # the ipbus commands
+    written = [key_path(out, agency_id) for agency_id in (*generated, OPERATOR)]
     files = {
         out / "agencies.toml": dump_registry(registry),
-        out / "nats.conf": single_node_config(registry, tls=tls),
+        out / "nats.conf": single_node_config(registry, tls=tls, operator_key=operator),
         **{
             out / "cluster" / f"{node.name}.conf": cluster_config(
-                registry, node, CLUSTER_NODES, tls=tls
+                registry, node, CLUSTER_NODES, tls=tls, operator_key=operator
             )
             for node in CLUSTER_NODES
         },
@@ -71,7 +76,8 @@ def nats_config(
     tls_verify: Annotated[bool, typer.Option(help="require client certificates")] = False,
 ) -> None:
     """Write nats-server configs (single node and 3-node cluster) with one nkey user per
-    agency and least-privilege permissions, and one seed file <id>.nk per agency."""
+    agency and least-privilege permissions, one seed file <id>.nk per agency, and the
+    operator's seed operator.nk (IPBUS_OPERATOR_CREDS for the ipbus commands)."""
     if (tls_cert is None) != (tls_key is None):
         console.print("[red]error:[/red] --tls-cert and --tls-key go together")
         raise typer.Exit(code=2)

@@ -95,7 +95,7 @@ async def dead_letter(
     headers = {
         key: value
         for key, value in (msg.headers or {}).items()
-        if not key.startswith(("Ipbus-Dlq-", "Ipbus-Replay-")) and key != "Nats-Msg-Id"
+        if not key.startswith("Ipbus-Dlq-") and key != "Nats-Msg-Id"
     }
     headers.update(
         {

@@ -319,7 +319,7 @@ async def test_a_pull_request_cannot_have_the_stream_store_a_copy(secured_bus: B
             info = await regulator.jetstream().consumer_info(
                 EVENT_STREAM, agency_consumer(REGULATOR)
             )
-            return info.num_ack_pending == 1
+            return bool(info.num_ack_pending == 1)
 
         await wait_until(delivered, what="JetStream to deliver the pull")
         marker = signed(settings, CUSTOMS, _opened(), case_id=new_ulid())
@@ -353,14 +353,14 @@ async def test_a_query_is_never_answered_into_the_stream(secured_bus: Bus) -> No
         await wait_until(lambda: _case_known(secured_bus, case_id), what="the case applied")
         before = await _stored(secured_bus)
         request = CaseQuery(case_id=case_id).model_dump_json().encode()
-        for reply in (
+        for into in (
             event_subject(COORDINATOR, CUSTOMS, "case.status_changed"),
             "ipbus.dlq.coordinator.handler_error",
         ):
-            await customs.publish(query_subject(CUSTOMS, "case"), request, reply=reply)
+            await customs.publish(query_subject(CUSTOMS, "case"), request, reply=into)
         # the coordinator answers the same question to an inbox (it is working) ...
-        reply = await query_case(customs, requester=CUSTOMS, case_id=case_id)
-        assert reply.case is not None
+        answer = await query_case(customs, requester=CUSTOMS, case_id=case_id)
+        assert answer.case is not None
         # ... and, answering in order, published nothing for the two above
         await query_case(customs, requester=CUSTOMS, case_id=case_id)
         assert await _stored(secured_bus) == before

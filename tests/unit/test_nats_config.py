@@ -12,6 +12,8 @@ from services.runtime.nats_config import (
     agency_permissions,
     cluster_config,
     inbox_prefix,
+    is_inbox,
+    operator_permissions,
     single_node_config,
 )
 from services.runtime.registry import load_registry
@@ -87,17 +89,73 @@ def test_cluster_nodes_route_to_each_other(registry: Registry) -> None:
     assert 'server_name: "n1"' in text
 
 
-def test_the_command_writes_configs_and_one_seed_per_agency(tmp_path: Path) -> None:
+def test_the_command_writes_configs_and_one_seed_per_agency_and_the_operator(
+    tmp_path: Path,
+) -> None:
     result = CliRunner().invoke(
         app, ["nats-config", "--registry", str(REGISTRY), "--out", str(tmp_path)]
     )
     assert result.exit_code == 0, result.output
-    ids = [a.id for a in load_registry(REGISTRY).agencies]
+    ids = [*(a.id for a in load_registry(REGISTRY).agencies), "operator"]
     assert sorted(p.stem for p in tmp_path.glob("*.nk")) == sorted(ids)
     for agency_id in ids:
         assert (tmp_path / f"{agency_id}.nk").stat().st_mode & 0o077 == 0
     effective = load_registry(tmp_path / "agencies.toml")
     seed = (tmp_path / "customs-shanghai.nk").read_bytes()
     assert effective.get("customs-shanghai").public_key == AgencyKey(seed).public_key
-    assert (tmp_path / "nats.conf").is_file()
+    operator = AgencyKey((tmp_path / "operator.nk").read_bytes()).public_key
+    assert f'nkey: "{operator}"' in (tmp_path / "nats.conf").read_text()
     assert len(list((tmp_path / "cluster").glob("*.conf"))) == 3
+    for node in (tmp_path / "cluster").glob("*.conf"):
+        assert f'nkey: "{operator}"' in node.read_text()
+
+
+def test_the_operator_reads_state_and_letters_and_replays_but_nothing_more() -> None:
+    rights = operator_permissions()
+    assert rights.publish == (
+        "ipbus.v1.operator.>",
+        "ipbus.query.coordinator.>",
+        "$JS.API.STREAM.NAMES",
+        "$JS.API.STREAM.LIST",
+        "$JS.API.STREAM.INFO.IPBUS",
+        "$JS.API.STREAM.INFO.IPBUS_DLQ",
+        "$JS.API.CONSUMER.NAMES.IPBUS",
+        "$JS.API.CONSUMER.LIST.IPBUS",
+        "$JS.API.CONSUMER.INFO.IPBUS.*",
+        "$JS.API.STREAM.MSG.GET.IPBUS_DLQ",
+        "$JS.API.STREAM.MSG.DELETE.IPBUS_DLQ",
+    )
+    assert rights.subscribe == ("_INBOX_operator.>",)
+    assert not rights.allow_responses
+
+
+def test_the_operator_is_a_user_only_when_its_key_is_given(registry: Registry) -> None:
+    operator = AgencyKey(generate_seed()).public_key
+    assert operator not in single_node_config(registry)
+    text = single_node_config(registry, operator_key=operator)
+    assert f'nkey: "{operator}"' in text
+    assert '"ipbus.v1.operator.>"' in text
+
+
+def test_each_dlq_subject_has_one_writer(registry: Registry) -> None:
+    writers = {
+        agency.id: [s for s in agency_permissions(agency).publish if s.startswith("ipbus.dlq.")]
+        for agency in registry.agencies
+    }
+    assert writers["coordinator"] == ["ipbus.dlq.coordinator.>"]
+    assert writers["customs-shanghai"] == ["ipbus.dlq.agency-customs-shanghai.>"]
+
+
+def test_no_agency_may_take_the_operators_name(registry: Registry) -> None:
+    agency = registry.get("customs-shanghai").model_copy(update={"id": "operator"})
+    renamed = Registry(agencies=(*registry.agencies, agency))
+    with pytest.raises(ValueError, match="reserved for the operator"):
+        single_node_config(renamed)
+
+
+def test_an_inbox_is_told_from_a_bus_subject() -> None:
+    assert is_inbox("_INBOX.abc.def")
+    assert is_inbox("_INBOX_customs-shanghai.abc")
+    assert not is_inbox("ipbus.v1.coordinator.customs-shanghai.case.opened")
+    assert not is_inbox("_INBOX")
+    assert not is_inbox("_INBOXES.x")
