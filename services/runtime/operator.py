@@ -86,8 +86,9 @@ def operator_connection(
 ) -> tuple[str, AgencyConnection]:
     """The bus's URL and how to connect to it as the operator (or as ``as_agency``).
 
-    ``as_agency`` uses that agency's own seed from the keys dir (a development bus, where
-    the keys are all on this machine); the operator cannot speak for an agency.
+    ``as_agency`` uses that agency's own seed when the keys dir has it (a development bus,
+    where the keys are all on this machine); without it the operator connects, and a
+    secured server will not let it ask as that agency (an open one will).
     """
     nats_url = settings.nats_url
     if nats_url is None:
@@ -100,11 +101,9 @@ def operator_connection(
         nats_url = record.nats_url
     if as_agency is not None and as_agency != OPERATOR:
         seed = key_path(settings.keys_dir, as_agency)
-        if not seed.is_file():
-            raise ConfigurationError(
-                f"no key for {as_agency} in {settings.keys_dir}: only that agency can ask as it"
-            )
-        return nats_url, AgencyConnection(as_agency, seed_file=seed, tls_ca=settings.nats_tls_ca)
+        if seed.is_file():
+            tls_ca = settings.nats_tls_ca
+            return nats_url, AgencyConnection(as_agency, seed_file=seed, tls_ca=tls_ca)
     return nats_url, AgencyConnection(
         OPERATOR, seed_file=operator_seed(settings), tls_ca=settings.nats_tls_ca
     )
