@@ -16,7 +16,8 @@ class Settings(BaseSettings):
     ``database_url`` means "one SQLite file per service under ``data_dir``".
     """
 
-    model_config = SettingsConfigDict(env_prefix="IPBUS_", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="IPBUS_", frozen=True, env_ignore_empty=True)
+    """An empty variable (``IPBUS_NATS_URL=``) means unset, as a shell user means it."""
 
     nats_url: str | None = None
     database_url: str | None = None

@@ -12,7 +12,7 @@ from contracts.referrals import ReferralAcknowledged
 from services.runtime.dead_letters import DeadLetter, LetterRefused, check_letter, replay
 from services.runtime.dlq import replay_of
 from services.runtime.registry import load_registry
-from services.runtime.settings import server_list
+from services.runtime.settings import Settings, server_list
 from services.runtime.signing import AgencyKey, generate_seed, sign_envelope
 from tests.conftest import REGISTRY
 from tests.unit.builders import AMR, CUSTOMS, envelope_for
@@ -173,3 +173,12 @@ async def test_a_letter_the_bus_could_not_have_written_is_not_replayed(
 )
 def test_the_nats_url_may_list_the_nodes_of_a_cluster(url: str, servers: list[str]) -> None:
     assert server_list(url) == servers
+
+
+def test_an_empty_variable_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``IPBUS_NATS_URL= ipbus up``: embed the server, as if it were not set at all."""
+    monkeypatch.setenv("IPBUS_NATS_URL", "")
+    monkeypatch.setenv("IPBUS_OPERATOR_CREDS", "")
+    settings = Settings()
+    assert settings.nats_url is None
+    assert settings.operator_creds is None
