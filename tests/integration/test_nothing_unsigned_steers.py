@@ -27,7 +27,7 @@ from nats.aio.client import Client
 from contracts.envelope import CONTENT_TYPE, encode_envelope
 from contracts.identifiers import new_ulid
 from contracts.queries import CaseQuery
-from contracts.referrals import ReferralAcknowledged, ReferralIssued, ReferralKind
+from contracts.referrals import ReferralAcknowledged
 from contracts.subjects import (
     COORDINATOR,
     DLQ_STREAM,
@@ -49,6 +49,7 @@ from tests.conftest import REGISTRY
 from tests.integration.secured import ErrorLog
 from tests.integration.test_dead_letters import _opened
 from tests.integration.wire import dead_letters, publish, signed, to_coordinator, wait_until
+from tests.unit.builders import referral_issued
 
 pytestmark = pytest.mark.integration
 
@@ -252,14 +253,7 @@ async def test_the_operator_replays_a_real_letter_to_the_consumer_that_refused_i
             await dead_letters(operator, at_least=2)
         finally:
             await operator.close()
-        issued = ReferralIssued(
-            referral_id=referral_id,
-            case_id=case_id,
-            kind=ReferralKind.CUSTOMS_TO_ENFORCEMENT,
-            reason="suspected counterfeits",
-            legal_basis="art. 27",
-            summary="handbags",
-        )
+        issued = referral_issued(case_id, referral_id)
         await publish(
             customs,
             event_subject(CUSTOMS, REGULATOR, "referral.issued"),
@@ -298,14 +292,7 @@ async def test_a_pull_request_cannot_have_the_stream_store_a_copy(secured_bus: B
             await hub.close()
         assert window is not None
         assert window >= settings.replay_window_s
-        issued = ReferralIssued(
-            referral_id=new_ulid(),
-            case_id=new_ulid(),
-            kind=ReferralKind.CUSTOMS_TO_ENFORCEMENT,
-            reason="suspected counterfeits",
-            legal_basis="art. 27",
-            summary="handbags",
-        )
+        issued = referral_issued(new_ulid())
         event = signed(settings, CUSTOMS, issued, case_id=issued.case_id)
         await publish(customs, event_subject(CUSTOMS, REGULATOR, "referral.issued"), event)
         before = await _stored(secured_bus)
