@@ -1,16 +1,24 @@
 """``ipbus dlq list|show|replay``: look at dead letters and, after a fix, replay them."""
 
-import asyncio
 import json
+from pathlib import Path
 from typing import Annotated
 
-import nats
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.runtime.dead_letters import DeadLetter, dead_letter_at, read_dead_letters, replay
-from services.runtime.settings import Settings, server_list
+from contracts.agencies import Registry
+from services.cli.bus import operator_client, run_on_bus
+from services.runtime.dead_letters import (
+    DeadLetter,
+    LetterRefused,
+    dead_letter_at,
+    read_dead_letters,
+    replay,
+)
+from services.runtime.registry import load_registry
+from services.runtime.settings import Settings
 
 __all__ = ["dlq_app"]
 
@@ -23,12 +31,10 @@ ConsumerOption = Annotated[
 ReasonOption = Annotated[str | None, typer.Option(help="only letters with this reason")]
 
 
-def _nats_url() -> str:
-    url = Settings().nats_url
-    if url is None:
-        console.print("[red]error:[/red] set IPBUS_NATS_URL to the bus's NATS server")
-        raise typer.Exit(code=2)
-    return url
+def _registry(settings: Settings) -> Registry:
+    """The keys letters are checked against: the effective registry ``ipbus up`` wrote."""
+    effective: Path = settings.effective_registry_path
+    return load_registry(effective if effective.is_file() else settings.registry_path)
 
 
 @dlq_app.command("list")
@@ -36,16 +42,13 @@ def list_letters(consumer: ConsumerOption = None, reason: ReasonOption = None) -
     """One line per dead letter: sequence, time, consumer, reason, original subject."""
 
     async def main() -> list[DeadLetter]:
-        nc = await nats.connect(server_list(_nats_url()), name="ipbus-dlq")
-        try:
+        async with operator_client(Settings(), name="ipbus-dlq") as nc:
             js = nc.jetstream()
             return [
                 letter async for letter in read_dead_letters(js, consumer=consumer, reason=reason)
             ]
-        finally:
-            await nc.close()
 
-    letters = asyncio.run(main())
+    letters = run_on_bus(main())
     table = Table("seq", "time", "consumer", "reason", "original subject", "detail")
     for letter in letters:
         table.add_row(
@@ -65,13 +68,10 @@ def show(seq: int) -> None:
     """Everything about one dead letter: its headers and its original body."""
 
     async def main() -> DeadLetter | None:
-        nc = await nats.connect(server_list(_nats_url()), name="ipbus-dlq")
-        try:
+        async with operator_client(Settings(), name="ipbus-dlq") as nc:
             return await dead_letter_at(nc.jetstream(), seq)
-        finally:
-            await nc.close()
 
-    letter = asyncio.run(main())
+    letter = run_on_bus(main())
     if letter is None:
         console.print(f"[red]no dead letter {seq}[/red]")
         raise typer.Exit(code=1)
@@ -94,14 +94,18 @@ def replay_letters(
     reason: ReasonOption = None,
     keep: Annotated[bool, typer.Option(help="keep the letters on IPBUS_DLQ")] = False,
 ) -> None:
-    """Publish letters again on their original subject, for the consumer that refused them."""
+    """Publish letters again, as the operator, for the consumer that refused them.
+
+    A letter this bus could not have written itself (its consumer, original subject and
+    signed body disagree) is refused with the reason and not replayed (exit 1)."""
     if not seqs and not all_letters:
         console.print("[red]error:[/red] name sequences to replay, or --all")
         raise typer.Exit(code=2)
+    settings = Settings()
 
     async def main() -> int:
-        nc = await nats.connect(server_list(_nats_url()), name="ipbus-dlq")
-        try:
+        registry = _registry(settings)
+        async with operator_client(settings, name="ipbus-dlq") as nc:
             js = nc.jetstream()
             if all_letters:
                 letters = [
@@ -116,17 +120,24 @@ def replay_letters(
                         console.print(f"[red]no dead letter {seq}[/red]")
                         return 1
                     letters.append(letter)
+            replayed = refused = 0
             for letter in letters:
-                new_seq = await replay(js, letter, keep=keep)
+                try:
+                    new_seq = await replay(js, letter, registry, keep=keep)
+                except LetterRefused as exc:
+                    console.print(f"[red]not replayed:[/red] {exc}", highlight=False)
+                    refused += 1
+                    continue
+                replayed += 1
                 console.print(
                     f"replayed {letter.seq} ({letter.reason}) to {letter.original_subject} "
                     f"for {letter.consumer} as IPBUS seq {new_seq}"
                 )
-            console.print(f"{len(letters)} dead letter(s) replayed")
-            return 0
-        finally:
-            await nc.close()
+            console.print(f"{replayed} dead letter(s) replayed")
+            if refused:
+                console.print(f"[red]{refused} dead letter(s) refused[/red]")
+            return 1 if refused else 0
 
-    code = asyncio.run(main())
+    code = run_on_bus(main())
     if code:
         raise typer.Exit(code=code)

@@ -14,6 +14,7 @@ from contracts.agencies import AgencyKind
 from contracts.subjects import COORDINATOR
 from services.cli.audit import audit_app
 from services.cli.bench import bench
+from services.cli.bus import asking_as, operator_client, run_on_bus
 from services.cli.catalogue import CATALOGUE, SERVICES
 from services.cli.choose import choose_service
 from services.cli.demo import DemoFailed, demo_settings, run_demo
@@ -38,6 +39,7 @@ from services.runtime.errors import ConfigurationError, RetryableError
 from services.runtime.gateway_server import GatewayServer
 from services.runtime.logging import configure_logging, get_logger
 from services.runtime.metrics import IpbusMetrics
+from services.runtime.operator import forget_bus, record_bus
 from services.runtime.posture import announce_open_mode, require_authentication
 from services.runtime.queries import query_case
 from services.runtime.referral_queries import query_referrals
@@ -100,6 +102,8 @@ def up() -> None:
                 console.print(f"[bold red]{banner}[/bold red]")
                 get_logger("up", "bus").warning("open mode", banner=banner)
             async with serving_http(settings, bus.services, bus.metrics.registry) as url:
+                # the other commands (status, dlq, case show, ...) find the bus here
+                record_bus(settings, bus.nats_url, url if settings.http_port else None)
                 console.print(
                     f"ipbus is up on {bus.nats_url} with {len(bus.services)} services "
                     f"(data in {settings.data_dir}; metrics and health on {url}); "
@@ -107,6 +111,7 @@ def up() -> None:
                 )
                 await _until_stopped()
         finally:
+            forget_bus(settings)
             await bus.stop()
 
     _run(main())
@@ -238,19 +243,15 @@ def case_show(
 ) -> None:
     """Print one case's shared status and timeline (asks the coordinator over NATS)."""
     settings = Settings()
-    if settings.nats_url is None:
-        raise _fail("set IPBUS_NATS_URL to the bus's NATS server (ipbus up prints it)")
-    nats_url = settings.nats_url
 
     async def main() -> int:
-        nc = await agency_connection(settings, as_agency).connect(nats_url, name="ipbus-cli")
-        try:
+        async with operator_client(
+            settings, name="ipbus-cli", as_agency=asking_as(as_agency)
+        ) as nc:
             reply = await query_case(nc, requester=as_agency, case_id=case_id)
             deadlines = (
                 await query_referrals(nc, requester=as_agency) if reply.case is not None else None
             )
-        finally:
-            await nc.close()
         if reply.case is None:
             console.print(f"[red]{reply.error}[/red]")
             return 1
@@ -259,7 +260,7 @@ def case_show(
             case_deadlines([d for d in deadlines.deadlines if d.case_id == case_id], console)
         return 0
 
-    code = _run(main())
+    code = run_on_bus(main())
     raise typer.Exit(code=code or 0)
 
 

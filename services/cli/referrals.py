@@ -1,18 +1,16 @@
 """``ipbus referrals [--overdue]``: referral deadlines, who is late and by how long."""
 
-import asyncio
 from datetime import timedelta
 from typing import Annotated
 
-import nats
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from contracts.referral_queries import DeadlineView, ReferralsReply
 from contracts.subjects import COORDINATOR
+from services.cli.bus import asking_as, operator_client, run_on_bus
 from services.cli.render import due_text
-from services.runtime.errors import RetryableError
 from services.runtime.referral_queries import query_referrals
 from services.runtime.settings import Settings
 
@@ -68,25 +66,17 @@ def referrals(
         str, typer.Option("--as", help="ask as this agency (need-to-know applies)")
     ] = COORDINATOR,
 ) -> None:
-    """List referral deadlines (asks the coordinator over NATS; needs IPBUS_NATS_URL)."""
+    """List referral deadlines (asks the coordinator over NATS, as the operator)."""
     console = Console(soft_wrap=True)
-    nats_url = Settings().nats_url
-    if nats_url is None:
-        console.print("[red]error:[/red] set IPBUS_NATS_URL to the bus's NATS server")
-        raise typer.Exit(code=2)
+    settings = Settings()
 
     async def ask() -> ReferralsReply:
-        nc = await nats.connect(nats_url, name="ipbus-cli")
-        try:
+        async with operator_client(
+            settings, name="ipbus-cli", as_agency=asking_as(as_agency)
+        ) as nc:
             return await query_referrals(nc, requester=as_agency, overdue_only=overdue)
-        finally:
-            await nc.close()
 
-    try:
-        reply = asyncio.run(ask())
-    except RetryableError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=2) from None
+    reply = run_on_bus(ask())
     if reply.error:
         console.print(f"[red]{reply.error}[/red]")
         raise typer.Exit(code=1)

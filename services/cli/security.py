@@ -27,6 +27,7 @@ from services.runtime.dev_ca import CertificateAuthority
 from services.runtime.errors import ConfigurationError
 from services.runtime.nats_config import (
     CLIENT_CA,
+    OPERATOR,
     ROUTE_CA,
     ROUTE_CERT,
     ROUTE_KEY,
@@ -175,7 +176,8 @@ def write_nats_config(
 
     Agencies the registry lists without a public key get a new development seed in their
     own ``sites/<id>/<id>.nk`` (kept if already there); agencies with a listed key hold
-    their seed themselves and get none. Returns the files written.
+    their seed themselves and get none. The operator's seed (the ``ipbus`` commands'
+    ``IPBUS_OPERATOR_CREDS``) is ``operator/operator.nk``. Returns the files written.
     """
     registry = load_registry(registry_path)
     out.mkdir(parents=True, exist_ok=True)
@@ -185,18 +187,21 @@ def write_nats_config(
         if agency.public_key is None
     }
     registry = registry.with_public_keys(generated)
+    operator_seed = key_path(out / OPERATOR, OPERATOR)  # the ipbus commands, nobody else
+    operator = load_or_create_key(operator_seed).public_key
     written = [key_path(site_dir(out, agency_id), agency_id) for agency_id in generated]
+    written.append(operator_seed)
     written += _write_pseudonym_key(out, registry)
     if dev_tls:
         written += _write_tls(out, registry, list(tls_hosts))
     written += _write_database(out, registry)
     files = {
         out / "agencies.toml": dump_registry(registry),
-        out / "nats.conf": single_node_config(registry, tls=tls),
-        out / "server" / "nats.conf": deployed_config(registry),
+        out / "nats.conf": single_node_config(registry, tls=tls, operator_key=operator),
+        out / "server" / "nats.conf": deployed_config(registry, operator_key=operator),
         **{
             out / "cluster" / f"{node.name}.conf": cluster_config(
-                registry, node, CLUSTER_NODES, tls=tls
+                registry, node, CLUSTER_NODES, tls=tls, operator_key=operator
             )
             for node in CLUSTER_NODES
         },
@@ -230,8 +235,9 @@ def nats_config(
     tls_verify: Annotated[bool, typer.Option(help="require client certificates")] = False,
 ) -> None:
     """Write nats-server configs (the deployed cluster's, single node, fixed 3-node) with one
-    nkey user per agency and least-privilege permissions, and one key directory per agency
-    site (sites/<id>/), each holding only that agency's secrets."""
+    nkey user per agency and least-privilege permissions, one key directory per agency site
+    (sites/<id>/, each holding only that agency's secrets), and the operator's seed
+    operator/operator.nk (IPBUS_OPERATOR_CREDS for the ipbus commands)."""
     if (tls_cert is None) != (tls_key is None):
         console.print("[red]error:[/red] --tls-cert and --tls-key go together")
         raise typer.Exit(code=2)

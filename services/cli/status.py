@@ -5,18 +5,18 @@ service readiness, overdue referrals and unacknowledged warnings from the proces
 ``/readyz`` and ``/metrics`` endpoints (the coordinator's gauges).
 """
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import httpx
-import nats
 import typer
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM
+from services.cli.bus import operator_client, run_on_bus
+from services.runtime.operator import read_bus_record
 from services.runtime.settings import Settings
 
 __all__ = [
@@ -64,40 +64,23 @@ def read_metrics(text: str) -> tuple[dict[str, int], dict[str, int]]:
     return overdue, unacknowledged
 
 
-async def _ignore(error: Exception) -> None:
-    return None
-
-
-async def gather_status(nats_url: str, http_url: str) -> StatusReport:
+async def gather_status(settings: Settings, http_url: str | None) -> StatusReport:
+    """Read JetStream as the operator, then the service endpoints (``None``: not served)."""
     report = StatusReport()
-    try:
-        nc = await nats.connect(
-            nats_url,
-            name="ipbus-status",
-            connect_timeout=3,
-            allow_reconnect=False,
-            max_reconnect_attempts=1,
-            error_cb=_ignore,  # the failure is reported once, below
-        )
-    except Exception as exc:
-        report.problems.append(f"NATS at {nats_url}: {exc!r}")
-    else:
-        try:
-            js = nc.jetstream()
-            for info in await js.consumers_info(EVENT_STREAM):
-                report.consumers.append(
-                    ConsumerLag(
-                        info.name,
-                        int(info.num_pending or 0),
-                        int(info.num_ack_pending or 0),
-                        int(info.num_redelivered or 0),
-                    )
+    async with operator_client(settings, name="ipbus-status") as nc:
+        js = nc.jetstream()
+        for info in await js.consumers_info(EVENT_STREAM):
+            report.consumers.append(
+                ConsumerLag(
+                    info.name,
+                    int(info.num_pending or 0),
+                    int(info.num_ack_pending or 0),
+                    int(info.num_redelivered or 0),
                 )
-            report.dead_letters = (await js.stream_info(DLQ_STREAM)).state.messages
-        except Exception as exc:
-            report.problems.append(f"JetStream: {exc!r}")
-        finally:
-            await nc.close()
+            )
+        report.dead_letters = (await js.stream_info(DLQ_STREAM)).state.messages
+    if http_url is None:
+        return report
     async with httpx.AsyncClient(base_url=http_url, timeout=5) as client:
         try:
             ready = await client.get("/readyz")
@@ -108,6 +91,16 @@ async def gather_status(nats_url: str, http_url: str) -> StatusReport:
         except Exception as exc:
             report.problems.append(f"service endpoints at {http_url}: {exc!r}")
     return report
+
+
+def _http_url(settings: Settings, given: str | None) -> str | None:
+    """``--http-url``, else what ``ipbus up`` recorded (None: it serves none), else the port."""
+    if given is not None:
+        return given
+    record = read_bus_record(settings) if settings.nats_url is None else None
+    if record is not None:
+        return record.http_url
+    return f"http://127.0.0.1:{settings.http_port}" if settings.http_port else None
 
 
 def render_status(report: StatusReport, console: Console) -> None:
@@ -148,10 +141,9 @@ def status(
     """Services, consumer lag, overdue referrals and unacknowledged warnings at a glance."""
     settings = Settings()
     console = Console(soft_wrap=True)
-    if settings.nats_url is None:
-        console.print("[red]error:[/red] set IPBUS_NATS_URL to the bus's NATS server")
-        raise typer.Exit(code=2)
-    url = http_url or f"http://127.0.0.1:{settings.http_port}"
-    report = asyncio.run(gather_status(settings.nats_url, url))
+    url = _http_url(settings, http_url)
+    report = run_on_bus(gather_status(settings, url))
     render_status(report, console)
+    if url is None:
+        console.print("service endpoints: not served (IPBUS_HTTP_PORT=0); see --http-url")
     raise typer.Exit(code=1 if report.problems else 0)

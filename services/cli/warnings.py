@@ -1,16 +1,14 @@
 """``ipbus warnings``: active warnings with delivery and acknowledgement state per agency."""
 
-import asyncio
 from typing import Annotated
 
-import nats
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from contracts.subjects import COORDINATOR
 from contracts.warning_queries import WarningsReply, WarningView
-from services.runtime.errors import RetryableError
+from services.cli.bus import asking_as, operator_client, run_on_bus
 from services.runtime.settings import Settings
 from services.runtime.warning_queries import query_warnings
 
@@ -60,23 +58,14 @@ def warnings_command(
     """List warnings with their delivery and acknowledgement state per agency."""
     console = Console(soft_wrap=True)
     settings = Settings()
-    if settings.nats_url is None:
-        console.print("[red]error:[/red] set IPBUS_NATS_URL to the bus's NATS server")
-        raise typer.Exit(code=2)
-    nats_url = settings.nats_url
 
     async def main() -> WarningsReply:
-        nc = await nats.connect(nats_url, name="ipbus-cli")
-        try:
+        async with operator_client(
+            settings, name="ipbus-cli", as_agency=asking_as(as_agency)
+        ) as nc:
             return await query_warnings(nc, requester=as_agency, include_inactive=include_inactive)
-        finally:
-            await nc.close()
 
-    try:
-        reply = asyncio.run(main())
-    except RetryableError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=2) from None
+    reply = run_on_bus(main())
     if reply.error:
         console.print(f"[red]{reply.error}[/red]")
         raise typer.Exit(code=1)

@@ -54,7 +54,7 @@ from contracts.subjects import EVENT_STREAM
 from services.runtime.clock import Clock
 from services.runtime.consumer import EventConsumer
 from services.runtime.database import Database
-from services.runtime.dlq import REPLAY_FOR_HEADER, dead_letter
+from services.runtime.dlq import dead_letter, replay_of
 from services.runtime.errors import ConfigurationError, PermanentError, RetryableError
 from services.runtime.exhausted import MAX_DELIVERIES_ADVISORY, exhausted_message, parse_advisory
 from services.runtime.inbox import InboxVerdict, claim_in_inbox
@@ -346,12 +346,13 @@ class AgencyService:
         """
         checked: list[tuple[Msg, Event]] = []
         for msg in messages:
-            replay_for = (msg.headers or {}).get(REPLAY_FOR_HEADER)
-            if replay_for is not None and replay_for != self.consumer.durable:
+            replay = replay_of(msg.subject, msg.headers)  # only the operator's subject
+            if replay is not None and not replay.takes(self.consumer.durable):
                 await msg.ack()  # a dead letter replayed for another consumer
                 continue
+            subject = replay.original_subject if replay else msg.subject
             try:
-                event = self._check(msg.subject, msg.data, stored_at=msg.metadata.timestamp)
+                event = self._check(subject, msg.data, stored_at=msg.metadata.timestamp)
             except EnvelopeRejected as refusal:
                 await self._refuse(msg, refusal.reason, refusal.detail)
                 continue

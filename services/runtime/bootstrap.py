@@ -24,16 +24,23 @@ from services.runtime.discovery import service_class_for
 from services.runtime.errors import ConfigurationError
 from services.runtime.logging import get_logger
 from services.runtime.metrics import IpbusMetrics
-from services.runtime.nats_config import single_node_config
+from services.runtime.nats_config import OPERATOR, single_node_config
 from services.runtime.nats_server import EmbeddedNatsServer
 from services.runtime.policy import load_policy, policy_section
 from services.runtime.posture import require_authentication
 from services.runtime.pseudonym_key import load_pseudonym_key
+from services.runtime.query_replies import InboxRepliesOnly
 from services.runtime.registry import key_path, load_agency_key, prepare_registry
 from services.runtime.rules import RuleBook
 from services.runtime.secret_files import private_dir
 from services.runtime.settings import Settings, server_list
-from services.runtime.streams import StreamLayout, StreamRetention, ensure_streams
+from services.runtime.signing import load_or_create_key
+from services.runtime.streams import (
+    DEFAULT_DUPLICATE_WINDOW_S,
+    StreamLayout,
+    StreamRetention,
+    ensure_streams,
+)
 
 SERVICE_STOP_TIMEOUT_S = 30.0
 
@@ -69,8 +76,10 @@ def bootstrap(
     """
     connection = connection or agency_connection(settings, agency_id)
     broker_options = connection.broker_options()
-    if metrics is not None:
-        broker_options["middlewares"] = [broker_metrics(metrics.registry, agency_id)]
+    broker_options["middlewares"] = [
+        InboxRepliesOnly,  # answers never go into the event stream
+        *([broker_metrics(metrics.registry, agency_id)] if metrics is not None else []),
+    ]
     agency = registry.get(agency_id)
     database = Database(
         database_url_for(settings.database_url, settings.data_dir, agency_id),
@@ -100,12 +109,6 @@ def bootstrap(
     return service_cls(context)
 
 
-def stream_layout(settings: Settings) -> StreamLayout:
-    """The streams as the settings (replicas) and the policy (``[streams]`` retention) want."""
-    retention = policy_section(load_policy(settings.policy_path), "streams", StreamRetention)
-    return StreamLayout(replicas=settings.stream_replicas, retention=retention)
-
-
 def agency_connection(settings: Settings, agency_id: str) -> AgencyConnection:
     """How ``agency_id`` connects: with its nkey when auth is on, over TLS when a CA is set."""
     seed = key_path(settings.keys_dir, agency_id) if settings.nkey_auth else None
@@ -122,6 +125,21 @@ def broker_metrics(registry: CollectorRegistry, agency_id: str) -> NatsPrometheu
     """FastStream's message counts, latency and errors, labelled by agency."""
     return NatsPrometheusMiddleware(
         registry=registry, app_name="ipbus", custom_labels={"agency": agency_id}
+    )
+
+
+def stream_layout(settings: Settings) -> StreamLayout:
+    """The streams as the settings (replicas) and the policy (``[streams]`` retention) want.
+
+    The duplicate window covers the replay window: a copy of a stored event (one an agency
+    has JetStream deliver back into ``ipbus.v1.>`` through a pull request's reply subject,
+    which no permission can stop) is dropped by the stream while the event is fresh, and
+    refused as ``replayed`` by every consumer after (SECURITY.md).
+    """
+    window = max(DEFAULT_DUPLICATE_WINDOW_S, settings.replay_window_s + settings.clock_skew_s)
+    retention = policy_section(load_policy(settings.policy_path), "streams", StreamRetention)
+    return StreamLayout(
+        replicas=settings.stream_replicas, duplicate_window_s=window, retention=retention
     )
 
 
@@ -207,12 +225,18 @@ class Bus:
             await self.start_service(agency_id)
 
     def _server_config(self) -> Path | None:
-        """The embedded server's permissions, from the effective registry (when auth is on)."""
+        """The embedded server's permissions, from the effective registry (when auth is on).
+
+        The operator's development key is generated next to the agencies' (0600), so the
+        ``ipbus`` commands can authenticate from another shell (:mod:`services.runtime.operator`).
+        """
         if not self.settings.nkey_auth:
             return None
+        operator = load_or_create_key(key_path(self.settings.keys_dir, OPERATOR))
         path = self.settings.data_dir / "nats" / "ipbus.conf"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(single_node_config(self.registry), encoding="utf-8")
+        config = single_node_config(self.registry, operator_key=operator.public_key)
+        path.write_text(config, encoding="utf-8")
         return path
 
     def connection(self, agency_id: str) -> AgencyConnection:

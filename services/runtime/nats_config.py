@@ -9,8 +9,23 @@ per agency — the same nkey that signs its events — with the least rights its
   ``_INBOX_X.>`` (clients pass ``inbox_prefix``, see :func:`inbox_prefix`);
 * the coordinator reads every event, publishes as itself, answers queries (responses only
   to the requests it received) and is the one identity that declares the streams;
+* the operator (the ``ipbus`` commands, :mod:`services.runtime.operator`) reads stream and
+  consumer state and the dead letters, deletes a dead letter it replayed, publishes replays
+  on ``ipbus.v1.operator.>`` (the one subject whose headers consumers trust, because only
+  the operator may publish there: :mod:`services.runtime.dlq`) and asks queries as the
+  coordinator; nothing else;
+* every DLQ subject is written by one identity only: ``ipbus.dlq.<its consumer>.>`` — but
+  for ``ipbus.dlq.<consumer>.max_deliveries``, which the coordinator also writes when JetStream
+  gives up on a message of that consumer (:mod:`services.runtime.exhausted`);
 * nobody may delete a stream or purge it; anonymous clients are refused (there is no
   ``no_auth_user``).
+
+No permission can say where an agency's pull request has its messages delivered (the reply
+subject): nats-server 2.15 delivers to any subject, and the stream ``IPBUS`` stores what is
+delivered into ``ipbus.v1.>`` again, under its original subject and headers. The stream
+refuses those copies itself: every event carries ``Nats-Msg-Id`` and the duplicate window
+is at least the replay window (:mod:`services.runtime.streams`), after which consumers
+refuse the copy as ``replayed`` (SECURITY.md).
 """
 
 import json
@@ -19,7 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contracts.agencies import Agency, AgencyKind, Registry
+from contracts.envelope import RejectReason
 from contracts.subjects import (
+    COORDINATOR,
     DLQ_PREFIX,
     DLQ_STREAM,
     EVENT_PREFIX,
@@ -27,7 +44,12 @@ from contracts.subjects import (
     QUERY_PREFIX,
     agency_consumer,
 )
-from services.runtime.streams import ConsumerSpec, agency_consumer_spec, coordinator_consumer_spec
+from services.runtime.streams import (
+    COORDINATOR_CONSUMER,
+    ConsumerSpec,
+    agency_consumer_spec,
+    coordinator_consumer_spec,
+)
 
 __all__ = [
     "ClusterNode",
@@ -36,15 +58,24 @@ __all__ = [
     "agency_permissions",
     "cluster_config",
     "inbox_prefix",
+    "is_inbox",
+    "operator_permissions",
     "single_node_config",
 ]
 
 JS_API = "$JS.API"
+OPERATOR = "operator"
+"""The operator's user and subject token (also :data:`services.runtime.operator.OPERATOR`)."""
 
 
 def inbox_prefix(agency_id: str) -> str:
     """The reply-inbox prefix an agency's clients must use; the only place it may listen."""
     return f"_INBOX_{agency_id}"
+
+
+def is_inbox(subject: str) -> bool:
+    """A reply inbox (``_INBOX.…``, or an identity's ``_INBOX_<id>.…``), not a bus subject."""
+    return subject.startswith(("_INBOX.", "_INBOX_")) and "." in subject
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +132,9 @@ def agency_permissions(agency: Agency) -> Permissions:
             publish=(
                 f"{EVENT_PREFIX}.{me}.>",
                 f"{QUERY_PREFIX}.{me}.>",
-                f"{DLQ_PREFIX}.>",
+                f"{DLQ_PREFIX}.{COORDINATOR_CONSUMER}.>",
+                # what another consumer gave up on, under that consumer's name (exhausted.py)
+                f"{DLQ_PREFIX}.*.{RejectReason.MAX_DELIVERIES.value}",
                 f"{JS_API}.INFO",
                 f"{JS_API}.STREAM.NAMES",
                 f"{JS_API}.STREAM.LIST",
@@ -133,6 +166,25 @@ _STREAM_ADMIN = ("CREATE", "UPDATE", "INFO", "MSG.GET")
 """The coordinator provisions the streams and may read a stored message; no DELETE/PURGE."""
 
 
+def operator_permissions() -> Permissions:
+    """Exactly what ``ipbus status``, ``dlq``, ``warnings``, ``referrals``, ``case show`` use."""
+    return Permissions(
+        publish=(
+            f"{EVENT_PREFIX}.{OPERATOR}.>",  # replays of dead letters (services.runtime.dlq)
+            f"{QUERY_PREFIX}.{COORDINATOR}.>",  # the operator sees what the coordinator sees
+            f"{JS_API}.STREAM.NAMES",
+            f"{JS_API}.STREAM.LIST",
+            *(f"{JS_API}.STREAM.INFO.{s}" for s in (EVENT_STREAM, DLQ_STREAM)),
+            f"{JS_API}.CONSUMER.NAMES.{EVENT_STREAM}",
+            f"{JS_API}.CONSUMER.LIST.{EVENT_STREAM}",
+            f"{JS_API}.CONSUMER.INFO.{EVENT_STREAM}.*",
+            f"{JS_API}.STREAM.MSG.GET.{DLQ_STREAM}",
+            f"{JS_API}.STREAM.MSG.DELETE.{DLQ_STREAM}",  # a letter, once replayed
+        ),
+        subscribe=(f"{inbox_prefix(OPERATOR)}.>",),
+    )
+
+
 def _quote(value: str) -> str:
     return json.dumps(value)
 
@@ -141,10 +193,9 @@ def _list(values: Iterable[str]) -> str:
     return "[" + ", ".join(_quote(v) for v in values) + "]"
 
 
-def _user_block(agency: Agency, nkey: str, note: str) -> str:
-    rights = agency_permissions(agency)
+def _user_block(title: str, rights: Permissions, nkey: str) -> str:
     lines = [
-        f"    # {agency.id} ({agency.kind.value}){note}",
+        f"    # {title}",
         "    {",
         f"      nkey: {_quote(nkey)}",
         "      permissions: {",
@@ -163,23 +214,34 @@ def _users(agency: Agency) -> list[str]:
         raise ValueError(
             f"{agency.id} has no public key: use the effective registry (<data dir>/agencies.toml)"
         )
+    if agency.id == OPERATOR:
+        raise ValueError(f"{OPERATOR!r} is reserved for the operator; rename that agency")
+    title = f"{agency.id} ({agency.kind.value})"
+    rights = agency_permissions(agency)
     revoked = {k.public_key for k in agency.keys if k.revoked_at is not None}
     blocks = []
     if agency.public_key not in revoked:
-        blocks.append(_user_block(agency, agency.public_key, ""))
+        blocks.append(_user_block(title, rights, agency.public_key))
     previous = agency.previous_public_key
     if previous is not None and previous != agency.public_key and previous not in revoked:
-        blocks.append(_user_block(agency, previous, " — previous key, rotation grace period"))
+        blocks.append(
+            _user_block(f"{title} — previous key, rotation grace period", rights, previous)
+        )
     listed = {agency.public_key, previous}
     for period in agency.keys:  # the key history: every key not revoked may log in
         if period.public_key not in listed | revoked:
             listed.add(period.public_key)
-            blocks.append(_user_block(agency, period.public_key, " — from the key history"))
+            blocks.append(_user_block(f"{title} — from the key history", rights, period.public_key))
     return blocks
 
 
-def _authorization(registry: Registry) -> str:
-    users = "\n".join(block for agency in registry.agencies for block in _users(agency))
+def _authorization(registry: Registry, operator_key: str | None) -> str:
+    blocks = [block for agency in registry.agencies for block in _users(agency)]
+    if operator_key is not None:
+        blocks.append(
+            _user_block("the operator (ipbus commands)", operator_permissions(), operator_key)
+        )
+    users = "\n".join(blocks)
     return f"authorization {{\n  users: [\n{users}\n  ]\n}}\n"
 
 
@@ -202,9 +264,14 @@ def _tls(tls: TlsFiles | None) -> str:
 HEADER = "# Generated by `ipbus nats-config` from the agency registry; do not edit by hand.\n"
 
 
-def single_node_config(registry: Registry, *, tls: TlsFiles | None = None) -> str:
-    """Authorization (and TLS) for one node; host, port and store come from the command line."""
-    return HEADER + "jetstream: enabled\n" + _tls(tls) + _authorization(registry)
+def single_node_config(
+    registry: Registry, *, tls: TlsFiles | None = None, operator_key: str | None = None
+) -> str:
+    """Authorization (and TLS) for one node; host, port and store come from the command line.
+
+    ``operator_key``: the operator's public nkey (without it, no operator user).
+    """
+    return HEADER + "jetstream: enabled\n" + _tls(tls) + _authorization(registry, operator_key)
 
 
 def cluster_config(
@@ -214,6 +281,7 @@ def cluster_config(
     *,
     store_dir: str = "/data/jetstream",
     tls: TlsFiles | None = None,
+    operator_key: str | None = None,
 ) -> str:
     """One node's configuration of a JetStream cluster (stream replicas 3)."""
     routes = [f"nats-route://{p.host}:{p.cluster_port}" for p in peers if p.name != node.name]
@@ -228,7 +296,7 @@ def cluster_config(
         + f"  routes: {_list(routes)}\n"
         + "}\n"
         + _tls(tls)
-        + _authorization(registry)
+        + _authorization(registry, operator_key)
     )
 
 
@@ -282,7 +350,12 @@ def _deployed_limits(limits: ConnectionLimits) -> str:
     )
 
 
-def deployed_config(registry: Registry, *, limits: ConnectionLimits | None = None) -> str:
+def deployed_config(
+    registry: Registry,
+    *,
+    limits: ConnectionLimits | None = None,
+    operator_key: str | None = None,
+) -> str:
     """The one configuration every node of the deployed cluster runs.
 
     TLS files are named relative to the directory the server runs in (the mounted
@@ -323,5 +396,5 @@ def deployed_config(registry: Registry, *, limits: ConnectionLimits | None = Non
         .replace("\n", "\n  ")
         .rstrip()
         + "\n}\n"
-        + _authorization(registry)
+        + _authorization(registry, operator_key)
     )

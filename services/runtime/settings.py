@@ -16,7 +16,8 @@ class Settings(BaseSettings):
     ``database_url`` means "one SQLite file per service under ``data_dir``".
     """
 
-    model_config = SettingsConfigDict(env_prefix="IPBUS_", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="IPBUS_", frozen=True, env_ignore_empty=True)
+    """An empty variable (``IPBUS_NATS_URL=``) means unset, as a shell user means it."""
 
     nats_url: str | None = None
     database_url: str | None = None
@@ -30,6 +31,9 @@ class Settings(BaseSettings):
     registry_path: Path = Field(default=Path("deploy/agencies.toml"))
     policy_path: Path = Field(default=Path("deploy/policy.toml"))
     nats_creds: Path | None = None
+    operator_creds: Path | None = None
+    """The operator's nkey seed for the ``ipbus`` commands that talk to the bus (status, dlq,
+    warnings, referrals, case show); unset: ``<data dir>/keys/operator.nk`` if it exists."""
     nats_auth: Literal["auto", "nkey", "none"] = "auto"
     """``auto``: each agency connects with its nkey to the embedded server (which then refuses
     anyone else), and without credentials to an ``IPBUS_NATS_URL`` server; ``nkey``/``none``
@@ -84,6 +88,11 @@ class Settings(BaseSettings):
     def keys_dir(self) -> Path:
         """Development keys, generated on first start; never committed."""
         return self.data_dir / "keys"
+
+    @property
+    def bus_record_path(self) -> Path:
+        """Where ``ipbus up`` records where its bus listens, for the other commands."""
+        return self.data_dir / "bus.json"
 
     @property
     def effective_registry_path(self) -> Path:

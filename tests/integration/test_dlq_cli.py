@@ -25,6 +25,7 @@ from services.cli.catalogue import CATALOGUE
 from services.runtime.bootstrap import Bus
 from services.runtime.dead_letters import read_dead_letters, replay
 from services.runtime.queries import query_case
+from services.runtime.registry import load_registry
 from services.runtime.settings import Settings
 from tests.integration.test_dead_letters import _opened
 from tests.integration.wire import dead_letters, publish, signed, to_coordinator, wait_until
@@ -48,6 +49,8 @@ async def small_bus(settings: Settings) -> AsyncIterator[Bus]:
 async def ipbus(settings: Settings, *args: str) -> tuple[int, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("IPBUS_")}
     env["IPBUS_NATS_URL"] = settings.nats_url or ""
+    env["IPBUS_DATA_DIR"] = str(settings.data_dir)  # the effective registry letters are checked by
+    env["IPBUS_REGISTRY_PATH"] = str(settings.registry_path)
     process = await asyncio.create_subprocess_exec(
         str(Path(sys.executable).with_name("ipbus")),
         "dlq",
@@ -140,7 +143,7 @@ async def test_an_operator_lists_shows_and_replays_a_letter_for_the_consumer_tha
             "referral.issued",
             "referral.acknowledged",
         ]
-        # customs saw the replay too (same subject) and left it alone: no new letter
+        # customs read the replay too (its recipient) and left it alone: no new letter
         info = await js.consumer_info(EVENT_STREAM, f"agency-{CUSTOMS}")
         assert info.num_pending + info.num_ack_pending == 0
         remaining = [letter async for letter in read_dead_letters(js)]
@@ -152,8 +155,9 @@ async def test_an_operator_lists_shows_and_replays_a_letter_for_the_consumer_tha
 
         # the same letter replayed twice inside the duplicate window is published once
         (left,) = remaining
-        first = await replay(js, left, keep=True)
-        second = await replay(js, left, keep=True)
+        registry = load_registry(settings.effective_registry_path)
+        first = await replay(js, left, registry, keep=True)
+        second = await replay(js, left, registry, keep=True)
         assert first == second
 
         async def refused_once_more() -> bool:

@@ -13,6 +13,8 @@ from services.runtime.nats_config import (
     agency_permissions,
     cluster_config,
     inbox_prefix,
+    is_inbox,
+    operator_permissions,
     single_node_config,
 )
 from services.runtime.registry import load_registry
@@ -112,6 +114,13 @@ def test_the_command_writes_configs_and_one_seed_per_agency_each_in_its_own_site
     assert (tmp_path / "nats.conf").is_file()
     assert (tmp_path / "server" / "nats.conf").is_file()
     assert len(list((tmp_path / "cluster").glob("*.conf"))) == 3
+    operator = AgencyKey((tmp_path / "operator" / "operator.nk").read_bytes()).public_key
+    for config in [
+        tmp_path / "nats.conf",
+        tmp_path / "server" / "nats.conf",
+        *(tmp_path / "cluster").glob("*.conf"),
+    ]:
+        assert f'nkey: "{operator}"' in config.read_text()
 
 
 def test_a_revoked_key_gets_no_nats_user_and_history_keys_do(registry: Registry) -> None:
@@ -131,3 +140,54 @@ def test_a_revoked_key_gets_no_nats_user_and_history_keys_do(registry: Registry)
     assert current in text
     assert extra in text
     assert revoked not in text
+
+
+def test_the_operator_reads_state_and_letters_and_replays_but_nothing_more() -> None:
+    rights = operator_permissions()
+    assert rights.publish == (
+        "ipbus.v1.operator.>",
+        "ipbus.query.coordinator.>",
+        "$JS.API.STREAM.NAMES",
+        "$JS.API.STREAM.LIST",
+        "$JS.API.STREAM.INFO.IPBUS",
+        "$JS.API.STREAM.INFO.IPBUS_DLQ",
+        "$JS.API.CONSUMER.NAMES.IPBUS",
+        "$JS.API.CONSUMER.LIST.IPBUS",
+        "$JS.API.CONSUMER.INFO.IPBUS.*",
+        "$JS.API.STREAM.MSG.GET.IPBUS_DLQ",
+        "$JS.API.STREAM.MSG.DELETE.IPBUS_DLQ",
+    )
+    assert rights.subscribe == ("_INBOX_operator.>",)
+    assert not rights.allow_responses
+
+
+def test_the_operator_is_a_user_only_when_its_key_is_given(registry: Registry) -> None:
+    operator = AgencyKey(generate_seed()).public_key
+    assert operator not in single_node_config(registry)
+    text = single_node_config(registry, operator_key=operator)
+    assert f'nkey: "{operator}"' in text
+    assert '"ipbus.v1.operator.>"' in text
+
+
+def test_each_dlq_subject_has_one_writer(registry: Registry) -> None:
+    writers = {
+        agency.id: [s for s in agency_permissions(agency).publish if s.startswith("ipbus.dlq.")]
+        for agency in registry.agencies
+    }
+    assert writers["coordinator"] == ["ipbus.dlq.coordinator.>", "ipbus.dlq.*.max_deliveries"]
+    assert writers["customs-shanghai"] == ["ipbus.dlq.agency-customs-shanghai.>"]
+
+
+def test_no_agency_may_take_the_operators_name(registry: Registry) -> None:
+    agency = registry.get("customs-shanghai").model_copy(update={"id": "operator"})
+    renamed = Registry(agencies=(*registry.agencies, agency))
+    with pytest.raises(ValueError, match="reserved for the operator"):
+        single_node_config(renamed)
+
+
+def test_an_inbox_is_told_from_a_bus_subject() -> None:
+    assert is_inbox("_INBOX.abc.def")
+    assert is_inbox("_INBOX_customs-shanghai.abc")
+    assert not is_inbox("ipbus.v1.coordinator.customs-shanghai.case.opened")
+    assert not is_inbox("_INBOX")
+    assert not is_inbox("_INBOXES.x")

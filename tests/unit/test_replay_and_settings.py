@@ -5,8 +5,25 @@ from typing import Any
 
 import pytest
 
-from services.runtime.dead_letters import DeadLetter, replay
-from services.runtime.settings import server_list
+from contracts.agencies import Registry
+from contracts.envelope import encode_envelope
+from contracts.identifiers import new_ulid
+from contracts.referrals import ReferralAcknowledged
+from services.runtime.dead_letters import DeadLetter, LetterRefused, check_letter, replay
+from services.runtime.dlq import replay_of
+from services.runtime.registry import load_registry
+from services.runtime.settings import Settings, server_list
+from services.runtime.signing import AgencyKey, generate_seed, sign_envelope
+from tests.conftest import REGISTRY
+from tests.unit.builders import AMR, CUSTOMS, envelope_for
+
+KEYS = {a.id: AgencyKey(generate_seed()) for a in load_registry(REGISTRY).agencies}
+ORIGINAL = f"ipbus.v1.{AMR}.{CUSTOMS}.referral.acknowledged"
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    return load_registry(REGISTRY).with_public_keys({k: v.public_key for k, v in KEYS.items()})
 
 
 @dataclass
@@ -29,47 +46,118 @@ class RecordingJetStream:
         self.deleted.append(seq)
 
 
-def _letter(consumer: str, reason: str = "illegal_step") -> DeadLetter:
+def _receipt(signer: str = AMR) -> bytes:
+    envelope = envelope_for(ReferralAcknowledged(referral_id=new_ulid(), receipt="R-1"), sender=AMR)
+    return encode_envelope(sign_envelope(envelope, KEYS[signer]))
+
+
+def _letter(
+    consumer: str,
+    reason: str = "illegal_step",
+    *,
+    original: str = ORIGINAL,
+    body: bytes | None = None,
+    stored: str | None = None,
+) -> DeadLetter:
     return DeadLetter(
         seq=7,
         reason=reason,
         detail="referral not known",
         consumer=consumer,
-        original_subject="ipbus.v1.amr-shanghai.customs-shanghai.referral.acknowledged",
+        original_subject=original,
         original_seq=3,
         time=None,
-        body=b"{}",
+        body=_receipt() if body is None else body,
         headers={
             "Content-Type": "application/cloudevents+json",
             "Nats-Msg-Id": "coordinator:3",
             "Ipbus-Dlq-Reason": "illegal_step",
             "Ipbus-Replay-Of": "2",
         },
+        stored_subject=stored or f"ipbus.dlq.{consumer}.{reason}",
     )
 
 
-async def test_a_replay_is_for_the_consumer_that_refused_it_under_an_id_of_its_own() -> None:
+async def test_a_replay_is_for_the_consumer_that_refused_it_under_an_id_of_its_own(
+    registry: Registry,
+) -> None:
     js = RecordingJetStream()
-    assert await replay(js, _letter("coordinator")) == 42  # type: ignore[arg-type]
+    letter = _letter("coordinator")
+    assert await replay(js, letter, registry) == 42  # type: ignore[arg-type]
     ((subject, body, headers),) = js.published
-    assert subject == "ipbus.v1.amr-shanghai.customs-shanghai.referral.acknowledged"
-    assert body == b"{}"
+    assert subject == f"ipbus.v1.operator.{CUSTOMS}.referral.acknowledged"
+    assert body == letter.body
     assert headers == {
         "Content-Type": "application/cloudevents+json",
         "Nats-Msg-Id": "ipbus-replay-coordinator-7",
         "Ipbus-Replay-For": "coordinator",
         "Ipbus-Replay-Of": "7",
+        "Ipbus-Replay-Subject": ORIGINAL,
     }
     assert js.deleted == [7]
+    replayed = replay_of(subject, headers)
+    assert replayed is not None
+    assert replayed.original_subject == ORIGINAL
+    assert replayed.takes("coordinator")
+    assert not replayed.takes(f"agency-{CUSTOMS}")
 
 
-async def test_a_letter_the_outbox_set_aside_is_replayed_to_every_consumer_and_kept() -> None:
+async def test_a_letter_the_outbox_set_aside_is_replayed_to_every_consumer_and_kept(
+    registry: Registry,
+) -> None:
     js = RecordingJetStream()
-    # set aside by agency-customs-shanghai's relay: it never reached any consumer
-    letter = _letter("agency-customs-shanghai", reason="unpublishable")
-    await replay(js, letter, keep=True)  # type: ignore[arg-type]
-    ((_, _, headers),) = js.published
+    # set aside by the regulator's relay: it never reached any consumer
+    letter = _letter(f"agency-{AMR}", reason="unpublishable")
+    await replay(js, letter, registry, keep=True)  # type: ignore[arg-type]
+    ((subject, _, headers),) = js.published
     assert "Ipbus-Replay-For" not in headers
+    assert js.deleted == []
+    replayed = replay_of(subject, headers)
+    assert replayed is not None
+    assert replayed.takes(f"agency-{CUSTOMS}")
+
+
+def test_replay_headers_on_ordinary_traffic_make_no_replay() -> None:
+    headers = {"Ipbus-Replay-For": "coordinator", "Ipbus-Replay-Subject": ORIGINAL}
+    assert replay_of(ORIGINAL, headers) is None
+    assert replay_of(f"ipbus.v1.{CUSTOMS}.operator.referral.acknowledged", headers) is None
+
+
+@pytest.mark.parametrize(
+    ("letter", "why"),
+    [
+        (_letter("coordinator", stored=f"ipbus.dlq.agency-{CUSTOMS}.illegal_step"), "written to"),
+        (_letter(f"agency-{CUSTOMS}", reason="Not A Reason"), "not one lower-case word"),
+        (_letter(f"agency-{AMR}"), "does not read"),
+        (_letter(f"agency-{CUSTOMS}", reason="unpublishable"), "does not read"),
+        (_letter("coordinator", original="ipbus.v1.x"), "original subject"),
+        (_letter("coordinator", body=b"{not json"), "not a valid event"),
+        (_letter("coordinator", body=_receipt(signer=CUSTOMS)), "signature"),
+        (
+            _letter("coordinator", original=f"ipbus.v1.{CUSTOMS}.{AMR}.referral.acknowledged"),
+            "not a valid event",
+        ),
+    ],
+    ids=[
+        "consumer-not-its-subject",
+        "reason-not-a-token",
+        "subject-it-does-not-read",
+        "outbox-of-another-sender",
+        "bad-original-subject",
+        "body-not-json",
+        "signed-by-another",
+        "sender-not-the-subjects",
+    ],
+)
+async def test_a_letter_the_bus_could_not_have_written_is_not_replayed(
+    registry: Registry, letter: DeadLetter, why: str
+) -> None:
+    with pytest.raises(LetterRefused, match=why):
+        check_letter(letter, registry)
+    js = RecordingJetStream()
+    with pytest.raises(LetterRefused):
+        await replay(js, letter, registry)  # type: ignore[arg-type]
+    assert js.published == []
     assert js.deleted == []
 
 
@@ -85,3 +173,12 @@ async def test_a_letter_the_outbox_set_aside_is_replayed_to_every_consumer_and_k
 )
 def test_the_nats_url_may_list_the_nodes_of_a_cluster(url: str, servers: list[str]) -> None:
     assert server_list(url) == servers
+
+
+def test_an_empty_variable_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``IPBUS_NATS_URL= ipbus up``: embed the server, as if it were not set at all."""
+    monkeypatch.setenv("IPBUS_NATS_URL", "")
+    monkeypatch.setenv("IPBUS_OPERATOR_CREDS", "")
+    settings = Settings()
+    assert settings.nats_url is None
+    assert settings.operator_creds is None
