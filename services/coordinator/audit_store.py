@@ -11,7 +11,8 @@ from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.envelope import Event
-from services.coordinator.audit import AuditEntry, AuditVerdict, chain_next
+from contracts.identifiers import new_ulid
+from services.coordinator.audit import GENESIS, AuditEntry, AuditVerdict, chain_next
 from services.coordinator.store import CoordinatorTable
 from services.runtime.sql import execute, pending_writes, table_of
 
@@ -19,7 +20,9 @@ __all__ = [
     "AuditRecord",
     "accepted_entry",
     "append_audit",
+    "audit_head",
     "audit_length",
+    "query_entry",
     "read_audit",
     "rejected_entry",
 ]
@@ -40,6 +43,7 @@ class AuditRecord(CoordinatorTable, table=True):
     reason: str | None = Field(default=None, max_length=40)
     detail: str | None = None
     digest: str = Field(max_length=64)
+    body: str | None = None
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
 
@@ -58,8 +62,10 @@ def _entry_of_row(row: Mapping[str, Any]) -> AuditEntry:
     return AuditEntry(**data)
 
 
-def accepted_entry(event: Event, body_digest: str, now: datetime) -> AuditEntry:
-    """An accepted event, before it is numbered and linked."""
+def accepted_entry(
+    event: Event, body_digest: str, now: datetime, body: str | None = None
+) -> AuditEntry:
+    """An accepted event, before it is numbered and linked; ``body``: the signed event."""
     return AuditEntry(
         seq=0,
         ref=f"event:{event.id}",
@@ -71,6 +77,31 @@ def accepted_entry(event: Event, body_digest: str, now: datetime) -> AuditEntry:
         sender=event.sender,
         case_id=event.case_id,
         digest=body_digest,
+        body=body,
+    )
+
+
+def query_entry(
+    *,
+    subject: str,
+    requester: str,
+    body: bytes,
+    case_id: str | None,
+    answered: bool,
+    detail: str,
+    now: datetime,
+) -> AuditEntry:
+    """A question answered or refused: who asked about which case, and when."""
+    return AuditEntry(
+        seq=0,
+        ref=f"query:{new_ulid()}",
+        recorded_at=now.isoformat(),
+        verdict=AuditVerdict.ANSWERED if answered else AuditVerdict.REFUSED,
+        subject=subject[:200],
+        sender=requester[:80],
+        case_id=case_id[:40] if case_id else None,
+        detail=detail[:500],
+        digest=hashlib.sha256(body).hexdigest(),
     )
 
 
@@ -141,6 +172,16 @@ async def audit_length(session: AsyncSession) -> int:
         await session.exec(select(AuditRecord.seq).order_by(col(AuditRecord.seq).desc()).limit(1))
     ).first()
     return int(last or 0)
+
+
+async def audit_head(session: AsyncSession) -> tuple[int, str]:
+    """(rows, hash of the last row): what an anchor records."""
+    last = (
+        await session.exec(
+            select(AuditRecord.seq, AuditRecord.hash).order_by(col(AuditRecord.seq).desc()).limit(1)
+        )
+    ).first()
+    return (int(last[0]), str(last[1])) if last else (0, GENESIS)
 
 
 async def read_audit(session: AsyncSession) -> Sequence[AuditEntry]:

@@ -92,6 +92,7 @@ def bootstrap(
         policy=policy,
         rules=RuleBook.from_policy(policy),
         pseudonym_key=load_pseudonym_key(settings.keys_dir),
+        audit_anchor_s=settings.audit_anchor_seconds,
     )
     return service_cls(context)
 

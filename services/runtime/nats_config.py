@@ -9,6 +9,8 @@ per agency — the same nkey that signs its events — with the least rights its
   ``_INBOX_X.>`` (clients pass ``inbox_prefix``, see :func:`inbox_prefix`);
 * the coordinator reads every event, publishes as itself, answers queries (responses only
   to the requests it received) and is the one identity that declares the streams;
+* only the coordinator publishes audit anchors (``ipbus.audit.anchor``), and nobody may
+  update, delete from or purge their stream (SECURITY.md);
 * nobody may delete a stream or purge it; anonymous clients are refused (there is no
   ``no_auth_user``).
 """
@@ -20,6 +22,8 @@ from pathlib import Path
 
 from contracts.agencies import Agency, AgencyKind, Registry
 from contracts.subjects import (
+    AUDIT_ANCHOR_STREAM,
+    AUDIT_ANCHOR_SUBJECT,
     DLQ_PREFIX,
     DLQ_STREAM,
     EVENT_PREFIX,
@@ -107,6 +111,7 @@ def agency_permissions(agency: Agency) -> Permissions:
                 f"{JS_API}.STREAM.LIST",
                 *(f"{JS_API}.STREAM.{verb}.{s}" for s in streams for verb in _STREAM_ADMIN),
                 *_consumer_rights(EVENT_STREAM, coordinator_consumer_spec()),
+                *_anchor_rights(),
             ),
             subscribe=(
                 f"{EVENT_PREFIX}.>",
@@ -129,6 +134,18 @@ def agency_permissions(agency: Agency) -> Permissions:
 
 _STREAM_ADMIN = ("CREATE", "UPDATE", "INFO", "MSG.GET")
 """The coordinator provisions the streams and may read a stored message; no DELETE/PURGE."""
+
+
+def _anchor_rights() -> tuple[str, ...]:
+    """The coordinator alone publishes audit anchors; it may create their stream, never
+    update it (limits could then drop anchors), delete from it or purge it."""
+    return (
+        AUDIT_ANCHOR_SUBJECT,
+        *(
+            f"{JS_API}.STREAM.{verb}.{AUDIT_ANCHOR_STREAM}"
+            for verb in ("CREATE", "INFO", "MSG.GET")
+        ),
+    )
 
 
 def _quote(value: str) -> str:

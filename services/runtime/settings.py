@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     """When set, the agency-side gateway answers only ``Authorization: Bearer <token>``."""
     stream_replicas: int = Field(default=1, ge=1, le=5)
     """Replicas of the IPBUS and IPBUS_DLQ streams: 3 on a JetStream cluster, 1 on one node."""
+    audit_anchor_seconds: float = Field(default=60.0, gt=0)
+    """How often the coordinator publishes a signed anchor of its audit chain (if it moved)."""
     http_host: str = "127.0.0.1"
     """Where /metrics, /healthz and /readyz listen (0.0.0.0 in containers)."""
     http_port: int = 9464
