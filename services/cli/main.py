@@ -125,11 +125,14 @@ def run(
 
     async def main() -> None:
         hub = registry.get(agency_id).kind is AgencyKind.COORDINATOR
-        if hub or not settings.nkey_auth:  # streams: the hub's job
+        site = settings.hub_domain is not None  # a leaf-node site declares its own streams
+        if hub or site or not settings.nkey_auth:  # streams: the hub's job
             await provision_streams(
                 nats_url,
                 StreamLayout(replicas=settings.stream_replicas),
                 connection=agency_connection(settings, agency_id),
+                settings=settings,
+                site=agency_id if site else None,
             )
         metrics = IpbusMetrics(CollectorRegistry())
         instance = bootstrap(

@@ -44,6 +44,12 @@ class Settings(BaseSettings):
     """When set, the agency-side gateway answers only ``Authorization: Bearer <token>``."""
     stream_replicas: int = Field(default=1, ge=1, le=5)
     """Replicas of the IPBUS and IPBUS_DLQ streams: 3 on a JetStream cluster, 1 on one node."""
+    hub_domain: str | None = None
+    """At a leaf-node site (DESIGN §7): the hub's JetStream domain. The site's streams are
+    declared on its own server and source the hub's events for the agency (site_streams.py)."""
+    sites: str = ""
+    """At the hub: comma-separated agencies on their own leaf-node sites; the hub's streams
+    source their events from each site's JetStream domain (the agency's id)."""
     audit_anchor_seconds: float = Field(default=60.0, gt=0)
     """How often the coordinator publishes a signed anchor of its audit chain (if it moved)."""
     http_host: str = "127.0.0.1"
@@ -57,6 +63,11 @@ class Settings(BaseSettings):
         if self.nats_auth == "auto":
             return self.nats_url is None
         return self.nats_auth == "nkey"
+
+    @property
+    def site_agencies(self) -> list[str]:
+        """``sites`` as a list."""
+        return [agency.strip() for agency in self.sites.split(",") if agency.strip()]
 
     @property
     def keys_dir(self) -> Path:
