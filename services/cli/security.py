@@ -7,6 +7,7 @@ import typer
 from rich.console import Console
 
 from contracts.agencies import dump_registry
+from services.cli.sites import site_instructions, write_site_configs
 from services.runtime.errors import ConfigurationError
 from services.runtime.nats_config import (
     ClusterNode,
@@ -69,6 +70,15 @@ def nats_config(
     tls_key: Annotated[Path | None, typer.Option(help="server private key (PEM)")] = None,
     tls_ca: Annotated[Path | None, typer.Option(help="CA for client certificates")] = None,
     tls_verify: Annotated[bool, typer.Option(help="require client certificates")] = False,
+    site: Annotated[
+        list[str] | None,
+        typer.Option(help="an agency on its own leaf-node site (repeat for several)"),
+    ] = None,
+    hub_url: Annotated[
+        str, typer.Option(help="where sites reach the hub's leafnode port")
+    ] = "nats-leaf://nats-1:7422",
+    hub_domain: Annotated[str, typer.Option(help="the hub's JetStream domain")] = "hub",
+    leaf_port: Annotated[int, typer.Option(help="the hub's leafnode port")] = 7422,
 ) -> None:
     """Write nats-server configs (single node and 3-node cluster) with one nkey user per
     agency and least-privilege permissions, and one seed file <id>.nk per agency."""
@@ -85,8 +95,24 @@ def nats_config(
     except (ConfigurationError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=2) from None
+    if site:
+        try:
+            written += write_site_configs(
+                out / "agencies.toml",
+                out,
+                site,
+                hub_urls=[hub_url],
+                hub_domain=hub_domain,
+                leaf_port=leaf_port,
+                tls=tls,
+            )
+        except (ConfigurationError, LookupError, ValueError) as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(code=2) from None
     for path in written:
         console.print(f"wrote {path}")
+    if site:
+        console.print(site_instructions(out, site, hub_domain))
     console.print(
         "Seed files (*.nk) are secrets: hand each agency its own, never commit them. Start: "
         f"nats-server -c {out / 'nats.conf'} -sd <store dir>"
