@@ -22,14 +22,21 @@ from contracts.envelope import new_envelope
 from contracts.identifiers import new_ulid
 from services.cli.audit import load_entries
 from services.cli.main import app
-from services.coordinator.audit import AuditEntry, AuditVerdict, chain_next, first_break
+from services.coordinator.audit import (
+    AuditEntry,
+    AuditVerdict,
+    chain_next,
+    first_break,
+    head,
+)
+from services.coordinator.audit_anchor import sign_anchor
 from services.coordinator.audit_store import AuditRecord
 from services.runtime.bootstrap import Bus
 from services.runtime.database import Database, database_url_for
 from services.runtime.queries import query_case
 from services.runtime.registry import key_path
 from services.runtime.settings import Settings
-from services.runtime.signing import AgencyKey, sign_envelope
+from services.runtime.signing import AgencyKey, generate_seed, sign_envelope
 from tests.integration.wire import dead_letters, publish, signed, to_coordinator, wait_until
 
 pytestmark = pytest.mark.integration
@@ -232,7 +239,7 @@ async def _cut_tail(settings: Settings, keep: int) -> None:
         await database.close()
 
 
-async def test_the_anchor_names_a_cut_tail(bus: Bus, settings: Settings) -> None:
+async def test_the_anchor_names_a_cut_tail(bus: Bus, settings: Settings, tmp_path: Path) -> None:
     await _fill(bus, settings)
     await bus.stop()  # its last act: an anchor of the whole chain
     code, output = await _verify_with_anchor(settings)
@@ -241,15 +248,34 @@ async def test_the_anchor_names_a_cut_tail(bus: Bus, settings: Settings) -> None
     assert "(5 rows)" in output
     assert "signatures verified: 3 accepted events" in output
 
+    anchor_file = tmp_path / "anchor.json"
+    saved = await asyncio.to_thread(
+        CliRunner().invoke,
+        app,
+        ["audit", "anchor", "--out", str(anchor_file)],
+        env=_env(settings, with_bus=True),
+    )
+    assert saved.exit_code == 0, saved.output
+
     await _cut_tail(settings, keep=3)
     assert first_break(await load_entries(settings)) is None  # still a valid, shorter chain
     code, output = await _verify_with_anchor(settings)
     assert code == 1, output
     assert "rows 4..5 missing: the chain ends at 3 but the anchor of" in output
     assert "says 5" in output
+    offline = await asyncio.to_thread(
+        CliRunner().invoke,
+        app,
+        ["audit", "verify", "--anchor-file", str(anchor_file)],
+        env=_env(settings, with_bus=False),
+    )
+    assert offline.exit_code == 1, offline.output
+    assert "rows 4..5 missing" in offline.output
 
 
-async def test_the_anchor_names_a_consistent_rewrite(bus: Bus, settings: Settings) -> None:
+async def test_the_anchor_names_a_consistent_rewrite(
+    bus: Bus, settings: Settings, tmp_path: Path
+) -> None:
     await _fill(bus, settings)
     await bus.stop()
 
@@ -261,6 +287,21 @@ async def test_the_anchor_names_a_consistent_rewrite(bus: Bus, settings: Setting
     code, output = await _verify_with_anchor(settings)
     assert code == 1, output
     assert "head hash at row 5 differs from the anchor of" in output
+
+    # the insider's own anchor of the rewritten chain is not signed by the coordinator
+    rows, last = head(await load_entries(settings))
+    forged = sign_anchor(
+        AgencyKey(generate_seed()), agency="coordinator", rows=rows, head=last, time="now"
+    )
+    (tmp_path / "forged.json").write_bytes(forged.to_json())
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        app,
+        ["audit", "verify", "--anchor-file", str(tmp_path / "forged.json")],
+        env=_env(settings, with_bus=False),
+    )
+    assert result.exit_code == 1, result.output
+    assert "is not signed by coordinator's key" in result.output
 
 
 async def test_an_altered_event_body_fails_its_signature(bus: Bus, settings: Settings) -> None:
