@@ -48,7 +48,7 @@ from services.coordinator.store import (
 from services.coordinator.warnings import WarningHub
 from services.runtime.adapter import STOP_TIMEOUT_S, AgencyService, ServiceContext, UnitOfWork
 from services.runtime.business_calendar import CalendarPolicy
-from services.runtime.errors import StepRefused
+from services.runtime.errors import RetryableError, StepRefused
 from services.runtime.policy import policy_section
 from services.runtime.referral_desk import referral_supervisor
 from services.runtime.streams import ConsumerSpec, coordinator_consumer_spec
@@ -56,7 +56,7 @@ from services.runtime.streams import ConsumerSpec, coordinator_consumer_spec
 __all__ = ["CoordinatorService"]
 
 NOT_FOUND = "case not found, or not shared with you"
-QUERY_AUDIT_ATTEMPTS = 3
+QUERY_AUDIT_ATTEMPTS = 5
 
 
 class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
@@ -197,16 +197,18 @@ class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
             return reply.model_dump_json(exclude_none=True).encode()
 
     async def _audited_answer(self) -> AsyncIterator[AsyncSession]:
-        """A transaction for an answer and its audit row; again if another writer took the
-        chain's next row first (the audit tail is locked, not serialised, on PostgreSQL)."""
-        for attempt in range(QUERY_AUDIT_ATTEMPTS):
+        """A transaction for an answer and its audit row; again if a concurrent writer (the
+        event consumer) took the chain's next row first (PostgreSQL: a key conflict) or
+        committed since this one read (SQLite: busy snapshot)."""
+        for attempt in range(1, QUERY_AUDIT_ATTEMPTS + 1):
             try:
                 async with self.database.transaction() as session:
                     yield session
                 return
-            except IntegrityError:
-                if attempt + 1 == QUERY_AUDIT_ATTEMPTS:
+            except (IntegrityError, RetryableError):
+                if attempt == QUERY_AUDIT_ATTEMPTS:
                     raise
+                await asyncio.sleep(0.02 * attempt)
 
     async def answer_case_query(self, requester: str, body: bytes, msg: Msg) -> CaseReply:
         """The case, if ``requester`` is party to it; the same "not found" otherwise.

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select as core_select
+from sqlalchemy import text
 from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -138,8 +139,9 @@ async def append_audit(
 ) -> AuditEntry | None:
     """Link ``entry`` after the last row and add it; None if its ``ref`` is already logged.
 
-    The last row is read ``FOR UPDATE`` (PostgreSQL) so two writers cannot fork the chain;
-    a lost race surfaces as a primary-key conflict and the delivery is retried. Within one
+    On PostgreSQL a transaction-scoped advisory lock makes appenders (the event consumer,
+    query answers, replicas) take turns, and the last row is read ``FOR UPDATE``; a lost
+    race would still surface as a primary-key conflict, never a fork. Within one
     transaction the tail is remembered and rows are written at commit, so a batch of
     events reads the tail once and writes once. ``known_new``: the caller's inbox claim
     in this transaction already proves the ref unseen.
@@ -151,6 +153,10 @@ async def append_audit(
             return None
     last: AuditEntry | None = session.info.get(_TAIL)
     if last is None:
+        if session.get_bind().dialect.name == "postgresql":
+            # one appender at a time until commit: the event consumer and query answers
+            # would otherwise both read the same tail and one lose on the primary key
+            await _take_turn(session)
         row = (
             await execute(
                 session,
@@ -164,6 +170,19 @@ async def append_audit(
     pending_writes(session).insert(table, data)
     session.info[_TAIL] = linked
     return linked
+
+
+async def _take_turn(session: AsyncSession) -> None:
+    """PostgreSQL: wait for this chain's transaction-scoped advisory lock (one per schema)."""
+    connection = await session.connection()
+    options = (
+        connection.sync_connection.get_execution_options() if connection.sync_connection else {}
+    )
+    schemas = options.get("schema_translate_map") or {}
+    await connection.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:chain))"),
+        {"chain": f"{schemas.get(None) or 'public'}.{AuditRecord.__tablename__}"},
+    )
 
 
 async def audit_length(session: AsyncSession) -> int:

@@ -67,6 +67,19 @@ class Site:
         assert isinstance(service, CustomsService)
         return service
 
+    async def cut(self, how: str) -> None:
+        """Cut the link: disable the leaf's remote, or kill the hub outright."""
+        if how == "hub_killed":
+            await self.hub.stop(kill=True)
+        else:
+            self.link(up=False)
+
+    async def restore(self, how: str) -> None:
+        if how == "hub_killed":
+            await self.hub.start()  # same port, same store
+        else:
+            self.link(up=True)
+
     def link(self, *, up: bool) -> None:
         """Disable or re-enable the leaf's remote, by reloading its configuration."""
         text = self.leaf_config.read_text()
@@ -181,7 +194,10 @@ async def _sent(customs: CustomsService) -> int:
 
 
 @pytest.mark.timeout(300)
-async def test_a_site_keeps_working_through_an_outage_and_loses_nothing(site: Site) -> None:
+@pytest.mark.parametrize("cut", ["remote_disabled", "hub_killed"])
+async def test_a_site_keeps_working_through_an_outage_and_loses_nothing(
+    site: Site, cut: str
+) -> None:
     customs = site.customs
     cases = await _work_cases(customs, CASES_BEFORE)
     before = CASES_BEFORE * EVENTS_PER_CASE
@@ -189,7 +205,7 @@ async def test_a_site_keeps_working_through_an_outage_and_loses_nothing(site: Si
     async def arrived(n: int) -> bool:
         return len(await _timeline(site)) >= n
 
-    site.link(up=False)  # at once: some of the first events are still on their way
+    await site.cut(cut)  # at once: some of the first events are still on their way
     cut_at = time.monotonic()
     await asyncio.sleep(1.0)  # let the reload close the link
     during_cases = await _work_cases(customs, CASES_DURING)  # commands still accepted
@@ -205,7 +221,7 @@ async def test_a_site_keeps_working_through_an_outage_and_loses_nothing(site: Si
     await asyncio.sleep(3.0)  # an outage of some seconds, as a flaky link would have
     reached_during_outage = await _timeline(site)
     assert not {row.case_id for row in reached_during_outage} & set(during_cases)
-    site.link(up=True)
+    await site.restore(cut)
     outage_s = time.monotonic() - cut_at
 
     cases += await _work_cases(customs, CASES_AFTER)
@@ -230,7 +246,7 @@ async def test_a_site_keeps_working_through_an_outage_and_loses_nothing(site: Si
     finally:
         await nc.close()
     print(
-        f"site outage: events={total} outage_s={outage_s:.1f} "
+        f"site outage ({cut}): events={total} outage_s={outage_s:.1f} "
         f"at_hub_during_outage={len(reached_during_outage)} on_hub_stream={on_hub} "
         f"timeline={len(timeline)} duplicates={duplicates} lost={lost} dead_letters={dead}"
     )
