@@ -48,6 +48,7 @@ REGULATOR = "amr-shanghai"
 CASES_BEFORE, CASES_DURING, CASES_AFTER = 4, 8, 4
 EVENTS_PER_CASE = 3  # opened, status changed, closed: the coordinator refuses them out of order
 ORDER = ["case.opened", "case.status_changed", "case.closed"]
+OUTAGE_S = 8.0
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Site:
     hub_bus: Bus
     site_bus: Bus
     hub_settings: Settings
+    backend: str
 
     @property
     def customs(self) -> CustomsService:
@@ -140,7 +142,8 @@ async def site(tmp_path: Path, database_url: str | None, schema_prefix: str) -> 
     try:
         await hub_bus.start([COORDINATOR])
         await site_bus.start([CUSTOMS])
-        yield Site(hub, leaf, leaf_file, hub_bus, site_bus, hub_settings)
+        backend = "postgresql" if database_url else "sqlite"
+        yield Site(hub, leaf, leaf_file, hub_bus, site_bus, hub_settings, backend)
     finally:
         await site_bus.stop()
         await hub_bus.stop()
@@ -218,7 +221,7 @@ async def test_a_site_keeps_working_through_an_outage_and_loses_nothing(
     # the outbox drains into the site's own stream: every publish acknowledged locally
     await wait_until(all_stored_locally, timeout_s=60, what="outbox drained into the site")
     assert await _sent(customs) == before + during
-    await asyncio.sleep(3.0)  # an outage of some seconds, as a flaky link would have
+    await asyncio.sleep(OUTAGE_S)  # the link stays down a while longer
     reached_during_outage = await _timeline(site)
     assert not {row.case_id for row in reached_during_outage} & set(during_cases)
     await site.restore(cut)
@@ -246,7 +249,7 @@ async def test_a_site_keeps_working_through_an_outage_and_loses_nothing(
     finally:
         await nc.close()
     print(
-        f"site outage ({cut}): events={total} outage_s={outage_s:.1f} "
+        f"site outage ({cut}, {site.backend}): events={total} outage_s={outage_s:.1f} "
         f"at_hub_during_outage={len(reached_during_outage)} on_hub_stream={on_hub} "
         f"timeline={len(timeline)} duplicates={duplicates} lost={lost} dead_letters={dead}"
     )
