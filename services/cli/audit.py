@@ -10,6 +10,7 @@ from typing import Annotated
 
 import nats
 import typer
+from nats.errors import Error as NatsError
 from rich.console import Console
 
 from contracts.agencies import Registry
@@ -61,10 +62,18 @@ def read_export(path: Path) -> list[AuditEntry]:
     return entries
 
 
+async def _quiet(_: Exception) -> None:
+    return None
+
+
 async def fetch_anchor(nats_url: str) -> AuditAnchor | None:
     """The latest anchor the coordinator published on the bus."""
     nc = await nats.connect(
-        server_list(nats_url), name="ipbus-audit", connect_timeout=5, max_reconnect_attempts=1
+        server_list(nats_url),
+        name="ipbus-audit",
+        connect_timeout=5,
+        max_reconnect_attempts=1,
+        error_cb=_quiet,  # the failure is reported once, by the caller
     )
     try:
         return await latest_anchor(nc.jetstream())
@@ -77,7 +86,15 @@ def _anchor(settings: Settings, anchor_file: Path | None) -> AuditAnchor | None:
         return AuditAnchor.from_json(anchor_file.read_bytes())
     if settings.nats_url is None:
         return None
-    return asyncio.run(fetch_anchor(settings.nats_url))
+    return _from_bus(settings.nats_url)
+
+
+def _from_bus(nats_url: str) -> AuditAnchor | None:
+    """The bus's latest anchor; one clear line, not a traceback, when it cannot be read."""
+    try:
+        return asyncio.run(fetch_anchor(nats_url))
+    except (NatsError, OSError, TimeoutError) as exc:
+        raise _fail(f"cannot read the audit anchor from {nats_url}: {exc!r}") from None
 
 
 def _fail(message: str) -> typer.Exit:
@@ -161,7 +178,7 @@ def anchor(
     settings = Settings()
     if settings.nats_url is None:
         raise _fail("set IPBUS_NATS_URL to the bus the coordinator publishes anchors on")
-    latest = asyncio.run(fetch_anchor(settings.nats_url))
+    latest = _from_bus(settings.nats_url)
     if latest is None:
         raise _fail("no anchor published yet")
     out.parent.mkdir(parents=True, exist_ok=True)
