@@ -92,7 +92,9 @@ class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
 
     async def on_started(self) -> None:
         await super().on_started()
-        await ensure_anchor_stream(self.js)
+        # as many replicas as the event stream: 3 on a JetStream cluster
+        replicas = (await self.js.stream_info(EVENT_STREAM)).config.num_replicas or 1
+        await ensure_anchor_stream(self.js, replicas)
         self.deadline_watch.start()
         self.anchors.start()
 
