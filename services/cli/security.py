@@ -75,8 +75,9 @@ def nats_config(
         typer.Option(help="an agency on its own leaf-node site (repeat for several)"),
     ] = None,
     hub_url: Annotated[
-        str, typer.Option(help="where sites reach the hub's leafnode port")
-    ] = "nats-leaf://nats-1:7422",
+        list[str] | None,
+        typer.Option(help="where sites reach the hub's leafnode port (repeat per hub node)"),
+    ] = None,
     hub_domain: Annotated[str, typer.Option(help="the hub's JetStream domain")] = "hub",
     leaf_port: Annotated[int, typer.Option(help="the hub's leafnode port")] = 7422,
 ) -> None:
@@ -101,10 +102,12 @@ def nats_config(
                 out / "agencies.toml",
                 out,
                 site,
-                hub_urls=[hub_url],
+                hub_urls=hub_url
+                or [f"nats-leaf://{node.host}:{leaf_port}" for node in CLUSTER_NODES],
                 hub_domain=hub_domain,
                 leaf_port=leaf_port,
                 tls=tls,
+                cluster=CLUSTER_NODES,
             )
         except (ConfigurationError, LookupError, ValueError) as exc:
             console.print(f"[red]error:[/red] {exc}")

@@ -4,7 +4,7 @@ and the hub's side of the link (DESIGN §7; services/runtime/nats_sites.py)."""
 from collections.abc import Sequence
 from pathlib import Path
 
-from services.runtime.nats_config import TlsFiles
+from services.runtime.nats_config import ClusterNode, TlsFiles
 from services.runtime.nats_sites import SEED_VARIABLE, hub_config, site_config
 from services.runtime.registry import load_registry
 
@@ -20,9 +20,11 @@ def write_site_configs(
     hub_domain: str,
     leaf_port: int,
     tls: TlsFiles | None = None,
+    cluster: Sequence[ClusterNode] = (),
 ) -> list[Path]:
     """``out/hub.conf`` (leafnodes listen, the hub's domain, sourcing rights of each site's
-    agency) and ``out/sites/<agency>.conf`` per site. ``registry_path`` must hold the keys
+    agency), ``out/cluster/hub-<node>.conf`` per node of a hub cluster, and
+    ``out/sites/<agency>.conf`` per site. ``registry_path`` must hold the keys
     in use (the effective registry ``write_nats_config`` writes)."""
     registry = load_registry(registry_path)
     for agency_id in sites:
@@ -31,6 +33,18 @@ def write_site_configs(
         out / "hub.conf": hub_config(
             registry, sites, hub_domain=hub_domain, leaf_port=leaf_port, tls=tls
         ),
+        **{
+            out / "cluster" / f"hub-{node.name}.conf": hub_config(
+                registry,
+                sites,
+                hub_domain=hub_domain,
+                leaf_port=leaf_port,
+                tls=tls,
+                node=node,
+                peers=cluster,
+            )
+            for node in cluster
+        },
         **{
             out / "sites" / f"{agency_id}.conf": site_config(
                 registry,

@@ -27,6 +27,7 @@ from contracts.agencies import Agency, Registry
 from contracts.subjects import DLQ_PREFIX, DLQ_STREAM, EVENT_PREFIX, EVENT_STREAM, agency_filter
 from services.runtime.nats_config import (
     HEADER,
+    ClusterNode,
     Permissions,
     TlsFiles,
     agency_permissions,
@@ -128,9 +129,16 @@ def hub_config(
     hub_domain: str = DEFAULT_HUB_DOMAIN,
     leaf_port: int = 7422,
     tls: TlsFiles | None = None,
+    node: ClusterNode | None = None,
+    peers: Sequence[ClusterNode] = (),
+    store_dir: str = "/data/jetstream",
 ) -> str:
     """The hub's side: its JetStream domain, where sites connect, and every agency's user
-    (a site agency's with the sourcing rights of :func:`site_link_permissions`)."""
+    (a site agency's with the sourcing rights of :func:`site_link_permissions`).
+
+    With ``node`` (and its ``peers``): that node of a 3-node hub cluster, every node in the
+    same domain; without, a single node whose host, port and store come from the command line.
+    """
     users = []
     for agency in registry.agencies:
         rights = (
@@ -140,9 +148,20 @@ def hub_config(
         )
         kind = "leaf site" if agency.id in sites else agency.kind.value
         users += [_user(key, rights, f"{agency.id} ({kind})") for key in _keys(agency)]
+    if node is None:
+        server = f"jetstream {{ domain: {_q(hub_domain)} }}\n"
+    else:
+        routes = [f"nats-route://{p.host}:{p.cluster_port}" for p in peers if p.name != node.name]
+        server = (
+            f"server_name: {_q(node.name)}\n"
+            + f"listen: {_q(f'0.0.0.0:{node.client_port}')}\n"
+            + f"jetstream {{ store_dir: {_q(store_dir)}, domain: {_q(hub_domain)} }}\n"
+            + f'cluster {{\n  name: "ipbus"\n  listen: {_q(f"0.0.0.0:{node.cluster_port}")}\n'
+            + f"  routes: {_list(routes)}\n}}\n"
+        )
     return (
         HEADER
-        + f"jetstream {{ domain: {_q(hub_domain)} }}\n"
+        + server
         + f"leafnodes {{\n  port: {leaf_port}\n"
         + _tls(tls, "  ")
         + "}\n"

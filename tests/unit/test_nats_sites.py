@@ -1,7 +1,9 @@
 """Leaf-node site configuration: the site's link carries no event subject, the agency's
 hub user gets exactly what stream sourcing needs, and the command writes both sides."""
 
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ from typer.testing import CliRunner
 from contracts.agencies import Registry
 from services.cli.main import app
 from services.runtime.nats_config import agency_permissions
+from services.runtime.nats_server import find_nats_server
 from services.runtime.nats_sites import (
     SEED_VARIABLE,
     hub_config,
@@ -58,7 +61,7 @@ def test_the_site_server_has_its_domain_a_quiet_link_and_no_seed_in_the_file(
     assert f"nkey: ${SEED_VARIABLE}" in text
     assert 'deny_exports: ["ipbus.v1.>", "ipbus.dlq.>"]' in text
     assert not re.search(r"\bSU[A-Z2-7]{50,}", text)  # no seed: it comes from the environment
-    assert registry.get(CUSTOMS).public_key in text
+    assert f'nkey: "{registry.get(CUSTOMS).public_key}"' in text
 
 
 def test_the_hub_widens_only_the_site_agencys_user(registry: Registry) -> None:
@@ -75,8 +78,21 @@ def test_the_command_writes_the_hub_and_the_site(tmp_path: Path) -> None:
         ["nats-config", "--registry", str(REGISTRY), "--out", str(tmp_path), "--site", CUSTOMS],
     )
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "hub.conf").is_file()
-    assert "leafnodes" in (tmp_path / "sites" / f"{CUSTOMS}.conf").read_text()
+    site_file = tmp_path / "sites" / f"{CUSTOMS}.conf"
+    assert "leafnodes" in site_file.read_text()
+    hub_files = [tmp_path / "hub.conf", *sorted((tmp_path / "cluster").glob("hub-*.conf"))]
+    assert len(hub_files) == 4  # a single hub node, and each node of a 3-node hub cluster
+    seed = (tmp_path / f"{CUSTOMS}.nk").read_text().strip()
+    for path in (*hub_files, site_file):  # the real server accepts each file as written
+        checked = subprocess.run(
+            [str(find_nats_server()), "-t", "-c", str(path)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, SEED_VARIABLE: seed},
+            timeout=30,
+            check=False,
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
     unknown = CliRunner().invoke(
         app, ["nats-config", "--registry", str(REGISTRY), "--out", str(tmp_path), "--site", "x"]
     )
