@@ -85,6 +85,15 @@ async def run_ipbus(
         assert isinstance(customs, CustomsService)
         count = len(workload.bodies)
         cases = [new_ulid() for _ in range(200)]
+        # only a party may restate a case (DESIGN §4a): customs opens every case first
+        async with customs.unit_of_work() as uow:
+            for n, case_id in enumerate(cases):
+                await customs.open_case(
+                    uow, case_id=case_id, local_ref=f"SH-CUS-2026-{n:05d}", title="bench case"
+                )
+        await publish_all(js, workload.opening_subject, workload.openings, workload.opening_ids)
+        await _all_sent(customs)
+        await drained(js)
 
         # 1. adapter → outbox → relay → JetStream → coordinator
         started = time.perf_counter()

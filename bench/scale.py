@@ -3,10 +3,12 @@
 The coordinator runs as its own process (``ipbus run coordinator``), so its memory is its
 own: RSS is read from ``/proc`` at every step of the ingest. Events are signed and
 published by this process in chunks while the coordinator applies them; progress is the
-durable consumer's own count of what is still pending. Every 100,000 events the bench
-runs ``VACUUM (ANALYZE)`` on the coordinator's tables, as autovacuum would on a production
-server (it is off on this machine's PostgreSQL: without it the planner never learns the
-tables grew and the rows every event rewrites pile up).
+durable consumer's own count of what is still pending. Each case is opened by a
+``case.opened`` before it is restated (only a party may write about a case, DESIGN §4a): one
+more event per ``EVENTS_PER_CASE``, inside the timed ingest and counted as applied. Every
+100,000 events the bench runs ``VACUUM (ANALYZE)`` on the coordinator's tables, as
+autovacuum would on a production server (it is off on this machine's PostgreSQL: without it
+the planner never learns the tables grew and the rows every event rewrites pile up).
 """
 
 import random
@@ -80,17 +82,19 @@ async def run_scale(
         case_ids: list[str] = []
         rss: list[tuple[int, float]] = [(0, rss_mb(coordinator.pid))]
         started = time.perf_counter()
-        published = 0
+        published = opened = 0
         while published < events:
             count = min(CHUNK, events - published)
             workload = make_workload(
                 count, key, cases=max(1, count // EVENTS_PER_CASE), first=published
             )
             case_ids.extend(workload.case_ids)
+            await publish_all(js, workload.opening_subject, workload.openings, workload.opening_ids)
             await publish_all(js, workload.subject, workload.bodies, workload.ids)
             published += count
+            opened += len(workload.openings)
             if published % 100_000 < CHUNK or published == events:
-                applied = published - await pending(js)
+                applied = published + opened - await pending(js)
                 rss.append((applied, rss_mb(coordinator.pid)))
                 await vacuum_analyze(settings)
         await drained(js)
@@ -112,6 +116,7 @@ async def run_scale(
         workload = make_workload(
             catch_up, key, cases=max(1, catch_up // EVENTS_PER_CASE), first=events
         )
+        await publish_all(js, workload.opening_subject, workload.openings, workload.opening_ids)
         await publish_all(js, workload.subject, workload.bodies, workload.ids)
         started = time.perf_counter()
         coordinator.start()

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from contracts.cases import CaseStatus, CaseStatusChanged
+from contracts.cases import CaseOpened, CaseStatus, CaseStatusChanged
 from contracts.envelope import encode_envelope, new_envelope
 from contracts.identifiers import new_ulid
 from contracts.subjects import COORDINATOR, event_subject
@@ -22,6 +22,10 @@ class Workload:
     bodies: tuple[bytes, ...]
     ids: tuple[str, ...]
     case_ids: tuple[str, ...] = ()
+    openings: tuple[bytes, ...] = ()
+    """One ``case.opened`` per case, published first: only a party may restate a case (§4a)."""
+    opening_ids: tuple[str, ...] = ()
+    opening_subject: str = ""
 
     @property
     def mean_bytes(self) -> float:
@@ -46,9 +50,29 @@ def make_workload(count: int, key: AgencyKey, *, cases: int = CASES, first: int 
         )
         bodies.append(encode_envelope(envelope))
         ids.append(envelope.id)
+    openings = [
+        sign_envelope(
+            new_envelope(sender=SENDER, payload=_opened(n, now), now=now, case_id=case_id), key
+        )
+        for n, case_id in enumerate(case_ids)
+    ]
     return Workload(
         subject=event_subject(SENDER, COORDINATOR, "case.status_changed"),
         bodies=tuple(bodies),
         ids=tuple(ids),
         case_ids=tuple(case_ids),
+        openings=tuple(encode_envelope(e) for e in openings),
+        opening_ids=tuple(e.id for e in openings),
+        opening_subject=event_subject(SENDER, COORDINATOR, "case.opened"),
+    )
+
+
+def _opened(index: int, now: datetime) -> CaseOpened:
+    return CaseOpened(
+        local_ref=f"SH-CUS-2026-{index:05d}",
+        title="bench case",
+        ip_rights=[],
+        parties=[],
+        goods=[],
+        opened_at=now,
     )

@@ -138,6 +138,12 @@ from contracts.schemas import (
     SCHEMA_DIALECT,
     json_schemas,
 )
+from contracts.senders import (
+    SENDER_RULES,
+    Speaker,
+    may_send,
+    speakers_of,
+)
 from contracts.subjects import (
     DLQ_PREFIX,
     DLQ_STREAM,
@@ -180,6 +186,7 @@ __all__ = [
     "REFERRALS_QUERY",
     "REFERRAL_STEPS",
     "SCHEMA_DIALECT",
+    "SENDER_RULES",
     "TERMINAL_REFERRAL_STATES",
     "Agency",
     "AgencyId",
@@ -253,6 +260,7 @@ __all__ = [
     "ResidentId",
     "Severity",
     "Sha256Hex",
+    "Speaker",
     "SupervisionClosed",
     "SupervisionOpened",
     "TimelineEntry",
@@ -283,6 +291,7 @@ __all__ = [
     "is_resident_id",
     "is_ulid",
     "json_schemas",
+    "may_send",
     "new_envelope",
     "new_ulid",
     "parse_event_subject",
@@ -290,5 +299,6 @@ __all__ = [
     "payload_model",
     "query_subject",
     "signing_input",
+    "speakers_of",
     "step_referral",
 ]

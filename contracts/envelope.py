@@ -74,6 +74,10 @@ class RejectReason(StrEnum):
     REPLAYED = "replayed"
     UNPUBLISHABLE = "unpublishable"
     """Set aside by a service's outbox relay: JetStream refused the event for good."""
+    NOT_A_PARTY = "not_a_party"
+    """The sender writes about a case it is not party to (DESIGN §4a)."""
+    NOT_PERMITTED = "not_permitted"
+    """The sender may not send this event type, or not this step of this referral (§4a)."""
 
 
 class EnvelopeRejected(ValueError):

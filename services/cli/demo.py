@@ -3,8 +3,9 @@
 1–7: a border seizure becomes an administrative penalty, crosses the criminal threshold and
 is transferred by rule to the police, filed, prosecuted, tried and judged. 8–9: a mediation
 agreement confirmed by a court. 10–14: a transfer the police sit on goes overdue, is
-refused, reconsidered and supervised until the police file. Then a malformed message and a
-stranger's query. It exits 0 only when every expectation holds.
+refused, reconsidered and supervised until the police file. Then a malformed message, a
+stranger's query, and the same stranger trying to take the case over with its own key. It
+exits 0 only when every expectation holds.
 """
 
 import asyncio
@@ -17,6 +18,7 @@ from contracts.identifiers import new_ulid
 from contracts.queries import CaseReply, CaseView
 from contracts.referrals import ReferralKind, ReferralState
 from contracts.subjects import COORDINATOR, event_subject
+from services.cli.demo_authority import play_stranger_attempts
 from services.cli.demo_chain import play_criminal_chain
 from services.cli.demo_linkage import play_mediation, play_overdue_and_supervision
 from services.cli.demo_mediation import play_mediation as play_gateway_mediation
@@ -103,6 +105,7 @@ async def run_demo(bus: Bus, say: Say, *, pace: float = 0.0) -> None:
         party = await _ask_as(bus, CUSTOMS, chain.case_id)
         say(f"   {STRANGER}: {stranger.error}")
         say(f"   {CUSTOMS}: sees {len(party.case.timeline) if party.case else 0} timeline entries")
+        await play_stranger_attempts(bus, nc, say, chain.case_id, pace=pace)
 
         # other scenario parts: one `await play_<topic>(...)` each, above the expectations
         await play_gateway_mediation(bus, say, pace=pace, failed=DemoFailed)

@@ -125,7 +125,11 @@ async def play_criminal_chain(stage: Stage, say: Say, *, pace: float) -> CaseVie
     await watch.wait_for(case_id, "referral.accepted", count=2)
     async with procuratorate.unit_of_work() as uow:
         await procuratorate.prosecute(
-            uow, case_id, local_ref="HU-JIAN-2026-0042", title="STRIDE counterfeits"
+            uow,
+            case_id,
+            local_ref="HU-JIAN-2026-0042",
+            title="STRIDE counterfeits",
+            court=COURT,
         )
     await watch.wait_for(case_id, "case.status_changed", count=3)
     async with court.unit_of_work() as uow:

@@ -27,10 +27,13 @@ from services.coordinator.deadlines import DeadlinePolicy
 from services.coordinator.domain import (
     CaseFile,
     EventFacts,
+    NotAParty,
+    NotPermitted,
     RefusedStep,
     apply_event,
     case_id_of,
     may_see,
+    needs_case,
 )
 from services.coordinator.monitoring import observe_event, refresh_gauges
 from services.coordinator.party_index import linked_case_ids
@@ -47,8 +50,9 @@ from services.coordinator.store import (
 )
 from services.coordinator.warnings import WarningHub
 from services.runtime.adapter import STOP_TIMEOUT_S, AgencyService, ServiceContext, UnitOfWork
+from services.runtime.authority import refuse_unpermitted
 from services.runtime.business_calendar import CalendarPolicy
-from services.runtime.errors import RetryableError, StepRefused
+from services.runtime.errors import PermanentError, RetryableError, StepRefused
 from services.runtime.policy import policy_section
 from services.runtime.referral_desk import referral_supervisor
 from services.runtime.streams import ConsumerSpec, coordinator_consumer_spec
@@ -119,6 +123,11 @@ class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
         """Every event about a case goes into that case's file and timeline."""
         case_id = case_id_of(event.case_id, event.payload)
         if case_id is None:
+            if needs_case(event.event_type):
+                raise PermanentError(
+                    RejectReason.NOT_A_PARTY,
+                    f"{event.event_type} names no case, so {event.sender} is party to none",
+                )
             return
         before = await load_case(uow.session, case_id)
         case = before or CaseFile(case_id=case_id)
@@ -137,6 +146,10 @@ class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
         )
         try:
             case, line = apply_event(case, facts)
+        except NotAParty as exc:
+            raise PermanentError(RejectReason.NOT_A_PARTY, str(exc)) from exc
+        except NotPermitted as exc:
+            raise PermanentError(RejectReason.NOT_PERMITTED, str(exc)) from exc
         except RefusedStep as exc:
             raise StepRefused(str(exc)) from exc
         await save_case(uow.session, case, uow.now, before)
@@ -147,7 +160,13 @@ class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
         await self.observe_linkage(uow, event, case_id)
 
     async def before_batch(self, session: AsyncSession, events: list[Event]) -> None:
-        """The batch's case files, read in three statements rather than three per event."""
+        """Refuse a sender the table does not allow; read the batch's case files at once.
+
+        Who may send a type (DESIGN §4a) depends on the registry alone, so it is checked for
+        every new event, handled or not, before anything of the batch is applied.
+        """
+        for event in events:
+            refuse_unpermitted(self.registry, event)
         await super().before_batch(session, events)
         wanted = {case_id_of(e.case_id, e.payload) for e in events}
         await preload_cases(session, {c for c in wanted if c is not None})
@@ -158,11 +177,12 @@ class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
         await observe_event(uow, event, self.metrics)
 
     async def on_rejected(self, msg: Msg, reason: RejectReason, detail: str) -> None:
-        """Audit: the refused message, chained before it is acknowledged."""
+        """Audit: the refused message, chained before it is acknowledged; count who-may-say."""
         async with self.database.transaction() as session:
             await audit_rejected(
                 session, msg, self.consumer.durable, reason, detail, self.clock.now()
             )
+        self.metrics.refused_by_authority(reason)
 
     async def collect_metrics(self) -> None:
         await refresh_gauges(self.database, self.clock, self.metrics)

@@ -23,6 +23,7 @@ from contracts.linkage import (
     SupervisionOpened,
 )
 from contracts.referrals import (
+    REFERRAL_STEPS,
     IllegalReferralStep,
     ReferralAccepted,
     ReferralAcknowledged,
@@ -44,11 +45,15 @@ __all__ = [
     "CaseFile",
     "CaseReferral",
     "EventFacts",
+    "NotAParty",
+    "NotPermitted",
     "RefusedStep",
     "TimelineLine",
     "apply_event",
     "case_id_of",
+    "check_party",
     "may_see",
+    "needs_case",
     "party_to_referral",
     "summarize",
 ]
@@ -61,6 +66,27 @@ _NOT_STEPS = (ReferralOverdue, ConfirmationIssued, ReferralCopied, ReferralRefus
 
 class RefusedStep(ValueError):
     """An event the shared case file cannot take (e.g. a referral step out of order)."""
+
+
+class NotAParty(RefusedStep):
+    """The sender writes about a case it is not party to (DESIGN §4a: ``not_a_party``)."""
+
+
+class NotPermitted(RefusedStep):
+    """A party takes a step that is not its to take (DESIGN §4a: ``not_permitted``)."""
+
+
+_CASELESS_TYPES = frozenset({"referral.refused"})
+"""Types that may travel without a case besides warnings: a desk's report of a refused step."""
+
+
+def needs_case(event_type: str) -> bool:
+    """Whether an event of this type must name its case (warnings, and refusal reports, need not).
+
+    Without a case there is no history to check the sender against, so a case event that names
+    none cannot be taken (``not_a_party``).
+    """
+    return not event_type.startswith("warning.") and event_type not in _CASELESS_TYPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,18 +152,59 @@ def may_see(case: CaseFile, requester: str) -> bool:
     return requester == COORDINATOR or requester in case.parties
 
 
+def check_party(case: CaseFile, facts: EventFacts) -> None:
+    """Refuse (:class:`NotAParty`) a sender the case's own history does not make a party.
+
+    The coordinator always may (its types are pinned by the sender table). A case nobody is
+    party to has not been opened: only ``case.opened`` starts it, and its sender is the first
+    party. Writing about a case never makes the writer a party.
+    """
+    if facts.sender == COORDINATOR or facts.sender in case.parties:
+        return
+    if not case.parties and isinstance(facts.payload, CaseOpened):
+        return
+    if not case.parties:
+        raise NotAParty(
+            f"case {case.case_id} is not open, and only case.opened starts a case: "
+            f"{facts.sender} is not party to it"
+        )
+    raise NotAParty(f"{facts.sender} is not party to case {case.case_id}")
+
+
+def _enrolled(case: CaseFile, facts: EventFacts) -> dict[str, str | None]:
+    """Parties after ``facts`` (DESIGN §4a): the opener, whom a party addresses, the supervisor.
+
+    A refusal report does not enrol its addressee: it goes to whoever attempted a step, who
+    may be a stranger that learnt the case id.
+    """
+    parties = dict(case.parties)
+    if isinstance(facts.payload, CaseOpened):
+        parties.setdefault(facts.sender, None)
+    enrolled = [] if isinstance(facts.payload, ReferralRefused) else [facts.recipient]
+    if isinstance(facts.payload, ReferralIssued) and facts.supervisor is not None:
+        enrolled.append(facts.supervisor)
+    for agency in enrolled:
+        if agency != COORDINATOR:
+            parties.setdefault(agency, None)
+    return parties
+
+
 def apply_event(case: CaseFile, facts: EventFacts) -> tuple[CaseFile, TimelineLine]:
-    """The case file after ``facts``, and the timeline line that records it."""
+    """The case file after ``facts``, and the timeline line that records it.
+
+    Refuses (:class:`RefusedStep` or a subclass) what the case's history does not allow:
+    a sender not party to the case, a referral step not the sender's to take, a step out of
+    order.
+    """
+    check_party(case, facts)
     named = getattr(facts.payload, "case_id", None)
     if named is not None and named != case.case_id:
         raise RefusedStep(
             f"{facts.event_type} names case {named} but is filed under case {case.case_id}"
         )
+    _check_refusal_report(case.referrals, facts)
     referrals = _step_referrals(case.referrals, facts)
-    parties = dict(case.parties)
-    for agency in (facts.sender, facts.recipient):
-        if agency != COORDINATOR:
-            parties.setdefault(agency, None)
+    parties = _enrolled(case, facts)
     local_ref = getattr(facts.payload, "local_ref", None)
     if isinstance(facts.payload, CaseOpened | ReferralAccepted) and local_ref:
         parties[facts.sender] = local_ref  # the opener, or the referral's new owner
@@ -202,12 +269,31 @@ def _step_referrals(
         raise RefusedStep(f"referral {referral_id} is not known on this case")
     by = party_to_referral(current, facts.sender)
     if by is None:
-        raise RefusedStep(f"{facts.sender} is not party to referral {referral_id}")
+        raise NotPermitted(f"{facts.sender} is not party to referral {referral_id}")
+    owed_by = REFERRAL_STEPS[facts.event_type].by if facts.event_type in REFERRAL_STEPS else None
+    if owed_by is not None and by not in owed_by:
+        parties = " or ".join(p.value for p in ReferralParty if p in owed_by)
+        raise NotPermitted(
+            f"referral {referral_id}: {facts.event_type} must come from the {parties}, "
+            f"and {facts.sender} is its {by.value}"
+        )
     try:
         state = step_referral(current.state, facts.event_type, by)
     except IllegalReferralStep as exc:
         raise RefusedStep(f"referral {referral_id}: {exc}") from exc
     return {**referrals, referral_id: replace(current, state=state, updated_at=facts.time)}
+
+
+def _check_refusal_report(referrals: dict[str, CaseReferral], facts: EventFacts) -> None:
+    """An agency reports a refused step only of a referral it is party to (else: any)."""
+    if not isinstance(facts.payload, ReferralRefused) or facts.sender == COORDINATOR:
+        return
+    referral = referrals.get(facts.payload.referral_id)
+    if referral is not None and party_to_referral(referral, facts.sender) is None:
+        raise NotPermitted(
+            f"{facts.sender} reports a refusal on referral {referral.referral_id}, "
+            "to which it is not party"
+        )
 
 
 def party_to_referral(referral: CaseReferral, agency_id: str) -> ReferralParty | None:

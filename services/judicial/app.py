@@ -67,12 +67,22 @@ class JudicialService(AgencyAdapter):
     # -- procuratorate ------------------------------------------------------------------
 
     async def prosecute(
-        self, uow: UnitOfWork, case_id: str, *, local_ref: str, title: str
+        self,
+        uow: UnitOfWork,
+        case_id: str,
+        *,
+        local_ref: str,
+        title: str,
+        court: str = COORDINATOR,
     ) -> LocalCaseRecord:
-        """Take the case up for prosecution (审查起诉)."""
+        """Take the case up for prosecution (审查起诉), before ``court`` when it is known.
+
+        Addressing the court makes it a party to the case (DESIGN §4a), so that it may open
+        its part and try it.
+        """
         self._may(JudicialAct.PROSECUTE)
         await self.open_case(uow, case_id=case_id, local_ref=local_ref, title=title)
-        return await self.change_case_status(uow, case_id, CaseStatus.PROSECUTING)
+        return await self.change_case_status(uow, case_id, CaseStatus.PROSECUTING, to=court)
 
     # -- courts -------------------------------------------------------------------------
 

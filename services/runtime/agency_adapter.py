@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel import Field
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.cases import (
     CaseClosed,
@@ -18,8 +19,10 @@ from contracts.cases import (
     IpRight,
     Party,
 )
+from contracts.envelope import Event
 from contracts.subjects import COORDINATOR
 from services.runtime.adapter import UnitOfWork
+from services.runtime.authority import refuse_unpermitted
 from services.runtime.database import RuntimeTable
 from services.runtime.errors import StepRefused
 from services.runtime.referral_desk import ReferralDesk
@@ -43,6 +46,13 @@ class LocalCaseRecord(RuntimeTable, table=True):
 
 class AgencyAdapter(WarningDesk, ReferralDesk):
     """Subclass this to connect an agency: cases, referrals and warnings come with it."""
+
+    async def before_batch(self, session: AsyncSession, events: list[Event]) -> None:
+        """Refuse (``not_permitted``) what a sender may not say at all (DESIGN §4a), e.g. a
+        ``referral.overdue`` that is not the coordinator's, before the batch applies."""
+        for event in events:
+            refuse_unpermitted(self.registry, event)
+        await super().before_batch(session, events)
 
     async def open_case(
         self,
@@ -83,15 +93,22 @@ class AgencyAdapter(WarningDesk, ReferralDesk):
         return record
 
     async def change_case_status(
-        self, uow: UnitOfWork, case_id: str, status: CaseStatus, *, note: str = ""
+        self,
+        uow: UnitOfWork,
+        case_id: str,
+        status: CaseStatus,
+        *,
+        note: str = "",
+        to: str = COORDINATOR,
     ) -> LocalCaseRecord:
+        """Restate our part; addressed to another agency, it makes that agency a party."""
         record = await self.local_case(uow, case_id)
         record.status = status.value
         record.updated_at = self.clock.now()
         uow.session.add(record)
         uow.emit(
             CaseStatusChanged(local_ref=record.local_ref, status=status, note=note),
-            to=COORDINATOR,
+            to=to,
             case_id=case_id,
         )
         return record

@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from contracts.envelope import Event, RejectReason
 
 __all__ = [
+    "AUTHORITY_REASONS",
     "OUTCOMES",
     "AgencyMetrics",
     "IpbusMetrics",
@@ -33,6 +34,12 @@ OUTCOMES: Final[tuple[Outcome, ...]] = (
     "retried",
     "failed",
 )
+
+AUTHORITY_REASONS: Final[tuple[RejectReason, ...]] = (
+    RejectReason.NOT_A_PARTY,
+    RejectReason.NOT_PERMITTED,
+)
+"""Reasons an authenticated sender is refused for what it said, not how (DESIGN §4a)."""
 
 # Seconds to an answer: minutes to weeks (law gives days for most steps).
 DEADLINE_BUCKETS: Final = (1, 10, 60, 300, 900, 3600, 4 * 3600, 86400, 3 * 86400, 7 * 86400)
@@ -98,6 +105,15 @@ class IpbusMetrics:
             ["agency", "service"],
             registry=r,
         )
+        self.unauthorised_events = Counter(
+            "ipbus_unauthorised_events_total",
+            "Signed events the coordinator refused because the sender may not say them "
+            "(not_a_party, not_permitted)",
+            ["reason"],
+            registry=r,
+        )
+        for reason in AUTHORITY_REASONS:
+            self.unauthorised_events.labels(reason.value)
         self.referrals_issued = Counter(
             "ipbus_referrals_issued_total",
             "Referrals the coordinator saw issued, by kind",
@@ -246,6 +262,11 @@ class AgencyMetrics:
         self.families.audit_chain_length.labels(self.agency).set(length)
 
     # -- the coordinator, who sees every event ------------------------------------------
+
+    def refused_by_authority(self, reason: RejectReason) -> None:
+        """A dead letter: counted when its reason is one of :data:`AUTHORITY_REASONS`."""
+        if reason in AUTHORITY_REASONS:
+            self.families.unauthorised_events.labels(reason.value).inc()
 
     def referral_issued(self, kind: str) -> None:
         self.families.referrals_issued.labels(kind).inc()

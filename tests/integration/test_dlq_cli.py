@@ -89,12 +89,15 @@ async def test_an_operator_lists_shows_and_replays_a_letter_for_the_consumer_tha
         js = nc.jetstream()
         letters = {letter.consumer: letter async for letter in read_dead_letters(js)}
         assert set(letters) == {"coordinator", f"agency-{CUSTOMS}"}
-        assert {letter.reason for letter in letters.values()} == {RejectReason.ILLEGAL_STEP}
+        # the coordinator: not yet a party (DESIGN §4a); customs: no such referral yet
+        assert letters["coordinator"].reason == RejectReason.NOT_A_PARTY
+        assert letters[f"agency-{CUSTOMS}"].reason == RejectReason.ILLEGAL_STEP
 
         code, out = await ipbus(settings, "list")
         assert code == 0, out
         assert "2 dead letter(s)" in out
-        assert out.count("illegal_step") == 2
+        assert out.count("illegal_step") == 1
+        assert out.count("not_a_party") == 1
         assert event_subject(AMR, CUSTOMS, "referral.acknowledged") in out
         code, out = await ipbus(settings, "list", "--consumer", "coordinator")
         assert "1 dead letter(s)" in out
@@ -102,8 +105,8 @@ async def test_an_operator_lists_shows_and_replays_a_letter_for_the_consumer_tha
         seq = letters["coordinator"].seq
         code, out = await ipbus(settings, "show", str(seq))
         assert code == 0, out
-        assert "Ipbus-Dlq-Reason: illegal_step" in out
-        assert f"referral {referral_id} is not known" in out
+        assert "Ipbus-Dlq-Reason: not_a_party" in out
+        assert f"{AMR} is not party to case {case_id}" in out
         assert receipt.id in out  # the original body, whole
 
         # the fix: the referral the receipt acknowledges reaches the bus

@@ -1,5 +1,6 @@
 """The coordinator's pure rules: shared status, parties, referral tracking, need-to-know."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -92,7 +93,7 @@ def judgment() -> JudgmentRendered:
 def test_the_shared_status_follows_what_happened(
     before: CaseStatus, payload: Payload, after: CaseStatus
 ) -> None:
-    case = CaseFile(CASE_ID, status=before)
+    case = CaseFile(CASE_ID, status=before, parties={CUSTOMS: "R-1"})
 
     updated, line = apply_event(case, facts(payload))
 
@@ -159,8 +160,8 @@ def test_the_opener_becomes_a_party_with_its_local_reference() -> None:
     assert updated.title == "Counterfeit shoes"
 
 
-def test_sender_and_recipient_become_parties_but_the_coordinator_never_does() -> None:
-    case = CaseFile(CASE_ID)
+def test_whom_a_party_addresses_becomes_a_party_but_the_coordinator_never_does() -> None:
+    case = CaseFile(CASE_ID, parties={CUSTOMS: None})
 
     after_detention, _ = apply_event(case, facts(goods_detained(CASE_ID)))
     from_coordinator, _ = apply_event(
@@ -203,7 +204,7 @@ def test_a_later_event_does_not_erase_a_known_local_reference() -> None:
 
 
 def test_a_second_case_opened_does_not_rename_the_case() -> None:
-    case = CaseFile(CASE_ID, title="First title", parties={CUSTOMS: "R-1"})
+    case = CaseFile(CASE_ID, title="First title", parties={CUSTOMS: "R-1", AMR: None})
 
     updated, _ = apply_event(
         case, facts(opened("R-9", title="Second title"), sender=AMR, recipient=COORDINATOR)
@@ -255,7 +256,7 @@ def test_a_referral_moves_through_issued_acknowledged_accepted_concluded() -> No
             ReferralState.CONCLUDED,
         ),
     ]
-    case = CaseFile(CASE_ID)
+    case = CaseFile(CASE_ID, parties={CUSTOMS: "R-1"})
     for hour, (payload, sender, recipient, expected) in enumerate(steps):
         at = T0 + timedelta(hours=hour)
         case, _ = apply_event(case, facts(payload, sender=sender, recipient=recipient, at=at))
@@ -297,7 +298,7 @@ def test_the_sender_may_withdraw_an_accepted_referral() -> None:
             id="issued-twice",
         ),
         pytest.param(
-            _referred_case(ReferralState.ISSUED),
+            replace(_referred_case(ReferralState.ISSUED), parties={CUSTOMS: "R-1", PSB: None}),
             ReferralAcknowledged(referral_id=REFERRAL_ID, receipt="RCPT-1"),
             PSB,
             CUSTOMS,
@@ -305,7 +306,7 @@ def test_the_sender_may_withdraw_an_accepted_referral() -> None:
             id="third-agency",
         ),
         pytest.param(
-            CaseFile(CASE_ID),
+            CaseFile(CASE_ID, parties={CUSTOMS: "R-1", AMR: None}),
             ReferralAcknowledged(referral_id=REFERRAL_ID, receipt="RCPT-1"),
             AMR,
             CUSTOMS,
@@ -368,7 +369,7 @@ def test_events_that_name_a_referral_but_are_not_steps_leave_it_alone(payload: P
 def test_the_timeline_line_records_the_event() -> None:
     at = T0 + timedelta(minutes=5)
     _, line = apply_event(
-        CaseFile(CASE_ID),
+        CaseFile(CASE_ID, parties={CUSTOMS: "R-1"}),
         facts(goods_detained(CASE_ID), at=at, event_id="01JABCDEFGHJKMNPQRSTVWX123"),
     )
 

@@ -58,7 +58,8 @@ S, R = CaseStatus, ReferralState
 
 def _case(kind: ReferralKind, state: ReferralState, status: CaseStatus) -> CaseFile:
     referral = CaseReferral(REFERRAL_ID, kind.value, AMR, PSB, state, T0, T0, PROC)
-    return CaseFile(CASE_ID, status=status, referrals={REFERRAL_ID: referral})
+    parties: dict[str, str | None] = {AMR: "A-1", PSB: None, PROC: None}
+    return CaseFile(CASE_ID, status=status, parties=parties, referrals={REFERRAL_ID: referral})
 
 
 def _facts(payload: Payload, sender: str, recipient: str) -> EventFacts:
@@ -365,16 +366,18 @@ def test_each_judicial_body_may_do_only_its_own_acts(
 
 
 def test_the_shared_case_closes_only_when_every_agency_that_opened_a_part_has_closed_it() -> None:
-    from contracts.cases import CaseClosed, CaseOpened
+    from contracts.cases import CaseClosed, CaseOpened, CaseStatusChanged
 
     def opened(ref: str) -> CaseOpened:
         return CaseOpened(
             local_ref=ref, title="Fakes", ip_rights=[], parties=[], goods=[], opened_at=T0
         )
 
-    case = CaseFile(CASE_ID)
-    for agency, ref in ((AMR, "A-1"), (PSB, "G-1")):
-        case, _ = apply_event(case, _facts(opened(ref), agency, "coordinator"))
+    case, _ = apply_event(CaseFile(CASE_ID), _facts(opened("A-1"), AMR, "coordinator"))
+    case, _ = apply_event(  # the regulator addresses the police about it: they are a party
+        case, _facts(CaseStatusChanged(local_ref="A-1", status=S.REFERRED), AMR, PSB)
+    )
+    case, _ = apply_event(case, _facts(opened("G-1"), PSB, "coordinator"))
     case = CaseFile(CASE_ID, status=S.PROSECUTING, parties=case.parties, opened=case.opened)
 
     case, line = apply_event(

@@ -76,3 +76,20 @@ def test_status_reads_overdue_referrals_and_unacknowledged_warnings_from_a_scrap
     overdue, unacknowledged = read_metrics(generate_latest(registry).decode())
     assert overdue == {"customs_to_enforcement/decide": 2}
     assert unacknowledged == {"critical": 1}
+
+
+def test_unauthorised_events_are_counted_by_a_small_fixed_set_of_reasons() -> None:
+    registry = CollectorRegistry()
+    metrics = IpbusMetrics(registry).for_agency("coordinator", "coordinator")
+    name = "ipbus_unauthorised_events_total"
+    assert _value(registry, name, reason="not_a_party") == 0
+    assert _value(registry, name, reason="not_permitted") == 0
+
+    metrics.refused_by_authority(RejectReason.NOT_A_PARTY)
+    metrics.refused_by_authority(RejectReason.NOT_PERMITTED)
+    metrics.refused_by_authority(RejectReason.NOT_PERMITTED)
+    metrics.refused_by_authority(RejectReason.NOT_JSON)  # not about authority: not counted here
+
+    assert _value(registry, name, reason="not_a_party") == 1
+    assert _value(registry, name, reason="not_permitted") == 2
+    assert _value(registry, name, reason="not_json") is None

@@ -1,0 +1,107 @@
+"""Who may say what (DESIGN §4a): event type → the agencies allowed to send it.
+
+A valid signature proves who spoke, not that they may say it. This table is the static half
+of the rule, decided by the sender's registry entry alone; the dynamic half (is the sender a
+party to the case, is it the end of the referral that owes this step) needs the case's
+history and lives with the coordinator, which reads :data:`REFERRAL_STEPS` for it.
+
+Pure, like the referral state machine next to it, so that the coordinator, agency adapters
+and tests share one rule set.
+"""
+
+from enum import StrEnum
+from types import MappingProxyType
+
+from contracts.agencies import Agency, AgencyKind, JudicialRole
+
+__all__ = [
+    "SENDER_RULES",
+    "Speaker",
+    "may_send",
+    "speakers_of",
+]
+
+
+class Speaker(StrEnum):
+    """A class of sender an event type may come from."""
+
+    COORDINATOR = "coordinator"
+    """The hub itself: reports and fan-out no agency may forge."""
+    AGENCY = "agency"
+    """Any registered agency other than the coordinator."""
+    CUSTOMS = "customs"
+    COURT = "court"
+    """A judicial agency whose role is ``court``."""
+    PROCURATORATE = "procuratorate"
+    """A judicial agency whose role is ``procuratorate`` (the supervisor of referrals)."""
+
+
+_C = frozenset({Speaker.COORDINATOR})
+_A = frozenset({Speaker.AGENCY})
+_A_OR_C = frozenset({Speaker.AGENCY, Speaker.COORDINATOR})
+_CUSTOMS = frozenset({Speaker.CUSTOMS})
+_COURT = frozenset({Speaker.COURT})
+_PROCURATORATE = frozenset({Speaker.PROCURATORATE})
+
+SENDER_RULES: MappingProxyType[str, frozenset[Speaker]] = MappingProxyType(
+    {
+        # a case: opened, restated and closed by the agencies working it (parties: coordinator)
+        "case.opened": _A,
+        "case.status_changed": _A,
+        "case.closed": _A,
+        # referral steps: by an agency; *which* end of the referral is REFERRAL_STEPS' `by`
+        "referral.issued": _A,
+        "referral.acknowledged": _A,
+        "referral.accepted": _A,
+        "referral.declined": _A,
+        "referral.concluded": _A,
+        "referral.withdrawn": _A,
+        "referral.reconsideration_requested": _A,
+        "referral.decline_upheld": _A,
+        "referral.supervision_opened": _A,
+        "referral.refusal_explained": _A,
+        # the supervisor is the procuratorate of the recipient's region, and nobody else
+        "referral.filing_notified": _PROCURATORATE,
+        "referral.supervision_closed": _PROCURATORATE,
+        # reports of the hub
+        "referral.overdue": _C,
+        "referral.copied": _C,
+        # the desk that refused an illegal step reports it back, as may the coordinator
+        "referral.refused": _A_OR_C,
+        # warnings: any agency (and the coordinator's own linkage signals) issues; the hub
+        # delivers and escalates; recipients acknowledge; the issuer retracts and the hub
+        # forwards the retraction to each recipient
+        "warning.issued": _A_OR_C,
+        "warning.delivered": _C,
+        "warning.acknowledged": _A,
+        "warning.retracted": _A_OR_C,
+        "warning.escalated": _C,
+        # customs alone detains, releases and confiscates at the border
+        "goods.detained": _CUSTOMS,
+        "goods.released": _CUSTOMS,
+        "goods.confiscated": _CUSTOMS,
+        # courts alone rule
+        "judgment.rendered": _COURT,
+        "confirmation.issued": _COURT,
+    }
+)
+"""Event type → who may send it. A type missing from the table may be sent by nobody."""
+
+
+def speakers_of(agency: Agency) -> frozenset[Speaker]:
+    """Every :class:`Speaker` class ``agency`` belongs to, from its registry kind and role."""
+    if agency.kind is AgencyKind.COORDINATOR:
+        return frozenset({Speaker.COORDINATOR})
+    found = {Speaker.AGENCY}
+    if agency.kind is AgencyKind.CUSTOMS:
+        found.add(Speaker.CUSTOMS)
+    if agency.kind is AgencyKind.JUDICIAL and agency.role is JudicialRole.COURT:
+        found.add(Speaker.COURT)
+    if agency.kind is AgencyKind.JUDICIAL and agency.role is JudicialRole.PROCURATORATE:
+        found.add(Speaker.PROCURATORATE)
+    return frozenset(found)
+
+
+def may_send(event_type: str, agency: Agency) -> bool:
+    """Whether ``agency`` may send events of ``event_type`` at all (the static rule)."""
+    return bool(SENDER_RULES.get(event_type, frozenset()) & speakers_of(agency))

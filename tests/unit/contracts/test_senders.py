@@ -1,0 +1,111 @@
+"""Who may say what (DESIGN §4a), cell by cell: every event type × every kind of agency.
+
+The expected table is written out here on purpose, independently of ``contracts.senders``:
+a change to who may send a type has to change both, and says so in review.
+"""
+
+import pytest
+
+from contracts.agencies import Agency, AgencyKind, JudicialRole
+from contracts.events import EVENT_MODELS
+from contracts.senders import SENDER_RULES, Speaker, may_send, speakers_of
+
+
+def _agency(agency_id: str, kind: AgencyKind, role: JudicialRole | None = None) -> Agency:
+    return Agency(id=agency_id, kind=kind, region="440000", name=agency_id, role=role)
+
+
+AGENCIES = {
+    "coordinator": _agency("coordinator", AgencyKind.COORDINATOR),
+    "customs": _agency("customs-guangdong", AgencyKind.CUSTOMS),
+    "enforcement": _agency("amr-guangdong", AgencyKind.ENFORCEMENT),
+    "police": _agency("psb-guangdong", AgencyKind.JUDICIAL, JudicialRole.PUBLIC_SECURITY),
+    "procuratorate": _agency(
+        "procuratorate-guangdong", AgencyKind.JUDICIAL, JudicialRole.PROCURATORATE
+    ),
+    "court": _agency("court-guangzhou-ip", AgencyKind.JUDICIAL, JudicialRole.COURT),
+    "judicial-no-role": _agency("judicial-guangdong", AgencyKind.JUDICIAL),
+    "overseas": _agency("overseas-center", AgencyKind.OVERSEAS),
+    "mediation": _agency("mediation-guangdong", AgencyKind.MEDIATION),
+}
+COLUMNS = tuple(AGENCIES)
+
+_ = False
+X = True
+# co coordinator · cu customs · en enforcement · po police · pr procuratorate · ct court
+# j? judicial without a role · ov overseas centre · me mediation centre
+# fmt: off
+EXPECTED: dict[str, tuple[bool, ...]] = {
+    #                                      co  cu  en  po  pr  ct  j?  ov  me
+    "case.opened":                        (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "case.status_changed":                (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "case.closed":                        (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "referral.issued":                    (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "referral.acknowledged":              (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "referral.accepted":                  (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "referral.declined":                  (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "referral.concluded":                 (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "referral.withdrawn":                 (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "referral.reconsideration_requested": (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "referral.decline_upheld":            (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "referral.supervision_opened":        (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "referral.refusal_explained":         (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "referral.filing_notified":           (_,  _,  _,  _,  X,  _,  _,  _,  _),
+    "referral.supervision_closed":        (_,  _,  _,  _,  X,  _,  _,  _,  _),
+    "referral.overdue":                   (X,  _,  _,  _,  _,  _,  _,  _,  _),
+    "referral.copied":                    (X,  _,  _,  _,  _,  _,  _,  _,  _),
+    "referral.refused":                   (X,  X,  X,  X,  X,  X,  X,  X,  X),
+    "warning.issued":                     (X,  X,  X,  X,  X,  X,  X,  X,  X),
+    "warning.delivered":                  (X,  _,  _,  _,  _,  _,  _,  _,  _),
+    "warning.acknowledged":               (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "warning.retracted":                  (X,  X,  X,  X,  X,  X,  X,  X,  X),
+    "warning.escalated":                  (X,  _,  _,  _,  _,  _,  _,  _,  _),
+    "goods.detained":                     (_,  X,  _,  _,  _,  _,  _,  _,  _),
+    "goods.released":                     (_,  X,  _,  _,  _,  _,  _,  _,  _),
+    "goods.confiscated":                  (_,  X,  _,  _,  _,  _,  _,  _,  _),
+    "judgment.rendered":                  (_,  _,  _,  _,  _,  X,  _,  _,  _),
+    "confirmation.issued":                (_,  _,  _,  _,  _,  X,  _,  _,  _),
+}
+# fmt: on
+
+CELLS = [
+    pytest.param(event_type, column, allowed, id=f"{event_type}-by-{column}")
+    for event_type, row in EXPECTED.items()
+    for column, allowed in zip(COLUMNS, row, strict=True)
+]
+
+
+def test_the_table_has_a_row_for_exactly_every_event_type() -> None:
+    assert set(SENDER_RULES) == set(EVENT_MODELS)
+    assert set(EXPECTED) == set(EVENT_MODELS)
+    assert all(SENDER_RULES.values()), "a row that allows nobody is a type nobody may send"
+
+
+@pytest.mark.parametrize(("event_type", "column", "allowed"), CELLS)
+def test_each_cell_allows_or_refuses_as_designed(
+    event_type: str, column: str, allowed: bool
+) -> None:
+    assert may_send(event_type, AGENCIES[column]) is allowed
+
+
+@pytest.mark.parametrize("column", COLUMNS)
+def test_a_type_outside_the_catalogue_may_come_from_nobody(column: str) -> None:
+    assert may_send("case.hijacked", AGENCIES[column]) is False
+
+
+@pytest.mark.parametrize(
+    ("column", "speakers"),
+    [
+        ("coordinator", {Speaker.COORDINATOR}),
+        ("customs", {Speaker.AGENCY, Speaker.CUSTOMS}),
+        ("enforcement", {Speaker.AGENCY}),
+        ("police", {Speaker.AGENCY}),
+        ("procuratorate", {Speaker.AGENCY, Speaker.PROCURATORATE}),
+        ("court", {Speaker.AGENCY, Speaker.COURT}),
+        ("judicial-no-role", {Speaker.AGENCY}),
+        ("overseas", {Speaker.AGENCY}),
+        ("mediation", {Speaker.AGENCY}),
+    ],
+)
+def test_an_agency_speaks_as_its_kind_and_role_say(column: str, speakers: set[Speaker]) -> None:
+    assert speakers_of(AGENCIES[column]) == speakers
