@@ -39,7 +39,7 @@ from services.runtime.queries import query_case
 from services.runtime.registry import key_path, load_registry
 from services.runtime.settings import Settings
 from tests.conftest import REGISTRY, drop_schemas
-from tests.integration.wire import publish, signed, wait_until
+from tests.integration.wire import dead_letters, publish, signed, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -289,6 +289,8 @@ async def test_hub_events_for_the_agency_reach_its_site_after_an_outage(site: Si
     nc = await site.hub_bus.connect(REGULATOR, name="test-regulator")
     try:
         await publish(nc, event_subject(REGULATOR, CUSTOMS, "case.status_changed"), envelope)
+        garbage = event_subject(REGULATOR, CUSTOMS, "case.opened")
+        await publish(nc, garbage, b"not an event", msg_id=new_ulid())
     finally:
         await nc.close()
     await asyncio.sleep(2.0)
@@ -306,3 +308,18 @@ async def test_hub_events_for_the_agency_reach_its_site_after_an_outage(site: Si
         await leaf_nc.close()
     assert consumer.config.filter_subject == f"ipbus.v1.*.{CUSTOMS}.>"
     assert (consumer.num_pending, consumer.num_ack_pending) == (0, 0)
+
+    # what customs refused at its site reaches the hub's dead-letter queue (sourced too)
+    hub_nc = await site.hub_bus.connect(COORDINATOR, name="test-hub-dlq")
+    try:
+
+        async def refused_by_customs() -> bool:
+            letters = await dead_letters(hub_nc, at_least=1)
+            return any(
+                (m.headers or {}).get("Ipbus-Dlq-Consumer") == agency_consumer(CUSTOMS)
+                for m in letters
+            )
+
+        await wait_until(refused_by_customs, timeout_s=60, what="customs' dead letter at the hub")
+    finally:
+        await hub_nc.close()
