@@ -61,6 +61,7 @@ from contracts.events import (
     event_type_from_cloudevent,
     payload_model,
 )
+from contracts.handover import ItemsHandedOver
 from contracts.identifiers import (
     AGENCY_ID_PATTERN,
     CREDIT_CODE_CHARSET,
@@ -100,6 +101,14 @@ from contracts.linkage import (
     SupervisionClosed,
     SupervisionOpened,
 )
+from contracts.oversight import (
+    CaseFindings,
+    Offence,
+    Offender,
+    OversightAnswered,
+    OversightFlagged,
+    OversightSuggested,
+)
 from contracts.queries import (
     CASE_QUERY,
     CaseParty,
@@ -108,6 +117,12 @@ from contracts.queries import (
     CaseView,
     ReferralView,
     TimelineEntry,
+)
+from contracts.referral_clocks import (
+    ClockStopGround,
+    ReferralClockResumed,
+    ReferralClockStopped,
+    ReferralExtended,
 )
 from contracts.referral_queries import (
     REFERRALS_QUERY,
@@ -193,6 +208,7 @@ __all__ = [
     "AgencyInterests",
     "AgencyKind",
     "CaseClosed",
+    "CaseFindings",
     "CaseOpened",
     "CaseParty",
     "CaseQuery",
@@ -200,6 +216,7 @@ __all__ = [
     "CaseStatus",
     "CaseStatusChanged",
     "CaseView",
+    "ClockStopGround",
     "ConfirmationIssued",
     "CreditCode",
     "CurrencyCode",
@@ -221,12 +238,18 @@ __all__ = [
     "InvalidSubject",
     "IpRight",
     "IpType",
+    "ItemsHandedOver",
     "JudgmentRendered",
     "JudicialRole",
     "LocalRef",
     "Money",
     "NkeyPublicKey",
     "NonEmptyStr",
+    "Offence",
+    "Offender",
+    "OversightAnswered",
+    "OversightFlagged",
+    "OversightSuggested",
     "Party",
     "PartyKind",
     "PartyRole",
@@ -236,10 +259,13 @@ __all__ = [
     "ReconsiderationRequested",
     "ReferralAccepted",
     "ReferralAcknowledged",
+    "ReferralClockResumed",
+    "ReferralClockStopped",
     "ReferralConcluded",
     "ReferralCopied",
     "ReferralDeclineUpheld",
     "ReferralDeclined",
+    "ReferralExtended",
     "ReferralIssued",
     "ReferralKind",
     "ReferralOverdue",

@@ -35,6 +35,7 @@ __all__ = [
     "RegistryError",
     "UnknownAgency",
     "WarningCategory",
+    "division_chain",
     "dump_registry",
     "parse_registry",
 ]
@@ -137,6 +138,26 @@ class RegistryError(ValueError):
     """The registry file is malformed; the message names the agency and field at fault."""
 
 
+def division_chain(region: str) -> tuple[str, ...]:
+    """``region`` and the divisions above it, nearest first, ending with the national one.
+
+    GB/T 2260 codes nest by digits: district 310115 lies in city 310100, which lies in
+    province 310000. A competent authority is sought at the nearest level that has one.
+
+    >>> division_chain("310115")
+    ('310115', '310100', '310000', '100000')
+    >>> division_chain("310000")
+    ('310000', '100000')
+    """
+    chain = [region]
+    for city_or_province in (region[:4] + "00", region[:2] + "0000"):
+        if city_or_province not in chain:
+            chain.append(city_or_province)
+    if NATIONAL_REGION not in chain:
+        chain.append(NATIONAL_REGION)
+    return tuple(chain)
+
+
 class Registry(BaseModel):
     """All agencies; ids unique and exactly one coordinator, so routing is never ambiguous."""
 
@@ -170,16 +191,23 @@ class Registry(BaseModel):
         """Agencies of one kind, in registry order."""
         return [agency for agency in self.agencies if agency.kind is kind]
 
-    def procuratorate_for(self, region: str) -> Agency | None:
-        """The procuratorate of ``region``, else a national one, else ``None``."""
-        procuratorates = [
-            a for a in self.of_kind(AgencyKind.JUDICIAL) if a.role is JudicialRole.PROCURATORATE
-        ]
-        for wanted in (region, NATIONAL_REGION):
-            for agency in procuratorates:
+    def judicial_for(self, role: JudicialRole, region: str) -> Agency | None:
+        """The ``role`` body competent for ``region``: the one of the region itself, else of
+        its city, else of its province, else a national one (:func:`division_chain`)."""
+        bodies = [a for a in self.of_kind(AgencyKind.JUDICIAL) if a.role is role]
+        for wanted in division_chain(region):
+            for agency in bodies:
                 if agency.region == wanted:
                     return agency
         return None
+
+    def procuratorate_for(self, region: str) -> Agency | None:
+        """The procuratorate competent for ``region`` at the nearest level, else ``None``."""
+        return self.judicial_for(JudicialRole.PROCURATORATE, region)
+
+    def public_security_for(self, region: str) -> Agency | None:
+        """The public security bureau competent for ``region`` at the nearest level."""
+        return self.judicial_for(JudicialRole.PUBLIC_SECURITY, region)
 
     def with_public_keys(self, keys: Mapping[str, str]) -> "Registry":
         """A copy with the keys actually in use; a replaced key becomes ``previous_public_key``."""

@@ -6,43 +6,85 @@ ipbus event (money is integer minor units), the standard library's C encoder wit
 keys writes exactly the same bytes about ten times faster: JCS and ``json.dumps`` escape
 strings the same way (``\\"``, ``\\\\``, ``\\b\\f\\n\\r\\t``, other controls as ``\\u00xx``,
 everything else as UTF-8), and integers are plain digits. Anything else — a float, a key
-beyond U+FFFF (JCS sorts keys by UTF-16 code units), an integer JavaScript cannot hold —
-goes to ``rfc8785``, which also rejects what JCS cannot represent.
+beyond U+FFFF (JCS sorts keys by UTF-16 code units) — goes to ``rfc8785``.
+
+What has no canonical form is refused with :class:`NotCanonical`, never another error:
+I-JSON (RFC 7493) numbers only — no integer beyond ±(2^53 − 1), no NaN or infinity —,
+strings of Unicode scalar values (no lone surrogate), no U+0000 (no database keeps it in
+text), and no nesting deeper than :data:`MAX_DEPTH`.
 """
 
 import json
+import math
 from typing import Any
 
 import rfc8785
 
-__all__ = ["canonical_json"]
+__all__ = ["MAX_DEPTH", "NotCanonical", "canonical_json"]
 
+MAX_DEPTH = 32
+"""Deepest nesting of objects and arrays accepted; an ipbus event needs about six."""
 _SAFE_INTEGER = 2**53 - 1
 _encode = json.JSONEncoder(
     ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
 ).encode
 
 
+class NotCanonical(ValueError):
+    """A value that RFC 8785 / I-JSON cannot carry; the message says what and where."""
+
+
 def canonical_json(value: Any) -> bytes:
-    """The JCS bytes of ``value`` (dicts, lists, str, int, bool, None; floats via rfc8785)."""
-    if _plain(value):
-        return _encode(value).encode()
-    return rfc8785.dumps(value)
+    """The JCS bytes of ``value`` (dicts, lists, str, int, bool, None, finite floats)."""
+    if _plain(value, 0):
+        try:
+            return _encode(value).encode()
+        except UnicodeEncodeError as exc:  # a lone surrogate, in a key or a string
+            raise NotCanonical("a string holds a lone surrogate") from exc
+    try:
+        return rfc8785.dumps(value)
+    except (ValueError, TypeError, OverflowError) as exc:  # CanonicalizationError is one
+        raise NotCanonical(f"no canonical form: {exc}") from exc
 
 
-def _plain(value: Any) -> bool:
-    """Whether ``json.dumps`` is byte-for-byte JCS for this value."""
-    if isinstance(value, str) or value is None or isinstance(value, bool):
+def _plain(value: Any, depth: int) -> bool:
+    """Whether ``json.dumps`` is byte-for-byte JCS for this value; raise if JCS refuses it."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise NotCanonical("a string holds U+0000")
+        return True
+    if value is None or isinstance(value, bool):
         return True
     if isinstance(value, int):
-        return -_SAFE_INTEGER <= value <= _SAFE_INTEGER
-    if isinstance(value, dict):
-        return all(isinstance(key, str) and (key.isascii() or _bmp(key)) for key in value) and all(
-            _plain(item) for item in value.values()
-        )
-    if isinstance(value, list | tuple):
-        return all(_plain(item) for item in value)
-    return False  # float, or a type rfc8785 will name in its error
+        if not -_SAFE_INTEGER <= value <= _SAFE_INTEGER:
+            raise NotCanonical(f"integer {_digits(value)} is beyond ±(2^53 - 1) (I-JSON)")
+        return True
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise NotCanonical(f"number {value} is not finite (I-JSON)")
+        return False
+    if isinstance(value, dict | list | tuple):
+        if depth >= MAX_DEPTH:
+            raise NotCanonical(f"nested deeper than {MAX_DEPTH} levels")
+        plain = True
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise NotCanonical(f"object key {key!r} is not a string")
+                if "\x00" in key:
+                    raise NotCanonical("an object key holds U+0000")
+                plain = _plain(item, depth + 1) and plain and (key.isascii() or _bmp(key))
+        else:
+            for item in value:
+                plain = _plain(item, depth + 1) and plain
+        return plain
+    raise NotCanonical(f"{type(value).__name__} is not a JSON value")
+
+
+def _digits(value: int) -> str:
+    """The integer, shortened when long (its digits are of no use to the reader)."""
+    text = str(value) if value.bit_length() < 4000 else "(a very long integer)"
+    return text if len(text) <= 24 else f"{text[:10]}…({len(text)} digits)"
 
 
 def _bmp(key: str) -> bool:

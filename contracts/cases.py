@@ -20,6 +20,7 @@ from contracts.identifiers import (
     ResidentId,
     UtcDatetime,
 )
+from contracts.oversight import CaseFindings
 
 __all__ = [
     "CaseClosed",
@@ -146,6 +147,9 @@ class CaseStatusChanged(Payload):
     local_ref: LocalRef
     status: CaseStatus
     note: str = ""
+    findings: CaseFindings | None = None
+    """With ``penalized``: what the regulator found, so the coordinator can tell a case that
+    crossed a criminal threshold but was penalised instead of transferred (``oversight.*``)."""
 
 
 class CaseClosed(Payload):

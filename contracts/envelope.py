@@ -7,16 +7,16 @@ that are signed are defined here so anyone can verify from outside.
 """
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import from_json
 
 from contracts.base import Payload
-from contracts.canonical import canonical_json
+from contracts.canonical import NotCanonical, canonical_json
 from contracts.events import (
     UnknownEventType,
     UnsupportedEventVersion,
@@ -37,6 +37,7 @@ __all__ = [
     "decode_event",
     "encode_envelope",
     "new_envelope",
+    "parse_json",
     "signing_input",
 ]
 
@@ -78,6 +79,12 @@ class RejectReason(StrEnum):
     """The sender writes about a case it is not party to (DESIGN §4a)."""
     NOT_PERMITTED = "not_permitted"
     """The sender may not send this event type, or not this step of this referral (§4a)."""
+    NOT_CANONICAL = "not_canonical"
+    """JSON, but with no canonical form to sign (I-JSON numbers, lone surrogates, depth)."""
+    UNREADABLE = "unreadable"
+    """The checks failed in a way no rule names (a bug in them); refused, not looped."""
+    MAX_DELIVERIES = "max_deliveries"
+    """Delivered ``max_deliver`` times and never acknowledged (JetStream's advisory)."""
 
 
 class EnvelopeRejected(ValueError):
@@ -128,11 +135,13 @@ class Event:
     route: EventSubject
     raw: dict[str, Any]
     """The JSON object exactly as received: what the signature and digest are checked over."""
+    signed_bytes: bytes = field(default=b"", repr=False)
+    """The canonical bytes the signature covers (the inbox digest too); computed once, by
+    :func:`decode_event`, which refuses an event that has none."""
 
-    @cached_property
-    def signed_bytes(self) -> bytes:
-        """The canonical bytes the signature covers (the inbox digest too); computed once."""
-        return signing_input(self.raw)
+    def __post_init__(self) -> None:
+        if not self.signed_bytes:
+            object.__setattr__(self, "signed_bytes", signing_input(self.raw))
 
     @property
     def id(self) -> str:
@@ -201,21 +210,49 @@ def signing_input(envelope: Envelope | dict[str, Any]) -> bytes:
     return canonical_json(wire)
 
 
+def parse_json(body: bytes) -> Any:
+    """The JSON value of ``body``, or :class:`EnvelopeRejected` (``not_json``); nothing else.
+
+    ``pydantic_core.from_json`` is Rust (jiter): it never recurses on the Python stack (it
+    refuses nesting beyond 200 levels itself), refuses invalid UTF-8, lone surrogate
+    escapes and the ``NaN``/``Infinity`` literals, and is faster than ``json.loads``.
+    Duplicate keys keep the last value, as ``json.loads`` does.
+    """
+    try:
+        return from_json(body, allow_inf_nan=False)
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise EnvelopeRejected(RejectReason.NOT_JSON, f"body is not JSON ({exc})") from exc
+
+
 def decode_event(body: bytes, subject: str) -> Event:
     """Parse and check one message against DESIGN §3–§5, or raise :class:`EnvelopeRejected`.
 
     Signature verification is the caller's: it needs the sender's registered key.
+    Whatever ``body`` holds, this returns an event or raises :class:`EnvelopeRejected`.
     """
+    try:
+        return _decode(body, subject)
+    except EnvelopeRejected:
+        raise
+    except Exception as exc:  # the boundary: no input may escape it
+        raise EnvelopeRejected(
+            RejectReason.UNREADABLE, f"checks failed with {type(exc).__name__}"
+        ) from exc
+
+
+def _decode(body: bytes, subject: str) -> Event:
     try:
         route = parse_event_subject(subject)
     except InvalidSubject as exc:
         raise EnvelopeRejected(RejectReason.BAD_SUBJECT, str(exc)) from exc
-    try:
-        raw = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EnvelopeRejected(RejectReason.NOT_JSON, f"body is not JSON ({exc})") from exc
+    raw = parse_json(body)
     if not isinstance(raw, dict):
         raise EnvelopeRejected(RejectReason.NOT_CLOUDEVENT, "body is JSON but not an object")
+    try:
+        signed_bytes = signing_input(raw)
+        canonical_json(raw.get("signature"))  # outside the signed bytes, inside the digest
+    except NotCanonical as exc:
+        raise EnvelopeRejected(RejectReason.NOT_CANONICAL, str(exc)) from exc
     try:
         envelope = Envelope.model_validate(raw)
     except ValidationError as exc:
@@ -240,7 +277,9 @@ def decode_event(body: bytes, subject: str) -> Event:
         payload = payload_model(event_type).model_validate(envelope.data)
     except ValidationError as exc:
         raise EnvelopeRejected(RejectReason.INVALID_PAYLOAD, _first_error(exc)) from exc
-    return Event(envelope=envelope, payload=payload, route=route, raw=raw)
+    return Event(
+        envelope=envelope, payload=payload, route=route, raw=raw, signed_bytes=signed_bytes
+    )
 
 
 def _first_error(exc: ValidationError) -> str:

@@ -10,6 +10,7 @@ from types import MappingProxyType
 from contracts.base import Payload
 from contracts.cases import CaseClosed, CaseOpened, CaseStatusChanged
 from contracts.customs import GoodsConfiscated, GoodsDetained, GoodsReleased
+from contracts.handover import ItemsHandedOver
 from contracts.judicial import ConfirmationIssued, JudgmentRendered
 from contracts.linkage import (
     FilingNotified,
@@ -21,6 +22,8 @@ from contracts.linkage import (
     SupervisionClosed,
     SupervisionOpened,
 )
+from contracts.oversight import OversightAnswered, OversightFlagged, OversightSuggested
+from contracts.referral_clocks import ReferralClockResumed, ReferralClockStopped, ReferralExtended
 from contracts.referrals import (
     ReferralAccepted,
     ReferralAcknowledged,
@@ -71,6 +74,9 @@ _ALL: tuple[type[Payload], ...] = (
     SupervisionClosed,
     ReferralCopied,
     ReferralRefused,
+    ReferralExtended,
+    ReferralClockStopped,
+    ReferralClockResumed,
     WarningIssued,
     WarningDelivered,
     WarningAcknowledged,
@@ -81,6 +87,10 @@ _ALL: tuple[type[Payload], ...] = (
     GoodsConfiscated,
     JudgmentRendered,
     ConfirmationIssued,
+    OversightFlagged,
+    OversightSuggested,
+    OversightAnswered,
+    ItemsHandedOver,
 )
 
 EVENT_MODELS: MappingProxyType[str, type[Payload]] = MappingProxyType(

@@ -39,9 +39,14 @@ class DeadlineView(BaseModel):
     late_party: AgencyId
     period: str
     started_at: datetime
-    due_at: datetime
+    due_at: datetime | None = None
+    """``None`` while the clock is stopped or the deadline is not computable."""
     status: str
-    """``pending``, ``met`` or ``overdue``."""
+    """``pending``, ``met``, ``overdue``, ``stopped`` or ``not_computable``."""
+    rule_version: str | None = None
+    """The rule version(s) that set it: ``name@effective_from`` (`` + `` an extension's)."""
+    problem: str | None = None
+    """Why it is not computable (e.g. the calendar does not cover the year)."""
     met_late_at: datetime | None = None
     late_by_seconds: float | None = None
     """Overdue only: until it was met, or until now if it still is not."""

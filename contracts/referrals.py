@@ -14,7 +14,9 @@ from contracts.base import Payload
 from contracts.identifiers import LocalRef, Money, NonEmptyStr, Sha256Hex, Ulid, UtcDatetime
 
 __all__ = [
+    "CLOCK_STEPS",
     "REFERRAL_STEPS",
+    "STAGE_OPEN_IN",
     "TERMINAL_REFERRAL_STATES",
     "Evidence",
     "IllegalReferralStep",
@@ -126,6 +128,12 @@ class ReferralStage(StrEnum):
     """Under supervision, the recipient explains its refusal."""
     FILE = "file"
     """Notified by the procuratorate, the recipient files the case."""
+    CONCLUDE = "conclude"
+    """Having accepted, the recipient concludes (e.g. a court decides on confirming a mediation
+    agreement); a deadline only for kinds whose rule sets one."""
+    OVERSIGHT_REPLY = "oversight_reply"
+    """Asked by the procuratorate to transfer a flagged case, the regulator transfers it or
+    explains why not (``oversight.*``); the notice's ``referral_id`` is the oversight id."""
 
 
 class ReferralOverdue(Payload):
@@ -221,6 +229,34 @@ REFERRAL_STEPS: MappingProxyType[str, ReferralStep] = MappingProxyType(
 """Event type → allowed step. ``referral.overdue``, ``referral.copied`` and
 ``referral.refused`` are deliberately absent: they report, they change nothing."""
 
+STAGE_OPEN_IN: MappingProxyType[ReferralStage, frozenset[ReferralState]] = MappingProxyType(
+    {
+        ReferralStage.ACKNOWLEDGE: frozenset({_S.ISSUED}),
+        ReferralStage.DECIDE: frozenset({_S.ISSUED, _S.ACKNOWLEDGED}),
+        ReferralStage.RECONSIDER: frozenset({_S.RECONSIDERING}),
+        ReferralStage.EXPLAIN: frozenset({_S.SUPERVISED}),
+        ReferralStage.FILE: frozenset({_S.FILING_NOTIFIED}),
+        ReferralStage.CONCLUDE: frozenset({_S.ACCEPTED}),
+        # owed to the procuratorate on an oversight, never in a referral state: its rows are
+        # keyed by oversight id and settled by services/coordinator/oversight_flow.py
+        ReferralStage.OVERSIGHT_REPLY: frozenset(),
+    }
+)
+"""Stage → the states in which the recipient still owes it; any other state: met (or moot)."""
+
+CLOCK_STEPS: MappingProxyType[str, frozenset[ReferralParty]] = MappingProxyType(
+    {
+        "referral.extended": _RECIPIENT,
+        "referral.clock_stopped": _RECIPIENT,
+        "referral.clock_resumed": _RECIPIENT,
+    }
+)
+"""Steps on a deadline, not on the referral: taken by the recipient who owes the stage, in
+a state that owes some stage; the referral's state stays. Whether the rule allows the step
+(and which stage) the coordinator checks against its deadline table."""
+
+_OWING = frozenset(state for states in STAGE_OPEN_IN.values() for state in states)
+
 TERMINAL_REFERRAL_STATES: frozenset[ReferralState] = frozenset(
     {_S.CONCLUDED, _S.WITHDRAWN, _S.SUPERVISION_CLOSED}
 )
@@ -238,7 +274,17 @@ def _describe(state: ReferralState | None) -> str:
 
 
 def step_referral(state: ReferralState | None, event_type: str, by: ReferralParty) -> ReferralState:
-    """The state after ``event_type`` taken by ``by`` in ``state`` (``None``: no referral yet)."""
+    """The state after ``event_type`` taken by ``by`` in ``state`` (``None``: no referral yet).
+
+    A clock step (:data:`CLOCK_STEPS`) leaves the state as it is."""
+    if event_type in CLOCK_STEPS:
+        if by not in CLOCK_STEPS[event_type]:
+            raise IllegalReferralStep(f"{event_type} must come from the recipient")
+        if state not in _OWING:
+            raise IllegalReferralStep(
+                f"{event_type} is not allowed from state {_describe(state)} (no stage is owed)"
+            )
+        return state
     step = REFERRAL_STEPS.get(event_type)
     if step is None:
         raise IllegalReferralStep(

@@ -60,6 +60,12 @@ SENDER_RULES: MappingProxyType[str, frozenset[Speaker]] = MappingProxyType(
         "referral.decline_upheld": _A,
         "referral.supervision_opened": _A,
         "referral.refusal_explained": _A,
+        # steps on a deadline (extension, clock stop): by the end that owes it (CLOCK_STEPS)
+        "referral.extended": _A,
+        "referral.clock_stopped": _A,
+        "referral.clock_resumed": _A,
+        # the regulator's note that it handed over seized items (Decree 310 art. 12)
+        "referral.items_handed_over": _A,
         # the supervisor is the procuratorate of the recipient's region, and nobody else
         "referral.filing_notified": _PROCURATORATE,
         "referral.supervision_closed": _PROCURATORATE,
@@ -80,6 +86,11 @@ SENDER_RULES: MappingProxyType[str, frozenset[Speaker]] = MappingProxyType(
         "goods.detained": _CUSTOMS,
         "goods.released": _CUSTOMS,
         "goods.confiscated": _CUSTOMS,
+        # oversight of cases penalised but never transferred: the hub flags, the procuratorate
+        # suggests, the flagged case's regulator answers (services/coordinator/oversight.py)
+        "oversight.flagged": _C,
+        "oversight.suggested": _PROCURATORATE,
+        "oversight.answered": _A,
         # courts alone rule
         "judgment.rendered": _COURT,
         "confirmation.issued": _COURT,

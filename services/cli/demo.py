@@ -1,7 +1,9 @@
 """The demo scenario: every linkage the bus carries, played end to end and checked.
 
-1–7: a border seizure becomes an administrative penalty, crosses the criminal threshold and
-is transferred by rule to the police, filed, prosecuted, tried and judged. 8–9: a mediation
+1–7: a border seizure (customs' notice, the holder's application and bond, detention; a
+second notice left unanswered releases its goods) becomes an administrative penalty,
+crosses the criminal threshold and is transferred by rule to the police, filed, prosecuted,
+tried and judged. 8–9: a mediation
 agreement confirmed by a court. 10–14: a transfer the police sit on goes overdue, is
 refused, reconsidered and supervised until the police file. Then a malformed message, a
 stranger's query, and the same stranger trying to take the case over with its own key. It
@@ -22,6 +24,7 @@ from services.cli.demo_authority import play_stranger_attempts
 from services.cli.demo_chain import play_criminal_chain
 from services.cli.demo_linkage import play_mediation, play_overdue_and_supervision
 from services.cli.demo_mediation import play_mediation as play_gateway_mediation
+from services.cli.demo_oversight import play_oversight
 from services.cli.demo_support import (
     STEP_TIMEOUT_S,
     DemoFailed,
@@ -110,6 +113,7 @@ async def run_demo(bus: Bus, say: Say, *, pace: float = 0.0) -> None:
         # other scenario parts: one `await play_<topic>(...)` each, above the expectations
         await play_gateway_mediation(bus, say, pace=pace, failed=DemoFailed)
         await play_warnings(bus, say, pace=pace, failed=DemoFailed)
+        await play_oversight(stage, say, pace=pace)
 
         cases = [await _final(stage, view.case_id) for view in (chain, mediation, supervised)]
         _expect(cases, stranger.case is None, party.case is not None)

@@ -1,20 +1,32 @@
 """Demo, part one: a border seizure that runs the whole chain to a criminal judgment.
 
-customs detains → refers to the regulator (after withdrawing a referral sent to the wrong
-office) → the regulator penalizes, and its findings cross the criminal threshold, so the
-case goes to the police by rule → filed → prosecuted → tried → judged → closed.
+customs finds suspected goods and notifies the right holder, who applies and posts a bond in
+time, so the goods are detained (the Chinese clocks: 3 working days to apply, release after
+50 working days without a court notice) → customs refers to the regulator (after
+withdrawing a referral sent to the wrong office) → the regulator penalizes, and its
+findings cross the criminal threshold, so the case goes to the police by rule → filed →
+prosecuted → tried → judged → closed.
 """
 
+from datetime import date
 from decimal import Decimal
 
 from contracts.cases import CaseStatus
 from contracts.identifiers import Money
 from contracts.queries import CaseView
 from contracts.referrals import ReferralKind
-from services.cli.demo_support import DemoFailed, Say, Stage, detention, pause, service
+from services.cli.demo_support import (
+    DemoFailed,
+    Say,
+    Stage,
+    detention,
+    pause,
+    say_release_clock,
+    service,
+)
 from services.customs.app import CustomsService
 from services.enforcement.app import EnforcementService
-from services.enforcement.domain import Findings, Offender
+from services.enforcement.domain import Findings, Offence, Offender
 from services.judicial.app import JudicialService
 
 __all__ = ["play_criminal_chain"]
@@ -25,6 +37,7 @@ WRONG_REGULATOR = "amr-guangdong"
 POLICE = "psb-shanghai"
 PROCURATORATE = "procuratorate-shanghai"
 COURT = "court-shanghai-ip"
+SHIPPED_ON = date(2026, 1, 12)
 
 
 async def play_criminal_chain(stage: Stage, say: Say, *, pace: float) -> CaseView:
@@ -38,12 +51,32 @@ async def play_criminal_chain(stage: Stage, say: Say, *, pace: float) -> CaseVie
     money = Money(value=Decimal("360000.00"), currency="CNY")
 
     await pause(pace)
-    say("\n1. Shanghai Customs detains 1,200 pairs of suspected counterfeit shoes")
+    say(
+        "\n1. Shanghai Customs finds 1,200 pairs of suspected counterfeit shoes and notifies "
+        "the holder of the recorded STRIDE mark (Decree 395 art. 16)"
+    )
     async with customs.unit_of_work() as uow:
-        held = await customs.detain_goods(uow, detention())
+        held = await customs.notify_rights_holder(uow, detention())
     case_id = held.case_id
-    say(f"   case {case_id}")
+    say(f"   case {case_id}; the holder must apply and post a bond in time, or the goods go")
+    async with customs.unit_of_work() as uow:
+        held = await customs.record_application(
+            uow, held.detention_id, bond_ref="STRIDE-BOND-2026-031"
+        )
+    say("   the holder applied and posted a bond: customs detains the goods")
     await watch.wait_for(case_id, "goods.detained")
+    await say_release_clock(customs, held.detention_id, say)
+
+    say(
+        "\n1b. Customs notifies the same holder of a second shipment; this time it does not "
+        "answer (the demo's window is 3 seconds), so the goods are released"
+    )
+    async with customs.unit_of_work() as uow:
+        unanswered = await customs.notify_rights_holder(
+            uow, detention(description="sports socks bearing the STRIDE mark", quantity=5000)
+        )
+    await watch.wait_for(unanswered.case_id, "goods.released")
+    await say_release_clock(customs, unanswered.detention_id, say)
 
     await pause(pace)
     say("\n2. Customs refers the case to the wrong office, notices, and withdraws it")
@@ -104,8 +137,9 @@ async def play_criminal_chain(stage: Stage, say: Say, *, pace: float) -> CaseVie
     await pause(pace)
     say("\n5. The sums are criminal (≥ 50,000 CNY): concluding the case transfers it by rule")
     findings = Findings(
-        offence="counterfeit_registered_trademark",
+        offence=Offence.COUNTERFEIT_REGISTERED_TRADEMARK,
         offender=Offender.UNIT,
+        committed_on=SHIPPED_ON,  # the act: the rules in force that day apply
         illegal_business_volume=money,
     )
     async with regulator.unit_of_work() as uow:

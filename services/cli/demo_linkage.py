@@ -94,7 +94,11 @@ async def play_overdue_and_supervision(stage: Stage, say: Say, *, pace: float) -
     watch = stage.watch
 
     await pause(pace)
-    say("\n10. Customs detains counterfeit handbags and transfers the case to the police")
+    say(
+        "\n10. On the holder's application and bond (Decree 395 art. 15) customs detains "
+        "counterfeit handbags, transfers the case to the police, and records the court's "
+        "assistance notice that keeps the goods detained"
+    )
     async with customs.unit_of_work() as uow:
         held = await customs.detain_goods(
             uow,
@@ -113,6 +117,10 @@ async def play_overdue_and_supervision(stage: Stage, say: Say, *, pace: float) -
             reason="declared value 640,000 CNY: suspected crime under Criminal Law art. 214",
             legal_basis="Regulations on Customs Protection of IP Rights, art. 28",
             summary="800 STRIDE handbags",
+        )
+        # the holder sued and the court asked customs to keep the goods: no release at 20 days
+        await customs.record_court_notice(
+            uow, held.detention_id, notice_ref="(2026)HU-73-MIN-CHU-88 assistance notice"
         )
     case_id, referral_id = held.case_id, transfer.referral_id
     say(f"   case {case_id}; the demo policy gives the police 3 seconds to decide")

@@ -18,6 +18,8 @@ from contracts.identifiers import Money, new_ulid
 from contracts.queries import CaseView
 from contracts.subjects import COORDINATOR
 from services.cli.render import timeline_line
+from services.customs.app import CustomsService
+from services.customs.confirmation_store import clocks_of
 from services.customs.domain import Detention
 from services.runtime.adapter import AgencyService
 from services.runtime.bootstrap import Bus
@@ -162,3 +164,14 @@ def detention(
         parties=(consignee,),
         perishable=perishable,
     )
+
+
+async def say_release_clock(customs: CustomsService, detention_id: str, say: Say) -> None:
+    """Print the detention's customs clocks: due when, under which rule version."""
+    async with customs.database.transaction() as session:
+        clocks = await clocks_of(session, detention_id)
+    for clock in sorted(clocks, key=lambda c: c.clock):
+        due = f"{clock.due_at:%Y-%m-%d %H:%M} UTC" if clock.due_at else "not computable"
+        say(f"   {clock.clock}: {clock.period}, due {due} [{clock.rule_version}] {clock.status}")
+        if clock.problem:
+            say(f"     ({clock.problem})")

@@ -19,8 +19,9 @@ from services.cli.choose import choose_service
 from services.cli.demo import DemoFailed, demo_settings, run_demo
 from services.cli.dlq import dlq_app
 from services.cli.ops import serving_http
+from services.cli.policy import policy_app
 from services.cli.referrals import referrals
-from services.cli.render import case_table
+from services.cli.render import case_deadlines, case_table
 from services.cli.scaffold import new_adapter
 from services.cli.security import nats_config
 from services.cli.specs import specs_app
@@ -32,6 +33,7 @@ from services.runtime.gateway_server import GatewayServer
 from services.runtime.logging import configure_logging
 from services.runtime.metrics import IpbusMetrics
 from services.runtime.queries import query_case
+from services.runtime.referral_queries import query_referrals
 from services.runtime.registry import prepare_registry
 from services.runtime.settings import Settings
 from services.runtime.streams import StreamLayout
@@ -49,6 +51,7 @@ app.command()(bench)
 app.add_typer(audit_app, name="audit")
 app.command("nats-config")(nats_config)
 app.add_typer(specs_app, name="specs")
+app.add_typer(policy_app, name="policy")
 app.command("new-adapter")(new_adapter)
 app.command("warnings")(warnings_command)
 app.command("referrals")(referrals)
@@ -209,12 +212,17 @@ def case_show(
         nc = await agency_connection(settings, as_agency).connect(nats_url, name="ipbus-cli")
         try:
             reply = await query_case(nc, requester=as_agency, case_id=case_id)
+            deadlines = (
+                await query_referrals(nc, requester=as_agency) if reply.case is not None else None
+            )
         finally:
             await nc.close()
         if reply.case is None:
             console.print(f"[red]{reply.error}[/red]")
             return 1
         case_table(reply.case, console)
+        if deadlines is not None:
+            case_deadlines([d for d in deadlines.deadlines if d.case_id == case_id], console)
         return 0
 
     code = _run(main())

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from contracts.referral_queries import DeadlineView, ReferralsReply
 from contracts.subjects import COORDINATOR
+from services.cli.render import due_text
 from services.runtime.errors import RetryableError
 from services.runtime.referral_queries import query_referrals
 from services.runtime.settings import Settings
@@ -42,7 +43,8 @@ def _late(deadline: DeadlineView) -> str:
 def deadlines_table(reply: ReferralsReply, *, title: str) -> Table:
     """One row per referral stage: who owes it, when it was due, and how late it is."""
     table = Table(title=title)
-    for column in ("referral", "case", "kind", "stage", "late party", "due (UTC)", "late by"):
+    columns = ("referral", "case", "kind", "stage", "late party", "due (UTC)", "late by", "rule")
+    for column in columns:
         table.add_column(column)
     for deadline in reply.deadlines:
         table.add_row(
@@ -51,8 +53,9 @@ def deadlines_table(reply: ReferralsReply, *, title: str) -> Table:
             deadline.kind.value,
             f"{deadline.stage.value} ({deadline.period})",
             deadline.late_party,
-            f"{deadline.due_at:%Y-%m-%d %H:%M:%S}",
+            due_text(deadline),
             _late(deadline) or deadline.status,
+            deadline.rule_version or "",
         )
     return table
 

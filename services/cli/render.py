@@ -4,8 +4,38 @@ from rich.console import Console
 from rich.table import Table
 
 from contracts.queries import CaseView, TimelineEntry
+from contracts.referral_queries import DeadlineView
 
-__all__ = ["case_table", "timeline_line"]
+__all__ = ["case_deadlines", "case_table", "due_text", "timeline_line"]
+
+
+def due_text(deadline: DeadlineView) -> str:
+    """When it is due, or why there is no due time."""
+    if deadline.due_at is not None:
+        return f"{deadline.due_at:%Y-%m-%d %H:%M:%S}"
+    return "clock stopped" if deadline.status == "stopped" else "not computable"
+
+
+def case_deadlines(deadlines: list[DeadlineView], console: Console) -> None:
+    """The case's referral deadlines, each with the rule version that set it."""
+    if not deadlines:
+        return
+    table = Table(title="Deadlines")
+    for column in ("referral", "stage", "period", "due (UTC)", "status", "rule"):
+        table.add_column(column)
+    for deadline in deadlines:
+        table.add_row(
+            deadline.referral_id,
+            deadline.stage.value,
+            deadline.period,
+            due_text(deadline),
+            deadline.status,
+            deadline.rule_version or "",
+        )
+    console.print(table)
+    for deadline in deadlines:
+        if deadline.problem:
+            console.print(f"[red]{deadline.stage.value}: {deadline.problem}[/red]")
 
 
 def timeline_line(entry: TimelineEntry) -> str:

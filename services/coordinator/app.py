@@ -23,7 +23,7 @@ from contracts.subjects import EVENT_STREAM, QUERY_PREFIX
 from services.coordinator.audit_anchor import AnchorPublisher, ensure_anchor_stream
 from services.coordinator.audit_hooks import audit_accepted, audit_query, audit_rejected
 from services.coordinator.deadline_watch import DeadlineWatch
-from services.coordinator.deadlines import DeadlinePolicy
+from services.coordinator.deadlines import DeadlineSettings
 from services.coordinator.domain import (
     CaseFile,
     EventFacts,
@@ -36,6 +36,7 @@ from services.coordinator.domain import (
     needs_case,
 )
 from services.coordinator.monitoring import observe_event, refresh_gauges
+from services.coordinator.oversight_flow import OversightFlow
 from services.coordinator.party_index import linked_case_ids
 from services.coordinator.referral_followup import follow_referral_step
 from services.coordinator.referral_queries import answer_referrals_query
@@ -63,7 +64,7 @@ NOT_FOUND = "case not found, or not shared with you"
 QUERY_AUDIT_ATTEMPTS = 5
 
 
-class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
+class CoordinatorService(WarningHub, LinkageSignals, OversightFlow, AgencyService):
     """Reads ``ipbus.v1.>``; keeps the case registry and timeline; answers queries."""
 
     service_name: ClassVar[str] = "coordinator"
@@ -71,14 +72,18 @@ class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
 
     def __init__(self, context: ServiceContext) -> None:
         super().__init__(context)
-        self.deadline_policy = policy_section(context.policy, "referral_deadlines", DeadlinePolicy)
+        self.deadline_settings = policy_section(
+            context.policy, "referral_deadlines", DeadlineSettings
+        )
         self.calendar = policy_section(context.policy, "calendar", CalendarPolicy).calendar()
+        self.rules = context.rules
         self.deadline_watch = DeadlineWatch(
             self.database,
             self.clock,
             self.unit_of_work,
             self.log,
-            interval_s=self.deadline_policy.watch_seconds,
+            calendar=self.calendar,
+            interval_s=self.deadline_settings.watch_seconds,
             caught_up=self._backlog_read,
         )
         self.anchors = AnchorPublisher(
@@ -139,7 +144,9 @@ class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
             time=event.envelope.time,
             payload=event.payload,
             supervisor=(
-                referral_supervisor(self.registry, event.sender, event.recipient)
+                referral_supervisor(
+                    self.registry, event.sender, event.recipient, event.payload.kind
+                )
                 if isinstance(event.payload, ReferralIssued)
                 else None
             ),
@@ -155,9 +162,10 @@ class CoordinatorService(WarningHub, LinkageSignals, AgencyService):
         await save_case(uow.session, case, uow.now, before)
         append_timeline(uow.session, case_id, line)
         await follow_referral_step(
-            uow, case, event, policy=self.deadline_policy, calendar=self.calendar
+            uow, case, event, rules=self.rules, calendar=self.calendar, metrics=self.metrics
         )
         await self.observe_linkage(uow, event, case_id)
+        await self.observe_oversight(uow, event, case)
 
     async def before_batch(self, session: AsyncSession, events: list[Event]) -> None:
         """Refuse a sender the table does not allow; read the batch's case files at once.

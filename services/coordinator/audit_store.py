@@ -1,7 +1,6 @@
 """The audit log table: append inside the caller's transaction, read back in seq order."""
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -11,7 +10,7 @@ from sqlalchemy import text
 from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contracts.envelope import Event
+from contracts.envelope import EnvelopeRejected, Event, parse_json
 from contracts.identifiers import new_ulid
 from services.coordinator.audit import GENESIS, AuditEntry, AuditVerdict, chain_next
 from services.coordinator.store import CoordinatorTable
@@ -109,11 +108,11 @@ def query_entry(
 def _field(body: bytes, name: str) -> str | None:
     """Best effort: a string field of a (possibly malformed) JSON body, for the auditor."""
     try:
-        parsed: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        parsed: Any = parse_json(body)  # bounded: json.loads recurses on a deep body
+    except EnvelopeRejected:
         return None
     value = parsed.get(name) if isinstance(parsed, dict) else None
-    return value[:40] if isinstance(value, str) else None
+    return value[:40] if isinstance(value, str) and value[:40].isprintable() else None
 
 
 def rejected_entry(

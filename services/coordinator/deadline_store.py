@@ -2,9 +2,14 @@
 
 Deadlines live here, not in timers, so a restarted coordinator finds them again. A row is
 ``pending`` until the referral leaves the stage (``met``) or the watcher finds it due
-(``overdue``). The move to ``overdue`` is a conditional update in the same transaction as
-the outbox rows of the notices: whoever wins it — one watcher, one replica, one run after a
-crash — is the only one that ever sends them.
+(``overdue``); ``stopped`` while its clock stands still on a lawful ground (no due time);
+``not_computable`` when its days fall outside the business calendar — recorded with the
+reason and retried by the watcher, so adding next year's notice and restarting heals it.
+Each row records the rule version(s) that set it.
+
+The move to ``overdue`` is a conditional update in the same transaction as the outbox rows
+of the notices: whoever wins it — one watcher, one replica, one run after a crash — is the
+only one that ever sends them.
 """
 
 from datetime import datetime
@@ -15,16 +20,27 @@ from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.referrals import ReferralKind, ReferralStage, ReferralState
-from services.coordinator.deadlines import StageDeadline, is_met
+from services.coordinator.deadlines import DeadlineClock, StageDeadline, excluded_between, is_met
 from services.coordinator.store import CoordinatorTable
+from services.runtime.business_calendar import (
+    BusinessCalendar,
+    CalendarNotCovered,
+    Period,
+    PeriodUnit,
+)
+from services.runtime.timestamps import as_utc
 from services.runtime.utc_column import UtcDateTime
 
 __all__ = [
+    "OPEN_STATUSES",
     "DeadlineRecord",
     "DeadlineStatus",
     "claim_overdue",
+    "clock_of",
     "due_deadlines",
+    "not_computable_deadlines",
     "open_deadlines",
+    "recompute",
     "referral_deadlines",
     "settle_deadlines",
 ]
@@ -34,6 +50,18 @@ class DeadlineStatus(StrEnum):
     PENDING = "pending"
     MET = "met"
     OVERDUE = "overdue"
+    STOPPED = "stopped"
+    NOT_COMPUTABLE = "not_computable"
+
+
+OPEN_STATUSES = frozenset(
+    {
+        DeadlineStatus.PENDING.value,
+        DeadlineStatus.STOPPED.value,
+        DeadlineStatus.NOT_COMPUTABLE.value,
+    }
+)
+"""The recipient still owes the stage and it has not been declared overdue."""
 
 
 class DeadlineRecord(CoordinatorTable, table=True):
@@ -47,9 +75,25 @@ class DeadlineRecord(CoordinatorTable, table=True):
     recipient: str = Field(max_length=63)
     supervisor: str | None = Field(default=None, max_length=63)
     started_at: datetime = Field(sa_type=UtcDateTime)
-    due_at: datetime = Field(sa_type=UtcDateTime, index=True)
-    period: str = Field(max_length=40)
-    status: str = Field(default=DeadlineStatus.PENDING.value, max_length=10, index=True)
+    due_at: datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)
+    """``None`` while stopped or not computable."""
+    period: str = Field(max_length=60)
+    """How a person reads it: ``3 calendar days``, ``30 working days (extended)``."""
+    amount: float = 0.0
+    unit: str = Field(default="", max_length=20)
+    """The period allowed so far (the rule's, or the extended total), as computed from."""
+    excluded: float = 0.0
+    """Units the clock stood still (clock stops), added to the period."""
+    stopped_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    stop_ground: str | None = Field(default=None, max_length=20)
+    resumed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    """Set with ``stopped_at`` only while the time stood still could not be counted yet
+    (the resumption's days are outside the calendar): counted when it can be."""
+    rule_version: str = Field(default="", max_length=255)
+    """The rule version(s) applied: ``name@effective_from``, extensions joined with `` + ``."""
+    problem: str | None = None
+    """Why it is not computable (the calendar's refusal), for the operator."""
+    status: str = Field(default=DeadlineStatus.PENDING.value, max_length=16, index=True)
     settled_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     """When it was met, or when it went overdue."""
     met_late_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
@@ -85,8 +129,43 @@ async def open_deadlines(
                 started_at=started_at,
                 due_at=deadline.due_at,
                 period=deadline.period.describe(),
+                amount=deadline.period.amount,
+                unit=deadline.period.unit.value,
+                rule_version=deadline.rule_version,
+                problem=deadline.problem,
+                status=(
+                    DeadlineStatus.PENDING.value
+                    if deadline.problem is None
+                    else DeadlineStatus.NOT_COMPUTABLE.value
+                ),
             )
         )
+
+
+def clock_of(row: DeadlineRecord) -> DeadlineClock:
+    """The row's clock: its start, the period allowed so far and the time excluded."""
+    return DeadlineClock(
+        started_at=as_utc(row.started_at),
+        period=Period.model_validate({"amount": row.amount, "unit": row.unit}),
+        excluded=row.excluded,
+    )
+
+
+def recompute(row: DeadlineRecord, calendar: BusinessCalendar) -> None:
+    """Set the row's due time from its clock (first counting a resumed stop's time, if
+    that is still owed); a calendar refusal makes it not computable."""
+    try:
+        if row.stopped_at is not None and row.resumed_at is not None:
+            unit = PeriodUnit(row.unit)
+            row.excluded += excluded_between(
+                as_utc(row.stopped_at), as_utc(row.resumed_at), unit, calendar
+            )
+            row.stopped_at = row.resumed_at = row.stop_ground = None
+        row.due_at = clock_of(row).due(calendar)
+    except CalendarNotCovered as exc:
+        row.due_at, row.problem, row.status = None, str(exc), DeadlineStatus.NOT_COMPUTABLE.value
+        return
+    row.problem, row.status = None, DeadlineStatus.PENDING.value
 
 
 async def settle_deadlines(
@@ -99,7 +178,7 @@ async def settle_deadlines(
     for row in rows.all():
         if not is_met(ReferralStage(row.stage), state):
             continue
-        if row.status == DeadlineStatus.PENDING.value:
+        if row.status in OPEN_STATUSES:
             row.status = DeadlineStatus.MET.value
             row.settled_at = now
             session.add(row)
@@ -121,6 +200,14 @@ async def due_deadlines(session: AsyncSession, now: datetime) -> list[DeadlineRe
     return list(rows.all())
 
 
+async def not_computable_deadlines(session: AsyncSession) -> list[DeadlineRecord]:
+    """Deadlines the calendar refused: retried each round (a new year's notice heals them)."""
+    rows = await session.exec(
+        select(DeadlineRecord).where(DeadlineRecord.status == DeadlineStatus.NOT_COMPUTABLE.value)
+    )
+    return list(rows.all())
+
+
 async def claim_overdue(session: AsyncSession, referral_id: str, stage: str, now: datetime) -> bool:
     """Move one deadline from pending to overdue; ``False`` when someone else already did."""
     result = await session.exec(
@@ -129,6 +216,7 @@ async def claim_overdue(session: AsyncSession, referral_id: str, stage: str, now
             col(DeadlineRecord.referral_id) == referral_id,
             col(DeadlineRecord.stage) == stage,
             col(DeadlineRecord.status) == DeadlineStatus.PENDING.value,
+            col(DeadlineRecord.due_at) <= now,
         )
         .values(status=DeadlineStatus.OVERDUE.value, settled_at=now)
     )

@@ -4,6 +4,10 @@ It reads due rows from the database (so a restart loses nothing), and for each o
 it and writes the ``referral.overdue`` notices to the outbox in one transaction — sender,
 recipient and the region's procuratorate, each exactly once per referral and stage.
 
+Deadlines the calendar could not compute are retried each round with the calendar the
+coordinator started with: once an operator adds the next year's notice and restarts, they
+become pending with their due time.
+
 After a (re)start it first waits until the coordinator has read the backlog of the stream:
 a receipt sent in time while the coordinator was down must not be reported overdue.
 """
@@ -14,8 +18,16 @@ from contextlib import AbstractAsyncContextManager, suppress
 from typing import Any
 
 from contracts.referrals import ReferralOverdue, ReferralStage
-from services.coordinator.deadline_store import DeadlineRecord, claim_overdue, due_deadlines
+from services.coordinator.deadline_store import (
+    DeadlineRecord,
+    DeadlineStatus,
+    claim_overdue,
+    due_deadlines,
+    not_computable_deadlines,
+    recompute,
+)
 from services.runtime.adapter import UnitOfWork
+from services.runtime.business_calendar import BusinessCalendar
 from services.runtime.clock import Clock
 from services.runtime.database import Database
 
@@ -40,6 +52,7 @@ class DeadlineWatch:
         unit_of_work: UnitOfWorkFactory,
         log: Any,
         *,
+        calendar: BusinessCalendar | None = None,
         interval_s: float,
         caught_up: Callable[[], Awaitable[bool]] | None = None,
         catch_up_limit_s: float = 60.0,
@@ -48,6 +61,7 @@ class DeadlineWatch:
         self._clock = clock
         self._unit_of_work = unit_of_work
         self._log = log
+        self._calendar = calendar
         self._interval_s = interval_s
         self._caught_up = caught_up
         self._catch_up_limit_s = catch_up_limit_s
@@ -96,6 +110,7 @@ class DeadlineWatch:
     async def check_once(self) -> int:
         """Send the notices of every deadline due now; return how many deadlines went overdue."""
         now = self._clock.now()
+        await self.recompute_not_computable()
         async with self._database.transaction() as session:
             due = await due_deadlines(session, now)
         sent = 0
@@ -103,6 +118,7 @@ class DeadlineWatch:
             async with self._unit_of_work() as uow:
                 if not await claim_overdue(uow.session, deadline.referral_id, deadline.stage, now):
                     continue
+                assert deadline.due_at is not None  # only pending rows with a due time are due
                 notice = ReferralOverdue(
                     referral_id=deadline.referral_id,
                     case_id=deadline.case_id,
@@ -116,6 +132,25 @@ class DeadlineWatch:
                 "referral overdue",
                 referral_id=deadline.referral_id,
                 stage=deadline.stage,
-                due_at=deadline.due_at.isoformat(),
+                due_at=deadline.due_at.isoformat() if deadline.due_at else None,
             )
         return sent
+
+    async def recompute_not_computable(self) -> int:
+        """Retry the deadlines the calendar refused; return how many now have a due time."""
+        if self._calendar is None:
+            return 0
+        healed = 0
+        async with self._database.transaction() as session:
+            for row in await not_computable_deadlines(session):
+                recompute(row, self._calendar)
+                session.add(row)
+                if row.status == DeadlineStatus.PENDING.value:
+                    healed += 1
+                    self._log.info(
+                        "deadline computable again",
+                        referral_id=row.referral_id,
+                        stage=row.stage,
+                        due_at=row.due_at.isoformat() if row.due_at else None,
+                    )
+        return healed

@@ -1,35 +1,59 @@
-"""Referral deadlines, pure: which stage a step opens, when it is due, when it is met.
+"""Referral deadlines, pure: which stage a step opens, for how long, when it is met, and how
+a lawful extension or clock stop moves it.
 
-Each stage is opened by one step, is due after the period the policy sets for the
-referral's kind, and is met as soon as the referral leaves the states in which the
-recipient still owes something. A stage that is still open when it falls due is overdue —
-once: the coordinator records that in its database with the notice it sends.
+Each stage is opened by one step and is due after the period of the rule in force on the
+local date of that step (``referral.<stage>.<kind>``, else ``referral.<stage>``; a stage no
+rule covers opens no deadline). It is met as soon as the referral leaves the states in
+which the recipient still owes it. A stage still open when it falls due is overdue — once.
+
+The recipient may extend a stage to the next limit of ``referral_extension.<stage>.<kind>``
+(each limit a total counted from the same start) and stop its clock on a ground listed in
+``referral_clock_stop.<stage>.<kind>``; the time stopped is counted in the period's own unit
+(working days for a working-day period) and added to it. A deadline whose days fall outside
+the business calendar is *not computable*: recorded so, never guessed.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from types import MappingProxyType
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from contracts.referrals import ReferralKind, ReferralStage, ReferralState
-from services.runtime.business_calendar import BusinessCalendar, Period, PeriodUnit, due_at
+from contracts.referral_clocks import ClockStopGround
+from contracts.referrals import STAGE_OPEN_IN, ReferralKind, ReferralStage, ReferralState
+from services.runtime.business_calendar import (
+    BusinessCalendar,
+    CalendarNotCovered,
+    Period,
+    PeriodUnit,
+    due_at,
+)
+from services.runtime.rules import Rule, RuleBook, RuleNotInForce
 
 __all__ = [
     "STAGES_OPENED_BY",
     "STAGE_OPEN_IN",
-    "DeadlinePolicy",
+    "ClockStopRule",
+    "DeadlineClock",
+    "DeadlineSettings",
+    "DeadlineStepRefused",
+    "ExtensionRule",
     "StageDeadline",
+    "clock_stop_rule",
     "deadlines_opened",
+    "excluded_between",
+    "extension_rule",
     "is_met",
+    "next_limit",
+    "stage_rule",
 ]
 
-_S = ReferralState
 _G = ReferralStage
 
 STAGES_OPENED_BY: MappingProxyType[str, tuple[ReferralStage, ...]] = MappingProxyType(
     {
         "referral.issued": (_G.ACKNOWLEDGE, _G.DECIDE),
+        "referral.accepted": (_G.CONCLUDE,),
         "referral.reconsideration_requested": (_G.RECONSIDER,),
         "referral.supervision_opened": (_G.EXPLAIN,),
         "referral.filing_notified": (_G.FILE,),
@@ -37,89 +61,157 @@ STAGES_OPENED_BY: MappingProxyType[str, tuple[ReferralStage, ...]] = MappingProx
 )
 """Step → the stages whose clock it starts. Every stage is owed by the recipient."""
 
-STAGE_OPEN_IN: MappingProxyType[ReferralStage, frozenset[ReferralState]] = MappingProxyType(
-    {
-        _G.ACKNOWLEDGE: frozenset({_S.ISSUED}),
-        _G.DECIDE: frozenset({_S.ISSUED, _S.ACKNOWLEDGED}),
-        _G.RECONSIDER: frozenset({_S.RECONSIDERING}),
-        _G.EXPLAIN: frozenset({_S.SUPERVISED}),
-        _G.FILE: frozenset({_S.FILING_NOTIFIED}),
-    }
-)
-"""Stage → the states in which it is still owed; any other state means it was met (or moot)."""
+
+class DeadlineStepRefused(ValueError):
+    """An extension or clock step the rule does not allow; the message says why."""
 
 
-def _days(amount: int) -> Period:
-    return Period(amount=amount, unit=PeriodUnit.CALENDAR_DAYS)
-
-
-_LAW: MappingProxyType[ReferralStage, Period] = MappingProxyType(
-    {
-        _G.ACKNOWLEDGE: Period(amount=24, unit=PeriodUnit.HOURS),
-        _G.DECIDE: _days(30),
-        _G.RECONSIDER: _days(3),
-        _G.EXPLAIN: _days(7),
-        _G.FILE: _days(15),
-    }
-)
-
-
-_LAW_BY_KIND: MappingProxyType[ReferralKind, dict[ReferralStage, Period]] = MappingProxyType(
-    {
-        ReferralKind.ADMIN_TO_CRIMINAL: {_G.DECIDE: _days(3)},
-        ReferralKind.CUSTOMS_TO_CRIMINAL: {_G.DECIDE: _days(3)},
-        ReferralKind.MEDIATION_CONFIRMATION: {_G.DECIDE: _days(15)},
-    }
-)
-
-
-class DeadlinePolicy(BaseModel):
-    """Policy table ``[referral_deadlines]``: periods per stage, overridden per kind.
-
-    Defaults are the linkage rules: acknowledge within 24 h; a transferred criminal case
-    decided within 3 days (Decree 310 art. 8); reconsideration answered within 3 days
-    (art. 9); a refusal explained within 7 days and a case filed within 15 days of the
-    procuratorate's notice (Opinions of 2006; Criminal Procedure Law art. 113).
-    """
+class DeadlineSettings(BaseModel):
+    """Policy table ``[referral_deadlines]``: operational knobs only (the periods are rules)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     watch_seconds: float = Field(default=30.0, gt=0)
-    default: dict[ReferralStage, Period] = Field(default_factory=lambda: dict(_LAW))
-    """Per stage; a stage left out of the table keeps the period of the law above."""
-    kinds: dict[ReferralKind, dict[ReferralStage, Period]] = Field(default_factory=dict)
-    """Per kind and stage; what is left out keeps the law's period for the kind."""
 
-    def period(self, kind: ReferralKind, stage: ReferralStage) -> Period:
-        """The period for ``stage`` of a ``kind`` referral: policy first, then the law."""
-        return (
-            self.kinds.get(kind, {}).get(stage)
-            or _LAW_BY_KIND.get(kind, {}).get(stage)
-            or self.default.get(stage)
-            or _LAW[stage]
-        )
+
+class ExtensionRule(BaseModel):
+    """Values of ``referral_extension.<stage>.<kind>``: the longer totals, shortest first."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    limits: list[Period] = Field(min_length=1)
+
+    @field_validator("limits")
+    @classmethod
+    def _growing_in_one_unit(cls, limits: list[Period]) -> list[Period]:
+        if len({limit.unit for limit in limits}) != 1:
+            raise ValueError("every limit is counted in one unit")
+        amounts = [limit.amount for limit in limits]
+        if amounts != sorted(set(amounts)):
+            raise ValueError("limits grow, shortest first")
+        return limits
+
+
+class ClockStopRule(BaseModel):
+    """Values of ``referral_clock_stop.<stage>.<kind>``: the grounds that stop the clock."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    grounds: list[ClockStopGround] = Field(min_length=1)
+
+
+def _in_force(rules: RuleBook, names: tuple[str, ...], on: date) -> Rule | None:
+    for name in names:
+        if name in rules:
+            try:
+                return rules.in_force(name, on)
+            except RuleNotInForce:
+                continue
+    return None
+
+
+def stage_rule(rules: RuleBook, kind: ReferralKind, stage: ReferralStage, on: date) -> Rule | None:
+    """The rule that sets ``stage``'s period for a ``kind`` referral whose step was ``on``."""
+    return _in_force(rules, (f"referral.{stage.value}.{kind.value}", f"referral.{stage.value}"), on)
+
+
+def extension_rule(
+    rules: RuleBook, kind: ReferralKind, stage: ReferralStage, on: date
+) -> tuple[Rule, ExtensionRule] | None:
+    rule = _in_force(rules, (f"referral_extension.{stage.value}.{kind.value}",), on)
+    return None if rule is None else (rule, rule.values_as(ExtensionRule))
+
+
+def clock_stop_rule(
+    rules: RuleBook, kind: ReferralKind, stage: ReferralStage, on: date
+) -> tuple[Rule, ClockStopRule] | None:
+    rule = _in_force(rules, (f"referral_clock_stop.{stage.value}.{kind.value}",), on)
+    return None if rule is None else (rule, rule.values_as(ClockStopRule))
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineClock:
+    """What a deadline's due time is computed from: a start, the period allowed so far (the
+    base or an extended total) and the units excluded by clock stops."""
+
+    started_at: datetime
+    period: Period
+    excluded: float = 0.0
+
+    def due(self, calendar: BusinessCalendar) -> datetime:
+        """When it runs out; :class:`CalendarNotCovered` past the calendar's years."""
+        total = Period(amount=self.period.amount + self.excluded, unit=self.period.unit)
+        return due_at(self.started_at, total, calendar)
 
 
 @dataclass(frozen=True, slots=True)
 class StageDeadline:
     stage: ReferralStage
-    due_at: datetime
     period: Period
+    rule_version: str
+    due_at: datetime | None
+    """``None`` when it is not computable (see ``problem``)."""
+    problem: str | None = None
 
 
 def deadlines_opened(
     kind: ReferralKind,
     event_type: str,
     at: datetime,
-    policy: DeadlinePolicy,
+    rules: RuleBook,
     calendar: BusinessCalendar,
 ) -> list[StageDeadline]:
-    """The deadlines a step starts, counted from ``at`` (when the step happened)."""
+    """The deadlines a step starts, counted from ``at`` under the rules in force that day."""
+    on = calendar.local_date(at)
     opened = []
     for stage in STAGES_OPENED_BY.get(event_type, ()):
-        period = policy.period(kind, stage)
-        opened.append(StageDeadline(stage, due_at(at, period, calendar), period))
+        rule = stage_rule(rules, kind, stage, on)
+        if rule is None:
+            continue
+        period = rule.values_as(Period)
+        try:
+            opened.append(StageDeadline(stage, period, rule.version, due_at(at, period, calendar)))
+        except CalendarNotCovered as exc:
+            opened.append(StageDeadline(stage, period, rule.version, None, str(exc)))
     return opened
+
+
+def next_limit(current: Period, extension: ExtensionRule | None, rule_name: str) -> Period:
+    """The period after one more extension, or :class:`DeadlineStepRefused` saying why not."""
+    if extension is None:
+        raise DeadlineStepRefused(f"no rule allows extending {rule_name}")
+    for limit in extension.limits:
+        if limit.unit != current.unit:
+            raise DeadlineStepRefused(f"{rule_name} extends in {limit.unit.value}, not ours")
+        if limit.amount > current.amount:
+            return limit
+    longest = extension.limits[-1].describe()
+    raise DeadlineStepRefused(
+        f"{rule_name} is already at its longest lawful period ({longest}); no further extension"
+    )
+
+
+def excluded_between(
+    stopped_at: datetime, resumed_at: datetime, unit: PeriodUnit, calendar: BusinessCalendar
+) -> float:
+    """The time a clock stood still, in the period's unit: exact for seconds and hours; for
+    days, the days after the stop's day up to and including the resumption's day (working
+    days only, for a working-day period)."""
+    if resumed_at <= stopped_at:
+        return 0.0
+    match unit:
+        case PeriodUnit.SECONDS:
+            return (resumed_at - stopped_at).total_seconds()
+        case PeriodUnit.HOURS:
+            return (resumed_at - stopped_at).total_seconds() / 3600
+        case PeriodUnit.CALENDAR_DAYS:
+            return float((calendar.local_date(resumed_at) - calendar.local_date(stopped_at)).days)
+        case PeriodUnit.WORKING_DAYS:
+            day, last, count = calendar.local_date(stopped_at), calendar.local_date(resumed_at), 0
+            while day < last:
+                day += timedelta(days=1)
+                count += calendar.is_working_day(day)
+            return float(count)
 
 
 def is_met(stage: ReferralStage, state: ReferralState) -> bool:

@@ -11,6 +11,7 @@ from functools import singledispatch
 from contracts.base import Payload
 from contracts.cases import CaseClosed, CaseOpened, CaseStatus, CaseStatusChanged
 from contracts.customs import GoodsConfiscated, GoodsDetained, GoodsReleased
+from contracts.handover import ItemsHandedOver
 from contracts.judicial import ConfirmationIssued, JudgmentRendered
 from contracts.linkage import (
     FilingNotified,
@@ -22,7 +23,10 @@ from contracts.linkage import (
     SupervisionClosed,
     SupervisionOpened,
 )
+from contracts.oversight import OversightAnswered, OversightFlagged, OversightSuggested
+from contracts.referral_clocks import ReferralClockResumed, ReferralClockStopped, ReferralExtended
 from contracts.referrals import (
+    CLOCK_STEPS,
     REFERRAL_STEPS,
     IllegalReferralStep,
     ReferralAccepted,
@@ -61,7 +65,13 @@ __all__ = [
 CRIMINAL_KINDS = frozenset({ReferralKind.ADMIN_TO_CRIMINAL, ReferralKind.CUSTOMS_TO_CRIMINAL})
 """Kinds whose acceptance by public security is the decision to file a criminal case."""
 
-_NOT_STEPS = (ReferralOverdue, ConfirmationIssued, ReferralCopied, ReferralRefused)
+_NOT_STEPS = (
+    ReferralOverdue,
+    ConfirmationIssued,
+    ReferralCopied,
+    ReferralRefused,
+    ItemsHandedOver,  # a note on the referral (Decree 310 art. 12), not a step
+)
 
 
 class RefusedStep(ValueError):
@@ -270,7 +280,8 @@ def _step_referrals(
     by = party_to_referral(current, facts.sender)
     if by is None:
         raise NotPermitted(f"{facts.sender} is not party to referral {referral_id}")
-    owed_by = REFERRAL_STEPS[facts.event_type].by if facts.event_type in REFERRAL_STEPS else None
+    step = REFERRAL_STEPS.get(facts.event_type)
+    owed_by = step.by if step is not None else CLOCK_STEPS.get(facts.event_type)
     if owed_by is not None and by not in owed_by:
         parties = " or ".join(p.value for p in ReferralParty if p in owed_by)
         raise NotPermitted(
@@ -463,3 +474,43 @@ def _(p: ReferralCopied) -> str:
 @summarize.register
 def _(p: ReferralRefused) -> str:
     return f"REFUSED {p.attempted}: {p.reason}"
+
+
+@summarize.register
+def _(p: ReferralExtended) -> str:
+    approved = f" (approved by {p.approved_by})" if p.approved_by else ""
+    return f"{p.stage.value} deadline extended{approved}: {p.reason}"
+
+
+@summarize.register
+def _(p: ReferralClockStopped) -> str:
+    return f"{p.stage.value} clock stopped ({p.ground.value}): {p.reason}"
+
+
+@summarize.register
+def _(p: ReferralClockResumed) -> str:
+    return f"{p.stage.value} clock resumed" + (f": {p.note}" if p.note else "")
+
+
+# -- oversight (issue 15): cases penalised but never transferred ---------------------------------
+
+
+@summarize.register
+def _(p: OversightFlagged) -> str:
+    return f"oversight flagged ({p.threshold_rule}): {p.reason}"
+
+
+@summarize.register
+def _(p: OversightSuggested) -> str:
+    return f"transfer suggested, reply by {p.reply_by:%Y-%m-%d %H:%M} UTC: {p.reason}"
+
+
+@summarize.register
+def _(p: OversightAnswered) -> str:
+    return f"oversight answered: {p.explanation}"
+
+
+@summarize.register
+def _(p: ItemsHandedOver) -> str:
+    late = " (late)" if p.handed_over_at > p.due_by else ""
+    return f"seized items handed over{late}: {', '.join(p.inventory)} ({p.handover_rule})"

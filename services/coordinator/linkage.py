@@ -1,9 +1,9 @@
 """Linkage signals, pure: spotting a repeat infringer and a jump in seizures.
 
-* ``repeat_infringer`` — one party (unified social credit code) appears in at least two
-  cases within the window, and either those cases belong to ``min_agencies`` different
-  agencies or there are ``min_cases`` of them. One case referred between agencies is one
-  case, not a repeat.
+* ``repeat_infringer`` — one party (unified social credit code) appears *in an infringer's
+  role* (:data:`INFRINGER_ROLES`) in at least two cases within the window, and either those
+  cases belong to ``min_agencies`` different agencies or there are ``min_cases`` of them.
+  One case referred between agencies is one case, not a repeat.
 * ``seizure_trend`` — detentions of one HS prefix at one port in the last window reach
   ``min_count`` and at least ``growth_factor`` times the window before.
 
@@ -15,7 +15,10 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contracts.cases import PartyRole
+
 __all__ = [
+    "INFRINGER_ROLES",
     "LinkagePolicy",
     "PartySighting",
     "RepeatInfringer",
@@ -26,6 +29,12 @@ __all__ = [
     "repeat_infringer",
     "seizure_trend",
 ]
+
+
+INFRINGER_ROLES = frozenset({PartyRole.SUSPECT})
+"""The roles that count towards a repeat infringer: the party accused of the infringement.
+A rights holder, complainant, consignee, consignor or mediator named in many cases is not
+thereby an infringer (a consignee or consignor who is accused is named as the suspect)."""
 
 
 class RepeatInfringerPolicy(BaseModel):
@@ -69,6 +78,7 @@ class PartySighting:
     case_id: str
     agency_id: str
     seen_at: datetime
+    role: PartyRole = PartyRole.OTHER
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +96,13 @@ class SeizureTrend:
 def repeat_infringer(
     sightings: list[PartySighting], now: datetime, policy: RepeatInfringerPolicy
 ) -> RepeatInfringer | None:
-    """The signal, if the sightings within the window amount to a repeat infringer."""
-    recent = [s for s in sightings if now - policy.window <= s.seen_at <= now]
+    """The signal, if the sightings in an infringer's role within the window amount to a
+    repeat infringer (sightings in any other role are not counted)."""
+    recent = [
+        s
+        for s in sightings
+        if s.role in INFRINGER_ROLES and now - policy.window <= s.seen_at <= now
+    ]
     cases = sorted({s.case_id for s in recent})
     agencies = sorted({s.agency_id for s in recent})
     if len(cases) < 2:

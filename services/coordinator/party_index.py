@@ -1,8 +1,9 @@
 """The party index: which cases name which company, by unified social credit code.
 
-One table, used both to spot repeat infringers and to link cases that share a party in the
-case view. Natural persons are not indexed: they carry no credit code, and linking them
-is not this bus's business.
+Two tables: every company named, whatever its role, to link cases that share a party in the
+case view; and the sightings of a company in an infringer's role (with that role), which
+alone the repeat-infringer signal counts. Natural persons are not indexed: they carry no
+credit code, and linking them is not this bus's business.
 """
 
 from datetime import datetime
@@ -10,12 +11,18 @@ from datetime import datetime
 from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contracts.cases import CaseOpened
-from services.coordinator.linkage import PartySighting
+from contracts.cases import CaseOpened, PartyRole
+from services.coordinator.linkage import INFRINGER_ROLES, PartySighting
 from services.coordinator.store import CoordinatorTable
 from services.runtime.timestamps import UtcTimestamp
 
-__all__ = ["PartyCaseRecord", "index_parties", "linked_case_ids", "sightings_of"]
+__all__ = [
+    "InfringerSightingRecord",
+    "PartyCaseRecord",
+    "index_parties",
+    "linked_case_ids",
+    "sightings_of",
+]
 
 
 class PartyCaseRecord(CoordinatorTable, table=True):
@@ -28,16 +35,34 @@ class PartyCaseRecord(CoordinatorTable, table=True):
     seen_at: datetime = Field(sa_type=UtcTimestamp)
 
 
+class InfringerSightingRecord(CoordinatorTable, table=True):
+    """A company named in an infringer's role (a table of its own, so an existing
+    ``coordinator_party_case`` needs no migration; sightings start counting at upgrade)."""
+
+    __tablename__ = "coordinator_infringer_sighting"
+
+    credit_code: str = Field(primary_key=True, max_length=18)
+    case_id: str = Field(primary_key=True, max_length=26)
+    agency_id: str = Field(primary_key=True, max_length=63)
+    role: str = Field(max_length=32)
+    seen_at: datetime = Field(sa_type=UtcTimestamp)
+
+
 async def index_parties(
     session: AsyncSession, opened: CaseOpened, *, case_id: str, agency_id: str, now: datetime
 ) -> list[str]:
-    """Record the companies named in ``opened``; the credit codes newly seen on this case."""
+    """Record the companies named in ``opened``; the credit codes newly seen on this case in
+    an infringer's role (a company named twice is indexed in its infringer's role first)."""
     new: list[str] = []
-    for party in opened.parties:
+    seen: set[str] = set()
+    ordered = sorted(opened.parties, key=lambda party: party.role not in INFRINGER_ROLES)
+    for party in ordered:
         code = party.credit_code
-        if code is None or code in new:
+        if code is None or code in seen:
             continue
-        if await session.get(PartyCaseRecord, (code, case_id, agency_id)) is None:
+        seen.add(code)
+        key = (code, case_id, agency_id)
+        if await session.get(PartyCaseRecord, key) is None:
             session.add(
                 PartyCaseRecord(
                     credit_code=code,
@@ -47,16 +72,37 @@ async def index_parties(
                     seen_at=now,
                 )
             )
+        if (
+            party.role in INFRINGER_ROLES
+            and await session.get(InfringerSightingRecord, key) is None
+        ):
+            session.add(
+                InfringerSightingRecord(
+                    credit_code=code,
+                    case_id=case_id,
+                    agency_id=agency_id,
+                    role=party.role.value,
+                    seen_at=now,
+                )
+            )
             new.append(code)
     await session.flush()
     return new
 
 
 async def sightings_of(session: AsyncSession, credit_code: str) -> list[PartySighting]:
+    """The company's sightings in an infringer's role."""
     rows = await session.exec(
-        select(PartyCaseRecord).where(PartyCaseRecord.credit_code == credit_code)
+        select(InfringerSightingRecord).where(InfringerSightingRecord.credit_code == credit_code)
     )
-    return [PartySighting(r.case_id, r.agency_id, r.seen_at) for r in rows]
+    return [PartySighting(r.case_id, r.agency_id, r.seen_at, _role(r.role)) for r in rows]
+
+
+def _role(stored: str) -> PartyRole:
+    try:
+        return PartyRole(stored)
+    except ValueError:
+        return PartyRole.OTHER
 
 
 async def linked_case_ids(session: AsyncSession, case_id: str) -> list[str]:

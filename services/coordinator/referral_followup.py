@@ -1,18 +1,24 @@
 """What the coordinator does after a referral step lands in the shared case file.
 
-It starts the clocks the step opens, stops the ones it meets, and copies the referral's new
-state to every party that neither took nor received the step — above all the procuratorate
-of the recipient's region, which must know of every transfer and every decline there.
+It starts the clocks the step opens, stops the ones it meets, moves one on a lawful
+extension or clock stop, and copies the referral's new state to every party that neither
+took nor received the step — above all the procuratorate of the recipient's region, which
+must know of every transfer and every decline there.
 """
 
 from contracts.envelope import Event
 from contracts.linkage import ReferralCopied
-from contracts.referrals import REFERRAL_STEPS, ReferralKind
+from contracts.referral_clocks import ReferralClockResumed, ReferralClockStopped, ReferralExtended
+from contracts.referrals import CLOCK_STEPS, REFERRAL_STEPS, ReferralKind
+from services.coordinator.deadline_steps import apply_clock_step
 from services.coordinator.deadline_store import open_deadlines, settle_deadlines
-from services.coordinator.deadlines import DeadlinePolicy, deadlines_opened
+from services.coordinator.deadlines import DeadlineStepRefused, deadlines_opened
 from services.coordinator.domain import CaseFile, CaseReferral
 from services.runtime.adapter import UnitOfWork
 from services.runtime.business_calendar import BusinessCalendar
+from services.runtime.errors import StepRefused
+from services.runtime.metrics import AgencyMetrics
+from services.runtime.rules import RuleBook
 
 __all__ = ["follow_referral_step"]
 
@@ -22,15 +28,35 @@ async def follow_referral_step(
     case: CaseFile,
     event: Event,
     *,
-    policy: DeadlinePolicy,
+    rules: RuleBook,
     calendar: BusinessCalendar,
+    metrics: AgencyMetrics | None = None,
 ) -> CaseReferral | None:
     """Deadlines and copies for a referral step already applied to ``case``."""
+    if event.event_type in CLOCK_STEPS:
+        step = event.payload
+        assert isinstance(step, ReferralExtended | ReferralClockStopped | ReferralClockResumed)
+        referral = case.referrals[step.referral_id]
+        try:
+            row = await apply_clock_step(
+                uow.session,
+                step,
+                kind=ReferralKind(referral.kind),
+                at=event.envelope.time,
+                rules=rules,
+                calendar=calendar,
+            )
+        except DeadlineStepRefused as exc:
+            raise StepRefused(f"referral {step.referral_id}: {exc}") from exc
+        if row.problem is not None and metrics is not None:
+            metrics.calendar_not_covered(f"referral.{row.stage}")
+        return referral
     if event.event_type not in REFERRAL_STEPS:
         return None
     referral = case.referrals[getattr(event.payload, "referral_id")]  # noqa: B009
     at = event.envelope.time
     await settle_deadlines(uow.session, referral.referral_id, referral.state, uow.now)
+    opened = deadlines_opened(ReferralKind(referral.kind), event.event_type, at, rules, calendar)
     await open_deadlines(
         uow.session,
         referral_id=referral.referral_id,
@@ -40,10 +66,11 @@ async def follow_referral_step(
         recipient=referral.recipient,
         supervisor=referral.supervisor,
         started_at=at,
-        deadlines=deadlines_opened(
-            ReferralKind(referral.kind), event.event_type, at, policy, calendar
-        ),
+        deadlines=opened,
     )
+    for deadline in opened:
+        if deadline.problem is not None and metrics is not None:
+            metrics.calendar_not_covered(f"referral.{deadline.stage.value}")
     told = {event.sender, event.recipient}
     copy = ReferralCopied(
         referral_id=referral.referral_id,

@@ -28,7 +28,7 @@ def may_see_deadline(deadline: DeadlineRecord, requester: str) -> bool:
 
 def deadline_view(deadline: DeadlineRecord, now: datetime) -> DeadlineView:
     late_by = None
-    if deadline.status == DeadlineStatus.OVERDUE.value:
+    if deadline.status == DeadlineStatus.OVERDUE.value and deadline.due_at is not None:
         late_by = ((deadline.met_late_at or now) - deadline.due_at).total_seconds()
     return DeadlineView(
         referral_id=deadline.referral_id,
@@ -44,6 +44,8 @@ def deadline_view(deadline: DeadlineRecord, now: datetime) -> DeadlineView:
         due_at=deadline.due_at,
         status=deadline.status,
         met_late_at=deadline.met_late_at,
+        rule_version=deadline.rule_version or None,
+        problem=deadline.problem,
         late_by_seconds=late_by,
     )
 

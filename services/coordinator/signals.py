@@ -17,6 +17,7 @@ from contracts.identifiers import new_ulid
 from contracts.subjects import COORDINATOR
 from contracts.warnings import Severity, WarningIssued, WarningTargets
 from services.coordinator.linkage import (
+    INFRINGER_ROLES,
     LinkagePolicy,
     RepeatInfringer,
     SeizureTrend,
@@ -68,7 +69,9 @@ class LinkageSignals(AgencyService):
             raised = await last_raised(uow.session, WarningCategory.REPEAT_INFRINGER, key)
             if signal is None or not may_raise(raised, now, policy.window):
                 continue
-            party = next(p for p in opened.parties if p.credit_code == code)
+            party = next(
+                p for p in opened.parties if p.credit_code == code and p.role in INFRINGER_ROLES
+            )
             warning = self._repeat_infringer_warning(party, signal, now)
             await self._raise(uow, warning, key, now)
 

@@ -1,14 +1,36 @@
-"""The customs adapter: detentions at the border, and referral of the case onward."""
+"""The customs adapter: detentions at the border, their legal clocks, and referral onward.
 
+Two ways into a detention (知识产权海关保护条例, Decree 395 rev. 2018): the holder applies and
+posts a bond unprompted (art. 15, :meth:`CustomsService.detain_goods`), or customs finds the
+goods, notifies the holder (art. 16, :meth:`~CustomsService.notify_rights_holder`) and detains
+once the holder's application and bond are recorded in time
+(:meth:`~CustomsService.record_application`; a rights-holder desk comes later). Goods are
+released when a clock runs out without the step it waits for (:meth:`release_lapsed`).
+"""
+
+from datetime import datetime
 from typing import ClassVar
 
 from sqlalchemy import MetaData
+from sqlmodel import select
 
-from contracts.customs import GoodsConfiscated, GoodsReleased
+from contracts.customs import DetentionBasis, GoodsConfiscated, GoodsDetained, GoodsReleased
 from contracts.identifiers import new_ulid
 from contracts.subjects import COORDINATOR
-from services.customs.confirmation import ConfirmationPolicy, confirmation_due, release_reason
-from services.customs.confirmation_store import ConfirmationWindowRecord, lapsed_windows
+from services.customs.confirmation import (
+    RELEASE_CLOCK,
+    ClockDue,
+    CustomsClock,
+    CustomsSettings,
+    clock_due,
+    release_reason,
+)
+from services.customs.confirmation_store import (
+    ClockStatus,
+    CustomsClockRecord,
+    clocks_of,
+    lapsed_clocks,
+)
 from services.customs.confirmation_watch import PeriodicTask
 from services.customs.domain import Detention, case_title, detained_goods
 from services.customs.store import CustomsTable, DetentionRecord
@@ -17,8 +39,11 @@ from services.runtime.agency_adapter import AgencyAdapter
 from services.runtime.business_calendar import CalendarPolicy
 from services.runtime.errors import StepRefused
 from services.runtime.policy import policy_section
+from services.runtime.timestamps import as_utc
 
 __all__ = ["CustomsService"]
+
+_HELD = ("notified", "detained")
 
 
 class CustomsService(AgencyAdapter):
@@ -29,15 +54,14 @@ class CustomsService(AgencyAdapter):
 
     def __init__(self, context: ServiceContext) -> None:
         super().__init__(context)
-        self.confirmation = policy_section(
-            context.policy, "customs_confirmation", ConfirmationPolicy
-        )
+        self.settings = policy_section(context.policy, "customs", CustomsSettings)
         self.calendar = policy_section(context.policy, "calendar", CalendarPolicy).calendar()
+        self.rules = context.rules
         self.confirmation_watch = PeriodicTask(
             self.release_lapsed,
             self.log,
-            interval_s=self.confirmation.watch_seconds,
-            name="confirmation-watch",
+            interval_s=self.settings.watch_seconds,
+            name="customs-clock-watch",
         )
 
     async def on_started(self) -> None:
@@ -47,8 +71,139 @@ class CustomsService(AgencyAdapter):
         await self.confirmation_watch.stop()
         await super().stop()
 
-    async def detain_goods(self, uow: UnitOfWork, detention: Detention) -> DetentionRecord:
-        """Hold suspected goods: opens a new case and records the detention on it."""
+    # -- the two ways in -----------------------------------------------------------------
+
+    async def detain_goods(
+        self, uow: UnitOfWork, detention: Detention, *, bond_ref: str | None = None
+    ) -> DetentionRecord:
+        """Detain on the holder's application and bond (art. 15): opens a case; released
+        after 20 working days without a court's assistance notice (art. 24(1))."""
+        record = await self._hold(
+            uow, detention, status="detained", basis=DetentionBasis.APPLICATION
+        )
+        record.bond_ref = bond_ref
+        release = self._start(uow, record, RELEASE_CLOCK[DetentionBasis.APPLICATION], uow.now)
+        self._emit_detained(uow, record, release)
+        return record
+
+    async def notify_rights_holder(self, uow: UnitOfWork, detention: Detention) -> DetentionRecord:
+        """Customs found suspected goods of a recorded right (art. 16): clearance suspended,
+        the holder notified; it has 3 working days to apply and post a bond."""
+        record = await self._hold(
+            uow, detention, status="notified", basis=DetentionBasis.EX_OFFICIO
+        )
+        self._start(uow, record, CustomsClock.APPLICATION_AND_BOND, uow.now)
+        return record
+
+    async def record_application(
+        self, uow: UnitOfWork, detention_id: str, *, bond_ref: str
+    ) -> DetentionRecord:
+        """The holder applied and posted a bond after customs' notice: detain, if in time.
+        Starts the investigation (30 working days, art. 20) and the release clock (50,
+        art. 24(2))."""
+        record = await self._held(uow, detention_id, expected="notified")
+        window = await uow.session.get(
+            CustomsClockRecord, (detention_id, CustomsClock.APPLICATION_AND_BOND.value)
+        )
+        if window is None or window.status == ClockStatus.LAPSED.value:
+            raise StepRefused(
+                f"the holder's application for {detention_id} came after the window "
+                f"({window.period if window else 'none'}); the goods are released"
+            )
+        if window.due_at is not None and uow.now > as_utc(window.due_at):
+            raise StepRefused(
+                f"the holder's application for {detention_id} came after the window closed "
+                f"({window.due_at:%Y-%m-%d %H:%M} UTC, {window.rule_version})"
+            )
+        _settle(window, ClockStatus.MET, uow.now)
+        uow.session.add(window)
+        record.status, record.bond_ref = "detained", bond_ref
+        uow.session.add(record)
+        self._start(uow, record, CustomsClock.INVESTIGATION, uow.now)
+        release = self._start(uow, record, CustomsClock.COURT_NOTICE_EX_OFFICIO, uow.now)
+        self._emit_detained(uow, record, release)
+        return record
+
+    # -- what ends a detention -----------------------------------------------------------
+
+    async def record_court_notice(
+        self, uow: UnitOfWork, detention_id: str, *, notice_ref: str
+    ) -> DetentionRecord:
+        """A court's assistance notice (order to stop infringing, property preservation)
+        arrived: the release clock stops; the goods stay detained for the court (art. 23)."""
+        record = await self._held(uow, detention_id, expected="detained")
+        record.court_notice_ref = notice_ref
+        uow.session.add(record)
+        release = RELEASE_CLOCK[DetentionBasis(record.basis or DetentionBasis.APPLICATION)]
+        clock = await uow.session.get(CustomsClockRecord, (detention_id, release.value))
+        if clock is not None and clock.status in (ClockStatus.RUNNING, ClockStatus.NOT_COMPUTABLE):
+            _settle(clock, ClockStatus.MET, uow.now)
+            uow.session.add(clock)
+        return record
+
+    async def confiscate_goods(
+        self, uow: UnitOfWork, detention_id: str, *, decision_ref: str
+    ) -> DetentionRecord:
+        record = await self._held(uow, detention_id, expected="detained")
+        record.status = "confiscated"
+        uow.session.add(record)
+        await self._settle_all(uow, detention_id)
+        uow.emit(
+            GoodsConfiscated(
+                detention_id=detention_id, case_id=record.case_id, decision_ref=decision_ref
+            ),
+            to=COORDINATOR,
+            case_id=record.case_id,
+        )
+        return record
+
+    async def release_goods(
+        self, uow: UnitOfWork, detention_id: str, *, reason: str
+    ) -> DetentionRecord:
+        record = await self._held(uow, detention_id)
+        record.status = "released"
+        uow.session.add(record)
+        await self._settle_all(uow, detention_id)
+        uow.emit(
+            GoodsReleased(detention_id=detention_id, case_id=record.case_id, reason=reason),
+            to=COORDINATOR,
+            case_id=record.case_id,
+        )
+        return record
+
+    async def release_lapsed(self) -> int:
+        """Act on every clock that ran out; return how many detentions were released."""
+        await self._recompute_not_computable()
+        async with self.database.transaction() as session:
+            lapsed = await lapsed_clocks(session, self.clock.now())
+        released = 0
+        for lapse in lapsed:
+            async with self.unit_of_work() as uow:
+                clock = await uow.session.get(CustomsClockRecord, (lapse.detention_id, lapse.clock))
+                if clock is None or clock.status != ClockStatus.RUNNING.value:
+                    continue
+                _settle(clock, ClockStatus.LAPSED, uow.now)
+                uow.session.add(clock)
+                if clock.clock == CustomsClock.INVESTIGATION.value:
+                    self.log.warning(
+                        "customs investigation period ran out: notify the holder (art. 20)",
+                        detention_id=clock.detention_id,
+                        rule_version=clock.rule_version,
+                    )
+                    continue
+                record = await uow.session.get(DetentionRecord, clock.detention_id)
+                if record is None or record.status not in _HELD:
+                    continue
+                reason = release_reason(CustomsClock(clock.clock), clock.period, clock.rule_version)
+                await self.release_goods(uow, clock.detention_id, reason=reason)
+                released += 1
+        return released
+
+    # -- helpers -------------------------------------------------------------------------
+
+    async def _hold(
+        self, uow: UnitOfWork, detention: Detention, *, status: str, basis: DetentionBasis
+    ) -> DetentionRecord:
         case_id, detention_id = new_ulid(), new_ulid()
         await self.open_case(
             uow,
@@ -65,94 +220,97 @@ class CustomsService(AgencyAdapter):
             port=detention.port,
             hs_code=detention.hs_code,
             quantity=detention.quantity,
+            status=status,
             detained_at=uow.now,
+            basis=basis.value,
         )
+        record.goods_event = detained_goods(
+            detention, detention_id=detention_id, case_id=case_id
+        ).model_dump_json()
         uow.session.add(record)
-        uow.session.add(
-            ConfirmationWindowRecord(
-                detention_id=detention_id,
-                case_id=case_id,
-                perishable=detention.perishable,
-                due_at=confirmation_due(
-                    uow.now,
-                    perishable=detention.perishable,
-                    policy=self.confirmation,
-                    calendar=self.calendar,
-                ),
-            )
-        )
-        uow.emit(
-            detained_goods(detention, detention_id=detention_id, case_id=case_id),
-            to=COORDINATOR,
-            case_id=case_id,
-        )
         return record
 
-    async def confiscate_goods(
-        self, uow: UnitOfWork, detention_id: str, *, decision_ref: str
-    ) -> DetentionRecord:
-        record = await self._held(uow, detention_id)
-        record.status = "confiscated"
-        uow.session.add(record)
+    def _start(
+        self, uow: UnitOfWork, record: DetentionRecord, clock: CustomsClock, at: datetime
+    ) -> ClockDue:
+        due = clock_due(clock, at, self.rules, self.calendar)
+        uow.session.add(
+            CustomsClockRecord(
+                detention_id=record.detention_id,
+                clock=clock.value,
+                case_id=record.case_id,
+                started_at=at,
+                due_at=due.due_at,
+                period=due.period.describe(),
+                rule_version=due.rule_version,
+                status=_status_of(due).value,
+                problem=due.problem,
+            )
+        )
+        if due.problem is not None:
+            self.metrics.calendar_not_covered(clock.value)
+            self.log.error(
+                "customs clock not computable: no release on it until the calendar covers it",
+                detention_id=record.detention_id,
+                clock=clock.value,
+                problem=due.problem,
+            )
+        return due
+
+    def _emit_detained(self, uow: UnitOfWork, record: DetentionRecord, release: ClockDue) -> None:
+        event = GoodsDetained.model_validate_json(record.goods_event)
         uow.emit(
-            GoodsConfiscated(
-                detention_id=detention_id, case_id=record.case_id, decision_ref=decision_ref
+            event.model_copy(
+                update={
+                    "basis": DetentionBasis(record.basis or DetentionBasis.APPLICATION),
+                    "release_due_at": release.due_at,
+                    "rule_version": release.rule_version,
+                }
             ),
             to=COORDINATOR,
             case_id=record.case_id,
         )
-        return record
 
-    async def release_goods(
-        self, uow: UnitOfWork, detention_id: str, *, reason: str
-    ) -> DetentionRecord:
-        record = await self._held(uow, detention_id)
-        record.status = "released"
-        uow.session.add(record)
-        uow.emit(
-            GoodsReleased(detention_id=detention_id, case_id=record.case_id, reason=reason),
-            to=COORDINATOR,
-            case_id=record.case_id,
-        )
-        return record
-
-    async def record_confirmation(
-        self, uow: UnitOfWork, detention_id: str
-    ) -> ConfirmationWindowRecord:
-        """The rights holder confirmed the detention (applied, bond posted): no release."""
-        await self._held(uow, detention_id)
-        window = await uow.session.get(ConfirmationWindowRecord, detention_id)
-        if window is None:
-            raise StepRefused(f"detention {detention_id} has no confirmation window")
-        if window.lapsed_at is not None:
-            raise StepRefused(f"the confirmation window of detention {detention_id} has lapsed")
-        window.confirmed_at = uow.now
-        uow.session.add(window)
-        return window
-
-    async def release_lapsed(self) -> int:
-        """Release every detention whose confirmation window ran out; return how many."""
+    async def _recompute_not_computable(self) -> None:
+        """Retry the clocks the calendar refused (a new year's notice, after a restart)."""
         async with self.database.transaction() as session:
-            lapsed = await lapsed_windows(session, self.clock.now())
-        released = 0
-        for window in lapsed:
-            async with self.unit_of_work() as uow:
-                current = await uow.session.get(ConfirmationWindowRecord, window.detention_id)
-                if current is None or current.lapsed_at or current.confirmed_at:
-                    continue
-                current.lapsed_at = uow.now
-                uow.session.add(current)
-                record = await uow.session.get(DetentionRecord, window.detention_id)
-                if record is not None and record.status == "detained":
-                    reason = release_reason(perishable=window.perishable, policy=self.confirmation)
-                    await self.release_goods(uow, window.detention_id, reason=reason)
-                    released += 1
-        return released
+            rows = await session.exec(
+                select(CustomsClockRecord).where(
+                    CustomsClockRecord.status == ClockStatus.NOT_COMPUTABLE.value
+                )
+            )
+            for row in rows.all():
+                due = clock_due(
+                    CustomsClock(row.clock), as_utc(row.started_at), self.rules, self.calendar
+                )
+                if due.problem is None:
+                    row.due_at, row.status, row.problem = (
+                        due.due_at,
+                        ClockStatus.RUNNING.value,
+                        None,
+                    )
+                    session.add(row)
 
-    async def _held(self, uow: UnitOfWork, detention_id: str) -> DetentionRecord:
+    async def _settle_all(self, uow: UnitOfWork, detention_id: str) -> None:
+        for clock in await clocks_of(uow.session, detention_id):
+            if clock.status in (ClockStatus.RUNNING.value, ClockStatus.NOT_COMPUTABLE.value):
+                _settle(clock, ClockStatus.MET, uow.now)
+                uow.session.add(clock)
+
+    async def _held(
+        self, uow: UnitOfWork, detention_id: str, *, expected: str | None = None
+    ) -> DetentionRecord:
         record = await uow.session.get(DetentionRecord, detention_id)
         if record is None:
             raise StepRefused(f"{self.agency.id} holds no detention {detention_id}")
-        if record.status != "detained":
-            raise StepRefused(f"detention {detention_id} is already {record.status}")
+        if record.status not in ((expected,) if expected else _HELD):
+            raise StepRefused(f"detention {detention_id} is {record.status}")
         return record
+
+
+def _settle(clock: CustomsClockRecord, status: ClockStatus, now: datetime) -> None:
+    clock.status, clock.settled_at = status.value, now
+
+
+def _status_of(due: ClockDue) -> ClockStatus:
+    return ClockStatus.RUNNING if due.problem is None else ClockStatus.NOT_COMPUTABLE

@@ -1,8 +1,8 @@
-"""Customs' side of the confirmation window: record confirmations, release what lapsed.
+"""Customs' clock watcher: a periodic task that acts on the clocks that ran out.
 
 A background task (started with the service) asks every ``watch_seconds`` of wall time
-which windows have run out in business time; each lapsed detention is released in its own
-transaction, and the window is marked in the same one, so a restart never releases twice.
+which clocks have run out in business time; each lapsed detention is released in its own
+transaction, and the clock is marked in the same one, so a restart never releases twice.
 """
 
 import asyncio

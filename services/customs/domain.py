@@ -27,6 +27,7 @@ class Detention:
     rights_holder: str
     parties: tuple[Party, ...] = ()
     perishable: bool = False
+    """Carried onto ``goods.detained`` for compatibility; no clock depends on it."""
 
     @property
     def goods(self) -> Goods:

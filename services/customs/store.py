@@ -21,4 +21,13 @@ class DetentionRecord(CustomsTable, table=True):
     hs_code: str = Field(max_length=10)
     quantity: int
     status: str = Field(default="detained", max_length=20)
+    """``notified`` (clearance suspended, the holder told: art. 16), ``detained``,
+    ``released`` or ``confiscated``."""
     detained_at: datetime
+    """When the goods were held: the notice (art. 16) or the detention (art. 15)."""
+    basis: str | None = Field(default=None, max_length=20)
+    bond_ref: str | None = None
+    court_notice_ref: str | None = None
+    goods_event: str = ""
+    """The ``goods.detained`` payload (JSON) this detention sends: at once on application
+    (art. 15), once the holder applies in time after a notice (art. 16)."""

@@ -4,31 +4,41 @@ Trademark Law of the PRC, art. 60: where the illegal business volume is 50,000 y
 more, the fine is up to five times that volume; below 50,000 yuan (or none can be
 established), up to 250,000 yuan.
 
-And when the sums are criminal: a regulator that finds them at or above a threshold of the
-policy table ``[[enforcement.criminal_thresholds]]`` must transfer the case to public
-security (Decree 310 art. 3) — the rule decides, not an officer's memory.
+And when the sums are criminal: a regulator whose findings reach a threshold rule in force
+on the date of the act (``criminal_threshold.*``, services/runtime/criminal_thresholds.py)
+must transfer the case to public security (Decree 310 art. 3) — the rule decides, not an
+officer's memory — and in IP cases it transfers already on a reasonable suspicion (art. 3
+para. 2), during its investigation. The transfer's legal basis names the rule versions.
 """
 
 from dataclasses import dataclass
 from decimal import Decimal
-from enum import StrEnum
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.identifiers import Money
+from contracts.oversight import CaseFindings, Offence, Offender
+from services.runtime.criminal_thresholds import ThresholdCrossed
+from services.runtime.rules import Rule
 
 __all__ = [
-    "CriminalThreshold",
+    "TRANSFER_BASIS",
     "Findings",
+    "Offence",
     "Offender",
     "Penalty",
     "PenaltyRefused",
-    "ThresholdPolicy",
     "assess_penalty",
-    "criminal_threshold_met",
     "fine_ceiling",
-    "transfer_reason",
+    "suspicion_basis",
+    "transfer_basis",
 ]
+
+Findings = CaseFindings
+"""What the regulator established (the wire model: it travels on the penalty's status)."""
+
+TRANSFER_BASIS = (
+    "Provisions on the Transfer of Suspected Criminal Cases by Administrative Law "
+    "Enforcement Agencies (Decree 310, rev. 2020), art. 3"
+)
 
 VOLUME_THRESHOLD = Decimal(50_000)
 FLAT_CEILING = Decimal(250_000)
@@ -74,71 +84,14 @@ def assess_penalty(illegal_volume: Money, fine: Money) -> Penalty:
     return Penalty(illegal_volume=illegal_volume, fine=fine)
 
 
-class Offender(StrEnum):
-    """Criminal thresholds may differ for natural persons and for units (legal persons)."""
-
-    INDIVIDUAL = "individual"
-    UNIT = "unit"
+def transfer_basis(crossed: ThresholdCrossed) -> str:
+    """The legal basis of a transfer by rule: Decree 310, and the threshold version applied."""
+    return f"{TRANSFER_BASIS}; threshold {crossed.version}: {crossed.rule.source}"
 
 
-class CriminalThreshold(BaseModel):
-    """One row: at or above either sum, the offence is criminal."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    offence: str = Field(min_length=1)
-    offender: Offender
-    illegal_business_volume: Decimal | None = Field(default=None, ge=0)
-    illegal_gains: Decimal | None = Field(default=None, ge=0)
-
-
-class ThresholdPolicy(BaseModel):
-    """Policy table ``[enforcement]``."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    criminal_thresholds: list[CriminalThreshold] = Field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Findings:
-    """What the regulator established when it concluded its case."""
-
-    offence: str
-    offender: Offender
-    illegal_business_volume: Money
-    illegal_gains: Money | None = None
-
-
-def criminal_threshold_met(
-    findings: Findings, thresholds: list[CriminalThreshold]
-) -> CriminalThreshold | None:
-    """The threshold row the findings reach, or ``None`` if the case stays administrative."""
-    for row in thresholds:
-        if row.offence != findings.offence or row.offender is not findings.offender:
-            continue
-        if _reaches(findings.illegal_business_volume, row.illegal_business_volume):
-            return row
-        if findings.illegal_gains and _reaches(findings.illegal_gains, row.illegal_gains):
-            return row
-    return None
-
-
-def _reaches(amount: Money, threshold: Decimal | None) -> bool:
-    if threshold is None:
-        return False
-    if amount.currency != "CNY":
-        raise PenaltyRefused("criminal thresholds are assessed in CNY")
-    return amount.value >= threshold
-
-
-def transfer_reason(findings: Findings, row: CriminalThreshold) -> str:
-    """Why the case goes to the police, in words the recipient reads."""
-    volume = findings.illegal_business_volume.value
-    limit = row.illegal_business_volume
-    gains = findings.illegal_gains.value if findings.illegal_gains else None
-    if limit is not None and volume >= limit:
-        sums = f"illegal business volume {volume} CNY ≥ {limit} CNY"
-    else:
-        sums = f"illegal gains {gains} CNY ≥ {row.illegal_gains} CNY"
-    return f"{findings.offence.replace('_', ' ')} by a {row.offender.value}: {sums}"
+def suspicion_basis(rule: Rule, crossed: ThresholdCrossed | None) -> str:
+    """The legal basis of a transfer on suspicion, with the threshold reached if one is."""
+    basis = f"{rule.source} ({rule.version})"
+    if crossed is not None:
+        basis += f"; threshold {crossed.version}: {crossed.rule.source}"
+    return basis

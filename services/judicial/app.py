@@ -11,16 +11,20 @@ from typing import ClassVar
 from contracts.cases import CaseStatus
 from contracts.identifiers import Money
 from contracts.judicial import ConfirmationIssued, JudgmentRendered
+from contracts.oversight import OversightSuggested
 from contracts.referrals import ReferralKind
 from contracts.subjects import COORDINATOR
 from services.judicial.domain import JudicialAct, NotOurPower, check_power, regulator_for
 from services.runtime.adapter import UnitOfWork
 from services.runtime.agency_adapter import AgencyAdapter, LocalCaseRecord
+from services.runtime.business_calendar import Period, due_at
 from services.runtime.errors import StepRefused
 from services.runtime.referral_desk import ReferralRecord
+from services.runtime.rules import RuleNotInForce
 
 __all__ = ["JudicialService"]
 
+REPLY_RULE = "oversight.reply"
 RETURN_BASIS = "Decree 310 (rev. 2020) art. 18: cases not criminal go back to the regulator"
 
 
@@ -65,6 +69,36 @@ class JudicialService(AgencyAdapter):
         )
 
     # -- procuratorate ------------------------------------------------------------------
+
+    async def suggest_transfer(
+        self,
+        uow: UnitOfWork,
+        case_id: str,
+        oversight_id: str,
+        *,
+        regulator: str,
+        reason: str,
+        reply_by: datetime | None = None,
+    ) -> OversightSuggested:
+        """On a flagged case: ask the regulator to transfer it, or to say why not, by
+        ``reply_by`` (else the period of rule ``oversight.reply`` in force today)."""
+        self._may(JudicialAct.SUPERVISE)
+        now = self.clock.now()
+        try:
+            rule = self.context.rules.in_force(REPLY_RULE, now.date())
+        except RuleNotInForce as exc:
+            raise StepRefused(str(exc)) from exc
+        if reply_by is None:
+            reply_by = due_at(now, rule.values_as(Period), self.business_calendar)
+        suggestion = OversightSuggested(
+            oversight_id=oversight_id,
+            case_id=case_id,
+            reason=reason,
+            reply_by=reply_by,
+            reply_rule=rule.version,
+        )
+        uow.emit(suggestion, to=regulator, case_id=case_id)
+        return suggestion
 
     async def prosecute(
         self,

@@ -8,7 +8,7 @@ A bureau that is asked to do another body's work refuses, with the reason.
 from enum import StrEnum
 from types import MappingProxyType
 
-from contracts.agencies import AgencyKind, JudicialRole, Registry
+from contracts.agencies import AgencyKind, JudicialRole, Registry, division_chain
 
 __all__ = ["JUDICIAL_POWERS", "JudicialAct", "NotOurPower", "check_power", "regulator_for"]
 
@@ -45,8 +45,11 @@ def check_power(role: JudicialRole | None, act: JudicialAct) -> None:
 
 
 def regulator_for(registry: Registry, region: str) -> str:
-    """The administrative enforcement office a non-criminal case returns to."""
-    for agency in registry.of_kind(AgencyKind.ENFORCEMENT):
-        if agency.region == region:
-            return agency.id
-    raise NotOurPower(f"no administrative enforcement office in region {region}")
+    """The administrative enforcement office a non-criminal case returns to: the one of the
+    region, else of its city, else of its province (:func:`division_chain`)."""
+    offices = registry.of_kind(AgencyKind.ENFORCEMENT)
+    for wanted in division_chain(region):
+        for agency in offices:
+            if agency.region == wanted:
+                return agency.id
+    raise NotOurPower(f"no administrative enforcement office for region {region}")

@@ -56,6 +56,7 @@ from services.runtime.consumer import EventConsumer
 from services.runtime.database import Database
 from services.runtime.dlq import REPLAY_FOR_HEADER, dead_letter
 from services.runtime.errors import PermanentError, RetryableError
+from services.runtime.exhausted import MAX_DELIVERIES_ADVISORY, exhausted_message, parse_advisory
 from services.runtime.inbox import InboxVerdict, claim_in_inbox
 from services.runtime.logging import event_fields
 from services.runtime.metrics import AgencyMetrics, IpbusMetrics, Outcome
@@ -74,6 +75,8 @@ RETRY_DELAY_S = 2.0
 STOP_TIMEOUT_S = 20.0
 
 ServiceT = TypeVar("ServiceT", bound="AgencyService")
+DETAIL_MAX = 1000
+"""Longest reason detail kept (a header value and an audit column, not a copy of the body)."""
 Handler = Callable[[Any, "UnitOfWork", Event], Awaitable[None]]
 
 
@@ -282,8 +285,13 @@ class AgencyService:
             log=self.log,
             in_stream_order=self.consumer.in_stream_order,
             hold_s=(self.consumer.backoff_s or (5.0,))[0] + 1.0,
+            touch_s=(self.consumer.backoff_s or (5.0,))[0] / 2,
         )
         await self._consumer.start()
+        if self.agency.kind is AgencyKind.COORDINATOR:  # reads any message, writes any letter
+            await self.broker.connection.subscribe(
+                f"{MAX_DELIVERIES_ADVISORY}.{EVENT_STREAM}.*", cb=self._on_exhausted
+            )
         await self.on_started()
         self._started.set()
         self.log.info("service started", consumer=self.consumer.durable)
@@ -340,6 +348,9 @@ class AgencyService:
             except EnvelopeRejected as refusal:
                 await self._refuse(msg, refusal.reason, refusal.detail)
                 continue
+            except Exception as exc:  # the one boundary: whatever the bytes, refused, acked
+                await self._refuse(msg, RejectReason.UNREADABLE, f"checks failed: {exc!r}")
+                continue
             checked.append((msg, event))
         if len(checked) > 1:
             started = time.perf_counter()
@@ -372,7 +383,8 @@ class AgencyService:
             await msg.nak(delay=RETRY_DELAY_S)
             return
         except Exception as exc:
-            if msg.metadata.num_delivered >= self.consumer.max_deliver:
+            if msg.metadata.num_delivered >= self.consumer.max_deliver:  # its last chance
+                self._event_log(event).exception("handler failed on the last delivery")
                 await self._refuse(msg, RejectReason.HANDLER_ERROR, repr(exc), event)
                 return
             self._event_log(event).exception(
@@ -466,9 +478,44 @@ class AgencyService:
         await self.on_applied(uow, event)
         return uow
 
+    async def _on_exhausted(self, advisory_msg: Msg) -> None:
+        """A consumer of ``IPBUS`` gave up on a message: dead-letter it, never drop it."""
+        advisory = parse_advisory(advisory_msg.data)
+        if advisory is None or advisory.stream != EVENT_STREAM:
+            return
+        try:
+            msg = await exhausted_message(self.broker.connection, self.js, advisory)
+            if msg is None:
+                return
+            detail = (
+                f"not acknowledged after {advisory.deliveries} deliveries to "
+                f"{advisory.consumer}; JetStream stopped delivering it"
+            )
+            self.log.warning(
+                "dead-lettered",
+                subject=msg.subject,
+                reason=RejectReason.MAX_DELIVERIES.value,
+                consumer=advisory.consumer,
+                stream_seq=advisory.stream_seq,
+            )
+            await dead_letter(
+                self.js,
+                msg,
+                consumer=advisory.consumer,
+                reason=RejectReason.MAX_DELIVERIES,
+                detail=detail,
+                now=self.clock.now(),
+            )
+            if advisory.consumer == self.consumer.durable:
+                await self.on_rejected(msg, RejectReason.MAX_DELIVERIES, detail)
+            self.metrics.dead_lettered(RejectReason.MAX_DELIVERIES)
+        except Exception:  # a core-NATS callback: log, the advisory will not come again
+            self.log.exception("could not dead-letter an exhausted message", advisory=advisory)
+
     async def _refuse(
         self, msg: Msg, reason: RejectReason, detail: str, event: Event | None = None
     ) -> None:
+        detail = _printable(detail)
         self._event_log(event).warning(
             "dead-lettered", subject=msg.subject, reason=reason.value, detail=detail
         )
@@ -484,3 +531,13 @@ class AgencyService:
         await msg.ack()
         self.metrics.dead_lettered(reason)
         self.metrics.event_received(event, "dead_lettered")
+
+
+def _printable(detail: str) -> str:
+    """``detail`` safe for a NATS header and a database text column: one line of printable
+    characters (controls, U+0000 and lone surrogates, which may come from the refused
+    input, escaped), at most :data:`DETAIL_MAX` characters."""
+    if not detail.isprintable():
+        detail = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in detail)
+    detail = detail.encode("utf-8", "backslashreplace").decode("utf-8")
+    return detail[:DETAIL_MAX]

@@ -20,6 +20,7 @@ from contracts.cases import (
     Party,
 )
 from contracts.envelope import Event
+from contracts.oversight import CaseFindings
 from contracts.subjects import COORDINATOR
 from services.runtime.adapter import UnitOfWork
 from services.runtime.authority import refuse_unpermitted
@@ -100,6 +101,7 @@ class AgencyAdapter(WarningDesk, ReferralDesk):
         *,
         note: str = "",
         to: str = COORDINATOR,
+        findings: CaseFindings | None = None,
     ) -> LocalCaseRecord:
         """Restate our part; addressed to another agency, it makes that agency a party."""
         record = await self.local_case(uow, case_id)
@@ -107,7 +109,9 @@ class AgencyAdapter(WarningDesk, ReferralDesk):
         record.updated_at = self.clock.now()
         uow.session.add(record)
         uow.emit(
-            CaseStatusChanged(local_ref=record.local_ref, status=status, note=note),
+            CaseStatusChanged(
+                local_ref=record.local_ref, status=status, note=note, findings=findings
+            ),
             to=to,
             case_id=case_id,
         )

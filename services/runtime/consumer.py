@@ -10,10 +10,20 @@ at a trickle each event goes through alone.
 **Stream order across replicas and crashes** (``in_stream_order``, for a consumer that
 sees every message of its stream, like the coordinator's): a batch is handed over only
 from the consumer's ack floor on — every message before it acknowledged, that is,
-applied and committed by whichever replica had it. The rest of the batch waits. A message
-whose predecessor is still out with another replica, or with a replica that died, waits
-for it; a batch that waits longer than the first redelivery backoff is handed back
-(``nak``) so the predecessors, due for redelivery by then, can be fetched first.
+applied and committed by whichever replica had it. The rest of the batch waits, kept
+alive (``in_progress``, so waiting costs none of its deliveries and it is not
+redelivered elsewhere meanwhile). A message whose predecessor is still out with another
+replica waits for it; when the predecessor was with a replica that died, the waiting
+batch fetches again after ``hold_s`` (a little over the first redelivery backoff), which
+brings the predecessor back, redeliveries first. A batch that makes no progress for
+three holds is handed back (``nak``).
+
+A predecessor that will never come back does not hold the rest: JetStream stops
+delivering a message after ``max_deliver`` attempts (the coordinator dead-letters it on
+the advisory, :mod:`services.runtime.exhausted`) but does not move the ack floor past it
+until a later message is acknowledged (nats-server 2.15). So when no message but the
+ones in hand is out with anyone (``num_ack_pending``), every unacknowledged predecessor
+is one of those, and the batch goes on.
 """
 
 import asyncio
@@ -37,6 +47,9 @@ RETRY_PAUSE_S = 0.5
 """Pause after a failed fetch (NATS reconnecting, JetStream briefly unavailable)."""
 TURN_POLL_S = (0.002, 0.005, 0.01, 0.02, 0.05)
 """Pauses between looks at the ack floor while a batch waits for its predecessors."""
+HAND_BACK_HOLDS = 3
+"""Holds without progress after which a waiting batch is handed back (``nak``), so that
+replicas each holding some successors of a lost message do not wait on each other."""
 
 T = TypeVar("T")
 
@@ -81,6 +94,7 @@ class EventConsumer:
         wait_s: float = FETCH_WAIT_S,
         in_stream_order: bool = False,
         hold_s: float = 6.0,
+        touch_s: float = 2.0,
     ) -> None:
         self._js = js
         self._stream = stream
@@ -91,6 +105,8 @@ class EventConsumer:
         self._wait_s = wait_s
         self._in_stream_order = in_stream_order
         self._hold_s = hold_s
+        self._touch_s = touch_s
+        """How often waiting messages are marked in progress; under the first ack wait."""
         self._subscription: JetStreamContext.PullSubscription | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -144,25 +160,59 @@ class EventConsumer:
                 self._delivering = False
 
     async def _deliver_in_turn(self, messages: list[Msg]) -> None:
-        """Hand over what is in turn, wait for the rest's predecessors, or hand it back."""
-        waiting = sorted(messages, key=_stream_seq)
-        given_up_at = time.monotonic() + self._hold_s
+        """Hand over what is in turn; keep the rest alive and fetch their predecessors."""
+        held = {_stream_seq(m): m for m in messages}
+        now = time.monotonic()
+        fetch_at, touch_at = now + self._hold_s, now + self._touch_s
+        hand_back_at = now + HAND_BACK_HOLDS * self._hold_s
         pauses = iter(TURN_POLL_S)
-        while waiting:
+        while held:
             info = await self._js().consumer_info(self._stream, self._durable)
             floor = info.ack_floor.stream_seq if info.ack_floor else 0
-            ready, waiting = in_turn(waiting, floor, _stream_seq)
-            if ready:
-                await self._deliver(ready)
-                pauses = iter(TURN_POLL_S)
-                continue
-            if self._stopping.is_set() or time.monotonic() > given_up_at:
-                self._log.info(
-                    "predecessors still out; handing the batch back",
+            ready, waiting = in_turn(sorted(held.values(), key=_stream_seq), floor, _stream_seq)
+            if not ready and info.num_ack_pending <= len(waiting):
+                self._log.warning(
+                    "predecessors will not be delivered again; going on without them",
                     first=_stream_seq(waiting[0]),
                     ack_floor=floor,
                 )
+                ready, waiting = in_turn(waiting, _stream_seq(waiting[0]) - 1, _stream_seq)
+            if ready:
+                for message in ready:
+                    del held[_stream_seq(message)]
+                await self._deliver(ready)
+                pauses = iter(TURN_POLL_S)
+                hand_back_at = time.monotonic() + HAND_BACK_HOLDS * self._hold_s
+                continue
+            now = time.monotonic()
+            if self._stopping.is_set() or now >= hand_back_at:
+                if not self._stopping.is_set():  # e.g. two replicas each holding successors
+                    self._log.info("no progress; handing the batch back", ack_floor=floor)
                 for message in waiting:
                     await message.nak()
                 return
+            if now >= touch_at or now >= fetch_at:
+                for message in waiting:  # still ours: not redelivered, no delivery spent
+                    await message.in_progress()
+                touch_at = now + self._touch_s
+            if now >= fetch_at:
+                self._log.info(
+                    "predecessors still out; fetching them",
+                    first=_stream_seq(waiting[0]),
+                    ack_floor=floor,
+                )
+                more = await self._fetch_more(2 * self._batch_max - len(held))
+                for message in more:
+                    held[_stream_seq(message)] = message  # the newest delivery is the one to ack
+                # while redeliveries keep coming (a dead replica's whole batch), ask again
+                fetch_at = time.monotonic() + (0.0 if more else self._hold_s)
+                continue
             await asyncio.sleep(next(pauses, TURN_POLL_S[-1]))
+
+    async def _fetch_more(self, room: int) -> list[Msg]:
+        """Up to ``room`` messages due now (redeliveries come first), without waiting long."""
+        assert self._subscription is not None
+        try:
+            return await self._subscription.fetch(max(1, room), timeout=TURN_POLL_S[-1] * 4)
+        except (NatsTimeoutError, TimeoutError):
+            return []

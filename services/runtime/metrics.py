@@ -138,6 +138,12 @@ class IpbusMetrics:
             ["kind", "stage"],
             registry=r,
         )
+        self.calendar_not_covered = Counter(
+            "ipbus_calendar_not_covered_total",
+            "Deadlines refused because their days fall outside the business calendar's years",
+            ["agency", "clock"],
+            registry=r,
+        )
         self.time_to_acknowledge = Histogram(
             "ipbus_referral_time_to_acknowledge_seconds",
             "From referral.issued to referral.acknowledged (event times)",
@@ -256,6 +262,11 @@ class AgencyMetrics:
 
     def ready(self, ready: bool) -> None:
         self.families.service_ready.labels(self.agency, self.service).set(1 if ready else 0)
+
+    def calendar_not_covered(self, clock: str) -> None:
+        """A deadline (``clock``: the stage or customs clock) could not be computed: the
+        calendar lacks a year's holiday notice. It is recorded as not computable."""
+        self.families.calendar_not_covered.labels(self.agency, clock).inc()
 
     def audit_chain_length(self, length: int) -> None:
         """For the audit log: set after each append (or on scrape)."""

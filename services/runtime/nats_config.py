@@ -118,6 +118,8 @@ def agency_permissions(agency: Agency) -> Permissions:
                 f"{QUERY_PREFIX}.>",
                 f"{DLQ_PREFIX}.>",
                 f"{inbox_prefix(me)}.>",
+                # messages any consumer gave up on, dead-lettered by the coordinator
+                f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{EVENT_STREAM}.*",
             ),
             allow_responses=True,
         )

@@ -20,7 +20,24 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def load_policy(path: Path) -> dict[str, Any]:
-    """The whole policy file as TOML tables."""
+    """The whole policy file as TOML tables.
+
+    A file with ``extends = "other.toml"`` (relative to the file) is that file with this
+    one's tables over it: each top-level table replaces the other's, and each ``[[rule]]``
+    replaces every version of the rule of the same name (the demo's short periods over the
+    real ones).
+    """
+    policy = _read(path)
+    base_name = policy.pop("extends", None)
+    if base_name is None:
+        return policy
+    base = load_policy(path.parent / str(base_name))
+    names = {rule.get("name") for rule in policy.get("rule", []) if isinstance(rule, Mapping)}
+    kept = [rule for rule in base.get("rule", []) if rule.get("name") not in names]
+    return {**base, **policy, "rule": [*kept, *policy.get("rule", [])]}
+
+
+def _read(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)

@@ -31,6 +31,7 @@ from contracts.linkage import (
     SupervisionClosed,
     SupervisionOpened,
 )
+from contracts.referral_clocks import ReferralClockResumed, ReferralClockStopped, ReferralExtended
 from contracts.referrals import (
     REFERRAL_STEPS,
     Evidence,
@@ -58,7 +59,6 @@ from services.runtime.referral_linkage import (
     _ADDRESSEE_OF_STEP,
     ADDRESSEE,
     LinkageCommands,
-    ReferralWindows,
     check_reconsideration_window,
     referral_supervisor,
 )
@@ -96,7 +96,7 @@ class ReferralDesk(LinkageCommands, AgencyService):
 
     def __init__(self, context: ServiceContext) -> None:
         super().__init__(context)
-        self.referral_windows = policy_section(context.policy, "referral_windows", ReferralWindows)
+        self.rules = context.rules
         self.business_calendar = policy_section(
             context.policy, "calendar", CalendarPolicy
         ).calendar()
@@ -156,7 +156,7 @@ class ReferralDesk(LinkageCommands, AgencyService):
             sender=self.agency.id,
             recipient=to,
             state=ReferralState.ISSUED.value,
-            supervisor=referral_supervisor(self.registry, self.agency.id, to),
+            supervisor=referral_supervisor(self.registry, self.agency.id, to, kind),
             issued_at=now,
             updated_at=now,
         )
@@ -260,7 +260,9 @@ class ReferralDesk(LinkageCommands, AgencyService):
             sender=event.sender,
             recipient=self.agency.id,
             state=ReferralState.ISSUED.value,
-            supervisor=referral_supervisor(self.registry, event.sender, self.agency.id),
+            supervisor=referral_supervisor(
+                self.registry, event.sender, self.agency.id, issued.kind
+            ),
             issued_at=event.envelope.time,
             updated_at=now,
         )
@@ -283,6 +285,9 @@ class ReferralDesk(LinkageCommands, AgencyService):
         RefusalExplained,
         FilingNotified,
         SupervisionClosed,
+        ReferralExtended,
+        ReferralClockStopped,
+        ReferralClockResumed,
     )
     async def _on_step(self, uow: UnitOfWork, event: Event) -> None:
         step = event.payload
@@ -302,7 +307,7 @@ class ReferralDesk(LinkageCommands, AgencyService):
             check_reconsideration_window(
                 record.updated_at,
                 event.envelope.time,
-                self.referral_windows,
+                self.rules,
                 self.business_calendar,
             )
         _step(record, event.event_type, by, self.clock.now(), event.payload)
@@ -335,7 +340,9 @@ class ReferralDesk(LinkageCommands, AgencyService):
                 sender=copy.sender,
                 recipient=copy.recipient,
                 state=copy.state.value,
-                supervisor=referral_supervisor(self.registry, copy.sender, copy.recipient),
+                supervisor=referral_supervisor(
+                    self.registry, copy.sender, copy.recipient, copy.kind
+                ),
                 issued_at=event.envelope.time,
                 updated_at=now,
             )
@@ -367,6 +374,9 @@ _STEP_PAYLOADS = (
     RefusalExplained,
     FilingNotified,
     SupervisionClosed,
+    ReferralExtended,
+    ReferralClockStopped,
+    ReferralClockResumed,
 )
 
 

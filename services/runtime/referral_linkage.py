@@ -2,8 +2,10 @@
 
 A step goes to the party that must act on it; the supervisor is the procuratorate of the
 recipient's region. After a decline the sender may ask for reconsideration within a window
-(3 calendar days by default, policy ``[referral_windows] reconsideration_request``): the
-sender's desk refuses a late request at once, and the recipient's desk refuses a late arrival.
+(rule ``referral_window.reconsideration_request``, Decree 310 art. 9: 3 days, the version in
+force on the day of the decline): the sender's desk refuses a late request at once, and the
+recipient's desk refuses a late arrival. A window the calendar cannot compute (its last day
+falls past the covered years) is not enforced: a lawful request is never refused on a guess.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.agencies import Registry
 from contracts.base import Payload
@@ -24,23 +24,31 @@ from contracts.linkage import (
     SupervisionClosed,
     SupervisionOpened,
 )
-from contracts.referrals import ReferralParty, ReferralState
+from contracts.referral_clocks import (
+    ClockStopGround,
+    ReferralClockResumed,
+    ReferralClockStopped,
+    ReferralExtended,
+)
+from contracts.referrals import ReferralKind, ReferralParty, ReferralStage, ReferralState
 from services.runtime.adapter import UnitOfWork
 from services.runtime.business_calendar import (
     BusinessCalendar,
+    CalendarNotCovered,
     Period,
-    PeriodUnit,
     due_at,
 )
 from services.runtime.errors import StepRefused
+from services.runtime.rules import RuleBook, RuleNotInForce
 
 if TYPE_CHECKING:
     from services.runtime.referral_desk import ReferralRecord
 
 __all__ = [
     "ADDRESSEE",
+    "RECONSIDERATION_WINDOW",
+    "SUPERVISED_KINDS",
     "LinkageCommands",
-    "ReferralWindows",
     "check_reconsideration_window",
     "referral_supervisor",
 ]
@@ -53,9 +61,31 @@ ADDRESSEE: MappingProxyType[_P, _P] = MappingProxyType(
 _ADDRESSEE_OF_STEP = MappingProxyType({RefusalExplained.event_type: _P.SUPERVISOR})
 
 
-def referral_supervisor(registry: Registry, sender: str, recipient: str) -> str | None:
-    """The procuratorate of the recipient's region, unless it is itself party to the referral."""
-    if recipient not in registry:
+SUPERVISED_KINDS = frozenset(
+    {
+        ReferralKind.ADMIN_TO_CRIMINAL,
+        ReferralKind.CUSTOMS_TO_CRIMINAL,
+        ReferralKind.CRIMINAL_TO_ADMIN,
+    }
+)
+"""The kinds a procuratorate supervises, so the only ones it is copied on and party to.
+
+Transfers into criminal proceedings, by a regulator or by customs (both administrative law
+enforcement bodies): Decree 310 (rev. 2020) art. 14 puts them under the procuratorate's
+supervision, and the procuratorate supervises the police's decision to file (Criminal
+Procedure Law art. 113). The way back, criminal to administrative (行刑反向衔接), is part of
+the two-way linkage the SPP Provisions on promoting linkage (高检发释字〔2021〕4号, 2021-09-06)
+put under procuratorial work. Not supervised: a lead from customs to a regulator (two
+administrative bodies; no criminal filing), the judicial confirmation of a civil mediation
+agreement, and overseas assistance."""
+
+
+def referral_supervisor(
+    registry: Registry, sender: str, recipient: str, kind: ReferralKind
+) -> str | None:
+    """The procuratorate competent for the recipient's region (nearest level: district, city,
+    province, national), for a supervised kind, unless it is itself party to the referral."""
+    if kind not in SUPERVISED_KINDS or recipient not in registry:
         return None
     procuratorate = registry.procuratorate_for(registry.get(recipient).region)
     if procuratorate is None or procuratorate.id in (recipient, sender):
@@ -63,35 +93,35 @@ def referral_supervisor(registry: Registry, sender: str, recipient: str) -> str 
     return procuratorate.id
 
 
-class ReferralWindows(BaseModel):
-    """Policy table ``[referral_windows]``: how long the sender may wait before it acts."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    reconsideration_request: Period = Field(
-        default_factory=lambda: Period(amount=3, unit=PeriodUnit.CALENDAR_DAYS)
-    )
-    """Decree 310 (rev. 2020) art. 9: within 3 days of receiving the decision not to file."""
+RECONSIDERATION_WINDOW = "referral_window.reconsideration_request"
 
 
 def check_reconsideration_window(
-    declined_at: datetime, asked_at: datetime, windows: ReferralWindows, calendar: BusinessCalendar
+    declined_at: datetime, asked_at: datetime, rules: RuleBook, calendar: BusinessCalendar
 ) -> None:
     """Refuse a request for reconsideration made after the window closed."""
     if declined_at.tzinfo is None:  # read back from a database column: stored as UTC
         declined_at = declined_at.replace(tzinfo=UTC)
-    closes = due_at(declined_at, windows.reconsideration_request, calendar)
+    try:
+        rule = rules.in_force(RECONSIDERATION_WINDOW, calendar.local_date(declined_at))
+    except RuleNotInForce as exc:
+        raise StepRefused(f"reconsideration window: {exc}") from exc
+    window = rule.values_as(Period)
+    try:
+        closes = due_at(declined_at, window, calendar)
+    except CalendarNotCovered:
+        return
     if asked_at > closes:
         raise StepRefused(
-            f"reconsideration must be asked within {windows.reconsideration_request.describe()} "
-            f"of the decline (window closed {closes:%Y-%m-%d %H:%M} UTC)"
+            f"reconsideration must be asked within {window.describe()} of the decline "
+            f"(window closed {closes:%Y-%m-%d %H:%M} UTC; {rule.version})"
         )
 
 
 class LinkageCommands:
     """The officers' commands of reconsideration and supervision (mixed into the desk)."""
 
-    referral_windows: ReferralWindows
+    rules: RuleBook
     business_calendar: BusinessCalendar
 
     async def _answer(self, uow: UnitOfWork, referral_id: str, payload: Payload) -> ReferralRecord:
@@ -107,7 +137,7 @@ class LinkageCommands:
         record = await self.referral(uow, referral_id)
         if record.state == ReferralState.DECLINED.value:
             check_reconsideration_window(
-                record.updated_at, uow.now, self.referral_windows, self.business_calendar
+                record.updated_at, uow.now, self.rules, self.business_calendar
             )
         return await self._answer(
             uow, referral_id, ReconsiderationRequested(referral_id=referral_id, reason=reason)
@@ -151,4 +181,49 @@ class LinkageCommands:
         """Procuratorate: the reasons hold; the refusal stands."""
         return await self._answer(
             uow, referral_id, SupervisionClosed(referral_id=referral_id, finding=finding)
+        )
+
+    async def extend_deadline(
+        self,
+        uow: UnitOfWork,
+        referral_id: str,
+        *,
+        stage: ReferralStage,
+        reason: str,
+        approved_by: str | None = None,
+    ) -> ReferralRecord:
+        """Recipient: extend the deadline of a stage it owes to the rule's next limit (the
+        coordinator refuses an extension the rule does not allow)."""
+        return await self._answer(
+            uow,
+            referral_id,
+            ReferralExtended(
+                referral_id=referral_id, stage=stage, reason=reason, approved_by=approved_by
+            ),
+        )
+
+    async def stop_clock(
+        self,
+        uow: UnitOfWork,
+        referral_id: str,
+        *,
+        stage: ReferralStage,
+        ground: ClockStopGround,
+        reason: str,
+    ) -> ReferralRecord:
+        """Recipient: stop a stage's clock for time the rule does not count (an appraisal)."""
+        return await self._answer(
+            uow,
+            referral_id,
+            ReferralClockStopped(
+                referral_id=referral_id, stage=stage, ground=ground, reason=reason
+            ),
+        )
+
+    async def resume_clock(
+        self, uow: UnitOfWork, referral_id: str, *, stage: ReferralStage, note: str = ""
+    ) -> ReferralRecord:
+        """Recipient: resume a stopped clock; what was left of the period runs again."""
+        return await self._answer(
+            uow, referral_id, ReferralClockResumed(referral_id=referral_id, stage=stage, note=note)
         )

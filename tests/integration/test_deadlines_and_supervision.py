@@ -28,7 +28,9 @@ pytestmark = pytest.mark.integration
 
 AGENCIES = ("coordinator", "amr-shanghai", "psb-shanghai", "procuratorate-shanghai")
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Shanghai
-POLICY = """
+POLICY = f"""
+extends = "{Path(__file__).parents[2] / "deploy" / "policy.toml"}"
+
 [referral_deadlines]
 watch_seconds = 0.2
 """

@@ -13,6 +13,7 @@ from services.runtime.agency_adapter import AgencyAdapter
 from services.runtime.bootstrap import Bus
 from services.runtime.queries import query_case
 from services.runtime.referral_desk import ReferralRecord
+from services.runtime.referral_linkage import SUPERVISED_KINDS
 from services.runtime.settings import Settings
 from tests.integration.wire import wait_until
 
@@ -98,7 +99,9 @@ async def test_every_kind_is_issued_acknowledged_accepted_and_concluded(
     assert received.state == ReferralState.CONCLUDED.value
     assert received.receipt is not None
     assert received.local_ref == "THEIR-7"
-    supervised = kind is not ReferralKind.OVERSEAS_ASSISTANCE  # national centre: no region
+    # The procuratorate supervises criminal filing and the way back, not civil mediation,
+    # a lead between two regulators, or overseas assistance (SUPERVISED_KINDS).
+    supervised = kind in SUPERVISED_KINDS
     assert received.supervisor == (SUPERVISOR if supervised else None)
     if supervised:
         await until_state(full_bus, SUPERVISOR, referral_id, ReferralState.CONCLUDED)
@@ -122,3 +125,6 @@ async def test_every_kind_is_issued_acknowledged_accepted_and_concluded(
         "referral.concluded",
     ]
     assert (await shared_case(full_bus, case_id, requester="customs-guangdong")) is None
+    if not supervised:  # never copied, so never a party
+        assert await ledger(full_bus, SUPERVISOR, referral_id) is None
+        assert (await shared_case(full_bus, case_id, requester=SUPERVISOR)) is None

@@ -163,7 +163,7 @@ async def test_ipbus_case_show_prints_the_timeline_and_refuses_strangers(bus: Bu
         await wait_until(known, what="the acknowledgement on the timeline")
     finally:
         await nc.close()
-    env = {**os.environ, "IPBUS_NATS_URL": bus.nats_url, "COLUMNS": "200"}
+    env = {**os.environ, "IPBUS_NATS_URL": bus.nats_url, "COLUMNS": "400"}
     ipbus = str(Path(sys.executable).with_name("ipbus"))
     shown = await asyncio.create_subprocess_exec(
         ipbus,
@@ -185,6 +185,8 @@ async def test_ipbus_case_show_prints_the_timeline_and_refuses_strangers(bus: Bu
         "referral.acknowledged",
         "goods.detained",
         "referred",
+        "Deadlines",  # each deadline beside the rule version that set it (issue 15)
+        "referral.acknowledge@2026-01-01",
     ):
         assert expected in text
     refused = await asyncio.create_subprocess_exec(

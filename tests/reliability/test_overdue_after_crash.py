@@ -28,12 +28,17 @@ from tests.reliability.fleet import Fleet
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(180)]
 
 CUSTOMS, REGULATOR = "customs-shanghai", "amr-shanghai"
-POLICY = """
+POLICY = f"""
+extends = "{Path(__file__).parents[2] / "deploy" / "policy.toml"}"
+
 [referral_deadlines]
 watch_seconds = 0.2
 
-[referral_deadlines.kinds.customs_to_enforcement]
-decide = { amount = 4, unit = "seconds" }
+[[rule]]
+name = "referral.decide.customs_to_enforcement"
+values = {{ amount = 4, unit = "seconds" }}
+source = "test: a deadline short enough to run out (not law)"
+effective_from = 2000-01-01
 """
 DEADLINE_S = 4.0
 

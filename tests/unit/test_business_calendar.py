@@ -1,23 +1,29 @@
-"""Deadline arithmetic: hours, calendar days and working days on a holiday calendar."""
+"""Deadline arithmetic: hours, calendar days and working days on the holiday calendar, and
+the calendar's end: a period that needs a day of an uncovered year is refused."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
+import chinese_calendar
 import pytest
 from pydantic import ValidationError
 
 from services.runtime.business_calendar import (
     BusinessCalendar,
+    CalendarNotCovered,
     CalendarPolicy,
     Period,
     PeriodUnit,
     due_at,
 )
+from services.runtime.policy import load_policy, policy_section
 
-# Spring Festival 2026: 15–23 February off; Saturday 14 and Saturday 28 February worked.
-SPRING = CalendarPolicy(
-    holidays=[date(2026, 2, d) for d in range(15, 24)],
-    working_weekends=[date(2026, 2, 14), date(2026, 2, 28)],
-).calendar()
+COMMITTED = policy_section(
+    load_policy(Path(__file__).parents[2] / "deploy" / "policy.toml"), "calendar", CalendarPolicy
+)
+# The committed 2026 calendar. Spring Festival: 15–23 February off; Saturday 14 and Saturday
+# 28 February worked.
+SPRING = COMMITTED.calendar()
 PLAIN = BusinessCalendar()
 
 
@@ -60,6 +66,105 @@ def test_a_period_runs_out_when_the_law_says(
     start: str, amount: float, unit: str, calendar: BusinessCalendar, due: str
 ) -> None:
     assert due_at(utc(start), period(amount, unit), calendar) == utc(due)
+
+
+def _days_of(year: int) -> list[date]:
+    first = date(year, 1, 1)
+    return [first + timedelta(days=n) for n in range((date(year + 1, 1, 1) - first).days)]
+
+
+def test_the_committed_2026_table_matches_chinese_calendar_day_by_day() -> None:
+    """Cross-check against the chinese-calendar package (its 2026 data is the same notice)."""
+    wrong = [
+        day
+        for day in _days_of(2026)
+        if SPRING.is_working_day(day) != chinese_calendar.is_workday(day)
+    ]
+    assert wrong == []
+
+
+def test_the_calendar_declares_the_years_it_covers_each_with_its_notice() -> None:
+    assert COMMITTED.covered_years == [2026]
+    assert "国务院办公厅关于2026年部分节假日安排的通知" in COMMITTED.year[0].source
+
+
+@pytest.mark.parametrize(
+    ("start", "amount", "unit"),
+    [
+        ("2026-12-30 02:00", 3, "working_days"),  # 31 Dec, then 2027
+        ("2026-12-29 02:00", 3, "calendar_days"),  # last day 1 January 2027
+        ("2026-12-31 16:30", 1, "calendar_days"),  # already 1 January 2027 in Shanghai
+        ("2026-11-30 02:00", 50, "working_days"),  # a customs release clock started today
+    ],
+)
+def test_a_period_past_the_covered_years_is_refused_not_computed(
+    start: str, amount: int, unit: str
+) -> None:
+    with pytest.raises(CalendarNotCovered, match=r"covers 2026; 2027-01-0\d is outside it"):
+        due_at(utc(start), period(amount, unit), SPRING)
+
+
+@pytest.mark.parametrize(
+    ("start", "amount", "unit", "due"),
+    [
+        ("2026-12-30 02:00", 1, "working_days", "2026-12-31 16:00"),  # the last covered day
+        ("2026-12-28 02:00", 3, "calendar_days", "2026-12-31 16:00"),
+        ("2026-12-31 02:00", 20, "hours", "2026-12-31 22:00"),  # hours need no calendar
+        ("2026-12-31 02:00", 48, "hours", "2027-01-02 02:00"),
+    ],
+)
+def test_a_period_that_ends_inside_the_covered_years_is_computed(
+    start: str, amount: int, unit: str, due: str
+) -> None:
+    assert due_at(utc(start), period(amount, unit), SPRING) == utc(due)
+
+
+def test_a_period_started_before_the_covered_years_counts_only_covered_days() -> None:
+    # 30 Dec 2025 + 3 calendar days = 2 Jan 2026, a holiday: it runs to Sunday 4 January,
+    # a make-up working day; no 2025 day was needed.
+    assert due_at(utc("2025-12-30 02:00"), period(3, "calendar_days"), SPRING) == utc(
+        "2026-01-04 16:00"
+    )
+    with pytest.raises(CalendarNotCovered, match="2025-12-31"):
+        due_at(utc("2025-12-30 02:00"), period(1, "working_days"), SPRING)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"year": 2027, "source": "a notice of 2026", "holidays": ["2026-10-01"]}, "not in 2027"),
+        (
+            {"year": 2026, "source": "a notice of 2025", "working_weekends": ["2026-03-02"]},
+            "not a Saturday or Sunday",
+        ),
+        (
+            {
+                "year": 2026,
+                "source": "a notice of 2025",
+                "holidays": ["2026-02-14"],
+                "working_weekends": ["2026-02-14"],
+            },
+            "both a holiday and a working weekend",
+        ),
+    ],
+)
+def test_a_malformed_year_table_is_refused_when_the_policy_loads(
+    table: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValidationError, match=message):
+        CalendarPolicy.model_validate({"year": [table]})
+
+
+def test_a_year_listed_twice_is_refused() -> None:
+    table = {"year": 2026, "source": "a notice of 2025"}
+    with pytest.raises(ValidationError, match="two"):
+        CalendarPolicy.model_validate({"year": [table, table]})
+
+
+def test_a_calendar_with_no_year_refuses_every_day_count() -> None:
+    empty = CalendarPolicy().calendar()
+    with pytest.raises(CalendarNotCovered, match="covers no year"):
+        due_at(utc("2026-03-02 02:00"), period(1, "calendar_days"), empty)
 
 
 def test_a_weekend_is_not_a_working_day_unless_made_one() -> None:

@@ -7,10 +7,10 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contracts.canonical import canonical_json
+from contracts.canonical import MAX_DEPTH, NotCanonical, canonical_json
 
 SAFE = 2**53 - 1
-text = st.text(alphabet=st.characters(exclude_categories=["Cs"]))
+text = st.text(alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00"))
 scalars = st.none() | st.booleans() | st.integers(-SAFE, SAFE) | text
 json_values = st.recursive(
     scalars, lambda inner: st.lists(inner) | st.dictionaries(text, inner), max_leaves=30
@@ -37,5 +37,42 @@ def test_keys_beyond_the_basic_plane_sort_by_utf16_code_units() -> None:
 
 def test_integers_beyond_javascript_precision_are_refused_as_the_reference_refuses_them() -> None:
     assert canonical_json({"n": SAFE}) == b'{"n":9007199254740991}'
-    with pytest.raises(rfc8785.IntegerDomainError):
-        canonical_json({"n": SAFE + 2})
+    assert canonical_json({"n": -SAFE}) == b'{"n":-9007199254740991}'
+    for n in (SAFE + 1, -SAFE - 1, 10**400, -(10**4000)):
+        with pytest.raises(NotCanonical, match="beyond"):
+            canonical_json({"n": n})
+
+
+@pytest.mark.parametrize(
+    ("value", "what"),
+    [
+        ({"x": float("nan")}, "not finite"),
+        ({"x": [float("inf")]}, "not finite"),
+        ({"x": -float("inf")}, "not finite"),
+        ({"x": "a\ud800b"}, "lone surrogate"),
+        ({"\udc00": 1}, "lone surrogate"),
+        ({"\U0001f600\ud800": 1.5}, "no canonical form"),  # reference path: surrogate key
+        ({"x": "a\x00b"}, "U\\+0000"),
+        ({"a\x00": 1}, "U\\+0000"),
+        ({1: 2}, "not a string"),
+        ({"x": {1, 2}}, "not a JSON value"),
+        ({"x": b"bytes"}, "not a JSON value"),
+    ],
+)
+def test_what_has_no_canonical_form_is_refused_with_one_error_type(value: Any, what: str) -> None:
+    with pytest.raises(NotCanonical, match=what):
+        canonical_json(value)
+
+
+def test_nesting_is_bounded() -> None:
+    def nested(depth: int) -> Any:
+        value: Any = 1
+        for _ in range(depth):
+            value = [value]
+        return value
+
+    assert canonical_json(nested(MAX_DEPTH)) == b"[" * MAX_DEPTH + b"1" + b"]" * MAX_DEPTH
+    with pytest.raises(NotCanonical, match="deeper"):
+        canonical_json(nested(MAX_DEPTH + 1))
+    with pytest.raises(NotCanonical, match="deeper"):
+        canonical_json(nested(10**5))  # no RecursionError: refused at the bound

@@ -16,7 +16,14 @@ from contracts.linkage import (
     SupervisionClosed,
     SupervisionOpened,
 )
+from contracts.referral_clocks import (
+    ClockStopGround,
+    ReferralClockResumed,
+    ReferralClockStopped,
+    ReferralExtended,
+)
 from contracts.referrals import (
+    CLOCK_STEPS,
     REFERRAL_STEPS,
     ReferralAccepted,
     ReferralAcknowledged,
@@ -290,6 +297,45 @@ def test_a_case_party_outside_the_referral_takes_none_of_its_steps(event_type: s
 
     with pytest.raises(NotPermitted, match=f"{AMR} is not party to referral"):
         apply_event(referred(state), facts(STEP_PAYLOADS[event_type], AMR, PSB))
+
+
+CLOCK_PAYLOADS: dict[str, Payload] = {
+    "referral.extended": ReferralExtended(
+        referral_id=REFERRAL_ID, stage=ReferralStage.DECIDE, reason="complex case"
+    ),
+    "referral.clock_stopped": ReferralClockStopped(
+        referral_id=REFERRAL_ID,
+        stage=ReferralStage.DECIDE,
+        ground=next(iter(ClockStopGround)),
+        reason="sent for identification",
+    ),
+    "referral.clock_resumed": ReferralClockResumed(
+        referral_id=REFERRAL_ID, stage=ReferralStage.DECIDE
+    ),
+}
+
+
+def test_every_clock_step_has_a_payload_here() -> None:
+    assert set(CLOCK_PAYLOADS) == set(CLOCK_STEPS)
+
+
+@pytest.mark.parametrize(
+    ("event_type", "end"),
+    [
+        pytest.param(event_type, end, id=f"{event_type}-by-{end.value}")
+        for event_type, owed_by in CLOCK_STEPS.items()
+        for end in ReferralParty
+        if end not in owed_by
+    ],
+)
+def test_a_clock_step_from_an_end_that_owes_no_stage_is_not_permitted(
+    event_type: str, end: ReferralParty
+) -> None:
+    sender = ENDS[end]
+    event = facts(CLOCK_PAYLOADS[event_type], sender, CUSTOMS if sender != CUSTOMS else PSB)
+
+    with pytest.raises(NotPermitted, match=f"must come from the .*{sender} is its"):
+        apply_event(referred(ReferralState.ACKNOWLEDGED), event)
 
 
 def test_the_right_end_out_of_order_is_an_illegal_step_not_a_permission() -> None:

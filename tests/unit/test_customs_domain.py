@@ -51,6 +51,9 @@ def test_a_detention_carries_every_field_into_the_event() -> None:
         },
         "rights_holder": "Acme Co. (Shanghai)",
         "perishable": True,
+        "basis": None,  # set by the customs service, which knows the article it detains under
+        "release_due_at": None,
+        "rule_version": None,
     }
 
 

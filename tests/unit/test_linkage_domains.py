@@ -1,7 +1,6 @@
 """Linkage rules, pure: shared status per kind and supervision, criminal thresholds, powers."""
 
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import pytest
 
@@ -33,21 +32,12 @@ from services.coordinator.domain import (
     apply_event,
     party_to_referral,
 )
-from services.enforcement.domain import (
-    CriminalThreshold,
-    Findings,
-    Offender,
-    PenaltyRefused,
-    criminal_threshold_met,
-    transfer_reason,
-)
 from services.judicial.domain import (
     JUDICIAL_POWERS,
     JudicialAct,
     NotOurPower,
     check_power,
 )
-from tests.unit.builders import cny
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 CASE_ID = "01JABCDEFGHJKMNPQRSTVWXYZ0"
@@ -264,80 +254,7 @@ def test_the_parties_of_a_referral_are_sender_recipient_and_supervisor() -> None
     assert party_to_referral(referral, STRANGER) is None
 
 
-# --- criminal thresholds (2004 interpretation arts. 1-2; 2007 interpretation art. 6) -----------
-
-TABLE = [
-    CriminalThreshold(
-        offence="counterfeit_registered_trademark",
-        offender=Offender.INDIVIDUAL,
-        illegal_business_volume=Decimal(50_000),
-        illegal_gains=Decimal(30_000),
-    ),
-    CriminalThreshold(
-        offence="counterfeit_registered_trademark",
-        offender=Offender.UNIT,
-        illegal_business_volume=Decimal(150_000),
-        illegal_gains=Decimal(90_000),
-    ),
-]
-
-
-@pytest.mark.parametrize(
-    ("offender", "volume", "gains", "criminal"),
-    [
-        (Offender.INDIVIDUAL, "49999.99", None, False),
-        (Offender.INDIVIDUAL, "50000", None, True),
-        (Offender.INDIVIDUAL, "1000", "29999.99", False),
-        (Offender.INDIVIDUAL, "1000", "30000", True),
-        (Offender.UNIT, "50000", None, False),
-        (Offender.UNIT, "149999.99", "89999.99", False),
-        (Offender.UNIT, "150000", None, True),
-        (Offender.UNIT, "0", "90000", True),
-    ],
-)
-def test_the_threshold_table_decides_whether_the_sums_are_criminal(
-    offender: Offender, volume: str, gains: str | None, criminal: bool
-) -> None:
-    findings = Findings(
-        offence="counterfeit_registered_trademark",
-        offender=offender,
-        illegal_business_volume=cny(volume),
-        illegal_gains=cny(gains) if gains else None,
-    )
-    assert (criminal_threshold_met(findings, TABLE) is not None) is criminal
-
-
-def test_an_offence_without_a_row_is_never_criminal_by_rule() -> None:
-    findings = Findings(
-        offence="patent_passing_off",
-        offender=Offender.INDIVIDUAL,
-        illegal_business_volume=cny("10000000"),
-    )
-    assert criminal_threshold_met(findings, TABLE) is None
-
-
-def test_sums_in_another_currency_are_refused() -> None:
-    findings = Findings(
-        offence="counterfeit_registered_trademark",
-        offender=Offender.INDIVIDUAL,
-        illegal_business_volume=cny("1").model_copy(update={"currency": "USD"}),
-    )
-    with pytest.raises(PenaltyRefused, match="CNY"):
-        criminal_threshold_met(findings, TABLE)
-
-
-def test_the_transfer_reason_names_the_sum_and_the_threshold() -> None:
-    findings = Findings(
-        offence="counterfeit_registered_trademark",
-        offender=Offender.UNIT,
-        illegal_business_volume=cny("100"),
-        illegal_gains=cny("95000"),
-    )
-    row = criminal_threshold_met(findings, TABLE)
-    assert row is not None
-    assert transfer_reason(findings, row) == (
-        "counterfeit registered trademark by a unit: illegal gains 95000 CNY ≥ 90000 CNY"
-    )
+# (criminal thresholds: tests/unit/test_criminal_thresholds.py)
 
 
 # --- judicial powers ---------------------------------------------------------------------------

@@ -69,7 +69,9 @@ def mobiles(draw: st.DrawFn) -> str:
     return prefix + "".join(d + s for d, s in zip(digits, seps, strict=True)).rstrip(" -")
 
 
-noise = st.text(st.characters(codec="utf-8"), max_size=12) | st.text("0123456789X -+", max_size=6)
+noise = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=12) | st.text(
+    "0123456789X -+", max_size=6
+)
 texts = (
     st.lists(st.one_of(noise, resident_ids(), mobiles()), min_size=1, max_size=8)
     .map("".join)

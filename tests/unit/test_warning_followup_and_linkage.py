@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from contracts.agencies import parse_registry
+from contracts.cases import PartyRole
 from contracts.warnings import Severity
 from services.coordinator.linkage import (
     PartySighting,
@@ -138,9 +139,39 @@ def test_repeat_infringer_thresholds(
     sightings: list[tuple[str, str, int]], expected: tuple[tuple[str, ...], ...] | None
 ) -> None:
     now = T0 + 10 * DAY
-    seen = [PartySighting(case, agency, T0 + days * DAY) for case, agency, days in sightings]
+    seen = [
+        PartySighting(case, agency, T0 + days * DAY, PartyRole.SUSPECT)
+        for case, agency, days in sightings
+    ]
     signal = repeat_infringer(seen, now, RI)
     assert (None if signal is None else (signal.case_ids, signal.agency_ids)) == expected
+
+
+@pytest.mark.parametrize(
+    "role", [r for r in PartyRole if r is not PartyRole.SUSPECT], ids=lambda r: r.value
+)
+def test_a_party_named_in_three_cases_in_no_infringers_role_is_no_repeat_infringer(
+    role: PartyRole,
+) -> None:
+    seen = [
+        PartySighting(case, agency, T0 + DAY, role)
+        for case, agency in (("A", "amr-sh"), ("B", "amr-gd"), ("C", "customs-sh"))
+    ]
+    assert repeat_infringer(seen, T0 + 10 * DAY, RI) is None
+
+
+def test_only_the_sightings_as_suspect_count_towards_a_repeat_infringer() -> None:
+    seen = [
+        PartySighting("A", "amr-sh", T0 + DAY, PartyRole.SUSPECT),
+        PartySighting("B", "amr-sh", T0 + DAY, PartyRole.RIGHTS_HOLDER),
+        PartySighting("C", "amr-sh", T0 + DAY, PartyRole.CONSIGNEE),
+        PartySighting("D", "amr-sh", T0 + DAY, PartyRole.SUSPECT),
+    ]
+    assert repeat_infringer(seen, T0 + 10 * DAY, RI) is None  # two cases of one agency
+    seen.append(PartySighting("E", "amr-sh", T0 + DAY, PartyRole.SUSPECT))
+    signal = repeat_infringer(seen, T0 + 10 * DAY, RI)
+    assert signal is not None
+    assert signal.case_ids == ("A", "D", "E")
 
 
 ST = SeizureTrendPolicy(window_days=7, min_count=3, growth_factor=2.0)

@@ -24,12 +24,12 @@ RESIDENT_ID = "11010519491231002X"
 MOBILE = "138 1234 5678"
 
 
-def _company() -> Party:
+def _company(role: PartyRole = PartyRole.SUSPECT) -> Party:
     letters = "".join(random.choice(CREDIT_CODE_CHARSET[10:]) for _ in range(8))
     first17 = "91310000" + letters + "7"
     return Party(
         kind=PartyKind.LEGAL_PERSON,
-        role=PartyRole.SUSPECT,
+        role=role,
         name="Haixin Trading Co., Ltd.",
         credit_code=first17 + credit_code_check_char(first17),
     )
@@ -104,6 +104,32 @@ async def test_a_company_in_cases_of_two_agencies_is_flagged_once_and_cases_are_
     assert seen_by_stranger.case is None
     for recipient in ("psb-shanghai", "amr-shanghai"):  # a warning makes nobody a party
         assert (await query_case(nc, requester=recipient, case_id=second)).case is None
+
+
+@pytest.mark.parametrize("role", [PartyRole.RIGHTS_HOLDER, PartyRole.CONSIGNEE])
+async def test_a_rights_holder_or_consignee_in_three_cases_raises_no_repeat_infringer(
+    warning_bus: Bus, nc: Client, role: PartyRole
+) -> None:
+    holder = _company(role)
+    infringer = _company()  # the control: same cases, same agencies, in a suspect's role
+    for agency_id in ("amr-shanghai", "amr-guangdong", "amr-shanghai"):
+        await _open(warning_bus, agency_id, holder)
+    for agency_id in ("amr-shanghai", "amr-guangdong", "amr-shanghai"):
+        await _open(warning_bus, agency_id, infringer)
+
+    async def raised_about(party: Party) -> list[str]:
+        return [
+            envelope.data["title"]
+            for _, envelope in await on_stream(nc, "warning.issued")
+            if str(party.credit_code) in envelope.data["title"]
+        ]
+
+    async def control_raised() -> bool:
+        return len(await raised_about(infringer)) == 1
+
+    # The holder's cases were filed (and any warning put in the outbox) before the control's.
+    await wait_until(control_raised, what="the control infringer's warning")
+    assert await raised_about(holder) == []
 
 
 async def test_an_assistance_request_abroad_leaves_minimised_and_recorded(

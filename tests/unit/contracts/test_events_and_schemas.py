@@ -33,6 +33,10 @@ DESIGN_TYPES = {
     "referral.supervision_closed",
     "referral.copied",
     "referral.refused",
+    # lawful extensions and clock stops (issue 15; README "Contract notes")
+    "referral.extended",
+    "referral.clock_stopped",
+    "referral.clock_resumed",
     "warning.issued",
     "warning.delivered",
     "warning.acknowledged",
@@ -43,6 +47,12 @@ DESIGN_TYPES = {
     "goods.confiscated",
     "judgment.rendered",
     "confirmation.issued",
+    # DESIGN §5 "added in v1 as they are built": oversight of cases never transferred
+    "oversight.flagged",
+    "oversight.suggested",
+    "oversight.answered",
+    # issue 15: the seized items handed over with a transfer (Decree 310 art. 12)
+    "referral.items_handed_over",
 }
 
 

@@ -1,0 +1,204 @@
+"""Lawful extensions, clock stops and the calendar's end, on a real bus and coordinator.
+
+An extended or stopped review does not show as overdue; an extension past the rule is
+dead-lettered with the reason; a deadline the calendar cannot compute is recorded as such
+and counted, and the coordinator carries on with the next event.
+"""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import nats
+import pytest
+
+from contracts.envelope import RejectReason
+from contracts.identifiers import new_ulid
+from contracts.referral_clocks import ClockStopGround
+from contracts.referral_queries import DeadlineView
+from contracts.referrals import ReferralKind, ReferralStage, ReferralState
+from services.cli.catalogue import CATALOGUE
+from services.coordinator.app import CoordinatorService
+from services.runtime.bootstrap import Bus
+from services.runtime.clock import FixedClock
+from services.runtime.referral_queries import query_referrals
+from services.runtime.settings import Settings
+from tests.integration.test_referral_kinds import desk, until_state
+from tests.integration.wire import dead_letters, wait_until
+
+pytestmark = pytest.mark.integration
+
+AGENCIES = ("coordinator", "customs-shanghai", "amr-shanghai", "psb-shanghai")
+START = datetime(2026, 3, 30, 2, 0, tzinfo=UTC)  # Monday 30 March, 10:00 in Shanghai
+POLICY = f"""
+extends = "{Path(__file__).parents[2] / "deploy" / "policy.toml"}"
+
+[referral_deadlines]
+watch_seconds = 0.2
+"""
+DECIDE = ReferralStage.DECIDE
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(START)
+
+
+@pytest.fixture
+async def bus(settings: Settings, tmp_path: Path, clock: FixedClock) -> AsyncIterator[Bus]:
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POLICY)
+    running = Bus(settings.model_copy(update={"policy_path": policy}), CATALOGUE, clock=clock)
+    await running.start(AGENCIES)
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+async def _refer(bus: Bus, kind: ReferralKind, to: str) -> str:
+    sender = desk(bus, "customs-shanghai")
+    case_id = new_ulid()
+    async with sender.unit_of_work() as uow:
+        await sender.open_case(uow, case_id=case_id, local_ref="SH-CUS-1", title="Fakes")
+        referral = await sender.issue_referral(
+            uow,
+            case_id=case_id,
+            to=to,
+            kind=kind,
+            reason="suspected infringement",
+            legal_basis="Decree 395 art. 27",
+            summary="STRIDE shoes",
+        )
+    await until_state(bus, "customs-shanghai", referral.referral_id, ReferralState.ACKNOWLEDGED)
+    return referral.referral_id
+
+
+async def _deadline(bus: Bus, referral_id: str, stage: ReferralStage) -> DeadlineView | None:
+    nc = await nats.connect(bus.nats_url)
+    try:
+        reply = await query_referrals(nc, requester="coordinator")
+    finally:
+        await nc.close()
+    found = [d for d in reply.deadlines if d.referral_id == referral_id and d.stage == stage]
+    return found[0] if found else None
+
+
+async def _until(bus: Bus, referral_id: str, what: str, **wanted: object) -> DeadlineView:
+    async def reached() -> bool:
+        seen = await _deadline(bus, referral_id, DECIDE)
+        return seen is not None and all(getattr(seen, k) == v for k, v in wanted.items())
+
+    await wait_until(reached, what=what)
+    found = await _deadline(bus, referral_id, DECIDE)
+    assert found is not None
+    return found
+
+
+@pytest.mark.timeout(120)
+async def test_a_regulator_extends_its_check_once_and_a_second_extension_is_refused(
+    bus: Bus, clock: FixedClock
+) -> None:
+    referral_id = await _refer(bus, ReferralKind.CUSTOMS_TO_ENFORCEMENT, "amr-shanghai")
+    base = await _until(bus, referral_id, "the check's deadline", status="pending")
+    assert base.due_at == utc("2026-04-21 16:00")  # 15 working days, across Qingming
+    assert base.rule_version == "referral.decide.customs_to_enforcement@2021-07-15"
+
+    regulator = desk(bus, "amr-shanghai")
+    async with regulator.unit_of_work() as uow:
+        await regulator.extend_deadline(
+            uow, referral_id, stage=DECIDE, reason="special circumstances", approved_by="head"
+        )
+    extended = await _until(bus, referral_id, "the extension", due_at=utc("2026-05-14 16:00"))
+    assert extended.period == "30 working days (extended)"
+    assert extended.rule_version == (
+        "referral.decide.customs_to_enforcement@2021-07-15 + "
+        "referral_extension.decide.customs_to_enforcement@2021-07-15"
+    )
+    clock.advance(timedelta(days=25))  # past the first 15 working days, not the 30
+    await _until(bus, referral_id, "no overdue after an extension", status="pending")
+
+    async with regulator.unit_of_work() as uow:
+        await regulator.extend_deadline(uow, referral_id, stage=DECIDE, reason="once more")
+    nc = await nats.connect(bus.nats_url)
+    try:
+        letters = await dead_letters(nc, at_least=1)
+    finally:
+        await nc.close()
+    [refused] = [
+        m
+        for m in letters
+        if "longest lawful period" in (m.headers or {}).get("Ipbus-Dlq-Detail", "")
+    ]
+    headers = refused.headers or {}
+    assert headers["Ipbus-Dlq-Reason"] == RejectReason.ILLEGAL_STEP.value
+    assert headers["Ipbus-Dlq-Consumer"] == "coordinator"
+    still = await _deadline(bus, referral_id, DECIDE)
+    assert still is not None
+    assert still.due_at == utc("2026-05-14 16:00")
+
+
+@pytest.mark.timeout(120)
+async def test_appraisal_time_stops_the_clock_and_is_not_counted(
+    bus: Bus, clock: FixedClock
+) -> None:
+    referral_id = await _refer(bus, ReferralKind.CUSTOMS_TO_ENFORCEMENT, "amr-shanghai")
+    await _until(bus, referral_id, "the check's deadline", status="pending")
+    regulator = desk(bus, "amr-shanghai")
+    clock.advance(timedelta(days=3))  # Thursday 2 April
+    async with regulator.unit_of_work() as uow:
+        await regulator.stop_clock(
+            uow,
+            referral_id,
+            stage=DECIDE,
+            ground=ClockStopGround.APPRAISAL,
+            reason="goods sent for appraisal",
+        )
+    stopped = await _until(bus, referral_id, "the clock to stop", status="stopped")
+    assert stopped.due_at is None
+
+    clock.advance(timedelta(days=30))  # well past the unstopped due time (21 April)
+    coordinator = bus.services["coordinator"]
+    assert isinstance(coordinator, CoordinatorService)
+    assert await coordinator.deadline_watch.check_once() == 0
+
+    clock.advance(datetime(2026, 4, 9, 2, 0, tzinfo=UTC) - clock.now())  # back: 9 April
+    async with regulator.unit_of_work() as uow:
+        await regulator.resume_clock(uow, referral_id, stage=DECIDE, note="appraisal received")
+    # 4 working days stood still (3, 7, 8, 9 April): 19 working days from 30 March
+    resumed = await _until(bus, referral_id, "the clock to resume", status="pending")
+    assert resumed.due_at == utc("2026-04-27 16:00")
+
+
+@pytest.mark.timeout(120)
+async def test_a_deadline_past_the_calendar_is_recorded_not_computable_and_the_bus_goes_on(
+    bus: Bus, clock: FixedClock
+) -> None:
+    clock.advance(datetime(2026, 12, 30, 2, 0, tzinfo=UTC) - START)
+    referral_id = await _refer(bus, ReferralKind.CUSTOMS_TO_CRIMINAL, "psb-shanghai")
+    refused = await _until(bus, referral_id, "the refused deadline", status="not_computable")
+    assert refused.due_at is None
+    assert refused.problem is not None
+    assert "2027-01-02 is outside it" in refused.problem
+    assert refused.rule_version == "referral.decide.customs_to_criminal@2020-08-07"
+
+    ack = await _deadline(bus, referral_id, ReferralStage.ACKNOWLEDGE)
+    assert ack is not None
+    assert ack.status == "met"  # the receipt after it was applied: the consumer goes on
+    coordinator = bus.services["coordinator"]
+    assert isinstance(coordinator, CoordinatorService)
+    counted = coordinator.metrics.families.calendar_not_covered.labels(
+        "coordinator", "referral.decide"
+    )
+    assert counted._value.get() == 1
+    clock.advance(timedelta(days=400))
+    assert await coordinator.deadline_watch.check_once() == 0  # never declared overdue
+
+    police = desk(bus, "psb-shanghai")
+    async with police.unit_of_work() as uow:
+        await police.accept_referral(uow, referral_id, local_ref="HU-GONG-9")
+    await _until(bus, referral_id, "the refused deadline to be met", status="met")
