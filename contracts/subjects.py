@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from contracts.identifiers import is_agency_id
 
 __all__ = [
+    "AUDIT_ANCHOR_STREAM",
+    "AUDIT_ANCHOR_SUBJECT",
     "COORDINATOR",
     "DLQ_PREFIX",
     "DLQ_STREAM",
@@ -28,6 +30,9 @@ DLQ_PREFIX = "ipbus.dlq"
 DLQ_STREAM = "IPBUS_DLQ"
 QUERY_PREFIX = "ipbus.query"
 COORDINATOR = "coordinator"
+AUDIT_ANCHOR_SUBJECT = "ipbus.audit.anchor"
+"""The coordinator's signed audit-chain heads (SECURITY.md); nobody else publishes here."""
+AUDIT_ANCHOR_STREAM = "IPBUS_AUDIT_ANCHORS"
 _TOKEN = re.compile(r"^[a-z][a-z_]*$")
 _EVENT_TYPE = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)*$")
 

@@ -10,7 +10,7 @@ import nats
 import pytest
 from nats.js.errors import NotFoundError
 
-from contracts.subjects import DLQ_STREAM, EVENT_STREAM
+from contracts.subjects import AUDIT_ANCHOR_STREAM, DLQ_STREAM, EVENT_STREAM
 from services.runtime.bootstrap import provision_streams
 from services.runtime.nats_server import EmbeddedNatsServer, free_port
 from services.runtime.settings import Settings
@@ -45,11 +45,11 @@ async def nats_server(
 
 @pytest.fixture
 async def fresh_streams(nats_server: EmbeddedNatsServer) -> str:
-    """Empty IPBUS and IPBUS_DLQ streams (and so no consumers) for this test."""
+    """Empty IPBUS, IPBUS_DLQ and audit-anchor streams (and so no consumers) for this test."""
     nc = await nats.connect(nats_server.url)
     try:
         js = nc.jetstream()
-        for stream in (EVENT_STREAM, DLQ_STREAM):
+        for stream in (EVENT_STREAM, DLQ_STREAM, AUDIT_ANCHOR_STREAM):
             with contextlib.suppress(NotFoundError):
                 await js.delete_stream(stream)
     finally:

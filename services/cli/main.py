@@ -156,11 +156,14 @@ def run(
 
     async def main() -> None:
         hub = registry.get(agency_id).kind is AgencyKind.COORDINATOR
-        if hub or not settings.nkey_auth:  # streams: the hub's job
+        site = settings.hub_domain is not None  # a leaf-node site declares its own streams
+        if hub or site or not settings.nkey_auth:  # streams: the hub's job
             await provision_streams(
                 nats_url,
                 stream_layout(settings),
                 connection=agency_connection(settings, agency_id),
+                settings=settings,
+                site=agency_id if site else None,
             )
         metrics = IpbusMetrics(CollectorRegistry())
         banner = announce_open_mode(settings, metrics, nats_url)

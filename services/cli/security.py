@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 
 from contracts.agencies import AgencyKind, Registry, dump_registry
+from services.cli.sites import site_instructions, write_site_configs
 from services.runtime.database_roles import roles_sql, service_role
 from services.runtime.dev_ca import CertificateAuthority
 from services.runtime.errors import ConfigurationError
@@ -233,6 +234,16 @@ def nats_config(
     tls_key: Annotated[Path | None, typer.Option(help="server private key (PEM)")] = None,
     tls_ca: Annotated[Path | None, typer.Option(help="CA for client certificates")] = None,
     tls_verify: Annotated[bool, typer.Option(help="require client certificates")] = False,
+    site: Annotated[
+        list[str] | None,
+        typer.Option(help="an agency on its own leaf-node site (repeat for several)"),
+    ] = None,
+    hub_url: Annotated[
+        list[str] | None,
+        typer.Option(help="where sites reach the hub's leafnode port (repeat per hub node)"),
+    ] = None,
+    hub_domain: Annotated[str, typer.Option(help="the hub's JetStream domain")] = "hub",
+    leaf_port: Annotated[int, typer.Option(help="the hub's leafnode port")] = 7422,
 ) -> None:
     """Write nats-server configs (the deployed cluster's, single node, fixed 3-node) with one
     nkey user per agency and least-privilege permissions, one key directory per agency site
@@ -253,6 +264,22 @@ def nats_config(
     except (ConfigurationError, ValueError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=2) from None
+    if site:
+        try:
+            written += write_site_configs(
+                out / "agencies.toml",
+                out,
+                site,
+                hub_urls=hub_url
+                or [f"nats-leaf://{node.host}:{leaf_port}" for node in CLUSTER_NODES],
+                hub_domain=hub_domain,
+                leaf_port=leaf_port,
+                tls=files,
+                cluster=CLUSTER_NODES,
+            )
+        except (ConfigurationError, LookupError, ValueError) as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(code=2) from None
     for path in written:
         console.print(f"wrote {path}")
     seeds = [path for path in written if path.suffix == ".nk"]
@@ -262,6 +289,8 @@ def nats_config(
             "registry lists without a key. In production each site runs `ipbus keys new <id>` "
             "itself and the registry lists only public keys."
         )
+    if site:
+        console.print(site_instructions(out, site, hub_domain))
     console.print(
         f"Mount {out / 'server'} on every NATS node (the manifests do), and "
         f"{out / 'sites'}/<id>/ on agency <id>'s services only. Seeds (*.nk), *-key.pem and "

@@ -4,13 +4,16 @@ Thin on purpose: load the case file, let :mod:`services.coordinator.domain` appl
 event, store the result. It also answers case queries, need-to-know.
 """
 
+import asyncio
 import time
+from collections.abc import AsyncIterator
 from typing import ClassVar
 
 from faststream.nats import NatsBroker, NatsMessage
 from nats.aio.msg import Msg
 from pydantic import ValidationError
 from sqlalchemy import MetaData
+from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.envelope import Event, RejectReason
@@ -18,7 +21,8 @@ from contracts.queries import CASE_QUERY, CaseQuery, CaseReply
 from contracts.referral_queries import REFERRALS_QUERY, ReferralsReply
 from contracts.referrals import ReferralIssued
 from contracts.subjects import EVENT_STREAM, QUERY_PREFIX
-from services.coordinator.audit_hooks import audit_accepted, audit_rejected
+from services.coordinator.audit_anchor import AnchorPublisher, ensure_anchor_stream
+from services.coordinator.audit_hooks import audit_accepted, audit_query, audit_rejected
 from services.coordinator.deadline_watch import DeadlineWatch
 from services.coordinator.deadlines import DeadlineSettings
 from services.coordinator.domain import (
@@ -47,10 +51,10 @@ from services.coordinator.store import (
     save_case,
 )
 from services.coordinator.warnings import WarningHub
-from services.runtime.adapter import AgencyService, ServiceContext, UnitOfWork
+from services.runtime.adapter import STOP_TIMEOUT_S, AgencyService, ServiceContext, UnitOfWork
 from services.runtime.authority import refuse_unpermitted
 from services.runtime.business_calendar import CalendarPolicy
-from services.runtime.errors import PermanentError, StepRefused
+from services.runtime.errors import PermanentError, RetryableError, StepRefused
 from services.runtime.overseas_replies import encode_reply
 from services.runtime.policy import policy_section
 from services.runtime.referral_desk import referral_supervisor
@@ -59,6 +63,7 @@ from services.runtime.streams import ConsumerSpec, coordinator_consumer_spec
 __all__ = ["CoordinatorService"]
 
 NOT_FOUND = "case not found, or not shared with you"
+QUERY_AUDIT_ATTEMPTS = 5
 
 
 class CoordinatorService(WarningHub, LinkageSignals, OversightFlow, AgencyService):
@@ -83,16 +88,37 @@ class CoordinatorService(WarningHub, LinkageSignals, OversightFlow, AgencyServic
             interval_s=self.deadline_settings.watch_seconds,
             caught_up=self._backlog_read,
         )
+        self.anchors = AnchorPublisher(
+            self.database,
+            lambda: self.js,
+            context.key,
+            self.agency.id,
+            self.clock,
+            self.log,
+            interval_s=context.audit_anchor_s,
+        )
 
     def consumer_spec(self) -> ConsumerSpec:
         return coordinator_consumer_spec()
 
     async def on_started(self) -> None:
         await super().on_started()
+        # as many replicas as the event stream: 3 on a JetStream cluster
+        replicas = (await self.js.stream_info(EVENT_STREAM)).config.num_replicas or 1
+        await ensure_anchor_stream(self.js, replicas)
         self.deadline_watch.start()
+        self.anchors.start()
 
     async def stop(self) -> None:
+        """Stop reading first, so the last anchor covers every row this run wrote."""
         await self.deadline_watch.stop()
+        await self.anchors.stop()
+        if self._consumer is not None:
+            await self._consumer.stop(STOP_TIMEOUT_S)
+        try:
+            await asyncio.wait_for(self.anchors.publish(), STOP_TIMEOUT_S)
+        except Exception as exc:  # NATS gone: the previous anchor stands
+            self.log.warning("last audit anchor not published", error=repr(exc))
         await super().stop()
 
     async def _backlog_read(self) -> bool:
@@ -176,43 +202,88 @@ class CoordinatorService(WarningHub, LinkageSignals, OversightFlow, AgencyServic
 
         @broker.subscriber(f"{QUERY_PREFIX}.*.{CASE_QUERY}", title="case queries")
         async def answer_case_query(msg: NatsMessage) -> bytes:
-            requester = msg.raw_message.subject.split(".")[2]
+            raw = msg.raw_message
+            requester = raw.subject.split(".")[2]
             if refusal := self.query_gate.refusal(requester, time.monotonic()):
                 return CaseReply(error=refusal).model_dump_json(exclude_none=True).encode()
-            reply = await self.answer_case_query(requester, msg.raw_message.data)
+            reply = await self.answer_case_query(requester, raw.data, raw)
             return await encode_reply(
                 self.context, self.metrics, requester=requester, query=CASE_QUERY, reply=reply
             )
 
         @broker.subscriber(f"{QUERY_PREFIX}.*.{REFERRALS_QUERY}", title="referral queries")
         async def answer_referrals(msg: NatsMessage) -> bytes:
-            requester = msg.raw_message.subject.split(".")[2]
+            raw = msg.raw_message
+            requester = raw.subject.split(".")[2]
             if refusal := self.query_gate.refusal(requester, time.monotonic()):
                 return ReferralsReply(error=refusal).model_dump_json(exclude_none=True).encode()
-            async with self.database.transaction() as session:
+            async for session in self._audited_answer():
                 reply = await answer_referrals_query(
-                    session, requester, msg.raw_message.data, now=self.clock.now()
+                    session, requester, raw.data, now=self.clock.now()
+                )
+                shown = len(reply.deadlines) if reply.error is None else 0
+                await audit_query(
+                    session,
+                    raw,
+                    requester=requester,
+                    case_id=None,
+                    answered=reply.error is None,
+                    detail=f"referrals: {shown} shown"
+                    + (f"; {reply.error}" if reply.error else ""),
+                    now=self.clock.now(),
                 )
             return await encode_reply(
                 self.context, self.metrics, requester=requester, query=REFERRALS_QUERY, reply=reply
             )
 
-    async def answer_case_query(self, requester: str, body: bytes) -> CaseReply:
-        """The case, if ``requester`` is party to it; the same "not found" otherwise."""
+    async def _audited_answer(self) -> AsyncIterator[AsyncSession]:
+        """A transaction for an answer and its audit row; again if a concurrent writer (the
+        event consumer) took the chain's next row first (PostgreSQL: a key conflict) or
+        committed since this one read (SQLite: busy snapshot)."""
+        for attempt in range(1, QUERY_AUDIT_ATTEMPTS + 1):
+            try:
+                async with self.database.transaction() as session:
+                    yield session
+                return
+            except (IntegrityError, RetryableError):
+                if attempt == QUERY_AUDIT_ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.02 * attempt)
+
+    async def answer_case_query(self, requester: str, body: bytes, msg: Msg) -> CaseReply:
+        """The case, if ``requester`` is party to it; the same "not found" otherwise.
+
+        Every answer, and every refusal, leaves an audit row: who asked about which case.
+        """
+        reply = CaseReply(error=NOT_FOUND)
+        async for session in self._audited_answer():
+            case_id, reply = await self._case_reply(session, requester, body)
+            await audit_query(
+                session,
+                msg,
+                requester=requester,
+                case_id=case_id,
+                answered=reply.case is not None,
+                detail="case" if reply.case is not None else f"case: {reply.error}",
+                now=self.clock.now(),
+            )
+        return reply
+
+    async def _case_reply(
+        self, session: AsyncSession, requester: str, body: bytes
+    ) -> tuple[str | None, CaseReply]:
         try:
             query = CaseQuery.model_validate_json(body)
         except ValidationError as exc:
-            return CaseReply(error=f"bad query: {exc.errors(include_url=False)[0]['msg']}")
-        async with self.database.transaction() as session:
-            case = await load_case(session, query.case_id)
-            if case is None or not may_see(case, requester):
-                self.log.info("case query refused", requester=requester, case_id=query.case_id)
-                return CaseReply(error=NOT_FOUND)
-            view = await case_view(session, case)
-            linked = [
-                other
-                for other in await linked_case_ids(session, case.case_id)
-                if (other_case := await load_case(session, other))
-                and may_see(other_case, requester)
-            ]
-            return CaseReply(case=view.model_copy(update={"linked_case_ids": linked}))
+            return None, CaseReply(error=f"bad query: {exc.errors(include_url=False)[0]['msg']}")
+        case = await load_case(session, query.case_id)
+        if case is None or not may_see(case, requester):
+            self.log.info("case query refused", requester=requester, case_id=query.case_id)
+            return query.case_id, CaseReply(error=NOT_FOUND)
+        view = await case_view(session, case)
+        linked = [
+            other
+            for other in await linked_case_ids(session, case.case_id)
+            if (other_case := await load_case(session, other)) and may_see(other_case, requester)
+        ]
+        return query.case_id, CaseReply(case=view.model_copy(update={"linked_case_ids": linked}))

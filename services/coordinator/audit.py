@@ -3,12 +3,17 @@
 Every event the coordinator accepts or rejects becomes one :class:`AuditEntry`. Each entry's
 ``hash`` is SHA-256 over the RFC 8785 canonical JSON of its fields, including its ``seq``
 and the previous entry's hash; so altering a row breaks its own hash, removing one breaks
-the next row's link, and reordering breaks both. Removing the *last* rows leaves a valid
-shorter chain: publish :func:`head` elsewhere (SECURITY.md) to detect truncation.
+the next row's link, and reordering breaks both. Removing the *last* rows, or rewriting the
+whole chain with recomputed hashes, leaves a valid chain: so the coordinator publishes a
+signed :class:`AuditAnchor` of its :func:`head` to a stream its database role cannot touch
+(:mod:`services.coordinator.audit_anchor`), and :func:`anchor_mismatch` compares the two.
+Accepted rows keep the signed event as received (``body``), so an auditor can check the
+sender's signature again without the bus.
 """
 
 import hashlib
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
 
@@ -16,9 +21,11 @@ from contracts.canonical import canonical_json
 
 __all__ = [
     "GENESIS",
+    "AuditAnchor",
     "AuditEntry",
     "AuditVerdict",
     "ChainBreak",
+    "anchor_mismatch",
     "chain_next",
     "entry_hash",
     "first_break",
@@ -32,6 +39,10 @@ GENESIS = "0" * 64
 class AuditVerdict(StrEnum):
     ACCEPTED = "accepted"
     REJECTED = "rejected"
+    ANSWERED = "answered"
+    """A query answered: ``sender`` asked about ``case_id`` and was shown it."""
+    REFUSED = "refused"
+    """A query refused (not found, or not shared with the requester)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,6 +63,8 @@ class AuditEntry:
     detail: str | None = None
     digest: str
     """SHA-256 of the message body as received."""
+    body: str | None = None
+    """Accepted events: the signed event (canonical JSON, signature included), for re-checking."""
     prev_hash: str = GENESIS
     hash: str = ""
 
@@ -115,3 +128,48 @@ def head(entries: Iterable[AuditEntry]) -> tuple[int, str]:
     for last in entries:  # noqa: B007
         count += 1
     return count, last.hash if last else GENESIS
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditAnchor:
+    """The chain's head as the coordinator saw it at ``time``, signed with its nkey."""
+
+    agency: str
+    rows: int
+    head: str
+    time: str
+    signature: str = ""
+
+    def signed_bytes(self) -> bytes:
+        """RFC 8785 canonical JSON of every field but the signature: what is signed."""
+        return canonical_json(
+            {"agency": self.agency, "rows": self.rows, "head": self.head, "time": self.time}
+        )
+
+    def to_json(self) -> bytes:
+        return canonical_json({name: getattr(self, name) for name in _ANCHOR_FIELDS})
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> "AuditAnchor":
+        parsed = json.loads(data)
+        return cls(**{name: parsed[name] for name in _ANCHOR_FIELDS if name in parsed})
+
+
+_ANCHOR_FIELDS = tuple(f.name for f in fields(AuditAnchor))
+
+
+def anchor_mismatch(entries: Sequence[AuditEntry], anchor: AuditAnchor) -> str | None:
+    """Why an intact chain disagrees with ``anchor`` (a cut tail, a rewrite), or None.
+
+    Rows after the anchor's count are newer than it and not judged here.
+    """
+    count = len(entries)
+    if count < anchor.rows:
+        return (
+            f"rows {count + 1}..{anchor.rows} missing: the chain ends at {count} "
+            f"but the anchor of {anchor.time} says {anchor.rows}"
+        )
+    at = entries[anchor.rows - 1].hash if anchor.rows else GENESIS
+    if at != anchor.head:
+        return f"head hash at row {anchor.rows} differs from the anchor of {anchor.time}"
+    return None

@@ -8,15 +8,23 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.canonical import canonical_json
 from contracts.envelope import Event, RejectReason
-from services.coordinator.audit_store import accepted_entry, append_audit, rejected_entry
+from services.coordinator.audit_store import (
+    accepted_entry,
+    append_audit,
+    query_entry,
+    rejected_entry,
+)
 
-__all__ = ["audit_accepted", "audit_rejected"]
+__all__ = ["audit_accepted", "audit_query", "audit_rejected"]
 
 
 async def audit_accepted(session: AsyncSession, event: Event, now: datetime) -> None:
-    """Chain an accepted event (new: the inbox just claimed it); digest covers the signature."""
-    digest = hashlib.sha256(canonical_json(event.raw)).hexdigest()
-    await append_audit(session, accepted_entry(event, digest, now), known_new=True)
+    """Chain an accepted event (new: the inbox just claimed it), keeping the signed event."""
+    signed = canonical_json(event.raw)
+    digest = hashlib.sha256(signed).hexdigest()
+    await append_audit(
+        session, accepted_entry(event, digest, now, signed.decode("utf-8")), known_new=True
+    )
 
 
 async def audit_rejected(
@@ -35,4 +43,30 @@ async def audit_rejected(
         rejected_entry(
             subject=msg.subject, body=msg.data, ref=ref, reason=reason.value, detail=detail, now=now
         ),
+    )
+
+
+async def audit_query(
+    session: AsyncSession,
+    msg: Msg,
+    *,
+    requester: str,
+    case_id: str | None,
+    answered: bool,
+    detail: str,
+    now: datetime,
+) -> None:
+    """Chain who asked about which case, whether it was shown, in the answer's transaction."""
+    await append_audit(
+        session,
+        query_entry(
+            subject=msg.subject,
+            requester=requester,
+            body=msg.data,
+            case_id=case_id,
+            answered=answered,
+            detail=detail,
+            now=now,
+        ),
+        known_new=True,
     )

@@ -6,11 +6,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select as core_select
+from sqlalchemy import text
 from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.envelope import EnvelopeRejected, Event, parse_json
-from services.coordinator.audit import AuditEntry, AuditVerdict, chain_next
+from contracts.identifiers import new_ulid
+from services.coordinator.audit import GENESIS, AuditEntry, AuditVerdict, chain_next
 from services.coordinator.store import CoordinatorTable
 from services.runtime.redaction import redact_text
 from services.runtime.sql import execute, pending_writes, table_of
@@ -19,7 +21,9 @@ __all__ = [
     "AuditRecord",
     "accepted_entry",
     "append_audit",
+    "audit_head",
     "audit_length",
+    "query_entry",
     "read_audit",
     "rejected_entry",
 ]
@@ -40,6 +44,7 @@ class AuditRecord(CoordinatorTable, table=True):
     reason: str | None = Field(default=None, max_length=40)
     detail: str | None = None
     digest: str = Field(max_length=64)
+    body: str | None = None
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
 
@@ -58,8 +63,10 @@ def _entry_of_row(row: Mapping[str, Any]) -> AuditEntry:
     return AuditEntry(**data)
 
 
-def accepted_entry(event: Event, body_digest: str, now: datetime) -> AuditEntry:
-    """An accepted event, before it is numbered and linked."""
+def accepted_entry(
+    event: Event, body_digest: str, now: datetime, body: str | None = None
+) -> AuditEntry:
+    """An accepted event, before it is numbered and linked; ``body``: the signed event."""
     return AuditEntry(
         seq=0,
         ref=f"event:{event.id}",
@@ -71,6 +78,31 @@ def accepted_entry(event: Event, body_digest: str, now: datetime) -> AuditEntry:
         sender=event.sender,
         case_id=event.case_id,
         digest=body_digest,
+        body=body,
+    )
+
+
+def query_entry(
+    *,
+    subject: str,
+    requester: str,
+    body: bytes,
+    case_id: str | None,
+    answered: bool,
+    detail: str,
+    now: datetime,
+) -> AuditEntry:
+    """A question answered or refused: who asked about which case, and when."""
+    return AuditEntry(
+        seq=0,
+        ref=f"query:{new_ulid()}",
+        recorded_at=now.isoformat(),
+        verdict=AuditVerdict.ANSWERED if answered else AuditVerdict.REFUSED,
+        subject=subject[:200],
+        sender=requester[:80],
+        case_id=case_id[:40] if case_id else None,
+        detail=detail[:500],
+        digest=hashlib.sha256(body).hexdigest(),
     )
 
 
@@ -107,8 +139,9 @@ async def append_audit(
 ) -> AuditEntry | None:
     """Link ``entry`` after the last row and add it; None if its ``ref`` is already logged.
 
-    The last row is read ``FOR UPDATE`` (PostgreSQL) so two writers cannot fork the chain;
-    a lost race surfaces as a primary-key conflict and the delivery is retried. Within one
+    On PostgreSQL a transaction-scoped advisory lock makes appenders (the event consumer,
+    query answers, replicas) take turns, and the last row is read ``FOR UPDATE``; a lost
+    race would still surface as a primary-key conflict, never a fork. Within one
     transaction the tail is remembered and rows are written at commit, so a batch of
     events reads the tail once and writes once. ``known_new``: the caller's inbox claim
     in this transaction already proves the ref unseen.
@@ -120,6 +153,10 @@ async def append_audit(
             return None
     last: AuditEntry | None = session.info.get(_TAIL)
     if last is None:
+        if session.get_bind().dialect.name == "postgresql":
+            # one appender at a time until commit: the event consumer and query answers
+            # would otherwise both read the same tail and one lose on the primary key
+            await _take_turn(session)
         row = (
             await execute(
                 session,
@@ -135,12 +172,35 @@ async def append_audit(
     return linked
 
 
+async def _take_turn(session: AsyncSession) -> None:
+    """PostgreSQL: wait for this chain's transaction-scoped advisory lock (one per schema)."""
+    connection = await session.connection()
+    options = (
+        connection.sync_connection.get_execution_options() if connection.sync_connection else {}
+    )
+    schemas = options.get("schema_translate_map") or {}
+    await connection.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:chain))"),
+        {"chain": f"{schemas.get(None) or 'public'}.{AuditRecord.__tablename__}"},
+    )
+
+
 async def audit_length(session: AsyncSession) -> int:
     """How many rows the chain has (its last sequence number; rows are numbered from 1)."""
     last = (
         await session.exec(select(AuditRecord.seq).order_by(col(AuditRecord.seq).desc()).limit(1))
     ).first()
     return int(last or 0)
+
+
+async def audit_head(session: AsyncSession) -> tuple[int, str]:
+    """(rows, hash of the last row): what an anchor records."""
+    last = (
+        await session.exec(
+            select(AuditRecord.seq, AuditRecord.hash).order_by(col(AuditRecord.seq).desc()).limit(1)
+        )
+    ).first()
+    return (int(last[0]), str(last[1])) if last else (0, GENESIS)
 
 
 async def read_audit(session: AsyncSession) -> Sequence[AuditEntry]:

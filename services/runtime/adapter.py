@@ -106,6 +106,8 @@ class ServiceContext:
     """Secret for the keyed pseudonyms of data sent abroad (DESIGN §6); never committed."""
     metrics: AgencyMetrics | None = None
     """Domain metrics; ``None`` gives the service a private registry nobody scrapes."""
+    audit_anchor_s: float = 60.0
+    """The coordinator: seconds between anchors of its audit chain (SECURITY.md)."""
 
 
 class UnitOfWork:

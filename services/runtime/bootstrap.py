@@ -35,6 +35,7 @@ from services.runtime.rules import RuleBook
 from services.runtime.secret_files import private_dir
 from services.runtime.settings import Settings, server_list
 from services.runtime.signing import load_or_create_key
+from services.runtime.site_streams import ensure_hub_sources, ensure_site_streams
 from services.runtime.streams import (
     DEFAULT_DUPLICATE_WINDOW_S,
     StreamLayout,
@@ -105,6 +106,7 @@ def bootstrap(
         policy=policy,
         rules=RuleBook.from_policy(policy),
         pseudonym_key=load_pseudonym_key(settings.keys_dir, create=not settings.production),
+        audit_anchor_s=settings.audit_anchor_seconds,
     )
     return service_cls(context)
 
@@ -148,17 +150,27 @@ async def provision_streams(
     layout: StreamLayout | None = None,
     *,
     connection: AgencyConnection | None = None,
+    settings: Settings | None = None,
+    site: str | None = None,
 ) -> None:
     """Declare the streams once, before any service binds its consumer.
 
-    Under permissions only the coordinator's identity may do this (SECURITY.md).
+    Under permissions only the coordinator's identity may do this (SECURITY.md). With
+    ``settings.sites`` the hub's streams also source those sites; at a site
+    (``settings.hub_domain``) ``site``'s own streams are declared instead (site_streams.py).
     """
     options = connection.nats_options() if connection else {}
     nc = await nats.connect(
         server_list(nats_url), connect_timeout=5, max_reconnect_attempts=3, **options
     )
     try:
-        await ensure_streams(nc.jetstream(), layout or StreamLayout())
+        js = nc.jetstream()
+        if site is not None and settings is not None and settings.hub_domain is not None:
+            await ensure_site_streams(js, site, settings.hub_domain, layout)
+            return
+        await ensure_streams(js, layout or StreamLayout())
+        if settings is not None and settings.site_agencies:
+            await ensure_hub_sources(js, settings.site_agencies)
     finally:
         await nc.close()
 
@@ -215,12 +227,21 @@ class Bus:
             )
             await self.server.start()
             self._nats_url = self.server.url
-        await provision_streams(
-            self.nats_url,
-            stream_layout(settings),
-            connection=self.connection(COORDINATOR),
-        )
         wanted = agency_ids or [a.id for a in self.registry.agencies]
+        layout = stream_layout(settings)
+        if settings.hub_domain is None:
+            await provision_streams(
+                self.nats_url, layout, connection=self.connection(COORDINATOR), settings=settings
+            )
+        else:  # a leaf-node site: each of its agencies' own streams, sourced to the hub
+            for agency_id in wanted:
+                await provision_streams(
+                    self.nats_url,
+                    layout,
+                    connection=self.connection(agency_id),
+                    site=agency_id,
+                    settings=settings,
+                )
         for agency_id in wanted:
             await self.start_service(agency_id)
 

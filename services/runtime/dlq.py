@@ -96,7 +96,9 @@ async def dead_letter(
     headers = {
         key: value
         for key, value in (msg.headers or {}).items()
-        if not key.startswith("Ipbus-Dlq-") and key != "Nats-Msg-Id"
+        # the server's own headers stay behind: JetStream refuses a publish carrying e.g.
+        # Nats-Stream-Source, which every event sourced to a leaf-node site has
+        if not key.startswith(("Ipbus-Dlq-", "Nats-"))
     }
     headers.update(
         {

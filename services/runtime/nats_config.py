@@ -17,6 +17,8 @@ per agency — the same nkey that signs its events — with the least rights its
 * every DLQ subject is written by one identity only: ``ipbus.dlq.<its consumer>.>`` — but
   for ``ipbus.dlq.<consumer>.max_deliveries``, which the coordinator also writes when JetStream
   gives up on a message of that consumer (:mod:`services.runtime.exhausted`);
+* only the coordinator publishes audit anchors (``ipbus.audit.anchor``), and nobody may
+  update, delete from or purge their stream (SECURITY.md);
 * nobody may delete a stream or purge it; anonymous clients are refused (there is no
   ``no_auth_user``).
 
@@ -36,6 +38,8 @@ from pathlib import Path
 from contracts.agencies import Agency, AgencyKind, Registry
 from contracts.envelope import RejectReason
 from contracts.subjects import (
+    AUDIT_ANCHOR_STREAM,
+    AUDIT_ANCHOR_SUBJECT,
     COORDINATOR,
     DLQ_PREFIX,
     DLQ_STREAM,
@@ -140,6 +144,7 @@ def agency_permissions(agency: Agency) -> Permissions:
                 f"{JS_API}.STREAM.LIST",
                 *(f"{JS_API}.STREAM.{verb}.{s}" for s in streams for verb in _STREAM_ADMIN),
                 *_consumer_rights(EVENT_STREAM, coordinator_consumer_spec()),
+                *_anchor_rights(),
             ),
             subscribe=(
                 f"{EVENT_PREFIX}.>",
@@ -180,8 +185,23 @@ def operator_permissions() -> Permissions:
             f"{JS_API}.CONSUMER.INFO.{EVENT_STREAM}.*",
             f"{JS_API}.STREAM.MSG.GET.{DLQ_STREAM}",
             f"{JS_API}.STREAM.MSG.DELETE.{DLQ_STREAM}",  # a letter, once replayed
+            # the latest audit anchor, for `ipbus audit verify|anchor`
+            f"{JS_API}.STREAM.INFO.{AUDIT_ANCHOR_STREAM}",
+            f"{JS_API}.STREAM.MSG.GET.{AUDIT_ANCHOR_STREAM}",
         ),
         subscribe=(f"{inbox_prefix(OPERATOR)}.>",),
+    )
+
+
+def _anchor_rights() -> tuple[str, ...]:
+    """The coordinator alone publishes audit anchors; it may create their stream, never
+    update it (limits could then drop anchors), delete from it or purge it."""
+    return (
+        AUDIT_ANCHOR_SUBJECT,
+        *(
+            f"{JS_API}.STREAM.{verb}.{AUDIT_ANCHOR_STREAM}"
+            for verb in ("CREATE", "INFO", "MSG.GET")
+        ),
     )
 
 

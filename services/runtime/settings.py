@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     """Request bodies above this get 413 from the gateway (1 MiB: events are far smaller)."""
     stream_replicas: int = Field(default=1, ge=1, le=5)
     """Replicas of the IPBUS and IPBUS_DLQ streams: 3 on a JetStream cluster, 1 on one node."""
+    hub_domain: str | None = None
+    """At a leaf-node site (DESIGN §7): the hub's JetStream domain. The site's streams are
+    declared on its own server and source the hub's events for the agency (site_streams.py)."""
+    sites: str = ""
+    """At the hub: comma-separated agencies on their own leaf-node sites; the hub's streams
+    source their events from each site's JetStream domain (the agency's id)."""
+    audit_anchor_seconds: float = Field(default=60.0, gt=0)
+    """How often the coordinator publishes a signed anchor of its audit chain (if it moved)."""
     http_host: str = "127.0.0.1"
     """Where /metrics, /healthz and /readyz listen (0.0.0.0 in containers)."""
     http_port: int = 9464
@@ -83,6 +91,11 @@ class Settings(BaseSettings):
     def open_mode(self) -> bool:
         """Services connect to a server without credentials: anyone may act on it."""
         return not self.nkey_auth
+
+    @property
+    def site_agencies(self) -> list[str]:
+        """``sites`` as a list."""
+        return [agency.strip() for agency in self.sites.split(",") if agency.strip()]
 
     @property
     def keys_dir(self) -> Path:

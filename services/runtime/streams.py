@@ -176,10 +176,11 @@ async def ensure_streams(js: JetStreamContext, layout: StreamLayout | None = Non
     layout = layout or StreamLayout()
     for config in stream_configs(layout):
         try:
-            await js.stream_info(config.name or "")
+            existing = await js.stream_info(config.name or "")
         except NotFoundError:
             await js.add_stream(config)
         else:
+            config.sources = existing.config.sources  # a hub's site sources (site_streams.py)
             try:
                 await js.update_stream(config)
             except BadRequestError as exc:

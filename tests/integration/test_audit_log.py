@@ -2,9 +2,11 @@
 chained, and ``ipbus audit verify`` names the first broken row after any tampering."""
 
 import asyncio
+import hashlib
 import itertools
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,13 +22,21 @@ from contracts.envelope import new_envelope
 from contracts.identifiers import new_ulid
 from services.cli.audit import load_entries
 from services.cli.main import app
-from services.coordinator.audit import AuditVerdict, first_break
+from services.coordinator.audit import (
+    AuditEntry,
+    AuditVerdict,
+    chain_next,
+    first_break,
+    head,
+)
+from services.coordinator.audit_anchor import sign_anchor
 from services.coordinator.audit_store import AuditRecord
 from services.runtime.bootstrap import Bus
 from services.runtime.database import Database, database_url_for
+from services.runtime.queries import query_case
 from services.runtime.registry import key_path
 from services.runtime.settings import Settings
-from services.runtime.signing import AgencyKey, sign_envelope
+from services.runtime.signing import AgencyKey, generate_seed, sign_envelope
 from tests.integration.wire import dead_letters, publish, signed, to_coordinator, wait_until
 
 pytestmark = pytest.mark.integration
@@ -173,3 +183,165 @@ async def test_verify_names_the_first_broken_row(
         CliRunner().invoke, app, ["audit", "verify", "--file", str(export)]
     )
     assert from_file.exit_code == 0, from_file.output  # the auditor's copy still verifies
+
+
+def _env(settings: Settings, *, with_bus: bool) -> dict[str, str]:
+    env = {
+        "IPBUS_DATA_DIR": str(settings.data_dir),
+        "IPBUS_DATABASE_SCHEMA_PREFIX": settings.database_schema_prefix,
+    }
+    if settings.database_url:
+        env["IPBUS_DATABASE_URL"] = settings.database_url
+    if with_bus and settings.nats_url:
+        env["IPBUS_NATS_URL"] = settings.nats_url
+    return env
+
+
+async def _verify_with_anchor(settings: Settings) -> tuple[int, str]:
+    """``ipbus audit verify`` with the bus reachable: the latest anchor is checked too."""
+    result = await asyncio.to_thread(
+        CliRunner().invoke, app, ["audit", "verify"], env=_env(settings, with_bus=True)
+    )
+    return result.exit_code, result.output
+
+
+async def _rewrite(settings: Settings, change: Callable[[AuditEntry], AuditEntry]) -> None:
+    """What an insider with the coordinator's database role can do: rewrite every row,
+    recomputing each hash, so the chain links again."""
+    database = _coordinator_db(settings)
+    try:
+        async with database.transaction() as session:
+            records = (await session.exec(select(AuditRecord).order_by(col(AuditRecord.seq)))).all()
+            entries = [
+                AuditEntry(**(r.model_dump() | {"verdict": AuditVerdict(r.verdict)}))
+                for r in records
+            ]
+            for record in records:
+                await session.delete(record)
+            await session.flush()
+            previous: AuditEntry | None = None
+            for entry in entries:
+                previous = chain_next(previous, change(entry))
+                session.add(AuditRecord(**(asdict(previous) | {"verdict": previous.verdict.value})))
+    finally:
+        await database.close()
+
+
+async def _cut_tail(settings: Settings, keep: int) -> None:
+    database = _coordinator_db(settings)
+    try:
+        async with database.transaction() as session:
+            for record in (
+                await session.exec(select(AuditRecord).where(col(AuditRecord.seq) > keep))
+            ).all():
+                await session.delete(record)
+    finally:
+        await database.close()
+
+
+async def test_the_anchor_names_a_cut_tail(bus: Bus, settings: Settings, tmp_path: Path) -> None:
+    await _fill(bus, settings)
+    await bus.stop()  # its last act: an anchor of the whole chain
+    code, output = await _verify_with_anchor(settings)
+    assert code == 0, output
+    assert "matches the anchor" in output
+    assert "(5 rows)" in output
+    assert "signatures verified: 3 accepted events" in output
+
+    anchor_file = tmp_path / "anchor.json"
+    saved = await asyncio.to_thread(
+        CliRunner().invoke,
+        app,
+        ["audit", "anchor", "--out", str(anchor_file)],
+        env=_env(settings, with_bus=True),
+    )
+    assert saved.exit_code == 0, saved.output
+
+    await _cut_tail(settings, keep=3)
+    assert first_break(await load_entries(settings)) is None  # still a valid, shorter chain
+    code, output = await _verify_with_anchor(settings)
+    assert code == 1, output
+    assert "rows 4..5 missing: the chain ends at 3 but the anchor of" in output
+    assert "says 5" in output
+    offline = await asyncio.to_thread(
+        CliRunner().invoke,
+        app,
+        ["audit", "verify", "--anchor-file", str(anchor_file)],
+        env=_env(settings, with_bus=False),
+    )
+    assert offline.exit_code == 1, offline.output
+    assert "rows 4..5 missing" in offline.output
+
+
+async def test_the_anchor_names_a_consistent_rewrite(
+    bus: Bus, settings: Settings, tmp_path: Path
+) -> None:
+    await _fill(bus, settings)
+    await bus.stop()
+
+    def reason_changed(entry: AuditEntry) -> AuditEntry:
+        return replace(entry, detail="nothing to see") if entry.reason == "replayed" else entry
+
+    await _rewrite(settings, reason_changed)
+    assert first_break(await load_entries(settings)) is None
+    code, output = await _verify_with_anchor(settings)
+    assert code == 1, output
+    assert "head hash at row 5 differs from the anchor of" in output
+
+    # the insider's own anchor of the rewritten chain is not signed by the coordinator
+    rows, last = head(await load_entries(settings))
+    forged = sign_anchor(
+        AgencyKey(generate_seed()), agency="coordinator", rows=rows, head=last, time="now"
+    )
+    (tmp_path / "forged.json").write_bytes(forged.to_json())
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        app,
+        ["audit", "verify", "--anchor-file", str(tmp_path / "forged.json")],
+        env=_env(settings, with_bus=False),
+    )
+    assert result.exit_code == 1, result.output
+    assert "is not signed by coordinator's key" in result.output
+
+
+async def test_an_altered_event_body_fails_its_signature(bus: Bus, settings: Settings) -> None:
+    await _fill(bus, settings)
+    await bus.stop()
+
+    forged_row = next(e.seq for e in await load_entries(settings) if e.body is not None)
+
+    def body_changed(entry: AuditEntry) -> AuditEntry:
+        if entry.seq != forged_row or entry.body is None:
+            return entry
+        body = entry.body.replace("Counterfeit handbags", "Genuine handbags")
+        return replace(entry, body=body, digest=hashlib.sha256(body.encode()).hexdigest())
+
+    await _rewrite(settings, body_changed)
+    assert first_break(await load_entries(settings)) is None  # digest and hashes recomputed
+    result = await asyncio.to_thread(
+        CliRunner().invoke, app, ["audit", "verify"], env=_env(settings, with_bus=False)
+    )
+    assert result.exit_code == 1, result.output
+    assert f"signature check failed at row {forged_row}" in result.output
+    assert "does not verify against customs-shanghai's registered key" in result.output
+
+
+async def test_a_case_query_leaves_an_audit_row(bus: Bus, settings: Settings) -> None:
+    await _fill(bus, settings)
+    case_id = next(e.case_id for e in await load_entries(settings) if e.case_id)
+    assert case_id is not None
+    nc = await nats.connect(bus.nats_url)
+    try:
+        shown = await query_case(nc, requester=SENDER, case_id=case_id)
+        refused = await query_case(nc, requester="customs-guangdong", case_id=case_id)
+    finally:
+        await nc.close()
+    assert shown.case is not None
+    assert refused.case is None
+    queries = [e for e in await load_entries(settings) if e.ref.startswith("query:")]
+    assert [(e.verdict, e.sender, e.case_id) for e in queries] == [
+        (AuditVerdict.ANSWERED, SENDER, case_id),
+        (AuditVerdict.REFUSED, "customs-guangdong", case_id),
+    ]
+    assert all(e.subject.endswith(".case") for e in queries)
+    assert first_break(await load_entries(settings)) is None

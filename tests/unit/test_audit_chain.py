@@ -6,14 +6,18 @@ import pytest
 
 from services.coordinator.audit import (
     GENESIS,
+    AuditAnchor,
     AuditEntry,
     AuditVerdict,
     ChainBreak,
+    anchor_mismatch,
     chain_next,
     entry_hash,
     first_break,
     head,
 )
+from services.coordinator.audit_anchor import anchor_signed_by, sign_anchor
+from services.runtime.signing import AgencyKey, generate_seed
 
 
 def _raw(n: int, verdict: AuditVerdict = AuditVerdict.ACCEPTED) -> AuditEntry:
@@ -114,3 +118,54 @@ def test_every_field_is_covered_by_the_hash() -> None:
         replace(entry, detail="note"),
     ]
     assert len({entry_hash(c) for c in changes} | {entry.hash}) == len(changes) + 1
+
+
+def _anchor(entries: list[AuditEntry]) -> AuditAnchor:
+    rows, last = head(entries)
+    return AuditAnchor(agency="coordinator", rows=rows, head=last, time="2026-11-25T11:00:00+00:00")
+
+
+def test_an_anchored_chain_matches_and_newer_rows_are_not_judged() -> None:
+    entries = chain(6)
+    anchor = _anchor(entries[:4])
+    assert anchor_mismatch(entries[:4], anchor) is None
+    assert anchor_mismatch(entries, anchor) is None
+
+
+def test_a_cut_tail_is_named_against_the_anchor() -> None:
+    entries = chain(6)
+    anchor = _anchor(entries)
+    assert first_break(entries[:4]) is None  # the shorter chain still links
+    assert anchor_mismatch(entries[:4], anchor) == (
+        "rows 5..6 missing: the chain ends at 4 but the anchor of 2026-11-25T11:00:00+00:00 says 6"
+    )
+
+
+def test_a_consistent_rewrite_is_named_against_the_anchor() -> None:
+    entries = chain(6)
+    anchor = _anchor(entries)
+    forged: list[AuditEntry] = []
+    for entry in entries:  # change row 2, then recompute every hash after it
+        raw = replace(entry, sender="court-shanghai-ip") if entry.seq == 2 else entry
+        forged.append(chain_next(forged[-1] if forged else None, raw))
+    assert first_break(forged) is None
+    assert anchor_mismatch(forged, anchor) == (
+        "head hash at row 6 differs from the anchor of 2026-11-25T11:00:00+00:00"
+    )
+
+
+def test_an_anchor_of_an_empty_chain_holds_the_genesis_hash() -> None:
+    anchor = _anchor([])
+    assert (anchor.rows, anchor.head) == (0, GENESIS)
+    assert anchor_mismatch([], anchor) is None
+    assert anchor_mismatch(chain(2), anchor) is None
+
+
+def test_an_anchor_round_trips_and_its_signature_covers_every_field() -> None:
+    key = AgencyKey(generate_seed())
+    anchor = sign_anchor(key, agency="coordinator", rows=3, head="ab" * 32, time="t")
+    again = AuditAnchor.from_json(anchor.to_json())
+    assert again == anchor
+    assert anchor_signed_by(again, [key.public_key])
+    assert not anchor_signed_by(replace(again, rows=2), [key.public_key])
+    assert not anchor_signed_by(again, [AgencyKey(generate_seed()).public_key])

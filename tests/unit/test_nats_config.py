@@ -156,6 +156,8 @@ def test_the_operator_reads_state_and_letters_and_replays_but_nothing_more() -> 
         "$JS.API.CONSUMER.INFO.IPBUS.*",
         "$JS.API.STREAM.MSG.GET.IPBUS_DLQ",
         "$JS.API.STREAM.MSG.DELETE.IPBUS_DLQ",
+        "$JS.API.STREAM.INFO.IPBUS_AUDIT_ANCHORS",
+        "$JS.API.STREAM.MSG.GET.IPBUS_AUDIT_ANCHORS",
     )
     assert rights.subscribe == ("_INBOX_operator.>",)
     assert not rights.allow_responses
