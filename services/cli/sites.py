@@ -24,7 +24,7 @@ def write_site_configs(
 ) -> list[Path]:
     """``out/hub.conf`` (leafnodes listen, the hub's domain, sourcing rights of each site's
     agency), ``out/cluster/hub-<node>.conf`` per node of a hub cluster, and
-    ``out/sites/<agency>.conf`` per site. ``registry_path`` must hold the keys
+    ``out/sites/<agency>/leaf.conf`` per site (beside the site's own secrets). ``registry_path`` must hold the keys
     in use (the effective registry ``write_nats_config`` writes)."""
     registry = load_registry(registry_path)
     for agency_id in sites:
@@ -46,7 +46,7 @@ def write_site_configs(
             for node in cluster
         },
         **{
-            out / "sites" / f"{agency_id}.conf": site_config(
+            out / "sites" / agency_id / "leaf.conf": site_config(
                 registry,
                 agency_id,
                 hub_urls=hub_urls,
@@ -67,7 +67,7 @@ def site_instructions(out: Path, sites: Sequence[str], hub_domain: str) -> str:
     return (
         f"Hub: nats-server -c {out / 'hub.conf'} -sd <store>; the coordinator with "
         f"IPBUS_SITES={','.join(sites)}. Site {first}: {SEED_VARIABLE}=<its seed> "
-        f"nats-server -c {out / 'sites' / (first + '.conf')} -sd <store>; its services "
+        f"nats-server -c {out / 'sites' / first / 'leaf.conf'} -sd <store>; its services "
         f"with IPBUS_NATS_URL=<the site server> IPBUS_HUB_DOMAIN={hub_domain} "
         "IPBUS_NATS_AUTH=nkey."
     )

@@ -111,7 +111,7 @@ async def site(tmp_path: Path, database_url: str | None, schema_prefix: str) -> 
     keys = tmp_path / "var" / "keys"
     keys.mkdir(parents=True)
     for agency in registry.agencies:
-        shutil.copy(creds / f"{agency.id}.nk", key_path(keys, agency.id))
+        shutil.copy(creds / "sites" / agency.id / f"{agency.id}.nk", key_path(keys, agency.id))
 
     leaf_port = free_port()
     hub_file = tmp_path / "hub.conf"
@@ -122,7 +122,7 @@ async def site(tmp_path: Path, database_url: str | None, schema_prefix: str) -> 
     leaf_file.write_text(
         site_config(registry, CUSTOMS, hub_urls=[f"nats-leaf://127.0.0.1:{leaf_port}"])
     )
-    seed = (creds / f"{CUSTOMS}.nk").read_text().strip()
+    seed = (creds / "sites" / CUSTOMS / f"{CUSTOMS}.nk").read_text().strip()
     leaf = EmbeddedNatsServer(
         tmp_path / "site",
         port=free_port(),

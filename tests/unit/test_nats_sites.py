@@ -78,11 +78,11 @@ def test_the_command_writes_the_hub_and_the_site(tmp_path: Path) -> None:
         ["nats-config", "--registry", str(REGISTRY), "--out", str(tmp_path), "--site", CUSTOMS],
     )
     assert result.exit_code == 0, result.output
-    site_file = tmp_path / "sites" / f"{CUSTOMS}.conf"
+    site_file = tmp_path / "sites" / CUSTOMS / "leaf.conf"
     assert "leafnodes" in site_file.read_text()
     hub_files = [tmp_path / "hub.conf", *sorted((tmp_path / "cluster").glob("hub-*.conf"))]
     assert len(hub_files) == 4  # a single hub node, and each node of a 3-node hub cluster
-    seed = (tmp_path / f"{CUSTOMS}.nk").read_text().strip()
+    seed = (tmp_path / "sites" / CUSTOMS / f"{CUSTOMS}.nk").read_text().strip()
     for path in (*hub_files, site_file):  # the real server accepts each file as written
         checked = subprocess.run(
             [str(find_nats_server()), "-t", "-c", str(path)],
