@@ -24,7 +24,8 @@ def write_site_configs(
 ) -> list[Path]:
     """``out/hub.conf`` (leafnodes listen, the hub's domain, sourcing rights of each site's
     agency), ``out/cluster/hub-<node>.conf`` per node of a hub cluster, and
-    ``out/sites/<agency>/leaf.conf`` per site (beside the site's own secrets). ``registry_path`` must hold the keys
+    ``out/sites/<agency>/leaf.conf`` per site (beside the site's own secrets).
+    ``registry_path`` must hold the keys
     in use (the effective registry ``write_nats_config`` writes)."""
     registry = load_registry(registry_path)
     for agency_id in sites:
