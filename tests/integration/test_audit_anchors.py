@@ -9,8 +9,8 @@ import pytest
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.errors import APIError
 
-from contracts.subjects import AUDIT_ANCHOR_STREAM, AUDIT_ANCHOR_SUBJECT
-from services.cli.security import write_nats_config
+from contracts.subjects import AUDIT_ANCHOR_STREAM, AUDIT_ANCHOR_SUBJECT, COORDINATOR
+from services.cli.security import site_dir, write_nats_config
 from services.coordinator.audit_anchor import (
     anchor_signed_by,
     anchor_stream_config,
@@ -19,7 +19,7 @@ from services.coordinator.audit_anchor import (
     sign_anchor,
 )
 from services.runtime.nats_server import EmbeddedNatsServer, free_port
-from services.runtime.registry import load_registry
+from services.runtime.registry import key_path, load_registry
 from services.runtime.signing import AgencyKey
 from tests.conftest import REGISTRY
 from tests.integration.secured import SecuredServer, connect_as
@@ -70,7 +70,9 @@ async def test_only_the_coordinator_publishes_anchors_and_nobody_removes_them(
     try:
         js = coordinator.jetstream(timeout=2.0)
         await ensure_anchor_stream(js)
-        key = AgencyKey((secured.credentials / "coordinator.nk").read_bytes())
+        key = AgencyKey(
+            key_path(site_dir(secured.credentials, COORDINATOR), COORDINATOR).read_bytes()
+        )
         anchor = sign_anchor(key, agency="coordinator", rows=7, head="ab" * 32, time="t")
         await js.publish(AUDIT_ANCHOR_SUBJECT, anchor.to_json(), stream=AUDIT_ANCHOR_STREAM)
         latest = await latest_anchor(js)
