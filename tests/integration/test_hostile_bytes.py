@@ -30,7 +30,7 @@ from contracts.envelope import CONTENT_TYPE, RejectReason, encode_envelope, new_
 from contracts.identifiers import new_ulid
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM, agency_consumer, event_subject
 from services.coordinator.store import TimelineRecord
-from services.runtime import adapter, signing
+from services.runtime import adapter, key_history
 from services.runtime.bootstrap import Bus
 from services.runtime.inbox import InboxRecord
 from services.runtime.registry import key_path
@@ -310,14 +310,14 @@ async def test_an_unforeseen_failure_of_the_checks_is_dead_lettered_and_the_batc
 ) -> None:
     """Whatever escapes a check (here verification raising RecursionError) is refused as
     ``unreadable`` at the one boundary; the events around it are applied."""
-    verify = signing.verify_event
+    verify = key_history.verify_sender
 
-    def fragile(event: Any, keys: Any) -> None:
+    def fragile(event: Any, agency: Any, **kwargs: Any) -> None:
         if getattr(event.payload, "title", "") == "fragile":
             raise RecursionError("maximum recursion depth exceeded")
-        verify(event, keys)
+        verify(event, agency, **kwargs)
 
-    monkeypatch.setattr(adapter, "verify_event", fragile)
+    monkeypatch.setattr(adapter, "verify_sender", fragile)
     nc = await nats.connect(bus.nats_url)
     try:
         envelopes = [
