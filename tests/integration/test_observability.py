@@ -118,6 +118,9 @@ async def _overdue_referral_and_warnings(bus: Bus, settings: Settings) -> None:
     try:
         case_id = new_ulid()
         async with customs.unit_of_work() as uow:
+            await customs.open_case(
+                uow, case_id=case_id, local_ref="SH-CUS-OBS", title="400 handbags"
+            )
             referral = await customs.issue_referral(
                 uow,
                 case_id=case_id,
