@@ -19,7 +19,7 @@ from urllib.parse import quote
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from faststream.specification import AsyncAPI
-from pydantic import create_model
+from pydantic import BaseModel, create_model
 
 from contracts.agencies import Agency, Registry
 from contracts.envelope import Envelope
@@ -67,7 +67,7 @@ CORRELATION_ID = {
     "location": "$message.payload#/correlationid",
 }
 ANY_EVENT = "IpbusEvent"
-QUERY_MODELS = {
+QUERY_MODELS: dict[str, type[BaseModel]] = {
     CASE_QUERY: CaseQuery,
     REFERRALS_QUERY: ReferralsQuery,
     WARNINGS_QUERY: WarningsQuery,
