@@ -1,7 +1,8 @@
 """structlog set-up with one fixed key set, so every line can be joined to a case.
 
 Keys: ``service``, ``agency``, ``subject``, ``event_type``, ``event_id``, ``case_id``,
-``correlation_id``. JSON by default; readable console output on a TTY.
+``correlation_id``; ``trace_id`` and ``span_id`` inside a span. JSON by default; readable
+console output on a TTY.
 """
 
 import logging
@@ -15,6 +16,7 @@ import structlog
 from contracts.envelope import Event
 from services.runtime.redaction import redact_personal_data
 from services.runtime.secret_files import open_private
+from services.runtime.tracing import add_trace_ids
 
 __all__ = ["STDLIB_LOGGERS", "configure_logging", "event_fields", "get_logger"]
 
@@ -54,6 +56,7 @@ def configure_logging(
         structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer()
     )
     stamped: list[Any] = [
+        add_trace_ids,  # the active span's trace_id/span_id: a line joins its trace
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
