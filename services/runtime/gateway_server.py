@@ -16,7 +16,6 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from services.runtime.adapter import AgencyService
 from services.runtime.gateway import bearer_token_check, gateway_router
 from services.runtime.gateway_guard import DEFAULT_MAX_BODY_BYTES, BodyLimit, warn_if_exposed
-from services.runtime.tracing import TracedRequests
 
 __all__ = ["GatewayServer", "gateway_app"]
 
@@ -61,7 +60,6 @@ def gateway_app(
             return get_swagger_ui_html(openapi_url="/openapi.json", title=app.title)
 
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
-    app.add_middleware(TracedRequests)  # outermost: the request's span covers all of it
     return app
 
 

@@ -6,11 +6,13 @@ event may sit in an outbox across a restart, or be replayed from the stream, and
 belong to the trace of the command that caused it. An event emitted in reaction to another
 continues its cause's trace.
 
-Spans (all from the ``ipbus`` tracer): the gateway request (:class:`TracedRequests`), the
-agency command (:func:`command_span`), the outbox write (:func:`emit_span`, a producer span
-whose context the event carries), the relay's publish (:func:`record_publish`), the batch a
-consumer applies (:func:`batch_span`) and each event's application in it (:func:`apply_span`,
-a consumer span under the event's own trace, linked to the batch).
+Spans (from the ``ipbus`` tracer): the agency command (:func:`command_span`), the outbox
+write (:func:`emit_span`, a producer span whose context the event carries), the relay's
+publish (:func:`record_publish`), the batch a consumer applies (:func:`batch_span`) and each
+event's application in it (:func:`apply_span`, a consumer span under the event's own trace,
+linked to the batch). The gateway request's
+server span is FastAPI's own (its built-in OpenTelemetry support, which also continues an
+agency system's ``traceparent`` header); the command runs inside it.
 
 Export is on when ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set (the ``ipbus[otel]`` extra: SDK
 and OTLP/HTTP exporter, configured by the standard ``OTEL_*`` variables); otherwise the API's
@@ -29,14 +31,12 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, SpanKind, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contracts.envelope import Event
 from services.runtime.errors import ConfigurationError
 
 __all__ = [
     "OTLP_ENDPOINT_ENV",
-    "TracedRequests",
     "add_trace_ids",
     "apply_span",
     "batch_span",
@@ -225,34 +225,3 @@ def add_trace_ids(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dic
         event_dict.setdefault("trace_id", f"{context.trace_id:032x}")
         event_dict.setdefault("span_id", f"{context.span_id:016x}")
     return event_dict
-
-
-class TracedRequests:
-    """ASGI middleware: one server span per gateway request, continuing the caller's
-    ``traceparent`` header when it sends one (an agency's own system traced end to end)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        parent = _extract(headers.get("traceparent"), headers.get("tracestate"))
-        with _tracer().start_as_current_span(
-            f"gateway {scope.get('method', '')}",  # paths carry ids: not in the name
-            context=parent or Context(),
-            kind=SpanKind.SERVER,
-            attributes={
-                "http.request.method": scope.get("method", ""),
-                "url.path": scope.get("path", ""),
-            },
-        ) as span:
-
-            async def traced_send(message: Any) -> None:
-                if message["type"] == "http.response.start":
-                    span.set_attribute("http.response.status_code", message["status"])
-                await send(message)
-
-            await self.app(scope, receive, traced_send)
