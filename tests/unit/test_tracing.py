@@ -1,7 +1,10 @@
 """The trace context an event carries (DESIGN §4), without the SDK: fresh, continued from
 the active span or from the cause, tolerant of old senders; log lines carry the trace id."""
 
+import json
+import logging
 import sys
+from pathlib import Path
 
 import pytest
 from opentelemetry import trace
@@ -10,6 +13,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from contracts.envelope import TRACEPARENT_PATTERN, decode_event, encode_envelope
 from services.runtime.errors import ConfigurationError
+from services.runtime.logging import configure_logging, get_logger
 from services.runtime.tracing import (
     OTLP_ENDPOINT_ENV,
     add_trace_ids,
@@ -17,6 +21,7 @@ from services.runtime.tracing import (
     trace_of,
 )
 from tests.unit.builders import CUSTOMS, decoded, envelope_for, referral_issued, subject_for
+from tests.unit.test_private_logs_and_letters import restore_logging  # noqa: F401 (fixture)
 
 CASE = "01J00000000000000000000001"
 ACTIVE = SpanContext(
@@ -126,3 +131,21 @@ def test_an_endpoint_without_the_otel_extra_refuses_to_start(
 
     with pytest.raises(ConfigurationError, match=r"ipbus\[otel\]"):
         configure_tracing("customs", CUSTOMS, environ={OTLP_ENDPOINT_ENV: "http://x:4318"})
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_our_lines_and_a_librarys_lines_in_a_span_carry_its_trace_id(tmp_path: Path) -> None:
+    log_file = tmp_path / "ipbus.log"
+    configure_logging(fmt="json", file=log_file)
+    with trace.use_span(NonRecordingSpan(ACTIVE)):
+        get_logger("customs", CUSTOMS).info("applied")
+        logging.getLogger("nats").warning("reconnecting")
+    get_logger("customs", CUSTOMS).info("idle")
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+
+    ours, library, outside = (json.loads(line) for line in log_file.read_text().splitlines())
+
+    assert ours["trace_id"] == library["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert ours["span_id"] == "00f067aa0ba902b7"
+    assert "trace_id" not in outside
