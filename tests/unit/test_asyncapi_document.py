@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from services.cli.specs import ASYNCAPI_PATH
 from services.runtime.asyncapi import PRODUCTION_SERVERS, _typed
@@ -83,3 +84,22 @@ def test_a_subscriber_no_contract_describes_is_refused() -> None:
     }
     with pytest.raises(ValueError, match="no contract describes"):
         _typed(document)
+
+
+def test_make_lint_refuses_a_message_without_a_payload_schema(tmp_path: Path) -> None:
+    _need_parser()
+    document = yaml.safe_load((REPO / ASYNCAPI_PATH).read_text())
+    document["components"]["schemas"]["EmptyPayload"] = {"title": "EmptyPayload", "type": "null"}
+    [message] = [m for n, m in document["components"]["messages"].items() if "case queries" in n]
+    message["payload"] = {"$ref": "#/components/schemas/EmptyPayload"}
+    path = tmp_path / "asyncapi.yaml"
+    path.write_text(yaml.safe_dump(document))
+    run = subprocess.run(
+        ["node", str(REPO / "tools/asyncapi/validate.mjs"), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "no-payload: message case queries:SubscribeMessage" in run.stdout
