@@ -150,6 +150,8 @@ def publish_started() -> int:
 
 def record_publish(subject: str, body: bytes, started_ns: int, *, stream_seq: int) -> None:
     """The relay published ``body``: a span from ``started_ns`` to now, in the event's trace."""
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        return  # no SDK installed: nothing would record it, so do not parse the body
     try:
         raw = json.loads(body)
     except ValueError:
