@@ -224,6 +224,7 @@ def add_trace_ids(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dic
     """structlog processor: ``trace_id`` and ``span_id`` of the active span, when there is one."""
     context = trace.get_current_span().get_span_context()
     if context.is_valid:
-        event_dict.setdefault("trace_id", f"{context.trace_id:032x}")
+        if event_dict.get("trace_id") is None:  # an event's own (see event_fields) stays
+            event_dict["trace_id"] = f"{context.trace_id:032x}"
         event_dict.setdefault("span_id", f"{context.span_id:016x}")
     return event_dict

@@ -13,7 +13,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from contracts.envelope import TRACEPARENT_PATTERN, decode_event, encode_envelope
 from services.runtime.errors import ConfigurationError
-from services.runtime.logging import configure_logging, get_logger
+from services.runtime.logging import configure_logging, event_fields, get_logger
 from services.runtime.tracing import (
     OTLP_ENDPOINT_ENV,
     add_trace_ids,
@@ -149,3 +149,12 @@ def test_our_lines_and_a_librarys_lines_in_a_span_carry_its_trace_id(tmp_path: P
     assert ours["trace_id"] == library["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
     assert ours["span_id"] == "00f067aa0ba902b7"
     assert "trace_id" not in outside
+
+
+def test_every_line_about_an_event_names_its_trace_even_outside_a_span() -> None:
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    event = decoded(envelope_for(referral_issued(CASE), case_id=CASE, traceparent=traceparent))
+    old = decoded(envelope_for(referral_issued(CASE), case_id=CASE, traceparent="garbage"))
+
+    assert event_fields(event)["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
+    assert event_fields(old)["trace_id"] is None
