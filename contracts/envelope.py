@@ -7,6 +7,8 @@ that are signed are defined here so anyone can verify from outside.
 """
 
 import json
+import re
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -29,6 +31,7 @@ from contracts.subjects import EventSubject, InvalidSubject, parse_event_subject
 
 __all__ = [
     "CONTENT_TYPE",
+    "TRACEPARENT_PATTERN",
     "DataClassification",
     "Envelope",
     "EnvelopeRejected",
@@ -37,12 +40,15 @@ __all__ = [
     "decode_event",
     "encode_envelope",
     "new_envelope",
+    "new_traceparent",
     "parse_json",
     "signing_input",
 ]
 
 CONTENT_TYPE = "application/cloudevents+json"
 _SOURCE_PATTERN = "^/agencies/" + AGENCY_ID_PATTERN[1:]
+TRACEPARENT_PATTERN = re.compile(r"^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$")
+"""A W3C Trace Context ``traceparent`` of version 00, as ipbus writes it."""
 
 
 class DataClassification(StrEnum):
@@ -113,6 +119,11 @@ class Envelope(BaseModel):
     causationid: str | None = None
     signature: str | None = None
     dataclassification: DataClassification | None = None
+    traceparent: str | None = Field(default=None, max_length=256)
+    """W3C trace context (CloudEvents distributed tracing): the trace the event belongs to.
+    Every event ipbus sends has one; absent from an older sender's; a malformed one is
+    kept (it is signed) and ignored by tracing, as W3C asks of receivers."""
+    tracestate: str | None = Field(default=None, max_length=512)
     data: dict[str, Any]
 
     @property
@@ -178,8 +189,13 @@ def new_envelope(
     causation_id: str | None = None,
     classification: DataClassification | None = None,
     event_id: str | None = None,
+    traceparent: str | None = None,
+    tracestate: str | None = None,
 ) -> Envelope:
-    """An unsigned envelope for ``payload``, sent by ``sender`` at ``now``."""
+    """An unsigned envelope for ``payload``, sent by ``sender`` at ``now``.
+
+    Without ``traceparent`` (no active span, no cause) the event starts a trace of its own.
+    """
     return Envelope(
         specversion="1.0",
         id=event_id or new_ulid(),
@@ -190,8 +206,19 @@ def new_envelope(
         correlationid=correlation_id or case_id,
         causationid=causation_id,
         dataclassification=classification,
+        traceparent=traceparent or new_traceparent(),
+        tracestate=tracestate if traceparent else None,
         data=payload.model_dump(mode="json", exclude_none=True),
     )
+
+
+def new_traceparent() -> str:
+    """A fresh, sampled W3C ``traceparent``: a new trace id and a new parent id."""
+    trace_id = secrets.token_hex(16)
+    parent_id = secrets.token_hex(8)
+    if trace_id == "0" * 32 or parent_id == "0" * 16:  # all-zero ids are invalid
+        return new_traceparent()
+    return f"00-{trace_id}-{parent_id}-01"
 
 
 def _wire_dict(envelope: Envelope) -> dict[str, Any]:

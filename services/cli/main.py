@@ -45,6 +45,7 @@ from services.runtime.queries import query_case
 from services.runtime.referral_queries import query_referrals
 from services.runtime.registry import load_agency_key, prepare_registry
 from services.runtime.settings import Settings
+from services.runtime.tracing import configure_tracing
 
 __all__ = ["app"]
 
@@ -92,6 +93,10 @@ def up() -> None:
     IPBUS_NATS_URL is set) and one service per agency in the registry."""
     settings = Settings()
     configure_logging(level=settings.log_level, fmt=settings.log_format)
+    try:
+        configure_tracing("bus", "all")  # spans exported only with OTEL_EXPORTER_OTLP_ENDPOINT
+    except ConfigurationError as exc:
+        raise _fail(str(exc)) from None
 
     async def main() -> None:
         bus = Bus(settings, CATALOGUE)
@@ -148,6 +153,7 @@ def run(
         raise _fail(str(exc)) from None
     try:
         service_cls, agency_id = choose_service(registry, service, agency)
+        configure_tracing(service_cls.service_name, agency_id)  # on with OTEL_EXPORTER_OTLP_*
         if settings.production:  # its own key, made at its site: say so before connecting
             load_agency_key(registry, settings.keys_dir, agency_id)
     except ConfigurationError as exc:

@@ -69,6 +69,7 @@ from services.runtime.rules import RuleBook
 from services.runtime.settings import server_list
 from services.runtime.signing import AgencyKey, sign_envelope
 from services.runtime.streams import ConsumerSpec, agency_consumer_spec, ensure_consumer
+from services.runtime.tracing import apply_span, batch_span, command_span, emit_span, trace_of
 
 __all__ = ["AgencyService", "ServiceContext", "UnitOfWork", "handles"]
 
@@ -144,9 +145,24 @@ class UnitOfWork:
         correlation_id: str | None = None,
         classification: DataClassification | None = None,
     ) -> Envelope:
-        """Sign ``payload`` as this agency and queue it for ``to`` in the outbox."""
+        """Sign ``payload`` as this agency and queue it for ``to`` in the outbox.
+
+        The event carries the trace it is emitted in (the active span, else its cause's).
+        """
+        with emit_span(payload.event_type, self._context.agency.id, to):
+            return self._emit(payload, to, case_id, correlation_id, classification)
+
+    def _emit(
+        self,
+        payload: Payload,
+        to: str,
+        case_id: str | None,
+        correlation_id: str | None,
+        classification: DataClassification | None,
+    ) -> Envelope:
         context = self._context
         cause = self.cause
+        traceparent, tracestate = trace_of(cause)
         envelope = new_envelope(
             sender=context.agency.id,
             payload=payload,
@@ -155,6 +171,8 @@ class UnitOfWork:
             correlation_id=correlation_id or (cause.correlation_id if cause else None),
             causation_id=cause.id if cause else None,
             classification=classification,
+            traceparent=traceparent,
+            tracestate=tracestate,
         )
         if to in context.registry and context.registry.get(to).kind is AgencyKind.OVERSEAS:
             if not context.pseudonym_key:
@@ -324,9 +342,10 @@ class AgencyService:
     @asynccontextmanager
     async def unit_of_work(self, cause: Event | None = None) -> AsyncIterator[UnitOfWork]:
         """A transaction for an agency-side command; its events are relayed after commit."""
-        async with self.database.transaction() as session:
-            uow = UnitOfWork(session, self.context, cause)
-            yield uow
+        with command_span(self.agency.id, cause):
+            async with self.database.transaction() as session:
+                uow = UnitOfWork(session, self.context, cause)
+                yield uow
         uow.committed()
         if self._relay is not None:
             self._relay.wake()
@@ -444,14 +463,16 @@ class AgencyService:
     async def _apply_all(self, events: list[Event]) -> list[Outcome]:
         """Apply ``events`` in order in one transaction; raise, and nothing is applied."""
         applied: list[tuple[Event, UnitOfWork | None]] = []
-        async with self.database.transaction() as session:
-            verdicts = await claim_in_inbox(
-                session, self.consumer.durable, events, self.clock.now()
-            )
-            fresh = [e for e, v in zip(events, verdicts, strict=True) if v is InboxVerdict.NEW]
-            await self.before_batch(session, fresh)
-            for event, verdict in zip(events, verdicts, strict=True):
-                applied.append((event, await self._apply_in(session, event, verdict)))
+        with batch_span(self.consumer.durable, events):
+            async with self.database.transaction() as session:
+                verdicts = await claim_in_inbox(
+                    session, self.consumer.durable, events, self.clock.now()
+                )
+                fresh = [e for e, v in zip(events, verdicts, strict=True) if v is InboxVerdict.NEW]
+                await self.before_batch(session, fresh)
+                for event, verdict in zip(events, verdicts, strict=True):
+                    with apply_span(self.consumer.durable, event):
+                        applied.append((event, await self._apply_in(session, event, verdict)))
         outcomes: list[Outcome] = []
         emitted = False
         for event, uow in applied:

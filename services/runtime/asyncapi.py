@@ -5,20 +5,29 @@ consumer; the coordinator's query answering). Those brokers, built without conne
 one broker that declares a publisher per v1 event type with its envelope schema, are handed to
 FastStream's :class:`AsyncAPI` factory: one document for the whole bus. ``docs/asyncapi.yaml``
 is this document; a test fails when code and document drift.
+
+FastStream sees only what the code declares, so the document is then completed from the
+contracts: the agencies' consumers read raw messages (their payload is any v1 event), the
+query subscribers answer the query models, the servers are the deployment's, and the
+correlation id is where the envelope carries it (``correlationid``, in the payload).
 """
 
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import quote
 
 from faststream import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
 from faststream.specification import AsyncAPI
-from pydantic import create_model
+from pydantic import BaseModel, create_model
 
 from contracts.agencies import Agency, Registry
 from contracts.envelope import Envelope
 from contracts.events import EVENT_MODELS, cloudevent_type
-from contracts.subjects import EVENT_STREAM
+from contracts.queries import CASE_QUERY, CaseQuery
+from contracts.referral_queries import REFERRALS_QUERY, ReferralsQuery
+from contracts.subjects import EVENT_PREFIX, EVENT_STREAM, QUERY_PREFIX
+from contracts.warning_queries import WARNINGS_QUERY, WarningsQuery
 from services.runtime.adapter import AgencyService, ServiceContext
 from services.runtime.clock import SystemClock
 from services.runtime.consumer import BATCH_MAX, FETCH_WAIT_S
@@ -28,6 +37,7 @@ from services.runtime.signing import AgencyKey, generate_seed
 
 __all__ = [
     "ASYNCAPI_TITLE",
+    "PRODUCTION_SERVERS",
     "bus_asyncapi",
     "describe_event_consumer",
     "event_broker",
@@ -40,6 +50,29 @@ _DESCRIPTION = (
     "message is a CloudEvents 1.0 event in structured JSON mode on "
     "`ipbus.v1.<sender>.<recipient>.<event-type>`, signed by the sender (DESIGN.md §3–§5)."
 )
+
+PRODUCTION_SERVERS: dict[str, dict[str, Any]] = {
+    "production": {
+        "host": "nats:4222",
+        "protocol": "nats",
+        "description": (
+            "The ipbus NATS cluster (deploy/k8s/nats.yaml; compose: nats-1..3:4222): TLS with "
+            "client certificates, one user per agency; any node, clients learn the others."
+        ),
+    }
+}
+"""The only servers the document names: where an agency connects in production."""
+CORRELATION_ID = {
+    "description": "The case or conversation the event belongs to (DESIGN §4).",
+    "location": "$message.payload#/correlationid",
+}
+ANY_EVENT = "IpbusEvent"
+QUERY_MODELS: dict[str, type[BaseModel]] = {
+    CASE_QUERY: CaseQuery,
+    REFERRALS_QUERY: ReferralsQuery,
+    WARNINGS_QUERY: WarningsQuery,
+}
+"""What each query subscriber (``ipbus.query.<requester>.<query>``) is asked."""
 
 
 def event_broker() -> NatsBroker:
@@ -113,7 +146,55 @@ def bus_asyncapi(services: Iterable[AgencyService], *, version: str = "1") -> di
         schema_version="3.0.0",
     )
     document: dict[str, Any] = factory.to_specification().to_jsonable()
-    return _in_stable_order(document)
+    return _in_stable_order(_typed(document))
+
+
+def _typed(document: dict[str, Any]) -> dict[str, Any]:
+    """Production servers only, a payload schema for every message, correlation ids in the
+    payload; raises when a subscriber reads something the contracts do not describe."""
+    document = dict(document, servers=PRODUCTION_SERVERS)
+    components = document.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    schemas.pop("EmptyPayload", None)
+    schemas[ANY_EVENT] = {
+        "title": ANY_EVENT,
+        "description": "Any v1 ipbus event: what an agency's durable consumer reads (DESIGN §5).",
+        "oneOf": [
+            {"$ref": f"#/components/schemas/{model.__name__}Event"}
+            for _, model in sorted(EVENT_MODELS.items())
+        ],
+    }
+    addresses = {  # a component message's quoted name -> its channel's address
+        message["$ref"].rsplit("/", 1)[1]: channel["address"]
+        for channel in document.get("channels", {}).values()
+        for message in channel.get("messages", {}).values()
+    }
+    for channel in document.get("channels", {}).values():
+        channel["servers"] = [{"$ref": f"#/servers/{name}"} for name in PRODUCTION_SERVERS]
+    for name, message in components.get("messages", {}).items():
+        payload = message.get("payload", {})
+        if payload.get("$ref") != "#/components/schemas/EmptyPayload":
+            message["correlationId"] = dict(CORRELATION_ID)
+            continue
+        address = addresses.get(_pointer(name), "")
+        if address.startswith(f"{EVENT_PREFIX}."):
+            message["payload"] = {"$ref": f"#/components/schemas/{ANY_EVENT}"}
+            message["correlationId"] = dict(CORRELATION_ID)
+        elif address.startswith(f"{QUERY_PREFIX}.") and address.split(".")[-1] in QUERY_MODELS:
+            model = QUERY_MODELS[address.split(".")[-1]]
+            query = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(query.pop("$defs", {}))
+            schemas[model.__name__] = query
+            message["payload"] = {"$ref": f"#/components/schemas/{model.__name__}"}
+            message.pop("correlationId", None)  # request-reply: NATS's reply subject
+        else:
+            raise ValueError(f"no contract describes what {name} ({address!r}) receives")
+    return document
+
+
+def _pointer(name: str) -> str:
+    """``name`` as FastStream writes it in a ``$ref`` (URL-quoted, ``/`` kept)."""
+    return quote(name, safe=":/")
 
 
 def _in_stable_order(document: dict[str, Any]) -> dict[str, Any]:

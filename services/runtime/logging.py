@@ -1,7 +1,8 @@
 """structlog set-up with one fixed key set, so every line can be joined to a case.
 
 Keys: ``service``, ``agency``, ``subject``, ``event_type``, ``event_id``, ``case_id``,
-``correlation_id``. JSON by default; readable console output on a TTY.
+``correlation_id``, ``trace_id`` (the event's, or the active span's) and ``span_id`` inside a
+span. JSON by default; readable console output on a TTY.
 """
 
 import logging
@@ -12,11 +13,12 @@ from typing import Any, Literal, TextIO
 
 import structlog
 
-from contracts.envelope import Event
+from contracts.envelope import TRACEPARENT_PATTERN, Event
 from services.runtime.redaction import redact_personal_data
 from services.runtime.secret_files import open_private
+from services.runtime.tracing import add_trace_ids
 
-__all__ = ["STDLIB_LOGGERS", "configure_logging", "event_fields", "get_logger"]
+__all__ = ["STDLIB_LOGGERS", "configure_logging", "event_fields", "get_logger", "trace_id"]
 
 STDLIB_LOGGERS = (
     "nats",
@@ -54,6 +56,7 @@ def configure_logging(
         structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer()
     )
     stamped: list[Any] = [
+        add_trace_ids,  # the active span's trace_id/span_id: a line joins its trace
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
@@ -99,4 +102,13 @@ def event_fields(event: Event) -> dict[str, Any]:
         "event_id": event.id,
         "case_id": event.case_id,
         "correlation_id": event.correlation_id,
+        "trace_id": trace_id(event.envelope.traceparent),
     }
+
+
+def trace_id(traceparent: str | None) -> str | None:
+    """The trace id of a well-formed ``traceparent`` (even on a line written outside any
+    span, such as a dead letter's), else None."""
+    if traceparent is None or not TRACEPARENT_PATTERN.match(traceparent):
+        return None
+    return traceparent.split("-")[1]

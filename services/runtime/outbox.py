@@ -30,6 +30,7 @@ from contracts.envelope import CONTENT_TYPE, Envelope, RejectReason, encode_enve
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM, dlq_subject, event_subject
 from services.runtime.clock import Clock
 from services.runtime.database import Database, RuntimeTable
+from services.runtime.tracing import publish_started, record_publish
 
 __all__ = ["OUTBOX_CONSUMER", "OutboxRecord", "OutboxRelay", "put_in_outbox", "unsent_count"]
 
@@ -144,6 +145,7 @@ class OutboxRelay:
                 )
             ).all()
             for row in rows:
+                started = publish_started()
                 try:
                     ack = await self._js.publish(
                         row.subject,
@@ -160,6 +162,7 @@ class OutboxRelay:
                 row.duplicate = bool(ack.duplicate)
                 row.stream_seq = ack.seq
                 session.add(row)
+                record_publish(row.subject, row.body, started, stream_seq=ack.seq)  # its trace
             published = len(rows)
         if published and self._on_published is not None:
             self._on_published(published)  # after commit: these rows really are sent

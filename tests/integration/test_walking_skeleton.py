@@ -7,6 +7,7 @@ against the effective registry written to the data directory.
 
 import asyncio
 import json
+from typing import Any
 
 import nats
 import pytest
@@ -14,7 +15,7 @@ from cloudevents.core.formats.json import JSONFormat
 from nats.aio.msg import Msg
 
 from contracts.agencies import parse_registry
-from contracts.envelope import CONTENT_TYPE, decode_event
+from contracts.envelope import CONTENT_TYPE, TRACEPARENT_PATTERN, decode_event
 from contracts.identifiers import is_ulid
 from contracts.subjects import parse_event_subject
 from services.cli.demo import run_demo
@@ -65,3 +66,15 @@ async def test_the_demo_scenario_holds_and_every_message_obeys_the_wire_contract
         sender = registry.get(route.sender)
         assert sender.public_key is not None
         verify_event(event, [sender.public_key])
+        assert TRACEPARENT_PATTERN.match(body.get("traceparent", "")), body  # DESIGN §4
+    # an event emitted in reaction to another continues the trace of its cause
+    trace_of = {body["id"]: body["traceparent"].split("-")[1] for body in map(_body, events)}
+    reactions = [b for b in map(_body, events) if b.get("causationid") in trace_of]
+    assert reactions
+    for body in reactions:
+        assert body["traceparent"].split("-")[1] == trace_of[body["causationid"]], body["type"]
+
+
+def _body(msg: Msg) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(msg.data)
+    return body

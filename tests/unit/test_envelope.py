@@ -376,14 +376,13 @@ def test_the_rejection_message_carries_the_reason_code() -> None:
 
 def test_unknown_extension_attributes_are_kept() -> None:
     raw = closed_case_raw()
-    traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-    raw["traceparent"] = traceparent
+    raw["dataref"] = "https://example.invalid/claim"
     raw["x-foo"] = 1
 
     event = decode_event(body_of(raw), CLOSED_SUBJECT)
 
-    assert event.envelope.extensions == {"traceparent": traceparent, "x-foo": 1}
-    assert event.raw["traceparent"] == traceparent
+    assert event.envelope.extensions == {"dataref": "https://example.invalid/claim", "x-foo": 1}
+    assert event.raw["dataref"] == "https://example.invalid/claim"
     assert event.raw["x-foo"] == 1
 
 

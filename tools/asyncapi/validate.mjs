@@ -14,8 +14,16 @@ for (const d of diagnostics) {
   const level = d.severity === DiagnosticSeverity.Error ? "error" : "note";
   console.log(`${level}: ${d.code}: ${d.message} at ${d.path.join(".")}`);
 }
-if (errors.length > 0 || document === undefined) {
-  console.error(`${path}: ${errors.length} error(s); not a valid AsyncAPI document`);
+// every message must say what it carries (issue 17): a payload schema that is not empty
+const untyped = document === undefined ? [] : document.allMessages().all().filter((m) => {
+  const json = m.payload()?.json();
+  return !json || !(json.properties || json.oneOf || json.anyOf || json.allOf || json.$ref);
+});
+for (const m of untyped) {
+  console.log(`error: no-payload: message ${m.title() ?? m.id()} has no payload schema`);
+}
+if (errors.length > 0 || untyped.length > 0 || document === undefined) {
+  console.error(`${path}: ${errors.length + untyped.length} error(s); not a valid AsyncAPI document`);
   process.exit(1);
 }
 console.log(`${path}: valid AsyncAPI ${document.version()} — ${document.channels().length} channels`);
