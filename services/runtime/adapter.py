@@ -26,6 +26,7 @@ This is the adapter SDK; docs/adapters.md walks through adding an agency with it
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -226,7 +227,8 @@ class AgencyService:
         self.broker = NatsBroker(
             server_list(context.nats_url),
             name=f"ipbus-{self.service_name}-{self.agency.id}",
-            logger=None,
+            logger=context.log,  # a failing query handler is logged, redacted, as JSON
+            log_level=logging.DEBUG,  # "Received"/"Processed" per message only when debugging
             # keep reconnecting through any NATS outage (nats-py gives up after 60 tries)
             **{"max_reconnect_attempts": -1, **context.broker_options},
         )
