@@ -5,7 +5,7 @@ service readiness, overdue referrals and unacknowledged warnings from the proces
 ``/readyz`` and ``/metrics`` endpoints (the coordinator's gauges).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any
 
 import httpx
@@ -16,6 +16,7 @@ from rich.table import Table
 
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM
 from services.cli.bus import operator_client, run_on_bus
+from services.cli.render import JsonOption, print_json
 from services.runtime.operator import read_bus_record
 from services.runtime.settings import Settings
 
@@ -137,12 +138,16 @@ def status(
             help="a process's /metrics and /readyz (default: this host's IPBUS_HTTP_PORT)"
         ),
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Services, consumer lag, overdue referrals and unacknowledged warnings at a glance."""
     settings = Settings()
     console = Console(soft_wrap=True)
     url = _http_url(settings, http_url)
     report = run_on_bus(gather_status(settings, url))
+    if as_json:  # keys as in StatusReport; null where a source was not read or not served
+        print_json(asdict(report) | {"http_url": url})
+        raise typer.Exit(code=1 if report.problems else 0)
     render_status(report, console)
     if url is None:
         console.print("service endpoints: not served (IPBUS_HTTP_PORT=0); see --http-url")
