@@ -111,7 +111,18 @@ def test_kubernetes_runs_every_agency_with_replicas_on_a_three_node_jetstream() 
     _assert_ipbus_settings(env["data"])
     prometheus = next(d for d in docs if d["metadata"]["name"] == "prometheus-config")
     config = yaml.safe_load(prometheus["data"]["prometheus.yml"])
-    assert [job["job_name"] for job in config["scrape_configs"]] == ["ipbus"]
+    assert [job["job_name"] for job in config["scrape_configs"]] == ["ipbus", "nats"]
+    assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
+        "alertmanager:9093"
+    ]
+    nats = next(d for d in docs if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "nats")
+    (exporter,) = [
+        c
+        for c in nats["spec"]["template"]["spec"]["containers"]
+        if c["image"].startswith("natsio/prometheus-nats-exporter:")
+    ]
+    assert "http://127.0.0.1:8222" in exporter["args"]
+    assert any(d["kind"] == "Deployment" and d["metadata"]["name"] == "alertmanager" for d in docs)
 
 
 def test_the_kustomization_names_only_files_that_exist() -> None:
