@@ -107,11 +107,12 @@ def _http_url(settings: Settings, given: str | None) -> str | None:
 def render_status(report: StatusReport, console: Console) -> None:
     if report.services is not None:
         table = Table(title="services")
-        for column in ("agency", "service", "ready", "nats", "database", "consumer"):
+        for column in ("agency", "service", "ready", "nats", "database", "consumer", "loops"):
             table.add_column(column)
         for s in report.services:
             mark = "[green]yes[/green]" if s["ready"] else "[red]NO[/red]"
-            table.add_row(s["agency"], s["service"], mark, s["nats"], s["database"], s["consumer"])
+            checks = (s["nats"], s["database"], s["consumer"], s.get("loops", "?"))
+            table.add_row(s["agency"], s["service"], mark, *checks)
         console.print(table)
     if report.dead_letters is not None:  # JetStream was read
         lag = Table(title="consumer lag (JetStream)")
