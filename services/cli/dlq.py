@@ -1,8 +1,9 @@
 """``ipbus dlq list|show|replay``: look at dead letters and, after a fix, replay them."""
 
+import base64
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -10,6 +11,7 @@ from rich.table import Table
 
 from contracts.agencies import Registry
 from services.cli.bus import operator_client, run_on_bus
+from services.cli.render import JsonOption, print_json
 from services.runtime.dead_letters import (
     DeadLetter,
     LetterRefused,
@@ -37,8 +39,32 @@ def _registry(settings: Settings) -> Registry:
     return load_registry(effective if effective.is_file() else settings.registry_path)
 
 
+def letter_document(letter: DeadLetter, *, with_body: bool) -> dict[str, Any]:
+    """A dead letter for a script: its fields and headers; with the body, as JSON when it is
+    JSON (``body``), else base64 (``body_base64``)."""
+    document: dict[str, Any] = {
+        "seq": letter.seq,
+        "time": letter.time,
+        "consumer": letter.consumer,
+        "reason": letter.reason,
+        "detail": letter.detail,
+        "original_subject": letter.original_subject,
+        "original_seq": letter.original_seq,
+        "stored_subject": letter.stored_subject,
+        "headers": letter.headers,
+    }
+    if with_body:
+        try:
+            document["body"] = json.loads(letter.body)
+        except ValueError:
+            document["body_base64"] = base64.b64encode(letter.body).decode("ascii")
+    return document
+
+
 @dlq_app.command("list")
-def list_letters(consumer: ConsumerOption = None, reason: ReasonOption = None) -> None:
+def list_letters(
+    consumer: ConsumerOption = None, reason: ReasonOption = None, as_json: JsonOption = False
+) -> None:
     """One line per dead letter: sequence, time, consumer, reason, original subject."""
 
     async def main() -> list[DeadLetter]:
@@ -49,6 +75,9 @@ def list_letters(consumer: ConsumerOption = None, reason: ReasonOption = None) -
             ]
 
     letters = run_on_bus(main())
+    if as_json:
+        print_json({"dead_letters": [letter_document(x, with_body=False) for x in letters]})
+        return
     table = Table("seq", "time", "consumer", "reason", "original subject", "detail")
     for letter in letters:
         table.add_row(
@@ -64,7 +93,7 @@ def list_letters(consumer: ConsumerOption = None, reason: ReasonOption = None) -
 
 
 @dlq_app.command("show")
-def show(seq: int) -> None:
+def show(seq: int, as_json: JsonOption = False) -> None:
     """Everything about one dead letter: its headers and its original body."""
 
     async def main() -> DeadLetter | None:
@@ -72,6 +101,12 @@ def show(seq: int) -> None:
             return await dead_letter_at(nc.jetstream(), seq)
 
     letter = run_on_bus(main())
+    if as_json:
+        if letter is None:
+            print_json({"error": f"no dead letter {seq}"})
+            raise typer.Exit(code=1)
+        print_json(letter_document(letter, with_body=True))
+        return
     if letter is None:
         console.print(f"[red]no dead letter {seq}[/red]")
         raise typer.Exit(code=1)

@@ -22,7 +22,7 @@ from services.cli.dlq import dlq_app
 from services.cli.ops import serving_http
 from services.cli.policy import policy_app
 from services.cli.referrals import referrals
-from services.cli.render import case_deadlines, case_table
+from services.cli.render import JsonOption, case_deadlines, case_table, print_json
 from services.cli.scaffold import new_adapter
 from services.cli.security import keys_app, nats_config
 from services.cli.specs import specs_app
@@ -249,6 +249,7 @@ def case_show(
     as_agency: Annotated[
         str, typer.Option("--as", help="ask as this agency (need-to-know applies)")
     ] = COORDINATOR,
+    as_json: JsonOption = False,
 ) -> None:
     """Print one case's shared status and timeline (asks the coordinator over NATS)."""
     settings = Settings()
@@ -261,12 +262,15 @@ def case_show(
             deadlines = (
                 await query_referrals(nc, requester=as_agency) if reply.case is not None else None
             )
+        own = [d for d in deadlines.deadlines if d.case_id == case_id] if deadlines else []
+        if as_json:  # {"case": CaseView | null, "error": ..., "deadlines": [DeadlineView]}
+            print_json(reply.model_dump(mode="json") | {"deadlines": own})
+            return 0 if reply.case is not None else 1
         if reply.case is None:
             console.print(f"[red]{reply.error}[/red]")
             return 1
         case_table(reply.case, console)
-        if deadlines is not None:
-            case_deadlines([d for d in deadlines.deadlines if d.case_id == case_id], console)
+        case_deadlines(own, console)
         return 0
 
     code = run_on_bus(main())

@@ -10,7 +10,7 @@ from rich.table import Table
 from contracts.referral_queries import DeadlineView, ReferralsReply
 from contracts.subjects import COORDINATOR
 from services.cli.bus import asking_as, operator_client, run_on_bus
-from services.cli.render import due_text
+from services.cli.render import JsonOption, due_text, print_json
 from services.runtime.referral_queries import query_referrals
 from services.runtime.settings import Settings
 
@@ -65,6 +65,7 @@ def referrals(
     as_agency: Annotated[
         str, typer.Option("--as", help="ask as this agency (need-to-know applies)")
     ] = COORDINATOR,
+    as_json: JsonOption = False,
 ) -> None:
     """List referral deadlines (asks the coordinator over NATS, as the operator)."""
     console = Console(soft_wrap=True)
@@ -77,6 +78,9 @@ def referrals(
             return await query_referrals(nc, requester=as_agency, overdue_only=overdue)
 
     reply = run_on_bus(ask())
+    if as_json:  # the coordinator's ReferralsReply as it came
+        print_json(reply)
+        raise typer.Exit(code=1 if reply.error else 0)
     if reply.error:
         console.print(f"[red]{reply.error}[/red]")
         raise typer.Exit(code=1)

@@ -1,12 +1,38 @@
-"""How a case looks in a terminal."""
+"""How a case looks in a terminal, and how any read command prints for a script."""
 
+import json
+from typing import Annotated, Any
+
+import typer
+from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
 from contracts.queries import CaseView, TimelineEntry
 from contracts.referral_queries import DeadlineView
 
-__all__ = ["case_deadlines", "case_table", "due_text", "timeline_line"]
+__all__ = ["JsonOption", "case_deadlines", "case_table", "due_text", "print_json", "timeline_line"]
+
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="print one JSON document on stdout, for scripts")
+]
+
+
+def print_json(document: BaseModel | dict[str, Any]) -> None:
+    """One JSON document on stdout: a pydantic model as its JSON form, else ``json.dumps``
+    (datetimes as ISO 8601). Nothing else may go to stdout with ``--json``."""
+    if isinstance(document, BaseModel):
+        document = document.model_dump(mode="json")
+    typer.echo(json.dumps(document, ensure_ascii=False, indent=2, default=_jsonable))
+
+
+def _jsonable(value: Any) -> Any:
+    isoformat = getattr(value, "isoformat", None)
+    if isoformat is not None:
+        return isoformat()
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def due_text(deadline: DeadlineView) -> str:

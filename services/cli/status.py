@@ -5,7 +5,7 @@ service readiness, overdue referrals and unacknowledged warnings from the proces
 ``/readyz`` and ``/metrics`` endpoints (the coordinator's gauges).
 """
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any
 
 import httpx
@@ -16,6 +16,7 @@ from rich.table import Table
 
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM
 from services.cli.bus import operator_client, run_on_bus
+from services.cli.render import JsonOption, print_json
 from services.runtime.operator import read_bus_record
 from services.runtime.settings import Settings
 
@@ -106,11 +107,12 @@ def _http_url(settings: Settings, given: str | None) -> str | None:
 def render_status(report: StatusReport, console: Console) -> None:
     if report.services is not None:
         table = Table(title="services")
-        for column in ("agency", "service", "ready", "nats", "database", "consumer"):
+        for column in ("agency", "service", "ready", "nats", "database", "consumer", "loops"):
             table.add_column(column)
         for s in report.services:
             mark = "[green]yes[/green]" if s["ready"] else "[red]NO[/red]"
-            table.add_row(s["agency"], s["service"], mark, s["nats"], s["database"], s["consumer"])
+            checks = (s["nats"], s["database"], s["consumer"], s.get("loops", "?"))
+            table.add_row(s["agency"], s["service"], mark, *checks)
         console.print(table)
     if report.dead_letters is not None:  # JetStream was read
         lag = Table(title="consumer lag (JetStream)")
@@ -137,12 +139,16 @@ def status(
             help="a process's /metrics and /readyz (default: this host's IPBUS_HTTP_PORT)"
         ),
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Services, consumer lag, overdue referrals and unacknowledged warnings at a glance."""
     settings = Settings()
     console = Console(soft_wrap=True)
     url = _http_url(settings, http_url)
     report = run_on_bus(gather_status(settings, url))
+    if as_json:  # keys as in StatusReport; null where a source was not read or not served
+        print_json(asdict(report) | {"http_url": url})
+        raise typer.Exit(code=1 if report.problems else 0)
     render_status(report, console)
     if url is None:
         console.print("service endpoints: not served (IPBUS_HTTP_PORT=0); see --http-url")

@@ -9,6 +9,7 @@ from rich.table import Table
 from contracts.subjects import COORDINATOR
 from contracts.warning_queries import WarningsReply, WarningView
 from services.cli.bus import asking_as, operator_client, run_on_bus
+from services.cli.render import JsonOption, print_json
 from services.runtime.settings import Settings
 from services.runtime.warning_queries import query_warnings
 
@@ -54,6 +55,7 @@ def warnings_command(
     include_inactive: Annotated[
         bool, typer.Option("--all", help="also expired and retracted warnings")
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """List warnings with their delivery and acknowledgement state per agency."""
     console = Console(soft_wrap=True)
@@ -66,6 +68,9 @@ def warnings_command(
             return await query_warnings(nc, requester=as_agency, include_inactive=include_inactive)
 
     reply = run_on_bus(main())
+    if as_json:  # the coordinator's WarningsReply as it came
+        print_json(reply)
+        raise typer.Exit(code=1 if reply.error else 0)
     if reply.error:
         console.print(f"[red]{reply.error}[/red]")
         raise typer.Exit(code=1)

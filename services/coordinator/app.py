@@ -87,6 +87,7 @@ class CoordinatorService(WarningHub, LinkageSignals, OversightFlow, AgencyServic
             calendar=self.calendar,
             interval_s=self.deadline_settings.watch_seconds,
             caught_up=self._backlog_read,
+            metrics=self.metrics,
         )
         self.anchors = AnchorPublisher(
             self.database,
@@ -96,7 +97,9 @@ class CoordinatorService(WarningHub, LinkageSignals, OversightFlow, AgencyServic
             self.clock,
             self.log,
             interval_s=context.audit_anchor_s,
+            metrics=self.metrics,
         )
+        self.loops += [self.deadline_watch.loop, self.anchors.loop]
 
     def consumer_spec(self) -> ConsumerSpec:
         return coordinator_consumer_spec()

@@ -8,10 +8,8 @@ whoever can rewrite the coordinator's tables still cannot move the anchors, and 
 short or rewritten with fresh hashes no longer matches the latest one.
 """
 
-import asyncio
 import base64
 import binascii
-import contextlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -26,6 +24,8 @@ from services.coordinator.audit import AuditAnchor
 from services.coordinator.audit_store import audit_head
 from services.runtime.clock import Clock
 from services.runtime.database import Database
+from services.runtime.metrics import AgencyMetrics
+from services.runtime.periodic import PeriodicTask
 from services.runtime.signing import AgencyKey, public_key_bytes
 
 __all__ = [
@@ -105,6 +105,7 @@ class AnchorPublisher:
         log: Any,
         *,
         interval_s: float,
+        metrics: AgencyMetrics | None = None,
     ) -> None:
         self._database = database
         self._js = js
@@ -112,29 +113,23 @@ class AnchorPublisher:
         self._agency_id = agency_id
         self._clock = clock
         self._log = log
-        self._interval_s = interval_s
         self._published: tuple[int, str] | None = None
-        self._task: asyncio.Task[None] | None = None
+        self.loop = PeriodicTask(  # NATS or the database down: logged, tried next round
+            self._publish_if_moved,
+            log,
+            interval_s=interval_s,
+            name="audit-anchors",
+            metrics=metrics,
+        )
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="audit-anchors")
+        self.loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.loop.stop()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.publish(only_if_moved=True)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # NATS or the database down: try again next time
-                self._log.warning("audit anchor not published; retrying", error=repr(exc))
-            await asyncio.sleep(self._interval_s)
+    async def _publish_if_moved(self) -> None:
+        await self.publish(only_if_moved=True)
 
     async def publish(self, *, only_if_moved: bool = False) -> AuditAnchor | None:
         """Sign and publish the current head; None if unchanged and ``only_if_moved``."""

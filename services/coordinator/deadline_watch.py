@@ -14,7 +14,7 @@ a receipt sent in time while the coordinator was down must not be reported overd
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, suppress
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from contracts.referrals import ReferralOverdue, ReferralStage
@@ -30,6 +30,8 @@ from services.runtime.adapter import UnitOfWork
 from services.runtime.business_calendar import BusinessCalendar
 from services.runtime.clock import Clock
 from services.runtime.database import Database
+from services.runtime.metrics import AgencyMetrics
+from services.runtime.periodic import PeriodicTask
 
 __all__ = ["DeadlineWatch", "overdue_recipients"]
 
@@ -43,7 +45,8 @@ def overdue_recipients(deadline: DeadlineRecord) -> list[str]:
 
 
 class DeadlineWatch:
-    """Checks every ``interval_s`` seconds of wall time, against business time ``clock``."""
+    """Checks every ``interval_s`` seconds of wall time, against business time ``clock``;
+    a failed check is logged and tried again next round (nothing was claimed)."""
 
     def __init__(
         self,
@@ -56,31 +59,33 @@ class DeadlineWatch:
         interval_s: float,
         caught_up: Callable[[], Awaitable[bool]] | None = None,
         catch_up_limit_s: float = 60.0,
+        metrics: AgencyMetrics | None = None,
     ) -> None:
         self._database = database
         self._clock = clock
         self._unit_of_work = unit_of_work
         self._log = log
         self._calendar = calendar
-        self._interval_s = interval_s
         self._caught_up = caught_up
         self._catch_up_limit_s = catch_up_limit_s
-        self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
+        self.loop = PeriodicTask(
+            self.check_once,
+            log,
+            interval_s=interval_s,
+            name="deadline-watch",
+            metrics=metrics,
+            before_first=self._catch_up,
+        )
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="deadline-watch")
+        self.loop.start()
 
     def wake(self) -> None:
         """Check now (tests and the demo move business time forward, then wake it)."""
-        self._wake.set()
+        self.loop.wake()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self.loop.stop()
 
     async def _catch_up(self) -> None:
         if self._caught_up is None:
@@ -93,19 +98,9 @@ class DeadlineWatch:
                     return
             except Exception:
                 self._log.exception("could not tell whether the backlog is read")
+            self.loop.beat()  # waiting on purpose is not a dead loop
             await asyncio.sleep(0.1)
         self._log.warning("deadline watch starts before the backlog is read")
-
-    async def _run(self) -> None:
-        await self._catch_up()
-        while True:
-            try:
-                await self.check_once()
-            except Exception:  # the next round tries again; nothing was claimed
-                self._log.exception("deadline check failed")
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval_s)
-            self._wake.clear()
 
     async def check_once(self) -> int:
         """Send the notices of every deadline due now; return how many deadlines went overdue."""

@@ -7,8 +7,6 @@ coordinator resumes it and never sends a step twice: the step and the new ``chec
 commit together.
 """
 
-import asyncio
-import contextlib
 import time
 from typing import Any
 
@@ -63,7 +61,9 @@ class WarningHub(AgencyService):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.warning_policy = policy_section(self.context.policy, "warnings", WarningPolicy)
-        self._chaser: asyncio.Task[None] | None = None
+        self.chaser = self.periodic(
+            self.chase_warnings, interval_s=self.warning_policy.watch_seconds, name="warning-chaser"
+        )
         # every query the coordinator answers (warnings, cases, referrals) passes this gate
         self.query_gate = QueryGate(
             policy_section(self.context.policy, "queries", QueryRateLimit), self.metrics
@@ -147,25 +147,11 @@ class WarningHub(AgencyService):
 
     async def on_started(self) -> None:
         await super().on_started()
-        self._chaser = asyncio.create_task(self._chase_forever(), name="warning-chaser")
+        self.chaser.start()
 
     async def stop(self) -> None:
-        if self._chaser is not None:
-            self._chaser.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._chaser
-            self._chaser = None
+        await self.chaser.stop()
         await super().stop()
-
-    async def _chase_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self.warning_policy.watch_seconds)
-            try:
-                await self.chase_warnings()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the timer must outlive a database outage
-                self.log.warning("warning follow-up failed; retrying", error=repr(exc))
 
     async def chase_warnings(self) -> int:
         """Re-deliver or escalate every follow-up that is due; returns how many steps."""

@@ -31,7 +31,6 @@ from services.customs.confirmation_store import (
     clocks_of,
     lapsed_clocks,
 )
-from services.customs.confirmation_watch import PeriodicTask
 from services.customs.domain import Detention, case_title, detained_goods
 from services.customs.store import CustomsTable, DetentionRecord
 from services.runtime.adapter import ServiceContext, UnitOfWork
@@ -57,11 +56,8 @@ class CustomsService(AgencyAdapter):
         self.settings = policy_section(context.policy, "customs", CustomsSettings)
         self.calendar = policy_section(context.policy, "calendar", CalendarPolicy).calendar()
         self.rules = context.rules
-        self.confirmation_watch = PeriodicTask(
-            self.release_lapsed,
-            self.log,
-            interval_s=self.settings.watch_seconds,
-            name="customs-clock-watch",
+        self.confirmation_watch = self.periodic(
+            self.release_lapsed, interval_s=self.settings.watch_seconds, name="customs-clock-watch"
         )
 
     async def on_started(self) -> None:

@@ -26,6 +26,7 @@ This is the adapter SDK; docs/adapters.md walks through adding an agency with it
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -64,6 +65,7 @@ from services.runtime.metrics import AgencyMetrics, IpbusMetrics, Outcome
 from services.runtime.minimisation import minimise_envelope, minimised_kinds
 from services.runtime.minimisation_log import record_minimisations
 from services.runtime.outbox import OutboxRelay, put_in_outbox
+from services.runtime.periodic import PeriodicTask
 from services.runtime.replay import check_fresh
 from services.runtime.rules import RuleBook
 from services.runtime.settings import server_list
@@ -244,12 +246,15 @@ class AgencyService:
         self.broker = NatsBroker(
             server_list(context.nats_url),
             name=f"ipbus-{self.service_name}-{self.agency.id}",
-            logger=None,
+            logger=context.log,  # a failing query handler is logged, redacted, as JSON
+            log_level=logging.DEBUG,  # "Received"/"Processed" per message only when debugging
             # keep reconnecting through any NATS outage (nats-py gives up after 60 tries)
             **{"max_reconnect_attempts": -1, **context.broker_options},
         )
         self._relay: OutboxRelay | None = None
         self._consumer: EventConsumer | None = None
+        self.loops: list[PeriodicTask] = []
+        """The service's own background loops; readiness fails when one stops beating."""
         self._started = asyncio.Event()
         self.declare_extra_subscribers(self.broker)
 
@@ -285,6 +290,24 @@ class AgencyService:
 
     # -- life cycle ------------------------------------------------------------------
 
+    def periodic(
+        self, step: Callable[[], Awaitable[object]], *, interval_s: float, name: str
+    ) -> PeriodicTask:
+        """A background loop of this service, watched by readiness; start it in
+        :meth:`on_started` and stop it in :meth:`stop`."""
+        loop = PeriodicTask(step, self.log, interval_s=interval_s, name=name, metrics=self.metrics)
+        self.loops.append(loop)
+        return loop
+
+    def stalled(self) -> dict[str, str]:
+        """Each background loop that stopped beating, and the consumer loop if it stopped
+        fetching: what it is, and why (empty while all run)."""
+        loops = ([self._relay.loop] if self._relay is not None else []) + self.loops
+        found = {loop.name: why for loop in loops if (why := loop.stalled()) is not None}
+        if self._consumer is not None and (why := self._consumer.stalled()) is not None:
+            found["consumer"] = why
+        return found
+
     @property
     def js(self) -> JetStreamContext:
         return self.broker.connection.jetstream()
@@ -301,6 +324,7 @@ class AgencyService:
             poll_seconds=self.context.outbox_poll_seconds,
             dead_letter_as=self.consumer.durable,
             on_published=self.metrics.published,
+            metrics=self.metrics,
         )
         self._relay.start()
         await self.broker.start()
@@ -313,6 +337,7 @@ class AgencyService:
             in_stream_order=self.consumer.in_stream_order,
             hold_s=(self.consumer.backoff_s or (5.0,))[0] + 1.0,
             touch_s=(self.consumer.backoff_s or (5.0,))[0] / 2,
+            on_fetched=lambda: self.metrics.consumer_fetched(self.consumer.durable),
         )
         await self._consumer.start()
         if self.agency.kind is AgencyKind.COORDINATOR:  # reads any message, writes any letter

@@ -37,7 +37,7 @@ from nats.errors import ConnectionClosedError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
-__all__ = ["BATCH_MAX", "FETCH_WAIT_S", "EventConsumer", "in_turn"]
+__all__ = ["BATCH_MAX", "FETCH_WAIT_S", "STALL_MARGIN_S", "EventConsumer", "in_turn"]
 
 BATCH_MAX = 200
 """Most messages applied in one transaction; well under the consumer's ``max_ack_pending``."""
@@ -47,6 +47,9 @@ RETRY_PAUSE_S = 0.5
 """Pause after a failed fetch (NATS reconnecting, JetStream briefly unavailable)."""
 TURN_POLL_S = (0.002, 0.005, 0.01, 0.02, 0.05)
 """Pauses between looks at the ack floor while a batch waits for its predecessors."""
+STALL_MARGIN_S = 30.0
+"""Beyond its fetch wait, how long the loop may go without fetching or handing over a batch
+before readiness calls it stalled: room for one slow batch commit on a loaded database."""
 HAND_BACK_HOLDS = 3
 """Holds without progress after which a waiting batch is handed back (``nak``), so that
 replicas each holding some successors of a lost message do not wait on each other."""
@@ -95,6 +98,8 @@ class EventConsumer:
         in_stream_order: bool = False,
         hold_s: float = 6.0,
         touch_s: float = 2.0,
+        on_fetched: Callable[[], None] | None = None,
+        stall_margin_s: float = STALL_MARGIN_S,
     ) -> None:
         self._js = js
         self._stream = stream
@@ -111,11 +116,32 @@ class EventConsumer:
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self._delivering = False
+        self._on_fetched = on_fetched
+        self._stall_after_s = wait_s + stall_margin_s
+        self._last_active: float | None = None
+        """``time.monotonic()`` of the last fetch or batch handed over."""
+
+    def stalled(self) -> str | None:
+        """Why this process is not reading its consumer (for readiness), or None."""
+        if self._task is None or self._last_active is None:
+            return "not started"
+        if self._task.done():
+            return "consumer loop stopped"
+        silent_s = time.monotonic() - self._last_active
+        if silent_s > self._stall_after_s:
+            return f"no fetch for {silent_s:.0f} s (wait {self._wait_s:g} s)"
+        return None
+
+    def _active(self) -> None:
+        self._last_active = time.monotonic()
+        if self._on_fetched is not None:
+            self._on_fetched()
 
     async def start(self) -> None:
         self._subscription = await self._js().pull_subscribe_bind(
             durable=self._durable, stream=self._stream
         )
+        self._active()
         self._task = asyncio.create_task(self._run(), name=f"consume {self._durable}")
 
     async def stop(self, timeout_s: float) -> None:
@@ -140,6 +166,7 @@ class EventConsumer:
             try:
                 messages = await self._subscription.fetch(self._batch_max, timeout=self._wait_s)
             except (NatsTimeoutError, TimeoutError):
+                self._active()  # asked, nothing waiting: still reading
                 continue
             except ConnectionClosedError:
                 return
@@ -147,6 +174,7 @@ class EventConsumer:
                 self._log.warning("fetch failed; retrying", error=repr(exc))
                 await asyncio.sleep(RETRY_PAUSE_S)
                 continue
+            self._active()
             self._delivering = True
             try:
                 if self._in_stream_order:
@@ -158,6 +186,7 @@ class EventConsumer:
                 await asyncio.sleep(RETRY_PAUSE_S)
             finally:
                 self._delivering = False
+                self._active()
 
     async def _deliver_in_turn(self, messages: list[Msg]) -> None:
         """Hand over what is in turn; keep the rest alive and fetch their predecessors."""
@@ -181,6 +210,7 @@ class EventConsumer:
                 for message in ready:
                     del held[_stream_seq(message)]
                 await self._deliver(ready)
+                self._active()  # a batch waiting on predecessors is progress, not a stall
                 pauses = iter(TURN_POLL_S)
                 hand_back_at = time.monotonic() + HAND_BACK_HOLDS * self._hold_s
                 continue

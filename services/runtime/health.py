@@ -1,7 +1,9 @@
 """Liveness, readiness and the gauges refreshed on each scrape, for one service.
 
-Readiness is three facts an operator can act on: NATS connected, database reachable,
-durable consumer bound. Gauges that cost a query (outbox backlog, JetStream consumer
+Readiness is four facts an operator can act on: NATS connected, database reachable,
+durable consumer bound and read by this process, every background loop beating (a loop
+is stalled after three intervals without a heartbeat, the consumer loop after its fetch wait
+plus a margin without a fetch). Gauges that cost a query (outbox backlog, JetStream consumer
 pending) are read when Prometheus scrapes, not on a timer, so an idle bus does no work.
 """
 
@@ -31,10 +33,16 @@ class Readiness:
     nats: str | None
     database: str | None
     consumer: str | None
+    loops: str | None = None
 
     @property
     def ready(self) -> bool:
-        return self.nats is None and self.database is None and self.consumer is None
+        return (
+            self.nats is None
+            and self.database is None
+            and self.consumer is None
+            and self.loops is None
+        )
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -44,6 +52,7 @@ class Readiness:
             "nats": self.nats or "ok",
             "database": self.database or "ok",
             "consumer": self.consumer or "ok",
+            "loops": self.loops or "ok",
         }
 
 
@@ -66,7 +75,13 @@ async def check_readiness(service: AgencyService) -> Readiness:
         consumer = "not started"
     else:
         consumer = await _failure(service.js.consumer_info(EVENT_STREAM, service.consumer.durable))
-    readiness = Readiness(service.agency.id, service.service_name, nats, database, consumer)
+    stalled = service.stalled() if service._started.is_set() else {}
+    if consumer is None and "consumer" in stalled:
+        consumer = stalled["consumer"]  # bound on the server, but this process reads it no more
+    loops = "; ".join(f"{name}: {why}" for name, why in stalled.items() if name != "consumer")
+    readiness = Readiness(
+        service.agency.id, service.service_name, nats, database, consumer, loops or None
+    )
     service.metrics.ready(readiness.ready)
     return readiness
 

@@ -225,6 +225,32 @@ class IpbusMetrics:
             buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
             registry=r,
         )
+        self.loop_heartbeat = Gauge(
+            "ipbus_loop_heartbeat_timestamp_seconds",
+            "Unix time a background loop (outbox relay, deadline watch, ...) last completed "
+            "a round; readiness fails after three intervals without one",
+            ["agency", "loop"],
+            registry=r,
+        )
+        self.loop_interval = Gauge(
+            "ipbus_loop_interval_seconds",
+            "Seconds between a background loop's rounds (to judge its heartbeat by)",
+            ["agency", "loop"],
+            registry=r,
+        )
+        self.loop_failures = Counter(
+            "ipbus_loop_failures_total",
+            "Background loop rounds that failed (logged, retried next round)",
+            ["agency", "loop"],
+            registry=r,
+        )
+        self.consumer_last_fetch = Gauge(
+            "ipbus_consumer_last_fetch_timestamp_seconds",
+            "Unix time the service's consumer loop last fetched from (or delivered a batch of) "
+            "its durable consumer; readiness fails when it is older than the fetch wait + margin",
+            ["agency", "consumer"],
+            registry=r,
+        )
         self.audit_chain_length = Gauge(
             "ipbus_audit_chain_length",
             "Entries in the coordinator's hash-chained audit log (refreshed on each scrape)",
@@ -289,6 +315,19 @@ class AgencyMetrics:
 
     def ready(self, ready: bool) -> None:
         self.families.service_ready.labels(self.agency, self.service).set(1 if ready else 0)
+
+    def loop_interval(self, loop: str, seconds: float) -> None:
+        self.families.loop_interval.labels(self.agency, loop).set(seconds)
+        self.families.loop_failures.labels(self.agency, loop)  # 0 from the start
+
+    def loop_beat(self, loop: str) -> None:
+        self.families.loop_heartbeat.labels(self.agency, loop).set_to_current_time()
+
+    def loop_failed(self, loop: str) -> None:
+        self.families.loop_failures.labels(self.agency, loop).inc()
+
+    def consumer_fetched(self, durable: str) -> None:
+        self.families.consumer_last_fetch.labels(self.agency, durable).set_to_current_time()
 
     def calendar_not_covered(self, clock: str) -> None:
         """A deadline (``clock``: the stage or customs clock) could not be computed: the

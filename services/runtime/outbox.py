@@ -13,8 +13,6 @@ rows behind it: it is set aside on ``IPBUS_DLQ`` (consumer ``outbox``, reason
 timeouts) stop the batch instead, to be retried whole.
 """
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -30,6 +28,8 @@ from contracts.envelope import CONTENT_TYPE, Envelope, RejectReason, encode_enve
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM, dlq_subject, event_subject
 from services.runtime.clock import Clock
 from services.runtime.database import Database, RuntimeTable
+from services.runtime.metrics import AgencyMetrics
+from services.runtime.periodic import PeriodicTask
 from services.runtime.tracing import publish_started, record_publish
 
 __all__ = ["OUTBOX_CONSUMER", "OutboxRecord", "OutboxRelay", "put_in_outbox", "unsent_count"]
@@ -91,46 +91,41 @@ class OutboxRelay:
         poll_seconds: float = 1.0,
         dead_letter_as: str = OUTBOX_CONSUMER,
         on_published: Callable[[int], None] | None = None,
+        metrics: AgencyMetrics | None = None,
     ) -> None:
         self._database = database
         self._js = js
         self._clock = clock
         self._log = log
         self._batch = batch
-        self._poll_seconds = poll_seconds
         self._dead_letter_as = dead_letter_as
         self._on_published = on_published
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(
-            self._run(), name=f"outbox-relay-{self._database.namespace}"
+        self._loop = PeriodicTask(
+            self._drain,
+            log,
+            interval_s=poll_seconds,
+            name="outbox-relay",
+            metrics=metrics,
         )
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    @property
+    def loop(self) -> PeriodicTask:
+        """The relay's background loop (for readiness)."""
+        return self._loop
 
-    async def _run(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
-            self._wake.clear()
-            try:
-                while await self.relay_once() == self._batch:
-                    pass
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the relay must outlive NATS or database outages
-                self._log.warning("outbox relay failed; retrying", error=repr(exc))
-                await asyncio.sleep(self._poll_seconds)
+    def wake(self) -> None:
+        self._loop.wake()
+
+    def start(self) -> None:
+        self._loop.start()
+
+    async def stop(self) -> None:
+        await self._loop.stop()
+
+    async def _drain(self) -> None:
+        """Publish batch after batch until the outbox is empty; a full backlog keeps beating."""
+        while await self.relay_once() == self._batch:
+            self._loop.beat()
 
     async def relay_once(self) -> int:
         """Publish one batch of unsent rows; returns how many were published."""

@@ -7,6 +7,7 @@ kustomization or a volume names exists; every ``IPBUS_*`` variable is a real set
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tomllib
@@ -110,7 +111,18 @@ def test_kubernetes_runs_every_agency_with_replicas_on_a_three_node_jetstream() 
     _assert_ipbus_settings(env["data"])
     prometheus = next(d for d in docs if d["metadata"]["name"] == "prometheus-config")
     config = yaml.safe_load(prometheus["data"]["prometheus.yml"])
-    assert [job["job_name"] for job in config["scrape_configs"]] == ["ipbus"]
+    assert [job["job_name"] for job in config["scrape_configs"]] == ["ipbus", "nats"]
+    assert config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
+        "alertmanager:9093"
+    ]
+    nats = next(d for d in docs if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "nats")
+    (exporter,) = [
+        c
+        for c in nats["spec"]["template"]["spec"]["containers"]
+        if c["image"].startswith("natsio/prometheus-nats-exporter:")
+    ]
+    assert "http://127.0.0.1:8222" in exporter["args"]
+    assert any(d["kind"] == "Deployment" and d["metadata"]["name"] == "alertmanager" for d in docs)
 
 
 def test_the_kustomization_names_only_files_that_exist() -> None:
@@ -144,7 +156,35 @@ def test_compose_runs_every_agency_with_replicas_on_a_three_node_jetstream() -> 
         assert services[name]["command"] == ["--config", "/etc/nats/nats.conf"]
         routes = [env[f"IPBUS_NATS_ROUTE_{i}"] for i in (1, 2, 3)]
         assert sorted(routes) == sorted(f"nats-route://{n}:6222" for n in nats)
-    assert {"postgres", "prometheus", "grafana"} <= set(services)
+    assert {"postgres", "prometheus", "alertmanager", "grafana"} <= set(services)
+
+
+def test_compose_sends_alerts_to_alertmanager_and_scrapes_every_nats_node() -> None:
+    services = _compose()["services"]
+    alertmanager = services["alertmanager"]
+    assert (
+        "./alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro"
+        in (alertmanager["volumes"])
+    )
+    assert all(port.startswith("127.0.0.1:") for port in alertmanager["ports"])
+    scrape = yaml.safe_load((DEPLOY / "prometheus/prometheus.yml").read_text("utf-8"))
+    (alerting,) = scrape["alerting"]["alertmanagers"]
+    assert alerting["static_configs"][0]["targets"] == ["alertmanager:9093"]
+    nodes = sorted(name for name in services if re.fullmatch(r"nats-\d", name))
+    exporters = {
+        name: service
+        for name, service in services.items()
+        if service["image"].startswith("natsio/prometheus-nats-exporter:")
+    }
+    # one exporter in each node's network: the monitoring port stays on the node's 127.0.0.1
+    assert sorted(e["network_mode"] for e in exporters.values()) == [
+        f"service:{node}" for node in nodes
+    ]
+    for exporter in exporters.values():
+        assert "http://127.0.0.1:8222" in exporter["command"]
+        assert "ports" not in exporter
+    nats = next(job for job in scrape["scrape_configs"] if job["job_name"] == "nats")
+    assert nats["static_configs"][0]["targets"] == [f"{node}:7777" for node in nodes]
 
 
 def test_compose_references_resolve() -> None:

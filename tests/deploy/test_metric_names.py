@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry
 from services.runtime.bootstrap import broker_metrics
 from services.runtime.metrics import IpbusMetrics, metric_names
 from tests.deploy.dashboards import (
+    NATS_EXPORTER_METRICS,
     AlertRule,
     Panel,
     alert_rules,
@@ -19,7 +20,7 @@ def defined() -> set[str]:
     registry = CollectorRegistry()
     IpbusMetrics(registry)
     broker_metrics(registry, "coordinator")
-    return metric_names(registry)
+    return metric_names(registry) | NATS_EXPORTER_METRICS
 
 
 def test_the_operator_files_name_metrics_at_all() -> None:
@@ -43,3 +44,11 @@ def test_every_alert_metric_is_defined(rule: AlertRule, defined: set[str]) -> No
 def test_an_undefined_name_is_caught(defined: set[str]) -> None:
     assert not metric_names_in("sum(ipbus_no_such_thing_total)") <= defined
     assert metric_names_in('up{job="ipbus_jobname"}') == set()
+    assert not metric_names_in("gnatsd_varz_no_such_field") <= defined
+
+
+def test_the_overview_shows_the_nats_servers_own_metrics() -> None:
+    overview = [p for p in dashboard_panels() if p.dashboard == "ipbus-overview"]
+    used = set().union(*(metric_names_in(p.expr) for p in overview))
+    assert {"gnatsd_varz_connections", "gnatsd_varz_in_msgs", "gnatsd_varz_slow_consumers"} <= used
+    assert "jetstream_server_total_message_bytes" in used

@@ -5,12 +5,15 @@ Every command here is a subprocess; none may print a traceback.
 """
 
 import asyncio
+import base64
+import json
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -186,3 +189,74 @@ async def test_the_operator_commands_against_a_server_that_is_not_there(tmp_path
     for command in (*COMMANDS, ("case", "show", new_ulid())):
         ran = await ipbus(tmp_path / "var", *command, IPBUS_NATS_URL=dead)
         _one_line(ran, command, "cannot reach the bus")
+
+
+async def _json(data_dir: Path, *command: str, code: int = 0) -> Any:
+    """Run ``ipbus COMMAND --json``: exactly one JSON document on stdout, no traceback."""
+    ran = await ipbus(data_dir, *command, "--json")
+    assert ran.code == code, (command, ran)
+    assert "Traceback" not in ran.err, (command, ran)
+    return json.loads(ran.out)  # the whole of stdout, or this fails
+
+
+@pytest.mark.timeout(240)
+async def test_the_read_commands_print_one_json_document_for_scripts(up: Up) -> None:
+    data_dir = up.data_dir
+    case_id = await _open_a_case(data_dir)
+    settings = Settings(data_dir=data_dir)
+    record = read_bus_record(settings)
+    assert record is not None
+    customs = await AgencyConnection(
+        CUSTOMS, seed_file=key_path(settings.keys_dir, CUSTOMS)
+    ).connect(record.nats_url, name="test-customs")
+    garbage_subject = to_coordinator(CUSTOMS, "case.opened")
+    try:
+        await publish(customs, garbage_subject, b"\xff not an envelope")
+    finally:
+        await customs.close()
+
+    async def until(check: Callable[[Any], bool], *command: str) -> Any:
+        for _ in range(60):
+            document = await _json(data_dir, *command)
+            if check(document):
+                return document
+            await asyncio.sleep(0.25)
+        raise AssertionError(f"{command}: never {check}; last {document}")
+
+    letters = await until(lambda d: bool(d["dead_letters"]), "dlq", "list")
+    (letter,) = [x for x in letters["dead_letters"] if x["original_subject"] == garbage_subject]
+    assert letter["consumer"] == "coordinator"
+    assert "body" not in letter
+    assert "body_base64" not in letter
+    shown = await _json(data_dir, "dlq", "show", str(letter["seq"]))
+    assert shown["seq"] == letter["seq"]
+    assert shown["reason"] == letter["reason"]
+    assert base64.b64decode(shown["body_base64"]) == b"\xff not an envelope"
+    assert (await _json(data_dir, "dlq", "show", "999999", code=1)) == {
+        "error": "no dead letter 999999"
+    }
+
+    status = await _json(data_dir, "status")
+    assert status["dead_letters"] >= 1
+    assert "coordinator" in {c["durable"] for c in status["consumers"]}
+    assert status["problems"] == []
+    assert status["http_url"] is None
+    assert status["services"] is None
+
+    case = await until(lambda d: d["case"] is not None, "case", "show", case_id)
+    assert case["case"]["case_id"] == case_id
+    assert case["error"] is None
+    assert case["deadlines"] == []
+    unknown = await _json(data_dir, "case", "show", new_ulid(), code=1)
+    assert unknown["case"] is None
+    assert unknown["error"]
+
+    warnings = await _json(data_dir, "warnings", "--all")
+    assert warnings["error"] is None
+    assert warnings["warnings"] == []
+    referrals = await _json(data_dir, "referrals", "--overdue")
+    assert referrals["error"] is None
+    assert referrals["deadlines"] == []
+    policy = await _json(data_dir, "policy", "show")
+    assert policy["rules"]
+    assert "covered_years" in policy["calendar"]
