@@ -33,7 +33,7 @@ def _alerts() -> list[dict[str, object]]:
 
 def test_the_anchor_rule_is_githubs() -> None:
     assert _anchors("## Following a trace\n### IpbusLoopStalled\n") == {
-        "following-a-referral-across-agencies",
+        "following-a-trace",
         "ipbusloopstalled",
     }
 

@@ -30,7 +30,14 @@ _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 # -- what counts as surviving: written independently of the minimiser -------------------
 
 
+# A whole word of ULID shape (26 Crockford base-32 characters) is an identifier the minimiser
+# keeps by design (event, case and referral ids); hypothesis can build one whose digits happen
+# to read as a resident ID ("0000000A000000000000000001"), which is no person's data.
+_ULID_WORD = re.compile(r"(?<![0-9A-Za-z])[0-9A-HJKMNP-TV-Z]{26}(?![0-9A-Za-z])")
+
+
 def resident_ids_in(text: str) -> list[str]:
+    text = _ULID_WORD.sub(" ", text)
     return [text[i : i + 18] for i in range(len(text) - 17) if is_resident_id(text[i : i + 18])]
 
 
@@ -159,7 +166,10 @@ def test_nothing_addressed_abroad_carries_a_resident_id_or_mobile_number(payload
     wire = encode_envelope(minimised)
     event_type = envelope.type.removeprefix("ipbus.").removesuffix(".v1")
     decoded = decode_event(wire, event_subject("amr-shanghai", "overseas-center", event_type))
-    for text in strings_in(decoded.raw):
+    # the trace context is random hex made by the sender, not data from the payload: its
+    # digits can read as a mobile number by chance (1 run in ~10 of 200 examples)
+    made_here = {"traceparent", "tracestate"}
+    for text in strings_in({k: v for k, v in decoded.raw.items() if k not in made_here}):
         assert resident_ids_in(text) == [], text
         assert mobiles_in(text) == [], text
     assert minimised.extensions[MINIMISED_EXTENSION] == len(actions)
