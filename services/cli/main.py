@@ -36,7 +36,7 @@ from services.runtime.bootstrap import (
     stream_layout,
 )
 from services.runtime.errors import ConfigurationError, RetryableError
-from services.runtime.gateway_server import GatewayServer
+from services.runtime.gateway_server import GatewayServer, gateway_options
 from services.runtime.logging import configure_logging, get_logger
 from services.runtime.metrics import IpbusMetrics
 from services.runtime.operator import forget_bus, record_bus
@@ -185,8 +185,7 @@ def run(
                     instance,
                     host=gateway_host,
                     port=gateway_port,
-                    token=settings.gateway_token,
-                    max_body_bytes=settings.gateway_max_body_bytes,
+                    **gateway_options(settings),
                 )
                 await gateway.start()
                 console.print(f"gateway of {agency_id} on {gateway.url} (OpenAPI: /docs)")

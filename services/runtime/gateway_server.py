@@ -7,6 +7,8 @@ with uvicorn inside the service's event loop (:mod:`services.runtime.gateway_gua
 
 import asyncio
 import contextlib
+from datetime import timedelta
+from typing import Any
 
 import uvicorn
 from fastapi import Depends, FastAPI
@@ -15,9 +17,28 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from services.runtime.adapter import AgencyService
 from services.runtime.gateway import bearer_token_check, gateway_router
-from services.runtime.gateway_guard import DEFAULT_MAX_BODY_BYTES, BodyLimit, warn_if_exposed
+from services.runtime.gateway_guard import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_RATE_LIMIT,
+    BodyLimit,
+    warn_if_exposed,
+)
+from services.runtime.gateway_problems import install_problem_details
+from services.runtime.gateway_submit import SUBMISSION_TAGS, why_not_submittable
+from services.runtime.settings import Settings
 
-__all__ = ["GatewayServer", "gateway_app"]
+__all__ = ["GatewayServer", "gateway_app", "gateway_options"]
+
+
+def gateway_options(settings: Settings) -> dict[str, Any]:
+    """The gateway's keyword arguments (token, limits, idempotency) from ``IPBUS_GATEWAY_*``."""
+    return {
+        "token": settings.gateway_token,
+        "max_body_bytes": settings.gateway_max_body_bytes,
+        "rate_limit": settings.gateway_rate_limit,
+        "require_idempotency_key": settings.gateway_require_idempotency_key,
+        "idempotency_retention": timedelta(hours=settings.gateway_idempotency_hours),
+    }
 
 
 def gateway_app(
@@ -25,6 +46,9 @@ def gateway_app(
     *,
     token: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    rate_limit: str = DEFAULT_RATE_LIMIT,
+    require_idempotency_key: bool = False,
+    idempotency_retention: timedelta = timedelta(hours=48),
     warning: str | None = None,
 ) -> FastAPI:
     """A FastAPI app serving only ``service``'s gateway (``token``: see ``gateway_router``).
@@ -47,7 +71,17 @@ def gateway_app(
         redoc_url="/redoc" if public_docs else None,
         openapi_url="/openapi.json" if public_docs else None,
     )
-    app.include_router(gateway_router(service, token=token, max_body_bytes=max_body_bytes))
+    app.include_router(
+        gateway_router(
+            service,
+            token=token,
+            max_body_bytes=max_body_bytes,
+            rate_limit=rate_limit,
+            require_idempotency_key=require_idempotency_key,
+            idempotency_retention=idempotency_retention,
+        )
+    )
+    install_problem_details(app, tags=SUBMISSION_TAGS, explain=why_not_submittable)
     if token is not None:
         guard = [Depends(bearer_token_check(token))]
 
@@ -73,11 +107,12 @@ class GatewayServer:
         host: str = "127.0.0.1",
         port: int,
         token: str | None = None,
-        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        **options: Any,
     ) -> None:
+        """``options``: the other keyword arguments of :func:`gateway_app`."""
         self.warning = warn_if_exposed(service.agency.id, host, port, token)
         config = uvicorn.Config(
-            gateway_app(service, token=token, max_body_bytes=max_body_bytes, warning=self.warning),
+            gateway_app(service, token=token, warning=self.warning, **options),
             host=host,
             port=port,
             log_level="warning",
