@@ -13,6 +13,7 @@ reads the agency's inbox and asks the coordinator about cases the agency is part
 >>> # app.include_router(gateway_router(service))   # service: a started AgencyService
 """
 
+import asyncio
 import hmac
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
@@ -45,6 +46,7 @@ from services.runtime.gateway_inbox import (
     ItemAcknowledgement,
     ReferralInbox,
     item_ref,
+    positioned,
 )
 from services.runtime.gateway_problems import GatewayProblem, Problem
 from services.runtime.gateway_submit import Submission, SubmissionRefused, carry_out
@@ -65,6 +67,8 @@ ULID_PATTERN = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$"
 REPLAYED_HEADER = "Idempotent-Replayed"
 """On an answer given again for an ``Idempotency-Key`` (nothing was carried out this time)."""
 ANONYMOUS = "anonymous"
+LONG_POLL_S = 0.5
+"""How often a long-polling ``GET /inbox`` looks again."""
 """The client name of requests to a gateway without a token (loopback only)."""
 
 
@@ -266,17 +270,48 @@ def gateway_router(
         name: Annotated[str, Depends(client)],
         kind: Annotated[str | None, Query(description="only items of this kind")] = None,
         pending: Annotated[bool, Query(description="only items not yet acknowledged")] = False,
+        after: Annotated[
+            int, Query(ge=0, description="only items after this `position` (the cursor)")
+        ] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000, description="at most this many items")] = 500,
+        wait: Annotated[
+            float,
+            Query(ge=0, le=60, description="seconds to wait for an item when there is none"),
+        ] = 0,
     ) -> list[InboxItem]:
-        """Referrals (and, as sources are added, warnings) delivered to this agency."""
+        """Referrals and warnings delivered to this agency, in the order the gateway first
+        listed them. Page with ``after`` = the last item's ``position``: an item arriving
+        meanwhile comes after it, never before. With ``wait``, an empty answer is held back
+        until an item arrives or ``wait`` seconds pass (long-poll)."""
         await ensure_tables()
-        items: list[InboxItem] = []
-        async with service.database.transaction() as session:
-            for source in sources.values():
-                if kind is None or kind == source.kind:
-                    items.extend(await source.items(session))
-        if pending:
-            items = [item for item in items if item.acknowledged_at is None]
-        return sorted(items, key=lambda item: (item.received_at, item.item_id))
+        deadline = asyncio.get_running_loop().time() + wait
+        while True:
+            items = await _listed(kind, pending, after, limit)
+            if items or asyncio.get_running_loop().time() >= deadline:
+                return items
+            await asyncio.sleep(
+                min(LONG_POLL_S, max(0.0, deadline - asyncio.get_running_loop().time()))
+            )
+
+    async def _listed(kind: str | None, pending: bool, after: int, limit: int) -> list[InboxItem]:
+        for attempt in range(3):
+            try:
+                async with service.database.transaction() as session:
+                    items: list[InboxItem] = []
+                    for source in sources.values():
+                        items.extend(await source.items(session))
+                    items = await positioned(session, items)
+                break
+            except IntegrityError:  # another request numbered the same new item first
+                if attempt == 2:
+                    raise
+        return [
+            item
+            for item in items
+            if item.position > after
+            and (kind is None or item.kind == kind)
+            and not (pending and item.acknowledged_at is not None)
+        ][:limit]
 
     @router.post(
         "/inbox/{item_id}/ack",

@@ -113,7 +113,7 @@ async def _killer(
 ) -> None:
     """Kill -9 one process (now and then both) every few seconds, and start it again."""
     while not done.is_set():
-        await asyncio.sleep(1.5 + random.random() * 2.5)
+        await asyncio.sleep(1.0 + random.random() * 1.5)
         if done.is_set():
             break
         victims = processes if random.random() < 0.2 else [random.choice(processes)]
