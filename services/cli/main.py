@@ -19,6 +19,7 @@ from services.cli.catalogue import CATALOGUE, SERVICES
 from services.cli.choose import choose_service
 from services.cli.demo import DemoFailed, demo_settings, run_demo
 from services.cli.dlq import dlq_app
+from services.cli.gateway_tokens import gateway_token_app
 from services.cli.ops import serving_http
 from services.cli.policy import policy_app
 from services.cli.referrals import referrals
@@ -65,6 +66,7 @@ app.command("new-adapter")(new_adapter)
 app.command("warnings")(warnings_command)
 app.command("referrals")(referrals)
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(gateway_token_app, name="gateway-token")
 app.command()(status)
 console = Console(soft_wrap=True)
 

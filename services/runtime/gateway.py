@@ -14,12 +14,11 @@ reads the agency's inbox and asks the coordinator about cases the agency is part
 """
 
 import asyncio
-import hmac
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query, status
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -50,7 +49,9 @@ from services.runtime.gateway_inbox import (
 )
 from services.runtime.gateway_problems import GatewayProblem, Problem
 from services.runtime.gateway_submit import Submission, SubmissionRefused, carry_out
+from services.runtime.gateway_tokens import ALL_SCOPES, GatewayTokens, Scope, TokenEntry, digest
 from services.runtime.gateway_warnings import WarningInbox
+from services.runtime.logging import get_logger
 from services.runtime.queries import query_case
 from services.runtime.referral_desk import ReferralDesk
 from services.runtime.warning_desk import WarningDesk
@@ -58,6 +59,7 @@ from services.runtime.warning_desk import WarningDesk
 __all__ = [
     "Accepted",
     "Problem",
+    "accepted_tokens_of",
     "bearer_token_check",
     "default_inbox_sources",
     "gateway_router",
@@ -67,6 +69,8 @@ ULID_PATTERN = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$"
 REPLAYED_HEADER = "Idempotent-Replayed"
 """On an answer given again for an ``Idempotency-Key`` (nothing was carried out this time)."""
 ANONYMOUS = "anonymous"
+SHARED_TOKEN = "gateway-token"
+"""The name of ``IPBUS_GATEWAY_TOKEN`` in logs and limits."""
 LONG_POLL_S = 0.5
 """How often a long-polling ``GET /inbox`` looks again."""
 """The client name of requests to a gateway without a token (loopback only)."""
@@ -103,29 +107,42 @@ def _invalid(field: str, message: str, kind: str = "value_error") -> RequestVali
     return RequestValidationError([{"loc": loc, "msg": f"{field}: {message}", "type": kind}])
 
 
-def bearer_token_check(token: str) -> Callable[..., Awaitable[str]]:
-    """A dependency refusing (401) any request without ``Authorization: Bearer <token>``;
-    it gives the client's name for logs and limits."""
+def bearer_token_check(tokens: GatewayTokens | str) -> Callable[..., Awaitable[TokenEntry]]:
+    """A dependency refusing (401) any request without ``Authorization: Bearer <token>`` of
+    one of ``tokens`` (a single token is named ``gateway-token``, with every scope); it
+    gives the token's entry, whose name is logged and limited, never its value."""
+    if isinstance(tokens, str):
+        tokens = GatewayTokens.from_entries([TokenEntry(SHARED_TOKEN, digest(tokens), ALL_SCOPES)])
+    known = tokens
     scheme = HTTPBearer(auto_error=False, description="the agency system's gateway token")
-    expected = token.encode()
 
     async def check(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(scheme)],
-    ) -> str:
-        given = credentials.credentials.encode() if credentials is not None else b""
-        if not hmac.compare_digest(given, expected):
+    ) -> TokenEntry:
+        entry = known.named(credentials.credentials) if credentials is not None else None
+        if entry is None:
             raise GatewayProblem(
                 "unauthorized",
                 "a valid gateway token is required",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        return "gateway-token"
+        return entry
 
     return check
 
 
-async def _anonymous() -> str:
-    return ANONYMOUS
+async def _anonymous() -> TokenEntry:
+    return TokenEntry(ANONYMOUS, "", ALL_SCOPES)
+
+
+def accepted_tokens_of(token: str | None, tokens: GatewayTokens | None) -> GatewayTokens | None:
+    """The shared token (every scope) and the named ones, or None: an open gateway."""
+    if token is None:
+        return tokens
+    shared = TokenEntry(SHARED_TOKEN, digest(token), ALL_SCOPES)
+    if tokens is None:
+        return GatewayTokens.from_entries([shared])
+    return GatewayTokens(tokens.path, [*tokens.extra, shared])
 
 
 def gateway_router(
@@ -134,6 +151,7 @@ def gateway_router(
     inbox_sources: Sequence[InboxSource] | None = None,
     prefix: str = "",
     token: str | None = None,
+    tokens: GatewayTokens | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     rate_limit: str = DEFAULT_RATE_LIMIT,
     require_idempotency_key: bool = False,
@@ -141,25 +159,45 @@ def gateway_router(
 ) -> APIRouter:
     """The HTTP API of one agency's gateway, bound to its (started) ``service``.
 
-    With ``token``, every operation needs ``Authorization: Bearer <token>`` (401 otherwise):
-    only the agency's own systems may act as the agency. Each client gets ``rate_limit``
-    requests (429 past it). ``max_body_bytes`` is documented here (413); the app enforces it
-    (:class:`~services.runtime.gateway_guard.BodyLimit`). With ``require_idempotency_key``
-    every mutating request needs an ``Idempotency-Key`` (400 without).
+    With ``token`` or ``tokens`` (named, hashed, scoped: :mod:`gateway_tokens`), every
+    operation needs ``Authorization: Bearer <token>`` (401 otherwise; 403 without the
+    operation's scope): only the agency's own systems may act as the agency. Each token
+    gets ``rate_limit`` requests (429 past it). ``max_body_bytes`` is documented here
+    (413); the app enforces it (:class:`~services.runtime.gateway_guard.BodyLimit`).
+    With ``require_idempotency_key`` every mutating request needs an ``Idempotency-Key``
+    (400 without).
     """
     sources = {s.kind: s for s in (inbox_sources or default_inbox_sources(service))}
     agency_id = service.agency.id
-    authenticate = bearer_token_check(token) if token else _anonymous
+    accepted_tokens = accepted_tokens_of(token, tokens)
+    authenticate = bearer_token_check(accepted_tokens) if accepted_tokens else _anonymous
     limit = RateLimit(rate_limit)
     keys = IdempotencyKeys(idempotency_retention)
+    log = get_logger("gateway", agency_id)
 
-    async def client(name: Annotated[str, Depends(authenticate)]) -> str:
-        await limit.hit(name)
-        return name
+    def client(scope: Scope) -> Callable[..., Awaitable[str]]:
+        async def allowed(
+            request: Request, entry: Annotated[TokenEntry, Depends(authenticate)]
+        ) -> str:
+            log.info(
+                "gateway request",
+                client=entry.name,
+                method=request.method,
+                path=request.url.path,
+            )
+            if scope.value not in entry.scopes:
+                raise GatewayProblem(
+                    "forbidden", f"the token of {entry.name} does not have scope {scope.value}"
+                )
+            await limit.hit(entry.name)
+            return entry.name
+
+        return allowed
 
     router = APIRouter(prefix=prefix, tags=[f"gateway of {agency_id}"])
     refusals: dict[int | str, dict[str, Any]] = {
-        code: {"model": Problem} for code in (404, 409, 422, 429, 503, *((401,) if token else ()))
+        code: {"model": Problem}
+        for code in (404, 409, 422, 429, 503, *((401, 403) if accepted_tokens else ()))
     }
     key_doc = (
         "required" if require_idempotency_key else "optional"
@@ -201,7 +239,7 @@ def gateway_router(
     )
     async def submit(
         submission: Annotated[Submission, Body()],
-        name: Annotated[str, Depends(client)],
+        name: Annotated[str, Depends(client(Scope.SUBMIT))],
         idempotency_key: IdempotencyKey = None,
     ) -> Any:
         """Validate ``data`` against the type's contract, sign and queue the event(s).
@@ -267,7 +305,7 @@ def gateway_router(
         summary="What was delivered to us",
     )
     async def inbox(
-        name: Annotated[str, Depends(client)],
+        name: Annotated[str, Depends(client(Scope.READ_INBOX))],
         kind: Annotated[str | None, Query(description="only items of this kind")] = None,
         pending: Annotated[bool, Query(description="only items not yet acknowledged")] = False,
         after: Annotated[
@@ -321,7 +359,7 @@ def gateway_router(
     )
     async def acknowledge(
         item_id: Annotated[str, Path(description="`<kind>:<id>`, as listed")],
-        name: Annotated[str, Depends(client)],
+        name: Annotated[str, Depends(client(Scope.READ_INBOX))],
         idempotency_key: IdempotencyKey = None,
     ) -> InboxAcknowledgement:
         """Record that the agency's system took the item over; repeating it is harmless
@@ -353,7 +391,7 @@ def gateway_router(
     )
     async def case(
         case_id: Annotated[str, Path(pattern=ULID_PATTERN)],
-        name: Annotated[str, Depends(client)],
+        name: Annotated[str, Depends(client(Scope.READ_CASES))],
     ) -> CaseView:
         """The shared status and timeline, from the coordinator (need-to-know applies)."""
         try:

@@ -16,7 +16,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from services.runtime.adapter import AgencyService
-from services.runtime.gateway import bearer_token_check, gateway_router
+from services.runtime.gateway import accepted_tokens_of, bearer_token_check, gateway_router
 from services.runtime.gateway_guard import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_RATE_LIMIT,
@@ -25,6 +25,7 @@ from services.runtime.gateway_guard import (
 )
 from services.runtime.gateway_problems import install_problem_details
 from services.runtime.gateway_submit import SUBMISSION_TAGS, why_not_submittable
+from services.runtime.gateway_tokens import GatewayTokens
 from services.runtime.settings import Settings
 
 __all__ = ["GatewayServer", "gateway_app", "gateway_options"]
@@ -34,6 +35,9 @@ def gateway_options(settings: Settings) -> dict[str, Any]:
     """The gateway's keyword arguments (token, limits, idempotency) from ``IPBUS_GATEWAY_*``."""
     return {
         "token": settings.gateway_token,
+        "tokens": (
+            GatewayTokens(settings.gateway_tokens_path) if settings.gateway_tokens_path else None
+        ),
         "max_body_bytes": settings.gateway_max_body_bytes,
         "rate_limit": settings.gateway_rate_limit,
         "require_idempotency_key": settings.gateway_require_idempotency_key,
@@ -45,6 +49,7 @@ def gateway_app(
     service: AgencyService,
     *,
     token: str | None = None,
+    tokens: GatewayTokens | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     rate_limit: str = DEFAULT_RATE_LIMIT,
     require_idempotency_key: bool = False,
@@ -62,7 +67,8 @@ def gateway_app(
     )
     if warning:
         description = f"**WARNING: {warning}**\n\n{description}"
-    public_docs = token is None
+    accepted = accepted_tokens_of(token, tokens)
+    public_docs = accepted is None
     app = FastAPI(
         title=f"ipbus gateway — {service.agency.id}",
         version="1",
@@ -75,6 +81,7 @@ def gateway_app(
         gateway_router(
             service,
             token=token,
+            tokens=tokens,
             max_body_bytes=max_body_bytes,
             rate_limit=rate_limit,
             require_idempotency_key=require_idempotency_key,
@@ -82,8 +89,8 @@ def gateway_app(
         )
     )
     install_problem_details(app, tags=SUBMISSION_TAGS, explain=why_not_submittable)
-    if token is not None:
-        guard = [Depends(bearer_token_check(token))]
+    if accepted is not None:
+        guard = [Depends(bearer_token_check(accepted))]
 
         @app.get("/openapi.json", include_in_schema=False, dependencies=guard)
         async def openapi() -> JSONResponse:
@@ -110,7 +117,8 @@ class GatewayServer:
         **options: Any,
     ) -> None:
         """``options``: the other keyword arguments of :func:`gateway_app`."""
-        self.warning = warn_if_exposed(service.agency.id, host, port, token)
+        secured = token or options.get("tokens") is not None
+        self.warning = warn_if_exposed(service.agency.id, host, port, "yes" if secured else None)
         config = uvicorn.Config(
             gateway_app(service, token=token, warning=self.warning, **options),
             host=host,

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = 1.0
     gateway_token: str | None = None
     """When set, the agency-side gateway answers only ``Authorization: Bearer <token>``."""
+    gateway_tokens_path: Path | None = None
+    """A file of named gateway tokens, stored hashed, each with scopes (``ipbus gateway-token
+    add``); re-read when it changes, so tokens are added, rotated and revoked without a
+    restart. With ``gateway_token`` as well, that one is accepted too (every scope)."""
     gateway_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     """Request bodies above this get 413 from the gateway (1 MiB: events are far smaller)."""
     gateway_rate_limit: str = "1200/minute"
