@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, status
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -34,7 +34,7 @@ from services.runtime.errors import RetryableError, StepRefused
 from services.runtime.gateway_guard import DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_LIMIT, RateLimit
 from services.runtime.gateway_idempotency import (
     IDEMPOTENCY_HEADER,
-    KEY_MAX_LENGTH,
+    IdempotencyKeyHeader,
     IdempotencyKeys,
     request_digest,
 )
@@ -51,6 +51,7 @@ from services.runtime.gateway_problems import GatewayProblem, Problem
 from services.runtime.gateway_submit import Submission, SubmissionRefused, carry_out
 from services.runtime.gateway_tokens import ALL_SCOPES, GatewayTokens, Scope, TokenEntry, digest
 from services.runtime.gateway_warnings import WarningInbox
+from services.runtime.gateway_webhooks import add_webhook_routes
 from services.runtime.logging import get_logger
 from services.runtime.queries import query_case
 from services.runtime.referral_desk import ReferralDesk
@@ -199,18 +200,6 @@ def gateway_router(
         code: {"model": Problem}
         for code in (404, 409, 422, 429, 503, *((401, 403) if accepted_tokens else ()))
     }
-    key_doc = (
-        "required" if require_idempotency_key else "optional"
-    ) + " (the IETF httpapi draft): a retry with the same key and body gets the first answer"
-    IdempotencyKey = Annotated[
-        str | None,
-        Header(
-            alias=IDEMPOTENCY_HEADER,
-            min_length=1,
-            max_length=KEY_MAX_LENGTH,
-            description=f"{key_doc}; the same key with another body: 422; in flight: 409",
-        ),
-    ]
     tables_ready = False
 
     async def ensure_tables() -> None:
@@ -240,7 +229,7 @@ def gateway_router(
     async def submit(
         submission: Annotated[Submission, Body()],
         name: Annotated[str, Depends(client(Scope.SUBMIT))],
-        idempotency_key: IdempotencyKey = None,
+        idempotency_key: IdempotencyKeyHeader = None,
     ) -> Any:
         """Validate ``data`` against the type's contract, sign and queue the event(s).
 
@@ -360,7 +349,7 @@ def gateway_router(
     async def acknowledge(
         item_id: Annotated[str, Path(description="`<kind>:<id>`, as listed")],
         name: Annotated[str, Depends(client(Scope.READ_INBOX))],
-        idempotency_key: IdempotencyKey = None,
+        idempotency_key: IdempotencyKeyHeader = None,
     ) -> InboxAcknowledgement:
         """Record that the agency's system took the item over; repeating it is harmless
         (idempotent by itself: an ``Idempotency-Key`` is accepted, and needed only when the
@@ -382,6 +371,15 @@ def gateway_router(
                 await source.on_acknowledged(uow, ref)
             acknowledged_at: datetime = row.acknowledged_at
         return InboxAcknowledgement(item_id=item_id, acknowledged_at=acknowledged_at)
+
+    add_webhook_routes(
+        router,
+        service,
+        guard=client(Scope.READ_INBOX),
+        key_check=key_required,
+        refusals=refusals,
+        ensure_tables=ensure_tables,
+    )
 
     @router.get(
         "/cases/{case_id}",

@@ -18,9 +18,10 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import rfc8785
+from fastapi import Header
 from sqlalchemy import delete
 from sqlmodel import Field, col
 
@@ -30,6 +31,7 @@ from services.runtime.gateway_problems import GatewayProblem
 
 __all__ = [
     "IDEMPOTENCY_HEADER",
+    "IdempotencyKeyHeader",
     "IdempotencyKeys",
     "IdempotencyRecord",
     "StoredAnswer",
@@ -38,6 +40,19 @@ __all__ = [
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 KEY_MAX_LENGTH = 255
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias=IDEMPOTENCY_HEADER,
+        min_length=1,
+        max_length=KEY_MAX_LENGTH,
+        description="the IETF httpapi draft's key, fresh per request and the same on its "
+        "retries: a retry gets the first answer; the same key with another body: 422; "
+        "while the first is in flight: 409. Optional unless the gateway requires it (400)",
+    ),
+]
+"""The ``Idempotency-Key`` header parameter of every mutating operation."""
 
 
 class IdempotencyRecord(RuntimeTable, table=True):

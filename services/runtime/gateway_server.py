@@ -16,7 +16,12 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from services.runtime.adapter import AgencyService
-from services.runtime.gateway import accepted_tokens_of, bearer_token_check, gateway_router
+from services.runtime.gateway import (
+    accepted_tokens_of,
+    bearer_token_check,
+    default_inbox_sources,
+    gateway_router,
+)
 from services.runtime.gateway_guard import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_RATE_LIMIT,
@@ -26,6 +31,7 @@ from services.runtime.gateway_guard import (
 from services.runtime.gateway_problems import install_problem_details
 from services.runtime.gateway_submit import SUBMISSION_TAGS, why_not_submittable
 from services.runtime.gateway_tokens import GatewayTokens
+from services.runtime.gateway_webhooks import WebhookDispatcher
 from services.runtime.settings import Settings
 
 __all__ = ["GatewayServer", "gateway_app", "gateway_options"]
@@ -42,6 +48,8 @@ def gateway_options(settings: Settings) -> dict[str, Any]:
         "rate_limit": settings.gateway_rate_limit,
         "require_idempotency_key": settings.gateway_require_idempotency_key,
         "idempotency_retention": timedelta(hours=settings.gateway_idempotency_hours),
+        "webhook_attempts": settings.gateway_webhook_attempts,
+        "webhook_backoff_seconds": settings.gateway_webhook_backoff_seconds,
     }
 
 
@@ -114,9 +122,13 @@ class GatewayServer:
         host: str = "127.0.0.1",
         port: int,
         token: str | None = None,
+        webhooks: bool = True,
+        webhook_attempts: int = 8,
+        webhook_backoff_seconds: float = 5.0,
         **options: Any,
     ) -> None:
-        """``options``: the other keyword arguments of :func:`gateway_app`."""
+        """``options``: the other keyword arguments of :func:`gateway_app`; ``webhooks``
+        False: subscriptions are kept but nobody is called (a test of the API alone)."""
         secured = token or options.get("tokens") is not None
         self.warning = warn_if_exposed(service.agency.id, host, port, "yes" if secured else None)
         config = uvicorn.Config(
@@ -128,6 +140,17 @@ class GatewayServer:
             lifespan="off",
         )
         self._server = uvicorn.Server(config)
+        self._webhooks = (
+            WebhookDispatcher(
+                service,
+                default_inbox_sources(service),
+                attempts=webhook_attempts,
+                backoff_seconds=webhook_backoff_seconds,
+                poll_seconds=min(1.0, webhook_backoff_seconds),
+            )
+            if webhooks
+            else None
+        )
         self._task: asyncio.Task[None] | None = None
         self.url = f"http://{host}:{port}"
 
@@ -138,10 +161,14 @@ class GatewayServer:
             if self._task.done():
                 self._task.result()  # the bind failed: raise its error here
             await asyncio.sleep(0.02)
+        if self._webhooks is not None:
+            self._webhooks.start()
 
     async def stop(self) -> None:
         if self._task is None:
             return
+        if self._webhooks is not None:
+            await self._webhooks.stop()
         self._server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await self._task

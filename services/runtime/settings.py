@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     gateway_require_idempotency_key: bool = False
     """Once an agency's systems send ``Idempotency-Key`` on every submission: refuse (400)
     a mutating gateway request without one."""
+    gateway_webhook_attempts: int = Field(default=8, ge=1)
+    """Attempts of a webhook callback before it is dead-lettered (``/webhooks/dead-letters``)."""
+    gateway_webhook_backoff_seconds: float = Field(default=5.0, gt=0)
+    """Delay before a callback's second attempt; it doubles with each further one."""
     gateway_idempotency_hours: float = Field(default=48.0, ge=24.0)
     """How long the gateway remembers an ``Idempotency-Key``'s answer (24 h at least)."""
     stream_replicas: int = Field(default=1, ge=1, le=5)
