@@ -5,7 +5,7 @@ new gateway on the same database; every refusal is RFC 9457 problem details with
 databases, real HTTP through uvicorn."""
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -178,3 +178,28 @@ async def test_every_refusal_is_problem_details_with_a_stable_type(bus: Bus) -> 
     finally:
         await client.aclose()
         await server.stop()
+
+
+async def test_answers_are_kept_for_the_retention_and_forgotten_after(bus: Bus) -> None:
+    """At least 24 h (the draft's figure): the setting cannot go lower; older keys go."""
+    with pytest.raises(ValueError, match="greater than or equal to 24"):
+        Settings(gateway_idempotency_hours=12)
+    service = bus.services[COURT]
+    now = service.clock.now()
+    keys = IdempotencyKeys(retention=timedelta(hours=48))
+    async with service.database.transaction() as session:
+        for key, age in (("day-old", 25), ("three-days-old", 72)):
+            session.add(
+                IdempotencyRecord(
+                    key=key,
+                    digest="d" * 64,
+                    status=202,
+                    answer="{}",
+                    created_at=now - timedelta(hours=age),
+                )
+            )
+    async with service.unit_of_work() as uow:
+        await keys.prune(uow)
+    async with service.database.transaction() as session:
+        left = set((await session.exec(select(col(IdempotencyRecord.key)))).all())
+    assert {"day-old", "three-days-old"} & left == {"day-old"}
