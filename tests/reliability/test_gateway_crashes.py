@@ -31,9 +31,10 @@ from services.runtime.database import Database, database_url_for
 from services.runtime.nats_server import free_port
 from services.runtime.registry import prepare_registry
 from services.runtime.settings import Settings
+from tests.integration.wire import wait_until
 from tests.reliability.fleet import BIN, Fleet, ServiceProcess, environment
 
-pytestmark = [pytest.mark.reliability, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.reliability, pytest.mark.timeout(600)]
 
 CUSTOMS, COORDINATOR = "customs-shanghai", "coordinator"
 WORKERS = 8
@@ -109,13 +110,24 @@ async def _worker(url: str, tally: Tally, accepted: list[str], cases: list[str])
 
 
 async def _killer(
-    processes: list[ServiceProcess], done: asyncio.Event, kills: Counter[str]
+    processes: list[ServiceProcess],
+    done: asyncio.Event,
+    kills: Counter[str],
+    accepted: list[str],
 ) -> None:
-    """Kill -9 one process (now and then both) every few seconds, and start it again."""
+    """Kill -9 one process (now and then both) and start it again, each time after the
+    workers got 30 to 90 more submissions accepted: kills follow progress, not the clock,
+    so a loaded machine that restarts slowly is not killed before it can serve."""
     while not done.is_set():
-        await asyncio.sleep(1.0 + random.random() * 1.5)
+        target = len(accepted) + random.randint(30, 90)
+
+        async def progressed(target: int = target) -> bool:
+            return len(accepted) >= target or done.is_set()
+
+        await wait_until(progressed, timeout_s=300, what=f"{target} submissions accepted")
         if done.is_set():
             break
+        await asyncio.sleep(random.random() * 0.3)  # anywhere in a request's life
         victims = processes if random.random() < 0.2 else [random.choice(processes)]
         for victim in victims:
             victim.kill()
@@ -169,7 +181,7 @@ async def test_no_submission_is_lost_or_carried_out_twice_through_kill_9s(
     kills: Counter[str] = Counter()
     done = asyncio.Event()
     try:
-        killer = asyncio.create_task(_killer([customs, coordinator], done, kills))
+        killer = asyncio.create_task(_killer([customs, coordinator], done, kills, accepted))
         url = f"http://127.0.0.1:{port}"
         try:
             await asyncio.gather(*(_worker(url, tally, accepted, cases) for _ in range(WORKERS)))
@@ -180,12 +192,13 @@ async def test_no_submission_is_lost_or_carried_out_twice_through_kill_9s(
             if process.exited:
                 process.start()
         expected = set(accepted)
-        for _ in range(600):
+        deadline = asyncio.get_running_loop().time() + 240
+        while asyncio.get_running_loop().time() < deadline:
             on_timeline = {row.event_id for row in await _timeline(settings)}
             if expected <= on_timeline:
                 break
             fleet.check_alive()
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.5)
         await asyncio.sleep(2)  # a second copy, were there one, would come in meanwhile
     finally:
         fleet.stop_all()
@@ -206,4 +219,4 @@ async def test_no_submission_is_lost_or_carried_out_twice_through_kill_9s(
     assert not extra, f"{len(extra)} events on the timeline nobody was told about (twice)"
     assert max(per_event.values()) == 1
     assert len(rows) == tally.submissions
-    assert sum(kills.values()) >= 10, f"too few kills to mean anything: {dict(kills)}"
+    assert sum(kills.values()) >= 20, f"too few kills to mean anything: {dict(kills)}"
