@@ -116,10 +116,10 @@ async def _killer(
     accepted: list[str],
 ) -> None:
     """Kill -9 one process (now and then both) and start it again, each time after the
-    workers got 30 to 90 more submissions accepted: kills follow progress, not the clock,
+    workers got 20 to 60 more submissions accepted: kills follow progress, not the clock,
     so a loaded machine that restarts slowly is not killed before it can serve."""
     while not done.is_set():
-        target = len(accepted) + random.randint(30, 90)
+        target = len(accepted) + random.randint(20, 60)
 
         async def progressed(target: int = target) -> bool:
             return len(accepted) >= target or done.is_set()
