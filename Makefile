@@ -21,7 +21,10 @@ up: $(BIN)/ipbus
 	$(BIN)/ipbus up
 
 ## test: install with test extras, check the house rules, run every suite
-test: lint
+## (with Node >= 20, the TypeScript gateway-client smoke too: tools/gateway-client)
+NODE_MAJOR := $(shell node --version 2>/dev/null | sed -E 's/^v([0-9]+).*/\1/')
+GATEWAY_CLIENT := $(if $(shell [ "$(NODE_MAJOR)" -ge 20 ] 2>/dev/null && echo yes),tools/gateway-client/node_modules)
+test: lint $(GATEWAY_CLIENT)
 	$(BIN)/python -m pytest
 
 lint: $(BIN)/ipbus tools/asyncapi/node_modules
@@ -37,6 +40,11 @@ tools/asyncapi/node_modules: tools/asyncapi/package-lock.json
 	npm ci --prefix tools/asyncapi --ignore-scripts --no-audit --no-fund
 	@touch $@
 
+## @hey-api/openapi-ts and TypeScript for the gateway-client smoke, pinned by its lockfile
+tools/gateway-client/node_modules: tools/gateway-client/package-lock.json
+	npm ci --prefix tools/gateway-client --ignore-scripts --no-audit --no-fund
+	@touch $@
+
 ## bench: ipbus against a raw nats-py JetStream baseline, SQLite and PostgreSQL, and a
 ## 100,000-event scale run (docs/performance.md; about 8 minutes on two cores)
 bench: $(BIN)/ipbus
@@ -49,4 +57,5 @@ integration: $(BIN)/ipbus
 	$(BIN)/python -m pytest tests/integration
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache tools/asyncapi/node_modules
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache tools/asyncapi/node_modules \
+		tools/gateway-client/node_modules

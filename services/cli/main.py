@@ -19,6 +19,7 @@ from services.cli.catalogue import CATALOGUE, SERVICES
 from services.cli.choose import choose_service
 from services.cli.demo import DemoFailed, demo_settings, run_demo
 from services.cli.dlq import dlq_app
+from services.cli.gateway_tokens import gateway_token_app
 from services.cli.ops import serving_http
 from services.cli.policy import policy_app
 from services.cli.referrals import referrals
@@ -36,7 +37,7 @@ from services.runtime.bootstrap import (
     stream_layout,
 )
 from services.runtime.errors import ConfigurationError, RetryableError
-from services.runtime.gateway_server import GatewayServer
+from services.runtime.gateway_server import GatewayServer, gateway_options
 from services.runtime.logging import configure_logging, get_logger
 from services.runtime.metrics import IpbusMetrics
 from services.runtime.operator import forget_bus, record_bus
@@ -66,6 +67,7 @@ app.command("new-adapter")(new_adapter)
 app.command("warnings")(warnings_command)
 app.command("referrals")(referrals)
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(gateway_token_app, name="gateway-token")
 app.command()(status)
 console = Console(soft_wrap=True)
 
@@ -191,8 +193,7 @@ def run(
                     instance,
                     host=gateway_host,
                     port=gateway_port,
-                    token=settings.gateway_token,
-                    max_body_bytes=settings.gateway_max_body_bytes,
+                    **gateway_options(settings),
                 )
                 await gateway.start()
                 console.print(f"gateway of {agency_id} on {gateway.url} (OpenAPI: /docs)")

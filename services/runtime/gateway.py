@@ -13,28 +13,31 @@ reads the agency's inbox and asks the coordinator about cases the agency is part
 >>> # app.include_router(gateway_router(service))   # service: a started AgencyService
 """
 
-import hmac
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
 
 from contracts.agencies import UnknownAgency
-from contracts.events import (
-    UnknownEventType,
-    cloudevent_type,
-    event_type_from_cloudevent,
-    payload_model,
-)
+from contracts.events import cloudevent_type
 from contracts.identifiers import is_ulid
 from contracts.queries import CaseView
 from services.runtime.adapter import AgencyService
 from services.runtime.errors import RetryableError, StepRefused
-from services.runtime.gateway_guard import DEFAULT_MAX_BODY_BYTES
+from services.runtime.gateway_guard import DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_LIMIT, RateLimit
+from services.runtime.gateway_idempotency import (
+    IDEMPOTENCY_HEADER,
+    IdempotencyKeyHeader,
+    IdempotencyKeys,
+    request_digest,
+)
 from services.runtime.gateway_inbox import (
     InboxAcknowledgement,
     InboxItem,
@@ -42,14 +45,14 @@ from services.runtime.gateway_inbox import (
     ItemAcknowledgement,
     ReferralInbox,
     item_ref,
+    positioned,
 )
-from services.runtime.gateway_submit import (
-    NOT_SUBMITTABLE,
-    Submission,
-    SubmissionRefused,
-    carry_out,
-)
+from services.runtime.gateway_problems import GatewayProblem, Problem
+from services.runtime.gateway_submit import Submission, SubmissionRefused, carry_out
+from services.runtime.gateway_tokens import ALL_SCOPES, GatewayTokens, Scope, TokenEntry, digest
 from services.runtime.gateway_warnings import WarningInbox
+from services.runtime.gateway_webhooks import add_webhook_routes
+from services.runtime.logging import get_logger
 from services.runtime.queries import query_case
 from services.runtime.referral_desk import ReferralDesk
 from services.runtime.warning_desk import WarningDesk
@@ -57,12 +60,21 @@ from services.runtime.warning_desk import WarningDesk
 __all__ = [
     "Accepted",
     "Problem",
+    "accepted_tokens_of",
     "bearer_token_check",
     "default_inbox_sources",
     "gateway_router",
 ]
 
 ULID_PATTERN = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$"
+REPLAYED_HEADER = "Idempotent-Replayed"
+"""On an answer given again for an ``Idempotency-Key`` (nothing was carried out this time)."""
+ANONYMOUS = "anonymous"
+SHARED_TOKEN = "gateway-token"
+"""The name of ``IPBUS_GATEWAY_TOKEN`` in logs and limits."""
+LONG_POLL_S = 0.5
+"""How often a long-polling ``GET /inbox`` looks again."""
+"""The client name of requests to a gateway without a token (loopback only)."""
 
 
 class Accepted(BaseModel):
@@ -72,12 +84,6 @@ class Accepted(BaseModel):
     type: str
     subject: str | None
     emitted: list[str]
-
-
-class Problem(BaseModel):
-    """Why a request was refused (404, 409, 503); 422s have FastAPI's shape, with ``loc``."""
-
-    detail: str
 
 
 def default_inbox_sources(service: AgencyService) -> list[InboxSource]:
@@ -90,8 +96,10 @@ def default_inbox_sources(service: AgencyService) -> list[InboxSource]:
     return sources
 
 
-def _refuse(code: int, detail: str) -> HTTPException:
-    return HTTPException(status_code=code, detail=detail)
+def _refuse(code: int, detail: str) -> GatewayProblem:
+    slug = {404: "not-found", 409: "step-refused", 503: "unavailable"}[code]
+    headers = {"Retry-After": "1"} if code == 503 else None
+    return GatewayProblem(slug, detail, headers)
 
 
 def _invalid(field: str, message: str, kind: str = "value_error") -> RequestValidationError:
@@ -100,37 +108,42 @@ def _invalid(field: str, message: str, kind: str = "value_error") -> RequestVali
     return RequestValidationError([{"loc": loc, "msg": f"{field}: {message}", "type": kind}])
 
 
-def _data_errors(exc: ValidationError) -> RequestValidationError:
-    errors = []
-    for error in exc.errors(include_url=False, include_context=False, include_input=False):
-        field = ".".join(["data", *(str(p) for p in error["loc"])])
-        errors.append(
-            {
-                "loc": ["body", "data", *error["loc"]],
-                "msg": f"{field}: {error['msg']}",
-                "type": error["type"],
-            }
-        )
-    return RequestValidationError(errors)
-
-
-def bearer_token_check(token: str) -> Callable[..., Awaitable[None]]:
-    """A dependency refusing (401) any request without ``Authorization: Bearer <token>``."""
+def bearer_token_check(tokens: GatewayTokens | str) -> Callable[..., Awaitable[TokenEntry]]:
+    """A dependency refusing (401) any request without ``Authorization: Bearer <token>`` of
+    one of ``tokens`` (a single token is named ``gateway-token``, with every scope); it
+    gives the token's entry, whose name is logged and limited, never its value."""
+    if isinstance(tokens, str):
+        tokens = GatewayTokens.from_entries([TokenEntry(SHARED_TOKEN, digest(tokens), ALL_SCOPES)])
+    known = tokens
     scheme = HTTPBearer(auto_error=False, description="the agency system's gateway token")
-    expected = token.encode()
 
     async def check(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(scheme)],
-    ) -> None:
-        given = credentials.credentials.encode() if credentials is not None else b""
-        if not hmac.compare_digest(given, expected):
-            raise HTTPException(
-                status_code=401,
-                detail="a valid gateway token is required",
+    ) -> TokenEntry:
+        entry = known.named(credentials.credentials) if credentials is not None else None
+        if entry is None:
+            raise GatewayProblem(
+                "unauthorized",
+                "a valid gateway token is required",
                 headers={"WWW-Authenticate": "Bearer"},
             )
+        return entry
 
     return check
+
+
+async def _anonymous() -> TokenEntry:
+    return TokenEntry(ANONYMOUS, "", ALL_SCOPES)
+
+
+def accepted_tokens_of(token: str | None, tokens: GatewayTokens | None) -> GatewayTokens | None:
+    """The shared token (every scope) and the named ones, or None: an open gateway."""
+    if token is None:
+        return tokens
+    shared = TokenEntry(SHARED_TOKEN, digest(token), ALL_SCOPES)
+    if tokens is None:
+        return GatewayTokens.from_entries([shared])
+    return GatewayTokens(tokens.path, [*tokens.extra, shared])
 
 
 def gateway_router(
@@ -139,20 +152,53 @@ def gateway_router(
     inbox_sources: Sequence[InboxSource] | None = None,
     prefix: str = "",
     token: str | None = None,
+    tokens: GatewayTokens | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    rate_limit: str = DEFAULT_RATE_LIMIT,
+    require_idempotency_key: bool = False,
+    idempotency_retention: timedelta = timedelta(hours=48),
 ) -> APIRouter:
     """The HTTP API of one agency's gateway, bound to its (started) ``service``.
 
-    With ``token``, every operation needs ``Authorization: Bearer <token>`` (401 otherwise):
-    only the agency's own systems may act as the agency. ``max_body_bytes`` is documented
-    here (413); the app enforces it (:class:`~services.runtime.gateway_guard.BodyLimit`).
+    With ``token`` or ``tokens`` (named, hashed, scoped: :mod:`gateway_tokens`), every
+    operation needs ``Authorization: Bearer <token>`` (401 otherwise; 403 without the
+    operation's scope): only the agency's own systems may act as the agency. Each token
+    gets ``rate_limit`` requests (429 past it). ``max_body_bytes`` is documented here
+    (413); the app enforces it (:class:`~services.runtime.gateway_guard.BodyLimit`).
+    With ``require_idempotency_key`` every mutating request needs an ``Idempotency-Key``
+    (400 without).
     """
     sources = {s.kind: s for s in (inbox_sources or default_inbox_sources(service))}
     agency_id = service.agency.id
-    guard = [Depends(bearer_token_check(token))] if token else []
-    router = APIRouter(prefix=prefix, tags=[f"gateway of {agency_id}"], dependencies=guard)
+    accepted_tokens = accepted_tokens_of(token, tokens)
+    authenticate = bearer_token_check(accepted_tokens) if accepted_tokens else _anonymous
+    limit = RateLimit(rate_limit)
+    keys = IdempotencyKeys(idempotency_retention)
+    log = get_logger("gateway", agency_id)
+
+    def client(scope: Scope) -> Callable[..., Awaitable[str]]:
+        async def allowed(
+            request: Request, entry: Annotated[TokenEntry, Depends(authenticate)]
+        ) -> str:
+            log.info(
+                "gateway request",
+                client=entry.name,
+                method=request.method,
+                path=request.url.path,
+            )
+            if scope.value not in entry.scopes:
+                raise GatewayProblem(
+                    "forbidden", f"the token of {entry.name} does not have scope {scope.value}"
+                )
+            await limit.hit(entry.name)
+            return entry.name
+
+        return allowed
+
+    router = APIRouter(prefix=prefix, tags=[f"gateway of {agency_id}"])
     refusals: dict[int | str, dict[str, Any]] = {
-        code: {"model": Problem} for code in (404, 409, 503, *((401,) if token else ()))
+        code: {"model": Problem}
+        for code in (404, 409, 422, 429, 503, *((401, 403) if accepted_tokens else ()))
     }
     tables_ready = False
 
@@ -162,82 +208,153 @@ def gateway_router(
             await service.database.create_tables(*service.tables)
             tables_ready = True
 
+    def key_required(key: str | None) -> None:
+        if key is None and require_idempotency_key:
+            raise GatewayProblem(
+                "idempotency-key-missing",
+                f"this gateway requires an {IDEMPOTENCY_HEADER} header on every mutating request",
+            )
+
     @router.post(
         "/events",
         status_code=status.HTTP_202_ACCEPTED,
         response_model=Accepted,
         responses={
-            400: {"model": Problem, "description": "the body is not JSON"},
+            400: {"model": Problem, "description": "the Idempotency-Key is missing (required)"},
             413: {"model": Problem, "description": f"the body is over {max_body_bytes} bytes"},
             **refusals,
         },
         summary="Submit an event as this agency",
     )
-    async def submit(submission: Submission) -> Accepted:
+    async def submit(
+        submission: Annotated[Submission, Body()],
+        name: Annotated[str, Depends(client(Scope.SUBMIT))],
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> Any:
         """Validate ``data`` against the type's contract, sign and queue the event(s).
 
         422 names the invalid field (``data.reason``, ``to``, ...); 409 when the referral
-        or case state machine refuses the step.
+        or case state machine refuses the step. With an ``Idempotency-Key``, a retry gets
+        the first answer (same event ids) and nothing is carried out again.
         """
-        try:
-            if submission.type.startswith("ipbus."):
-                event_type = event_type_from_cloudevent(submission.type)
-            else:
-                event_type = submission.type
-            model = payload_model(event_type)
-        except UnknownEventType as exc:
-            raise _invalid("type", str(exc)) from None
-        if event_type in NOT_SUBMITTABLE:
-            raise _invalid("type", f"{event_type} is {NOT_SUBMITTABLE[event_type]}")
+        key_required(idempotency_key)
         if submission.case_id is not None and not is_ulid(submission.case_id):
             raise _invalid("case_id", "must be a ULID")
-        try:
-            payload = model.model_validate(submission.data)
-        except ValidationError as exc:
-            raise _data_errors(exc) from None
+        await ensure_tables()
+        if idempotency_key is None:
+            return await _submit(submission, None, "")
+        digest = request_digest(submission.model_dump(mode="json"))
+        async with keys.claimed(idempotency_key):
+            try:
+                return await _submit(submission, idempotency_key, digest)
+            except IntegrityError:  # another replica stored the key first
+                raise GatewayProblem(
+                    "idempotency-key-in-flight",
+                    f"a request with {IDEMPOTENCY_HEADER} {idempotency_key!r} is being "
+                    "carried out elsewhere; retry",
+                    headers={"Retry-After": "1"},
+                ) from None
+
+    async def _submit(submission: Any, key: str | None, digest: str) -> Any:
         try:
             async with service.unit_of_work() as uow:
-                await carry_out(service, uow, submission, payload)
+                if key is not None:
+                    stored = await keys.stored(uow, key, digest)
+                    if stored is not None:
+                        return JSONResponse(
+                            stored.body,
+                            status_code=stored.status,
+                            headers={REPLAYED_HEADER: "true"},
+                        )
+                    await keys.prune(uow)
+                await carry_out(service, uow, submission)
+                emitted = [envelope.id for envelope in uow.emitted]
+                accepted = Accepted(
+                    id=emitted[-1],
+                    type=cloudevent_type(submission.event_type),
+                    subject=uow.emitted[-1].subject,
+                    emitted=emitted,
+                )
+                if key is not None:
+                    keys.store(uow, key, digest, 202, accepted.model_dump(mode="json"))
         except SubmissionRefused as exc:
             raise _invalid(exc.field, exc.message) from None
         except UnknownAgency as exc:
             raise _invalid("to", str(exc)) from None
         except StepRefused as exc:
             raise _refuse(409, exc.detail) from None
-        emitted = [envelope.id for envelope in uow.emitted]
-        return Accepted(
-            id=emitted[-1],
-            type=cloudevent_type(event_type),
-            subject=uow.emitted[-1].subject,
-            emitted=emitted,
-        )
+        except RetryableError as exc:
+            raise _refuse(503, str(exc)) from None
+        return accepted
 
-    @router.get("/inbox", response_model=list[InboxItem], summary="What was delivered to us")
+    @router.get(
+        "/inbox",
+        response_model=list[InboxItem],
+        responses=refusals,
+        summary="What was delivered to us",
+    )
     async def inbox(
+        name: Annotated[str, Depends(client(Scope.READ_INBOX))],
         kind: Annotated[str | None, Query(description="only items of this kind")] = None,
         pending: Annotated[bool, Query(description="only items not yet acknowledged")] = False,
+        after: Annotated[
+            int, Query(ge=0, description="only items after this `position` (the cursor)")
+        ] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000, description="at most this many items")] = 500,
+        wait: Annotated[
+            float,
+            Query(ge=0, le=60, description="seconds to wait for an item when there is none"),
+        ] = 0,
     ) -> list[InboxItem]:
-        """Referrals (and, as sources are added, warnings) delivered to this agency."""
+        """Referrals and warnings delivered to this agency, in the order the gateway first
+        listed them. Page with ``after`` = the last item's ``position``: an item arriving
+        meanwhile comes after it, never before. With ``wait``, an empty answer is held back
+        until an item arrives or ``wait`` seconds pass (long-poll)."""
         await ensure_tables()
-        items: list[InboxItem] = []
-        async with service.database.transaction() as session:
-            for source in sources.values():
-                if kind is None or kind == source.kind:
-                    items.extend(await source.items(session))
-        if pending:
-            items = [item for item in items if item.acknowledged_at is None]
-        return sorted(items, key=lambda item: (item.received_at, item.item_id))
+        deadline = asyncio.get_running_loop().time() + wait
+        while True:
+            items = await _listed(kind, pending, after, limit)
+            if items or asyncio.get_running_loop().time() >= deadline:
+                return items
+            await asyncio.sleep(
+                min(LONG_POLL_S, max(0.0, deadline - asyncio.get_running_loop().time()))
+            )
+
+    async def _listed(kind: str | None, pending: bool, after: int, limit: int) -> list[InboxItem]:
+        for attempt in range(3):
+            try:
+                async with service.database.transaction() as session:
+                    items: list[InboxItem] = []
+                    for source in sources.values():
+                        items.extend(await source.items(session))
+                    items = await positioned(session, items)
+                break
+            except IntegrityError:  # another request numbered the same new item first
+                if attempt == 2:
+                    raise
+        return [
+            item
+            for item in items
+            if item.position > after
+            and (kind is None or item.kind == kind)
+            and not (pending and item.acknowledged_at is not None)
+        ][:limit]
 
     @router.post(
         "/inbox/{item_id}/ack",
         response_model=InboxAcknowledgement,
-        responses=refusals,
+        responses={400: {"model": Problem}, **refusals},
         summary="Acknowledge an inbox item",
     )
     async def acknowledge(
         item_id: Annotated[str, Path(description="`<kind>:<id>`, as listed")],
+        name: Annotated[str, Depends(client(Scope.READ_INBOX))],
+        idempotency_key: IdempotencyKeyHeader = None,
     ) -> InboxAcknowledgement:
-        """Record that the agency's system took the item over; repeating it is harmless."""
+        """Record that the agency's system took the item over; repeating it is harmless
+        (idempotent by itself: an ``Idempotency-Key`` is accepted, and needed only when the
+        gateway requires one)."""
+        key_required(idempotency_key)
         await ensure_tables()
         try:
             kind, ref = item_ref(item_id)
@@ -255,13 +372,25 @@ def gateway_router(
             acknowledged_at: datetime = row.acknowledged_at
         return InboxAcknowledgement(item_id=item_id, acknowledged_at=acknowledged_at)
 
+    add_webhook_routes(
+        router,
+        service,
+        guard=client(Scope.READ_INBOX),
+        key_check=key_required,
+        refusals=refusals,
+        ensure_tables=ensure_tables,
+    )
+
     @router.get(
         "/cases/{case_id}",
         response_model=CaseView,
         responses=refusals,
         summary="A case this agency is party to",
     )
-    async def case(case_id: Annotated[str, Path(pattern=ULID_PATTERN)]) -> CaseView:
+    async def case(
+        case_id: Annotated[str, Path(pattern=ULID_PATTERN)],
+        name: Annotated[str, Depends(client(Scope.READ_CASES))],
+    ) -> CaseView:
         """The shared status and timeline, from the coordinator (need-to-know applies)."""
         try:
             reply = await query_case(

@@ -4,21 +4,36 @@
   they are read whole — whether the client declares a ``Content-Length`` or streams.
 * With a token, ``/docs`` and ``/openapi.json`` need it too: the document lists every
   operation and contract an attacker would probe.
+* Each client (token) gets ``rate_limit`` requests (``limits`` notation, ``1200/minute``
+  unless set) in a moving window; past it, 429 with ``Retry-After``.
 * A gateway bound beyond loopback without a token acts as the agency for anyone who can
   reach it: that is logged as a warning and printed as a banner on standard error.
 """
 
 import ipaddress
+import json
+import math
 import sys
+import time
 
-from fastapi import HTTPException
+from limits import parse
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.runtime.gateway_problems import (
+    PROBLEM_MEDIA_TYPE,
+    PROBLEM_TYPES,
+    GatewayProblem,
+    problem_type,
+)
 from services.runtime.logging import get_logger
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_RATE_LIMIT",
     "BodyLimit",
+    "RateLimit",
     "exposure_warning",
     "is_loopback",
     "too_large_detail",
@@ -26,6 +41,7 @@ __all__ = [
 ]
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_RATE_LIMIT = "1200/minute"
 
 
 def too_large_detail(max_bytes: int) -> str:
@@ -54,27 +70,53 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:  # FastAPI answers an HTTPException as is
-                    raise HTTPException(413, too_large_detail(self.max_bytes))
+                if received > self.max_bytes:  # answered as problem details by the app
+                    raise GatewayProblem("body-too-large", too_large_detail(self.max_bytes))
             return message
 
         await self.app(scope, counted, send)
 
 
 async def _refuse(send: Send, max_bytes: int) -> None:
-    body = ('{"detail":"' + too_large_detail(max_bytes) + '"}').encode()
+    problem = {
+        "type": problem_type("body-too-large"),
+        "title": PROBLEM_TYPES["body-too-large"][1],
+        "status": 413,
+        "detail": too_large_detail(max_bytes),
+    }
+    body = json.dumps(problem).encode()
     await send(
         {
             "type": "http.response.start",
             "status": 413,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
             ],
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class RateLimit:
+    """A moving-window limit per client (the ``limits`` library, in memory, per process)."""
+
+    def __init__(self, rate: str = DEFAULT_RATE_LIMIT) -> None:
+        self.item = parse(rate)
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    async def hit(self, client: str) -> None:
+        """Count one request of ``client``; 429 with ``Retry-After`` when over the limit."""
+        if await self._limiter.hit(self.item, client):
+            return
+        stats = await self._limiter.get_window_stats(self.item, client)
+        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+        raise GatewayProblem(
+            "rate-limited",
+            f"{client} is over its limit of {self.item}; retry in {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
 
 
 def is_loopback(host: str) -> bool:

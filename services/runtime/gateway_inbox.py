@@ -6,6 +6,10 @@ one :class:`InboxSource` each. An item is *acknowledged* when the agency's syste
 it has taken it over (local delivery); a source may also put an event on the bus at that
 moment (the warning source emits ``warning.acknowledged``).
 
+Each item gets a *position* the first time the gateway lists it (:func:`positioned`): a number
+higher than any given before, so a client paging with ``?after=<position>`` never misses an
+item that arrived meanwhile, even one whose ``received_at`` is older than the last it saw.
+
 >>> item_ref("referral:01J0000000000000000000000A")
 ('referral', '01J0000000000000000000000A')
 """
@@ -30,6 +34,7 @@ __all__ = [
     "ItemAcknowledgement",
     "ReferralInbox",
     "item_ref",
+    "positioned",
 ]
 
 
@@ -40,6 +45,8 @@ class InboxItem(BaseModel):
 
     item_id: str
     """``<kind>:<id>``, e.g. ``referral:01J…``; the handle to acknowledge it by."""
+    position: int = 0
+    """Where the item stands in this inbox: the cursor to page on (``?after=``)."""
     kind: str
     sender: str
     case_id: str | None
@@ -56,6 +63,35 @@ class ItemAcknowledgement(RuntimeTable, table=True):
 
     item_id: str = Field(primary_key=True, max_length=80)
     acknowledged_at: datetime
+
+
+class InboxPosition(RuntimeTable, table=True):
+    """The order in which the gateway first listed each inbox item (the paging cursor)."""
+
+    __tablename__ = "ipbus_gateway_inbox_position"
+
+    position: int | None = Field(default=None, primary_key=True)
+    item_id: str = Field(unique=True, max_length=80)
+
+
+async def positioned(session: AsyncSession, items: Sequence[InboxItem]) -> list[InboxItem]:
+    """``items`` with their positions, new ones numbered after all others; by position."""
+    known = {
+        row.item_id: row.position
+        for row in await session.exec(select(InboxPosition))
+        if row.position is not None
+    }
+    new = [
+        InboxPosition(item_id=item.item_id)
+        for item in sorted(items, key=lambda item: (item.received_at, item.item_id))
+        if item.item_id not in known
+    ]
+    if new:
+        session.add_all(new)
+        await session.flush()
+        known.update({row.item_id: row.position for row in new if row.position is not None})
+    placed = [item.model_copy(update={"position": known[item.item_id]}) for item in items]
+    return sorted(placed, key=lambda item: item.position)
 
 
 class InboxAcknowledgement(BaseModel):

@@ -59,8 +59,24 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = 1.0
     gateway_token: str | None = None
     """When set, the agency-side gateway answers only ``Authorization: Bearer <token>``."""
+    gateway_tokens_path: Path | None = None
+    """A file of named gateway tokens, stored hashed, each with scopes (``ipbus gateway-token
+    add``); re-read when it changes, so tokens are added, rotated and revoked without a
+    restart. With ``gateway_token`` as well, that one is accepted too (every scope)."""
     gateway_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     """Request bodies above this get 413 from the gateway (1 MiB: events are far smaller)."""
+    gateway_rate_limit: str = "1200/minute"
+    """Requests per client (token) the gateway takes in a moving window (``limits`` notation:
+    ``20/second``, ``1200/minute``); past it, 429 with ``Retry-After``."""
+    gateway_require_idempotency_key: bool = False
+    """Once an agency's systems send ``Idempotency-Key`` on every submission: refuse (400)
+    a mutating gateway request without one."""
+    gateway_webhook_attempts: int = Field(default=8, ge=1)
+    """Attempts of a webhook callback before it is dead-lettered (``/webhooks/dead-letters``)."""
+    gateway_webhook_backoff_seconds: float = Field(default=5.0, gt=0)
+    """Delay before a callback's second attempt; it doubles with each further one."""
+    gateway_idempotency_hours: float = Field(default=48.0, ge=24.0)
+    """How long the gateway remembers an ``Idempotency-Key``'s answer (24 h at least)."""
     stream_replicas: int = Field(default=1, ge=1, le=5)
     """Replicas of the IPBUS and IPBUS_DLQ streams: 3 on a JetStream cluster, 1 on one node."""
     hub_domain: str | None = None

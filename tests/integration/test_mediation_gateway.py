@@ -156,11 +156,11 @@ async def test_the_gateway_names_the_invalid_field_and_refuses_illegal_steps(
         "/events", json={"type": "referral.declined", "data": {"referral_id": referral_id}}
     )
     assert missing.status_code == 422
-    assert missing.json()["detail"][0]["loc"] == ["body", "data", "reason"]
+    assert missing.json()["errors"][0]["loc"] == ["body", "data", "reason"]
 
     bad_type = await court.post("/events", json={"type": "referral.ignored", "data": {}})
     assert bad_type.status_code == 422
-    assert bad_type.json()["detail"][0]["loc"] == ["body", "type"]
+    assert bad_type.json()["errors"][0]["loc"] == ["body", "type"]
 
     automatic = await court.post(
         "/events",
@@ -170,7 +170,7 @@ async def test_the_gateway_names_the_invalid_field_and_refuses_illegal_steps(
         },
     )
     assert automatic.status_code == 422
-    assert "automatically" in automatic.json()["detail"][0]["msg"]
+    assert "automatically" in automatic.json()["errors"][0]["msg"]
 
     too_early = await court.post(
         "/events",
@@ -186,7 +186,7 @@ async def test_the_gateway_names_the_invalid_field_and_refuses_illegal_steps(
                        "rendered_at": "2026-11-25T10:00:00Z"}},
     )  # fmt: skip
     assert nowhere.status_code == 422
-    assert nowhere.json()["detail"][0]["loc"] == ["body", "to"]
+    assert nowhere.json()["errors"][0]["loc"] == ["body", "to"]
 
     confirmation = {
         "referral_id": referral_id,
@@ -204,7 +204,7 @@ async def test_the_gateway_names_the_invalid_field_and_refuses_illegal_steps(
         json={"type": "confirmation.issued", "case_id": new_ulid(), "data": confirmation},
     )
     assert mismatch.status_code == 422
-    assert mismatch.json()["detail"][0]["loc"] == ["body", "data", "case_id"]
+    assert mismatch.json()["errors"][0]["loc"] == ["body", "data", "case_id"]
 
     unknown_case = await court.get(f"/cases/{new_ulid()}")
     assert unknown_case.status_code == 404

@@ -6,9 +6,28 @@ from types import ModuleType
 import pytest
 
 from contracts import compatibility
-from services.runtime import adapter, consumer, discovery, gateway, gateway_inbox
+from services.runtime import (
+    adapter,
+    consumer,
+    discovery,
+    gateway,
+    gateway_inbox,
+    gateway_problems,
+    gateway_tokens,
+    gateway_webhook_receiver,
+)
 
-MODULES = [adapter, consumer, discovery, gateway, gateway_inbox, compatibility]
+MODULES = [
+    adapter,
+    consumer,
+    discovery,
+    gateway,
+    gateway_inbox,
+    gateway_problems,
+    gateway_tokens,
+    gateway_webhook_receiver,
+    compatibility,
+]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
