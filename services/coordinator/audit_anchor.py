@@ -11,7 +11,6 @@ short or rewritten with fresh hashes no longer matches the latest one.
 import asyncio
 import base64
 import binascii
-import contextlib
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -27,6 +26,7 @@ from services.coordinator.audit_store import audit_head
 from services.runtime.clock import Clock
 from services.runtime.database import Database
 from services.runtime.signing import AgencyKey, public_key_bytes
+from services.runtime.tasks import cancel_and_wait
 
 __all__ = [
     "AnchorPublisher",
@@ -121,9 +121,7 @@ class AnchorPublisher:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def _run(self) -> None:

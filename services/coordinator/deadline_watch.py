@@ -30,6 +30,7 @@ from services.runtime.adapter import UnitOfWork
 from services.runtime.business_calendar import BusinessCalendar
 from services.runtime.clock import Clock
 from services.runtime.database import Database
+from services.runtime.tasks import cancel_and_wait
 
 __all__ = ["DeadlineWatch", "overdue_recipients"]
 
@@ -77,9 +78,7 @@ class DeadlineWatch:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def _catch_up(self) -> None:

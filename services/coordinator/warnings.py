@@ -8,7 +8,6 @@ commit together.
 """
 
 import asyncio
-import contextlib
 import time
 from typing import Any
 
@@ -53,6 +52,7 @@ from services.runtime.errors import StepRefused
 from services.runtime.overseas_replies import encode_reply
 from services.runtime.policy import policy_section
 from services.runtime.rate_limit import QueryGate, QueryRateLimit
+from services.runtime.tasks import cancel_and_wait
 
 __all__ = ["WarningHub"]
 
@@ -151,9 +151,7 @@ class WarningHub(AgencyService):
 
     async def stop(self) -> None:
         if self._chaser is not None:
-            self._chaser.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._chaser
+            await cancel_and_wait(self._chaser)
             self._chaser = None
         await super().stop()
 
