@@ -123,7 +123,7 @@ async def test_the_inbox_tells_new_from_repeated_from_conflicting(database: Data
         assert await record_in_inbox(session, "agency-amr-shanghai", event, NOW) is InboxVerdict.NEW
 
 
-async def test_two_relays_on_one_outbox_publish_every_row_and_on_postgres_each_once(
+async def test_two_relays_on_one_outbox_publish_every_row_in_outbox_order(
     database: Database,
 ) -> None:
     ids = []
@@ -150,6 +150,6 @@ async def test_two_relays_on_one_outbox_publish_every_row_and_on_postgres_each_o
         assert await unsent_count(session) == 0
     published = [p.headers["Nats-Msg-Id"] for p in js.published]
     assert set(published) == set(ids)
-    if database.dialect == "postgresql":
-        # rows are claimed with SKIP LOCKED: no row is published twice
-        assert len(published) == len(ids)
+    # no row lock is held across a publish: both relays may publish a row (JetStream drops
+    # the copy by its Nats-Msg-Id), but every row first reaches the stream in outbox order
+    assert list(dict.fromkeys(published)) == ids
