@@ -116,7 +116,9 @@ async def drop_schemas(prefix: str) -> None:
         await conn.close()
 
 
-def write_policy(directory: Path, changes: str = "", *, replace: Mapping[str, str] = {}) -> Path:
+def write_policy(
+    directory: Path, changes: str = "", *, replace: Mapping[str, str] | None = None
+) -> Path:
     """``directory/policy.toml``: the deployed policy with ``changes`` on top, or its text
     with each ``replace`` key swapped for its value.
 
