@@ -3,7 +3,7 @@
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 import nats
@@ -17,6 +17,7 @@ from services.runtime.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 REGISTRY = REPO / "deploy" / "agencies.toml"
+DEPLOYED_POLICY = REPO / "deploy" / "policy.toml"
 POSTGRES_URL = os.environ.get(
     "IPBUS_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
@@ -113,3 +114,27 @@ async def drop_schemas(prefix: str) -> None:
             await conn.execute(f'DROP ROLE IF EXISTS "{role}"')
     finally:
         await conn.close()
+
+
+def write_policy(
+    directory: Path, changes: str = "", *, replace: Mapping[str, str] | None = None
+) -> Path:
+    """``directory/policy.toml``: the deployed policy with ``changes`` on top, or its text
+    with each ``replace`` key swapped for its value.
+
+    ``changes`` are TOML tables the file ``extends`` the deployed policy with. A key of
+    ``replace`` that is not in the deployed text fails here, so a renamed setting cannot
+    silently leave a test running on the default it meant to change.
+    """
+    if replace:
+        text = DEPLOYED_POLICY.read_text(encoding="utf-8")
+        for old, new in replace.items():
+            assert old in text, f"{old!r} is not in {DEPLOYED_POLICY}"
+            text = text.replace(old, new, 1)
+        text += changes
+    else:
+        text = f'extends = "{DEPLOYED_POLICY}"\n\n{changes}'
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "policy.toml"
+    path.write_text(text, encoding="utf-8")
+    return path

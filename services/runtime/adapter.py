@@ -31,6 +31,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 from faststream.nats import NatsBroker
@@ -66,7 +67,7 @@ from services.runtime.minimisation import minimise_envelope, minimised_kinds
 from services.runtime.minimisation_log import record_minimisations
 from services.runtime.outbox import OutboxRelay, put_in_outbox
 from services.runtime.periodic import PeriodicTask
-from services.runtime.replay import check_fresh
+from services.runtime.replay import check_fresh, stored_on_clock
 from services.runtime.rules import RuleBook
 from services.runtime.settings import server_list
 from services.runtime.signing import AgencyKey, sign_envelope
@@ -479,7 +480,7 @@ class AgencyService:
         if stored_at is not None and self.context.replay_window_s is not None:
             check_fresh(
                 event,
-                stored_at,
+                stored_on_clock(stored_at, self.clock.now(), datetime.now(UTC)),
                 window_s=self.context.replay_window_s,
                 skew_s=self.context.clock_skew_s,
             )

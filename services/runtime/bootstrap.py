@@ -45,9 +45,15 @@ from services.runtime.streams import (
 
 SERVICE_STOP_TIMEOUT_S = 30.0
 
+
+class StopFailed(RuntimeError):
+    """A service of the bus did not stop (in time, or at all): something of it may leak."""
+
+
 __all__ = [
     "Bus",
     "ServiceCatalogue",
+    "StopFailed",
     "agency_connection",
     "bootstrap",
     "broker_metrics",
@@ -100,8 +106,8 @@ def bootstrap(
         outbox_poll_seconds=settings.outbox_poll_seconds,
         broker_options=broker_options,
         metrics=metrics.for_agency(agency_id, service_cls.service_name) if metrics else None,
-        # Freshness is checked against real time only: a simulated clock fakes event times.
-        replay_window_s=settings.replay_window_s if clock is None else None,
+        # a simulated clock moves the stream's stored times with it (replay.stored_on_clock)
+        replay_window_s=settings.replay_window_s,
         clock_skew_s=settings.clock_skew_s,
         policy=policy,
         rules=RuleBook.from_policy(policy),
@@ -284,18 +290,29 @@ class Bus:
         return service
 
     async def stop(self) -> None:
+        """Stop every service, then the embedded server.
+
+        One service stuck in (or failing) its shutdown does not keep the others or the
+        server from stopping, but it is not hidden either: :class:`StopFailed` is raised
+        at the end, so ``ipbus up`` exits non-zero and a test whose bus leaks fails.
+        """
+        failed: list[str] = []
         for agency_id, service in reversed(list(self.services.items())):
             try:
-                # one service stuck in its shutdown must not keep the others (or the
-                # process) from stopping
                 await asyncio.wait_for(service.stop(), SERVICE_STOP_TIMEOUT_S)
             except TimeoutError:
-                service.log.warning("service did not stop in time", agency=agency_id)
+                service.log.error("service did not stop in time", agency=agency_id)
+                failed.append(f"{agency_id}: did not stop within {SERVICE_STOP_TIMEOUT_S:.0f}s")
+            except Exception as exc:
+                service.log.exception("service failed to stop", agency=agency_id)
+                failed.append(f"{agency_id}: {exc!r}")
         self.services.clear()
         if self.server is not None:
             await self.server.stop()
             self.server = None
             self._nats_url = self.settings.nats_url
+        if failed:
+            raise StopFailed("; ".join(failed))
 
     async def __aenter__(self) -> Self:
         await self.start()

@@ -37,6 +37,8 @@ from nats.errors import ConnectionClosedError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
+from services.runtime.tasks import cancel_and_wait
+
 __all__ = ["BATCH_MAX", "FETCH_WAIT_S", "STALL_MARGIN_S", "EventConsumer", "in_turn"]
 
 BATCH_MAX = 200
@@ -153,9 +155,7 @@ class EventConsumer:
             done, _ = await asyncio.wait({self._task}, timeout=timeout_s)
             if not done:
                 self._log.warning("consumer did not stop in time; cancelling", after_s=timeout_s)
-                self._task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._task
+                await cancel_and_wait(self._task)
         if self._subscription is not None:
             with contextlib.suppress(Exception):
                 await self._subscription.unsubscribe()

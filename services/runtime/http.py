@@ -7,7 +7,6 @@ surfaces (the agency gateway) are FastAPI routers mounted with ``extra_routers``
 """
 
 import asyncio
-import contextlib
 from collections.abc import Mapping, Sequence
 
 import uvicorn
@@ -17,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from services.runtime.adapter import AgencyService
 from services.runtime.health import check_readiness, refresh_service_metrics
+from services.runtime.tasks import cancel_and_wait
 
 __all__ = ["HttpServer", "build_http_app"]
 
@@ -91,6 +91,7 @@ class HttpServer:
         if self._task is None:
             return
         self._server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(self._task, 5)
+        done, _ = await asyncio.wait([self._task], timeout=5)
+        if not done:
+            await cancel_and_wait(self._task)
         self._task = None

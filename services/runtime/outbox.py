@@ -4,8 +4,9 @@ A service never publishes from a handler: it writes the outgoing event into the 
 the same transaction as the state change, and the relay publishes it afterwards with
 ``Nats-Msg-Id`` = event id, so a crash between commit and publish only delays the event
 and a publish repeated after a crash is dropped by JetStream's duplicate window.
-Several replicas may relay the same outbox: rows are claimed with ``SKIP LOCKED`` on
-PostgreSQL, and a double publish is a JetStream duplicate anyway.
+Several replicas may relay the same outbox: each publishes the oldest unsent rows in
+order, so the stream keeps the outbox's order, and a row both publish is a JetStream
+duplicate. No transaction stays open across a publish.
 
 A row JetStream refuses for good (too large, rejected by the stream) must not block the
 rows behind it: it is set aside on ``IPBUS_DLQ`` (consumer ``outbox``, reason
@@ -128,7 +129,15 @@ class OutboxRelay:
             self._loop.beat()
 
     async def relay_once(self) -> int:
-        """Publish one batch of unsent rows; returns how many were published."""
+        """Publish one batch of unsent rows; returns how many were published.
+
+        Three short steps, no transaction open across a publish (a lock held while NATS
+        is slow or gone would block every other writer of the schema, and its teardown):
+        read the oldest unsent rows, publish them in order, mark those published. A crash
+        or NATS fault between publish and mark re-publishes them, which JetStream drops
+        as duplicates (a passing fault leaves the whole batch to be retried, as before);
+        rows another replica marked meanwhile are left as it marked them.
+        """
         async with self._database.transaction() as session:
             rows = (
                 await session.exec(
@@ -136,32 +145,47 @@ class OutboxRelay:
                     .where(col(OutboxRecord.sent_at).is_(None))
                     .order_by(col(OutboxRecord.seq))
                     .limit(self._batch)
-                    .with_for_update(skip_locked=True)
                 )
             ).all()
-            for row in rows:
-                started = publish_started()
-                try:
-                    ack = await self._js.publish(
-                        row.subject,
-                        row.body,
-                        stream=EVENT_STREAM,
-                        headers={"Nats-Msg-Id": row.event_id, "Content-Type": CONTENT_TYPE},
-                    )
-                except REFUSED_FOR_GOOD as exc:
-                    await self._set_aside(row, exc)
-                    row.sent_at = self._clock.now()  # stream_seq stays empty: not on IPBUS
-                    session.add(row)
-                    continue
-                row.sent_at = self._clock.now()
-                row.duplicate = bool(ack.duplicate)
-                row.stream_seq = ack.seq
-                session.add(row)
-                record_publish(row.subject, row.body, started, stream_seq=ack.seq)  # its trace
-            published = len(rows)
+        published: dict[int, tuple[bool | None, int | None]] = {}
+        for row in rows:
+            assert row.seq is not None
+            started = publish_started()
+            try:
+                ack = await self._js.publish(
+                    row.subject,
+                    row.body,
+                    stream=EVENT_STREAM,
+                    headers={"Nats-Msg-Id": row.event_id, "Content-Type": CONTENT_TYPE},
+                )
+            except REFUSED_FOR_GOOD as exc:
+                await self._set_aside(row, exc)
+                published[row.seq] = (None, None)  # stream_seq empty: not on IPBUS
+                continue
+            published[row.seq] = (bool(ack.duplicate), ack.seq)
+            record_publish(row.subject, row.body, started, stream_seq=ack.seq)  # its trace
+        await self._mark_sent(published)
         if published and self._on_published is not None:
-            self._on_published(published)  # after commit: these rows really are sent
-        return published
+            self._on_published(len(published))  # after commit: these rows really are sent
+        return len(published)
+
+    async def _mark_sent(self, published: dict[int, tuple[bool | None, int | None]]) -> None:
+        if not published:
+            return
+        async with self._database.transaction() as session:
+            rows = (
+                await session.exec(
+                    select(OutboxRecord)
+                    .where(col(OutboxRecord.seq).in_(list(published)))
+                    .where(col(OutboxRecord.sent_at).is_(None))
+                )
+            ).all()
+            now = self._clock.now()
+            for row in rows:
+                assert row.seq is not None
+                row.sent_at = now
+                row.duplicate, row.stream_seq = published[row.seq]
+                session.add(row)
 
     async def _set_aside(self, row: OutboxRecord, exc: Exception) -> None:
         """Dead-letter a row JetStream will never take, so the rows behind it can go."""

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from services.runtime.metrics import AgencyMetrics
+from services.runtime.tasks import cancel_and_wait
 
 __all__ = ["STALE_FLOOR_S", "STALE_INTERVALS", "PeriodicTask"]
 
@@ -91,13 +92,7 @@ class PeriodicTask:
         task, self._task = self._task, None
         if task is None:
             return
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise  # we were cancelled ourselves while waiting: do not swallow it
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         if self._before_first is not None:

@@ -1,42 +1,88 @@
 """A running bus for integration tests, on the real nats-server and a real database."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
 from services.cli.catalogue import CATALOGUE
 from services.cli.demo import demo_settings
 from services.coordinator.store import CoordinatorTable
-from services.runtime.bootstrap import Bus
+from services.runtime.bootstrap import Bus, StopFailed
+from services.runtime.clock import Clock
 from services.runtime.database import Database, database_url_for
 from services.runtime.settings import Settings
+from tests.conftest import write_policy
 
 pytestmark = pytest.mark.integration
 
 AGENCIES = ("coordinator", "customs-shanghai", "amr-shanghai", "customs-guangdong")
 
 
+class StartBus(Protocol):
+    """``await start_bus(settings, agencies, clock=..., policy=...)``: see :func:`start_bus`."""
+
+    async def __call__(
+        self,
+        settings: Settings,
+        agencies: Sequence[str] | None = None,
+        *,
+        clock: Clock | None = None,
+        policy: str | None = None,
+    ) -> Bus: ...
+
+
 @pytest.fixture
-async def bus(settings: Settings) -> AsyncIterator[Bus]:
+async def start_bus(tmp_path: Path) -> AsyncIterator[StartBus]:
+    """Start a bus as ``ipbus up`` would; every bus started is stopped at teardown.
+
+    ``agencies`` (default: every agency of the registry) run as services; ``policy`` is
+    TOML on top of the deployed policy (:func:`tests.conftest.write_policy`); ``clock`` is
+    the business clock. A bus is registered for teardown before it starts, so one that
+    fails half-way is stopped too; a bus that does not stop fails the test
+    (:class:`services.runtime.bootstrap.StopFailed`).
+    """
+    started: list[Bus] = []
+
+    async def start(
+        settings: Settings,
+        agencies: Sequence[str] | None = None,
+        *,
+        clock: Clock | None = None,
+        policy: str | None = None,
+    ) -> Bus:
+        if policy is not None:
+            directory = tmp_path / f"policy-{len(started)}"
+            settings = settings.model_copy(update={"policy_path": write_policy(directory, policy)})
+        running = Bus(settings, CATALOGUE, clock=clock)
+        started.append(running)
+        await running.start(agencies)
+        return running
+
+    try:
+        yield start
+    finally:
+        failures: list[str] = []
+        for running in reversed(started):
+            try:
+                await running.stop()
+            except StopFailed as exc:
+                failures.append(str(exc))
+        if failures:
+            pytest.fail(f"a bus did not stop: {'; '.join(failures)}")
+
+
+@pytest.fixture
+async def bus(settings: Settings, start_bus: StartBus) -> Bus:
     """Coordinator, two customs offices and a regulator, started as ``ipbus up`` would."""
-    running = Bus(settings, CATALOGUE)
-    await running.start(AGENCIES)
-    try:
-        yield running
-    finally:
-        await running.stop()
+    return await start_bus(settings, AGENCIES)
 
 
 @pytest.fixture
-async def demo_bus(settings: Settings) -> AsyncIterator[Bus]:
+async def demo_bus(settings: Settings, start_bus: StartBus) -> Bus:
     """Every agency of the registry, on the demo's policy (deadlines of seconds)."""
-    running = Bus(demo_settings(settings), CATALOGUE)
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
+    return await start_bus(demo_settings(settings))
 
 
 @pytest.fixture

@@ -8,16 +8,13 @@ as not computable, counted in a metric, and releases nothing.
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import nats
 import pytest
 
 from contracts.customs import DetentionBasis, GoodsDetained
 from contracts.subjects import EVENT_STREAM
-from services.cli.catalogue import CATALOGUE
 from services.cli.demo_support import detention
 from services.customs.app import CustomsService
 from services.customs.confirmation_store import ClockStatus, clocks_of
@@ -26,13 +23,13 @@ from services.runtime.bootstrap import Bus
 from services.runtime.clock import FixedClock
 from services.runtime.errors import StepRefused
 from services.runtime.settings import Settings
+from tests.integration.conftest import StartBus
 from tests.integration.wire import wait_until
 
 pytestmark = pytest.mark.integration
 
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai
-REAL_POLICY = Path(__file__).parents[2] / "deploy" / "policy.toml"
-POLICY = f'extends = "{REAL_POLICY}"\n\n[customs]\nwatch_seconds = 0.2\n'
+POLICY = "[customs]\nwatch_seconds = 0.2\n"
 
 
 @pytest.fixture
@@ -41,15 +38,10 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-async def customs_bus(settings: Settings, tmp_path: Path, clock: FixedClock) -> AsyncIterator[Bus]:
-    policy = tmp_path / "policy.toml"
-    policy.write_text(POLICY)
-    running = Bus(settings.model_copy(update={"policy_path": policy}), CATALOGUE, clock=clock)
-    await running.start(("coordinator", "customs-shanghai"))
-    try:
-        yield running
-    finally:
-        await running.stop()
+async def customs_bus(settings: Settings, start_bus: StartBus, clock: FixedClock) -> Bus:
+    return await start_bus(
+        settings, ("coordinator", "customs-shanghai"), clock=clock, policy=POLICY
+    )
 
 
 def _customs(bus: Bus) -> CustomsService:

@@ -5,9 +5,7 @@ dead-lettered with the reason; a deadline the calendar cannot compute is recorde
 and counted, and the coordinator carries on with the next event.
 """
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import nats
 import pytest
@@ -17,12 +15,12 @@ from contracts.identifiers import new_ulid
 from contracts.referral_clocks import ClockStopGround
 from contracts.referral_queries import DeadlineView
 from contracts.referrals import ReferralKind, ReferralStage, ReferralState
-from services.cli.catalogue import CATALOGUE
 from services.coordinator.app import CoordinatorService
 from services.runtime.bootstrap import Bus
 from services.runtime.clock import FixedClock
 from services.runtime.referral_queries import query_referrals
 from services.runtime.settings import Settings
+from tests.integration.conftest import StartBus
 from tests.integration.test_referral_kinds import desk, until_state
 from tests.integration.wire import dead_letters, wait_until
 
@@ -30,9 +28,7 @@ pytestmark = pytest.mark.integration
 
 AGENCIES = ("coordinator", "customs-shanghai", "amr-shanghai", "psb-shanghai")
 START = datetime(2026, 3, 30, 2, 0, tzinfo=UTC)  # Monday 30 March, 10:00 in Shanghai
-POLICY = f"""
-extends = "{Path(__file__).parents[2] / "deploy" / "policy.toml"}"
-
+POLICY = """
 [referral_deadlines]
 watch_seconds = 0.2
 """
@@ -49,15 +45,8 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-async def bus(settings: Settings, tmp_path: Path, clock: FixedClock) -> AsyncIterator[Bus]:
-    policy = tmp_path / "policy.toml"
-    policy.write_text(POLICY)
-    running = Bus(settings.model_copy(update={"policy_path": policy}), CATALOGUE, clock=clock)
-    await running.start(AGENCIES)
-    try:
-        yield running
-    finally:
-        await running.stop()
+async def bus(settings: Settings, start_bus: StartBus, clock: FixedClock) -> Bus:
+    return await start_bus(settings, AGENCIES, clock=clock, policy=POLICY)
 
 
 async def _refer(bus: Bus, kind: ReferralKind, to: str) -> str:

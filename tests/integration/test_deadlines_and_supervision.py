@@ -3,7 +3,6 @@
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,13 +13,13 @@ from contracts.envelope import RejectReason
 from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralConcluded, ReferralKind, ReferralState
 from contracts.subjects import EVENT_STREAM, event_subject
-from services.cli.catalogue import CATALOGUE
 from services.judicial.app import JudicialService
 from services.runtime.bootstrap import Bus
 from services.runtime.clock import FixedClock
 from services.runtime.errors import StepRefused
 from services.runtime.referral_queries import query_referrals
 from services.runtime.settings import Settings
+from tests.integration.conftest import StartBus
 from tests.integration.test_referral_kinds import desk, ledger, until_state
 from tests.integration.wire import dead_letters, publish, signed, wait_until
 
@@ -28,9 +27,7 @@ pytestmark = pytest.mark.integration
 
 AGENCIES = ("coordinator", "amr-shanghai", "psb-shanghai", "procuratorate-shanghai")
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # a Monday, 10:00 in Shanghai
-POLICY = f"""
-extends = "{Path(__file__).parents[2] / "deploy" / "policy.toml"}"
-
+POLICY = """
 [referral_deadlines]
 watch_seconds = 0.2
 """
@@ -42,16 +39,9 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-async def linkage_bus(settings: Settings, tmp_path: Path, clock: FixedClock) -> AsyncIterator[Bus]:
+async def linkage_bus(settings: Settings, start_bus: StartBus, clock: FixedClock) -> Bus:
     """Regulator, police and procuratorate on the default deadlines, in business time."""
-    policy = tmp_path / "policy.toml"
-    policy.write_text(POLICY)
-    running = Bus(settings.model_copy(update={"policy_path": policy}), CATALOGUE, clock=clock)
-    await running.start(AGENCIES)
-    try:
-        yield running
-    finally:
-        await running.stop()
+    return await start_bus(settings, AGENCIES, clock=clock, policy=POLICY)
 
 
 async def _transfer(bus: Bus) -> tuple[str, str]:
@@ -163,7 +153,9 @@ async def test_the_referrals_query_is_need_to_know(linkage_bus: Bus) -> None:
         await nc.close()
 
 
-async def test_an_illegal_step_is_reported_back_to_its_sender_once(linkage_bus: Bus) -> None:
+async def test_an_illegal_step_is_reported_back_to_its_sender_once(
+    linkage_bus: Bus, clock: FixedClock
+) -> None:
     case_id, referral_id = await _transfer(linkage_bus)
     nc = await nats.connect(linkage_bus.nats_url)
     try:
@@ -172,6 +164,7 @@ async def test_an_illegal_step_is_reported_back_to_its_sender_once(linkage_bus: 
             "psb-shanghai",
             ReferralConcluded(referral_id=referral_id, outcome="never accepted"),
             case_id=case_id,
+            now=clock.now(),
         )
         subject = event_subject("psb-shanghai", "amr-shanghai", "referral.concluded")
         await publish(nc, subject, bogus)

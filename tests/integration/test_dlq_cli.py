@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import nats
@@ -21,12 +20,12 @@ from contracts.envelope import RejectReason
 from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralAcknowledged, ReferralIssued, ReferralKind
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM, event_subject
-from services.cli.catalogue import CATALOGUE
 from services.runtime.bootstrap import Bus
 from services.runtime.dead_letters import read_dead_letters, replay
 from services.runtime.queries import query_case
 from services.runtime.registry import load_registry
 from services.runtime.settings import Settings
+from tests.integration.conftest import StartBus
 from tests.integration.test_dead_letters import _opened
 from tests.integration.wire import dead_letters, publish, signed, to_coordinator, wait_until
 
@@ -36,14 +35,9 @@ CUSTOMS, AMR = "customs-shanghai", "amr-shanghai"
 
 
 @pytest.fixture
-async def small_bus(settings: Settings) -> AsyncIterator[Bus]:
+async def small_bus(settings: Settings, start_bus: StartBus) -> Bus:
     """The coordinator and one customs office; the regulator is an outside system."""
-    running = Bus(settings, CATALOGUE)
-    await running.start(["coordinator", CUSTOMS])
-    try:
-        yield running
-    finally:
-        await running.stop()
+    return await start_bus(settings, ["coordinator", CUSTOMS])
 
 
 async def ipbus(settings: Settings, *args: str) -> tuple[int, str]:

@@ -25,7 +25,6 @@ from contracts.cases import CaseOpened
 from contracts.envelope import RejectReason, encode_envelope
 from contracts.identifiers import new_ulid
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM, event_subject
-from services.cli.catalogue import CATALOGUE
 from services.coordinator.app import CoordinatorService
 from services.coordinator.store import TimelineRecord
 from services.runtime import adapter
@@ -39,6 +38,7 @@ from services.runtime.streams import (
     ensure_consumer,
 )
 from tests.conftest import REGISTRY
+from tests.integration.conftest import StartBus
 from tests.integration.test_dead_letters import _opened
 from tests.integration.wire import dead_letters, publish, signed, to_coordinator, wait_until
 
@@ -165,7 +165,7 @@ async def test_the_in_order_consumer_goes_on_past_a_message_that_will_not_come_b
 
 @pytest.mark.timeout(90)
 async def test_an_event_whose_handler_always_fails_is_dead_lettered_and_its_batch_applied_once(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, start_bus: StartBus
 ) -> None:
     # three deliveries, retried 0.2 s apart: the events behind it, handed back each 1.5 s
     # while it is retried, keep deliveries to spare (as 20 × 2 s does against 20 × 6 s)
@@ -180,8 +180,7 @@ async def test_an_event_whose_handler_always_fails_is_dead_lettered_and_its_batc
         await original(self, uow, event)
 
     monkeypatch.setattr(CoordinatorService, "on_unhandled", buggy)
-    bus = Bus(settings, CATALOGUE)
-    await bus.start(("coordinator", SENDER))
+    bus = await start_bus(settings, ("coordinator", SENDER))
     nc = await nats.connect(bus.nats_url)
     try:
         titles = ["first", "boom", "second", "third"]
@@ -210,12 +209,11 @@ async def test_an_event_whose_handler_always_fails_is_dead_lettered_and_its_batc
         assert (await nc.jetstream().stream_info(DLQ_STREAM)).state.messages == 1
     finally:
         await nc.close()
-        await bus.stop()
 
 
 @pytest.mark.timeout(90)
 async def test_on_the_secured_server_the_coordinator_dead_letters_what_an_agency_never_acked(
-    tmp_path: Path,
+    tmp_path: Path, start_bus: StartBus
 ) -> None:
     """Default settings: nkeys and per-agency permissions. Customs declares its own
     consumer with two deliveries (its right), reads a message twice and never acks it."""
@@ -223,8 +221,7 @@ async def test_on_the_secured_server_the_coordinator_dead_letters_what_an_agency
         {"data_dir": tmp_path / "var", "registry_path": REGISTRY, "outbox_poll_seconds": 0.2}
     )
     assert settings.nkey_auth
-    bus = Bus(settings, CATALOGUE)
-    await bus.start(("coordinator", "amr-shanghai"))
+    bus = await start_bus(settings, ("coordinator", "amr-shanghai"))
     customs = await bus.connect(SENDER, name="test-customs")
     regulator = await bus.connect("amr-shanghai", name="test-regulator")
     operator = await bus.connect("coordinator", name="test-reader")
@@ -265,4 +262,3 @@ async def test_on_the_secured_server_the_coordinator_dead_letters_what_an_agency
     finally:
         for client in (customs, regulator, operator):
             await client.close()
-        await bus.stop()

@@ -11,11 +11,11 @@ import pytest
 
 from contracts.agencies import AgencyKeyPeriod, Registry, dump_registry
 from contracts.subjects import COORDINATOR
-from services.cli.catalogue import CATALOGUE
 from services.runtime.bootstrap import Bus
 from services.runtime.registry import key_path, load_registry
 from services.runtime.signing import AgencyKey, generate_seed
 from tests.conftest import REGISTRY
+from tests.integration.conftest import StartBus
 from tests.integration.test_secured_bus import (
     AGENCIES,
     CUSTOMS,
@@ -43,16 +43,14 @@ def _with_history(old: str, new: str, rotated: datetime, revoked: datetime | Non
     return Registry(agencies=tuple(customs if a.id == CUSTOMS else a for a in base.agencies))
 
 
-async def _run(tmp_path: Path, registry: Registry, name: str) -> Bus:
+async def _run(start_bus: StartBus, tmp_path: Path, registry: Registry, name: str) -> Bus:
     path = tmp_path / f"{name}.toml"
     path.write_text(dump_registry(registry), encoding="utf-8")
-    bus = Bus(_settings(tmp_path, registry_path=path), CATALOGUE)
-    await bus.start(AGENCIES)
-    return bus
+    return await start_bus(_settings(tmp_path, registry_path=path), AGENCIES)
 
 
 async def test_events_signed_before_a_rotation_verify_after_it_and_revocation_is_at_once(
-    tmp_path: Path,
+    tmp_path: Path, start_bus: StartBus
 ) -> None:
     keys = tmp_path / "var" / "keys"
     keys.mkdir(parents=True)
@@ -60,7 +58,9 @@ async def test_events_signed_before_a_rotation_verify_after_it_and_revocation_is
     old, new = AgencyKey(generate_seed()), AgencyKey(key_path(keys, CUSTOMS).read_bytes())
     rotated = datetime.now(UTC) - timedelta(minutes=10)
 
-    bus = await _run(tmp_path, _with_history(old.public_key, new.public_key, rotated, None), "a")
+    bus = await _run(
+        start_bus, tmp_path, _with_history(old.public_key, new.public_key, rotated, None), "a"
+    )
     try:
         customs = await bus.connect(CUSTOMS, name="customs")
         hub = await bus.connect(COORDINATOR, name="hub")
@@ -83,7 +83,7 @@ async def test_events_signed_before_a_rotation_verify_after_it_and_revocation_is
 
     revoked = datetime.now(UTC)
     registry = _with_history(old.public_key, new.public_key, rotated, revoked)
-    bus = await _run(tmp_path, registry, "b")
+    bus = await _run(start_bus, tmp_path, registry, "b")
     try:
         customs = await bus.connect(CUSTOMS, name="customs")
         hub = await bus.connect(COORDINATOR, name="hub")

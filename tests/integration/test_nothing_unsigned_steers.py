@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import nats
@@ -36,7 +35,6 @@ from contracts.subjects import (
     event_subject,
     query_subject,
 )
-from services.cli.catalogue import CATALOGUE
 from services.runtime.bootstrap import Bus
 from services.runtime.connection import AgencyConnection
 from services.runtime.dlq import REPLAY_FOR_HEADER, REPLAY_SUBJECT_HEADER
@@ -46,6 +44,7 @@ from services.runtime.registry import key_path
 from services.runtime.settings import Settings
 from services.runtime.streams import agency_consumer_spec, ensure_consumer
 from tests.conftest import REGISTRY
+from tests.integration.conftest import StartBus
 from tests.integration.secured import ErrorLog
 from tests.integration.test_dead_letters import _opened
 from tests.integration.wire import dead_letters, publish, signed, to_coordinator, wait_until
@@ -59,14 +58,9 @@ REGULATOR = "amr-shanghai"
 
 
 @pytest.fixture
-async def secured_bus(tmp_path: Path) -> AsyncIterator[Bus]:
+async def secured_bus(tmp_path: Path, start_bus: StartBus) -> Bus:
     settings = Settings(data_dir=tmp_path / "var", registry_path=REGISTRY, outbox_poll_seconds=0.2)
-    bus = Bus(settings, CATALOGUE)
-    await bus.start([COORDINATOR, CUSTOMS])
-    try:
-        yield bus
-    finally:
-        await bus.stop()
+    return await start_bus(settings, [COORDINATOR, CUSTOMS])
 
 
 async def _client(bus: Bus, agency_id: str) -> tuple[Client, ErrorLog]:

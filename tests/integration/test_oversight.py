@@ -5,7 +5,6 @@ flag → suggestion → transfer, and flag → suggestion → overdue (then a la
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +17,6 @@ from contracts.identifiers import Money, new_ulid
 from contracts.oversight import CaseFindings, Offence, Offender
 from contracts.referrals import ReferralStage, ReferralState
 from contracts.subjects import EVENT_STREAM
-from services.cli.catalogue import CATALOGUE
 from services.coordinator.app import CoordinatorService
 from services.coordinator.deadline_store import DeadlineRecord, DeadlineStatus
 from services.coordinator.oversight_flow import OversightRecord
@@ -29,6 +27,7 @@ from services.runtime.clock import FixedClock
 from services.runtime.errors import StepRefused
 from services.runtime.queries import query_case
 from services.runtime.settings import Settings
+from tests.integration.conftest import StartBus
 from tests.integration.test_referral_kinds import until_state
 from tests.integration.wire import wait_until
 
@@ -55,19 +54,11 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-async def oversight_bus(
-    settings: Settings, tmp_path: Path, clock: FixedClock
-) -> AsyncIterator[Bus]:
+async def oversight_bus(settings: Settings, start_bus: StartBus, clock: FixedClock) -> Bus:
     """The real policy (its rules), with a deadline watcher quick enough for a test."""
-    policy = tmp_path / "policy.toml"
-    text = (DEPLOY / "policy.toml").read_text()
-    policy.write_text(text.replace("watch_seconds = 30\n", "watch_seconds = 0.2\n", 1))
-    running = Bus(settings.model_copy(update={"policy_path": policy}), CATALOGUE, clock=clock)
-    await running.start(AGENCIES)
-    try:
-        yield running
-    finally:
-        await running.stop()
+    return await start_bus(
+        settings, AGENCIES, clock=clock, policy="[referral_deadlines]\nwatch_seconds = 0.2\n"
+    )
 
 
 def _service(bus: Bus, agency: str, kind: type[ServiceT]) -> ServiceT:

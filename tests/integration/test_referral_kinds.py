@@ -1,20 +1,18 @@
 """Every referral kind end to end on the real bus, with the procuratorate kept informed."""
 
-from collections.abc import AsyncIterator
-
 import nats
 import pytest
 
 from contracts.identifiers import new_ulid
 from contracts.queries import CaseView
 from contracts.referrals import ReferralKind, ReferralState
-from services.cli.catalogue import CATALOGUE
 from services.runtime.agency_adapter import AgencyAdapter
 from services.runtime.bootstrap import Bus
 from services.runtime.queries import query_case
 from services.runtime.referral_desk import ReferralRecord
 from services.runtime.referral_linkage import SUPERVISED_KINDS
 from services.runtime.settings import Settings
+from tests.integration.conftest import StartBus
 from tests.integration.wire import wait_until
 
 pytestmark = pytest.mark.integration
@@ -31,13 +29,8 @@ SUPERVISOR = "procuratorate-shanghai"
 
 
 @pytest.fixture
-async def full_bus(settings: Settings) -> AsyncIterator[Bus]:
-    running = Bus(settings, CATALOGUE)
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
+async def full_bus(settings: Settings, start_bus: StartBus) -> Bus:
+    return await start_bus(settings)
 
 
 def desk(bus: Bus, agency: str) -> AgencyAdapter:

@@ -3,7 +3,7 @@ permissions — and with key rotation and TLS, end to end."""
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +16,6 @@ from contracts.agencies import dump_registry
 from contracts.envelope import Envelope, new_envelope
 from contracts.identifiers import new_ulid
 from contracts.subjects import COORDINATOR, event_subject
-from services.cli.catalogue import CATALOGUE
 from services.cli.security import write_nats_config
 from services.runtime.bootstrap import Bus
 from services.runtime.connection import AgencyConnection
@@ -27,6 +26,7 @@ from services.runtime.registry import key_path, load_registry, prepare_registry
 from services.runtime.settings import Settings
 from services.runtime.signing import AgencyKey, generate_seed, sign_envelope
 from tests.conftest import REGISTRY
+from tests.integration.conftest import StartBus
 from tests.integration.test_audit_log import _opened
 from tests.integration.wire import dead_letters, publish, to_coordinator, wait_until
 
@@ -47,14 +47,9 @@ def _settings(tmp_path: Path, **changes: object) -> Settings:
 
 
 @pytest.fixture
-async def secured_bus(tmp_path: Path) -> AsyncIterator[Bus]:
+async def secured_bus(tmp_path: Path, start_bus: StartBus) -> Bus:
     """No IPBUS_NATS_URL: the bus embeds nats-server with the generated permissions."""
-    bus = Bus(_settings(tmp_path), CATALOGUE)
-    await bus.start(AGENCIES)
-    try:
-        yield bus
-    finally:
-        await bus.stop()
+    return await start_bus(_settings(tmp_path), AGENCIES)
 
 
 def _case_opened(key: AgencyKey, *, made: datetime | None = None) -> Envelope:
@@ -139,7 +134,9 @@ def _write_registry(path: Path, current: str, previous: str | None) -> Path:
 
 
 @pytest.mark.timeout(180)
-async def test_a_rotated_key_is_honoured_during_the_grace_period_only(tmp_path: Path) -> None:
+async def test_a_rotated_key_is_honoured_during_the_grace_period_only(
+    tmp_path: Path, start_bus: StartBus
+) -> None:
     keys = tmp_path / "var" / "keys"
     keys.mkdir(parents=True)
     old_seed, new_seed = tmp_path / "old.nk", key_path(keys, CUSTOMS)
@@ -148,8 +145,7 @@ async def test_a_rotated_key_is_honoured_during_the_grace_period_only(tmp_path: 
     old, new = AgencyKey(old_seed.read_bytes()), AgencyKey(new_seed.read_bytes())
 
     grace = _write_registry(tmp_path / "grace.toml", new.public_key, old.public_key)
-    bus = Bus(_settings(tmp_path, registry_path=grace), CATALOGUE)
-    await bus.start(AGENCIES)
+    bus = await start_bus(_settings(tmp_path, registry_path=grace), AGENCIES)
     try:
         assert bus.registry.get(CUSTOMS).previous_public_key == old.public_key
         # A replica still on the old seed may still log in and its signatures still verify.
@@ -170,8 +166,7 @@ async def test_a_rotated_key_is_honoured_during_the_grace_period_only(tmp_path: 
         await bus.stop()
 
     after = _write_registry(tmp_path / "after.toml", new.public_key, None)
-    bus = Bus(_settings(tmp_path, registry_path=after), CATALOGUE)
-    await bus.start(AGENCIES)
+    bus = await start_bus(_settings(tmp_path, registry_path=after), AGENCIES)
     try:
         assert bus.registry.get(CUSTOMS).previous_public_key is None
         with pytest.raises(NatsError):
@@ -197,7 +192,9 @@ async def test_a_rotated_key_is_honoured_during_the_grace_period_only(tmp_path: 
 
 
 @pytest.mark.timeout(180)
-async def test_the_bus_runs_over_tls_with_a_ca_made_here(tmp_path: Path) -> None:
+async def test_the_bus_runs_over_tls_with_a_ca_made_here(
+    tmp_path: Path, start_bus: StartBus
+) -> None:
     ca = trustme.CA()
     server_cert = ca.issue_cert("127.0.0.1", "localhost")
     certs = tmp_path / "certs"
@@ -228,8 +225,7 @@ async def test_the_bus_runs_over_tls_with_a_ca_made_here(tmp_path: Path) -> None
                 connect_timeout=2,
             )
         settings = _settings(tmp_path, nats_url=url, nats_auth="nkey", nats_tls_ca=certs / "ca.pem")
-        bus = Bus(settings, CATALOGUE)
-        await bus.start(AGENCIES)
+        bus = await start_bus(settings, AGENCIES)
         try:
             customs = await bus.connect(CUSTOMS, name="tls-customs")
             try:

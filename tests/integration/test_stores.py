@@ -6,9 +6,11 @@ exactly where it matters: upserts, ``ON CONFLICT``, ``FOR UPDATE SKIP LOCKED``.
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import structlog
+from sqlmodel import select
 
 from contracts.cases import CaseOpened, CaseStatus
 from contracts.envelope import decode_event, encode_envelope, new_envelope
@@ -25,7 +27,7 @@ from services.coordinator.store import (
 from services.runtime.clock import FixedClock
 from services.runtime.database import Database
 from services.runtime.inbox import InboxVerdict, record_in_inbox
-from services.runtime.outbox import OutboxRelay, put_in_outbox, unsent_count
+from services.runtime.outbox import OutboxRecord, OutboxRelay, put_in_outbox, unsent_count
 from tests.fakes import FakeJetStream
 
 pytestmark = pytest.mark.integration
@@ -123,7 +125,7 @@ async def test_the_inbox_tells_new_from_repeated_from_conflicting(database: Data
         assert await record_in_inbox(session, "agency-amr-shanghai", event, NOW) is InboxVerdict.NEW
 
 
-async def test_two_relays_on_one_outbox_publish_every_row_and_on_postgres_each_once(
+async def test_two_relays_on_one_outbox_publish_every_row_in_outbox_order(
     database: Database,
 ) -> None:
     ids = []
@@ -150,6 +152,48 @@ async def test_two_relays_on_one_outbox_publish_every_row_and_on_postgres_each_o
         assert await unsent_count(session) == 0
     published = [p.headers["Nats-Msg-Id"] for p in js.published]
     assert set(published) == set(ids)
-    if database.dialect == "postgresql":
-        # rows are claimed with SKIP LOCKED: no row is published twice
-        assert len(published) == len(ids)
+    # no row lock is held across a publish: both relays may publish a row (JetStream drops
+    # the copy by its Nats-Msg-Id), but every row first reaches the stream in outbox order
+    assert list(dict.fromkeys(published)) == ids
+
+
+class _StalledJetStream(FakeJetStream):
+    """A publish that hangs until released, as with NATS slow or gone."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def publish(self, *args: Any, **kwargs: Any) -> Any:
+        self.entered.set()
+        await self.release.wait()
+        return await super().publish(*args, **kwargs)
+
+
+async def test_a_stalled_publish_holds_no_lock_on_the_outbox(database: Database) -> None:
+    """The relay publishes outside any transaction: while NATS hangs, another writer may
+    change the very row being published (and teardown may drop the schema)."""
+    envelope = new_envelope(
+        sender="coordinator", payload=_opened(new_ulid()), now=NOW, case_id=new_ulid()
+    )
+    async with database.transaction() as session:
+        put_in_outbox(session, envelope, recipient="customs-shanghai", now=NOW)
+    js = _StalledJetStream()
+    relay = OutboxRelay(database, js, FixedClock(NOW), structlog.get_logger())  # type: ignore[arg-type]
+    relaying = asyncio.create_task(relay.relay_once())
+    try:
+        await asyncio.wait_for(js.entered.wait(), 5)
+
+        async def touch_the_row() -> None:
+            async with database.transaction() as session:
+                row = (await session.exec(select(OutboxRecord))).one()
+                row.created_at = NOW + timedelta(seconds=1)
+                session.add(row)
+
+        await asyncio.wait_for(touch_the_row(), 5)  # a row lock would block this
+    finally:
+        js.release.set()
+    assert await relaying == 1
+    async with database.transaction() as session:
+        assert await unsent_count(session) == 0

@@ -27,10 +27,16 @@ def signed(
     case_id: str | None = None,
     signer: str | None = None,
     event_id: str | None = None,
+    now: datetime | None = None,
 ) -> Envelope:
-    """An envelope from ``sender`` signed with ``signer``'s development key (default: sender's)."""
+    """An envelope from ``sender`` signed with ``signer``'s development key (default: sender's),
+    made ``now`` (default: the wall clock; a bus on a test clock wants that clock's now)."""
     envelope = new_envelope(
-        sender=sender, payload=payload, now=datetime.now(UTC), case_id=case_id, event_id=event_id
+        sender=sender,
+        payload=payload,
+        now=now or datetime.now(UTC),
+        case_id=case_id,
+        event_id=event_id,
     )
     key = AgencyKey(key_path(settings.keys_dir, signer or sender).read_bytes())
     return sign_envelope(envelope, key)

@@ -1,16 +1,24 @@
-"""Counting what every database holds after a scenario: sent, stored, duplicates, lost.
+"""Counting what every database and the stream hold after a scenario: surplus and lost.
 
 "Sent" is what the services' outboxes created; "stored" is read back from each
-consumer's own tables (coordinator timeline, referral ledgers, inboxes). Nothing here
-trusts a service's logs or its own idea of success.
+consumer's own tables (coordinator timeline, referral ledgers, inboxes) and from the
+event stream itself. Nothing here trusts a service's logs or its own idea of success,
+and nothing trusts a unique constraint either: the timeline is counted per case and
+step, the referral ledgers per case, the stream per ``Nats-Msg-Id``, so an event
+applied twice under two ids, or stored twice under one, shows up as a surplus.
+
+A surplus and a loss are counted apart and never offset each other: each must be 0.
 """
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import nats
-from sqlalchemy import func
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.client import JetStreamContext
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.subjects import COORDINATOR, DLQ_STREAM, EVENT_STREAM, agency_consumer
 from services.coordinator.store import TimelineRecord
@@ -21,76 +29,125 @@ from services.runtime.referral_desk import ReferralRecord
 from services.runtime.settings import Settings, server_list
 from services.runtime.streams import COORDINATOR_CONSUMER
 
-__all__ = ["Tally", "count_everything"]
+__all__ = ["EVENTS_PER_CASE", "STEPS_PER_CASE", "Tally", "count_everything", "database_of"]
+
+STEPS_PER_CASE: Mapping[str, int] = {
+    "case.opened": 1,
+    "referral.issued": 1,
+    "referral.acknowledged": 1,
+}
+"""The coordinator's timeline of one case: case.opened, referral.issued and
+referral.acknowledged from the agencies. (A customs_to_enforcement referral is not
+copied to a procuratorate: README, contract notes of issue 15.)"""
+EVENTS_PER_CASE = sum(STEPS_PER_CASE.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Excess:
+    """One count against what it should be: ``surplus`` and ``missing`` are both >= 0."""
+
+    surplus: int = 0
+    missing: int = 0
+
+    def __add__(self, other: "Excess") -> "Excess":
+        return Excess(self.surplus + other.surplus, self.missing + other.missing)
+
+
+def against(counted: Mapping[str, int], wanted: Mapping[str, int]) -> Excess:
+    """Per key: copies beyond what is wanted (unwanted keys included), and copies short."""
+    surplus = sum(max(0, n - wanted.get(key, 0)) for key, n in counted.items())
+    missing = sum(max(0, n - counted.get(key, 0)) for key, n in wanted.items())
+    return Excess(surplus, missing)
 
 
 @dataclass(frozen=True, slots=True)
 class Tally:
-    """One scenario's numbers; ``lost`` and ``duplicates`` must both be zero."""
+    """One scenario's numbers; ``surplus`` and ``lost`` must both be zero."""
 
     expected: int
+    cases: int
     sent: int
-    in_stream: int
+    outbox_rows: int
+    unsent: int
     republished: int
-    timeline: int
-    timeline_distinct: int
+    in_stream: int
+    stream: Excess
+    """Messages per ``Nats-Msg-Id`` in the event stream, against one per outbox row."""
+    timeline_rows: int
+    timeline: Excess
+    """Timeline rows per (case, step), against :data:`STEPS_PER_CASE` for every case."""
     inbox: dict[str, int]
+    inboxes: Excess
+    """Inbox rows per consumer, against the events the stream holds for it."""
     referrals_received: int
     referrals_acknowledged: int
-    cases: int
-    unsent: int
+    referrals: Excess
+    """Referrals per case at the recipient (received) and at the sender (acknowledged)."""
     dead_letters: int
     pending: dict[str, int]
 
     @property
-    def duplicates(self) -> int:
-        """Copies beyond one: in the stream, or in the coordinator's timeline."""
-        return (self.in_stream - self.sent) + (self.timeline - self.timeline_distinct)
+    def surplus(self) -> int:
+        """Copies beyond one, anywhere: in the stream, the timeline, inboxes, ledgers."""
+        return (
+            self.stream.surplus
+            + self.timeline.surplus
+            + self.inboxes.surplus
+            + self.referrals.surplus
+            + max(0, self.sent - self.expected)
+        )
 
     @property
     def lost(self) -> int:
-        """What some database should hold and does not."""
+        """What some database or the stream should hold and does not (each term >= 0)."""
         return (
-            (self.expected - self.sent)
-            + (self.expected - self.timeline_distinct)
-            + (self.cases - self.referrals_received)
-            + (self.cases - self.referrals_acknowledged)
-            + (self.expected - self.inbox.get(COORDINATOR_CONSUMER, 0))
-            + sum(self.cases - n for name, n in self.inbox.items() if name != COORDINATOR_CONSUMER)
+            max(0, self.expected - self.sent)
+            + self.stream.missing
+            + self.timeline.missing
+            + self.inboxes.missing
+            + self.referrals.missing
             + self.unsent
             + self.dead_letters
         )
 
     @property
     def complete(self) -> bool:
+        """Nothing missing and nothing pending: the scenario has drained."""
         return (
-            self.timeline_distinct >= self.expected
-            and self.referrals_received >= self.cases
-            and self.referrals_acknowledged >= self.cases
-            and self.inbox.get(COORDINATOR_CONSUMER, 0) >= self.expected
-            and all(n >= self.cases for c, n in self.inbox.items() if c != COORDINATOR_CONSUMER)
+            self.sent >= self.expected
+            and self.unsent == 0
+            and self.stream.missing == 0
+            and self.timeline.missing == 0
+            and self.inboxes.missing == 0
+            and self.referrals.missing == 0
             and not any(self.pending.values())
         )
+
+    @property
+    def timeline_distinct(self) -> int:
+        """Steps of the expected timeline present at least once (progress while it runs)."""
+        return self.expected - self.timeline.missing
 
     def report(self, scenario: str, seconds: float) -> str:
         inbox = ", ".join(f"{name} {count}" for name, count in self.inbox.items())
         return (
-            f"\n[{scenario}] sent {self.sent} (expected {self.expected}), stream "
-            f"{self.in_stream}, stored in timeline {self.timeline_distinct}, inboxes: {inbox}; "
-            f"referrals received {self.referrals_received}/{self.cases}, acknowledged "
-            f"{self.referrals_acknowledged}/{self.cases}; dead letters {self.dead_letters}; "
+            f"\n[{scenario}] expected {self.expected} events ({self.cases} cases); outbox rows "
+            f"{self.outbox_rows}, distinct sent {self.sent}, unsent {self.unsent}; stream "
+            f"{self.in_stream} messages (surplus {self.stream.surplus}, missing "
+            f"{self.stream.missing}); timeline {self.timeline_rows} rows (surplus "
+            f"{self.timeline.surplus}, missing {self.timeline.missing}); inboxes: {inbox} "
+            f"(surplus {self.inboxes.surplus}, missing {self.inboxes.missing}); referrals "
+            f"received {self.referrals_received}/{self.cases}, acknowledged "
+            f"{self.referrals_acknowledged}/{self.cases} (surplus {self.referrals.surplus}, "
+            f"missing {self.referrals.missing}); dead letters {self.dead_letters}; "
             f"re-published and dropped by JetStream de-duplication {self.republished}; "
-            f"duplicates {self.duplicates}, lost {self.lost}; "
+            f"SURPLUS {self.surplus}, LOST {self.lost}; "
             f"{seconds:.1f}s, {self.expected / seconds:.0f} events/s end to end"
         )
 
 
-EVENTS_PER_CASE = 5
-"""case.opened, referral.issued and referral.acknowledged from the agencies, and the
-coordinator's referral.copied of both referral steps to the supervising procuratorate."""
-
-
-def _database(settings: Settings, agency_id: str) -> Database:
+def database_of(settings: Settings, agency_id: str) -> Database:
+    """The database of ``agency_id`` as the scenario's processes open it."""
     return Database(
         database_url_for(settings.database_url, settings.data_dir, agency_id),
         namespace=settings.database_schema_prefix + agency_id,
@@ -101,73 +158,143 @@ async def count_everything(
     settings: Settings,
     nats_url: str,
     *,
-    cases: int,
+    case_ids: Sequence[str],
     origin: str,
     recipient: str,
     consumers: Sequence[str] = (),
 ) -> Tally:
     """Read every database and the streams; ``origin`` refers each case to ``recipient``."""
+    cases = len(case_ids)
     expected = EVENTS_PER_CASE * cases
-    sent = republished = unsent = 0
-    inbox: dict[str, int] = {}
+    sent_ids: set[str] = set()
+    outbox_rows = republished = unsent = 0
+    inbox_ids: dict[str, list[str]] = {}
+    timeline: list[tuple[str, str]] = []
+    received: list[str] = []
+    acknowledged: list[str] = []
     for agency_id in (origin, recipient, COORDINATOR):
-        database = _database(settings, agency_id)
+        database = database_of(settings, agency_id)
         try:
             async with database.transaction() as session:
                 rows = (await session.exec(select(OutboxRecord))).all()
-                sent += len({row.event_id for row in rows})
+                outbox_rows += len(rows)
+                sent_ids.update(row.event_id for row in rows)
                 republished += sum(1 for row in rows if row.duplicate)
                 unsent += sum(1 for row in rows if row.sent_at is None)
                 consumer = (
                     COORDINATOR_CONSUMER if agency_id == COORDINATOR else agency_consumer(agency_id)
                 )
-                inbox[consumer] = int(
-                    await session.scalar(
-                        select(func.count())
-                        .select_from(InboxRecord)
-                        .where(col(InboxRecord.consumer) == consumer)
-                    )
-                    or 0
+                inbox_ids[consumer] = list(
+                    (
+                        await session.exec(
+                            select(col(InboxRecord.event_id)).where(
+                                col(InboxRecord.consumer) == consumer
+                            )
+                        )
+                    ).all()
                 )
                 if agency_id == COORDINATOR:
-                    events = (await session.exec(select(col(TimelineRecord.event_id)))).all()
-                    timeline, timeline_distinct = len(events), len(set(events))
+                    timeline = [
+                        (case_id, event_type)
+                        for case_id, event_type in (
+                            await session.exec(
+                                select(col(TimelineRecord.case_id), col(TimelineRecord.event_type))
+                            )
+                        ).all()
+                    ]
                 elif agency_id == recipient:
-                    received = await _referrals(session, "recipient")
+                    received = await _referral_cases(session, "recipient")
                 else:
-                    acknowledged = await _referrals(session, "sender", state="acknowledged")
+                    acknowledged = await _referral_cases(session, "sender", state="acknowledged")
         finally:
             await database.close()
     nc = await nats.connect(server_list(nats_url))
     try:
         js = nc.jetstream()
-        in_stream = (await js.stream_info(EVENT_STREAM)).state.messages
+        in_stream_ids = await _message_ids(js)
         dead_letters = (await js.stream_info(DLQ_STREAM)).state.messages
         pending: dict[str, int] = {}
         for name in (COORDINATOR_CONSUMER, *consumers):
             info = await js.consumer_info(EVENT_STREAM, name)
-            pending[name] = info.num_pending + info.num_ack_pending
+            pending[name] = (info.num_pending or 0) + (info.num_ack_pending or 0)
     finally:
         await nc.close()
+    wanted_steps = {
+        f"{case_id}|{step}": n for case_id in case_ids for step, n in STEPS_PER_CASE.items()
+    }
     return Tally(
         expected=expected,
-        sent=sent,
-        in_stream=in_stream,
-        republished=republished,
-        timeline=timeline,
-        timeline_distinct=timeline_distinct,
-        inbox=inbox,
-        referrals_received=received,
-        referrals_acknowledged=acknowledged,
         cases=cases,
+        sent=len(sent_ids),
+        outbox_rows=outbox_rows,
         unsent=unsent,
+        republished=republished,
+        in_stream=len(in_stream_ids),
+        stream=against(Counter(in_stream_ids), dict.fromkeys(sent_ids, 1)),
+        timeline_rows=len(timeline),
+        timeline=against(Counter(f"{c}|{_step(t)}" for c, t in timeline), wanted_steps),
+        inbox={name: len(ids) for name, ids in inbox_ids.items()},
+        inboxes=_inboxes(inbox_ids, set(in_stream_ids), cases),
+        referrals_received=len(received),
+        referrals_acknowledged=len(acknowledged),
+        referrals=against(Counter(received), dict.fromkeys(case_ids, 1))
+        + against(Counter(acknowledged), dict.fromkeys(case_ids, 1)),
         dead_letters=dead_letters,
         pending=pending,
     )
 
 
-async def _referrals(session: object, role: str, *, state: str | None = None) -> int:
-    query = select(func.count()).select_from(ReferralRecord).where(ReferralRecord.role == role)
+def _inboxes(inbox_ids: Mapping[str, list[str]], in_stream: set[str], cases: int) -> Excess:
+    """The coordinator's inbox holds each event of the stream once; each agency's inbox one
+    event per case (the recipient the referral, the origin its acknowledgement)."""
+    excess = Excess()
+    for consumer, ids in inbox_ids.items():
+        counted = Counter(ids)
+        if consumer == COORDINATOR_CONSUMER:
+            excess += against(counted, dict.fromkeys(in_stream, 1))
+        else:
+            excess += Excess(
+                sum(n - 1 for n in counted.values()) + max(0, len(counted) - cases),
+                max(0, cases - len(counted)),
+            )
+    return excess
+
+
+def _step(event_type: str) -> str:
+    """``ipbus.referral.issued.v1`` (or ``referral.issued``) → ``referral.issued``."""
+    name = event_type.removeprefix("ipbus.")
+    head, _, tail = name.rpartition(".")
+    return head if tail.startswith("v") and tail[1:].isdigit() else name
+
+
+async def _message_ids(js: JetStreamContext) -> list[str]:
+    """Every message's ``Nats-Msg-Id`` in the event stream, read with headers only."""
+    total = (await js.stream_info(EVENT_STREAM)).state.messages
+    subscription = await js.pull_subscribe(
+        "ipbus.v1.>",
+        stream=EVENT_STREAM,
+        config=ConsumerConfig(
+            headers_only=True,
+            ack_policy=AckPolicy.NONE,
+            deliver_policy=DeliverPolicy.ALL,
+            inactive_threshold=30.0,
+        ),
+    )
+    ids: list[str] = []
+    try:
+        while len(ids) < total:
+            for msg in await subscription.fetch(1000, timeout=5):
+                ids.append((msg.headers or {}).get("Nats-Msg-Id", ""))
+    finally:
+        await subscription.unsubscribe()
+    return ids
+
+
+async def _referral_cases(
+    session: AsyncSession, role: str, *, state: str | None = None
+) -> list[str]:
+    """The case id of every referral row this agency holds in ``role`` (one per case)."""
+    query = select(col(ReferralRecord.case_id)).where(col(ReferralRecord.role) == role)
     if state is not None:
-        query = query.where(ReferralRecord.state == state)
-    return int(await session.scalar(query) or 0)  # type: ignore[attr-defined]
+        query = query.where(col(ReferralRecord.state) == state)
+    return list((await session.exec(query)).all())

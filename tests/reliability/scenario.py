@@ -1,11 +1,10 @@
 """One load scenario: the coordinator, a regulator and a customs office under load, as
 separate processes, with some chaos played against them while the events flow.
 
-Each case is five events: case.opened (customs → coordinator), referral.issued
-(customs → regulator), referral.acknowledged (regulator → customs), and the coordinator's
-referral.copied of both steps to the supervising procuratorate; the coordinator reads all
-five. So events cross agency → coordinator, agency → agency and coordinator → agency,
-through three outboxes and three inboxes.
+Each case is three events: case.opened (customs → coordinator), referral.issued
+(customs → regulator) and referral.acknowledged (regulator → customs); the coordinator
+reads all three. So events cross agency → coordinator and agency → agency, through the
+agencies' outboxes and three inboxes.
 """
 
 import asyncio
@@ -13,23 +12,39 @@ import contextlib
 import math
 import os
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import nats
+from sqlalchemy import func
+from sqlmodel import col, select
 
 from contracts.identifiers import new_ulid
-from contracts.subjects import agency_consumer
+from contracts.subjects import COORDINATOR, EVENT_STREAM, agency_consumer
 from services.runtime.bootstrap import provision_streams
+from services.runtime.inbox import InboxRecord
+from services.runtime.outbox import unsent_count
 from services.runtime.registry import prepare_registry
-from services.runtime.settings import Settings
-from services.runtime.streams import StreamLayout
-from tests.reliability.fleet import Fleet
-from tests.reliability.ledger import EVENTS_PER_CASE, Tally, count_everything
+from services.runtime.settings import Settings, server_list
+from services.runtime.streams import COORDINATOR_CONSUMER, StreamLayout
+from tests.reliability.fleet import Fleet, ServiceProcess
+from tests.reliability.ledger import EVENTS_PER_CASE, Tally, count_everything, database_of
 
-__all__ = ["ORIGIN", "RECIPIENT", "Load", "events_for", "run_scenario"]
+__all__ = [
+    "EVERY_SERVICE",
+    "ORIGIN",
+    "RECIPIENT",
+    "InFlight",
+    "Load",
+    "events_for",
+    "kill_process",
+    "run_scenario",
+]
 
 FULL_LOAD = 10_000
 ORIGIN = "customs-guangdong"
 RECIPIENT = "amr-shanghai"
+EVERY_SERVICE = (COORDINATOR, RECIPIENT, ORIGIN)
 
 
 def events_for(share: float) -> int:
@@ -43,6 +58,24 @@ def events_for(share: float) -> int:
     return round(FULL_LOAD * share)
 
 
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    """Work a service holds at one instant: outbox rows not yet marked sent, and messages
+    JetStream delivered to its consumer that it has not acknowledged."""
+
+    unsent: dict[str, int]
+    unacknowledged: dict[str, int]
+
+    @property
+    def busy(self) -> bool:
+        return any(self.unsent.values()) or any(self.unacknowledged.values())
+
+    def __str__(self) -> str:
+        rows = ", ".join(f"{name} {n}" for name, n in self.unsent.items())
+        acks = ", ".join(f"{name} {n}" for name, n in self.unacknowledged.items())
+        return f"outbox rows unsent: {rows}; delivered, unacknowledged: {acks}"
+
+
 @dataclass
 class Load:
     """A running scenario, as the chaos sees it."""
@@ -50,34 +83,131 @@ class Load:
     fleet: Fleet
     settings: Settings
     nats_url: str
-    cases: int
+    case_ids: list[str]
     last: Tally | None = None
+    kills: list[tuple[str, InFlight]] = field(default_factory=list)
+    """What each kill cut: the killed part's work in flight at the instant before."""
+
+    @property
+    def cases(self) -> int:
+        return len(self.case_ids)
 
     async def tally(self) -> Tally:
         self.last = await count_everything(
             self.settings,
             self.nats_url,
-            cases=self.cases,
+            case_ids=self.case_ids,
             origin=ORIGIN,
             recipient=RECIPIENT,
             consumers=(agency_consumer(ORIGIN), agency_consumer(RECIPIENT)),
         )
         return self.last
 
-    async def reached(self, fraction: float, *, timeout_s: float = 120.0) -> None:
-        """Wait until the coordinator has ``fraction`` of all events in its timeline."""
+    async def progress(self, agency_id: str = COORDINATOR) -> float:
+        """The share of its work ``agency_id`` has applied (rows in its inbox): the
+        coordinator reads every event, an agency one per case. Cheap enough every second."""
+        database = database_of(self.settings, agency_id)
+        try:
+            async with database.transaction() as session:
+                applied = await session.scalar(
+                    select(func.count())
+                    .select_from(InboxRecord)
+                    .where(col(InboxRecord.consumer) == consumer_of(agency_id))
+                )
+        finally:
+            await database.close()
+        per_case = EVENTS_PER_CASE if agency_id == COORDINATOR else 1
+        return int(applied or 0) / (per_case * self.cases)
+
+    async def reached(
+        self, fraction: float, agency_id: str = COORDINATOR, *, timeout_s: float = 120.0
+    ) -> None:
+        """Wait until ``agency_id`` has applied ``fraction`` of its share of the load."""
         deadline = time.monotonic() + timeout_s
         while True:
             self.fleet.check_alive()
             try:
-                tally = await self.tally()
+                done = await self.progress(agency_id)
             except Exception:  # tables not created yet, NATS being restarted
-                tally = None
-            if tally is not None and tally.timeline_distinct >= fraction * tally.expected:
+                done = -1.0
+            if done >= fraction:
                 return
             if time.monotonic() > deadline:
-                raise AssertionError(f"stuck before {fraction:.0%}: {self.last}")
-            await asyncio.sleep(1.0)  # counting every database costs CPU the fleet needs
+                raise AssertionError(f"{agency_id} stuck before {fraction:.0%}: {done:.0%}")
+            await asyncio.sleep(0.5)  # counting costs CPU the fleet needs
+
+    async def in_flight(self, agencies: Sequence[str]) -> InFlight:
+        """The work ``agencies`` hold right now, read from their databases and JetStream."""
+        async with self._probe(agencies) as probe:
+            return await probe()
+
+    @contextlib.asynccontextmanager
+    async def _probe(
+        self, agencies: Sequence[str]
+    ) -> AsyncIterator[Callable[[], Awaitable[InFlight]]]:
+        """A quick, repeatable look at ``agencies``' work in flight (connections kept open)."""
+        databases = {agency_id: database_of(self.settings, agency_id) for agency_id in agencies}
+        nc = await nats.connect(server_list(self.nats_url))
+        js = nc.jetstream()
+
+        async def look() -> InFlight:
+            unsent: dict[str, int] = {}
+            for agency_id, database in databases.items():
+                async with database.transaction() as session:
+                    unsent[agency_id] = await unsent_count(session)
+            unacknowledged = {
+                agency_id: int(
+                    (await js.consumer_info(EVENT_STREAM, consumer_of(agency_id))).num_ack_pending
+                    or 0
+                )
+                for agency_id in agencies
+            }
+            return InFlight(unsent, unacknowledged)
+
+        try:
+            yield look
+        finally:
+            await nc.close()
+            for database in databases.values():
+                await database.close()
+
+    async def kill_in_flight(
+        self,
+        what: str,
+        agencies: Sequence[str],
+        kill: Callable[[], Awaitable[None]],
+        *,
+        after: float,
+        timeout_s: float = 60.0,
+    ) -> InFlight:
+        """Once the first of ``agencies`` has applied ``after`` of its share of the load,
+        wait until they hold work in flight and ``kill`` at that instant: the kill is timed
+        by the killed part's own state, as a kill that cuts nothing proves nothing."""
+        await self.reached(after, agencies[0])
+        deadline = time.monotonic() + timeout_s
+        async with self._probe(agencies) as look:
+            while True:
+                self.fleet.check_alive()
+                state = await look()
+                if state.busy:
+                    break
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"{what}: never caught with work in flight ({state})")
+                await asyncio.sleep(0.01)
+            await kill()
+        self.kills.append((what, state))
+        return state
+
+    def kill_report(self) -> str:
+        return "".join(f"\n  kill -9 {what}: {state}" for what, state in self.kills)
+
+
+def consumer_of(agency_id: str) -> str:
+    return COORDINATOR_CONSUMER if agency_id == COORDINATOR else agency_consumer(agency_id)
+
+
+async def kill_process(process: ServiceProcess) -> None:
+    process.kill()
 
 
 Chaos = Callable[[Load], Awaitable[None]]
@@ -92,7 +222,7 @@ async def run_scenario(
     replicas: int = 1,
     coordinators: int = 1,
     settle_timeout_s: float = 180.0,
-) -> tuple[Tally, float]:
+) -> tuple[Tally, float, Load]:
     """Start everything, play ``chaos`` while the load flows, wait until it drains.
 
     ``replicas`` of the regulator and ``coordinators`` replicas of the coordinator share
@@ -100,15 +230,16 @@ async def run_scenario(
     cases = math.ceil(events / EVENTS_PER_CASE)
     prepare_registry(settings.registry_path, settings.keys_dir, settings.effective_registry_path)
     await provision_streams(nats_url, StreamLayout(replicas=settings.stream_replicas))
+    case_ids = [new_ulid() for _ in range(cases)]
     cases_file = settings.data_dir / "cases.txt"
-    cases_file.write_text("\n".join(new_ulid() for _ in range(cases)))
+    cases_file.write_text("\n".join(case_ids))
     fleet = Fleet(settings, nats_url)
     for replica in range(coordinators):
         fleet.service("coordinator", "coordinator", replica=replica)
     for replica in range(replicas):
         fleet.service("enforcement", RECIPIENT, replica=replica)
     fleet.load_agency(ORIGIN, RECIPIENT, cases_file)
-    load = Load(fleet, settings, nats_url, cases)
+    load = Load(fleet, settings, nats_url, case_ids)
     started = time.monotonic()
     fleet.start_all()
     try:
@@ -117,7 +248,7 @@ async def run_scenario(
         while True:
             fleet.check_alive()
             with contextlib.suppress(Exception):  # counting fails while NATS restarts
-                if (await load.tally()).complete:
+                if await load.progress() >= 1.0 and (await load.tally()).complete:
                     break
             if time.monotonic() > deadline:
                 logs = "\n".join(f"--- {p.name}\n{p.tail()}" for p in fleet.processes.values())
@@ -125,6 +256,6 @@ async def run_scenario(
             await asyncio.sleep(1.0)
         elapsed = time.monotonic() - started
         await asyncio.sleep(1.0)  # anything still in flight would show up now
-        return await load.tally(), elapsed
+        return await load.tally(), elapsed, load
     finally:
         fleet.stop_all()

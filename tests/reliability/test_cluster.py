@@ -2,6 +2,7 @@
 leads the event stream in the middle of the load; nothing is lost, services carry on."""
 
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 import nats
@@ -10,7 +11,7 @@ import pytest
 from contracts.subjects import EVENT_STREAM
 from services.runtime.settings import Settings, server_list
 from tests.reliability.cluster import LoopbackCluster
-from tests.reliability.scenario import Load, events_for, run_scenario
+from tests.reliability.scenario import EVERY_SERVICE, Load, events_for, run_scenario
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(420)]
 
@@ -49,14 +50,21 @@ async def test_losing_the_stream_leader_of_a_three_node_cluster_loses_nothing(
     async def kill_the_leader(load: Load) -> None:
         await load.reached(0.3)
         leader = await _stream_leader(cluster.url)
-        await cluster.nodes[leader].stop(kill=True)
+        await load.kill_in_flight(
+            f"stream leader {leader}",
+            EVERY_SERVICE,
+            partial(cluster.nodes[leader].stop, kill=True),
+            after=0.3,
+        )
         killed.append(leader)
 
-    tally, seconds = await run_scenario(
+    tally, seconds, load = await run_scenario(
         settings, cluster.url, kill_the_leader, events=events_for(0.2)
     )
     with capsys.disabled():
-        print(tally.report(f"3-node cluster, leader {killed} killed", seconds))
+        print(tally.report(f"3-node cluster, leader {killed} killed", seconds) + load.kill_report())
     assert killed
+    assert all(state.busy for _, state in load.kills), load.kill_report()
     assert await _stream_leader(cluster.url) != killed[0]
-    assert (tally.duplicates, tally.lost) == (0, 0), tally
+    assert tally.surplus == 0, tally
+    assert tally.lost == 0, tally

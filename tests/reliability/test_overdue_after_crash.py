@@ -22,21 +22,20 @@ from contracts.referrals import ReferralIssued, ReferralKind
 from contracts.subjects import EVENT_STREAM, event_subject
 from services.runtime.registry import prepare_registry
 from services.runtime.settings import Settings
+from tests.conftest import write_policy
 from tests.integration.wire import publish, signed, wait_until
 from tests.reliability.fleet import Fleet
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(180)]
 
 CUSTOMS, REGULATOR = "customs-shanghai", "amr-shanghai"
-POLICY = f"""
-extends = "{Path(__file__).parents[2] / "deploy" / "policy.toml"}"
-
+POLICY = """
 [referral_deadlines]
 watch_seconds = 0.2
 
 [[rule]]
 name = "referral.decide.customs_to_enforcement"
-values = {{ amount = 4, unit = "seconds" }}
+values = { amount = 4, unit = "seconds" }
 source = "test: a deadline short enough to run out (not law)"
 effective_from = 2000-01-01
 """
@@ -58,8 +57,7 @@ async def _overdue_notices(nc: Client) -> Counter[str]:
 async def test_a_deadline_passing_while_the_coordinator_is_dead_is_notified_once(
     scenario_settings: Settings, own_nats_url: str, tmp_path: Path
 ) -> None:
-    policy = tmp_path / "policy.toml"
-    policy.write_text(POLICY)
+    policy = write_policy(tmp_path, POLICY)
     settings = scenario_settings.model_copy(update={"policy_path": policy})
     prepare_registry(settings.registry_path, settings.keys_dir, settings.effective_registry_path)
     fleet = Fleet(settings, own_nats_url)

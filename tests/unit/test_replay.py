@@ -6,7 +6,7 @@ import pytest
 
 from contracts.envelope import EnvelopeRejected, Event, RejectReason
 from contracts.identifiers import new_ulid
-from services.runtime.replay import check_fresh
+from services.runtime.replay import check_fresh, stored_on_clock
 from tests.unit.builders import decoded, envelope_for, goods_detained
 
 STORED = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -40,3 +40,24 @@ def test_freshness_against_the_stream_time(made: datetime, fresh: bool) -> None:
         check_fresh(event, STORED, window_s=WINDOW_S, skew_s=SKEW_S)
     assert refused.value.reason is RejectReason.REPLAYED
     assert event.id in refused.value.detail
+
+
+def test_a_simulated_clock_moves_the_stored_time_with_it() -> None:
+    """Under a test clock set a year back the check still runs: an event made on that
+    clock is fresh, one made a month before it or on the wall clock is not."""
+    wall_now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    clock_now = wall_now - timedelta(days=365)
+    stored_at = wall_now - timedelta(seconds=2)  # JetStream stamped it 2 s ago (wall time)
+    stored = stored_on_clock(stored_at, clock_now, wall_now)
+    assert stored == clock_now - timedelta(seconds=2)
+
+    check_fresh(_event_made(clock_now), stored, window_s=WINDOW_S, skew_s=SKEW_S)
+    for made in (clock_now - timedelta(days=30), wall_now):
+        with pytest.raises(EnvelopeRejected) as refused:
+            check_fresh(_event_made(made), stored, window_s=WINDOW_S, skew_s=SKEW_S)
+        assert refused.value.reason is RejectReason.REPLAYED
+
+
+def test_on_the_wall_clock_the_stored_time_is_the_streams() -> None:
+    now = datetime.now(UTC)
+    assert stored_on_clock(STORED, now, now) == STORED

@@ -2,7 +2,6 @@
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import nats
 import pytest
@@ -10,12 +9,12 @@ from nats.aio.client import Client
 
 from contracts.envelope import Envelope
 from contracts.subjects import EVENT_STREAM
-from services.cli.catalogue import CATALOGUE
 from services.runtime.agency_adapter import AgencyAdapter
 from services.runtime.bootstrap import Bus
 from services.runtime.clock import FixedClock
 from services.runtime.settings import Settings
 from services.runtime.warning_desk import WarningRecord
+from tests.integration.conftest import StartBus
 
 __all__ = ["AGENCIES", "START", "adapter", "held_warning", "on_stream"]
 
@@ -30,10 +29,8 @@ AGENCIES = (
     "overseas-center",
 )
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-FAST_POLICY = f"""
-# the real rules and calendar (customs' clocks need them), with a fast warning follow-up
-extends = "{Path(__file__).parents[3] / "deploy" / "policy.toml"}"
-
+FAST_POLICY = """
+# on the real rules and calendar (customs' clocks need them): a fast warning follow-up
 [warnings]
 redeliver_after_minutes = 60
 max_redeliveries = 1
@@ -47,15 +44,8 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
-async def warning_bus(settings: Settings, tmp_path: Path, clock: FixedClock) -> AsyncIterator[Bus]:
-    policy = tmp_path / "policy.toml"
-    policy.write_text(FAST_POLICY)
-    running = Bus(settings.model_copy(update={"policy_path": policy}), CATALOGUE, clock=clock)
-    await running.start(AGENCIES)
-    try:
-        yield running
-    finally:
-        await running.stop()
+async def warning_bus(settings: Settings, start_bus: StartBus, clock: FixedClock) -> Bus:
+    return await start_bus(settings, AGENCIES, clock=clock, policy=FAST_POLICY)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from contracts.warnings import WarningAcknowledged, WarningRetracted
 from services.cli.demo import _detention
 from services.customs.app import CustomsService
 from services.runtime.bootstrap import Bus
+from services.runtime.clock import FixedClock
 from services.runtime.queries import query_case
 from services.runtime.settings import Settings
 from tests.integration.early_warnings.conftest import on_stream
@@ -75,9 +76,10 @@ async def test_a_warning_step_that_does_not_fit_is_dead_lettered(
     nc: Client,
     payload_for: Callable[[str], Payload],
     sender: str,
+    clock: FixedClock,
 ) -> None:
     payload = payload_for(new_ulid())
-    envelope = signed(settings, sender, payload)
+    envelope = signed(settings, sender, payload, now=clock.now())
     await publish(nc, to_coordinator(sender, payload.event_type), envelope)
     [letter] = await dead_letters(nc, at_least=1)
     headers = letter.headers or {}

@@ -1,0 +1,63 @@
+"""A bus on a simulated clock still refuses stale events: the freshness check runs on the
+injected clock (services.runtime.replay.stored_on_clock) instead of being switched off."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlmodel import col, select
+
+from contracts.envelope import RejectReason, encode_envelope, new_envelope
+from contracts.identifiers import new_ulid
+from services.coordinator.store import TimelineRecord
+from services.runtime.bootstrap import Bus
+from services.runtime.clock import FixedClock
+from services.runtime.registry import key_path
+from services.runtime.settings import Settings
+from services.runtime.signing import AgencyKey, sign_envelope
+from tests.integration.conftest import StartBus
+from tests.integration.test_dead_letters import _opened
+from tests.integration.wire import dead_letters, publish, to_coordinator, wait_until
+
+pytestmark = pytest.mark.integration
+
+CUSTOMS = "customs-shanghai"
+START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # months before the wall clock
+
+
+def _made_at(settings: Settings, when: datetime) -> bytes:
+    envelope = new_envelope(sender=CUSTOMS, payload=_opened(), now=when, case_id=new_ulid())
+    key = AgencyKey(key_path(settings.keys_dir, CUSTOMS).read_bytes())
+    return encode_envelope(sign_envelope(envelope, key))
+
+
+async def _in_timeline(bus: Bus, event_id: str) -> bool:
+    async with bus.services["coordinator"].database.transaction() as session:
+        found = await session.exec(
+            select(col(TimelineRecord.event_id)).where(col(TimelineRecord.event_id) == event_id)
+        )
+        return found.first() is not None
+
+
+async def test_an_event_stale_on_the_injected_clock_is_refused_as_replayed(
+    settings: Settings, start_bus: StartBus
+) -> None:
+    clock = FixedClock(START)
+    bus = await start_bus(settings, ["coordinator"], clock=clock)
+    fresh = _made_at(settings, clock.now())
+    stale = _made_at(settings, clock.now() - timedelta(days=30))
+    wall = _made_at(settings, datetime.now(UTC))  # months ahead of the bus's clock
+    nc = await bus.connect(CUSTOMS, name="sender")
+    try:
+        subject = to_coordinator(CUSTOMS, "case.opened")
+        for body in (stale, wall, fresh):
+            await publish(nc, subject, body, msg_id=new_ulid())
+        letters = await dead_letters(nc, at_least=2)
+        fresh_id = json.loads(fresh)["id"]
+        await wait_until(
+            lambda: _in_timeline(bus, fresh_id), what="the fresh event in the timeline"
+        )
+    finally:
+        await nc.close()
+    reasons = [(m.headers or {}).get("Ipbus-Dlq-Reason") for m in letters]
+    assert reasons == [RejectReason.REPLAYED.value, RejectReason.REPLAYED.value]
