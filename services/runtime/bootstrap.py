@@ -107,6 +107,7 @@ def bootstrap(
         rules=RuleBook.from_policy(policy),
         pseudonym_key=load_pseudonym_key(settings.keys_dir, create=not settings.production),
         audit_anchor_s=settings.audit_anchor_seconds,
+        upgrade_schema=not settings.production,
     )
     return service_cls(context)
 
