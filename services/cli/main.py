@@ -17,6 +17,7 @@ from services.cli.bench import bench
 from services.cli.bus import asking_as, operator_client, run_on_bus
 from services.cli.catalogue import CATALOGUE, SERVICES
 from services.cli.choose import choose_service
+from services.cli.db import db_app
 from services.cli.demo import DemoFailed, demo_settings, run_demo
 from services.cli.dlq import dlq_app
 from services.cli.ops import serving_http
@@ -65,6 +66,7 @@ app.command("new-adapter")(new_adapter)
 app.command("warnings")(warnings_command)
 app.command("referrals")(referrals)
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(db_app, name="db")
 app.command()(status)
 console = Console(soft_wrap=True)
 

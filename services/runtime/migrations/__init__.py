@@ -31,7 +31,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, MetaData, inspect
+from sqlalchemy import Connection, MetaData, create_engine, inspect
 from sqlalchemy.exc import DBAPIError
 
 from services.runtime.database import Database, RuntimeTable
@@ -42,8 +42,10 @@ __all__ = [
     "History",
     "SchemaOutOfDate",
     "check_schema",
+    "current_revisions",
     "declare_history",
     "histories",
+    "new_revision",
     "pending_changes",
     "schema_revisions",
     "upgrade_schema",
@@ -218,3 +220,37 @@ async def current_revisions(database: Database) -> set[str]:
     async with database.engine.connect() as conn:
         await database.enter_schema(conn, create=False)
         return set(await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_heads()))
+
+
+def new_revision(metadatas: Iterable[MetaData], label: str, message: str) -> Path:
+    """Autogenerate the next revision of branch ``label``: today's models minus its head.
+
+    Against a scratch SQLite database migrated to every head; the script it writes must be
+    reviewed (defaults for NOT NULL columns on filled tables, data to carry over) before
+    it is committed.
+    """
+    branches = histories(metadatas)
+    branch = next((b for b in branches if b.label == label), None)
+    if branch is None:
+        raise ConfigurationError(
+            f"no branch {label!r} here: one of {', '.join(b.label for b in branches)}"
+        )
+    config = alembic_config(branches)
+    script = ScriptDirectory.from_config(config)
+    head = script.get_revision(f"{label}@head")
+    number = int(head.revision.rsplit("_", 1)[1]) + 1 if head is not None else 1
+    engine = create_engine("sqlite://")
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "heads")
+        written = command.revision(
+            config,
+            message=message,
+            autogenerate=True,
+            head=f"{label}@head",
+            rev_id=f"{label}_{number:04d}",
+            version_path=str(branch.versions),
+        )
+    engine.dispose()
+    scripts = written if isinstance(written, list) else [written]
+    return Path(scripts[0].path) if scripts and scripts[0] is not None else branch.versions
