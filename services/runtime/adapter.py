@@ -61,7 +61,7 @@ from services.runtime.inbox import InboxVerdict, claim_in_inbox
 from services.runtime.key_history import verify_sender
 from services.runtime.logging import event_fields
 from services.runtime.metrics import AgencyMetrics, IpbusMetrics, Outcome
-from services.runtime.migrations import check_schema, upgrade_schema
+from services.runtime.migrations import require_schema, upgrade_schema
 from services.runtime.minimisation import minimise_envelope, minimised_kinds
 from services.runtime.minimisation_log import record_minimisations
 from services.runtime.outbox import OutboxRelay, put_in_outbox
@@ -110,8 +110,9 @@ class ServiceContext:
     audit_anchor_s: float = 60.0
     """The coordinator: seconds between anchors of its audit chain (SECURITY.md)."""
     upgrade_schema: bool = True
-    """Apply pending migrations at start (development); ``False`` (production): refuse to
-    start on a schema older than the code, naming ``ipbus db upgrade``."""
+    """Apply pending migrations at start (development); ``False`` (production): create an
+    empty namespace's tables, refuse any schema older than the code, naming ``ipbus db
+    upgrade``."""
 
 
 class UnitOfWork:
@@ -276,11 +277,11 @@ class AgencyService:
         return self.broker.connection.jetstream()
 
     async def prepare_schema(self) -> None:
-        """Migrate the service's schema (development) or check it is current (production)."""
+        """Migrate the service's schema (development) or require it current (production)."""
         if self.context.upgrade_schema:
             await upgrade_schema(self.database, self.tables)
         else:
-            await check_schema(
+            await require_schema(
                 self.database, self.tables, upgrade_command=f"ipbus db upgrade {self.agency.id}"
             )
 

@@ -258,6 +258,26 @@ async def test_a_column_without_a_revision_is_found(settings: Settings) -> None:
     finally:
         await db.close()
 
-    assert [(d[0], d[2], d[3].name) for d in diffs] == [
-        ("add_column", "coordinator_case", "court")
-    ]
+    assert [(d[0], d[2], d[3].name) for d in diffs] == [("add_column", "coordinator_case", "court")]
+
+
+async def test_production_installs_into_an_empty_namespace(settings: Settings) -> None:
+    """A new deployment has nothing to migrate: ``ipbus run`` creates its tables."""
+    registry = prepare_registry(
+        settings.registry_path, settings.keys_dir, settings.effective_registry_path
+    )
+    customs = bootstrap(
+        CustomsService,
+        settings=settings,
+        registry=registry,
+        agency_id="customs-shanghai",
+        nats_url=settings.nats_url or "",
+    )
+    customs.context = replace(customs.context, upgrade_schema=False)
+    try:
+        await customs.prepare_schema()
+        await customs.prepare_schema()  # and then finds it current
+
+        assert await current_revisions(customs.database) == {"runtime_0002", "customs_0002"}
+    finally:
+        await customs.database.close()

@@ -15,8 +15,9 @@ migrations (commit 1094b57) created them. A schema that release created has no v
 table; :func:`upgrade` recognises it by its tables and stamps it at the baseline first
 (see docs/operations.md, "Upgrading").
 
-Development (``ipbus up``, the demo, tests) upgrades at start; production checks and
-refuses to start on a schema older than the code, naming ``ipbus db upgrade``.
+Development (``ipbus up``, the demo, tests) upgrades at start. Production creates the
+tables of an empty namespace (a new deployment: nothing to migrate) and otherwise refuses
+to start on a schema that is not at the code's revisions, naming ``ipbus db upgrade``.
 """
 
 import importlib
@@ -47,6 +48,7 @@ __all__ = [
     "histories",
     "new_revision",
     "pending_changes",
+    "require_schema",
     "schema_revisions",
     "upgrade_schema",
 ]
@@ -186,6 +188,26 @@ async def check_schema(
             f"{', '.join(sorted(expected))}: run `{upgrade_command}` first "
             "(docs/operations.md, Upgrading)"
         )
+
+
+async def require_schema(
+    database: Database, metadatas: Iterable[MetaData] = (), *, upgrade_command: str
+) -> None:
+    """Production's start: install into an empty namespace, else refuse an old schema.
+
+    An empty namespace (a new deployment, a new agency) has nothing to lose: its tables
+    are created by the migrations, as ``ipbus db upgrade`` would. A namespace holding
+    anything must already be at the code's revisions (:func:`check_schema`).
+    """
+    if database.role is not None:
+        await database.create_role()
+    async with database.engine.connect() as conn:
+        await database.enter_schema(conn, create=False)
+        tables = await conn.run_sync(lambda c: inspect(c).get_table_names())
+    if not tables:
+        await upgrade_schema(database, metadatas)
+        return
+    await check_schema(database, metadatas, upgrade_command=upgrade_command)
 
 
 async def pending_changes(database: Database, metadatas: Iterable[MetaData] = ()) -> list[Any]:
