@@ -12,6 +12,7 @@ from typing import Any
 import nats
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from sqlalchemy import Column, MetaData, String
 
 from contracts.cases import CaseStatus
@@ -26,6 +27,7 @@ from services.runtime.bootstrap import Bus, agency_database, bootstrap
 from services.runtime.database import Database
 from services.runtime.migrations import (
     SchemaOutOfDate,
+    alembic_config,
     current_revisions,
     histories,
     pending_changes,
@@ -281,3 +283,32 @@ async def test_production_installs_into_an_empty_namespace(settings: Settings) -
         assert await current_revisions(customs.database) == {"runtime_0002", "customs_0002"}
     finally:
         await customs.database.close()
+
+
+@pytest.mark.parametrize("agency_id", ["coordinator", "customs-shanghai"])
+async def test_release_2_goes_back_to_the_baseline_and_forward_again(
+    settings: Settings, agency_id: str
+) -> None:
+    """Each revision's ``downgrade()`` runs (schema only) on both databases."""
+    db = agency_database(settings, agency_id)
+    tables = _tables(agency_id)
+    branches = histories(tables)
+    config = alembic_config(branches)
+    try:
+        await upgrade_schema(db, tables)
+        async with db.engine.begin() as conn:
+            await db.enter_schema(conn, create=True)
+
+            def downgrade(c: sa.Connection) -> None:
+                config.attributes["connection"] = c
+                for branch in branches:
+                    command.downgrade(config, f"{branch.label}@{branch.baseline}")
+
+            await conn.run_sync(downgrade)
+        assert await current_revisions(db) == {b.baseline for b in branches}
+
+        await upgrade_schema(db, tables)
+
+        assert await pending_changes(db, tables) == []
+    finally:
+        await db.close()

@@ -65,16 +65,16 @@ def upgrade() -> None:
             sa.Column("rule_version", sa.String(length=255), nullable=False, server_default="")
         )
         batch_op.add_column(sa.Column("problem", sa.String(), nullable=True))
-        batch_op.alter_column("due_at", existing_type=sa.DATETIME(), nullable=True)
+        batch_op.alter_column("due_at", existing_type=sa.DateTime(), nullable=True)
         batch_op.alter_column(
             "period",
-            existing_type=sa.VARCHAR(length=40),
+            existing_type=sa.String(length=40),
             type_=sa.String(length=60),
             existing_nullable=False,
         )
         batch_op.alter_column(
             "status",
-            existing_type=sa.VARCHAR(length=10),
+            existing_type=sa.String(length=10),
             type_=sa.String(length=16),
             existing_nullable=False,
         )
@@ -113,16 +113,16 @@ def downgrade() -> None:
         batch_op.alter_column(
             "status",
             existing_type=sa.String(length=16),
-            type_=sa.VARCHAR(length=10),
+            type_=sa.String(length=10),
             existing_nullable=False,
         )
         batch_op.alter_column(
             "period",
             existing_type=sa.String(length=60),
-            type_=sa.VARCHAR(length=40),
+            type_=sa.String(length=40),
             existing_nullable=False,
         )
-        batch_op.alter_column("due_at", existing_type=sa.DATETIME(), nullable=False)
+        batch_op.alter_column("due_at", existing_type=sa.DateTime(), nullable=False)
         batch_op.drop_column("problem")
         batch_op.drop_column("rule_version")
         batch_op.drop_column("resumed_at")

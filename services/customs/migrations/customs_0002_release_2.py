@@ -82,12 +82,12 @@ def downgrade() -> None:
 
     op.create_table(
         "customs_confirmation_window",
-        sa.Column("detention_id", sa.VARCHAR(length=26), nullable=False),
-        sa.Column("case_id", sa.VARCHAR(length=26), nullable=False),
-        sa.Column("perishable", sa.BOOLEAN(), nullable=False),
-        sa.Column("due_at", sa.DATETIME(), nullable=False),
-        sa.Column("confirmed_at", sa.DATETIME(), nullable=True),
-        sa.Column("lapsed_at", sa.DATETIME(), nullable=True),
+        sa.Column("detention_id", sa.String(length=26), nullable=False),
+        sa.Column("case_id", sa.String(length=26), nullable=False),
+        sa.Column("perishable", sa.Boolean(), nullable=False),
+        sa.Column("due_at", sa.DateTime(), nullable=False),
+        sa.Column("confirmed_at", sa.DateTime(), nullable=True),
+        sa.Column("lapsed_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("detention_id"),
     )
     with op.batch_alter_table("customs_confirmation_window", schema=None) as batch_op:

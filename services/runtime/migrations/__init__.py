@@ -42,6 +42,7 @@ __all__ = [
     "BASELINE",
     "History",
     "SchemaOutOfDate",
+    "alembic_config",
     "check_schema",
     "current_revisions",
     "declare_history",
