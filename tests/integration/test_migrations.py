@@ -5,8 +5,12 @@ from today's models; a release before migrations created them without a version 
 which is what most of them get here. Both databases (SQLite, PostgreSQL).
 """
 
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import nats
@@ -36,6 +40,7 @@ from services.runtime.migrations import (
 from services.runtime.queries import query_case
 from services.runtime.registry import prepare_registry
 from services.runtime.settings import Settings
+from tests.conftest import REGISTRY
 from tests.integration.conftest import AGENCIES
 from tests.integration.wire import wait_until
 
@@ -312,3 +317,37 @@ async def test_release_2_goes_back_to_the_baseline_and_forward_again(
         assert await pending_changes(db, tables) == []
     finally:
         await db.close()
+
+
+def _ipbus_db(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("IPBUS_") and not key.startswith("OTEL_")
+    }
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("ipbus")), "db", *args],
+        env={**env, "IPBUS_DATA_DIR": str(data_dir), "IPBUS_REGISTRY_PATH": str(REGISTRY)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.timeout(300)
+def test_the_db_commands_say_what_is_behind_and_upgrade_it(tmp_path: Path) -> None:
+    behind = _ipbus_db(tmp_path, "current", "--all")
+    assert behind.returncode == 1, behind.stderr
+    assert "coordinator: empty (code: coordinator_0002, runtime_0002)" in behind.stdout
+
+    one = _ipbus_db(tmp_path, "upgrade", "coordinator")
+    assert one.returncode == 0, one.stderr
+    assert "coordinator: empty → coordinator_0002, runtime_0002" in one.stdout
+
+    every = _ipbus_db(tmp_path, "upgrade", "--all")
+    assert every.returncode == 0, every.stderr
+    assert "coordinator: already at coordinator_0002, runtime_0002" in every.stdout
+    assert "customs-shanghai: empty → customs_0002, runtime_0002" in every.stdout
+    assert _ipbus_db(tmp_path, "current", "--all").returncode == 0
+    assert _ipbus_db(tmp_path, "upgrade").returncode == 2  # neither an agency nor --all
