@@ -21,8 +21,10 @@ tables of an empty namespace (a new deployment: nothing to migrate) and otherwis
 to start on a schema that is not at the code's revisions, naming ``ipbus db upgrade``.
 """
 
+import asyncio
 import importlib
 import os
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +65,8 @@ BASELINE = "0001"
 without migrations."""
 
 _HISTORY = "ipbus_history"
+_LOST_RACE = ("already exists", "duplicate column", "locked")
+"""SQLite: another replica migrated (or is migrating) the same file meanwhile."""
 RUNTIME_TABLE_MODULES = (
     "services.runtime.agency_adapter",
     "services.runtime.gateway_inbox",
@@ -141,7 +145,7 @@ async def upgrade_schema(
 
     One transaction (PostgreSQL: under the schema's advisory lock, so replicas starting
     together migrate once); on SQLite, a replica that loses the race sees "already exists"
-    and tries again, then finds nothing to do.
+    or a locked database and tries again, then finds nothing to do.
     """
     branches = histories(metadatas)
     config = alembic_config(branches)
@@ -149,13 +153,26 @@ async def upgrade_schema(
         await database.create_role()
     for attempt in range(5):
         try:
-            async with database.engine.begin() as conn:
+            async with _one_at_a_time(), database.engine.begin() as conn:
                 await database.enter_schema(conn, create=True)
                 await conn.run_sync(_upgrade, config, branches, list(to))
             return
         except DBAPIError as exc:
-            if "already exists" not in str(exc.orig) or attempt == 4:
+            lost_race = any(word in str(exc.orig) for word in _LOST_RACE)
+            if not lost_race or attempt == 4:
                 raise
+            await asyncio.sleep(0.1 * (attempt + 1))
+
+
+_RUNNING: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _one_at_a_time() -> asyncio.Lock:
+    """Alembic's ``context`` and ``op`` are module globals: one migration per process at once
+    (services of one ``ipbus up`` starting side by side would otherwise mix them up)."""
+    return _RUNNING.setdefault(asyncio.get_running_loop(), asyncio.Lock())
 
 
 def _upgrade(conn: Connection, config: Config, branches: list[History], to: list[str]) -> None:
