@@ -103,6 +103,7 @@ def declare_history(metadata: MetaData, label: str, versions: Path) -> None:
 
 
 def runtime_history() -> History:
+    """The ``runtime`` branch, its metadata complete whatever this process imported."""
     for module in RUNTIME_TABLE_MODULES:
         importlib.import_module(module)
     return History(RUNTIME, HERE / "versions", RuntimeTable.metadata)
