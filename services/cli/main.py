@@ -17,6 +17,7 @@ from services.cli.bench import bench
 from services.cli.bus import asking_as, operator_client, run_on_bus
 from services.cli.catalogue import CATALOGUE, SERVICES
 from services.cli.choose import choose_service
+from services.cli.db import db_app
 from services.cli.demo import DemoFailed, demo_settings, run_demo
 from services.cli.dlq import dlq_app
 from services.cli.gateway_tokens import gateway_token_app
@@ -68,6 +69,7 @@ app.command("warnings")(warnings_command)
 app.command("referrals")(referrals)
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(gateway_token_app, name="gateway-token")
+app.add_typer(db_app, name="db")
 app.command()(status)
 console = Console(soft_wrap=True)
 

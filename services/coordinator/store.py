@@ -3,6 +3,7 @@
 from collections import defaultdict
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select as core_select
@@ -14,6 +15,7 @@ from contracts.cases import CaseStatus
 from contracts.queries import CaseParty, CaseView, ReferralView, TimelineEntry
 from contracts.referrals import ReferralKind, ReferralState
 from services.coordinator.domain import CaseFile, CaseReferral, TimelineLine
+from services.runtime.migrations import declare_history
 from services.runtime.sql import execute, pending_writes, table_of
 
 __all__ = [
@@ -28,7 +30,11 @@ __all__ = [
 
 
 class CoordinatorTable(SQLModel, registry=registry()):
-    """Base of the coordinator's own tables."""
+    """Base of the coordinator's own tables (a change to them needs a revision in
+    ``services/coordinator/migrations``: ``ipbus db revision coordinator``)."""
+
+
+declare_history(CoordinatorTable.metadata, "coordinator", Path(__file__).parent / "migrations")
 
 
 class CaseRecord(CoordinatorTable, table=True):

@@ -1,15 +1,22 @@
 """Customs' own table: the goods it holds."""
 
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
+
+from services.runtime.migrations import declare_history
 
 __all__ = ["CustomsTable", "DetentionRecord"]
 
 
 class CustomsTable(SQLModel, registry=registry()):
-    """Base of customs' own tables."""
+    """Base of customs' own tables (a change to them needs a revision in
+    ``services/customs/migrations``: ``ipbus db revision customs``)."""
+
+
+declare_history(CustomsTable.metadata, "customs", Path(__file__).parent / "migrations")
 
 
 class DetentionRecord(CustomsTable, table=True):

@@ -63,6 +63,7 @@ from services.runtime.inbox import InboxVerdict, claim_in_inbox
 from services.runtime.key_history import verify_sender
 from services.runtime.logging import event_fields
 from services.runtime.metrics import AgencyMetrics, IpbusMetrics, Outcome
+from services.runtime.migrations import require_schema, upgrade_schema
 from services.runtime.minimisation import minimise_envelope, minimised_kinds
 from services.runtime.minimisation_log import record_minimisations
 from services.runtime.outbox import OutboxRelay, put_in_outbox
@@ -112,6 +113,10 @@ class ServiceContext:
     """Domain metrics; ``None`` gives the service a private registry nobody scrapes."""
     audit_anchor_s: float = 60.0
     """The coordinator: seconds between anchors of its audit chain (SECURITY.md)."""
+    upgrade_schema: bool = True
+    """Apply pending migrations at start (development); ``False`` (production): create an
+    empty namespace's tables, refuse any schema older than the code, naming ``ipbus db
+    upgrade``."""
 
 
 class UnitOfWork:
@@ -313,8 +318,17 @@ class AgencyService:
     def js(self) -> JetStreamContext:
         return self.broker.connection.jetstream()
 
+    async def prepare_schema(self) -> None:
+        """Migrate the service's schema (development) or require it current (production)."""
+        if self.context.upgrade_schema:
+            await upgrade_schema(self.database, self.tables)
+        else:
+            await require_schema(
+                self.database, self.tables, upgrade_command=f"ipbus db upgrade {self.agency.id}"
+            )
+
     async def start(self) -> None:
-        await self.database.create_tables(*self.tables)
+        await self.prepare_schema()
         await self.broker.connect()
         await ensure_consumer(self.js, self.consumer)
         self._relay = OutboxRelay(

@@ -55,6 +55,7 @@ __all__ = [
     "ServiceCatalogue",
     "StopFailed",
     "agency_connection",
+    "agency_database",
     "bootstrap",
     "broker_metrics",
     "provision_streams",
@@ -88,11 +89,7 @@ def bootstrap(
         *([broker_metrics(metrics.registry, agency_id)] if metrics is not None else []),
     ]
     agency = registry.get(agency_id)
-    database = Database(
-        database_url_for(settings.database_url, settings.data_dir, agency_id),
-        namespace=settings.database_schema_prefix + agency_id,
-        service_role=settings.database_service_roles,
-    )
+    database = agency_database(settings, agency_id)
     policy = load_policy(settings.policy_path)
     context = ServiceContext(
         agency=agency,
@@ -113,8 +110,18 @@ def bootstrap(
         rules=RuleBook.from_policy(policy),
         pseudonym_key=load_pseudonym_key(settings.keys_dir, create=not settings.production),
         audit_anchor_s=settings.audit_anchor_seconds,
+        upgrade_schema=not settings.production,
     )
     return service_cls(context)
+
+
+def agency_database(settings: Settings, agency_id: str) -> Database:
+    """The database ``agency_id``'s service uses (its SQLite file or PostgreSQL schema)."""
+    return Database(
+        database_url_for(settings.database_url, settings.data_dir, agency_id),
+        namespace=settings.database_schema_prefix + agency_id,
+        service_role=settings.database_service_roles,
+    )
 
 
 def agency_connection(settings: Settings, agency_id: str) -> AgencyConnection:

@@ -10,10 +10,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, event, text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.orm import registry
 from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
@@ -106,40 +106,31 @@ class Database:
             )
         self.engine: AsyncEngine = engine
 
-    async def create_tables(self, *metadatas: MetaData) -> None:
-        """Create the service's tables if missing (the schema first, on PostgreSQL).
+    async def enter_schema(self, conn: AsyncConnection, *, create: bool) -> None:
+        """Point ``conn``'s transaction at this namespace's schema (PostgreSQL; SQLite: no-op).
 
-        Replicas of a service start together on one database: PostgreSQL serialises them
-        on an advisory lock; on SQLite the loser of the check-then-create race sees
-        "already exists" and simply checks again.
+        With ``create``, first take the schema's advisory lock (replicas starting together
+        migrate one after the other) and create the schema if missing. Alembic reflects
+        the "default" schema, hence ``search_path`` besides the engine's translate map.
         """
-        if self.role is not None:
-            await self._create_role()
-        for attempt in range(5):
-            try:
-                async with self.engine.begin() as conn:
-                    if self.schema is not None:
-                        await conn.execute(
-                            text("SELECT pg_advisory_xact_lock(hashtext(:schema))"),
-                            {"schema": self.schema},
-                        )
-                        # Only when missing: a service's own role (deploy/ creates the
-                        # schema for it) may not CREATE on the database, and PostgreSQL
-                        # checks that right even for IF NOT EXISTS.
-                        exists = await conn.scalar(
-                            text("SELECT 1 FROM pg_namespace WHERE nspname = :schema"),
-                            {"schema": self.schema},
-                        )
-                        if exists is None:
-                            await conn.execute(text(f'CREATE SCHEMA "{self.schema}"'))
-                    for metadata in (RuntimeTable.metadata, *metadatas):
-                        await conn.run_sync(metadata.create_all)
-                return
-            except DBAPIError as exc:
-                if "already exists" not in str(exc.orig) or attempt == 4:
-                    raise
+        if self.schema is None:
+            return
+        if create:
+            await conn.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:schema))"), {"schema": self.schema}
+            )
+            # Only when missing: a service's own role (deploy/ creates the schema for it)
+            # may not CREATE on the database, and PostgreSQL checks that right even for
+            # IF NOT EXISTS.
+            exists = await conn.scalar(
+                text("SELECT 1 FROM pg_namespace WHERE nspname = :schema"),
+                {"schema": self.schema},
+            )
+            if exists is None:
+                await conn.execute(text(f'CREATE SCHEMA "{self.schema}"'))
+        await conn.execute(text(f'SET LOCAL search_path TO "{self.schema}"'))
 
-    async def _create_role(self) -> None:
+    async def create_role(self) -> None:
         """The service's role and schema, on a connection of the URL's own (admin) user."""
         admin = create_async_engine(self.url, poolclass=NullPool)
         try:

@@ -205,7 +205,7 @@ def gateway_router(
     async def ensure_tables() -> None:
         nonlocal tables_ready
         if not tables_ready:
-            await service.database.create_tables(*service.tables)
+            await service.prepare_schema()
             tables_ready = True
 
     def key_required(key: str | None) -> None:

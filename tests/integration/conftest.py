@@ -12,6 +12,7 @@ from services.coordinator.store import CoordinatorTable
 from services.runtime.bootstrap import Bus, StopFailed
 from services.runtime.clock import Clock
 from services.runtime.database import Database, database_url_for
+from services.runtime.migrations import upgrade_schema
 from services.runtime.settings import Settings
 from tests.conftest import write_policy
 
@@ -92,7 +93,7 @@ async def database(
     """The coordinator's tables in their own database (SQLite file or PostgreSQL schema)."""
     url = database_url_for(database_url, tmp_path, "coordinator")
     db = Database(url, namespace=schema_prefix + "coordinator")
-    await db.create_tables(CoordinatorTable.metadata)
+    await upgrade_schema(db, [CoordinatorTable.metadata])
     try:
         yield db
     finally:

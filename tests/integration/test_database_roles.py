@@ -15,6 +15,7 @@ from services.coordinator.audit_store import AuditRecord
 from services.coordinator.store import CoordinatorTable
 from services.runtime.database import Database
 from services.runtime.database_roles import roles_sql, service_role
+from services.runtime.migrations import upgrade_schema
 from tests.conftest import POSTGRES_URL, _postgres_reachable, drop_schemas
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
@@ -33,8 +34,8 @@ async def test_an_agencys_role_cannot_write_the_coordinators_schema(prefix: str)
     coordinator = Database(POSTGRES_URL, namespace=prefix + "coordinator", service_role=True)
     customs = Database(POSTGRES_URL, namespace=prefix + "customs-shanghai", service_role=True)
     try:
-        await coordinator.create_tables(CoordinatorTable.metadata)
-        await customs.create_tables()
+        await upgrade_schema(coordinator, [CoordinatorTable.metadata])
+        await upgrade_schema(customs)
         audit = f'"{coordinator.schema}"."{AuditRecord.__tablename__}"'
         async with coordinator.engine.begin() as conn:  # its owner may
             assert await conn.scalar(text("SELECT current_user")) == coordinator.role

@@ -14,6 +14,7 @@ from contracts.subjects import DLQ_STREAM, EVENT_STREAM
 from services.runtime.clock import SystemClock
 from services.runtime.database import Database, database_url_for
 from services.runtime.dead_letters import read_dead_letters
+from services.runtime.migrations import upgrade_schema
 from services.runtime.outbox import OutboxRecord, OutboxRelay, put_in_outbox, unsent_count
 from services.runtime.registry import prepare_registry
 from services.runtime.settings import Settings
@@ -30,7 +31,7 @@ async def test_an_unpublishable_row_is_set_aside_and_the_rows_behind_it_go(
         database_url_for(settings.database_url, settings.data_dir, "customs-shanghai"),
         namespace=settings.database_schema_prefix + "customs-shanghai",
     )
-    await database.create_tables()
+    await upgrade_schema(database)
     prepare_registry(settings.registry_path, settings.keys_dir, settings.effective_registry_path)
     before, after = (
         signed(settings, "customs-shanghai", _opened(), case_id=new_ulid()) for _ in range(2)

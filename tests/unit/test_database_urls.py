@@ -8,6 +8,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, select
 
 from services.runtime.database import Database, database_url_for, sqlite_url
 from services.runtime.errors import ConfigurationError
+from services.runtime.migrations import upgrade_schema
 
 NOTES = MetaData()
 NOTE = Table(
@@ -72,10 +73,15 @@ def test_an_unsupported_database_is_a_configuration_error(url: str) -> None:
         Database(url, namespace="customs-shanghai")
 
 
+async def _create_notes(db: Database) -> None:
+    async with db.engine.begin() as conn:
+        await conn.run_sync(NOTES.create_all)
+
+
 @pytest.fixture
 async def database(tmp_path: Path) -> AsyncIterator[Database]:
     db = Database(sqlite_url(tmp_path / "nested" / "t.sqlite"), namespace="t")
-    await db.create_tables(NOTES)
+    await _create_notes(db)
     yield db
     await db.close()
 
@@ -89,7 +95,7 @@ async def _texts(db: Database) -> list[str]:
 async def test_the_sqlite_file_and_its_directory_are_created(tmp_path: Path) -> None:
     db = Database(sqlite_url(tmp_path / "nested" / "t.sqlite"), namespace="t")
     try:
-        await db.create_tables(NOTES)
+        await _create_notes(db)
         await db.ping()
     finally:
         await db.close()
@@ -126,9 +132,10 @@ async def test_a_transaction_that_raises_rolls_back(database: Database) -> None:
     assert await _texts(database) == ["before"]
 
 
-async def test_creating_tables_twice_is_harmless(database: Database) -> None:
+async def test_migrating_twice_leaves_the_data_alone(database: Database) -> None:
     await _insert(database, "kept")
 
-    await database.create_tables(NOTES)
+    await upgrade_schema(database)
+    await upgrade_schema(database)
 
     assert await _texts(database) == ["kept"]

@@ -14,6 +14,7 @@ from contracts.envelope import Envelope, Event, decode_event
 from services.runtime.clock import FixedClock
 from services.runtime.database import Database, sqlite_url
 from services.runtime.inbox import InboxVerdict, record_in_inbox
+from services.runtime.migrations import upgrade_schema
 from services.runtime.outbox import OutboxRecord, OutboxRelay, put_in_outbox, unsent_count
 from tests.fakes import Boom, FakeJetStream
 from tests.unit.builders import AMR, CUSTOMS, PSB, envelope_for, goods_detained, wire
@@ -27,7 +28,7 @@ CONSUMER = "agency-amr-shanghai"
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
     database = Database(sqlite_url(tmp_path / "t.sqlite"), namespace="t")
-    await database.create_tables()
+    await upgrade_schema(database)
     yield database
     await database.close()
 
