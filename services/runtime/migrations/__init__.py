@@ -69,7 +69,9 @@ _LOST_RACE = ("already exists", "duplicate column", "locked")
 """SQLite: another replica migrated (or is migrating) the same file meanwhile."""
 RUNTIME_TABLE_MODULES = (
     "services.runtime.agency_adapter",
+    "services.runtime.gateway_idempotency",
     "services.runtime.gateway_inbox",
+    "services.runtime.gateway_webhooks",
     "services.runtime.inbox",
     "services.runtime.minimisation_log",
     "services.runtime.outbox",
