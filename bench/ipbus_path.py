@@ -23,9 +23,9 @@ from contracts.cases import CaseStatus, CaseStatusChanged
 from contracts.identifiers import new_ulid
 from contracts.subjects import COORDINATOR
 from services.customs.app import CustomsService
-from services.runtime.bootstrap import Bus
-from services.runtime.outbox import unsent_count
-from services.runtime.settings import Settings
+from services.runtime.bus import unsent_count
+from services.runtime.identity import Settings
+from services.sdk import Bus
 
 __all__ = ["IpbusResult", "run_ipbus"]
 

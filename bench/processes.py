@@ -17,10 +17,9 @@ from sqlalchemy import text
 from sqlmodel import col, select
 
 from contracts.subjects import COORDINATOR, EVENT_STREAM
-from services.runtime.database import Database, database_url_for
-from services.runtime.inbox import InboxRecord
-from services.runtime.settings import Settings
-from services.runtime.streams import COORDINATOR_CONSUMER
+from services.runtime.bus import COORDINATOR_CONSUMER, InboxRecord
+from services.runtime.identity import Settings
+from services.runtime.storage import Database, database_url_for
 
 __all__ = [
     "CoordinatorProcess",

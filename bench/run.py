@@ -12,11 +12,9 @@ from bench.baseline import IN_FLIGHT, run_baseline
 from bench.ipbus_path import run_ipbus
 from bench.scale import ScaleReport, run_scale
 from bench.workload import SENDER, make_workload
-from services.runtime.logging import configure_logging
-from services.runtime.nats_server import EmbeddedNatsServer, free_port
-from services.runtime.registry import key_path, prepare_registry
-from services.runtime.settings import Settings
-from services.runtime.signing import AgencyKey
+from services.runtime.identity import AgencyKey, Settings, key_path, prepare_registry
+from services.runtime.ops import configure_logging
+from services.runtime.server import EmbeddedNatsServer, free_port
 
 __all__ = ["BenchReport", "run_bench", "run_scale_bench"]
 

@@ -24,8 +24,7 @@ from bench.processes import CoordinatorProcess, drained, pending, rss_mb, vacuum
 from bench.workload import SENDER, make_workload
 from contracts.queries import CASE_QUERY, CaseQuery, CaseReply
 from contracts.subjects import QUERY_PREFIX
-from services.runtime.settings import Settings
-from services.runtime.signing import AgencyKey
+from services.runtime.identity import AgencyKey, Settings
 
 __all__ = ["ScaleReport", "run_scale"]
 

@@ -7,7 +7,7 @@ from contracts.cases import CaseOpened, CaseStatus, CaseStatusChanged
 from contracts.envelope import encode_envelope, new_envelope
 from contracts.identifiers import new_ulid
 from contracts.subjects import COORDINATOR, event_subject
-from services.runtime.signing import AgencyKey, sign_envelope
+from services.runtime.identity import AgencyKey, sign_envelope
 
 __all__ = ["SENDER", "Workload", "make_workload"]
 

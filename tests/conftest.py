@@ -11,9 +11,9 @@ import pytest
 from nats.js.errors import NotFoundError
 
 from contracts.subjects import AUDIT_ANCHOR_STREAM, DLQ_STREAM, EVENT_STREAM
-from services.runtime.bootstrap import provision_streams
-from services.runtime.nats_server import EmbeddedNatsServer, free_port
-from services.runtime.settings import Settings
+from services.runtime.identity import Settings
+from services.runtime.server import EmbeddedNatsServer, free_port
+from services.sdk import provision_streams
 
 REPO = Path(__file__).resolve().parent.parent
 REGISTRY = REPO / "deploy" / "agencies.toml"

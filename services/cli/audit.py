@@ -25,10 +25,8 @@ from services.coordinator.audit import (
 from services.coordinator.audit_anchor import anchor_signed_by, latest_anchor
 from services.coordinator.audit_signatures import check_signatures
 from services.coordinator.audit_store import read_audit
-from services.runtime.database import Database, database_url_for
-from services.runtime.operator import read_bus_record
-from services.runtime.registry import load_registry
-from services.runtime.settings import Settings
+from services.runtime.identity import Settings, load_registry, read_bus_record
+from services.runtime.storage import Database, database_url_for
 
 __all__ = ["audit_app", "fetch_anchor", "load_entries", "read_export"]
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from services.runtime.settings import Settings
+from services.runtime.identity import Settings
 
 __all__ = ["bench"]
 

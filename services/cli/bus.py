@@ -21,9 +21,8 @@ from nats.js.errors import APIError
 from rich.console import Console
 
 from contracts.subjects import COORDINATOR
-from services.runtime.errors import ConfigurationError, RetryableError
-from services.runtime.operator import operator_connection
-from services.runtime.settings import Settings, server_list
+from services.runtime.bus import ConfigurationError, RetryableError
+from services.runtime.identity import Settings, operator_connection, server_list
 
 __all__ = ["BusFailure", "asking_as", "fail", "operator_client", "run_on_bus"]
 

@@ -8,7 +8,7 @@ from services.customs.app import CustomsService
 from services.enforcement.app import EnforcementService
 from services.judicial.app import JudicialService
 from services.overseas.app import OverseasService
-from services.runtime.bootstrap import ServiceCatalogue
+from services.sdk import ServiceCatalogue
 
 __all__ = ["CATALOGUE", "SERVICES"]
 

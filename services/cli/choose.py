@@ -6,9 +6,8 @@ Services are the catalogue's (one per agency kind) plus any a registry entry nam
 
 from contracts.agencies import Registry
 from services.cli.catalogue import CATALOGUE
-from services.runtime.adapter import AgencyService
-from services.runtime.discovery import service_class_for
-from services.runtime.errors import ConfigurationError
+from services.runtime.bus import ConfigurationError
+from services.sdk import AgencyService, service_class_for
 
 __all__ = ["choose_service", "service_names"]
 

@@ -15,19 +15,16 @@ from rich.console import Console
 from contracts.agencies import Registry
 from services.cli.catalogue import CATALOGUE
 from services.cli.choose import choose_service
-from services.runtime.adapter import AgencyService
-from services.runtime.bootstrap import agency_database
-from services.runtime.discovery import service_class_for
-from services.runtime.errors import ConfigurationError
-from services.runtime.migrations import (
+from services.runtime.bus import ConfigurationError
+from services.runtime.identity import Settings, load_registry
+from services.runtime.storage import (
     current_revisions,
     histories,
     new_revision,
     schema_revisions,
     upgrade_schema,
 )
-from services.runtime.registry import load_registry
-from services.runtime.settings import Settings
+from services.sdk import AgencyService, agency_database, service_class_for
 
 __all__ = ["db_app"]
 

@@ -34,9 +34,8 @@ from services.cli.demo_support import (
     detention,
 )
 from services.cli.demo_warnings import play_warnings
-from services.runtime.bootstrap import Bus
-from services.runtime.queries import query_case
-from services.runtime.settings import Settings
+from services.runtime.identity import Settings
+from services.sdk import Bus, query_case
 
 __all__ = ["DEMO_POLICY", "DemoFailed", "demo_settings", "run_demo"]
 

@@ -24,8 +24,7 @@ from contracts.referrals import ReferralOverdue, ReferralStage
 from contracts.subjects import COORDINATOR
 from contracts.warnings import Severity, WarningDelivered, WarningIssued, WarningTargets
 from services.cli.demo_support import STEP_TIMEOUT_S, DemoFailed, Say, pause
-from services.runtime.bootstrap import Bus
-from services.runtime.queries import query_case
+from services.sdk import Bus, query_case
 
 __all__ = ["STRANGER", "forged_attempts", "play_stranger_attempts"]
 

@@ -14,7 +14,7 @@ from services.cli.demo_support import DemoFailed, Say, Stage, detention, pause, 
 from services.customs.app import CustomsService
 from services.enforcement.app import EnforcementService
 from services.judicial.app import JudicialService
-from services.runtime.referral_queries import query_referrals
+from services.sdk import query_referrals
 
 __all__ = ["play_mediation", "play_overdue_and_supervision"]
 

@@ -9,11 +9,10 @@ import httpx
 
 from contracts.cases import CaseStatus
 from contracts.identifiers import new_ulid
+from services.gateway import gateway_app
 from services.mediation.app import MediationService
 from services.mediation.domain import MediationAgreement
-from services.runtime.agency_adapter import LocalCaseRecord
-from services.runtime.bootstrap import Bus
-from services.runtime.gateway_server import gateway_app
+from services.sdk import Bus, LocalCaseRecord
 
 __all__ = ["play_mediation"]
 

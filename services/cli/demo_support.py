@@ -21,11 +21,8 @@ from services.cli.render import timeline_line
 from services.customs.app import CustomsService
 from services.customs.confirmation_store import clocks_of
 from services.customs.domain import Detention
-from services.runtime.adapter import AgencyService
-from services.runtime.bootstrap import Bus
-from services.runtime.errors import RetryableError
-from services.runtime.queries import query_case
-from services.runtime.referral_desk import ReferralRecord
+from services.runtime.bus import RetryableError
+from services.sdk import AgencyService, Bus, ReferralRecord, query_case
 
 __all__ = [
     "STEP_TIMEOUT_S",

@@ -23,14 +23,9 @@ from contracts.referrals import ReferralKind
 from contracts.subjects import COORDINATOR, EVENT_STREAM, event_subject
 from contracts.warning_queries import WarningView
 from contracts.warnings import Severity, WarningTargets
-from services.runtime.agency_adapter import AgencyAdapter
-from services.runtime.bootstrap import Bus
-from services.runtime.errors import RetryableError
-from services.runtime.minimisation import MINIMISED_EXTENSION
-from services.runtime.minimisation_log import MinimisationRecord
-from services.runtime.queries import query_case
-from services.runtime.warning_desk import WarningRecord
-from services.runtime.warning_queries import query_warnings
+from services.runtime.bus import RetryableError
+from services.runtime.privacy import MINIMISED_EXTENSION, MinimisationRecord
+from services.sdk import AgencyAdapter, Bus, WarningRecord, query_case, query_warnings
 
 __all__ = ["play_warnings"]
 

@@ -12,15 +12,14 @@ from rich.table import Table
 from contracts.agencies import Registry
 from services.cli.bus import operator_client, run_on_bus
 from services.cli.render import JsonOption, print_json
-from services.runtime.dead_letters import (
+from services.runtime.bus import (
     DeadLetter,
     LetterRefused,
     dead_letter_at,
     read_dead_letters,
     replay,
 )
-from services.runtime.registry import load_registry
-from services.runtime.settings import Settings
+from services.runtime.identity import Settings, load_registry
 
 __all__ = ["dlq_app"]
 

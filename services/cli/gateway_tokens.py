@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
-from services.runtime.gateway_tokens import Scope, add_token, read_tokens, remove_token
-from services.runtime.settings import Settings
+from services.gateway import Scope, add_token, read_tokens, remove_token
+from services.runtime.identity import Settings
 
 __all__ = ["gateway_token_app"]
 

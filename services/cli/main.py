@@ -30,24 +30,27 @@ from services.cli.security import keys_app, nats_config
 from services.cli.specs import specs_app
 from services.cli.status import status
 from services.cli.warnings import warnings_command
-from services.runtime.bootstrap import (
+from services.gateway import GatewayServer, gateway_options
+from services.runtime.bus import ConfigurationError, RetryableError
+from services.runtime.identity import (
+    Settings,
+    announce_open_mode,
+    forget_bus,
+    load_agency_key,
+    prepare_registry,
+    record_bus,
+    require_authentication,
+)
+from services.runtime.ops import IpbusMetrics, configure_logging, configure_tracing, get_logger
+from services.sdk import (
     Bus,
     agency_connection,
     bootstrap,
     provision_streams,
+    query_case,
+    query_referrals,
     stream_layout,
 )
-from services.runtime.errors import ConfigurationError, RetryableError
-from services.runtime.gateway_server import GatewayServer, gateway_options
-from services.runtime.logging import configure_logging, get_logger
-from services.runtime.metrics import IpbusMetrics
-from services.runtime.operator import forget_bus, record_bus
-from services.runtime.posture import announce_open_mode, require_authentication
-from services.runtime.queries import query_case
-from services.runtime.referral_queries import query_referrals
-from services.runtime.registry import load_agency_key, prepare_registry
-from services.runtime.settings import Settings
-from services.runtime.tracing import configure_tracing
 
 __all__ = ["app"]
 

@@ -5,9 +5,8 @@ from contextlib import asynccontextmanager
 
 from prometheus_client import CollectorRegistry
 
-from services.runtime.adapter import AgencyService
-from services.runtime.http import HttpServer, build_http_app
-from services.runtime.settings import Settings
+from services.runtime.identity import Settings
+from services.sdk import AgencyService, HttpServer, build_http_app
 
 __all__ = ["serving_http"]
 

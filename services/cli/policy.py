@@ -15,17 +15,20 @@ from typing import Annotated, Any
 
 import typer
 
-from services.runtime.business_calendar import (
+from services.runtime.bus import ConfigurationError
+from services.runtime.identity import Settings
+from services.runtime.law import (
     BusinessCalendar,
     CalendarNotCovered,
     CalendarPolicy,
     Period,
+    Rule,
+    RuleBook,
+    RuleNotInForce,
     due_at,
+    load_policy,
+    policy_section,
 )
-from services.runtime.errors import ConfigurationError
-from services.runtime.policy import load_policy, policy_section
-from services.runtime.rules import Rule, RuleBook, RuleNotInForce
-from services.runtime.settings import Settings
 
 __all__ = [
     "DOC_BEGIN",

@@ -11,8 +11,8 @@ from contracts.referral_queries import DeadlineView, ReferralsReply
 from contracts.subjects import COORDINATOR
 from services.cli.bus import asking_as, operator_client, run_on_bus
 from services.cli.render import JsonOption, due_text, print_json
-from services.runtime.referral_queries import query_referrals
-from services.runtime.settings import Settings
+from services.runtime.identity import Settings
+from services.sdk import query_referrals
 
 __all__ = ["deadlines_table", "lateness", "referrals"]
 

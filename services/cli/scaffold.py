@@ -18,8 +18,8 @@ import typer
 
 from contracts.agencies import Agency, AgencyKind, Registry
 from services.cli.specs import REGISTRY_PATH, write_specs
-from services.runtime.errors import ConfigurationError
-from services.runtime.registry import load_registry
+from services.runtime.bus import ConfigurationError
+from services.runtime.identity import load_registry
 
 __all__ = [
     "AdapterPlan",
@@ -31,7 +31,10 @@ __all__ = [
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,29}$")
 IMPORT_CONTRACTS = {
-    "the runtime knows no service": "forbidden_modules",
+    "outside a package of the runtime, the SDK or the gateway, only its public API is imported": (
+        "source_modules"
+    ),
+    "the runtime, the SDK and the gateway know no service": "forbidden_modules",
     "services never import each other": "modules",
     "only the command line wires services together": "source_modules",
 }

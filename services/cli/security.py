@@ -23,10 +23,16 @@ from rich.console import Console
 
 from contracts.agencies import AgencyKind, Registry, dump_registry
 from services.cli.sites import site_instructions, write_site_configs
-from services.runtime.database_roles import roles_sql, service_role
-from services.runtime.dev_ca import CertificateAuthority
-from services.runtime.errors import ConfigurationError
-from services.runtime.nats_config import (
+from services.runtime.bus import ConfigurationError
+from services.runtime.identity import (
+    create_once,
+    generate_seed,
+    key_path,
+    load_or_create_key,
+    load_registry,
+)
+from services.runtime.privacy import PSEUDONYM_KEY_FILE
+from services.runtime.server import (
     CLIENT_CA,
     OPERATOR,
     ROUTE_CA,
@@ -34,16 +40,14 @@ from services.runtime.nats_config import (
     ROUTE_KEY,
     SERVER_CERT,
     SERVER_KEY,
+    CertificateAuthority,
     ClusterNode,
     TlsFiles,
     cluster_config,
     deployed_config,
     single_node_config,
 )
-from services.runtime.pseudonym_key import PSEUDONYM_KEY_FILE
-from services.runtime.registry import key_path, load_registry
-from services.runtime.secret_files import create_once
-from services.runtime.signing import generate_seed, load_or_create_key
+from services.runtime.storage import roles_sql, service_role
 
 __all__ = [
     "CLIENT_CERT",

@@ -1,12 +1,11 @@
 """``ipbus nats-config --site AGENCY``: the leaf-node configuration of an agency's own site
-and the hub's side of the link (DESIGN §7; services/runtime/nats_sites.py)."""
+and the hub's side of the link (DESIGN §7; services/runtime/server/nats_sites.py)."""
 
 from collections.abc import Sequence
 from pathlib import Path
 
-from services.runtime.nats_config import ClusterNode, TlsFiles
-from services.runtime.nats_sites import SEED_VARIABLE, hub_config, site_config
-from services.runtime.registry import load_registry
+from services.runtime.identity import load_registry
+from services.runtime.server import SEED_VARIABLE, ClusterNode, TlsFiles, hub_config, site_config
 
 __all__ = ["site_instructions", "write_site_configs"]
 

@@ -17,9 +17,8 @@ import yaml
 from contracts.compatibility import Break, catalogue_breaks
 from contracts.contract_schemas import SCHEMA_FILES_DIR, contract_schemas
 from services.cli.catalogue import CATALOGUE
-from services.runtime.asyncapi import bus_asyncapi, unconnected_services
-from services.runtime.discovery import service_class_for
-from services.runtime.registry import load_registry
+from services.runtime.identity import load_registry
+from services.sdk import bus_asyncapi, service_class_for, unconnected_services
 
 __all__ = ["ASYNCAPI_PATH", "SpecReport", "check_specs", "generated_files", "specs_app"]
 

@@ -17,8 +17,7 @@ from rich.table import Table
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM
 from services.cli.bus import operator_client, run_on_bus
 from services.cli.render import JsonOption, print_json
-from services.runtime.operator import read_bus_record
-from services.runtime.settings import Settings
+from services.runtime.identity import Settings, read_bus_record
 
 __all__ = [
     "ConsumerLag",

@@ -10,8 +10,8 @@ from contracts.subjects import COORDINATOR
 from contracts.warning_queries import WarningsReply, WarningView
 from services.cli.bus import asking_as, operator_client, run_on_bus
 from services.cli.render import JsonOption, print_json
-from services.runtime.settings import Settings
-from services.runtime.warning_queries import query_warnings
+from services.runtime.identity import Settings
+from services.sdk import query_warnings
 
 __all__ = ["delivery_line", "warnings_command", "warnings_table"]
 

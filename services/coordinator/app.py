@@ -51,14 +51,22 @@ from services.coordinator.store import (
     save_case,
 )
 from services.coordinator.warnings import WarningHub
-from services.runtime.adapter import STOP_TIMEOUT_S, AgencyService, ServiceContext, UnitOfWork
-from services.runtime.authority import refuse_unpermitted
-from services.runtime.business_calendar import CalendarPolicy
-from services.runtime.errors import PermanentError, RetryableError, StepRefused
-from services.runtime.overseas_replies import encode_reply
-from services.runtime.policy import policy_section
-from services.runtime.referral_desk import referral_supervisor
-from services.runtime.streams import ConsumerSpec, coordinator_consumer_spec
+from services.runtime.bus import (
+    ConsumerSpec,
+    PermanentError,
+    RetryableError,
+    StepRefused,
+    coordinator_consumer_spec,
+)
+from services.runtime.law import CalendarPolicy, policy_section, refuse_unpermitted
+from services.sdk import (
+    STOP_TIMEOUT_S,
+    AgencyService,
+    ServiceContext,
+    UnitOfWork,
+    encode_reply,
+    referral_supervisor,
+)
 
 __all__ = ["CoordinatorService"]
 

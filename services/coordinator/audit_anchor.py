@@ -22,11 +22,10 @@ from nats.js.errors import NotFoundError
 from contracts.subjects import AUDIT_ANCHOR_STREAM, AUDIT_ANCHOR_SUBJECT
 from services.coordinator.audit import AuditAnchor
 from services.coordinator.audit_store import audit_head
-from services.runtime.clock import Clock
-from services.runtime.database import Database
-from services.runtime.metrics import AgencyMetrics
-from services.runtime.periodic import PeriodicTask
-from services.runtime.signing import AgencyKey, public_key_bytes
+from services.runtime.bus import Clock
+from services.runtime.identity import AgencyKey, public_key_bytes
+from services.runtime.ops import AgencyMetrics, PeriodicTask
+from services.runtime.storage import Database
 
 __all__ = [
     "AnchorPublisher",

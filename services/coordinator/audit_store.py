@@ -14,8 +14,8 @@ from contracts.envelope import EnvelopeRejected, Event, parse_json
 from contracts.identifiers import new_ulid
 from services.coordinator.audit import GENESIS, AuditEntry, AuditVerdict, chain_next
 from services.coordinator.store import CoordinatorTable
-from services.runtime.redaction import redact_text
-from services.runtime.sql import execute, pending_writes, table_of
+from services.runtime.privacy import redact_text
+from services.runtime.storage import execute, pending_writes, table_of
 
 __all__ = [
     "AuditRecord",

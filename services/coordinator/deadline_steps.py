@@ -25,8 +25,7 @@ from services.coordinator.deadlines import (
     extension_rule,
     next_limit,
 )
-from services.runtime.business_calendar import BusinessCalendar
-from services.runtime.rules import RuleBook
+from services.runtime.law import BusinessCalendar, RuleBook
 
 __all__ = ["ClockStep", "apply_clock_step"]
 

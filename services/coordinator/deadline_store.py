@@ -22,14 +22,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from contracts.referrals import ReferralKind, ReferralStage, ReferralState
 from services.coordinator.deadlines import DeadlineClock, StageDeadline, excluded_between, is_met
 from services.coordinator.store import CoordinatorTable
-from services.runtime.business_calendar import (
+from services.runtime.law import (
     BusinessCalendar,
     CalendarNotCovered,
     Period,
     PeriodUnit,
 )
-from services.runtime.timestamps import as_utc
-from services.runtime.utc_column import UtcDateTime
+from services.runtime.storage import UtcDateTime, as_utc
 
 __all__ = [
     "OPEN_STATUSES",

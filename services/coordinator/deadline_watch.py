@@ -26,12 +26,11 @@ from services.coordinator.deadline_store import (
     not_computable_deadlines,
     recompute,
 )
-from services.runtime.adapter import UnitOfWork
-from services.runtime.business_calendar import BusinessCalendar
-from services.runtime.clock import Clock
-from services.runtime.database import Database
-from services.runtime.metrics import AgencyMetrics
-from services.runtime.periodic import PeriodicTask
+from services.runtime.bus import Clock
+from services.runtime.law import BusinessCalendar
+from services.runtime.ops import AgencyMetrics, PeriodicTask
+from services.runtime.storage import Database
+from services.sdk import UnitOfWork
 
 __all__ = ["DeadlineWatch", "overdue_recipients"]
 

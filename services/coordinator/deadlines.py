@@ -21,14 +21,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.referral_clocks import ClockStopGround
 from contracts.referrals import STAGE_OPEN_IN, ReferralKind, ReferralStage, ReferralState
-from services.runtime.business_calendar import (
+from services.runtime.law import (
     BusinessCalendar,
     CalendarNotCovered,
     Period,
     PeriodUnit,
+    Rule,
+    RuleBook,
+    RuleNotInForce,
     due_at,
 )
-from services.runtime.rules import Rule, RuleBook, RuleNotInForce
 
 __all__ = [
     "STAGES_OPENED_BY",

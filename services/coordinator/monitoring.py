@@ -14,10 +14,10 @@ from services.coordinator.watch import (
     count_referrals,
     count_unacknowledged,
 )
-from services.runtime.adapter import UnitOfWork
-from services.runtime.clock import Clock
-from services.runtime.database import Database
-from services.runtime.metrics import AgencyMetrics
+from services.runtime.bus import Clock
+from services.runtime.ops import AgencyMetrics
+from services.runtime.storage import Database
+from services.sdk import UnitOfWork
 
 __all__ = ["observe_event", "refresh_gauges"]
 

@@ -20,12 +20,12 @@ from contracts.cases import CaseStatus, CaseStatusChanged
 from contracts.oversight import CaseFindings, OversightAnswered, OversightSuggested
 from contracts.referrals import ReferralKind
 from services.coordinator.domain import CRIMINAL_KINDS, CaseFile, RefusedStep
-from services.runtime.criminal_thresholds import (
+from services.runtime.law import (
+    RuleBook,
     ThresholdCrossed,
     ThresholdUnassessable,
     crossed_threshold,
 )
-from services.runtime.rules import RuleBook
 
 __all__ = [
     "OversightStatus",

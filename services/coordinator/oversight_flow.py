@@ -31,10 +31,10 @@ from services.coordinator.oversight import (
     step_oversight,
 )
 from services.coordinator.store import CoordinatorTable
-from services.runtime.adapter import AgencyService, UnitOfWork
-from services.runtime.criminal_thresholds import check_threshold_rules
-from services.runtime.errors import StepRefused
-from services.runtime.utc_column import UtcDateTime
+from services.runtime.bus import StepRefused
+from services.runtime.law import check_threshold_rules
+from services.runtime.storage import UtcDateTime
+from services.sdk import AgencyService, UnitOfWork
 
 __all__ = ["OversightFlow", "OversightRecord"]
 

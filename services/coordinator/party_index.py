@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from contracts.cases import CaseOpened, PartyRole
 from services.coordinator.linkage import INFRINGER_ROLES, PartySighting
 from services.coordinator.store import CoordinatorTable
-from services.runtime.timestamps import UtcTimestamp
+from services.runtime.storage import UtcTimestamp
 
 __all__ = [
     "InfringerSightingRecord",

@@ -14,11 +14,10 @@ from services.coordinator.deadline_steps import apply_clock_step
 from services.coordinator.deadline_store import open_deadlines, settle_deadlines
 from services.coordinator.deadlines import DeadlineStepRefused, deadlines_opened
 from services.coordinator.domain import CaseFile, CaseReferral
-from services.runtime.adapter import UnitOfWork
-from services.runtime.business_calendar import BusinessCalendar
-from services.runtime.errors import StepRefused
-from services.runtime.metrics import AgencyMetrics
-from services.runtime.rules import RuleBook
+from services.runtime.bus import StepRefused
+from services.runtime.law import BusinessCalendar, RuleBook
+from services.runtime.ops import AgencyMetrics
+from services.sdk import UnitOfWork
 
 __all__ = ["follow_referral_step"]
 

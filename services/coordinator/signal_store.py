@@ -6,7 +6,7 @@ from sqlmodel import Field, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.coordinator.store import CoordinatorTable
-from services.runtime.timestamps import UtcTimestamp
+from services.runtime.storage import UtcTimestamp
 
 __all__ = ["DetentionSeenRecord", "SignalRecord", "detention_times", "last_raised", "mark_raised"]
 

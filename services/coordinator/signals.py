@@ -32,8 +32,8 @@ from services.coordinator.signal_store import (
     last_raised,
     mark_raised,
 )
-from services.runtime.adapter import AgencyService, UnitOfWork
-from services.runtime.policy import policy_section
+from services.runtime.law import policy_section
+from services.sdk import AgencyService, UnitOfWork
 
 __all__ = ["LinkageSignals"]
 

@@ -15,8 +15,7 @@ from contracts.cases import CaseStatus
 from contracts.queries import CaseParty, CaseView, ReferralView, TimelineEntry
 from contracts.referrals import ReferralKind, ReferralState
 from services.coordinator.domain import CaseFile, CaseReferral, TimelineLine
-from services.runtime.migrations import declare_history
-from services.runtime.sql import execute, pending_writes, table_of
+from services.runtime.storage import declare_history, execute, pending_writes, table_of
 
 __all__ = [
     "CoordinatorTable",

@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from contracts.warnings import Severity, WarningIssued
 from services.coordinator.store import CoordinatorTable
 from services.coordinator.warning_rules import DeliveryState
-from services.runtime.timestamps import UtcTimestamp
+from services.runtime.storage import UtcTimestamp
 
 __all__ = [
     "DeliveryRecord",

@@ -46,11 +46,9 @@ from services.coordinator.warning_store import (
     due_deliveries,
     list_warnings,
 )
-from services.runtime.adapter import AgencyService, UnitOfWork, handles
-from services.runtime.errors import StepRefused
-from services.runtime.overseas_replies import encode_reply
-from services.runtime.policy import policy_section
-from services.runtime.rate_limit import QueryGate, QueryRateLimit
+from services.runtime.bus import QueryGate, QueryRateLimit, StepRefused
+from services.runtime.law import policy_section
+from services.sdk import AgencyService, UnitOfWork, encode_reply, handles
 
 __all__ = ["WarningHub"]
 

@@ -33,12 +33,10 @@ from services.customs.confirmation_store import (
 )
 from services.customs.domain import Detention, case_title, detained_goods
 from services.customs.store import CustomsTable, DetentionRecord
-from services.runtime.adapter import ServiceContext, UnitOfWork
-from services.runtime.agency_adapter import AgencyAdapter
-from services.runtime.business_calendar import CalendarPolicy
-from services.runtime.errors import StepRefused
-from services.runtime.policy import policy_section
-from services.runtime.timestamps import as_utc
+from services.runtime.bus import StepRefused
+from services.runtime.law import CalendarPolicy, policy_section
+from services.runtime.storage import as_utc
+from services.sdk import AgencyAdapter, ServiceContext, UnitOfWork
 
 __all__ = ["CustomsService"]
 

@@ -23,8 +23,13 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.customs import DetentionBasis
-from services.runtime.business_calendar import BusinessCalendar, CalendarNotCovered, Period, due_at
-from services.runtime.rules import RuleBook
+from services.runtime.law import (
+    BusinessCalendar,
+    CalendarNotCovered,
+    Period,
+    RuleBook,
+    due_at,
+)
 
 __all__ = [
     "RELEASE_CLOCK",

@@ -13,7 +13,7 @@ from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.customs.store import CustomsTable
-from services.runtime.utc_column import UtcDateTime
+from services.runtime.storage import UtcDateTime
 
 __all__ = ["ClockStatus", "CustomsClockRecord", "clocks_of", "lapsed_clocks"]
 

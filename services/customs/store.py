@@ -6,7 +6,7 @@ from pathlib import Path
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from services.runtime.migrations import declare_history
+from services.runtime.storage import declare_history
 
 __all__ = ["CustomsTable", "DetentionRecord"]
 

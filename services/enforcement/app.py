@@ -15,19 +15,18 @@ from services.enforcement.domain import (
     suspicion_basis,
     transfer_basis,
 )
-from services.runtime.adapter import ServiceContext, UnitOfWork
-from services.runtime.agency_adapter import AgencyAdapter
-from services.runtime.business_calendar import Period, due_at
-from services.runtime.criminal_thresholds import (
+from services.runtime.bus import ConfigurationError, StepRefused
+from services.runtime.law import (
+    Period,
+    RuleNotInForce,
     ThresholdCrossed,
     ThresholdUnassessable,
     check_threshold_rules,
     crossed_threshold,
+    due_at,
 )
-from services.runtime.errors import ConfigurationError, StepRefused
-from services.runtime.referral_desk import ReferralRecord
-from services.runtime.rules import RuleNotInForce
-from services.runtime.timestamps import as_utc
+from services.runtime.storage import as_utc
+from services.sdk import AgencyAdapter, ReferralRecord, ServiceContext, UnitOfWork
 
 __all__ = ["EnforcementService"]
 

@@ -5,7 +5,7 @@ more, the fine is up to five times that volume; below 50,000 yuan (or none can b
 established), up to 250,000 yuan.
 
 And when the sums are criminal: a regulator whose findings reach a threshold rule in force
-on the date of the act (``criminal_threshold.*``, services/runtime/criminal_thresholds.py)
+on the date of the act (``criminal_threshold.*``, services/runtime/law/criminal_thresholds.py)
 must transfer the case to public security (Decree 310 art. 3) — the rule decides, not an
 officer's memory — and in IP cases it transfers already on a reasonable suspicion (art. 3
 para. 2), during its investigation. The transfer's legal basis names the rule versions.
@@ -16,8 +16,7 @@ from decimal import Decimal
 
 from contracts.identifiers import Money
 from contracts.oversight import CaseFindings, Offence, Offender
-from services.runtime.criminal_thresholds import ThresholdCrossed
-from services.runtime.rules import Rule
+from services.runtime.law import Rule, ThresholdCrossed
 
 __all__ = [
     "TRANSFER_BASIS",

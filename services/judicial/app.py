@@ -15,12 +15,9 @@ from contracts.oversight import OversightSuggested
 from contracts.referrals import ReferralKind
 from contracts.subjects import COORDINATOR
 from services.judicial.domain import JudicialAct, NotOurPower, check_power, regulator_for
-from services.runtime.adapter import UnitOfWork
-from services.runtime.agency_adapter import AgencyAdapter, LocalCaseRecord
-from services.runtime.business_calendar import Period, due_at
-from services.runtime.errors import StepRefused
-from services.runtime.referral_desk import ReferralRecord
-from services.runtime.rules import RuleNotInForce
+from services.runtime.bus import StepRefused
+from services.runtime.law import Period, RuleNotInForce, due_at
+from services.sdk import AgencyAdapter, LocalCaseRecord, ReferralRecord, UnitOfWork
 
 __all__ = ["JudicialService"]
 

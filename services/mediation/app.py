@@ -3,7 +3,7 @@
 It opens a case for each dispute it mediates, sends ``mediation_confirmation`` referrals to
 courts, and closes its case when the court concludes the referral. Everything else —
 signing, outbox, inbox, receipts, the referral ledger — comes from
-:class:`~services.runtime.agency_adapter.AgencyAdapter`.
+:class:`~services.sdk.agency_adapter.AgencyAdapter`.
 """
 
 from typing import ClassVar
@@ -16,10 +16,8 @@ from services.mediation.domain import (
     MediationAgreement,
     confirmation_request,
 )
-from services.runtime.adapter import UnitOfWork
-from services.runtime.agency_adapter import AgencyAdapter, LocalCaseRecord
-from services.runtime.errors import StepRefused
-from services.runtime.referral_desk import ReferralRecord
+from services.runtime.bus import StepRefused
+from services.sdk import AgencyAdapter, LocalCaseRecord, ReferralRecord, UnitOfWork
 
 __all__ = ["MediationService"]
 

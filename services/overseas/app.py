@@ -3,7 +3,7 @@
 It warns domestic agencies of risks met abroad (``overseas_litigation``,
 ``overseas_squatting``, ``counterfeit_route``) through the coordinator, and takes
 ``overseas_assistance`` referrals — whose payloads the senders have minimised on the way out
-(DESIGN §6, :mod:`services.runtime.minimisation`). Any other kind of referral is declined
+(DESIGN §6, :mod:`services.runtime.privacy.minimisation`). Any other kind of referral is declined
 at once with the reason, so the sender is not left waiting for a deadline.
 """
 
@@ -11,9 +11,7 @@ from typing import ClassVar
 
 from contracts.agencies import WarningCategory
 from contracts.referrals import ReferralIssued, ReferralKind
-from services.runtime.adapter import UnitOfWork
-from services.runtime.agency_adapter import AgencyAdapter
-from services.runtime.referral_desk import ReferralRecord
+from services.sdk import AgencyAdapter, ReferralRecord, UnitOfWork
 
 __all__ = ["OverseasService"]
 

@@ -18,8 +18,8 @@ from nats.errors import Error as NatsError
 from typer.testing import CliRunner
 
 from services.cli.main import app
-from services.runtime.connection import AgencyConnection
-from services.runtime.nats_server import EmbeddedNatsServer, free_port
+from services.runtime.identity import AgencyConnection
+from services.runtime.server import EmbeddedNatsServer, free_port
 from tests.conftest import REGISTRY, REPO
 
 __all__ = ["DeployedCluster", "compose_services", "generate_secrets"]

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import yaml
 
-from services.runtime.nats_server import free_port
+from services.runtime.server import free_port
 
 __all__ = ["prometheus_binary", "query", "running_prometheus"]
 

@@ -19,10 +19,9 @@ import pytest
 from nats.errors import Error as NatsError
 
 from services.cli.security import CLIENT_CERT, CLIENT_KEY, SITE_CA, site_dir
-from services.runtime.bootstrap import provision_streams
-from services.runtime.connection import AgencyConnection, tls_context
-from services.runtime.nats_config import ConnectionLimits
-from services.runtime.signing import load_or_create_key
+from services.runtime.identity import AgencyConnection, load_or_create_key, tls_context
+from services.runtime.server import ConnectionLimits
+from services.sdk import provision_streams
 from tests.deploy.deployed_cluster import DeployedCluster, generate_secrets
 from tests.integration.secured import ErrorLog, SecuredServer, connect_as
 from tests.integration.test_permissions import (

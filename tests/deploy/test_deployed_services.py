@@ -22,10 +22,9 @@ from contracts.envelope import new_envelope
 from contracts.identifiers import new_ulid
 from contracts.subjects import COORDINATOR, EVENT_STREAM
 from services.cli.security import site_dir
-from services.runtime.errors import RetryableError
-from services.runtime.queries import query_case
-from services.runtime.registry import key_path
-from services.runtime.signing import AgencyKey, sign_envelope
+from services.runtime.bus import RetryableError
+from services.runtime.identity import AgencyKey, key_path, sign_envelope
+from services.sdk import query_case
 from tests.conftest import REPO
 from tests.deploy.deployed_cluster import DeployedCluster, compose_services, generate_secrets
 from tests.integration.secured import SecuredServer

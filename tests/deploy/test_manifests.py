@@ -21,8 +21,8 @@ import yaml
 from kubernetes_validate import utils as kubernetes  # type: ignore[import-untyped]
 
 from services.cli.security import write_nats_config
-from services.runtime.nats_config import DEPLOYED_ENV
-from services.runtime.settings import Settings
+from services.runtime.identity import Settings
+from services.runtime.server import DEPLOYED_ENV
 from tests.conftest import REGISTRY, REPO
 
 DEPLOY = REPO / "deploy"

@@ -3,8 +3,8 @@
 import pytest
 from prometheus_client import CollectorRegistry
 
-from services.runtime.bootstrap import broker_metrics
-from services.runtime.metrics import IpbusMetrics, metric_names
+from services.runtime.ops import IpbusMetrics, metric_names
+from services.sdk import broker_metrics
 from tests.deploy.dashboards import (
     NATS_EXPORTER_METRICS,
     AlertRule,

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from services.runtime.tracing import OTLP_ENDPOINT_ENV
+from services.runtime.ops import OTLP_ENDPOINT_ENV
 from tests.deploy.test_manifests import DEPLOY, _agencies, _compose
 
 

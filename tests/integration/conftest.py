@@ -9,11 +9,10 @@ import pytest
 from services.cli.catalogue import CATALOGUE
 from services.cli.demo import demo_settings
 from services.coordinator.store import CoordinatorTable
-from services.runtime.bootstrap import Bus, StopFailed
-from services.runtime.clock import Clock
-from services.runtime.database import Database, database_url_for
-from services.runtime.migrations import upgrade_schema
-from services.runtime.settings import Settings
+from services.runtime.bus import Clock
+from services.runtime.identity import Settings
+from services.runtime.storage import Database, database_url_for, upgrade_schema
+from services.sdk import Bus, StopFailed
 from tests.conftest import write_policy
 
 pytestmark = pytest.mark.integration
@@ -42,7 +41,7 @@ async def start_bus(tmp_path: Path) -> AsyncIterator[StartBus]:
     TOML on top of the deployed policy (:func:`tests.conftest.write_policy`); ``clock`` is
     the business clock. A bus is registered for teardown before it starts, so one that
     fails half-way is stopped too; a bus that does not stop fails the test
-    (:class:`services.runtime.bootstrap.StopFailed`).
+    (:class:`services.sdk.wiring.StopFailed`).
     """
     started: list[Bus] = []
 

@@ -8,9 +8,8 @@ import nats
 from nats.aio.client import Client
 
 from services.cli.security import CLIENT_CERT, CLIENT_KEY, SITE_CA, site_dir
-from services.runtime.connection import AgencyConnection
-from services.runtime.nats_server import EmbeddedNatsServer
-from services.runtime.registry import key_path
+from services.runtime.identity import AgencyConnection, key_path
+from services.runtime.server import EmbeddedNatsServer
 
 __all__ = ["ErrorLog", "SecuredServer", "connect_as"]
 

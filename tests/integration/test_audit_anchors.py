@@ -18,9 +18,8 @@ from services.coordinator.audit_anchor import (
     latest_anchor,
     sign_anchor,
 )
-from services.runtime.nats_server import EmbeddedNatsServer, free_port
-from services.runtime.registry import key_path, load_registry
-from services.runtime.signing import AgencyKey
+from services.runtime.identity import AgencyKey, key_path, load_registry
+from services.runtime.server import EmbeddedNatsServer, free_port
 from tests.conftest import REGISTRY
 from tests.integration.secured import SecuredServer, connect_as
 

@@ -31,12 +31,9 @@ from services.coordinator.audit import (
 )
 from services.coordinator.audit_anchor import sign_anchor
 from services.coordinator.audit_store import AuditRecord
-from services.runtime.bootstrap import Bus
-from services.runtime.database import Database, database_url_for
-from services.runtime.queries import query_case
-from services.runtime.registry import key_path
-from services.runtime.settings import Settings
-from services.runtime.signing import AgencyKey, generate_seed, sign_envelope
+from services.runtime.identity import AgencyKey, Settings, generate_seed, key_path, sign_envelope
+from services.runtime.storage import Database, database_url_for
+from services.sdk import Bus, query_case
 from tests.integration.wire import dead_letters, publish, signed, to_coordinator, wait_until
 
 pytestmark = pytest.mark.integration

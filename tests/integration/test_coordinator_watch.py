@@ -15,7 +15,7 @@ from services.coordinator.watch import (
     count_referrals,
     count_unacknowledged,
 )
-from services.runtime.database import Database
+from services.runtime.storage import Database
 
 pytestmark = pytest.mark.integration
 

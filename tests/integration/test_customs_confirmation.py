@@ -19,10 +19,9 @@ from services.cli.demo_support import detention
 from services.customs.app import CustomsService
 from services.customs.confirmation_store import ClockStatus, clocks_of
 from services.customs.store import DetentionRecord
-from services.runtime.bootstrap import Bus
-from services.runtime.clock import FixedClock
-from services.runtime.errors import StepRefused
-from services.runtime.settings import Settings
+from services.runtime.bus import FixedClock, StepRefused
+from services.runtime.identity import Settings
+from services.sdk import Bus
 from tests.integration.conftest import StartBus
 from tests.integration.wire import wait_until
 

@@ -13,9 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from services.coordinator.audit_store import AuditRecord
 from services.coordinator.store import CoordinatorTable
-from services.runtime.database import Database
-from services.runtime.database_roles import roles_sql, service_role
-from services.runtime.migrations import upgrade_schema
+from services.runtime.storage import Database, roles_sql, service_role, upgrade_schema
 from tests.conftest import POSTGRES_URL, _postgres_reachable, drop_schemas
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]

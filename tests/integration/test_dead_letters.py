@@ -27,9 +27,8 @@ from contracts.cases import (
 from contracts.envelope import RejectReason, encode_envelope
 from contracts.identifiers import new_ulid
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM
-from services.runtime.bootstrap import Bus
-from services.runtime.queries import query_case
-from services.runtime.settings import Settings
+from services.runtime.identity import Settings
+from services.sdk import Bus, query_case
 from tests.integration.wire import dead_letters, publish, signed, to_coordinator, wait_until
 
 pytestmark = pytest.mark.integration
@@ -72,8 +71,7 @@ def _wire(settings: Settings, **changes: Any) -> dict[str, Any]:
 def _resigned(settings: Settings, mutate: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     """A case.opened whose data is changed *before* signing: the signature is valid."""
     from contracts.envelope import signing_input
-    from services.runtime.registry import key_path
-    from services.runtime.signing import AgencyKey
+    from services.runtime.identity import AgencyKey, key_path
 
     body: dict[str, Any] = json.loads(
         encode_envelope(signed(settings, SENDER, _opened(), case_id=new_ulid()))

@@ -16,10 +16,9 @@ from contracts.referral_clocks import ClockStopGround
 from contracts.referral_queries import DeadlineView
 from contracts.referrals import ReferralKind, ReferralStage, ReferralState
 from services.coordinator.app import CoordinatorService
-from services.runtime.bootstrap import Bus
-from services.runtime.clock import FixedClock
-from services.runtime.referral_queries import query_referrals
-from services.runtime.settings import Settings
+from services.runtime.bus import FixedClock
+from services.runtime.identity import Settings
+from services.sdk import Bus, query_referrals
 from tests.integration.conftest import StartBus
 from tests.integration.test_referral_kinds import desk, until_state
 from tests.integration.wire import dead_letters, wait_until

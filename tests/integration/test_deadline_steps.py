@@ -23,10 +23,8 @@ from services.coordinator.deadline_store import (
     settle_deadlines,
 )
 from services.coordinator.deadlines import DeadlineStepRefused, deadlines_opened
-from services.runtime.business_calendar import CalendarPolicy
-from services.runtime.database import Database
-from services.runtime.policy import load_policy, policy_section
-from services.runtime.rules import RuleBook
+from services.runtime.law import CalendarPolicy, RuleBook, load_policy, policy_section
+from services.runtime.storage import Database
 
 pytestmark = pytest.mark.integration
 

@@ -14,11 +14,9 @@ from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralConcluded, ReferralKind, ReferralState
 from contracts.subjects import EVENT_STREAM, event_subject
 from services.judicial.app import JudicialService
-from services.runtime.bootstrap import Bus
-from services.runtime.clock import FixedClock
-from services.runtime.errors import StepRefused
-from services.runtime.referral_queries import query_referrals
-from services.runtime.settings import Settings
+from services.runtime.bus import FixedClock, StepRefused
+from services.runtime.identity import Settings
+from services.sdk import Bus, query_referrals
 from tests.integration.conftest import StartBus
 from tests.integration.test_referral_kinds import desk, ledger, until_state
 from tests.integration.wire import dead_letters, publish, signed, wait_until

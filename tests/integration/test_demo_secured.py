@@ -10,10 +10,8 @@ import pytest
 
 from contracts.envelope import EnvelopeRejected, RejectReason, decode_event
 from contracts.subjects import EVENT_STREAM
-from services.runtime.connection import AgencyConnection
-from services.runtime.nats_server import EmbeddedNatsServer, free_port
-from services.runtime.registry import key_path, load_registry
-from services.runtime.signing import verify_event
+from services.runtime.identity import AgencyConnection, key_path, load_registry, verify_event
+from services.runtime.server import EmbeddedNatsServer, free_port
 from tests.conftest import REGISTRY
 
 pytestmark = pytest.mark.integration

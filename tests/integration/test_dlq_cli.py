@@ -20,11 +20,9 @@ from contracts.envelope import RejectReason
 from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralAcknowledged, ReferralIssued, ReferralKind
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM, event_subject
-from services.runtime.bootstrap import Bus
-from services.runtime.dead_letters import read_dead_letters, replay
-from services.runtime.queries import query_case
-from services.runtime.registry import load_registry
-from services.runtime.settings import Settings
+from services.runtime.bus import read_dead_letters, replay
+from services.runtime.identity import Settings, load_registry
+from services.sdk import Bus, query_case
 from tests.integration.conftest import StartBus
 from tests.integration.test_dead_letters import _opened
 from tests.integration.wire import dead_letters, publish, signed, to_coordinator, wait_until

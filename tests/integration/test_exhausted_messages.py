@@ -27,16 +27,15 @@ from contracts.identifiers import new_ulid
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM, event_subject
 from services.coordinator.app import CoordinatorService
 from services.coordinator.store import TimelineRecord
-from services.runtime import adapter
-from services.runtime.adapter import UnitOfWork
-from services.runtime.bootstrap import Bus
-from services.runtime.consumer import EventConsumer
-from services.runtime.settings import Settings
-from services.runtime.streams import (
+from services.runtime.bus import (
+    EventConsumer,
     agency_consumer_spec,
     coordinator_consumer_spec,
     ensure_consumer,
 )
+from services.runtime.identity import Settings
+from services.sdk import Bus, UnitOfWork
+from services.sdk import service as adapter
 from tests.conftest import REGISTRY
 from tests.integration.conftest import StartBus
 from tests.integration.test_dead_letters import _opened

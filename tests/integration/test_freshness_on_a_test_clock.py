@@ -1,5 +1,5 @@
 """A bus on a simulated clock still refuses stale events: the freshness check runs on the
-injected clock (services.runtime.replay.stored_on_clock) instead of being switched off."""
+injected clock (services.runtime.bus.freshness.stored_on_clock) instead of being switched off."""
 
 import json
 from datetime import UTC, datetime, timedelta
@@ -10,11 +10,9 @@ from sqlmodel import col, select
 from contracts.envelope import RejectReason, encode_envelope, new_envelope
 from contracts.identifiers import new_ulid
 from services.coordinator.store import TimelineRecord
-from services.runtime.bootstrap import Bus
-from services.runtime.clock import FixedClock
-from services.runtime.registry import key_path
-from services.runtime.settings import Settings
-from services.runtime.signing import AgencyKey, sign_envelope
+from services.runtime.bus import FixedClock
+from services.runtime.identity import AgencyKey, Settings, key_path, sign_envelope
+from services.sdk import Bus
 from tests.integration.conftest import StartBus
 from tests.integration.test_dead_letters import _opened
 from tests.integration.wire import dead_letters, publish, to_coordinator, wait_until

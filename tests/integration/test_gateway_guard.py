@@ -11,12 +11,10 @@ import structlog
 from fastapi import FastAPI
 
 from services.cli.catalogue import CATALOGUE
-from services.runtime.bootstrap import Bus
-from services.runtime.gateway_guard import DEFAULT_MAX_BODY_BYTES
-from services.runtime.gateway_server import GatewayServer, gateway_app
-from services.runtime.http import HttpServer
-from services.runtime.nats_server import free_port
-from services.runtime.settings import Settings
+from services.gateway import DEFAULT_MAX_BODY_BYTES, GatewayServer, gateway_app
+from services.runtime.identity import Settings
+from services.runtime.server import free_port
+from services.sdk import Bus, HttpServer
 
 pytestmark = pytest.mark.integration
 

@@ -15,13 +15,11 @@ from sqlmodel import col, func, select
 from contracts.cases import CaseOpened
 from contracts.identifiers import new_ulid
 from services.cli.catalogue import CATALOGUE
-from services.runtime.bootstrap import Bus
-from services.runtime.gateway_idempotency import IdempotencyKeys, IdempotencyRecord
-from services.runtime.gateway_problems import GatewayProblem
-from services.runtime.gateway_server import GatewayServer
-from services.runtime.nats_server import free_port
-from services.runtime.outbox import OutboxRecord
-from services.runtime.settings import Settings
+from services.gateway import GatewayProblem, GatewayServer, IdempotencyKeys, IdempotencyRecord
+from services.runtime.bus import OutboxRecord
+from services.runtime.identity import Settings
+from services.runtime.server import free_port
+from services.sdk import Bus
 
 pytestmark = pytest.mark.integration
 

@@ -11,13 +11,12 @@ import pytest
 
 from contracts.identifiers import new_ulid
 from services.cli.catalogue import CATALOGUE
+from services.gateway import GatewayServer, InboxItem, positioned
 from services.mediation.app import MediationService
 from services.mediation.domain import MediationAgreement
-from services.runtime.bootstrap import Bus
-from services.runtime.gateway_inbox import InboxItem, positioned
-from services.runtime.gateway_server import GatewayServer
-from services.runtime.nats_server import free_port
-from services.runtime.settings import Settings
+from services.runtime.identity import Settings
+from services.runtime.server import free_port
+from services.sdk import Bus
 from tests.integration.wire import wait_until
 
 pytestmark = pytest.mark.integration

@@ -17,13 +17,12 @@ from contracts.base import Payload
 from contracts.events import EVENT_MODELS
 from contracts.identifiers import new_ulid
 from services.cli.catalogue import CATALOGUE
+from services.gateway import NOT_SUBMITTABLE, GatewayServer
 from services.mediation.app import MediationService
 from services.mediation.domain import MediationAgreement
-from services.runtime.bootstrap import Bus
-from services.runtime.gateway_server import GatewayServer
-from services.runtime.gateway_submit import NOT_SUBMITTABLE
-from services.runtime.nats_server import EmbeddedNatsServer, free_port
-from services.runtime.settings import Settings
+from services.runtime.identity import Settings
+from services.runtime.server import EmbeddedNatsServer, free_port
+from services.sdk import Bus
 from tests.conftest import REGISTRY
 
 pytestmark = pytest.mark.integration

@@ -11,11 +11,10 @@ from structlog.testing import capture_logs
 
 from contracts.identifiers import new_ulid
 from services.cli.catalogue import CATALOGUE
-from services.runtime.bootstrap import Bus
-from services.runtime.gateway_server import GatewayServer
-from services.runtime.gateway_tokens import GatewayTokens, add_token, remove_token
-from services.runtime.nats_server import free_port
-from services.runtime.settings import Settings
+from services.gateway import GatewayServer, GatewayTokens, add_token, remove_token
+from services.runtime.identity import Settings
+from services.runtime.server import free_port
+from services.sdk import Bus
 
 pytestmark = pytest.mark.integration
 

@@ -17,11 +17,10 @@ import pytest
 
 from contracts.identifiers import new_ulid
 from services.cli.catalogue import CATALOGUE
-from services.runtime.bootstrap import Bus
-from services.runtime.gateway_server import GatewayServer
-from services.runtime.nats_server import free_port
-from services.runtime.referral_desk import ReferralRecord
-from services.runtime.settings import Settings
+from services.gateway import GatewayServer
+from services.runtime.identity import Settings
+from services.runtime.server import free_port
+from services.sdk import Bus, ReferralRecord
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 

@@ -30,13 +30,10 @@ from contracts.envelope import CONTENT_TYPE, RejectReason, encode_envelope, new_
 from contracts.identifiers import new_ulid
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM, agency_consumer, event_subject
 from services.coordinator.store import TimelineRecord
-from services.runtime import adapter, key_history
-from services.runtime.bootstrap import Bus
-from services.runtime.inbox import InboxRecord
-from services.runtime.registry import key_path
-from services.runtime.settings import Settings
-from services.runtime.signing import AgencyKey, sign_envelope
-from services.runtime.streams import COORDINATOR_CONSUMER
+from services.runtime.bus import COORDINATOR_CONSUMER, InboxRecord
+from services.runtime.identity import AgencyKey, Settings, key_history, key_path, sign_envelope
+from services.sdk import Bus
+from services.sdk import service as adapter
 from tests.hostile import RAW, spliced
 from tests.integration.test_dead_letters import _opened
 from tests.integration.wire import signed, wait_until

@@ -11,9 +11,8 @@ import pytest
 
 from contracts.agencies import AgencyKeyPeriod, Registry, dump_registry
 from contracts.subjects import COORDINATOR
-from services.runtime.bootstrap import Bus
-from services.runtime.registry import key_path, load_registry
-from services.runtime.signing import AgencyKey, generate_seed
+from services.runtime.identity import AgencyKey, generate_seed, key_path, load_registry
+from services.sdk import Bus
 from tests.conftest import REGISTRY
 from tests.integration.conftest import StartBus
 from tests.integration.test_secured_bus import (

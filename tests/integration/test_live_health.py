@@ -9,10 +9,9 @@ import pytest
 
 from contracts.subjects import COORDINATOR
 from services.coordinator.app import CoordinatorService
-from services.runtime import periodic
-from services.runtime.bootstrap import Bus
-from services.runtime.http import HttpServer, build_http_app
-from services.runtime.nats_server import free_port
+from services.runtime.ops import periodic
+from services.runtime.server import free_port
+from services.sdk import Bus, HttpServer, build_http_app
 from tests.integration.wire import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.parametrize("database_url", [None])]

@@ -13,16 +13,14 @@ from contracts.cases import CaseStatus
 from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralKind, ReferralState
 from services.cli.catalogue import CATALOGUE
+from services.gateway import GatewayServer
 from services.judicial.app import JudicialService
 from services.mediation.app import MediationService
 from services.mediation.domain import MediationAgreement
-from services.runtime.agency_adapter import LocalCaseRecord
-from services.runtime.bootstrap import Bus
-from services.runtime.errors import StepRefused
-from services.runtime.gateway_server import GatewayServer
-from services.runtime.nats_server import free_port
-from services.runtime.referral_desk import ReferralRecord
-from services.runtime.settings import Settings
+from services.runtime.bus import StepRefused
+from services.runtime.identity import Settings
+from services.runtime.server import free_port
+from services.sdk import Bus, LocalCaseRecord, ReferralRecord
 from tests.integration.wire import wait_until
 
 pytestmark = pytest.mark.integration

@@ -27,9 +27,9 @@ from services.cli.demo import _detention
 from services.coordinator.app import CoordinatorService
 from services.coordinator.store import CoordinatorTable
 from services.customs.app import CustomsService
-from services.runtime.bootstrap import Bus, agency_database, bootstrap
-from services.runtime.database import Database
-from services.runtime.migrations import (
+from services.runtime.identity import Settings, prepare_registry
+from services.runtime.storage import (
+    Database,
     SchemaOutOfDate,
     alembic_config,
     current_revisions,
@@ -37,9 +37,7 @@ from services.runtime.migrations import (
     pending_changes,
     upgrade_schema,
 )
-from services.runtime.queries import query_case
-from services.runtime.registry import prepare_registry
-from services.runtime.settings import Settings
+from services.sdk import Bus, agency_database, bootstrap, query_case
 from tests.conftest import REGISTRY
 from tests.integration.conftest import AGENCIES
 from tests.integration.wire import wait_until

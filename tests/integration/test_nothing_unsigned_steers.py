@@ -35,14 +35,15 @@ from contracts.subjects import (
     event_subject,
     query_subject,
 )
-from services.runtime.bootstrap import Bus
-from services.runtime.connection import AgencyConnection
-from services.runtime.dlq import REPLAY_FOR_HEADER, REPLAY_SUBJECT_HEADER
-from services.runtime.nats_config import OPERATOR
-from services.runtime.queries import query_case
-from services.runtime.registry import key_path
-from services.runtime.settings import Settings
-from services.runtime.streams import agency_consumer_spec, ensure_consumer
+from services.runtime.bus import (
+    REPLAY_FOR_HEADER,
+    REPLAY_SUBJECT_HEADER,
+    agency_consumer_spec,
+    ensure_consumer,
+)
+from services.runtime.identity import AgencyConnection, Settings, key_path
+from services.runtime.server import OPERATOR
+from services.sdk import Bus, query_case
 from tests.conftest import REGISTRY
 from tests.integration.conftest import StartBus
 from tests.integration.secured import ErrorLog

@@ -31,12 +31,9 @@ from services.cli.demo import CUSTOMS, STRANGER, run_demo
 from services.cli.demo_chain import REGULATOR
 from services.cli.status import gather_status
 from services.customs.app import CustomsService
-from services.runtime.agency_adapter import AgencyAdapter
-from services.runtime.bootstrap import Bus
-from services.runtime.http import HttpServer, build_http_app
-from services.runtime.nats_server import free_port
-from services.runtime.settings import Settings
-from services.runtime.warning_desk import WarningRecord
+from services.runtime.identity import Settings
+from services.runtime.server import free_port
+from services.sdk import AgencyAdapter, Bus, HttpServer, WarningRecord, build_http_app
 from tests.deploy.dashboards import RULES, alert_rules, dashboard_panels
 from tests.deploy.prometheus_server import query, running_prometheus
 from tests.integration.wire import publish, signed, wait_until

@@ -18,11 +18,8 @@ from typing import Any
 import pytest
 
 from contracts.identifiers import new_ulid
-from services.runtime.connection import AgencyConnection
-from services.runtime.nats_server import free_port
-from services.runtime.operator import read_bus_record
-from services.runtime.registry import key_path
-from services.runtime.settings import Settings
+from services.runtime.identity import AgencyConnection, Settings, key_path, read_bus_record
+from services.runtime.server import free_port
 from tests.conftest import REPO
 from tests.integration.test_dead_letters import _opened
 from tests.integration.wire import publish, signed, to_coordinator

@@ -11,13 +11,16 @@ from sqlmodel import select
 from contracts.envelope import RejectReason
 from contracts.identifiers import new_ulid
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM
-from services.runtime.clock import SystemClock
-from services.runtime.database import Database, database_url_for
-from services.runtime.dead_letters import read_dead_letters
-from services.runtime.migrations import upgrade_schema
-from services.runtime.outbox import OutboxRecord, OutboxRelay, put_in_outbox, unsent_count
-from services.runtime.registry import prepare_registry
-from services.runtime.settings import Settings
+from services.runtime.bus import (
+    OutboxRecord,
+    OutboxRelay,
+    SystemClock,
+    put_in_outbox,
+    read_dead_letters,
+    unsent_count,
+)
+from services.runtime.identity import Settings, prepare_registry
+from services.runtime.storage import Database, database_url_for, upgrade_schema
 from tests.integration.test_dead_letters import _opened
 from tests.integration.wire import signed, to_coordinator
 

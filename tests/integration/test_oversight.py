@@ -22,11 +22,9 @@ from services.coordinator.deadline_store import DeadlineRecord, DeadlineStatus
 from services.coordinator.oversight_flow import OversightRecord
 from services.enforcement.app import EnforcementService
 from services.judicial.app import JudicialService
-from services.runtime.bootstrap import Bus
-from services.runtime.clock import FixedClock
-from services.runtime.errors import StepRefused
-from services.runtime.queries import query_case
-from services.runtime.settings import Settings
+from services.runtime.bus import FixedClock, StepRefused
+from services.runtime.identity import Settings
+from services.sdk import Bus, query_case
 from tests.integration.conftest import StartBus
 from tests.integration.test_referral_kinds import until_state
 from tests.integration.wire import wait_until

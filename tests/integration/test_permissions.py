@@ -17,9 +17,9 @@ from nats.js.api import StreamConfig
 
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM, agency_consumer, event_subject
 from services.cli.security import write_nats_config
-from services.runtime.bootstrap import provision_streams
-from services.runtime.nats_server import EmbeddedNatsServer, free_port
-from services.runtime.streams import agency_consumer_spec, ensure_consumer
+from services.runtime.bus import agency_consumer_spec, ensure_consumer
+from services.runtime.server import EmbeddedNatsServer, free_port
+from services.sdk import provision_streams
 from tests.conftest import REGISTRY
 from tests.integration.secured import SecuredServer, connect_as
 
@@ -61,7 +61,7 @@ async def test_an_anonymous_client_is_refused(secured: SecuredServer) -> None:
 async def test_a_client_with_an_unregistered_key_is_refused(
     secured: SecuredServer, tmp_path: Path
 ) -> None:
-    from services.runtime.signing import load_or_create_key
+    from services.runtime.identity import load_or_create_key
 
     load_or_create_key(tmp_path / "stranger.nk")
     errors: list[str] = []

@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 
 from services.cli.policy import REFERRALS_DOC, rules_markdown, with_rules_table
-from services.runtime.business_calendar import CalendarPolicy
-from services.runtime.policy import load_policy, policy_section
-from services.runtime.rules import RuleBook
+from services.runtime.law import CalendarPolicy, RuleBook, load_policy, policy_section
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from services.cli.catalogue import CATALOGUE
-from services.runtime.bootstrap import Bus
-from services.runtime.settings import Settings
+from services.runtime.identity import Settings
+from services.sdk import Bus
 from tests.conftest import REGISTRY
 
 pytestmark = pytest.mark.integration

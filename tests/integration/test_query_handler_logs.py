@@ -16,10 +16,10 @@ from contracts.subjects import COORDINATOR, QUERY_PREFIX
 from contracts.warning_queries import WARNINGS_QUERY, WarningsReply
 from services.cli.catalogue import CATALOGUE
 from services.coordinator.app import CoordinatorService
-from services.runtime.bootstrap import Bus
-from services.runtime.logging import configure_logging
-from services.runtime.redaction import REDACTED
-from services.runtime.settings import Settings
+from services.runtime.identity import Settings
+from services.runtime.ops import configure_logging
+from services.runtime.privacy import REDACTED
+from services.sdk import Bus
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from contracts.subjects import COORDINATOR
-from services.runtime.queries import query_case
+from services.sdk import query_case
 from tests.conftest import write_policy
 from tests.integration.conftest import StartBus
 from tests.integration.test_secured_bus import AGENCIES, CUSTOMS, REGULATOR, _settings

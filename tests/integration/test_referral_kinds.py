@@ -6,12 +6,8 @@ import pytest
 from contracts.identifiers import new_ulid
 from contracts.queries import CaseView
 from contracts.referrals import ReferralKind, ReferralState
-from services.runtime.agency_adapter import AgencyAdapter
-from services.runtime.bootstrap import Bus
-from services.runtime.queries import query_case
-from services.runtime.referral_desk import ReferralRecord
-from services.runtime.referral_linkage import SUPERVISED_KINDS
-from services.runtime.settings import Settings
+from services.runtime.identity import Settings
+from services.sdk import SUPERVISED_KINDS, AgencyAdapter, Bus, ReferralRecord, query_case
 from tests.integration.conftest import StartBus
 from tests.integration.wire import wait_until
 

@@ -15,9 +15,7 @@ from contracts.subjects import event_subject
 from services.cli.demo import _detention
 from services.customs.app import CustomsService
 from services.enforcement.app import EnforcementService
-from services.runtime.bootstrap import Bus
-from services.runtime.queries import query_case
-from services.runtime.referral_desk import ReferralRecord
+from services.sdk import Bus, ReferralRecord, query_case
 from tests.integration.wire import dead_letters, publish, signed, wait_until
 
 pytestmark = pytest.mark.integration
@@ -115,7 +113,7 @@ async def test_an_officer_cannot_take_a_step_the_state_machine_forbids(bus: Bus)
         return await _ledger(bus, "amr-shanghai", referral_id) is not None
 
     await wait_until(received, what="the referral to arrive")
-    from services.runtime.errors import StepRefused
+    from services.runtime.bus import StepRefused
 
     with pytest.raises(StepRefused, match="not allowed from state acknowledged"):
         async with regulator.unit_of_work() as uow:

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.runtime.nats_server import free_port
+from services.runtime.server import free_port
 from tests.conftest import REGISTRY
 
 pytestmark = pytest.mark.integration

@@ -17,14 +17,18 @@ from contracts.envelope import Envelope, new_envelope
 from contracts.identifiers import new_ulid
 from contracts.subjects import COORDINATOR, event_subject
 from services.cli.security import write_nats_config
-from services.runtime.bootstrap import Bus
-from services.runtime.connection import AgencyConnection
-from services.runtime.nats_config import TlsFiles
-from services.runtime.nats_server import EmbeddedNatsServer, free_port
-from services.runtime.queries import query_case
-from services.runtime.registry import key_path, load_registry, prepare_registry
-from services.runtime.settings import Settings
-from services.runtime.signing import AgencyKey, generate_seed, sign_envelope
+from services.runtime.identity import (
+    AgencyConnection,
+    AgencyKey,
+    Settings,
+    generate_seed,
+    key_path,
+    load_registry,
+    prepare_registry,
+    sign_envelope,
+)
+from services.runtime.server import EmbeddedNatsServer, TlsFiles, free_port
+from services.sdk import Bus, query_case
 from tests.conftest import REGISTRY
 from tests.integration.conftest import StartBus
 from tests.integration.test_audit_log import _opened

@@ -30,14 +30,16 @@ from services.cli.catalogue import CATALOGUE
 from services.cli.security import write_nats_config
 from services.coordinator.store import TimelineRecord
 from services.customs.app import CustomsService
-from services.runtime.bootstrap import Bus
-from services.runtime.inbox import InboxRecord
-from services.runtime.nats_server import EmbeddedNatsServer, free_port
-from services.runtime.nats_sites import SEED_VARIABLE, hub_config, site_config
-from services.runtime.outbox import OutboxRecord
-from services.runtime.queries import query_case
-from services.runtime.registry import key_path, load_registry
-from services.runtime.settings import Settings
+from services.runtime.bus import InboxRecord, OutboxRecord
+from services.runtime.identity import Settings, key_path, load_registry
+from services.runtime.server import (
+    SEED_VARIABLE,
+    EmbeddedNatsServer,
+    free_port,
+    hub_config,
+    site_config,
+)
+from services.sdk import Bus, query_case
 from tests.conftest import REGISTRY, drop_schemas
 from tests.integration.wire import dead_letters, publish, signed, wait_until
 

@@ -24,10 +24,16 @@ from services.coordinator.store import (
     load_case,
     save_case,
 )
-from services.runtime.clock import FixedClock
-from services.runtime.database import Database
-from services.runtime.inbox import InboxVerdict, record_in_inbox
-from services.runtime.outbox import OutboxRecord, OutboxRelay, put_in_outbox, unsent_count
+from services.runtime.bus import (
+    FixedClock,
+    InboxVerdict,
+    OutboxRecord,
+    OutboxRelay,
+    put_in_outbox,
+    record_in_inbox,
+    unsent_count,
+)
+from services.runtime.storage import Database
 from tests.fakes import FakeJetStream
 
 pytestmark = pytest.mark.integration

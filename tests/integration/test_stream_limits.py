@@ -7,12 +7,11 @@ import nats
 import pytest
 
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM
-from services.runtime.bootstrap import provision_streams, stream_layout
-from services.runtime.errors import ConfigurationError
-from services.runtime.nats_server import EmbeddedNatsServer, free_port
-from services.runtime.policy import load_policy, policy_section
-from services.runtime.settings import Settings
-from services.runtime.streams import StreamLayout, StreamRetention
+from services.runtime.bus import ConfigurationError, StreamLayout, StreamRetention
+from services.runtime.identity import Settings
+from services.runtime.law import load_policy, policy_section
+from services.runtime.server import EmbeddedNatsServer, free_port
+from services.sdk import provision_streams, stream_layout
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration

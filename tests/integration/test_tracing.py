@@ -19,11 +19,10 @@ from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralKind, ReferralState
 from services.cli.demo import _detention
 from services.customs.app import CustomsService
-from services.runtime.bootstrap import Bus
-from services.runtime.gateway_server import GatewayServer
-from services.runtime.nats_server import free_port
-from services.runtime.outbox import OutboxRecord
-from services.runtime.referral_desk import ReferralRecord
+from services.gateway import GatewayServer
+from services.runtime.bus import OutboxRecord
+from services.runtime.server import free_port
+from services.sdk import Bus, ReferralRecord
 from tests.integration.wire import wait_until
 
 pytestmark = pytest.mark.integration

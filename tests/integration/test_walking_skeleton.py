@@ -19,8 +19,8 @@ from contracts.envelope import CONTENT_TYPE, TRACEPARENT_PATTERN, decode_event
 from contracts.identifiers import is_ulid
 from contracts.subjects import parse_event_subject
 from services.cli.demo import run_demo
-from services.runtime.bootstrap import Bus
-from services.runtime.signing import verify_event
+from services.runtime.identity import verify_event
+from services.sdk import Bus
 
 pytestmark = pytest.mark.integration
 

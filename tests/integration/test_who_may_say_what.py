@@ -33,9 +33,8 @@ from services.cli.audit import load_entries
 from services.cli.demo import _detention
 from services.coordinator.audit import AuditVerdict
 from services.customs.app import CustomsService
-from services.runtime.bootstrap import Bus
-from services.runtime.queries import query_case
-from services.runtime.settings import Settings
+from services.runtime.identity import Settings
+from services.sdk import Bus, query_case
 from tests.integration.wire import dead_letters, publish, signed, wait_until
 
 pytestmark = pytest.mark.integration

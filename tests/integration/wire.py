@@ -12,9 +12,7 @@ from nats.js.api import RawStreamMsg
 from contracts.base import Payload
 from contracts.envelope import CONTENT_TYPE, Envelope, encode_envelope, new_envelope
 from contracts.subjects import DLQ_STREAM, event_subject
-from services.runtime.registry import key_path
-from services.runtime.settings import Settings
-from services.runtime.signing import AgencyKey, sign_envelope
+from services.runtime.identity import AgencyKey, Settings, key_path, sign_envelope
 
 __all__ = ["dead_letters", "publish", "signed", "to_coordinator", "wait_until"]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import nats
 from nats.errors import Error as NatsError
 
-from services.runtime.nats_server import EmbeddedNatsServer, free_port
+from services.runtime.server import EmbeddedNatsServer, free_port
 from tests.conftest import REPO
 
 __all__ = ["CLUSTER_CONFIG", "LoopbackCluster"]

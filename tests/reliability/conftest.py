@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from services.runtime.nats_server import EmbeddedNatsServer, free_port
-from services.runtime.settings import Settings
+from services.runtime.identity import Settings
+from services.runtime.server import EmbeddedNatsServer, free_port
 from tests.conftest import REGISTRY, drop_schemas
 
 

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.runtime.settings import Settings
+from services.runtime.identity import Settings
 
 __all__ = ["Fleet", "ServiceProcess", "environment"]
 

@@ -22,12 +22,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.subjects import COORDINATOR, DLQ_STREAM, EVENT_STREAM, agency_consumer
 from services.coordinator.store import TimelineRecord
-from services.runtime.database import Database, database_url_for
-from services.runtime.inbox import InboxRecord
-from services.runtime.outbox import OutboxRecord
-from services.runtime.referral_desk import ReferralRecord
-from services.runtime.settings import Settings, server_list
-from services.runtime.streams import COORDINATOR_CONSUMER
+from services.runtime.bus import COORDINATOR_CONSUMER, InboxRecord, OutboxRecord
+from services.runtime.identity import Settings, server_list
+from services.runtime.storage import Database, database_url_for
+from services.sdk import ReferralRecord
 
 __all__ = ["EVENTS_PER_CASE", "STEPS_PER_CASE", "Tally", "count_everything", "database_of"]
 

@@ -16,11 +16,9 @@ from sqlmodel import col, select
 
 from contracts.referrals import ReferralKind
 from services.customs.app import CustomsService
-from services.runtime.agency_adapter import LocalCaseRecord
-from services.runtime.bootstrap import bootstrap
-from services.runtime.logging import configure_logging
-from services.runtime.registry import prepare_registry
-from services.runtime.settings import Settings
+from services.runtime.identity import Settings, prepare_registry
+from services.runtime.ops import configure_logging
+from services.sdk import LocalCaseRecord, bootstrap
 
 __all__ = ["main"]
 

@@ -21,12 +21,9 @@ from sqlmodel import col, select
 
 from contracts.identifiers import new_ulid
 from contracts.subjects import COORDINATOR, EVENT_STREAM, agency_consumer
-from services.runtime.bootstrap import provision_streams
-from services.runtime.inbox import InboxRecord
-from services.runtime.outbox import unsent_count
-from services.runtime.registry import prepare_registry
-from services.runtime.settings import Settings, server_list
-from services.runtime.streams import COORDINATOR_CONSUMER, StreamLayout
+from services.runtime.bus import COORDINATOR_CONSUMER, InboxRecord, StreamLayout, unsent_count
+from services.runtime.identity import Settings, prepare_registry, server_list
+from services.sdk import provision_streams
 from tests.reliability.fleet import Fleet, ServiceProcess
 from tests.reliability.ledger import EVENTS_PER_CASE, Tally, count_everything, database_of
 

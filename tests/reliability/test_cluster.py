@@ -9,7 +9,7 @@ import nats
 import pytest
 
 from contracts.subjects import EVENT_STREAM
-from services.runtime.settings import Settings, server_list
+from services.runtime.identity import Settings, server_list
 from tests.reliability.cluster import LoopbackCluster
 from tests.reliability.scenario import EVERY_SERVICE, Load, events_for, run_scenario
 

@@ -9,8 +9,8 @@ from functools import partial
 
 import pytest
 
-from services.runtime.nats_server import EmbeddedNatsServer
-from services.runtime.settings import Settings
+from services.runtime.identity import Settings
+from services.runtime.server import EmbeddedNatsServer
 from tests.reliability.scenario import (
     EVERY_SERVICE,
     ORIGIN,

@@ -14,8 +14,8 @@ import pytest
 
 from services.cli.catalogue import CATALOGUE
 from services.cli.demo import demo_settings, run_demo
-from services.runtime.bootstrap import Bus
-from services.runtime.settings import Settings
+from services.runtime.identity import Settings
+from services.sdk import Bus
 from tests.conftest import REGISTRY
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(180)]

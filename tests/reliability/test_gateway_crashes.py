@@ -27,10 +27,9 @@ from sqlmodel import col, select
 from contracts.cases import CaseOpened, CaseStatus
 from contracts.identifiers import new_ulid
 from services.coordinator.store import TimelineRecord
-from services.runtime.database import Database, database_url_for
-from services.runtime.nats_server import free_port
-from services.runtime.registry import prepare_registry
-from services.runtime.settings import Settings
+from services.runtime.identity import Settings, prepare_registry
+from services.runtime.server import free_port
+from services.runtime.storage import Database, database_url_for
 from tests.integration.wire import wait_until
 from tests.reliability.fleet import BIN, Fleet, ServiceProcess, environment
 

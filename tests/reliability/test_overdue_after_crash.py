@@ -21,8 +21,7 @@ from contracts.cases import CaseOpened, IpRight
 from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralIssued, ReferralKind
 from contracts.subjects import EVENT_STREAM, event_subject
-from services.runtime.registry import prepare_registry
-from services.runtime.settings import Settings
+from services.runtime.identity import Settings, prepare_registry
 from tests.conftest import write_policy
 from tests.integration.wire import publish, signed, wait_until
 from tests.reliability.fleet import Fleet

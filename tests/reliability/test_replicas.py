@@ -10,7 +10,7 @@ from functools import partial
 import pytest
 
 from contracts.subjects import COORDINATOR
-from services.runtime.settings import Settings
+from services.runtime.identity import Settings
 from tests.reliability.scenario import RECIPIENT, Load, events_for, kill_process, run_scenario
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(420)]

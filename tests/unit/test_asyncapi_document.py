@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from services.cli.specs import ASYNCAPI_PATH
-from services.runtime.asyncapi import PRODUCTION_SERVERS, _typed
+from services.sdk import PRODUCTION_SERVERS
+from services.sdk.asyncapi import _typed
 from tests.unit.test_specs_check import REPO, _need_parser
 
 

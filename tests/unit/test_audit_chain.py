@@ -17,7 +17,7 @@ from services.coordinator.audit import (
     head,
 )
 from services.coordinator.audit_anchor import anchor_signed_by, sign_anchor
-from services.runtime.signing import AgencyKey, generate_seed
+from services.runtime.identity import AgencyKey, generate_seed
 
 
 def _raw(n: int, verdict: AuditVerdict = AuditVerdict.ACCEPTED) -> AuditEntry:

@@ -8,15 +8,16 @@ import chinese_calendar
 import pytest
 from pydantic import ValidationError
 
-from services.runtime.business_calendar import (
+from services.runtime.law import (
     BusinessCalendar,
     CalendarNotCovered,
     CalendarPolicy,
     Period,
     PeriodUnit,
     due_at,
+    load_policy,
+    policy_section,
 )
-from services.runtime.policy import load_policy, policy_section
 
 COMMITTED = policy_section(
     load_policy(Path(__file__).parents[2] / "deploy" / "policy.toml"), "calendar", CalendarPolicy

@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 
 from contracts.oversight import CaseFindings, Offence, Offender
-from services.runtime.criminal_thresholds import (
+from services.runtime.bus import ConfigurationError
+from services.runtime.law import (
+    RuleBook,
     ThresholdUnassessable,
     check_threshold_rules,
     crossed_threshold,
+    load_policy,
 )
-from services.runtime.errors import ConfigurationError
-from services.runtime.policy import load_policy
-from services.runtime.rules import RuleBook
 from tests.unit.builders import cny
 
 DEPLOY = Path(__file__).parents[2] / "deploy"

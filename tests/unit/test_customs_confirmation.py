@@ -14,9 +14,7 @@ from services.customs.confirmation import (
     clock_due,
     release_reason,
 )
-from services.runtime.business_calendar import CalendarPolicy
-from services.runtime.policy import load_policy, policy_section
-from services.runtime.rules import RuleBook
+from services.runtime.law import CalendarPolicy, RuleBook, load_policy, policy_section
 
 C = CustomsClock
 POLICY = load_policy(Path(__file__).parents[2] / "deploy" / "policy.toml")

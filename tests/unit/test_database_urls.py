@@ -6,9 +6,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, select
 
-from services.runtime.database import Database, database_url_for, sqlite_url
-from services.runtime.errors import ConfigurationError
-from services.runtime.migrations import upgrade_schema
+from services.runtime.bus import ConfigurationError
+from services.runtime.storage import Database, database_url_for, sqlite_url, upgrade_schema
 
 NOTES = MetaData()
 NOTE = Table(

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from services.runtime.adapter import DETAIL_MAX, _printable
-from services.runtime.exhausted import Exhausted, parse_advisory
+from services.runtime.bus import Exhausted, parse_advisory
+from services.sdk.service import DETAIL_MAX, _printable
 
 ADVISORY = {
     "type": "io.nats.jetstream.advisory.v1.max_deliver",

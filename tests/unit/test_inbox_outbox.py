@@ -11,11 +11,16 @@ from sqlmodel import col, select
 
 from contracts.cases import CaseClosed
 from contracts.envelope import Envelope, Event, decode_event
-from services.runtime.clock import FixedClock
-from services.runtime.database import Database, sqlite_url
-from services.runtime.inbox import InboxVerdict, record_in_inbox
-from services.runtime.migrations import upgrade_schema
-from services.runtime.outbox import OutboxRecord, OutboxRelay, put_in_outbox, unsent_count
+from services.runtime.bus import (
+    FixedClock,
+    InboxVerdict,
+    OutboxRecord,
+    OutboxRelay,
+    put_in_outbox,
+    record_in_inbox,
+    unsent_count,
+)
+from services.runtime.storage import Database, sqlite_url, upgrade_schema
 from tests.fakes import Boom, FakeJetStream
 from tests.unit.builders import AMR, CUSTOMS, PSB, envelope_for, goods_detained, wire
 

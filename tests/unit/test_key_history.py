@@ -6,8 +6,13 @@ import pytest
 
 from contracts.agencies import Agency, AgencyKeyPeriod, dump_registry, parse_registry
 from contracts.envelope import EnvelopeRejected, Event, RejectReason, decode_event
-from services.runtime.key_history import sender_keys, verify_sender
-from services.runtime.signing import AgencyKey, generate_seed, sign_envelope
+from services.runtime.identity import (
+    AgencyKey,
+    generate_seed,
+    sender_keys,
+    sign_envelope,
+    verify_sender,
+)
 from tests.unit.builders import CUSTOMS, WHEN, envelope_for, goods_detained, wire
 
 CASE_ID = "01JABCDEFGHJKMNPQRSTVWXYZ0"

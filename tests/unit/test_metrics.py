@@ -4,7 +4,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from contracts.envelope import RejectReason
 from services.cli.status import read_metrics
-from services.runtime.metrics import IpbusMetrics
+from services.runtime.ops import IpbusMetrics
 
 
 def _value(registry: CollectorRegistry, name: str, **labels: str) -> float | None:

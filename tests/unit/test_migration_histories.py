@@ -4,16 +4,15 @@ import re
 from pathlib import Path
 
 from services.cli.catalogue import CATALOGUE
-from services.runtime import migrations
-from services.runtime.database import RuntimeTable
+from services.runtime.storage import RuntimeTable, migrations
 
-RUNTIME = Path(migrations.__file__).parents[1]
+ROOT = Path(migrations.__file__).parents[4]
 
 
 def test_every_module_declaring_a_runtime_table_is_loaded_for_the_runtime_history() -> None:
     declaring = {
-        f"services.runtime.{path.stem}"
-        for path in RUNTIME.glob("*.py")
+        ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for path in (ROOT / "services").rglob("*.py")
         if re.search(r"\(RuntimeTable, table=True\)", path.read_text(encoding="utf-8"))
     }
 

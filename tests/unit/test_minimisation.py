@@ -14,7 +14,7 @@ from contracts.identifiers import credit_code_check_char, is_resident_id
 from contracts.referrals import ReferralIssued, ReferralKind
 from contracts.subjects import event_subject
 from contracts.warnings import Severity, WarningDelivered, WarningIssued, WarningTargets
-from services.runtime.minimisation import (
+from services.runtime.privacy import (
     MINIMISED_EXTENSION,
     Pseudonymiser,
     minimise_data,

@@ -24,7 +24,7 @@ from contracts.envelope import new_envelope
 from contracts.events import EVENT_MODELS
 from contracts.queries import CaseParty, CaseReply, CaseView, TimelineEntry
 from contracts.warning_queries import DeliveryView, WarningsReply, WarningView
-from services.runtime.minimisation import minimise_data, minimise_envelope, minimise_reply
+from services.runtime.privacy import minimise_data, minimise_envelope, minimise_reply
 from tests.unit.contracts.test_payloads import VALID
 
 KEY = b"k" * 32

@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 
 from contracts.agencies import AgencyKeyPeriod, Registry
 from services.cli.main import app
-from services.runtime.nats_config import (
+from services.runtime.identity import AgencyKey, generate_seed, load_registry
+from services.runtime.server import (
     ClusterNode,
     agency_permissions,
     cluster_config,
@@ -17,8 +18,6 @@ from services.runtime.nats_config import (
     operator_permissions,
     single_node_config,
 )
-from services.runtime.registry import load_registry
-from services.runtime.signing import AgencyKey, generate_seed
 from tests.conftest import REGISTRY
 
 

@@ -11,16 +11,15 @@ from typer.testing import CliRunner
 
 from contracts.agencies import Registry
 from services.cli.main import app
-from services.runtime.nats_config import agency_permissions
-from services.runtime.nats_server import find_nats_server
-from services.runtime.nats_sites import (
+from services.runtime.identity import AgencyKey, generate_seed, load_registry
+from services.runtime.server import (
     SEED_VARIABLE,
+    agency_permissions,
+    find_nats_server,
     hub_config,
     site_config,
     site_link_permissions,
 )
-from services.runtime.registry import load_registry
-from services.runtime.signing import AgencyKey, generate_seed
 from tests.conftest import REGISTRY
 
 CUSTOMS = "customs-shanghai"

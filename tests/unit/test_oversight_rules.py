@@ -24,8 +24,7 @@ from services.coordinator.oversight import (
     penalty_findings,
     step_oversight,
 )
-from services.runtime.policy import load_policy
-from services.runtime.rules import RuleBook
+from services.runtime.law import RuleBook, load_policy
 
 BOOK = RuleBook.from_policy(load_policy(Path(__file__).parents[2] / "deploy" / "policy.toml"))
 T = datetime(2026, 3, 2, tzinfo=UTC)

@@ -7,9 +7,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from services.runtime import periodic
-from services.runtime.metrics import IpbusMetrics
-from services.runtime.periodic import PeriodicTask
+from services.runtime.ops import IpbusMetrics, PeriodicTask, periodic
 
 
 class _Log:

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from services.runtime.errors import ConfigurationError
-from services.runtime.policy import load_policy, policy_section
+from services.runtime.bus import ConfigurationError
+from services.runtime.law import load_policy, policy_section
 
 
 class _Window(BaseModel):

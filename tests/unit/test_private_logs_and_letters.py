@@ -17,9 +17,9 @@ import structlog
 
 from contracts.envelope import RejectReason
 from services.coordinator.audit_store import rejected_entry
-from services.runtime.dlq import dead_letter
-from services.runtime.logging import STDLIB_LOGGERS, configure_logging
-from services.runtime.redaction import REDACTED
+from services.runtime.bus import dead_letter
+from services.runtime.ops import STDLIB_LOGGERS, configure_logging
+from services.runtime.privacy import REDACTED
 
 RESIDENT_ID = "11010519491231002X"
 OLD_ID = "110105491231002"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from services.runtime.pseudonym_key import PSEUDONYM_KEY_FILE, load_pseudonym_key
+from services.runtime.privacy import PSEUDONYM_KEY_FILE, load_pseudonym_key
 
 
 def test_the_key_is_generated_once_private_and_then_reused(tmp_path: Path) -> None:

@@ -2,8 +2,8 @@
 
 from prometheus_client import CollectorRegistry
 
-from services.runtime.metrics import IpbusMetrics
-from services.runtime.rate_limit import QueryGate, QueryRateLimit, TokenBuckets
+from services.runtime.bus import QueryGate, QueryRateLimit, TokenBuckets
+from services.runtime.ops import IpbusMetrics
 
 
 def test_a_burst_then_the_sustained_rate() -> None:

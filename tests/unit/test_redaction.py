@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import structlog
 
-from services.runtime.redaction import REDACTED, redact, redact_personal_data, redact_text
+from services.runtime.privacy import REDACTED, redact, redact_personal_data, redact_text
 
 ID_NUMBER = "11010519491231002X"
 PHONE = "13812345678"
@@ -132,7 +132,7 @@ def test_the_processor_keeps_personal_data_out_of_rendered_lines() -> None:
 
 
 def test_configure_logging_installs_the_processor(tmp_path: Any) -> None:
-    from services.runtime.logging import configure_logging, get_logger
+    from services.runtime.ops import configure_logging, get_logger
 
     log_file = tmp_path / "out.log"
     root = logging.getLogger()

@@ -24,9 +24,15 @@ from services.coordinator.deadlines import (
     next_limit,
     stage_rule,
 )
-from services.runtime.business_calendar import CalendarPolicy, Period, PeriodUnit
-from services.runtime.policy import load_policy, policy_section
-from services.runtime.rules import Rule, RuleBook
+from services.runtime.law import (
+    CalendarPolicy,
+    Period,
+    PeriodUnit,
+    Rule,
+    RuleBook,
+    load_policy,
+    policy_section,
+)
 
 G, S, K = ReferralStage, ReferralState, ReferralKind
 ROOT = Path(__file__).parents[2]
@@ -302,8 +308,8 @@ def test_the_demo_policy_keeps_the_real_calendar_and_every_real_rule_it_does_not
 def test_reconsideration_must_be_asked_within_three_days_of_the_decline(
     asked: str, allowed: bool
 ) -> None:
-    from services.runtime.errors import StepRefused
-    from services.runtime.referral_linkage import check_reconsideration_window
+    from services.runtime.bus import StepRefused
+    from services.sdk import check_reconsideration_window
 
     declined = datetime(2026, 3, 2, 2, 0)  # naive, as read back from a database column
     when = datetime.fromisoformat(asked).replace(tzinfo=UTC)
@@ -315,7 +321,7 @@ def test_reconsideration_must_be_asked_within_three_days_of_the_decline(
 
 
 def test_a_reconsideration_window_the_calendar_cannot_compute_is_not_enforced() -> None:
-    from services.runtime.referral_linkage import check_reconsideration_window
+    from services.sdk import check_reconsideration_window
 
     declined = datetime(2026, 12, 30, 2, 0, tzinfo=UTC)  # window ends in 2027
     check_reconsideration_window(declined, datetime(2027, 2, 1, tzinfo=UTC), RULES, CALENDAR)

@@ -6,7 +6,7 @@ import pytest
 
 from contracts.envelope import EnvelopeRejected, Event, RejectReason
 from contracts.identifiers import new_ulid
-from services.runtime.replay import check_fresh, stored_on_clock
+from services.runtime.bus import check_fresh, stored_on_clock
 from tests.unit.builders import decoded, envelope_for, goods_detained
 
 STORED = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -9,11 +9,15 @@ from contracts.agencies import Registry
 from contracts.envelope import encode_envelope
 from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralAcknowledged
-from services.runtime.dead_letters import DeadLetter, LetterRefused, check_letter, replay
-from services.runtime.dlq import replay_of
-from services.runtime.registry import load_registry
-from services.runtime.settings import Settings, server_list
-from services.runtime.signing import AgencyKey, generate_seed, sign_envelope
+from services.runtime.bus import DeadLetter, LetterRefused, check_letter, replay, replay_of
+from services.runtime.identity import (
+    AgencyKey,
+    Settings,
+    generate_seed,
+    load_registry,
+    server_list,
+    sign_envelope,
+)
 from tests.conftest import REGISTRY
 from tests.unit.builders import AMR, CUSTOMS, envelope_for
 

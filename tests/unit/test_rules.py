@@ -5,8 +5,8 @@ from datetime import date
 import pytest
 from pydantic import BaseModel
 
-from services.runtime.errors import ConfigurationError
-from services.runtime.rules import Rule, RuleBook, RuleNotInForce
+from services.runtime.bus import ConfigurationError
+from services.runtime.law import Rule, RuleBook, RuleNotInForce
 
 
 def _rule(name: str, effective_from: str, **values: object) -> dict[str, object]:

@@ -6,8 +6,8 @@ import pytest
 
 from contracts.agencies import AgencyKind
 from services.cli.scaffold import IMPORT_CONTRACTS, add_to_import_contracts, plan_adapter
-from services.runtime.errors import ConfigurationError
-from services.runtime.registry import load_registry
+from services.runtime.bus import ConfigurationError
+from services.runtime.identity import load_registry
 from tests.conftest import REGISTRY
 
 REPO = Path(__file__).resolve().parents[2]

@@ -6,16 +6,14 @@ from types import ModuleType
 import pytest
 
 from contracts import compatibility
-from services.runtime import (
-    adapter,
-    consumer,
-    discovery,
-    gateway,
-    gateway_inbox,
-    gateway_problems,
-    gateway_tokens,
-    gateway_webhook_receiver,
-)
+from services.gateway import app as gateway
+from services.gateway import inbox as gateway_inbox
+from services.gateway import problems as gateway_problems
+from services.gateway import tokens as gateway_tokens
+from services.gateway import webhook_receiver as gateway_webhook_receiver
+from services.runtime.bus import consumer
+from services.sdk import discovery
+from services.sdk import service as adapter
 
 MODULES = [
     adapter,

@@ -5,7 +5,7 @@ import stat
 import threading
 from pathlib import Path
 
-from services.runtime.secret_files import create_once
+from services.runtime.identity import create_once
 
 
 def test_racing_writers_leave_one_whole_file_that_everyone_reads(tmp_path: Path) -> None:

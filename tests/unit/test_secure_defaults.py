@@ -12,11 +12,14 @@ from prometheus_client import CollectorRegistry
 from typer.testing import CliRunner
 
 from services.cli.main import app, run_settings
-from services.runtime.errors import ConfigurationError
-from services.runtime.metrics import IpbusMetrics
-from services.runtime.posture import announce_open_mode, require_authentication
-from services.runtime.settings import Settings
-from services.runtime.signing import AgencyKey
+from services.runtime.bus import ConfigurationError
+from services.runtime.identity import (
+    AgencyKey,
+    Settings,
+    announce_open_mode,
+    require_authentication,
+)
+from services.runtime.ops import IpbusMetrics
 from tests.conftest import REGISTRY, REPO
 
 URL = "nats://127.0.0.1:9"  # nothing listens: the refusals must come before connecting

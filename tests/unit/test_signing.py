@@ -12,7 +12,7 @@ from nacl.signing import SigningKey
 
 from contracts.cases import CaseClosed
 from contracts.envelope import Envelope, EnvelopeRejected, Event, RejectReason, decode_event
-from services.runtime.signing import (
+from services.runtime.identity import (
     AgencyKey,
     generate_seed,
     load_or_create_key,

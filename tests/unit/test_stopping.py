@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 
 from services.cli.catalogue import CATALOGUE
-from services.runtime import bootstrap
-from services.runtime.bootstrap import Bus, StopFailed
-from services.runtime.settings import Settings
-from services.runtime.tasks import cancel_and_wait
+from services.runtime.identity import Settings
+from services.runtime.ops import cancel_and_wait
+from services.sdk import Bus, StopFailed, wiring
 
 
 async def test_cancel_and_wait_ends_the_task() -> None:
@@ -85,7 +84,7 @@ class _Log:
 async def test_a_service_that_does_not_stop_fails_the_bus_stop_after_the_others_stopped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bootstrap, "SERVICE_STOP_TIMEOUT_S", 0.1)
+    monkeypatch.setattr(wiring, "SERVICE_STOP_TIMEOUT_S", 0.1)
     bus = Bus(Settings(data_dir=tmp_path), CATALOGUE)
     other = _Stops()
     bus.services.update({"amr-shanghai": other, "coordinator": _Stuck()})  # type: ignore[dict-item]

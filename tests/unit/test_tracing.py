@@ -12,12 +12,14 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from contracts.envelope import TRACEPARENT_PATTERN, decode_event, encode_envelope
-from services.runtime.errors import ConfigurationError
-from services.runtime.logging import configure_logging, event_fields, get_logger
-from services.runtime.tracing import (
+from services.runtime.bus import ConfigurationError
+from services.runtime.ops import (
     OTLP_ENDPOINT_ENV,
     add_trace_ids,
+    configure_logging,
     configure_tracing,
+    event_fields,
+    get_logger,
     trace_of,
 )
 from tests.unit.builders import CUSTOMS, decoded, envelope_for, referral_issued, subject_for

@@ -21,6 +21,17 @@ from sqlalchemy import MetaData, create_engine
 TABLE_MODULES = [
     "services.coordinator.app",
     "services.customs.app",
+    "services.sdk.agency_adapter",
+    "services.gateway.inbox",
+    "services.runtime.bus.inbox",
+    "services.runtime.privacy.minimisation_log",
+    "services.runtime.bus.outbox",
+    "services.sdk.referral_desk",
+    "services.sdk.warning_desk",
+]
+FLAT_RUNTIME_TABLE_MODULES = [  # a checkout from before the runtime had sub-packages
+    "services.coordinator.app",
+    "services.customs.app",
     "services.runtime.agency_adapter",
     "services.runtime.gateway_inbox",
     "services.runtime.inbox",
@@ -33,14 +44,20 @@ TABLE_MODULES = [
 
 def branches(worktree: Path) -> dict[str, tuple[Path, MetaData]]:
     sys.path.insert(0, os.getcwd())
-    for module in TABLE_MODULES:
+    flat = Path("services/runtime/database.py").exists()
+    for module in FLAT_RUNTIME_TABLE_MODULES if flat else TABLE_MODULES:
         importlib.import_module(module)
     from services.coordinator.store import CoordinatorTable
     from services.customs.store import CustomsTable
-    from services.runtime.database import RuntimeTable
+
+    database = "services.runtime.database" if flat else "services.runtime.storage.database"
+    RuntimeTable = importlib.import_module(database).RuntimeTable
 
     return {
-        "runtime": (worktree / "services/runtime/migrations/versions", RuntimeTable.metadata),
+        "runtime": (
+            worktree / "services/runtime/storage/migrations/versions",
+            RuntimeTable.metadata,
+        ),
         "coordinator": (worktree / "services/coordinator/migrations", CoordinatorTable.metadata),
         "customs": (worktree / "services/customs/migrations", CustomsTable.metadata),
     }
@@ -48,7 +65,7 @@ def branches(worktree: Path) -> dict[str, tuple[Path, MetaData]]:
 
 def config(worktree: Path, versions: Path, metadata: MetaData, connection: object) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(worktree / "services/runtime/migrations"))
+    cfg.set_main_option("script_location", str(worktree / "services/runtime/storage/migrations"))
     cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("version_locations", str(versions))
     cfg.attributes["connection"] = connection

@@ -1,1 +1,1 @@
-"""Alembic revisions (see services.runtime.migrations)."""
+"""Alembic revisions (see services.runtime.storage.migrations)."""

@@ -9,11 +9,9 @@ from nats.aio.client import Client
 
 from contracts.envelope import Envelope
 from contracts.subjects import EVENT_STREAM
-from services.runtime.agency_adapter import AgencyAdapter
-from services.runtime.bootstrap import Bus
-from services.runtime.clock import FixedClock
-from services.runtime.settings import Settings
-from services.runtime.warning_desk import WarningRecord
+from services.runtime.bus import FixedClock
+from services.runtime.identity import Settings
+from services.sdk import AgencyAdapter, Bus, WarningRecord
 from tests.integration.conftest import StartBus
 
 __all__ = ["AGENCIES", "START", "adapter", "held_warning", "on_stream"]

@@ -11,10 +11,8 @@ from contracts.cases import Party, PartyKind, PartyRole
 from contracts.envelope import DataClassification
 from contracts.identifiers import CREDIT_CODE_CHARSET, credit_code_check_char, new_ulid
 from contracts.referrals import ReferralKind, ReferralState
-from services.runtime.bootstrap import Bus
-from services.runtime.minimisation_log import MinimisationRecord
-from services.runtime.queries import query_case
-from services.runtime.referral_desk import ReferralRecord
+from services.runtime.privacy import MinimisationRecord
+from services.sdk import Bus, ReferralRecord, query_case
 from tests.integration.early_warnings.conftest import adapter, on_stream
 from tests.integration.wire import wait_until
 

@@ -11,9 +11,8 @@ from sqlmodel import select
 from contracts.cases import CaseStatus, Party, PartyKind, PartyRole
 from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralKind
-from services.runtime.bootstrap import Bus
-from services.runtime.minimisation_log import MinimisationRecord
-from services.runtime.queries import query_case
+from services.runtime.privacy import MinimisationRecord
+from services.sdk import Bus, query_case
 from tests.integration.early_warnings.conftest import adapter
 from tests.integration.wire import wait_until
 

@@ -11,10 +11,9 @@ from contracts.identifiers import new_ulid
 from contracts.warnings import WarningAcknowledged, WarningRetracted
 from services.cli.demo import _detention
 from services.customs.app import CustomsService
-from services.runtime.bootstrap import Bus
-from services.runtime.clock import FixedClock
-from services.runtime.queries import query_case
-from services.runtime.settings import Settings
+from services.runtime.bus import FixedClock
+from services.runtime.identity import Settings
+from services.sdk import Bus, query_case
 from tests.integration.early_warnings.conftest import on_stream
 from tests.integration.wire import dead_letters, publish, signed, to_coordinator, wait_until
 

@@ -4,10 +4,9 @@ import httpx
 import pytest
 from nats.aio.client import Client
 
-from services.runtime.bootstrap import Bus
-from services.runtime.gateway_server import GatewayServer
-from services.runtime.nats_server import free_port
-from services.runtime.warning_queries import query_warnings
+from services.gateway import GatewayServer
+from services.runtime.server import free_port
+from services.sdk import Bus, query_warnings
 from tests.integration.early_warnings.conftest import held_warning
 from tests.integration.early_warnings.test_warning_routing import _issue
 from tests.integration.wire import wait_until

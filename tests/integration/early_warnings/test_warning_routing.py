@@ -11,9 +11,8 @@ from contracts.agencies import AgencyKind, IpType, WarningCategory
 from contracts.warnings import Severity, WarningTargets
 from services.cli.main import app
 from services.coordinator.app import CoordinatorService
-from services.runtime.bootstrap import Bus
-from services.runtime.clock import FixedClock
-from services.runtime.warning_queries import query_warnings
+from services.runtime.bus import FixedClock
+from services.sdk import Bus, query_warnings
 from tests.integration.early_warnings.conftest import (
     AGENCIES,
     START,

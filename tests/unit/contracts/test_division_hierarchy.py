@@ -5,7 +5,7 @@ import pytest
 from contracts.agencies import Agency, AgencyKind, JudicialRole, Registry, division_chain
 from contracts.referrals import ReferralKind
 from services.judicial.domain import NotOurPower, regulator_for
-from services.runtime.referral_linkage import SUPERVISED_KINDS, referral_supervisor
+from services.sdk import SUPERVISED_KINDS, referral_supervisor
 
 
 def _judicial(agency_id: str, role: JudicialRole, region: str) -> Agency:

@@ -1,0 +1,76 @@
+"""The agency-side HTTP gateway: the bus as an agency's own systems see it.
+
+The public API of this package: import from here, not from its modules (an import-linter
+contract in pyproject.toml holds everyone to it). Names load on first use (PEP 562), so a
+module of the runtime that imports a sibling module never waits for this whole package.
+"""
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from services.gateway.guard import DEFAULT_MAX_BODY_BYTES
+    from services.gateway.idempotency import IdempotencyKeys, IdempotencyRecord
+    from services.gateway.inbox import InboxItem, positioned
+    from services.gateway.problems import GatewayProblem
+    from services.gateway.server import GatewayServer, gateway_app, gateway_options
+    from services.gateway.submit import NOT_SUBMITTABLE
+    from services.gateway.tokens import GatewayTokens, Scope, add_token, read_tokens, remove_token
+    from services.gateway.webhook_receiver import receiver_app
+    from services.gateway.webhooks import WebhookDelivery, new_secret
+
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "NOT_SUBMITTABLE",
+    "GatewayProblem",
+    "GatewayServer",
+    "GatewayTokens",
+    "IdempotencyKeys",
+    "IdempotencyRecord",
+    "InboxItem",
+    "Scope",
+    "WebhookDelivery",
+    "add_token",
+    "gateway_app",
+    "gateway_options",
+    "new_secret",
+    "positioned",
+    "read_tokens",
+    "receiver_app",
+    "remove_token",
+]
+_EXPORTS = {
+    "DEFAULT_MAX_BODY_BYTES": "services.gateway.guard",
+    "GatewayProblem": "services.gateway.problems",
+    "GatewayServer": "services.gateway.server",
+    "GatewayTokens": "services.gateway.tokens",
+    "IdempotencyKeys": "services.gateway.idempotency",
+    "IdempotencyRecord": "services.gateway.idempotency",
+    "InboxItem": "services.gateway.inbox",
+    "NOT_SUBMITTABLE": "services.gateway.submit",
+    "Scope": "services.gateway.tokens",
+    "WebhookDelivery": "services.gateway.webhooks",
+    "add_token": "services.gateway.tokens",
+    "gateway_app": "services.gateway.server",
+    "gateway_options": "services.gateway.server",
+    "new_secret": "services.gateway.webhooks",
+    "positioned": "services.gateway.inbox",
+    "read_tokens": "services.gateway.tokens",
+    "receiver_app": "services.gateway.webhook_receiver",
+    "remove_token": "services.gateway.tokens",
+}
+"""Where each name of :data:`__all__` is defined (the imports above, for type checkers)."""
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,213 @@
+"""The transactional outbox and its relay.
+
+A service never publishes from a handler: it writes the outgoing event into the outbox in
+the same transaction as the state change, and the relay publishes it afterwards with
+``Nats-Msg-Id`` = event id, so a crash between commit and publish only delays the event
+and a publish repeated after a crash is dropped by JetStream's duplicate window.
+Several replicas may relay the same outbox: each publishes the oldest unsent rows in
+order, so the stream keeps the outbox's order, and a row both publish is a JetStream
+duplicate. No transaction stays open across a publish.
+
+A row JetStream refuses for good (too large, rejected by the stream) must not block the
+rows behind it: it is set aside on ``IPBUS_DLQ`` (consumer ``outbox``, reason
+``unpublishable``) and marked sent with no stream sequence. Passing faults (NATS down,
+timeouts) stop the batch instead, to be retried whole.
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from nats.errors import MaxPayloadError
+from nats.js import JetStreamContext
+from nats.js.errors import BadRequestError
+from sqlalchemy import func
+from sqlmodel import Field, col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from contracts.envelope import CONTENT_TYPE, Envelope, RejectReason, encode_envelope
+from contracts.subjects import DLQ_STREAM, EVENT_STREAM, dlq_subject, event_subject
+from services.runtime.bus.clock import Clock
+from services.runtime.ops.metrics import AgencyMetrics
+from services.runtime.ops.periodic import PeriodicTask
+from services.runtime.ops.tracing import publish_started, record_publish
+from services.runtime.storage.database import Database, RuntimeTable
+
+__all__ = ["OUTBOX_CONSUMER", "OutboxRecord", "OutboxRelay", "put_in_outbox", "unsent_count"]
+
+OUTBOX_CONSUMER = "outbox"
+"""The default ``Ipbus-Dlq-Consumer`` of rows an outbox relay could not publish; a service's
+relay dead-letters under its own consumer name instead, the only DLQ subject it may publish
+on under permissions (``ipbus.dlq.agency-X.>``)."""
+REFUSED_FOR_GOOD = (MaxPayloadError, BadRequestError)
+LETTER_BODY_LIMIT = 512 * 1024
+
+
+class OutboxRecord(RuntimeTable, table=True):
+    __tablename__ = "ipbus_outbox"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=26, unique=True)
+    subject: str = Field(max_length=255)
+    body: bytes
+    created_at: datetime
+    sent_at: datetime | None = Field(default=None, index=True)
+    duplicate: bool | None = None
+    stream_seq: int | None = None
+
+
+def put_in_outbox(
+    session: AsyncSession, envelope: Envelope, *, recipient: str, now: datetime
+) -> None:
+    """Queue ``envelope`` for ``recipient``; it is published once the transaction commits."""
+    event_type = envelope.type.removeprefix("ipbus.").rsplit(".", 1)[0]
+    session.add(
+        OutboxRecord(
+            event_id=envelope.id,
+            subject=event_subject(envelope.sender, recipient, event_type),
+            body=encode_envelope(envelope),
+            created_at=now,
+        )
+    )
+
+
+async def unsent_count(session: AsyncSession) -> int:
+    count = await session.scalar(
+        select(func.count()).select_from(OutboxRecord).where(col(OutboxRecord.sent_at).is_(None))
+    )
+    return int(count or 0)
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in order; wakes on :meth:`wake` or every poll."""
+
+    def __init__(
+        self,
+        database: Database,
+        js: JetStreamContext,
+        clock: Clock,
+        log: Any,
+        *,
+        batch: int = 256,
+        poll_seconds: float = 1.0,
+        dead_letter_as: str = OUTBOX_CONSUMER,
+        on_published: Callable[[int], None] | None = None,
+        metrics: AgencyMetrics | None = None,
+    ) -> None:
+        self._database = database
+        self._js = js
+        self._clock = clock
+        self._log = log
+        self._batch = batch
+        self._dead_letter_as = dead_letter_as
+        self._on_published = on_published
+        self._loop = PeriodicTask(
+            self._drain,
+            log,
+            interval_s=poll_seconds,
+            name="outbox-relay",
+            metrics=metrics,
+        )
+
+    @property
+    def loop(self) -> PeriodicTask:
+        """The relay's background loop (for readiness)."""
+        return self._loop
+
+    def wake(self) -> None:
+        self._loop.wake()
+
+    def start(self) -> None:
+        self._loop.start()
+
+    async def stop(self) -> None:
+        await self._loop.stop()
+
+    async def _drain(self) -> None:
+        """Publish batch after batch until the outbox is empty; a full backlog keeps beating."""
+        while await self.relay_once() == self._batch:
+            self._loop.beat()
+
+    async def relay_once(self) -> int:
+        """Publish one batch of unsent rows; returns how many were published.
+
+        Three short steps, no transaction open across a publish (a lock held while NATS
+        is slow or gone would block every other writer of the schema, and its teardown):
+        read the oldest unsent rows, publish them in order, mark those published. A crash
+        or NATS fault between publish and mark re-publishes them, which JetStream drops
+        as duplicates (a passing fault leaves the whole batch to be retried, as before);
+        rows another replica marked meanwhile are left as it marked them.
+        """
+        async with self._database.transaction() as session:
+            rows = (
+                await session.exec(
+                    select(OutboxRecord)
+                    .where(col(OutboxRecord.sent_at).is_(None))
+                    .order_by(col(OutboxRecord.seq))
+                    .limit(self._batch)
+                )
+            ).all()
+        published: dict[int, tuple[bool | None, int | None]] = {}
+        for row in rows:
+            assert row.seq is not None
+            started = publish_started()
+            try:
+                ack = await self._js.publish(
+                    row.subject,
+                    row.body,
+                    stream=EVENT_STREAM,
+                    headers={"Nats-Msg-Id": row.event_id, "Content-Type": CONTENT_TYPE},
+                )
+            except REFUSED_FOR_GOOD as exc:
+                await self._set_aside(row, exc)
+                published[row.seq] = (None, None)  # stream_seq empty: not on IPBUS
+                continue
+            published[row.seq] = (bool(ack.duplicate), ack.seq)
+            record_publish(row.subject, row.body, started, stream_seq=ack.seq)  # its trace
+        await self._mark_sent(published)
+        if published and self._on_published is not None:
+            self._on_published(len(published))  # after commit: these rows really are sent
+        return len(published)
+
+    async def _mark_sent(self, published: dict[int, tuple[bool | None, int | None]]) -> None:
+        if not published:
+            return
+        async with self._database.transaction() as session:
+            rows = (
+                await session.exec(
+                    select(OutboxRecord)
+                    .where(col(OutboxRecord.seq).in_(list(published)))
+                    .where(col(OutboxRecord.sent_at).is_(None))
+                )
+            ).all()
+            now = self._clock.now()
+            for row in rows:
+                assert row.seq is not None
+                row.sent_at = now
+                row.duplicate, row.stream_seq = published[row.seq]
+                session.add(row)
+
+    async def _set_aside(self, row: OutboxRecord, exc: Exception) -> None:
+        """Dead-letter a row JetStream will never take, so the rows behind it can go."""
+        now = self._clock.now()
+        kept = len(row.body) <= LETTER_BODY_LIMIT
+        detail = (
+            f"{self._database.namespace}: {type(exc).__name__}: {exc}; {len(row.body)} bytes"
+            + ("" if kept else " (body not kept: too large for the dead letter)")
+        )
+        self._log.error("outbox row set aside", event_id=row.event_id, detail=detail)
+        await self._js.publish(
+            dlq_subject(self._dead_letter_as, RejectReason.UNPUBLISHABLE.value),
+            row.body if kept else b"",
+            stream=DLQ_STREAM,
+            headers={
+                "Nats-Msg-Id": f"{self._dead_letter_as}:outbox:{row.event_id}",
+                "Content-Type": CONTENT_TYPE,
+                "Ipbus-Dlq-Reason": RejectReason.UNPUBLISHABLE.value,
+                "Ipbus-Dlq-Detail": detail[:1000],
+                "Ipbus-Dlq-Consumer": self._dead_letter_as,
+                "Ipbus-Dlq-Original-Subject": row.subject,
+                "Ipbus-Dlq-Original-Seq": "0",
+                "Ipbus-Dlq-Time": now.isoformat(),
+            },
+        )

@@ -1,0 +1,200 @@
+"""JetStream streams and durable consumers, declared idempotently at start-up.
+
+The wire layout (DESIGN §3) lives here once: stream ``IPBUS`` over ``ipbus.v1.>`` with a
+duplicate window for ``Nats-Msg-Id`` de-duplication, stream ``IPBUS_DLQ`` over
+``ipbus.dlq.>``, one durable pull consumer per agency and one for the coordinator.
+"""
+
+from dataclasses import dataclass
+from typing import Any, Self
+
+from nats.js import JetStreamContext
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BadRequestError, NotFoundError
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from contracts.subjects import (
+    DLQ_PREFIX,
+    DLQ_STREAM,
+    EVENT_PREFIX,
+    EVENT_STREAM,
+    agency_consumer,
+    agency_filter,
+)
+from services.runtime.bus.errors import ConfigurationError
+
+__all__ = [
+    "COORDINATOR_CONSUMER",
+    "ConsumerSpec",
+    "StreamLayout",
+    "StreamRetention",
+    "agency_consumer_spec",
+    "coordinator_consumer_spec",
+    "ensure_consumer",
+    "ensure_streams",
+    "stream_configs",
+]
+
+COORDINATOR_CONSUMER = "coordinator"
+DEFAULT_DUPLICATE_WINDOW_S = 120.0
+DEFAULT_MAX_DELIVER = 20
+DEFAULT_BACKOFF_S = (5.0, 10.0, 20.0, 30.0, 60.0)
+"""Wait for an ack before redelivering, by delivery; a whole batch must fit in the first."""
+DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamLayout:
+    """How the two streams are stored; replicas 3 on a cluster, 1 on one node."""
+
+    replicas: int = 1
+    duplicate_window_s: float = DEFAULT_DUPLICATE_WINDOW_S
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    retention: "StreamRetention | None" = None
+    """Age and size limits (policy ``[streams]``); ``None``: unlimited, as before."""
+
+
+class StreamRetention(BaseModel):
+    """How long and how much each stream keeps (policy ``[streams]``, operational numbers).
+
+    The oldest messages go first when a limit is reached. Every service's database keeps
+    what it applied, so the stream is a transport, not the record; the dead-letter stream
+    is kept longer because its messages exist nowhere else until someone looks at them.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    events_max_age_days: float = Field(default=30, gt=0)
+    events_max_gib: float = Field(default=20, gt=0)
+    dead_letters_max_age_days: float = Field(default=180, gt=0)
+    dead_letters_max_gib: float = Field(default=5, gt=0)
+
+    @model_validator(mode="after")
+    def _dead_letters_kept_longer(self) -> Self:
+        if self.dead_letters_max_age_days < self.events_max_age_days:
+            raise ValueError("dead letters must be kept at least as long as events")
+        return self
+
+
+_DAY_S = 86_400.0
+_GIB = 1024**3
+
+
+def _limits(max_age_days: float | None, max_gib: float | None) -> dict[str, Any]:
+    return {
+        "max_age": max_age_days * _DAY_S if max_age_days else None,
+        "max_bytes": int(max_gib * _GIB) if max_gib else None,
+    }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConsumerSpec:
+    """One durable pull consumer on ``IPBUS``."""
+
+    durable: str
+    filter_subject: str
+    max_deliver: int = DEFAULT_MAX_DELIVER
+    backoff_s: tuple[float, ...] = DEFAULT_BACKOFF_S
+    max_ack_pending: int = 1000
+    in_stream_order: bool = False
+    """Apply each message only after every one before it in the stream is acknowledged
+    (:mod:`services.runtime.bus.consumer`); for a consumer that reads the whole stream."""
+
+    def config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            # ``name`` makes nats-py use CONSUMER.CREATE.<stream>.<name>.<filter>, whose
+            # subject carries the filter, so NATS permissions can pin it (nats_config.py).
+            name=self.durable,
+            durable_name=self.durable,
+            filter_subject=self.filter_subject,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=max(30.0, self.backoff_s[-1] + 1 if self.backoff_s else 30.0),
+            max_deliver=self.max_deliver,
+            backoff=list(self.backoff_s) or None,
+            max_ack_pending=self.max_ack_pending,
+        )
+
+
+def agency_consumer_spec(agency_id: str) -> ConsumerSpec:
+    """``agency-<id>`` filtered on everything addressed to the agency."""
+    return ConsumerSpec(durable=agency_consumer(agency_id), filter_subject=agency_filter(agency_id))
+
+
+def coordinator_consumer_spec() -> ConsumerSpec:
+    """The coordinator reads every event on the bus."""
+    return ConsumerSpec(
+        durable=COORDINATOR_CONSUMER, filter_subject=f"{EVENT_PREFIX}.>", in_stream_order=True
+    )
+
+
+def stream_configs(layout: StreamLayout) -> tuple[StreamConfig, StreamConfig]:
+    """The two streams' configuration for ``layout``."""
+    retention = layout.retention
+    return (
+        StreamConfig(
+            name=EVENT_STREAM,
+            subjects=[f"{EVENT_PREFIX}.>"],
+            storage=StorageType.FILE,
+            retention=RetentionPolicy.LIMITS,
+            discard=DiscardPolicy.OLD,
+            num_replicas=layout.replicas,
+            duplicate_window=layout.duplicate_window_s,
+            max_msg_size=layout.max_message_bytes,
+            **_limits(
+                retention.events_max_age_days if retention else None,
+                retention.events_max_gib if retention else None,
+            ),
+        ),
+        StreamConfig(
+            name=DLQ_STREAM,
+            subjects=[f"{DLQ_PREFIX}.>"],
+            storage=StorageType.FILE,
+            retention=RetentionPolicy.LIMITS,
+            num_replicas=layout.replicas,
+            duplicate_window=layout.duplicate_window_s,
+            max_msg_size=layout.max_message_bytes * 2,
+            discard=DiscardPolicy.OLD,
+            **_limits(
+                retention.dead_letters_max_age_days if retention else None,
+                retention.dead_letters_max_gib if retention else None,
+            ),
+        ),
+    )
+
+
+async def ensure_streams(js: JetStreamContext, layout: StreamLayout | None = None) -> None:
+    """Create ``IPBUS`` and ``IPBUS_DLQ``, or bring an existing pair up to ``layout``."""
+    layout = layout or StreamLayout()
+    for config in stream_configs(layout):
+        try:
+            existing = await js.stream_info(config.name or "")
+        except NotFoundError:
+            await js.add_stream(config)
+        else:
+            config.sources = existing.config.sources  # a hub's site sources (site_streams.py)
+            try:
+                await js.update_stream(config)
+            except BadRequestError as exc:
+                raise ConfigurationError(
+                    f"stream {config.name} exists with a configuration that cannot be "
+                    f"updated to the one ipbus needs: {exc.description}"
+                ) from exc
+
+
+async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
+    """Create the durable consumer, or update it in place when it already exists."""
+    try:
+        await js.add_consumer(EVENT_STREAM, spec.config())
+    except BadRequestError as exc:
+        raise ConfigurationError(
+            f"consumer {spec.durable} could not be declared: {exc.description}"
+        ) from exc

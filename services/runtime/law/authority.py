@@ -1,0 +1,26 @@
+"""Who may say what (DESIGN §4a), as every service on the bus applies it to what it reads.
+
+The sender table is in :mod:`contracts.senders`; this is the one place a service turns a
+violation into a dead letter, so that the coordinator and every agency refuse alike.
+"""
+
+from contracts.agencies import Registry
+from contracts.envelope import Event, RejectReason
+from contracts.senders import SENDER_RULES, may_send
+from services.runtime.bus.errors import PermanentError
+
+__all__ = ["refuse_unpermitted"]
+
+
+def refuse_unpermitted(registry: Registry, event: Event) -> None:
+    """Raise ``not_permitted`` when the event's sender may not send its type at all."""
+    sender = registry.get(event.sender)
+    if may_send(event.event_type, sender):
+        return
+    allowed = ", ".join(sorted(SENDER_RULES.get(event.event_type, ()))) or "nobody"
+    role = f" {sender.role.value}" if sender.role else ""
+    raise PermanentError(
+        RejectReason.NOT_PERMITTED,
+        f"{event.event_type} may come from {allowed} only, not from {sender.id} "
+        f"({sender.kind.value}{role})",
+    )

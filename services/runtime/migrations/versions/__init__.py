@@ -1,1 +1,0 @@
-"""Alembic revisions (see services.runtime.migrations)."""

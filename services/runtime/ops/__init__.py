@@ -1,0 +1,93 @@
+"""What an operator sees: metrics, structured logs, traces, and the background loops readiness
+watches.
+
+The public API of this package: import from here, not from its modules (an import-linter
+contract in pyproject.toml holds everyone to it). Names load on first use (PEP 562), so a
+module of the runtime that imports a sibling module never waits for this whole package.
+"""
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from services.runtime.ops.logging import (
+        STDLIB_LOGGERS,
+        configure_logging,
+        event_fields,
+        get_logger,
+    )
+    from services.runtime.ops.metrics import AgencyMetrics, IpbusMetrics, Outcome, metric_names
+    from services.runtime.ops.periodic import PeriodicTask
+    from services.runtime.ops.tasks import cancel_and_wait
+    from services.runtime.ops.tracing import (
+        OTLP_ENDPOINT_ENV,
+        add_trace_ids,
+        apply_span,
+        batch_span,
+        command_span,
+        configure_tracing,
+        emit_span,
+        publish_started,
+        record_publish,
+        trace_of,
+    )
+
+__all__ = [
+    "OTLP_ENDPOINT_ENV",
+    "STDLIB_LOGGERS",
+    "AgencyMetrics",
+    "IpbusMetrics",
+    "Outcome",
+    "PeriodicTask",
+    "add_trace_ids",
+    "apply_span",
+    "batch_span",
+    "cancel_and_wait",
+    "command_span",
+    "configure_logging",
+    "configure_tracing",
+    "emit_span",
+    "event_fields",
+    "get_logger",
+    "metric_names",
+    "publish_started",
+    "record_publish",
+    "trace_of",
+]
+_EXPORTS = {
+    "AgencyMetrics": "services.runtime.ops.metrics",
+    "IpbusMetrics": "services.runtime.ops.metrics",
+    "OTLP_ENDPOINT_ENV": "services.runtime.ops.tracing",
+    "Outcome": "services.runtime.ops.metrics",
+    "PeriodicTask": "services.runtime.ops.periodic",
+    "STDLIB_LOGGERS": "services.runtime.ops.logging",
+    "add_trace_ids": "services.runtime.ops.tracing",
+    "apply_span": "services.runtime.ops.tracing",
+    "batch_span": "services.runtime.ops.tracing",
+    "cancel_and_wait": "services.runtime.ops.tasks",
+    "command_span": "services.runtime.ops.tracing",
+    "configure_logging": "services.runtime.ops.logging",
+    "configure_tracing": "services.runtime.ops.tracing",
+    "emit_span": "services.runtime.ops.tracing",
+    "event_fields": "services.runtime.ops.logging",
+    "get_logger": "services.runtime.ops.logging",
+    "metric_names": "services.runtime.ops.metrics",
+    "publish_started": "services.runtime.ops.tracing",
+    "record_publish": "services.runtime.ops.tracing",
+    "trace_of": "services.runtime.ops.tracing",
+}
+"""Where each name of :data:`__all__` is defined (the imports above, for type checkers)."""
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,105 @@
+"""Each service's database: SQLite or PostgreSQL, per-service roles, core SQL for the hot path, UTC
+columns, migrations.
+
+The public API of this package: import from here, not from its modules (an import-linter
+contract in pyproject.toml holds everyone to it). Names load on first use (PEP 562), so a
+module of the runtime that imports a sibling module never waits for this whole package.
+"""
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from services.runtime.storage.database import (
+        Database,
+        RuntimeTable,
+        database_url_for,
+        sqlite_url,
+    )
+    from services.runtime.storage.database_roles import roles_sql, service_role
+    from services.runtime.storage.migrations import (
+        SchemaOutOfDate,
+        alembic_config,
+        current_revisions,
+        declare_history,
+        histories,
+        new_revision,
+        pending_changes,
+        require_schema,
+        schema_revisions,
+        upgrade_schema,
+    )
+    from services.runtime.storage.sql import (
+        execute,
+        insert_ignoring_duplicates,
+        pending_writes,
+        table_of,
+    )
+    from services.runtime.storage.timestamps import UtcTimestamp, as_utc
+    from services.runtime.storage.utc_column import UtcDateTime
+
+__all__ = [
+    "Database",
+    "RuntimeTable",
+    "SchemaOutOfDate",
+    "UtcDateTime",
+    "UtcTimestamp",
+    "alembic_config",
+    "as_utc",
+    "current_revisions",
+    "database_url_for",
+    "declare_history",
+    "execute",
+    "histories",
+    "insert_ignoring_duplicates",
+    "new_revision",
+    "pending_changes",
+    "pending_writes",
+    "require_schema",
+    "roles_sql",
+    "schema_revisions",
+    "service_role",
+    "sqlite_url",
+    "table_of",
+    "upgrade_schema",
+]
+_EXPORTS = {
+    "Database": "services.runtime.storage.database",
+    "RuntimeTable": "services.runtime.storage.database",
+    "SchemaOutOfDate": "services.runtime.storage.migrations",
+    "UtcDateTime": "services.runtime.storage.utc_column",
+    "UtcTimestamp": "services.runtime.storage.timestamps",
+    "alembic_config": "services.runtime.storage.migrations",
+    "as_utc": "services.runtime.storage.timestamps",
+    "current_revisions": "services.runtime.storage.migrations",
+    "database_url_for": "services.runtime.storage.database",
+    "declare_history": "services.runtime.storage.migrations",
+    "execute": "services.runtime.storage.sql",
+    "histories": "services.runtime.storage.migrations",
+    "insert_ignoring_duplicates": "services.runtime.storage.sql",
+    "new_revision": "services.runtime.storage.migrations",
+    "pending_changes": "services.runtime.storage.migrations",
+    "pending_writes": "services.runtime.storage.sql",
+    "require_schema": "services.runtime.storage.migrations",
+    "roles_sql": "services.runtime.storage.database_roles",
+    "schema_revisions": "services.runtime.storage.migrations",
+    "service_role": "services.runtime.storage.database_roles",
+    "sqlite_url": "services.runtime.storage.database",
+    "table_of": "services.runtime.storage.sql",
+    "upgrade_schema": "services.runtime.storage.migrations",
+}
+"""Where each name of :data:`__all__` is defined (the imports above, for type checkers)."""
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

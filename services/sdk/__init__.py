@@ -1,0 +1,136 @@
+"""The agency SDK: the service base every agency and the coordinator stand on, its wiring and
+health, and the referral and warning desks an adapter uses.
+
+The public API of this package: import from here, not from its modules (an import-linter
+contract in pyproject.toml holds everyone to it). Names load on first use (PEP 562), so a
+module of the runtime that imports a sibling module never waits for this whole package.
+"""
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from services.sdk.agency_adapter import AgencyAdapter, LocalCaseRecord
+    from services.sdk.asyncapi import PRODUCTION_SERVERS, bus_asyncapi, unconnected_services
+    from services.sdk.discovery import service_class_for
+    from services.sdk.http import HttpServer, build_http_app
+    from services.sdk.overseas_replies import encode_reply
+    from services.sdk.queries import query_case
+    from services.sdk.referral_desk import ReferralDesk, ReferralRecord
+    from services.sdk.referral_linkage import (
+        SUPERVISED_KINDS,
+        check_reconsideration_window,
+        referral_supervisor,
+    )
+    from services.sdk.referral_queries import query_referrals
+    from services.sdk.service import (
+        DETAIL_MAX,
+        STOP_TIMEOUT_S,
+        AgencyService,
+        ServiceContext,
+        UnitOfWork,
+        handles,
+    )
+    from services.sdk.warning_desk import RECIPIENT, WarningDesk, WarningRecord
+    from services.sdk.warning_queries import query_warnings
+    from services.sdk.wiring import (
+        Bus,
+        ServiceCatalogue,
+        StopFailed,
+        agency_connection,
+        agency_database,
+        bootstrap,
+        broker_metrics,
+        provision_streams,
+        stream_layout,
+    )
+
+__all__ = [
+    "DETAIL_MAX",
+    "PRODUCTION_SERVERS",
+    "RECIPIENT",
+    "STOP_TIMEOUT_S",
+    "SUPERVISED_KINDS",
+    "AgencyAdapter",
+    "AgencyService",
+    "Bus",
+    "HttpServer",
+    "LocalCaseRecord",
+    "ReferralDesk",
+    "ReferralRecord",
+    "ServiceCatalogue",
+    "ServiceContext",
+    "StopFailed",
+    "UnitOfWork",
+    "WarningDesk",
+    "WarningRecord",
+    "agency_connection",
+    "agency_database",
+    "bootstrap",
+    "broker_metrics",
+    "build_http_app",
+    "bus_asyncapi",
+    "check_reconsideration_window",
+    "encode_reply",
+    "handles",
+    "provision_streams",
+    "query_case",
+    "query_referrals",
+    "query_warnings",
+    "referral_supervisor",
+    "service_class_for",
+    "stream_layout",
+    "unconnected_services",
+]
+_EXPORTS = {
+    "AgencyAdapter": "services.sdk.agency_adapter",
+    "AgencyService": "services.sdk.service",
+    "Bus": "services.sdk.wiring",
+    "DETAIL_MAX": "services.sdk.service",
+    "HttpServer": "services.sdk.http",
+    "LocalCaseRecord": "services.sdk.agency_adapter",
+    "PRODUCTION_SERVERS": "services.sdk.asyncapi",
+    "RECIPIENT": "services.sdk.warning_desk",
+    "ReferralDesk": "services.sdk.referral_desk",
+    "ReferralRecord": "services.sdk.referral_desk",
+    "STOP_TIMEOUT_S": "services.sdk.service",
+    "SUPERVISED_KINDS": "services.sdk.referral_linkage",
+    "ServiceCatalogue": "services.sdk.wiring",
+    "ServiceContext": "services.sdk.service",
+    "StopFailed": "services.sdk.wiring",
+    "UnitOfWork": "services.sdk.service",
+    "WarningDesk": "services.sdk.warning_desk",
+    "WarningRecord": "services.sdk.warning_desk",
+    "agency_connection": "services.sdk.wiring",
+    "agency_database": "services.sdk.wiring",
+    "bootstrap": "services.sdk.wiring",
+    "broker_metrics": "services.sdk.wiring",
+    "build_http_app": "services.sdk.http",
+    "bus_asyncapi": "services.sdk.asyncapi",
+    "check_reconsideration_window": "services.sdk.referral_linkage",
+    "encode_reply": "services.sdk.overseas_replies",
+    "handles": "services.sdk.service",
+    "provision_streams": "services.sdk.wiring",
+    "query_case": "services.sdk.queries",
+    "query_referrals": "services.sdk.referral_queries",
+    "query_warnings": "services.sdk.warning_queries",
+    "referral_supervisor": "services.sdk.referral_linkage",
+    "service_class_for": "services.sdk.discovery",
+    "stream_layout": "services.sdk.wiring",
+    "unconnected_services": "services.sdk.asyncapi",
+}
+"""Where each name of :data:`__all__` is defined (the imports above, for type checkers)."""
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
