@@ -35,6 +35,7 @@ from services.runtime.storage import (
     current_revisions,
     histories,
     pending_changes,
+    schema_revisions,
     upgrade_schema,
 )
 from services.sdk import Bus, agency_database, bootstrap, query_case
@@ -349,3 +350,46 @@ def test_the_db_commands_say_what_is_behind_and_upgrade_it(tmp_path: Path) -> No
     assert "customs-shanghai: empty → customs_0002, runtime_0002" in every.stdout
     assert _ipbus_db(tmp_path, "current", "--all").returncode == 0
     assert _ipbus_db(tmp_path, "upgrade").returncode == 2  # neither an agency nor --all
+
+
+_MIGRATE_ONE_FILE = """
+import asyncio, sys
+from services.coordinator.store import CoordinatorTable
+from services.runtime.storage import Database, upgrade_schema
+
+async def main() -> None:
+    database = Database(sys.argv[1], namespace="coordinator")
+    try:
+        await upgrade_schema(database, (CoordinatorTable.metadata,))
+    finally:
+        await database.close()
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.timeout(120)
+def test_replicas_starting_together_on_one_sqlite_file_migrate_it_once(tmp_path: Path) -> None:
+    """Two coordinator replicas on one SQLite file, as the reliability suite runs them: each
+    migrates at start; neither may see the other's half-written version table (an Alembic
+    "overlapping revisions" error killed a replica before the file lock)."""
+    for round_ in range(2):
+        url = f"sqlite+aiosqlite:///{tmp_path / f'coordinator-{round_}.db'}"
+        replicas = [
+            subprocess.Popen(
+                [sys.executable, "-c", _MIGRATE_ONE_FILE, url],
+                cwd=Path(__file__).parents[2],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            for _ in range(3)
+        ]
+        outputs = [replica.communicate(timeout=90)[0].decode() for replica in replicas]
+        assert [replica.returncode for replica in replicas] == [0, 0, 0], outputs
+        engine = sa.create_engine(url.replace("+aiosqlite", ""))
+        with engine.connect() as conn:
+            heads = {
+                row[0] for row in conn.execute(sa.text("SELECT version_num FROM alembic_version"))
+            }
+        engine.dispose()
+        assert heads == schema_revisions([CoordinatorTable.metadata])

@@ -10,13 +10,16 @@ applied twice under two ids, or stored twice under one, shows up as a surplus.
 A surplus and a loss are counted apart and never offset each other: each must be 0.
 """
 
+import asyncio
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import nats
+from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
+from nats.js.errors import ServiceUnavailableError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -265,8 +268,23 @@ def _step(event_type: str) -> str:
     return head if tail.startswith("v") and tail[1:].isdigit() else name
 
 
-async def _message_ids(js: JetStreamContext) -> list[str]:
-    """Every message's ``Nats-Msg-Id`` in the event stream, read with headers only."""
+async def _message_ids(js: JetStreamContext, *, attempts: int = 6) -> list[str]:
+    """Every message's ``Nats-Msg-Id`` in the event stream, read with headers only.
+
+    Read again from the start while the stream cannot serve a new consumer yet (a cluster
+    electing leaders after a node was killed answers 503 for a while); never a partial list.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return await _read_message_ids(js)
+        except (ServiceUnavailableError, NatsTimeoutError, TimeoutError):
+            if attempt == attempts:
+                raise
+            await asyncio.sleep(2.0 * attempt)
+    raise AssertionError("unreachable")
+
+
+async def _read_message_ids(js: JetStreamContext) -> list[str]:
     total = (await js.stream_info(EVENT_STREAM)).state.messages
     subscription = await js.pull_subscribe(
         "ipbus.v1.>",

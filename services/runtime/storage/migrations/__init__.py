@@ -22,10 +22,12 @@ to start on a schema that is not at the code's revisions, naming ``ipbus db upgr
 """
 
 import asyncio
+import contextlib
+import fcntl
 import importlib
 import os
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,8 +149,10 @@ async def upgrade_schema(
     """Bring the namespace's schema to ``to`` (default: the code's), creating it if empty.
 
     One transaction (PostgreSQL: under the schema's advisory lock, so replicas starting
-    together migrate once); on SQLite, a replica that loses the race sees "already exists"
-    or a locked database and tries again, then finds nothing to do.
+    together migrate once; SQLite: under a file lock beside the database, for the same
+    reason — without it, a replica reading the version table while another writes it asks
+    Alembic for overlapping revisions). A replica that still loses a race (a locked
+    database) tries again, then finds nothing to do.
     """
     branches = histories(metadatas)
     config = alembic_config(branches)
@@ -156,7 +160,11 @@ async def upgrade_schema(
         await database.create_role()
     for attempt in range(5):
         try:
-            async with _one_at_a_time(), database.engine.begin() as conn:
+            async with (
+                _one_at_a_time(),
+                _one_process_at_a_time(database),
+                database.engine.begin() as conn,
+            ):
                 await database.enter_schema(conn, create=True)
                 await conn.run_sync(_upgrade, config, branches, list(to))
             return
@@ -176,6 +184,24 @@ def _one_at_a_time() -> asyncio.Lock:
     """Alembic's ``context`` and ``op`` are module globals: one migration per process at once
     (services of one ``ipbus up`` starting side by side would otherwise mix them up)."""
     return _RUNNING.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+
+
+@contextlib.asynccontextmanager
+async def _one_process_at_a_time(database: Database) -> AsyncIterator[None]:
+    """SQLite: an exclusive lock on ``<database file>.migrate.lock`` while migrating (replicas
+    of one service on one file, started together); PostgreSQL locks in the transaction."""
+    url = database.engine.url
+    path = url.database if url.get_backend_name() == "sqlite" else None
+    if not path or path == ":memory:":
+        yield
+        return
+    flags = os.O_RDWR | os.O_CREAT
+    fd = await asyncio.to_thread(os.open, f"{path}.migrate.lock", flags, 0o600)
+    try:
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def _upgrade(conn: Connection, config: Config, branches: list[History], to: list[str]) -> None:
