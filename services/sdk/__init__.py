@@ -6,8 +6,9 @@ contract in pyproject.toml holds everyone to it). Names load on first use (PEP 5
 module of the runtime that imports a sibling module never waits for this whole package.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from services.runtime.exports import lazy_exports
 
 if TYPE_CHECKING:
     from services.sdk.agency_adapter import AgencyAdapter, LocalCaseRecord
@@ -122,15 +123,4 @@ _EXPORTS = {
 """Where each name of :data:`__all__` is defined (the imports above, for type checkers)."""
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module = _EXPORTS[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

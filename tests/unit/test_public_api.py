@@ -23,9 +23,11 @@ def _typed_imports(package: str) -> dict[str, str]:
     """What the package's ``if TYPE_CHECKING:`` block imports, name → module."""
     source = Path(importlib.import_module(package).__file__ or "").read_text(encoding="utf-8")
     found: dict[str, str] = {}
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("services."):
-            found.update({alias.name: node.module or "" for alias in node.names})
+    for block in ast.parse(source).body:
+        if isinstance(block, ast.If) and ast.unparse(block.test) == "TYPE_CHECKING":
+            for node in block.body:
+                assert isinstance(node, ast.ImportFrom), ast.unparse(node)
+                found.update({alias.name: node.module or "" for alias in node.names})
     return found
 
 
