@@ -26,16 +26,21 @@ async def follow_referral_step(
     uow: UnitOfWork,
     case: CaseFile,
     event: Event,
+    referral: CaseReferral | None,
     *,
     rules: RuleBook,
     calendar: BusinessCalendar,
     metrics: AgencyMetrics | None = None,
-) -> CaseReferral | None:
-    """Deadlines and copies for a referral step already applied to ``case``."""
+) -> None:
+    """Deadlines and copies for a referral step already applied to ``case``; ``referral``
+    is the one it is about, as ``case`` now holds it."""
+    if event.event_type not in CLOCK_STEPS and event.event_type not in REFERRAL_STEPS:
+        return
+    if referral is None:
+        raise LookupError(f"{event.event_type} names a referral not on case {case.case_id}")
     if event.event_type in CLOCK_STEPS:
         step = event.payload
         assert isinstance(step, ReferralExtended | ReferralClockStopped | ReferralClockResumed)
-        referral = case.referrals[step.referral_id]
         try:
             row = await apply_clock_step(
                 uow.session,
@@ -49,10 +54,7 @@ async def follow_referral_step(
             raise StepRefused(f"referral {step.referral_id}: {exc}") from exc
         if row.problem is not None and metrics is not None:
             metrics.calendar_not_covered(f"referral.{row.stage}")
-        return referral
-    if event.event_type not in REFERRAL_STEPS:
-        return None
-    referral = case.referrals[getattr(event.payload, "referral_id")]  # noqa: B009
+        return
     at = event.envelope.time
     await settle_deadlines(uow.session, referral.referral_id, referral.state, uow.now)
     opened = deadlines_opened(ReferralKind(referral.kind), event.event_type, at, rules, calendar)
@@ -85,4 +87,3 @@ async def follow_referral_step(
         if party is not None and party not in told:
             told.add(party)
             uow.emit(copy, to=party, case_id=case.case_id)
-    return referral

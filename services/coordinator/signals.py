@@ -7,7 +7,6 @@ the audit trail are the ones every other warning gets.
 """
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from contracts.agencies import AgencyKind, WarningCategory
 from contracts.cases import CaseOpened, Party
@@ -33,19 +32,21 @@ from services.coordinator.signal_store import (
     mark_raised,
 )
 from services.runtime.law import policy_section
-from services.sdk import AgencyService, UnitOfWork
+from services.sdk import ServiceContext, UnitOfWork
 
 __all__ = ["LinkageSignals"]
 
 WARNING_LIFETIME = timedelta(days=30)
 
 
-class LinkageSignals(AgencyService):
-    """Mixed into the coordinator: watches cases and detentions for linkage signals."""
+class LinkageSignals:
+    """Watches cases and detentions for linkage signals (the pipeline feeds it)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.linkage_policy = policy_section(self.context.policy, "linkage", LinkagePolicy)
+    def __init__(self, context: ServiceContext) -> None:
+        self.context = context
+        self.registry = context.registry
+        self.log = context.log
+        self.linkage_policy = policy_section(context.policy, "linkage", LinkagePolicy)
 
     async def observe_linkage(self, uow: UnitOfWork, event: Event, case_id: str) -> None:
         """Feed one case event to the signals (called for every event filed on a case)."""

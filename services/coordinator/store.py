@@ -18,12 +18,12 @@ from services.coordinator.domain import CaseFile, CaseReferral, TimelineLine
 from services.runtime.storage import declare_history, execute, pending_writes, table_of
 
 __all__ = [
+    "CaseFiles",
     "CoordinatorTable",
     "append_timeline",
     "case_view",
     "load_case",
     "load_referral",
-    "preload_cases",
     "save_case",
 ]
 
@@ -83,37 +83,47 @@ class TimelineRecord(CoordinatorTable, table=True):
     status_after: str = Field(max_length=20)
 
 
-_CASE_FILES = "ipbus.coordinator.case_files"
-"""Key in ``session.info``: the case files this transaction saved, whose rows are pending."""
-
-
-def _saved_cases(session: AsyncSession) -> dict[str, CaseFile]:
-    """Saved (their rows are pending) or preloaded in this transaction, by case id."""
-    saved: dict[str, CaseFile] = session.info.setdefault(_CASE_FILES, {})
-    return saved
-
-
-_ABSENT = "ipbus.coordinator.absent_cases"
-"""Key in ``session.info``: case ids a preload found no row for."""
-
-
 async def load_case(session: AsyncSession, case_id: str) -> CaseFile | None:
-    """The case file: as this transaction last saved or preloaded it, else from its rows."""
-    if (saved := _saved_cases(session).get(case_id)) is not None:
-        return saved
-    if case_id in session.info.get(_ABSENT, ()):
-        return None
+    """The case file as committed (a query's read; the pipeline keeps :class:`CaseFiles`)."""
     return (await _read_cases(session, {case_id})).get(case_id)
 
 
-async def preload_cases(session: AsyncSession, case_ids: set[str]) -> None:
-    """Read a batch's case files in three statements; :func:`load_case` then answers them."""
-    wanted = case_ids - _saved_cases(session).keys()
-    if not wanted:
-        return
-    found = await _read_cases(session, wanted)
-    _saved_cases(session).update(found)
-    session.info.setdefault(_ABSENT, set()).update(wanted - found.keys())
+class CaseFiles:
+    """The case files one transaction reads and saves, kept by case id.
+
+    A batch's files are read at once (:meth:`preload`); a saved file's rows are written at
+    commit, so until then this is where it is read back from.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._files: dict[str, CaseFile | None] = {}
+
+    async def preload(self, case_ids: set[str]) -> None:
+        """Read these case files in three statements; :meth:`get` then answers them."""
+        wanted = case_ids - self._files.keys()
+        if not wanted:
+            return
+        found = await _read_cases(self._session, wanted)
+        self._files.update({case_id: found.get(case_id) for case_id in wanted})
+
+    async def get(self, case_id: str) -> CaseFile | None:
+        """The case file as this transaction last saved or read it, else from its rows."""
+        if case_id not in self._files:
+            self._files[case_id] = await load_case(self._session, case_id)
+        return self._files[case_id]
+
+    def save(self, case: CaseFile, now: datetime, before: CaseFile | None) -> None:
+        """Write the case file at commit (with ``before``, only what changed)."""
+        self._files[case.case_id] = case
+        save_case(self._session, case, now, before)
+
+    async def referral(self, referral_id: str) -> CaseReferral | None:
+        """The referral as this transaction's case files hold it, else from its row."""
+        for case in self._files.values():
+            if case is not None and (referral := case.referrals.get(referral_id)) is not None:
+                return referral
+        return await load_referral(self._session, referral_id)
 
 
 async def _read_cases(session: AsyncSession, case_ids: set[str]) -> dict[str, CaseFile]:
@@ -152,9 +162,7 @@ async def _read_cases(session: AsyncSession, case_ids: set[str]) -> dict[str, Ca
 
 
 async def load_referral(session: AsyncSession, referral_id: str) -> CaseReferral | None:
-    for case in _saved_cases(session).values():
-        if (referral := case.referrals.get(referral_id)) is not None:
-            return referral
+    """The referral as committed."""
     referrals = table_of(CaseReferralRecord)
     row = (
         await execute(session, core_select(referrals).where(referrals.c.referral_id == referral_id))
@@ -175,12 +183,11 @@ def _referral(row: Any) -> CaseReferral:
     )
 
 
-async def save_case(
+def save_case(
     session: AsyncSession, case: CaseFile, now: datetime, before: CaseFile | None = None
 ) -> None:
     """Upsert the case file at commit; with ``before``, only the parties and referrals
-    that changed. Until then :func:`load_case` answers from the saved case file."""
-    _saved_cases(session)[case.case_id] = case
+    that changed (read it back through :class:`CaseFiles` until then)."""
     writes = pending_writes(session)
     writes.upsert(
         table_of(CaseRecord),

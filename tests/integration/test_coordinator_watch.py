@@ -34,7 +34,7 @@ async def test_overdue_referrals_are_counted_until_they_move_on(database: Databa
         NOW,
     )
     async with database.transaction() as session:
-        await save_case(session, CaseFile(case_id, referrals={referral_id: referral}), NOW)
+        save_case(session, CaseFile(case_id, referrals={referral_id: referral}), NOW)
     async with database.transaction() as session:
         assert await load_referral(session, referral_id) == referral
         assert await count_referrals(session) == {("customs_to_enforcement", "acknowledged"): 1}

@@ -65,7 +65,7 @@ async def test_a_case_file_reads_back_as_it_was_saved(database: Database) -> Non
         referrals={referral.referral_id: referral},
     )
     async with database.transaction() as session:
-        await save_case(session, case, NOW)
+        save_case(session, case, NOW)
     async with database.transaction() as session:
         assert await load_case(session, case.case_id) == case
         assert await load_case(session, new_ulid()) is None
@@ -77,7 +77,7 @@ async def test_a_case_file_reads_back_as_it_was_saved(database: Database) -> Non
         referrals=case.referrals,
     )
     async with database.transaction() as session:
-        await save_case(session, moved, NOW)
+        save_case(session, moved, NOW)
     async with database.transaction() as session:
         assert await load_case(session, case.case_id) == moved
 
@@ -87,7 +87,7 @@ async def test_the_timeline_comes_back_in_the_order_it_was_applied(database: Dat
     types = ["case.opened", "goods.detained", "referral.issued", "case.closed"]
     for offset, event_type in enumerate(types):
         async with database.transaction() as session:
-            await save_case(session, case, NOW)
+            save_case(session, case, NOW)
             append_timeline(
                 session,
                 case.case_id,
