@@ -1,7 +1,9 @@
 """The coordinator: one shared case file per case, built from every event on the bus.
 
-Thin on purpose: load the case file, let :mod:`services.coordinator.domain` apply the
-event, store the result. It also answers case queries, need-to-know.
+Thin on purpose: the service wires its concerns (``cases/``, ``deadlines/``, ``warnings/``,
+``signals/``, ``oversight/``, ``audit/``, ``metrics/``), hands every event it reads to its
+:class:`~services.coordinator.pipeline.CasePipeline`, runs its background loops and answers
+the ``case``, ``referrals`` and ``warnings`` queries, need-to-know, each answer audited.
 """
 
 import asyncio
@@ -11,28 +13,26 @@ from typing import ClassVar
 
 from faststream.nats import NatsBroker, NatsMessage
 from nats.aio.msg import Msg
-from pydantic import ValidationError
 from sqlalchemy import MetaData
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contracts.queries import CASE_QUERY, CaseQuery, CaseReply
+from contracts.queries import CASE_QUERY, CaseReply
 from contracts.referral_queries import REFERRALS_QUERY, ReferralsReply
 from contracts.subjects import EVENT_STREAM, QUERY_PREFIX
 from contracts.warning_queries import WARNINGS_QUERY, WarningsReply
-from services.coordinator.audit_anchor import AnchorPublisher, ensure_anchor_stream
-from services.coordinator.audit_hooks import audit_query
-from services.coordinator.deadline_watch import DeadlineWatch
-from services.coordinator.deadlines import DeadlineSettings
-from services.coordinator.domain import may_see
-from services.coordinator.monitoring import refresh_gauges
-from services.coordinator.oversight_flow import OversightFlow
-from services.coordinator.party_index import linked_case_ids
+from services.coordinator.audit.anchors import AnchorPublisher, ensure_anchor_stream
+from services.coordinator.audit.log import audit_query
+from services.coordinator.cases.case_query import NOT_FOUND, answer_case_query
+from services.coordinator.deadlines.referrals_query import answer_referrals_query
+from services.coordinator.deadlines.rules import DeadlineSettings
+from services.coordinator.deadlines.watcher import DeadlineWatch
+from services.coordinator.metrics.recorder import refresh_gauges
+from services.coordinator.oversight.flow import OversightFlow
 from services.coordinator.pipeline import CasePipeline
-from services.coordinator.referral_queries import answer_referrals_query
-from services.coordinator.signals import LinkageSignals
-from services.coordinator.store import CoordinatorTable, case_view, load_case
-from services.coordinator.warnings import WarningHub
+from services.coordinator.signals.detector import LinkageSignals
+from services.coordinator.store import CoordinatorTable
+from services.coordinator.warnings.hub import WarningHub
 from services.runtime.bus import (
     QueryGate,
     QueryRateLimit,
@@ -49,7 +49,6 @@ from services.sdk import (
 
 __all__ = ["CoordinatorService"]
 
-NOT_FOUND = "case not found, or not shared with you"
 QUERY_AUDIT_ATTEMPTS = 5
 
 
@@ -161,7 +160,7 @@ class CoordinatorService(AgencyService):
             requester = raw.subject.split(".")[2]
             if refusal := self.query_gate.refusal(requester, time.monotonic()):
                 return CaseReply(error=refusal).model_dump_json(exclude_none=True).encode()
-            reply = await self.answer_case_query(requester, raw.data, raw)
+            reply = await self.answer_case(requester, raw.data, raw)
             return await encode_reply(
                 self.context, self.metrics, requester=requester, query=CASE_QUERY, reply=reply
             )
@@ -205,14 +204,14 @@ class CoordinatorService(AgencyService):
                     raise
                 await asyncio.sleep(0.02 * attempt)
 
-    async def answer_case_query(self, requester: str, body: bytes, msg: Msg) -> CaseReply:
+    async def answer_case(self, requester: str, body: bytes, msg: Msg) -> CaseReply:
         """The case, if ``requester`` is party to it; the same "not found" otherwise.
 
         Every answer, and every refusal, leaves an audit row: who asked about which case.
         """
         reply = CaseReply(error=NOT_FOUND)
         async for session in self._audited_answer():
-            case_id, reply = await self._case_reply(session, requester, body)
+            case_id, reply = await answer_case_query(session, requester, body, log=self.log)
             await audit_query(
                 session,
                 msg,
@@ -223,22 +222,3 @@ class CoordinatorService(AgencyService):
                 now=self.clock.now(),
             )
         return reply
-
-    async def _case_reply(
-        self, session: AsyncSession, requester: str, body: bytes
-    ) -> tuple[str | None, CaseReply]:
-        try:
-            query = CaseQuery.model_validate_json(body)
-        except ValidationError as exc:
-            return None, CaseReply(error=f"bad query: {exc.errors(include_url=False)[0]['msg']}")
-        case = await load_case(session, query.case_id)
-        if case is None or not may_see(case, requester):
-            self.log.info("case query refused", requester=requester, case_id=query.case_id)
-            return query.case_id, CaseReply(error=NOT_FOUND)
-        view = await case_view(session, case)
-        linked = [
-            other
-            for other in await linked_case_ids(session, case.case_id)
-            if (other_case := await load_case(session, other)) and may_see(other_case, requester)
-        ]
-        return query.case_id, CaseReply(case=view.model_copy(update={"linked_case_ids": linked}))

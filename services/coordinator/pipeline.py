@@ -14,7 +14,7 @@ in this order, one named step each:
 then for each new event:
 
 4. :meth:`~CasePipeline.fold` — the case file and its timeline line after the event
-   (pure: :func:`services.coordinator.domain.apply_event`);
+   (pure: :func:`services.coordinator.cases.domain.apply_event`);
 5. :meth:`~CasePipeline.store` — the case file and the timeline line, written at commit;
 6. :meth:`~CasePipeline.audit` — the accepted event chained in the audit log;
 7. :meth:`~CasePipeline.react` — what follows: deadlines and copies of a referral step,
@@ -32,8 +32,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.envelope import Event, RejectReason
 from contracts.referrals import ReferralIssued
-from services.coordinator.audit_hooks import audit_accepted, audit_rejected
-from services.coordinator.domain import (
+from services.coordinator.audit.log import audit_accepted, audit_rejected
+from services.coordinator.cases.domain import (
     CaseFile,
     CaseReferral,
     EventFacts,
@@ -45,12 +45,12 @@ from services.coordinator.domain import (
     case_id_of,
     needs_case,
 )
-from services.coordinator.monitoring import observe_event
-from services.coordinator.oversight_flow import OversightFlow
-from services.coordinator.referral_followup import follow_referral_step
-from services.coordinator.signals import LinkageSignals
-from services.coordinator.store import CaseFiles, append_timeline
-from services.coordinator.warnings import WarningHub
+from services.coordinator.cases.store import CaseFiles, append_timeline
+from services.coordinator.deadlines.followup import follow_referral_step
+from services.coordinator.metrics.recorder import observe_event
+from services.coordinator.oversight.flow import OversightFlow
+from services.coordinator.signals.detector import LinkageSignals
+from services.coordinator.warnings.hub import WarningHub
 from services.runtime.bus import InboxVerdict, PermanentError, StepRefused, claim_in_inbox
 from services.runtime.law import BusinessCalendar, refuse_unpermitted
 from services.runtime.ops import AgencyMetrics, apply_span

@@ -6,10 +6,10 @@ import pytest
 
 from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralState
-from services.coordinator.domain import CaseFile, CaseReferral
-from services.coordinator.observe import WatchChange
-from services.coordinator.store import load_referral, save_case
-from services.coordinator.watch import (
+from services.coordinator.cases.domain import CaseFile, CaseReferral
+from services.coordinator.cases.store import load_referral, save_case
+from services.coordinator.metrics.readings import WatchChange
+from services.coordinator.metrics.store import (
     apply_watch_change,
     count_overdue,
     count_referrals,

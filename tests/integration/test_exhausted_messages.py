@@ -26,8 +26,8 @@ from contracts.envelope import RejectReason, encode_envelope
 from contracts.identifiers import new_ulid
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM, event_subject
 from services.coordinator import app as coordinator_app
+from services.coordinator.cases.store import CaseFiles, TimelineRecord
 from services.coordinator.pipeline import CasePipeline, Folded
-from services.coordinator.store import CaseFiles, TimelineRecord
 from services.runtime.bus import (
     EventConsumer,
     agency_consumer_spec,

@@ -15,7 +15,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from contracts.subjects import COORDINATOR, QUERY_PREFIX
 from contracts.warning_queries import WARNINGS_QUERY, WarningsReply
 from services.cli.catalogue import CATALOGUE
-from services.coordinator.warnings import WarningHub
+from services.coordinator.warnings.hub import WarningHub
 from services.runtime.identity import Settings
 from services.runtime.ops import configure_logging
 from services.runtime.privacy import REDACTED

@@ -17,13 +17,8 @@ from contracts.envelope import decode_event, encode_envelope, new_envelope
 from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralState
 from contracts.subjects import event_subject
-from services.coordinator.domain import CaseFile, CaseReferral, TimelineLine
-from services.coordinator.store import (
-    append_timeline,
-    case_view,
-    load_case,
-    save_case,
-)
+from services.coordinator.cases.domain import CaseFile, CaseReferral, TimelineLine
+from services.coordinator.cases.store import append_timeline, case_view, load_case, save_case
 from services.runtime.bus import (
     FixedClock,
     InboxVerdict,

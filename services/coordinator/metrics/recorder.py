@@ -5,10 +5,10 @@ from functools import partial
 from contracts.envelope import Event
 from contracts.referrals import ReferralKind, ReferralStage, ReferralState
 from contracts.warnings import Severity
-from services.coordinator.audit_store import audit_length
-from services.coordinator.domain import CaseReferral
-from services.coordinator.observe import Reading, readings_for, watch_change_for
-from services.coordinator.watch import (
+from services.coordinator.audit.store import audit_length
+from services.coordinator.cases.domain import CaseReferral
+from services.coordinator.metrics.readings import Reading, readings_for, watch_change_for
+from services.coordinator.metrics.store import (
     apply_watch_change,
     count_overdue,
     count_referrals,

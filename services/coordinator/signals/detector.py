@@ -1,7 +1,7 @@
 """Linkage signals raised by the coordinator itself, from what it sees on the bus.
 
 A ``case.opened`` puts its companies in the party index; a ``goods.detained`` is counted per
-HS prefix and port. When :mod:`linkage` says a threshold is crossed, the coordinator issues a
+HS prefix and port. When :mod:`.rules` says a threshold is crossed, the coordinator issues a
 warning to itself — the same ``warning.issued`` any agency sends — so routing, tracking and
 the audit trail are the ones every other warning gets.
 """
@@ -15,7 +15,8 @@ from contracts.envelope import Event
 from contracts.identifiers import new_ulid
 from contracts.subjects import COORDINATOR
 from contracts.warnings import Severity, WarningIssued, WarningTargets
-from services.coordinator.linkage import (
+from services.coordinator.cases.parties import index_parties, sightings_of
+from services.coordinator.signals.rules import (
     INFRINGER_ROLES,
     LinkagePolicy,
     RepeatInfringer,
@@ -24,8 +25,7 @@ from services.coordinator.linkage import (
     repeat_infringer,
     seizure_trend,
 )
-from services.coordinator.party_index import index_parties, sightings_of
-from services.coordinator.signal_store import (
+from services.coordinator.signals.store import (
     DetentionSeenRecord,
     detention_times,
     last_raised,

@@ -1,6 +1,6 @@
 """The coordinator's warning desk: route, track, chase, retract, and answer ``warnings``.
 
-Handlers stay thin: :mod:`routing` decides who gets a warning, :mod:`warning_rules` when a
+Handlers stay thin: :mod:`.routing` decides who gets a warning, :mod:`.rules` when a
 silent recipient is chased; this module stores the outcome and puts the events in the
 outbox. The follow-up timer lives in the database (``check_at``), so a restarted
 coordinator resumes it and never sends a step twice: the step and the new ``check_at``
@@ -29,17 +29,17 @@ from contracts.warnings import (
     WarningIssued,
     WarningRetracted,
 )
-from services.coordinator.routing import route_warning
-from services.coordinator.warning_rules import (
+from services.coordinator.warnings.routing import route_warning
+from services.coordinator.warnings.rules import (
     ChaseStep,
     WarningPolicy,
     escalation_recipients,
     next_check_at,
     next_step,
 )
-from services.coordinator.warning_store import (
+from services.coordinator.warnings.store import (
     DeliveryRecord,
-    WarningRecord,
+    IssuedWarningRecord,
     deliveries_of,
     delivery_state,
     due_deliveries,
@@ -85,10 +85,10 @@ class WarningHub:
         assert isinstance(warning, WarningIssued)
         if event.recipient != COORDINATOR:
             return
-        if await uow.session.get(WarningRecord, warning.warning_id) is not None:
+        if await uow.session.get(IssuedWarningRecord, warning.warning_id) is not None:
             raise StepRefused(f"warning {warning.warning_id} was already issued")
         now = uow.now
-        record = WarningRecord(
+        record = IssuedWarningRecord(
             warning_id=warning.warning_id,
             issuer=event.sender,
             severity=warning.severity.value,
@@ -130,7 +130,7 @@ class WarningHub:
         assert isinstance(retraction, WarningRetracted)
         if event.recipient != COORDINATOR:
             return
-        record = await uow.session.get(WarningRecord, retraction.warning_id)
+        record = await uow.session.get(IssuedWarningRecord, retraction.warning_id)
         if record is None:
             raise StepRefused(f"warning {retraction.warning_id} is not known")
         if record.issuer != event.sender:
@@ -185,7 +185,9 @@ class WarningHub:
         delivered = WarningDelivered(warning_id=warning.warning_id, warning=warning)
         self._emit(uow, delivered, agency_id, warning.warning_id)
 
-    def _escalate(self, uow: UnitOfWork, record: WarningRecord, delivery: DeliveryRecord) -> None:
+    def _escalate(
+        self, uow: UnitOfWork, record: IssuedWarningRecord, delivery: DeliveryRecord
+    ) -> None:
         escalated = WarningEscalated(
             warning_id=record.warning_id,
             agency_id=delivery.agency_id,
@@ -227,13 +229,13 @@ class WarningHub:
         return WarningsReply(warnings=views)
 
 
-def _state(record: WarningRecord, now: Any) -> str:
+def _state(record: IssuedWarningRecord, now: Any) -> str:
     if record.retracted_at is not None:
         return "retracted"
     return "expired" if record.expires_at <= now else "active"
 
 
-def _view(record: WarningRecord, state: str, deliveries: list[DeliveryRecord]) -> WarningView:
+def _view(record: IssuedWarningRecord, state: str, deliveries: list[DeliveryRecord]) -> WarningView:
     warning = record.warning
     return WarningView(
         warning_id=record.warning_id,

@@ -10,10 +10,10 @@ from contracts.envelope import Event
 from contracts.linkage import ReferralCopied
 from contracts.referral_clocks import ReferralClockResumed, ReferralClockStopped, ReferralExtended
 from contracts.referrals import CLOCK_STEPS, REFERRAL_STEPS, ReferralKind
-from services.coordinator.deadline_steps import apply_clock_step
-from services.coordinator.deadline_store import open_deadlines, settle_deadlines
-from services.coordinator.deadlines import DeadlineStepRefused, deadlines_opened
-from services.coordinator.domain import CaseFile, CaseReferral
+from services.coordinator.cases.domain import CaseFile, CaseReferral
+from services.coordinator.deadlines.clock_steps import apply_clock_step
+from services.coordinator.deadlines.rules import DeadlineStepRefused, deadlines_opened
+from services.coordinator.deadlines.store import open_deadlines, settle_deadlines
 from services.runtime.bus import StepRefused
 from services.runtime.law import BusinessCalendar, RuleBook
 from services.runtime.ops import AgencyMetrics

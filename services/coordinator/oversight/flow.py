@@ -1,7 +1,7 @@
 """The coordinator's part in oversight: flag, track the suggestion's deadline, close it.
 
 Fed by the coordinator's pipeline every event filed on a case, after the case file took it
-(:mod:`services.coordinator.oversight` decides). The reply deadline of a suggestion is a row
+(:mod:`services.coordinator.oversight.rules` decides). The reply deadline of a suggestion is a row
 of the ordinary deadline table (stage ``oversight_reply``, the oversight id in place of a
 referral id), so the deadline watcher notices it overdue like every other deadline: a
 ``referral.overdue`` to the procuratorate and the regulator, once.
@@ -19,9 +19,9 @@ from contracts.identifiers import new_ulid
 from contracts.oversight import OversightAnswered, OversightFlagged, OversightSuggested
 from contracts.referrals import ReferralIssued, ReferralKind, ReferralStage
 from contracts.subjects import COORDINATOR
-from services.coordinator.deadline_store import DeadlineRecord, DeadlineStatus
-from services.coordinator.domain import CRIMINAL_KINDS, CaseFile, RefusedStep
-from services.coordinator.oversight import (
+from services.coordinator.cases.domain import CRIMINAL_KINDS, CaseFile, RefusedStep
+from services.coordinator.deadlines.store import DeadlineRecord, DeadlineStatus
+from services.coordinator.oversight.rules import (
     OPEN,
     OversightStatus,
     OversightView,
