@@ -116,7 +116,7 @@ class CasePipeline:
             folded = await self.fold(cases, event)
             if folded is not None:
                 self.store(uow, cases, folded)
-        referral_id = getattr(event.payload, "referral_id", None)
+        referral_id: str | None = getattr(event.payload, "referral_id", None)
         referral = await cases.referral(referral_id) if referral_id else None
         await self.audit(uow, event)
         await self.react(uow, event, folded, referral)

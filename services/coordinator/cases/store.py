@@ -5,6 +5,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy import select as core_select
 from sqlmodel import Field
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -133,13 +134,13 @@ async def _read_cases(session: AsyncSession, case_ids: set[str]) -> dict[str, Ca
     if not files:
         return {}
     party_rows = await execute(session, core_select(parties).where(parties.c.case_id.in_(files)))
-    parties_of: dict[str, list[Any]] = defaultdict(list)
+    parties_of: dict[str, list[Row[Any]]] = defaultdict(list)
     for row in party_rows:
         parties_of[row.case_id].append(row)
     referral_rows = await execute(
         session, core_select(referrals).where(referrals.c.case_id.in_(files))
     )
-    referrals_of: dict[str, list[Any]] = defaultdict(list)
+    referrals_of: dict[str, list[Row[Any]]] = defaultdict(list)
     for row in referral_rows:
         referrals_of[row.case_id].append(row)
     for case_id, case in files.items():
@@ -163,7 +164,7 @@ async def load_referral(session: AsyncSession, referral_id: str) -> CaseReferral
     return _referral(row) if row is not None else None
 
 
-def _referral(row: Any) -> CaseReferral:
+def _referral(row: Row[Any]) -> CaseReferral:
     return CaseReferral(
         row.referral_id,
         row.kind,

@@ -9,7 +9,7 @@ commit together.
 
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any
+from datetime import datetime
 
 from pydantic import ValidationError
 
@@ -229,7 +229,7 @@ class WarningHub:
         return WarningsReply(warnings=views)
 
 
-def _state(record: IssuedWarningRecord, now: Any) -> str:
+def _state(record: IssuedWarningRecord, now: datetime) -> str:
     if record.retracted_at is not None:
         return "retracted"
     return "expired" if record.expires_at <= now else "active"
