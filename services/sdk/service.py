@@ -362,7 +362,7 @@ class AgencyService:
     # -- what subclasses may override -------------------------------------------------
 
     async def before_batch(self, session: AsyncSession, events: list[Event]) -> None:
-        """Hook run in a batch's transaction before its new events are applied (preloads)."""
+        """Hook run in a batch's transaction before its new events are applied (checks)."""
 
     async def on_started(self) -> None:
         """Hook run once the service consumes (background tasks such as watchers)."""
