@@ -14,7 +14,8 @@ from rich.console import Console
 from contracts.agencies import Registry
 from contracts.subjects import COORDINATOR
 from services.cli.bus import operator_client, run_on_bus
-from services.coordinator.audit import (
+from services.coordinator.audit.anchors import anchor_signed_by, latest_anchor
+from services.coordinator.audit.chain import (
     AuditAnchor,
     AuditEntry,
     AuditVerdict,
@@ -22,9 +23,8 @@ from services.coordinator.audit import (
     first_break,
     head,
 )
-from services.coordinator.audit_anchor import anchor_signed_by, latest_anchor
-from services.coordinator.audit_signatures import check_signatures
-from services.coordinator.audit_store import read_audit
+from services.coordinator.audit.signatures import check_signatures
+from services.coordinator.audit.store import read_audit
 from services.runtime.identity import Settings, load_registry, read_bus_record
 from services.runtime.storage import Database, database_url_for
 

@@ -10,7 +10,7 @@ from contracts.oversight import CaseFindings, Offence, Offender
 from contracts.subjects import EVENT_STREAM
 from services.cli.demo_support import DemoFailed, Say, Stage, pause, service
 from services.coordinator.app import CoordinatorService
-from services.coordinator.oversight_flow import OversightRecord
+from services.coordinator.oversight.flow import OversightRecord
 from services.enforcement.app import EnforcementService
 from services.judicial.app import JudicialService
 

@@ -28,8 +28,10 @@ if TYPE_CHECKING:
         DETAIL_MAX,
         STOP_TIMEOUT_S,
         AgencyService,
+        Applier,
         ServiceContext,
         UnitOfWork,
+        conflicting_duplicate,
         handles,
     )
     from services.sdk.warning_desk import RECIPIENT, WarningDesk, WarningRecord
@@ -54,6 +56,7 @@ __all__ = [
     "SUPERVISED_KINDS",
     "AgencyAdapter",
     "AgencyService",
+    "Applier",
     "Bus",
     "HttpServer",
     "LocalCaseRecord",
@@ -72,6 +75,7 @@ __all__ = [
     "build_http_app",
     "bus_asyncapi",
     "check_reconsideration_window",
+    "conflicting_duplicate",
     "encode_reply",
     "handles",
     "provision_streams",
@@ -86,6 +90,7 @@ __all__ = [
 _EXPORTS = {
     "AgencyAdapter": "services.sdk.agency_adapter",
     "AgencyService": "services.sdk.service",
+    "Applier": "services.sdk.service",
     "Bus": "services.sdk.wiring",
     "DETAIL_MAX": "services.sdk.service",
     "HttpServer": "services.sdk.http",
@@ -109,6 +114,7 @@ _EXPORTS = {
     "build_http_app": "services.sdk.http",
     "bus_asyncapi": "services.sdk.asyncapi",
     "check_reconsideration_window": "services.sdk.referral_linkage",
+    "conflicting_duplicate": "services.sdk.service",
     "encode_reply": "services.sdk.overseas_replies",
     "handles": "services.sdk.service",
     "provision_streams": "services.sdk.wiring",

@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from faststream.nats import NatsBroker
 from nats.aio.msg import Msg
@@ -91,7 +91,15 @@ from services.runtime.ops import (
 from services.runtime.privacy import minimise_envelope, minimised_kinds, record_minimisations
 from services.runtime.storage import Database, require_schema, upgrade_schema
 
-__all__ = ["AgencyService", "ServiceContext", "UnitOfWork", "handles"]
+__all__ = [
+    "AgencyService",
+    "Applier",
+    "HandlerDispatch",
+    "ServiceContext",
+    "UnitOfWork",
+    "conflicting_duplicate",
+    "handles",
+]
 
 RETRY_DELAY_S = 2.0
 STOP_TIMEOUT_S = 20.0
@@ -237,6 +245,73 @@ def handles(*payload_types: type[Payload]) -> Callable[[Handler], Handler]:
     return mark
 
 
+class Applier(Protocol):
+    """The seam between a service's receive loop and its own work on the events it reads.
+
+    The loop (the same for every service) decodes and checks each message, dead-letters
+    what breaks the contract, opens one transaction per batch (one per event after a
+    failure), acknowledges after commit; an applier claims the checked events in the inbox
+    and applies them. :class:`HandlerDispatch` runs an agency's ``@handles`` methods.
+    """
+
+    async def apply(self, session: AsyncSession, events: list[Event]) -> list[UnitOfWork | None]:
+        """Claim ``events`` in the inbox and apply the new ones in order, in ``session``'s
+        transaction: a unit of work per event, None for one applied before. Raise
+        (:class:`PermanentError`, :class:`RetryableError`, any bug), and nothing is applied."""
+        ...
+
+    async def refused(self, msg: Msg, reason: RejectReason, detail: str) -> None:
+        """A message of this service's consumer is dead-lettered; run before it is acked."""
+        ...
+
+
+class HandlerDispatch:
+    """The default :class:`Applier`: each new event to the service's ``@handles`` method.
+
+    An event type the service has no handler for is recorded in the inbox, with no effect.
+    """
+
+    def __init__(self, service: "AgencyService") -> None:
+        self._service = service
+
+    async def apply(self, session: AsyncSession, events: list[Event]) -> list[UnitOfWork | None]:
+        service = self._service
+        durable = service.consumer.durable
+        verdicts = await claim_in_inbox(session, durable, events, service.clock.now())
+        fresh = [e for e, v in zip(events, verdicts, strict=True) if v is InboxVerdict.NEW]
+        await service.before_batch(session, fresh)
+        units: list[UnitOfWork | None] = []
+        for event, verdict in zip(events, verdicts, strict=True):
+            with apply_span(durable, event):
+                units.append(await self._apply_one(session, event, verdict))
+        return units
+
+    async def _apply_one(
+        self, session: AsyncSession, event: Event, verdict: InboxVerdict
+    ) -> UnitOfWork | None:
+        if verdict is InboxVerdict.CONFLICTING:
+            raise conflicting_duplicate(event)
+        if verdict is InboxVerdict.ALREADY_APPLIED:
+            return None
+        service = self._service
+        uow = UnitOfWork(session, service.context, cause=event)
+        name = service._handlers.get(event.event_type)
+        if name is not None:
+            await getattr(service, name)(uow, event)
+        return uow
+
+    async def refused(self, msg: Msg, reason: RejectReason, detail: str) -> None:
+        """Nothing to add: the dead letter carries the reason."""
+
+
+def conflicting_duplicate(event: Event) -> PermanentError:
+    """The refusal of an event whose id the inbox holds with other content."""
+    return PermanentError(
+        RejectReason.CONFLICTING_DUPLICATE,
+        f"event id {event.id} was already applied with different content",
+    )
+
+
 class AgencyService:
     """A service on the bus: reads its durable consumer, publishes through its outbox."""
 
@@ -254,7 +329,9 @@ class AgencyService:
                 handlers[event_type] = name
         cls._handlers = handlers
 
-    def __init__(self, context: ServiceContext) -> None:
+    def __init__(self, context: ServiceContext, *, consumer: ConsumerSpec | None = None) -> None:
+        """``consumer``: the durable consumer this service reads (default: its agency's own;
+        the coordinator reads everything)."""
         self.context = context
         self.agency = context.agency
         self.registry = context.registry
@@ -264,7 +341,7 @@ class AgencyService:
         self.metrics = context.metrics or IpbusMetrics(CollectorRegistry()).for_agency(
             context.agency.id, self.service_name
         )
-        self.consumer = self.consumer_spec()
+        self.consumer = consumer or agency_consumer_spec(self.agency.id)
         self.broker = NatsBroker(
             server_list(context.nats_url),
             name=f"ipbus-{self.service_name}-{self.agency.id}",
@@ -278,28 +355,14 @@ class AgencyService:
         self.loops: list[PeriodicTask] = []
         """The service's own background loops; readiness fails when one stops beating."""
         self._started = asyncio.Event()
-        self.declare_extra_subscribers(self.broker)
+        self.applier: Applier = HandlerDispatch(self)
+        """What applies the events read: this service's handlers, unless replaced (the
+        coordinator puts its case pipeline here)."""
 
     # -- what subclasses may override -------------------------------------------------
 
-    def consumer_spec(self) -> ConsumerSpec:
-        """The durable consumer this service reads; the coordinator reads everything."""
-        return agency_consumer_spec(self.agency.id)
-
-    def declare_extra_subscribers(self, broker: NatsBroker) -> None:
-        """Hook for core-NATS subscribers (e.g. query answering)."""
-
-    async def on_unhandled(self, uow: UnitOfWork, event: Event) -> None:
-        """An event type this service has no handler for: recorded in the inbox, no effect."""
-
-    async def on_applied(self, uow: UnitOfWork, event: Event) -> None:
-        """Hook run in the handler's transaction after a new event's effects (audit)."""
-
     async def before_batch(self, session: AsyncSession, events: list[Event]) -> None:
-        """Hook run in a batch's transaction before its new events are applied (preloads)."""
-
-    async def on_rejected(self, msg: Msg, reason: RejectReason, detail: str) -> None:
-        """Hook run when a message is dead-lettered, before it is acknowledged (audit)."""
+        """Hook run in a batch's transaction before its new events are applied (checks)."""
 
     async def on_started(self) -> None:
         """Hook run once the service consumes (background tasks such as watchers)."""
@@ -518,20 +581,12 @@ class AgencyService:
 
     async def _apply_all(self, events: list[Event]) -> list[Outcome]:
         """Apply ``events`` in order in one transaction; raise, and nothing is applied."""
-        applied: list[tuple[Event, UnitOfWork | None]] = []
         with batch_span(self.consumer.durable, events):
             async with self.database.transaction() as session:
-                verdicts = await claim_in_inbox(
-                    session, self.consumer.durable, events, self.clock.now()
-                )
-                fresh = [e for e, v in zip(events, verdicts, strict=True) if v is InboxVerdict.NEW]
-                await self.before_batch(session, fresh)
-                for event, verdict in zip(events, verdicts, strict=True):
-                    with apply_span(self.consumer.durable, event):
-                        applied.append((event, await self._apply_in(session, event, verdict)))
+                units = await self.applier.apply(session, events)
         outcomes: list[Outcome] = []
         emitted = False
-        for event, uow in applied:
+        for event, uow in zip(events, units, strict=True):
             if uow is None:
                 self._event_log(event).info("already applied; acknowledging redelivery")
                 outcomes.append("duplicate")
@@ -543,26 +598,6 @@ class AgencyService:
         if emitted and self._relay is not None:
             self._relay.wake()
         return outcomes
-
-    async def _apply_in(
-        self, session: AsyncSession, event: Event, verdict: InboxVerdict
-    ) -> UnitOfWork | None:
-        """Run the handler of an event claimed in the inbox; None if it was applied before."""
-        if verdict is InboxVerdict.CONFLICTING:
-            raise PermanentError(
-                RejectReason.CONFLICTING_DUPLICATE,
-                f"event id {event.id} was already applied with different content",
-            )
-        if verdict is InboxVerdict.ALREADY_APPLIED:
-            return None
-        uow = UnitOfWork(session, self.context, cause=event)
-        name = self._handlers.get(event.event_type)
-        if name is None:
-            await self.on_unhandled(uow, event)
-        else:
-            await getattr(self, name)(uow, event)
-        await self.on_applied(uow, event)
-        return uow
 
     async def _on_exhausted(self, advisory_msg: Msg) -> None:
         """A consumer of ``IPBUS`` gave up on a message: dead-letter it, never drop it."""
@@ -593,7 +628,7 @@ class AgencyService:
                 now=self.clock.now(),
             )
             if advisory.consumer == self.consumer.durable:
-                await self.on_rejected(msg, RejectReason.MAX_DELIVERIES, detail)
+                await self.applier.refused(msg, RejectReason.MAX_DELIVERIES, detail)
             self.metrics.dead_lettered(RejectReason.MAX_DELIVERIES)
         except Exception:  # a core-NATS callback: log, the advisory will not come again
             self.log.exception("could not dead-letter an exhausted message", advisory=advisory)
@@ -613,7 +648,7 @@ class AgencyService:
             detail=detail,
             now=self.clock.now(),
         )
-        await self.on_rejected(msg, reason, detail)
+        await self.applier.refused(msg, reason, detail)
         await msg.ack()
         self.metrics.dead_lettered(reason)
         self.metrics.event_received(event, "dead_lettered")

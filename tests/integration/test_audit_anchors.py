@@ -11,7 +11,7 @@ from nats.js.errors import APIError
 
 from contracts.subjects import AUDIT_ANCHOR_STREAM, AUDIT_ANCHOR_SUBJECT, COORDINATOR
 from services.cli.security import site_dir, write_nats_config
-from services.coordinator.audit_anchor import (
+from services.coordinator.audit.anchors import (
     anchor_signed_by,
     anchor_stream_config,
     ensure_anchor_stream,

@@ -22,15 +22,15 @@ from contracts.envelope import new_envelope
 from contracts.identifiers import new_ulid
 from services.cli.audit import load_entries
 from services.cli.main import app
-from services.coordinator.audit import (
+from services.coordinator.audit.anchors import sign_anchor
+from services.coordinator.audit.chain import (
     AuditEntry,
     AuditVerdict,
     chain_next,
     first_break,
     head,
 )
-from services.coordinator.audit_anchor import sign_anchor
-from services.coordinator.audit_store import AuditRecord
+from services.coordinator.audit.store import AuditRecord
 from services.runtime.identity import AgencyKey, Settings, generate_seed, key_path, sign_envelope
 from services.runtime.storage import Database, database_url_for
 from services.sdk import Bus, query_case

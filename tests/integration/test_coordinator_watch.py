@@ -6,10 +6,10 @@ import pytest
 
 from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralState
-from services.coordinator.domain import CaseFile, CaseReferral
-from services.coordinator.observe import WatchChange
-from services.coordinator.store import load_referral, save_case
-from services.coordinator.watch import (
+from services.coordinator.cases.domain import CaseFile, CaseReferral
+from services.coordinator.cases.store import load_referral, save_case
+from services.coordinator.metrics.readings import WatchChange
+from services.coordinator.metrics.store import (
     apply_watch_change,
     count_overdue,
     count_referrals,
@@ -34,7 +34,7 @@ async def test_overdue_referrals_are_counted_until_they_move_on(database: Databa
         NOW,
     )
     async with database.transaction() as session:
-        await save_case(session, CaseFile(case_id, referrals={referral_id: referral}), NOW)
+        save_case(session, CaseFile(case_id, referrals={referral_id: referral}), NOW)
     async with database.transaction() as session:
         assert await load_referral(session, referral_id) == referral
         assert await count_referrals(session) == {("customs_to_enforcement", "acknowledged"): 1}

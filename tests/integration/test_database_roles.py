@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from services.coordinator.audit_store import AuditRecord
+from services.coordinator.audit.store import AuditRecord
 from services.coordinator.store import CoordinatorTable
 from services.runtime.storage import Database, roles_sql, service_role, upgrade_schema
 from tests.conftest import POSTGRES_URL, _postgres_reachable, drop_schemas

@@ -14,15 +14,15 @@ from contracts.referral_clocks import (
     ReferralExtended,
 )
 from contracts.referrals import ReferralKind, ReferralStage, ReferralState
-from services.coordinator.deadline_steps import ClockStep, apply_clock_step
-from services.coordinator.deadline_store import (
+from services.coordinator.deadlines.clock_steps import ClockStep, apply_clock_step
+from services.coordinator.deadlines.rules import DeadlineStepRefused, deadlines_opened
+from services.coordinator.deadlines.store import (
     DeadlineRecord,
     DeadlineStatus,
     open_deadlines,
     recompute,
     settle_deadlines,
 )
-from services.coordinator.deadlines import DeadlineStepRefused, deadlines_opened
 from services.runtime.law import CalendarPolicy, RuleBook, load_policy, policy_section
 from services.runtime.storage import Database
 

@@ -25,8 +25,9 @@ from contracts.cases import CaseOpened
 from contracts.envelope import RejectReason, encode_envelope
 from contracts.identifiers import new_ulid
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM, event_subject
-from services.coordinator.app import CoordinatorService
-from services.coordinator.store import TimelineRecord
+from services.coordinator import app as coordinator_app
+from services.coordinator.cases.store import CaseFiles, TimelineRecord
+from services.coordinator.pipeline import CasePipeline, Folded
 from services.runtime.bus import (
     EventConsumer,
     agency_consumer_spec,
@@ -34,7 +35,7 @@ from services.runtime.bus import (
     ensure_consumer,
 )
 from services.runtime.identity import Settings
-from services.sdk import Bus, UnitOfWork
+from services.sdk import Bus
 from services.sdk import service as adapter
 from tests.conftest import REGISTRY
 from tests.integration.conftest import StartBus
@@ -169,16 +170,16 @@ async def test_an_event_whose_handler_always_fails_is_dead_lettered_and_its_batc
     # three deliveries, retried 0.2 s apart: the events behind it, handed back each 1.5 s
     # while it is retried, keep deliveries to spare (as 20 × 2 s does against 20 × 6 s)
     quick = replace(coordinator_consumer_spec(), max_deliver=3, backoff_s=(0.5, 0.5, 0.5))
-    monkeypatch.setattr(CoordinatorService, "consumer_spec", lambda self: quick)
+    monkeypatch.setattr(coordinator_app, "coordinator_consumer_spec", lambda: quick)
     monkeypatch.setattr(adapter, "RETRY_DELAY_S", 0.2)
-    original = CoordinatorService.on_unhandled
+    original = CasePipeline.fold
 
-    async def buggy(self: CoordinatorService, uow: UnitOfWork, event: Any) -> None:
+    async def buggy(self: CasePipeline, cases: CaseFiles, event: Any) -> Folded | None:
         if isinstance(event.payload, CaseOpened) and event.payload.title == "boom":
             raise RuntimeError("a bug in a handler")
-        await original(self, uow, event)
+        return await original(self, cases, event)
 
-    monkeypatch.setattr(CoordinatorService, "on_unhandled", buggy)
+    monkeypatch.setattr(CasePipeline, "fold", buggy)
     bus = await start_bus(settings, ("coordinator", SENDER))
     nc = await nats.connect(bus.nats_url)
     try:

@@ -9,7 +9,7 @@ from sqlmodel import col, select
 
 from contracts.envelope import RejectReason, encode_envelope, new_envelope
 from contracts.identifiers import new_ulid
-from services.coordinator.store import TimelineRecord
+from services.coordinator.cases.store import TimelineRecord
 from services.runtime.bus import FixedClock
 from services.runtime.identity import AgencyKey, Settings, key_path, sign_envelope
 from services.sdk import Bus

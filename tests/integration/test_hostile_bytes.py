@@ -29,7 +29,7 @@ from sqlmodel import col, select
 from contracts.envelope import CONTENT_TYPE, RejectReason, encode_envelope, new_envelope
 from contracts.identifiers import new_ulid
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM, agency_consumer, event_subject
-from services.coordinator.store import TimelineRecord
+from services.coordinator.cases.store import TimelineRecord
 from services.runtime.bus import COORDINATOR_CONSUMER, InboxRecord
 from services.runtime.identity import AgencyKey, Settings, key_history, key_path, sign_envelope
 from services.sdk import Bus

@@ -18,8 +18,8 @@ from contracts.oversight import CaseFindings, Offence, Offender
 from contracts.referrals import ReferralStage, ReferralState
 from contracts.subjects import EVENT_STREAM
 from services.coordinator.app import CoordinatorService
-from services.coordinator.deadline_store import DeadlineRecord, DeadlineStatus
-from services.coordinator.oversight_flow import OversightRecord
+from services.coordinator.deadlines.store import DeadlineRecord, DeadlineStatus
+from services.coordinator.oversight.flow import OversightRecord
 from services.enforcement.app import EnforcementService
 from services.judicial.app import JudicialService
 from services.runtime.bus import FixedClock, StepRefused

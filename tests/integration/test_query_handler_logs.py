@@ -15,7 +15,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from contracts.subjects import COORDINATOR, QUERY_PREFIX
 from contracts.warning_queries import WARNINGS_QUERY, WarningsReply
 from services.cli.catalogue import CATALOGUE
-from services.coordinator.app import CoordinatorService
+from services.coordinator.warnings.hub import WarningHub
 from services.runtime.identity import Settings
 from services.runtime.ops import configure_logging
 from services.runtime.privacy import REDACTED
@@ -48,10 +48,10 @@ async def test_a_query_handler_that_raises_is_logged_redacted_as_json(
     log_file = tmp_path / "logs" / "ipbus.log"
     configure_logging(fmt="json", file=log_file)
 
-    async def broken(self: CoordinatorService, requester: str, body: bytes) -> WarningsReply:
+    async def broken(self: WarningHub, requester: str, body: bytes) -> WarningsReply:
         raise ValueError(f"lookup failed for caller {PHONE}")
 
-    monkeypatch.setattr(CoordinatorService, "answer_warnings_query", broken)
+    monkeypatch.setattr(WarningHub, "answer", broken)
     bus = Bus(settings, CATALOGUE)
     await bus.start([COORDINATOR])
     try:

@@ -28,7 +28,7 @@ from contracts.subjects import (
 )
 from services.cli.catalogue import CATALOGUE
 from services.cli.security import write_nats_config
-from services.coordinator.store import TimelineRecord
+from services.coordinator.cases.store import TimelineRecord
 from services.customs.app import CustomsService
 from services.runtime.bus import InboxRecord, OutboxRecord
 from services.runtime.identity import Settings, key_path, load_registry

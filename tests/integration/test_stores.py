@@ -17,13 +17,8 @@ from contracts.envelope import decode_event, encode_envelope, new_envelope
 from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralState
 from contracts.subjects import event_subject
-from services.coordinator.domain import CaseFile, CaseReferral, TimelineLine
-from services.coordinator.store import (
-    append_timeline,
-    case_view,
-    load_case,
-    save_case,
-)
+from services.coordinator.cases.domain import CaseFile, CaseReferral, TimelineLine
+from services.coordinator.cases.store import append_timeline, case_view, load_case, save_case
 from services.runtime.bus import (
     FixedClock,
     InboxVerdict,
@@ -65,7 +60,7 @@ async def test_a_case_file_reads_back_as_it_was_saved(database: Database) -> Non
         referrals={referral.referral_id: referral},
     )
     async with database.transaction() as session:
-        await save_case(session, case, NOW)
+        save_case(session, case, NOW)
     async with database.transaction() as session:
         assert await load_case(session, case.case_id) == case
         assert await load_case(session, new_ulid()) is None
@@ -77,7 +72,7 @@ async def test_a_case_file_reads_back_as_it_was_saved(database: Database) -> Non
         referrals=case.referrals,
     )
     async with database.transaction() as session:
-        await save_case(session, moved, NOW)
+        save_case(session, moved, NOW)
     async with database.transaction() as session:
         assert await load_case(session, case.case_id) == moved
 
@@ -87,7 +82,7 @@ async def test_the_timeline_comes_back_in_the_order_it_was_applied(database: Dat
     types = ["case.opened", "goods.detained", "referral.issued", "case.closed"]
     for offset, event_type in enumerate(types):
         async with database.transaction() as session:
-            await save_case(session, case, NOW)
+            save_case(session, case, NOW)
             append_timeline(
                 session,
                 case.case_id,

@@ -31,7 +31,7 @@ from contracts.subjects import event_subject
 from contracts.warnings import Severity, WarningDelivered, WarningIssued, WarningTargets
 from services.cli.audit import load_entries
 from services.cli.demo import _detention
-from services.coordinator.audit import AuditVerdict
+from services.coordinator.audit.chain import AuditVerdict
 from services.customs.app import CustomsService
 from services.runtime.identity import Settings
 from services.sdk import Bus, query_case

@@ -24,7 +24,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.subjects import COORDINATOR, DLQ_STREAM, EVENT_STREAM, agency_consumer
-from services.coordinator.store import TimelineRecord
+from services.coordinator.cases.store import TimelineRecord
 from services.runtime.bus import COORDINATOR_CONSUMER, InboxRecord, OutboxRecord
 from services.runtime.identity import Settings, server_list
 from services.runtime.storage import Database, database_url_for

@@ -26,7 +26,7 @@ from sqlmodel import col, select
 
 from contracts.cases import CaseOpened, CaseStatus
 from contracts.identifiers import new_ulid
-from services.coordinator.store import TimelineRecord
+from services.coordinator.cases.store import TimelineRecord
 from services.runtime.identity import Settings, prepare_registry
 from services.runtime.server import free_port
 from services.runtime.storage import Database, database_url_for

@@ -4,7 +4,8 @@ from dataclasses import replace
 
 import pytest
 
-from services.coordinator.audit import (
+from services.coordinator.audit.anchors import anchor_signed_by, sign_anchor
+from services.coordinator.audit.chain import (
     GENESIS,
     AuditAnchor,
     AuditEntry,
@@ -16,7 +17,6 @@ from services.coordinator.audit import (
     first_break,
     head,
 )
-from services.coordinator.audit_anchor import anchor_signed_by, sign_anchor
 from services.runtime.identity import AgencyKey, generate_seed
 
 

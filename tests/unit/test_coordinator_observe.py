@@ -23,8 +23,13 @@ from contracts.warnings import (
     WarningIssued,
     WarningTargets,
 )
-from services.coordinator.domain import CaseReferral
-from services.coordinator.observe import Reading, WatchChange, readings_for, watch_change_for
+from services.coordinator.cases.domain import CaseReferral
+from services.coordinator.metrics.readings import (
+    Reading,
+    WatchChange,
+    readings_for,
+    watch_change_for,
+)
 from tests.unit.builders import referral_issued
 
 ISSUED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

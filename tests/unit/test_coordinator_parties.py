@@ -36,7 +36,7 @@ from contracts.referrals import (
     ReferralState,
     ReferralWithdrawn,
 )
-from services.coordinator.domain import (
+from services.coordinator.cases.domain import (
     COORDINATOR,
     CaseFile,
     CaseReferral,

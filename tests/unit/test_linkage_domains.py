@@ -24,7 +24,7 @@ from contracts.referrals import (
     ReferralParty,
     ReferralState,
 )
-from services.coordinator.domain import (
+from services.coordinator.cases.domain import (
     CaseFile,
     CaseReferral,
     EventFacts,

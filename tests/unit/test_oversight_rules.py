@@ -16,8 +16,8 @@ from contracts.oversight import (
     OversightSuggested,
 )
 from contracts.referrals import ReferralKind, ReferralState
-from services.coordinator.domain import CaseFile, CaseReferral, RefusedStep
-from services.coordinator.oversight import (
+from services.coordinator.cases.domain import CaseFile, CaseReferral, RefusedStep
+from services.coordinator.oversight.rules import (
     OversightStatus,
     OversightView,
     flag_needed,

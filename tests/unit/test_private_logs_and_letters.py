@@ -16,7 +16,7 @@ import pytest
 import structlog
 
 from contracts.envelope import RejectReason
-from services.coordinator.audit_store import rejected_entry
+from services.coordinator.audit.store import rejected_entry
 from services.runtime.bus import dead_letter
 from services.runtime.ops import STDLIB_LOGGERS, configure_logging
 from services.runtime.privacy import REDACTED

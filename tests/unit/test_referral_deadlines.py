@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from contracts.referrals import ReferralKind, ReferralStage, ReferralState
-from services.coordinator.deadlines import (
+from services.coordinator.deadlines.rules import (
     DeadlineClock,
     DeadlineSettings,
     DeadlineStepRefused,

@@ -7,7 +7,7 @@ import pytest
 from contracts.agencies import parse_registry
 from contracts.cases import PartyRole
 from contracts.warnings import Severity
-from services.coordinator.linkage import (
+from services.coordinator.signals.rules import (
     PartySighting,
     RepeatInfringerPolicy,
     SeizureTrendPolicy,
@@ -15,7 +15,7 @@ from services.coordinator.linkage import (
     repeat_infringer,
     seizure_trend,
 )
-from services.coordinator.warning_rules import (
+from services.coordinator.warnings.rules import (
     ChaseStep,
     DeliveryState,
     WarningPolicy,

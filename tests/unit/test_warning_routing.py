@@ -7,7 +7,7 @@ import pytest
 
 from contracts.agencies import Agency, AgencyInterests, Registry, WarningCategory, parse_registry
 from contracts.warnings import Severity, WarningIssued, WarningTargets
-from services.coordinator.routing import match_agency, route_warning
+from services.coordinator.warnings.routing import match_agency, route_warning
 from tests.conftest import REGISTRY
 
 WARNING_ID = "01J0000000000000000000000W"

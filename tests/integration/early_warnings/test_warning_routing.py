@@ -179,9 +179,9 @@ async def test_a_silent_critical_warning_is_redelivered_then_escalated_once_acro
         return len(await _stream_deliveries(nc, warning_id, "warning.escalated")) == 2
 
     await wait_until(escalated, what="the escalation")
-    assert await coordinator.chase_warnings() == 0
+    assert await coordinator.warnings.chase() == 0
     clock.advance(timedelta(minutes=200))
-    assert await coordinator.chase_warnings() == 0
+    assert await coordinator.warnings.chase() == 0
     assert await _stream_deliveries(nc, warning_id, "warning.delivered") == [
         "amr-shanghai",
         "customs-shanghai",

@@ -12,18 +12,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.referral_clocks import ReferralClockResumed, ReferralClockStopped, ReferralExtended
 from contracts.referrals import ReferralKind
-from services.coordinator.deadline_store import (
+from services.coordinator.deadlines.rules import (
+    DeadlineStepRefused,
+    clock_stop_rule,
+    extension_rule,
+    next_limit,
+)
+from services.coordinator.deadlines.store import (
     OPEN_STATUSES,
     DeadlineRecord,
     DeadlineStatus,
     clock_of,
     recompute,
-)
-from services.coordinator.deadlines import (
-    DeadlineStepRefused,
-    clock_stop_rule,
-    extension_rule,
-    next_limit,
 )
 from services.runtime.law import BusinessCalendar, RuleBook
 

@@ -20,8 +20,8 @@ from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfi
 from nats.js.errors import NotFoundError
 
 from contracts.subjects import AUDIT_ANCHOR_STREAM, AUDIT_ANCHOR_SUBJECT
-from services.coordinator.audit import AuditAnchor
-from services.coordinator.audit_store import audit_head
+from services.coordinator.audit.chain import AuditAnchor
+from services.coordinator.audit.store import audit_head
 from services.runtime.bus import Clock
 from services.runtime.identity import AgencyKey, public_key_bytes
 from services.runtime.ops import AgencyMetrics, PeriodicTask

@@ -10,12 +10,13 @@ from sqlalchemy import func
 from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.coordinator.observe import WatchChange
-from services.coordinator.store import CaseReferralRecord, CoordinatorTable
+from services.coordinator.cases.store import CaseReferralRecord
+from services.coordinator.metrics.readings import WatchChange
+from services.coordinator.store import CoordinatorTable
 
 __all__ = [
+    "DeliveryWatchRecord",
     "OverdueRecord",
-    "WarningDeliveryRecord",
     "apply_watch_change",
     "count_overdue",
     "count_referrals",
@@ -32,7 +33,7 @@ class OverdueRecord(CoordinatorTable, table=True):
     declared_at: datetime
 
 
-class WarningDeliveryRecord(CoordinatorTable, table=True):
+class DeliveryWatchRecord(CoordinatorTable, table=True):
     __tablename__ = "coordinator_warning_watch"
 
     warning_id: str = Field(primary_key=True, max_length=26)
@@ -44,7 +45,7 @@ class WarningDeliveryRecord(CoordinatorTable, table=True):
 
 async def apply_watch_change(
     session: AsyncSession, change: WatchChange, now: datetime
-) -> WarningDeliveryRecord | None:
+) -> DeliveryWatchRecord | None:
     """Write ``change``; returns the delivery an acknowledgement closed, if any."""
     match change.action:
         case "mark_overdue":
@@ -58,9 +59,9 @@ async def apply_watch_change(
             if record is not None:
                 await session.delete(record)
         case "warning_delivered":
-            if await session.get(WarningDeliveryRecord, (change.key, change.party)) is None:
+            if await session.get(DeliveryWatchRecord, (change.key, change.party)) is None:
                 session.add(
-                    WarningDeliveryRecord(
+                    DeliveryWatchRecord(
                         warning_id=change.key,
                         recipient=change.party,
                         severity=change.label,
@@ -68,7 +69,7 @@ async def apply_watch_change(
                     )
                 )
         case "warning_acknowledged":
-            delivery = await session.get(WarningDeliveryRecord, (change.key, change.party))
+            delivery = await session.get(DeliveryWatchRecord, (change.key, change.party))
             if delivery is not None and delivery.acknowledged_at is None:
                 delivery.acknowledged_at = now
                 session.add(delivery)
@@ -100,12 +101,12 @@ async def count_unacknowledged(
     """severity → (deliveries not acknowledged, age in seconds of the oldest)."""
     rows = await session.exec(
         select(
-            WarningDeliveryRecord.severity,
+            DeliveryWatchRecord.severity,
             func.count(),
-            func.min(WarningDeliveryRecord.delivered_at),
+            func.min(DeliveryWatchRecord.delivered_at),
         )
-        .where(col(WarningDeliveryRecord.acknowledged_at).is_(None))
-        .group_by(col(WarningDeliveryRecord.severity))
+        .where(col(DeliveryWatchRecord.acknowledged_at).is_(None))
+        .group_by(col(DeliveryWatchRecord.severity))
     )
     counts: dict[str, tuple[int, float]] = {}
     for severity, n, oldest in rows:

@@ -5,10 +5,10 @@ from functools import partial
 from contracts.envelope import Event
 from contracts.referrals import ReferralKind, ReferralStage, ReferralState
 from contracts.warnings import Severity
-from services.coordinator.audit_store import audit_length
-from services.coordinator.observe import Reading, readings_for, watch_change_for
-from services.coordinator.store import load_referral
-from services.coordinator.watch import (
+from services.coordinator.audit.store import audit_length
+from services.coordinator.cases.domain import CaseReferral
+from services.coordinator.metrics.readings import Reading, readings_for, watch_change_for
+from services.coordinator.metrics.store import (
     apply_watch_change,
     count_overdue,
     count_referrals,
@@ -22,10 +22,13 @@ from services.sdk import UnitOfWork
 __all__ = ["observe_event", "refresh_gauges"]
 
 
-async def observe_event(uow: UnitOfWork, event: Event, metrics: AgencyMetrics) -> None:
-    """Update the watch lists in the event's transaction; record its readings once committed."""
-    referral_id = getattr(event.payload, "referral_id", None)
-    referral = await load_referral(uow.session, referral_id) if referral_id else None
+async def observe_event(
+    uow: UnitOfWork, event: Event, referral: CaseReferral | None, metrics: AgencyMetrics
+) -> None:
+    """Update the watch lists in the event's transaction; record its readings once committed.
+
+    ``referral``: the referral the event is about, as it stands after the event, if any.
+    """
     change = watch_change_for(event.payload, event.sender, event.recipient, referral)
     if change is not None:
         closed = await apply_watch_change(uow.session, change, event.envelope.time)

@@ -1,13 +1,12 @@
 """Linkage signals raised by the coordinator itself, from what it sees on the bus.
 
 A ``case.opened`` puts its companies in the party index; a ``goods.detained`` is counted per
-HS prefix and port. When :mod:`linkage` says a threshold is crossed, the coordinator issues a
+HS prefix and port. When :mod:`.rules` says a threshold is crossed, the coordinator issues a
 warning to itself — the same ``warning.issued`` any agency sends — so routing, tracking and
 the audit trail are the ones every other warning gets.
 """
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from contracts.agencies import AgencyKind, WarningCategory
 from contracts.cases import CaseOpened, Party
@@ -16,7 +15,8 @@ from contracts.envelope import Event
 from contracts.identifiers import new_ulid
 from contracts.subjects import COORDINATOR
 from contracts.warnings import Severity, WarningIssued, WarningTargets
-from services.coordinator.linkage import (
+from services.coordinator.cases.parties import index_parties, sightings_of
+from services.coordinator.signals.rules import (
     INFRINGER_ROLES,
     LinkagePolicy,
     RepeatInfringer,
@@ -25,27 +25,28 @@ from services.coordinator.linkage import (
     repeat_infringer,
     seizure_trend,
 )
-from services.coordinator.party_index import index_parties, sightings_of
-from services.coordinator.signal_store import (
+from services.coordinator.signals.store import (
     DetentionSeenRecord,
     detention_times,
     last_raised,
     mark_raised,
 )
 from services.runtime.law import policy_section
-from services.sdk import AgencyService, UnitOfWork
+from services.sdk import ServiceContext, UnitOfWork
 
 __all__ = ["LinkageSignals"]
 
 WARNING_LIFETIME = timedelta(days=30)
 
 
-class LinkageSignals(AgencyService):
-    """Mixed into the coordinator: watches cases and detentions for linkage signals."""
+class LinkageSignals:
+    """Watches cases and detentions for linkage signals (the pipeline feeds it)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.linkage_policy = policy_section(self.context.policy, "linkage", LinkagePolicy)
+    def __init__(self, context: ServiceContext) -> None:
+        self.context = context
+        self.registry = context.registry
+        self.log = context.log
+        self.linkage_policy = policy_section(context.policy, "linkage", LinkagePolicy)
 
     async def observe_linkage(self, uow: UnitOfWork, event: Event, case_id: str) -> None:
         """Feed one case event to the signals (called for every event filed on a case)."""

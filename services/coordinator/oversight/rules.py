@@ -19,7 +19,7 @@ from enum import StrEnum
 from contracts.cases import CaseStatus, CaseStatusChanged
 from contracts.oversight import CaseFindings, OversightAnswered, OversightSuggested
 from contracts.referrals import ReferralKind
-from services.coordinator.domain import CRIMINAL_KINDS, CaseFile, RefusedStep
+from services.coordinator.cases.domain import CRIMINAL_KINDS, CaseFile, RefusedStep
 from services.runtime.law import (
     RuleBook,
     ThresholdCrossed,

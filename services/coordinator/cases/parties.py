@@ -12,7 +12,7 @@ from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.cases import CaseOpened, PartyRole
-from services.coordinator.linkage import INFRINGER_ROLES, PartySighting
+from services.coordinator.signals.rules import INFRINGER_ROLES, PartySighting
 from services.coordinator.store import CoordinatorTable
 from services.runtime.storage import UtcTimestamp
 

@@ -8,7 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from contracts.referral_queries import DeadlineView, ReferralsQuery, ReferralsReply
 from contracts.referrals import ReferralKind, ReferralStage
 from contracts.subjects import COORDINATOR
-from services.coordinator.deadline_store import (
+from services.coordinator.deadlines.store import (
     DeadlineRecord,
     DeadlineStatus,
     referral_deadlines,

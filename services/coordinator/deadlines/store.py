@@ -20,7 +20,12 @@ from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.referrals import ReferralKind, ReferralStage, ReferralState
-from services.coordinator.deadlines import DeadlineClock, StageDeadline, excluded_between, is_met
+from services.coordinator.deadlines.rules import (
+    DeadlineClock,
+    StageDeadline,
+    excluded_between,
+    is_met,
+)
 from services.coordinator.store import CoordinatorTable
 from services.runtime.law import (
     BusinessCalendar,

@@ -6,7 +6,7 @@ and the previous entry's hash; so altering a row breaks its own hash, removing o
 the next row's link, and reordering breaks both. Removing the *last* rows, or rewriting the
 whole chain with recomputed hashes, leaves a valid chain: so the coordinator publishes a
 signed :class:`AuditAnchor` of its :func:`head` to a stream its database role cannot touch
-(:mod:`services.coordinator.audit_anchor`), and :func:`anchor_mismatch` compares the two.
+(:mod:`services.coordinator.audit.anchors`), and :func:`anchor_mismatch` compares the two.
 Accepted rows keep the signed event as received (``body``), so an auditor can check the
 sender's signature again without the bus.
 """

@@ -18,7 +18,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from contracts.referrals import ReferralOverdue, ReferralStage
-from services.coordinator.deadline_store import (
+from services.coordinator.deadlines.store import (
     DeadlineRecord,
     DeadlineStatus,
     claim_overdue,

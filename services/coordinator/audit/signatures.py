@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from contracts.agencies import Registry
 from contracts.envelope import EnvelopeRejected, decode_event
-from services.coordinator.audit import AuditEntry, AuditVerdict
+from services.coordinator.audit.chain import AuditEntry, AuditVerdict
 from services.runtime.identity import verify_event
 
 __all__ = ["SignatureCheck", "check_signatures"]

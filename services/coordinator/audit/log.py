@@ -8,7 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.canonical import canonical_json
 from contracts.envelope import Event, RejectReason
-from services.coordinator.audit_store import (
+from services.coordinator.audit.store import (
     accepted_entry,
     append_audit,
     query_entry,

@@ -11,12 +11,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.warnings import Severity, WarningIssued
 from services.coordinator.store import CoordinatorTable
-from services.coordinator.warning_rules import DeliveryState
+from services.coordinator.warnings.rules import DeliveryState
 from services.runtime.storage import UtcTimestamp
 
 __all__ = [
     "DeliveryRecord",
-    "WarningRecord",
+    "IssuedWarningRecord",
     "deliveries_of",
     "delivery_state",
     "due_deliveries",
@@ -24,7 +24,10 @@ __all__ = [
 ]
 
 
-class WarningRecord(CoordinatorTable, table=True):
+class IssuedWarningRecord(CoordinatorTable, table=True):
+    """A warning issued to the coordinator, once (an agency's copy of a warning it issued or
+    received is the SDK's ``WarningRecord``)."""
+
     __tablename__ = "coordinator_warning"
 
     warning_id: str = Field(primary_key=True, max_length=26)
@@ -57,7 +60,7 @@ class DeliveryRecord(CoordinatorTable, table=True):
     check_at: datetime | None = Field(default=None, index=True, sa_type=UtcTimestamp)
 
 
-def delivery_state(warning: WarningRecord, delivery: DeliveryRecord) -> DeliveryState:
+def delivery_state(warning: IssuedWarningRecord, delivery: DeliveryRecord) -> DeliveryState:
     return DeliveryState(
         severity=Severity(warning.severity),
         expires_at=warning.expires_at,
@@ -80,7 +83,7 @@ async def deliveries_of(session: AsyncSession, warning_id: str) -> list[Delivery
 
 async def due_deliveries(
     session: AsyncSession, now: datetime, *, limit: int = 100
-) -> list[tuple[DeliveryRecord, WarningRecord]]:
+) -> list[tuple[DeliveryRecord, IssuedWarningRecord]]:
     """Deliveries whose follow-up is due, locked so that two coordinators never both act."""
     rows = await session.exec(
         select(DeliveryRecord)
@@ -89,9 +92,9 @@ async def due_deliveries(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    due: list[tuple[DeliveryRecord, WarningRecord]] = []
+    due: list[tuple[DeliveryRecord, IssuedWarningRecord]] = []
     for delivery in rows:
-        warning = await session.get(WarningRecord, delivery.warning_id)
+        warning = await session.get(IssuedWarningRecord, delivery.warning_id)
         if warning is not None:
             due.append((delivery, warning))
     return due
@@ -99,12 +102,13 @@ async def due_deliveries(
 
 async def list_warnings(
     session: AsyncSession, *, active_at: datetime | None = None
-) -> list[WarningRecord]:
+) -> list[IssuedWarningRecord]:
     """Every warning, oldest first; only those active at ``active_at`` when it is given."""
-    query = select(WarningRecord)
+    query = select(IssuedWarningRecord)
     if active_at is not None:
         query = query.where(
-            col(WarningRecord.retracted_at).is_(None), col(WarningRecord.expires_at) > active_at
+            col(IssuedWarningRecord.retracted_at).is_(None),
+            col(IssuedWarningRecord.expires_at) > active_at,
         )
-    rows = await session.exec(query.order_by(col(WarningRecord.issued_at)))
+    rows = await session.exec(query.order_by(col(IssuedWarningRecord.issued_at)))
     return list(rows)

@@ -2,7 +2,7 @@
 
 The coordinator sees every event on the bus, so it is where referral timings and warning
 flows are counted. Given an event and the referral it is about, say which
-readings to record; :mod:`services.coordinator.watch` and the metrics do the I/O.
+readings to record; :mod:`services.coordinator.metrics.store` and the metrics do the I/O.
 """
 
 from dataclasses import dataclass
@@ -18,7 +18,7 @@ from contracts.referrals import (
     ReferralOverdue,
 )
 from contracts.warnings import WarningAcknowledged, WarningDelivered, WarningIssued
-from services.coordinator.domain import CaseReferral
+from services.coordinator.cases.domain import CaseReferral
 
 __all__ = ["Reading", "WatchChange", "readings_for", "watch_change_for"]
 

@@ -1,23 +1,22 @@
 """The coordinator's warning desk: route, track, chase, retract, and answer ``warnings``.
 
-Handlers stay thin: :mod:`routing` decides who gets a warning, :mod:`warning_rules` when a
+Handlers stay thin: :mod:`.routing` decides who gets a warning, :mod:`.rules` when a
 silent recipient is chased; this module stores the outcome and puts the events in the
 outbox. The follow-up timer lives in the database (``check_at``), so a restarted
 coordinator resumes it and never sends a step twice: the step and the new ``check_at``
 commit together.
 """
 
-import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 
-from faststream.nats import NatsBroker, NatsMessage
 from pydantic import ValidationError
 
 from contracts.base import Payload
 from contracts.envelope import Event
-from contracts.subjects import COORDINATOR, QUERY_PREFIX
+from contracts.subjects import COORDINATOR
 from contracts.warning_queries import (
-    WARNINGS_QUERY,
     DeliveryView,
     WarningsQuery,
     WarningsReply,
@@ -30,55 +29,66 @@ from contracts.warnings import (
     WarningIssued,
     WarningRetracted,
 )
-from services.coordinator.routing import route_warning
-from services.coordinator.warning_rules import (
+from services.coordinator.warnings.routing import route_warning
+from services.coordinator.warnings.rules import (
     ChaseStep,
     WarningPolicy,
     escalation_recipients,
     next_check_at,
     next_step,
 )
-from services.coordinator.warning_store import (
+from services.coordinator.warnings.store import (
     DeliveryRecord,
-    WarningRecord,
+    IssuedWarningRecord,
     deliveries_of,
     delivery_state,
     due_deliveries,
     list_warnings,
 )
-from services.runtime.bus import QueryGate, QueryRateLimit, StepRefused
+from services.runtime.bus import StepRefused
 from services.runtime.law import policy_section
-from services.sdk import AgencyService, UnitOfWork, encode_reply, handles
+from services.sdk import ServiceContext, UnitOfWork
 
 __all__ = ["WarningHub"]
 
+UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 
-class WarningHub(AgencyService):
-    """Mixed into the coordinator: everything about warnings addressed to it."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.warning_policy = policy_section(self.context.policy, "warnings", WarningPolicy)
-        self.chaser = self.periodic(
-            self.chase_warnings, interval_s=self.warning_policy.watch_seconds, name="warning-chaser"
-        )
-        # every query the coordinator answers (warnings, cases, referrals) passes this gate
-        self.query_gate = QueryGate(
-            policy_section(self.context.policy, "queries", QueryRateLimit), self.metrics
-        )
+class WarningHub:
+    """Everything about warnings addressed to the coordinator: the pipeline hands it the
+    ``warning.*`` events, the chaser loop calls :meth:`chase`, the query :meth:`answer`."""
+
+    def __init__(self, context: ServiceContext, unit_of_work: UnitOfWorkFactory) -> None:
+        self.context = context
+        self.registry = context.registry
+        self.log = context.log
+        self.policy = policy_section(context.policy, "warnings", WarningPolicy)
+        self._unit_of_work = unit_of_work
+        self._steps: dict[str, Callable[[UnitOfWork, Event], Awaitable[None]]] = {
+            WarningIssued.event_type: self._on_warning_issued,
+            WarningAcknowledged.event_type: self._on_warning_acknowledged,
+            WarningRetracted.event_type: self._on_warning_retracted,
+        }
+
+    def takes(self, event_type: str) -> bool:
+        """Whether events of this type are the warning desk's (not filed on a case)."""
+        return event_type in self._steps
+
+    async def take(self, uow: UnitOfWork, event: Event) -> None:
+        """Apply one ``warning.*`` event in ``uow``'s transaction."""
+        await self._steps[event.event_type](uow, event)
 
     # -- handlers -----------------------------------------------------------------------
 
-    @handles(WarningIssued)
     async def _on_warning_issued(self, uow: UnitOfWork, event: Event) -> None:
         warning = event.payload
         assert isinstance(warning, WarningIssued)
         if event.recipient != COORDINATOR:
             return
-        if await uow.session.get(WarningRecord, warning.warning_id) is not None:
+        if await uow.session.get(IssuedWarningRecord, warning.warning_id) is not None:
             raise StepRefused(f"warning {warning.warning_id} was already issued")
         now = uow.now
-        record = WarningRecord(
+        record = IssuedWarningRecord(
             warning_id=warning.warning_id,
             issuer=event.sender,
             severity=warning.severity.value,
@@ -98,11 +108,10 @@ class WarningHub(AgencyService):
                 first_delivered_at=now,
                 last_delivered_at=now,
             )
-            delivery.check_at = next_check_at(delivery_state(record, delivery), self.warning_policy)
+            delivery.check_at = next_check_at(delivery_state(record, delivery), self.policy)
             uow.session.add(delivery)
             self._deliver(uow, warning, match.agency_id)
 
-    @handles(WarningAcknowledged)
     async def _on_warning_acknowledged(self, uow: UnitOfWork, event: Event) -> None:
         ack = event.payload
         assert isinstance(ack, WarningAcknowledged)
@@ -116,13 +125,12 @@ class WarningHub(AgencyService):
             delivery.check_at = None
             uow.session.add(delivery)
 
-    @handles(WarningRetracted)
     async def _on_warning_retracted(self, uow: UnitOfWork, event: Event) -> None:
         retraction = event.payload
         assert isinstance(retraction, WarningRetracted)
         if event.recipient != COORDINATOR:
             return
-        record = await uow.session.get(WarningRecord, retraction.warning_id)
+        record = await uow.session.get(IssuedWarningRecord, retraction.warning_id)
         if record is None:
             raise StepRefused(f"warning {retraction.warning_id} is not known")
         if record.issuer != event.sender:
@@ -143,22 +151,14 @@ class WarningHub(AgencyService):
 
     # -- the follow-up timer -----------------------------------------------------------
 
-    async def on_started(self) -> None:
-        await super().on_started()
-        self.chaser.start()
-
-    async def stop(self) -> None:
-        await self.chaser.stop()
-        await super().stop()
-
-    async def chase_warnings(self) -> int:
+    async def chase(self) -> int:
         """Re-deliver or escalate every follow-up that is due; returns how many steps."""
         steps = 0
-        async with self.unit_of_work() as uow:
+        async with self._unit_of_work() as uow:
             now = uow.now
             for delivery, record in await due_deliveries(uow.session, now):
                 state = delivery_state(record, delivery)
-                step = next_step(state, now, self.warning_policy)
+                step = next_step(state, now, self.policy)
                 if step is ChaseStep.REDELIVER:
                     self._deliver(uow, record.warning, delivery.agency_id)
                     delivery.deliveries += 1
@@ -168,7 +168,7 @@ class WarningHub(AgencyService):
                     self._escalate(uow, record, delivery)
                     delivery.escalated_at = now
                     steps += 1
-                check_at = next_check_at(delivery_state(record, delivery), self.warning_policy)
+                check_at = next_check_at(delivery_state(record, delivery), self.policy)
                 if step is ChaseStep.NONE and check_at is not None and check_at <= now:
                     check_at = None  # expired: nothing will ever be due again
                 delivery.check_at = check_at
@@ -185,7 +185,9 @@ class WarningHub(AgencyService):
         delivered = WarningDelivered(warning_id=warning.warning_id, warning=warning)
         self._emit(uow, delivered, agency_id, warning.warning_id)
 
-    def _escalate(self, uow: UnitOfWork, record: WarningRecord, delivery: DeliveryRecord) -> None:
+    def _escalate(
+        self, uow: UnitOfWork, record: IssuedWarningRecord, delivery: DeliveryRecord
+    ) -> None:
         escalated = WarningEscalated(
             warning_id=record.warning_id,
             agency_id=delivery.agency_id,
@@ -206,28 +208,16 @@ class WarningHub(AgencyService):
 
     # -- the ``warnings`` query ------------------------------------------------------------
 
-    def declare_extra_subscribers(self, broker: NatsBroker) -> None:
-        super().declare_extra_subscribers(broker)
-
-        @broker.subscriber(f"{QUERY_PREFIX}.*.{WARNINGS_QUERY}", title="warnings queries")
-        async def answer_warnings_query(msg: NatsMessage) -> bytes:
-            requester = msg.raw_message.subject.split(".")[2]
-            if refusal := self.query_gate.refusal(requester, time.monotonic()):
-                return WarningsReply(error=refusal).model_dump_json(exclude_none=True).encode()
-            reply = await self.answer_warnings_query(requester, msg.raw_message.data)
-            return await encode_reply(
-                self.context, self.metrics, requester=requester, query=WARNINGS_QUERY, reply=reply
-            )
-
-    async def answer_warnings_query(self, requester: str, body: bytes) -> WarningsReply:
-        """Warnings ``requester`` issued or received; only its own delivery if received."""
+    async def answer(self, requester: str, body: bytes) -> WarningsReply:
+        """The ``warnings`` query: what ``requester`` issued or received (only its own
+        delivery if received)."""
         try:
             query = WarningsQuery.model_validate_json(body or b"{}")
         except ValidationError as exc:
             return WarningsReply(error=f"bad query: {exc.errors(include_url=False)[0]['msg']}")
-        now = self.clock.now()
+        now = self.context.clock.now()
         views: list[WarningView] = []
-        async with self.database.transaction() as session:
+        async with self.context.database.transaction() as session:
             active_at = None if query.include_inactive else now
             for record in await list_warnings(session, active_at=active_at):
                 deliveries = await deliveries_of(session, record.warning_id)
@@ -239,13 +229,13 @@ class WarningHub(AgencyService):
         return WarningsReply(warnings=views)
 
 
-def _state(record: WarningRecord, now: Any) -> str:
+def _state(record: IssuedWarningRecord, now: datetime) -> str:
     if record.retracted_at is not None:
         return "retracted"
     return "expired" if record.expires_at <= now else "active"
 
 
-def _view(record: WarningRecord, state: str, deliveries: list[DeliveryRecord]) -> WarningView:
+def _view(record: IssuedWarningRecord, state: str, deliveries: list[DeliveryRecord]) -> WarningView:
     warning = record.warning
     return WarningView(
         warning_id=record.warning_id,

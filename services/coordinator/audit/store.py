@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.envelope import EnvelopeRejected, Event, parse_json
 from contracts.identifiers import new_ulid
-from services.coordinator.audit import GENESIS, AuditEntry, AuditVerdict, chain_next
+from services.coordinator.audit.chain import GENESIS, AuditEntry, AuditVerdict, chain_next
 from services.coordinator.store import CoordinatorTable
 from services.runtime.privacy import redact_text
 from services.runtime.storage import execute, pending_writes, table_of

@@ -10,10 +10,10 @@ from contracts.envelope import Event
 from contracts.linkage import ReferralCopied
 from contracts.referral_clocks import ReferralClockResumed, ReferralClockStopped, ReferralExtended
 from contracts.referrals import CLOCK_STEPS, REFERRAL_STEPS, ReferralKind
-from services.coordinator.deadline_steps import apply_clock_step
-from services.coordinator.deadline_store import open_deadlines, settle_deadlines
-from services.coordinator.deadlines import DeadlineStepRefused, deadlines_opened
-from services.coordinator.domain import CaseFile, CaseReferral
+from services.coordinator.cases.domain import CaseFile, CaseReferral
+from services.coordinator.deadlines.clock_steps import apply_clock_step
+from services.coordinator.deadlines.rules import DeadlineStepRefused, deadlines_opened
+from services.coordinator.deadlines.store import open_deadlines, settle_deadlines
 from services.runtime.bus import StepRefused
 from services.runtime.law import BusinessCalendar, RuleBook
 from services.runtime.ops import AgencyMetrics
@@ -26,16 +26,21 @@ async def follow_referral_step(
     uow: UnitOfWork,
     case: CaseFile,
     event: Event,
+    referral: CaseReferral | None,
     *,
     rules: RuleBook,
     calendar: BusinessCalendar,
     metrics: AgencyMetrics | None = None,
-) -> CaseReferral | None:
-    """Deadlines and copies for a referral step already applied to ``case``."""
+) -> None:
+    """Deadlines and copies for a referral step already applied to ``case``; ``referral``
+    is the one it is about, as ``case`` now holds it."""
+    if event.event_type not in CLOCK_STEPS and event.event_type not in REFERRAL_STEPS:
+        return
+    if referral is None:
+        raise LookupError(f"{event.event_type} names a referral not on case {case.case_id}")
     if event.event_type in CLOCK_STEPS:
         step = event.payload
         assert isinstance(step, ReferralExtended | ReferralClockStopped | ReferralClockResumed)
-        referral = case.referrals[step.referral_id]
         try:
             row = await apply_clock_step(
                 uow.session,
@@ -49,10 +54,7 @@ async def follow_referral_step(
             raise StepRefused(f"referral {step.referral_id}: {exc}") from exc
         if row.problem is not None and metrics is not None:
             metrics.calendar_not_covered(f"referral.{row.stage}")
-        return referral
-    if event.event_type not in REFERRAL_STEPS:
-        return None
-    referral = case.referrals[getattr(event.payload, "referral_id")]  # noqa: B009
+        return
     at = event.envelope.time
     await settle_deadlines(uow.session, referral.referral_id, referral.state, uow.now)
     opened = deadlines_opened(ReferralKind(referral.kind), event.event_type, at, rules, calendar)
@@ -85,4 +87,3 @@ async def follow_referral_step(
         if party is not None and party not in told:
             told.add(party)
             uow.emit(copy, to=party, case_id=case.case_id)
-    return referral

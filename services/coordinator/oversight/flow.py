@@ -1,14 +1,13 @@
 """The coordinator's part in oversight: flag, track the suggestion's deadline, close it.
 
-Mixed into the coordinator and fed every event filed on a case, after the case file took it
-(:mod:`services.coordinator.oversight` decides). The reply deadline of a suggestion is a row
+Fed by the coordinator's pipeline every event filed on a case, after the case file took it
+(:mod:`services.coordinator.oversight.rules` decides). The reply deadline of a suggestion is a row
 of the ordinary deadline table (stage ``oversight_reply``, the oversight id in place of a
 referral id), so the deadline watcher notices it overdue like every other deadline: a
 ``referral.overdue`` to the procuratorate and the regulator, once.
 """
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Field, col, select
@@ -20,9 +19,9 @@ from contracts.identifiers import new_ulid
 from contracts.oversight import OversightAnswered, OversightFlagged, OversightSuggested
 from contracts.referrals import ReferralIssued, ReferralKind, ReferralStage
 from contracts.subjects import COORDINATOR
-from services.coordinator.deadline_store import DeadlineRecord, DeadlineStatus
-from services.coordinator.domain import CRIMINAL_KINDS, CaseFile, RefusedStep
-from services.coordinator.oversight import (
+from services.coordinator.cases.domain import CRIMINAL_KINDS, CaseFile, RefusedStep
+from services.coordinator.deadlines.store import DeadlineRecord, DeadlineStatus
+from services.coordinator.oversight.rules import (
     OPEN,
     OversightStatus,
     OversightView,
@@ -34,7 +33,7 @@ from services.coordinator.store import CoordinatorTable
 from services.runtime.bus import StepRefused
 from services.runtime.law import check_threshold_rules
 from services.runtime.storage import UtcDateTime
-from services.sdk import AgencyService, UnitOfWork
+from services.sdk import ServiceContext, UnitOfWork
 
 __all__ = ["OversightFlow", "OversightRecord"]
 
@@ -83,12 +82,14 @@ async def settle_reply(session: AsyncSession, oversight_id: str, now: datetime) 
     )
 
 
-class OversightFlow(AgencyService):
-    """Mixed into the coordinator: the ``oversight.*`` flow around a case file."""
+class OversightFlow:
+    """The ``oversight.*`` flow around a case file (the pipeline feeds it)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        check_threshold_rules(self.context.rules)
+    def __init__(self, context: ServiceContext) -> None:
+        check_threshold_rules(context.rules)
+        self.context = context
+        self.registry = context.registry
+        self.log = context.log
 
     async def observe_oversight(self, uow: UnitOfWork, event: Event, case: CaseFile) -> None:
         """Feed one event already applied to ``case`` (called for every event on a case)."""

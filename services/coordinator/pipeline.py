@@ -1,0 +1,230 @@
+"""The coordinator's work on the events it reads, as one explicit pipeline.
+
+The SDK's receive loop decodes each message, checks its envelope and signature,
+dead-letters what breaks the contract and opens one transaction per batch (one per event
+after a failure); it hands the checked events to :meth:`CasePipeline.apply`, which runs,
+in this order, one named step each:
+
+1. :meth:`~CasePipeline.claim` — record the batch in the inbox: new, applied before, or a
+   conflicting duplicate;
+2. :meth:`~CasePipeline.check` — who may say what (DESIGN §4a), for every new event of the
+   batch before any of it is applied;
+3. :meth:`~CasePipeline.load` — read the batch's case files at once;
+
+then for each new event:
+
+4. :meth:`~CasePipeline.fold` — the case file and its timeline line after the event
+   (pure: :func:`services.coordinator.cases.domain.apply_event`);
+5. :meth:`~CasePipeline.store` — the case file and the timeline line, written at commit;
+6. :meth:`~CasePipeline.audit` — the accepted event chained in the audit log;
+7. :meth:`~CasePipeline.react` — what follows: deadlines and copies of a referral step,
+   linkage signals, oversight, the warning desk;
+8. :meth:`~CasePipeline.observe` — the watch lists and the metrics.
+
+The case file and the referral an event is about are loaded once and passed from step to
+step as plain values.
+"""
+
+from dataclasses import dataclass
+
+from nats.aio.msg import Msg
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from contracts.envelope import Event, RejectReason
+from contracts.referrals import ReferralIssued
+from services.coordinator.audit.log import audit_accepted, audit_rejected
+from services.coordinator.cases.domain import (
+    CaseFile,
+    CaseReferral,
+    EventFacts,
+    NotAParty,
+    NotPermitted,
+    RefusedStep,
+    TimelineLine,
+    apply_event,
+    case_id_of,
+    needs_case,
+)
+from services.coordinator.cases.store import CaseFiles, append_timeline
+from services.coordinator.deadlines.followup import follow_referral_step
+from services.coordinator.metrics.recorder import observe_event
+from services.coordinator.oversight.flow import OversightFlow
+from services.coordinator.signals.detector import LinkageSignals
+from services.coordinator.warnings.hub import WarningHub
+from services.runtime.bus import InboxVerdict, PermanentError, StepRefused, claim_in_inbox
+from services.runtime.law import BusinessCalendar, refuse_unpermitted
+from services.runtime.ops import AgencyMetrics, apply_span
+from services.sdk import ServiceContext, UnitOfWork, conflicting_duplicate, referral_supervisor
+
+__all__ = ["CasePipeline", "Folded"]
+
+
+@dataclass(frozen=True, slots=True)
+class Folded:
+    """A case event folded into its case file: the file before and after, and its line."""
+
+    before: CaseFile | None
+    case: CaseFile
+    line: TimelineLine
+
+
+class CasePipeline:
+    """Claims, checks, folds, stores, audits and reacts: the coordinator's :class:`Applier`."""
+
+    def __init__(
+        self,
+        context: ServiceContext,
+        *,
+        consumer: str,
+        calendar: BusinessCalendar,
+        metrics: AgencyMetrics,
+        warnings: WarningHub,
+        signals: LinkageSignals,
+        oversight: OversightFlow,
+    ) -> None:
+        self.context = context
+        self.consumer = consumer
+        self.calendar = calendar
+        self.metrics = metrics
+        self.warnings = warnings
+        self.signals = signals
+        self.oversight = oversight
+
+    async def apply(self, session: AsyncSession, events: list[Event]) -> list[UnitOfWork | None]:
+        """Run the steps over a batch in ``session``'s transaction; None for each event
+        applied before. Any step may raise, and then nothing of the batch is applied."""
+        verdicts = await self.claim(session, events)
+        fresh = [e for e, v in zip(events, verdicts, strict=True) if v is InboxVerdict.NEW]
+        self.check(fresh)
+        cases = await self.load(session, fresh)
+        units: list[UnitOfWork | None] = []
+        for event, verdict in zip(events, verdicts, strict=True):
+            with apply_span(self.consumer, event):
+                units.append(await self._apply_one(session, cases, event, verdict))
+        return units
+
+    async def _apply_one(
+        self, session: AsyncSession, cases: CaseFiles, event: Event, verdict: InboxVerdict
+    ) -> UnitOfWork | None:
+        if verdict is InboxVerdict.CONFLICTING:
+            raise conflicting_duplicate(event)
+        if verdict is InboxVerdict.ALREADY_APPLIED:
+            return None
+        uow = UnitOfWork(session, self.context, cause=event)
+        folded = None
+        if not self.warnings.takes(event.event_type):  # a warning is filed on no case
+            folded = await self.fold(cases, event)
+            if folded is not None:
+                self.store(uow, cases, folded)
+        referral_id: str | None = getattr(event.payload, "referral_id", None)
+        referral = await cases.referral(referral_id) if referral_id else None
+        await self.audit(uow, event)
+        await self.react(uow, event, folded, referral)
+        await self.observe(uow, event, referral)
+        return uow
+
+    # -- the steps ---------------------------------------------------------------------
+
+    async def claim(self, session: AsyncSession, events: list[Event]) -> list[InboxVerdict]:
+        """Record the events in the coordinator's inbox, in this transaction."""
+        return await claim_in_inbox(session, self.consumer, events, self.context.clock.now())
+
+    def check(self, fresh: list[Event]) -> None:
+        """Refuse (``not_permitted``) a sender the table does not allow to say a type at
+        all: it depends on the registry alone, so every new event is checked, case event
+        or not, before anything of the batch is applied."""
+        for event in fresh:
+            refuse_unpermitted(self.context.registry, event)
+
+    async def load(self, session: AsyncSession, fresh: list[Event]) -> CaseFiles:
+        """The case files of the new events, read at once."""
+        cases = CaseFiles(session)
+        wanted = {case_id_of(e.case_id, e.payload) for e in fresh}
+        await cases.preload({c for c in wanted if c is not None})
+        return cases
+
+    async def fold(self, cases: CaseFiles, event: Event) -> Folded | None:
+        """The event applied to its case file (None: it is about no case and needs none);
+        a party, permission or state-machine refusal dead-letters it with its reason."""
+        case_id = case_id_of(event.case_id, event.payload)
+        if case_id is None:
+            if needs_case(event.event_type):
+                raise PermanentError(
+                    RejectReason.NOT_A_PARTY,
+                    f"{event.event_type} names no case, so {event.sender} is party to none",
+                )
+            return None
+        before = await cases.get(case_id)
+        try:
+            case, line = apply_event(before or CaseFile(case_id=case_id), self._facts(event))
+        except NotAParty as exc:
+            raise PermanentError(RejectReason.NOT_A_PARTY, str(exc)) from exc
+        except NotPermitted as exc:
+            raise PermanentError(RejectReason.NOT_PERMITTED, str(exc)) from exc
+        except RefusedStep as exc:
+            raise StepRefused(str(exc)) from exc
+        return Folded(before, case, line)
+
+    def store(self, uow: UnitOfWork, cases: CaseFiles, folded: Folded) -> None:
+        """The case file (what changed) and its timeline line, written at commit."""
+        cases.save(folded.case, uow.now, folded.before)
+        append_timeline(uow.session, folded.case.case_id, folded.line)
+
+    async def audit(self, uow: UnitOfWork, event: Event) -> None:
+        """Chain the accepted event in the audit log (the inbox just proved it new)."""
+        await audit_accepted(uow.session, event, uow.now)
+
+    async def react(
+        self, uow: UnitOfWork, event: Event, folded: Folded | None, referral: CaseReferral | None
+    ) -> None:
+        """What the coordinator does about the event, in its transaction: a referral step's
+        deadlines and copies, linkage signals and oversight for a case event; the warning
+        desk's work for a warning."""
+        if folded is None:
+            if self.warnings.takes(event.event_type):
+                await self.warnings.take(uow, event)
+            return
+        case = folded.case
+        await follow_referral_step(
+            uow,
+            case,
+            event,
+            referral,
+            rules=self.context.rules,
+            calendar=self.calendar,
+            metrics=self.metrics,
+        )
+        await self.signals.observe_linkage(uow, event, case.case_id)
+        await self.oversight.observe_oversight(uow, event, case)
+
+    async def observe(self, uow: UnitOfWork, event: Event, referral: CaseReferral | None) -> None:
+        """The watch lists in this transaction; the event's readings once committed."""
+        await observe_event(uow, event, referral, self.metrics)
+
+    # -- refusals ------------------------------------------------------------------------
+
+    async def refused(self, msg: Msg, reason: RejectReason, detail: str) -> None:
+        """Audit the refused message, chained before it is acknowledged; count who-may-say."""
+        async with self.context.database.transaction() as session:
+            await audit_rejected(
+                session, msg, self.consumer, reason, detail, self.context.clock.now()
+            )
+        self.metrics.refused_by_authority(reason)
+
+    def _facts(self, event: Event) -> EventFacts:
+        payload = event.payload
+        return EventFacts(
+            event_id=event.id,
+            event_type=event.event_type,
+            sender=event.sender,
+            recipient=event.recipient,
+            time=event.envelope.time,
+            payload=payload,
+            supervisor=(
+                referral_supervisor(
+                    self.context.registry, event.sender, event.recipient, payload.kind
+                )
+                if isinstance(payload, ReferralIssued)
+                else None
+            ),
+        )
