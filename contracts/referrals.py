@@ -238,7 +238,7 @@ STAGE_OPEN_IN: MappingProxyType[ReferralStage, frozenset[ReferralState]] = Mappi
         ReferralStage.FILE: frozenset({_S.FILING_NOTIFIED}),
         ReferralStage.CONCLUDE: frozenset({_S.ACCEPTED}),
         # owed to the procuratorate on an oversight, never in a referral state: its rows are
-        # keyed by oversight id and settled by services/coordinator/oversight_flow.py
+        # keyed by oversight id and settled by services/coordinator/oversight/flow.py
         ReferralStage.OVERSIGHT_REPLY: frozenset(),
     }
 )

@@ -87,7 +87,7 @@ SENDER_RULES: MappingProxyType[str, frozenset[Speaker]] = MappingProxyType(
         "goods.released": _CUSTOMS,
         "goods.confiscated": _CUSTOMS,
         # oversight of cases penalised but never transferred: the hub flags, the procuratorate
-        # suggests, the flagged case's regulator answers (services/coordinator/oversight.py)
+        # suggests, the flagged case's regulator answers (services/coordinator/oversight/rules.py)
         "oversight.flagged": _C,
         "oversight.suggested": _PROCURATORATE,
         "oversight.answered": _A,
