@@ -34,6 +34,7 @@ from services.cli.demo_support import (
     detention,
 )
 from services.cli.demo_warnings import play_warnings
+from services.runtime.bus import DLQ_REASON_HEADER
 from services.runtime.identity import Settings
 from services.sdk import Bus, query_case
 
@@ -167,7 +168,7 @@ async def _send_garbage(nc: Client, sender: Client) -> str:
             msg = await asyncio.wait_for(arrived, STEP_TIMEOUT_S)
         except TimeoutError:
             raise DemoFailed("the malformed message never reached IPBUS_DLQ") from None
-        return (msg.headers or {}).get("Ipbus-Dlq-Reason", "?")
+        return (msg.headers or {}).get(DLQ_REASON_HEADER, "?")
     finally:
         await subscription.unsubscribe()
 
