@@ -34,7 +34,7 @@ from services.customs.confirmation_store import (
 from services.customs.domain import Detention, case_title, detained_goods
 from services.customs.store import CustomsTable, DetentionRecord
 from services.runtime.bus import StepRefused
-from services.runtime.law import CalendarPolicy, policy_section
+from services.runtime.law import policy_calendar, policy_section
 from services.runtime.storage import as_utc
 from services.sdk import AgencyAdapter, ServiceContext, UnitOfWork
 
@@ -52,7 +52,7 @@ class CustomsService(AgencyAdapter):
     def __init__(self, context: ServiceContext) -> None:
         super().__init__(context)
         self.settings = policy_section(context.policy, "customs", CustomsSettings)
-        self.calendar = policy_section(context.policy, "calendar", CalendarPolicy).calendar()
+        self.calendar = policy_calendar(context.policy)
         self.rules = context.rules
         self.confirmation_watch = self.periodic(
             self.release_lapsed, interval_s=self.settings.watch_seconds, name="customs-clock-watch"

@@ -50,7 +50,7 @@ from contracts.referrals import (
 )
 from contracts.subjects import COORDINATOR
 from services.runtime.bus import InboxVerdict, PermanentError, StepRefused, record_in_inbox
-from services.runtime.law import CalendarPolicy, policy_section
+from services.runtime.law import policy_calendar
 from services.runtime.storage import RuntimeTable
 from services.sdk.referral_linkage import (
     _ADDRESSEE_OF_STEP,
@@ -95,9 +95,7 @@ class ReferralDesk(LinkageCommands, AgencyService):
     def __init__(self, context: ServiceContext) -> None:
         super().__init__(context)
         self.rules = context.rules
-        self.business_calendar = policy_section(
-            context.policy, "calendar", CalendarPolicy
-        ).calendar()
+        self.business_calendar = policy_calendar(context.policy)
 
     # -- hooks --------------------------------------------------------------------------
 
