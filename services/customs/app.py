@@ -35,7 +35,6 @@ from services.customs.domain import Detention, case_title, detained_goods
 from services.customs.store import CustomsTable, DetentionRecord
 from services.runtime.bus import StepRefused
 from services.runtime.law import policy_calendar, policy_section
-from services.runtime.storage import as_utc
 from services.sdk import AgencyAdapter, ServiceContext, UnitOfWork
 
 __all__ = ["CustomsService"]
@@ -104,7 +103,7 @@ class CustomsService(AgencyAdapter):
                 f"the holder's application for {detention_id} came after the window "
                 f"({window.period if window else 'none'}); the goods are released"
             )
-        if window.due_at is not None and uow.now > as_utc(window.due_at):
+        if window.due_at is not None and uow.now > window.due_at:
             raise StepRefused(
                 f"the holder's application for {detention_id} came after the window closed "
                 f"({window.due_at:%Y-%m-%d %H:%M} UTC, {window.rule_version})"
@@ -274,9 +273,7 @@ class CustomsService(AgencyAdapter):
                 )
             )
             for row in rows.all():
-                due = clock_due(
-                    CustomsClock(row.clock), as_utc(row.started_at), self.rules, self.calendar
-                )
+                due = clock_due(CustomsClock(row.clock), row.started_at, self.rules, self.calendar)
                 if due.problem is None:
                     row.due_at, row.status, row.problem = (
                         due.due_at,

@@ -10,7 +10,7 @@ falls past the covered years) is not enforced: a lawful request is never refused
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -101,8 +101,6 @@ def check_reconsideration_window(
     declined_at: datetime, asked_at: datetime, rules: RuleBook, calendar: BusinessCalendar
 ) -> None:
     """Refuse a request for reconsideration made after the window closed."""
-    if declined_at.tzinfo is None:  # read back from a database column: stored as UTC
-        declined_at = declined_at.replace(tzinfo=UTC)
     try:
         rule = rules.in_force(RECONSIDERATION_WINDOW, calendar.local_date(declined_at))
     except RuleNotInForce as exc:

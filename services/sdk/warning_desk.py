@@ -24,7 +24,7 @@ from contracts.warnings import (
     WarningTargets,
 )
 from services.runtime.bus import StepRefused
-from services.runtime.storage import RuntimeTable, UtcTimestamp
+from services.runtime.storage import RuntimeTable
 from services.sdk.service import AgencyService, UnitOfWork, handles
 
 __all__ = ["WarningDesk", "WarningRecord"]
@@ -44,11 +44,11 @@ class WarningRecord(RuntimeTable, table=True):
     severity: str = Field(max_length=10)
     title: str
     body: str
-    expires_at: datetime = Field(sa_type=UtcTimestamp)
-    received_at: datetime = Field(sa_type=UtcTimestamp)
+    expires_at: datetime
+    received_at: datetime
     deliveries: int = 0
-    acknowledged_at: datetime | None = Field(default=None, sa_type=UtcTimestamp)
-    retracted_at: datetime | None = Field(default=None, sa_type=UtcTimestamp)
+    acknowledged_at: datetime | None = None
+    retracted_at: datetime | None = None
     note: str | None = None
     escalations: int = 0
 

@@ -311,7 +311,7 @@ def test_reconsideration_must_be_asked_within_three_days_of_the_decline(
     from services.runtime.bus import StepRefused
     from services.sdk import check_reconsideration_window
 
-    declined = datetime(2026, 3, 2, 2, 0)  # naive, as read back from a database column
+    declined = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # columns read back aware (UTC)
     when = datetime.fromisoformat(asked).replace(tzinfo=UTC)
     if allowed:
         check_reconsideration_window(declined, when, RULES, CALENDAR)
