@@ -111,8 +111,8 @@ async def run_demo(bus: Bus, say: Say, *, pace: float = 0.0) -> None:
         await play_stranger_attempts(bus, nc, say, chain.case_id, pace=pace)
 
         # other scenario parts: one `await play_<topic>(...)` each, above the expectations
-        await play_gateway_mediation(bus, say, pace=pace, failed=DemoFailed)
-        await play_warnings(bus, say, pace=pace, failed=DemoFailed)
+        await play_gateway_mediation(bus, say, pace=pace)
+        await play_warnings(bus, say, pace=pace)
         await play_oversight(stage, say, pace=pace)
 
         cases = [await _final(stage, view.case_id) for view in (chain, mediation, supervised)]
