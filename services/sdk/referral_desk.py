@@ -44,6 +44,7 @@ from contracts.referrals import (
     ReferralKind,
     ReferralOverdue,
     ReferralParty,
+    ReferralPayload,
     ReferralState,
     ReferralWithdrawn,
     step_referral,
@@ -211,16 +212,16 @@ class ReferralDesk(LinkageCommands, AgencyService):
 
     async def on_refused(self, event: Event, refusal: PermanentError) -> None:
         """Report an illegal referral step back to the agency that attempted it, once."""
-        referral_id = getattr(event.payload, "referral_id", None)
+        step = event.payload
         if (
             not isinstance(refusal, StepRefused)
             or event.event_type not in REFERRAL_STEPS
-            or referral_id is None
+            or not isinstance(step, ReferralPayload)
             or event.sender in (self.agency.id, COORDINATOR)
         ):
             return
         report = ReferralRefused(
-            referral_id=referral_id,
+            referral_id=step.referral_id,
             refused_event_id=event.id,
             attempted=event.event_type,
             reason=refusal.detail,
@@ -236,8 +237,7 @@ class ReferralDesk(LinkageCommands, AgencyService):
 
     @handles(ReferralIssued)
     async def _on_issued(self, uow: UnitOfWork, event: Event) -> None:
-        issued = event.payload
-        assert isinstance(issued, ReferralIssued)
+        issued = event.payload_of(ReferralIssued)
         if event.recipient != self.agency.id:
             return
         if issued.case_id != event.case_id:
@@ -286,8 +286,7 @@ class ReferralDesk(LinkageCommands, AgencyService):
         ReferralClockResumed,
     )
     async def _on_step(self, uow: UnitOfWork, event: Event) -> None:
-        step = event.payload
-        assert isinstance(step, _STEP_PAYLOADS)
+        step = event.payload_of(ReferralPayload)
         referral_id = step.referral_id
         record = await self.referral(uow, referral_id)
         by = _party_of(record, event.sender)
@@ -312,8 +311,7 @@ class ReferralDesk(LinkageCommands, AgencyService):
 
     @handles(ReferralOverdue)
     async def _on_overdue(self, uow: UnitOfWork, event: Event) -> None:
-        overdue = event.payload
-        assert isinstance(overdue, ReferralOverdue)
+        overdue = event.payload_of(ReferralOverdue)
         record = await uow.session.get(ReferralRecord, overdue.referral_id)
         if record is not None:
             await self.on_referral_changed(uow, record, event)
@@ -321,8 +319,7 @@ class ReferralDesk(LinkageCommands, AgencyService):
     @handles(ReferralCopied)
     async def _on_copied(self, uow: UnitOfWork, event: Event) -> None:
         """The coordinator's copy of a step we were left out of: our ledger follows it."""
-        copy = event.payload
-        assert isinstance(copy, ReferralCopied)
+        copy = event.payload_of(ReferralCopied)
         if event.sender != COORDINATOR:
             raise StepRefused(f"only the coordinator copies referral states, not {event.sender}")
         record = await uow.session.get(ReferralRecord, copy.referral_id)
@@ -356,24 +353,6 @@ class ReferralDesk(LinkageCommands, AgencyService):
 
 async def _in_ledger(uow: UnitOfWork, referral_id: str) -> bool:
     return await uow.session.get(ReferralRecord, referral_id) is not None
-
-
-_STEP_PAYLOADS = (
-    ReferralAcknowledged,
-    ReferralAccepted,
-    ReferralDeclined,
-    ReferralConcluded,
-    ReferralWithdrawn,
-    ReconsiderationRequested,
-    ReferralDeclineUpheld,
-    SupervisionOpened,
-    RefusalExplained,
-    FilingNotified,
-    SupervisionClosed,
-    ReferralExtended,
-    ReferralClockStopped,
-    ReferralClockResumed,
-)
 
 
 def _agency_of(record: ReferralRecord, party: ReferralParty) -> str | None:

@@ -141,8 +141,7 @@ class WarningDesk(AgencyService):
 
     @handles(WarningDelivered)
     async def _on_warning_delivered(self, uow: UnitOfWork, event: Event) -> None:
-        delivered = event.payload
-        assert isinstance(delivered, WarningDelivered)
+        delivered = event.payload_of(WarningDelivered)
         if event.recipient != self.agency.id:
             return
         _from_coordinator(event)
@@ -161,8 +160,7 @@ class WarningDesk(AgencyService):
         if event.recipient != self.agency.id:
             return
         _from_coordinator(event)
-        retracted = event.payload
-        assert isinstance(retracted, WarningRetracted)
+        retracted = event.payload_of(WarningRetracted)
         record = await self.warning(uow, retracted.warning_id)
         if record.retracted_at is None:
             record.retracted_at = self.clock.now()
@@ -174,8 +172,7 @@ class WarningDesk(AgencyService):
         if event.recipient != self.agency.id:
             return
         _from_coordinator(event)
-        escalated = event.payload
-        assert isinstance(escalated, WarningEscalated)
+        escalated = event.payload_of(WarningEscalated)
         record = await uow.session.get(WarningRecord, escalated.warning_id)
         if record is not None:  # the issuer; a supervisor may not hold the warning itself
             record.escalations += 1
