@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from services.sdk.http import HttpServer, build_http_app
     from services.sdk.overseas_replies import encode_reply
     from services.sdk.queries import ask_coordinator, query_case, query_referrals, query_warnings
-    from services.sdk.referral_desk import ReferralDesk, ReferralRecord
+    from services.sdk.referral_desk import ReferralDesk
+    from services.sdk.referral_ledger import ReferralRecord
     from services.sdk.referral_linkage import (
         SUPERVISED_KINDS,
         check_reconsideration_window,
@@ -91,7 +92,7 @@ _EXPORTS = {
     "PRODUCTION_SERVERS": "services.sdk.asyncapi",
     "RECIPIENT": "services.sdk.warning_desk",
     "ReferralDesk": "services.sdk.referral_desk",
-    "ReferralRecord": "services.sdk.referral_desk",
+    "ReferralRecord": "services.sdk.referral_ledger",
     "STOP_TIMEOUT_S": "services.sdk.service",
     "SUPERVISED_KINDS": "services.sdk.referral_linkage",
     "ServiceCatalogue": "services.sdk.wiring",
