@@ -16,7 +16,6 @@ timeouts) stop the batch instead, to be retried whole.
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from nats.errors import MaxPayloadError
 from nats.js import JetStreamContext
@@ -29,6 +28,7 @@ from contracts.envelope import CONTENT_TYPE, Envelope, RejectReason, encode_enve
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM, dlq_subject, event_subject
 from services.runtime.bus.clock import Clock
 from services.runtime.bus.dlq import dead_letter_headers
+from services.runtime.ops.logging import Logger
 from services.runtime.ops.metrics import AgencyMetrics
 from services.runtime.ops.periodic import PeriodicTask
 from services.runtime.ops.tracing import publish_started, record_publish
@@ -87,7 +87,7 @@ class OutboxRelay:
         database: Database,
         js: JetStreamContext,
         clock: Clock,
-        log: Any,
+        log: Logger,
         *,
         batch: int = 256,
         poll_seconds: float = 1.0,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from services.runtime.ops.logging import (
         STDLIB_LOGGERS,
+        Logger,
         configure_logging,
         event_fields,
         get_logger,
@@ -37,6 +38,7 @@ __all__ = [
     "STDLIB_LOGGERS",
     "AgencyMetrics",
     "IpbusMetrics",
+    "Logger",
     "Outcome",
     "PeriodicTask",
     "add_trace_ids",
@@ -57,6 +59,7 @@ __all__ = [
 _EXPORTS = {
     "AgencyMetrics": "services.runtime.ops.metrics",
     "IpbusMetrics": "services.runtime.ops.metrics",
+    "Logger": "services.runtime.ops.logging",
     "OTLP_ENDPOINT_ENV": "services.runtime.ops.tracing",
     "Outcome": "services.runtime.ops.metrics",
     "PeriodicTask": "services.runtime.ops.periodic",

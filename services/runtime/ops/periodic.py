@@ -12,8 +12,8 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
+from services.runtime.ops.logging import Logger
 from services.runtime.ops.metrics import AgencyMetrics
 from services.runtime.ops.tasks import cancel_and_wait
 
@@ -36,7 +36,7 @@ class PeriodicTask:
     def __init__(
         self,
         step: Callable[[], Awaitable[object]],
-        log: Any,
+        log: Logger,
         *,
         interval_s: float,
         name: str,
