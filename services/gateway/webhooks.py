@@ -191,7 +191,10 @@ class WebhookDispatcher:
         delivery.next_attempt_at = now + self.backoff * 2 ** (delivery.attempts - 1)
 
     async def _deliver(
-        self, client: httpx.AsyncClient, delivery: WebhookDelivery, subscription: Any
+        self,
+        client: httpx.AsyncClient,
+        delivery: WebhookDelivery,
+        subscription: WebhookSubscription,
     ) -> str | None:
         """POST one signed delivery; None when the receiver took it (2xx), else why not."""
         sent_at = self._service.clock.now()
