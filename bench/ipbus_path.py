@@ -25,6 +25,7 @@ from contracts.subjects import COORDINATOR
 from services.customs.app import CustomsService
 from services.runtime.bus import unsent_count
 from services.runtime.identity import Settings
+from services.runtime.storage import as_utc
 from services.sdk import Bus
 
 __all__ = ["IpbusResult", "run_ipbus"]
@@ -58,10 +59,6 @@ async def _all_sent(customs: CustomsService) -> None:
             if await unsent_count(session) == 0:
                 return
         await asyncio.sleep(0.05)
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 async def run_ipbus(
@@ -127,7 +124,7 @@ async def run_ipbus(
         applied = await applied_at(settings, list(emitted_at))
         assert len(applied) == total, f"{total - len(applied)} events not applied"
         latencies = sorted(
-            (_utc(applied[i]) - t).total_seconds() * 1000 for i, t in emitted_at.items()
+            (as_utc(applied[i]) - t).total_seconds() * 1000 for i, t in emitted_at.items()
         )
         cuts = statistics.quantiles(latencies, n=100)
         return IpbusResult(

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import from_json
@@ -137,6 +137,9 @@ class Envelope(BaseModel):
         return dict(self.model_extra or {})
 
 
+PayloadT = TypeVar("PayloadT", bound=Payload)
+
+
 @dataclass(frozen=True)
 class Event:
     """A decoded, contract-valid event: the envelope, its typed payload, and its subject."""
@@ -157,6 +160,19 @@ class Event:
     @property
     def id(self) -> str:
         return self.envelope.id
+
+    def payload_of(self, model: type[PayloadT]) -> PayloadT:
+        """The payload as a ``model`` (a handler's typed access to what it was given).
+
+        :class:`EnvelopeRejected` (``invalid_payload``, a dead letter) when it is another.
+        """
+        if not isinstance(self.payload, model):
+            raise EnvelopeRejected(
+                RejectReason.INVALID_PAYLOAD,
+                f"{self.event_type} carries a {type(self.payload).__name__}, "
+                f"not a {model.__name__}",
+            )
+        return self.payload
 
     @property
     def event_type(self) -> str:

@@ -11,18 +11,17 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from contracts.base import Payload
 from contracts.identifiers import NonEmptyStr, Ulid, UtcDatetime
+from contracts.referrals import ReferralPayload
 
 __all__ = ["ItemsHandedOver"]
 
 
-class ItemsHandedOver(Payload):
+class ItemsHandedOver(ReferralPayload):
     """Regulator → public security: the seized items and materials handed over."""
 
     event_type: ClassVar[str] = "referral.items_handed_over"
 
-    referral_id: Ulid
     case_id: Ulid
     inventory: list[NonEmptyStr] = Field(min_length=1)
     handed_over_at: UtcDatetime

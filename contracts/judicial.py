@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from contracts.base import Payload
 from contracts.identifiers import Money, NonEmptyStr, Ulid, UtcDatetime
+from contracts.referrals import ReferralPayload
 
 __all__ = ["ConfirmationIssued", "JudgmentRendered"]
 
@@ -25,12 +26,11 @@ class JudgmentRendered(Payload):
     rendered_at: UtcDatetime
 
 
-class ConfirmationIssued(Payload):
+class ConfirmationIssued(ReferralPayload):
     """A court's judicial confirmation of a mediation agreement (or its refusal)."""
 
     event_type: ClassVar[str] = "confirmation.issued"
 
-    referral_id: Ulid
     case_id: Ulid
     confirmation_ref: NonEmptyStr
     confirmed: bool

@@ -13,9 +13,8 @@ Strengthening the Linkage of Administrative Enforcement and Criminal Justice (20
 
 from typing import ClassVar
 
-from contracts.base import Payload
 from contracts.identifiers import AgencyId, NonEmptyStr, Ulid
-from contracts.referrals import ReferralKind, ReferralState
+from contracts.referrals import ReferralKind, ReferralPayload, ReferralState
 
 __all__ = [
     "FilingNotified",
@@ -29,61 +28,55 @@ __all__ = [
 ]
 
 
-class ReconsiderationRequested(Payload):
+class ReconsiderationRequested(ReferralPayload):
     """The sender asks the recipient to reconsider its decline (within 3 days of it)."""
 
     event_type: ClassVar[str] = "referral.reconsideration_requested"
 
-    referral_id: Ulid
     reason: NonEmptyStr
 
 
-class ReferralDeclineUpheld(Payload):
+class ReferralDeclineUpheld(ReferralPayload):
     """The recipient reconsidered and keeps its decline (a reversal is ``referral.accepted``)."""
 
     event_type: ClassVar[str] = "referral.decline_upheld"
 
-    referral_id: Ulid
     reason: NonEmptyStr
 
 
-class SupervisionOpened(Payload):
+class SupervisionOpened(ReferralPayload):
     """The sender or the procuratorate opens supervision of a refusal to take a case on."""
 
     event_type: ClassVar[str] = "referral.supervision_opened"
 
-    referral_id: Ulid
     reason: NonEmptyStr
 
 
-class RefusalExplained(Payload):
+class RefusalExplained(ReferralPayload):
     """The recipient explains to the supervisor why it refused (within 7 days)."""
 
     event_type: ClassVar[str] = "referral.refusal_explained"
 
-    referral_id: Ulid
     explanation: NonEmptyStr
 
 
-class FilingNotified(Payload):
+class FilingNotified(ReferralPayload):
     """The procuratorate finds the refusal unfounded and notifies the police to file (15 days)."""
 
     event_type: ClassVar[str] = "referral.filing_notified"
 
-    referral_id: Ulid
     reason: NonEmptyStr
 
 
-class SupervisionClosed(Payload):
+class SupervisionClosed(ReferralPayload):
     """The procuratorate accepts the reasons for refusing; the refusal stands."""
 
     event_type: ClassVar[str] = "referral.supervision_closed"
 
-    referral_id: Ulid
     finding: NonEmptyStr
 
 
-class ReferralCopied(Payload):
+class ReferralCopied(ReferralPayload):
     """Coordinator → a party that neither took nor received a step: the referral's new state.
 
     Keeps every party's ledger (sender, recipient, supervisor) in step with the shared file;
@@ -92,7 +85,6 @@ class ReferralCopied(Payload):
 
     event_type: ClassVar[str] = "referral.copied"
 
-    referral_id: Ulid
     case_id: Ulid
     kind: ReferralKind
     sender: AgencyId
@@ -103,12 +95,11 @@ class ReferralCopied(Payload):
     note: str = ""
 
 
-class ReferralRefused(Payload):
+class ReferralRefused(ReferralPayload):
     """An illegal step, reported back to the agency that attempted it. Not a step itself."""
 
     event_type: ClassVar[str] = "referral.refused"
 
-    referral_id: Ulid
     refused_event_id: Ulid
     attempted: NonEmptyStr
     reason: NonEmptyStr

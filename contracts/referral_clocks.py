@@ -12,9 +12,8 @@ not allow (an extension past the last limit, a stop on a ground the rule does no
 from enum import StrEnum
 from typing import ClassVar
 
-from contracts.base import Payload
-from contracts.identifiers import NonEmptyStr, Ulid
-from contracts.referrals import ReferralStage
+from contracts.identifiers import NonEmptyStr
+from contracts.referrals import ReferralPayload, ReferralStage
 
 __all__ = ["ClockStopGround", "ReferralClockResumed", "ReferralClockStopped", "ReferralExtended"]
 
@@ -33,34 +32,31 @@ class ClockStopGround(StrEnum):
     """Identification or authentication of the goods by the right holder."""
 
 
-class ReferralExtended(Payload):
+class ReferralExtended(ReferralPayload):
     """The recipient extends the deadline of a stage it owes, to the rule's next limit."""
 
     event_type: ClassVar[str] = "referral.extended"
 
-    referral_id: Ulid
     stage: ReferralStage
     reason: NonEmptyStr
     approved_by: NonEmptyStr | None = None
     """Who approved it, where the rule requires approval (e.g. the county police head)."""
 
 
-class ReferralClockStopped(Payload):
+class ReferralClockStopped(ReferralPayload):
     """The recipient stops the clock of a stage it owes, on a ground the rule lists."""
 
     event_type: ClassVar[str] = "referral.clock_stopped"
 
-    referral_id: Ulid
     stage: ReferralStage
     ground: ClockStopGround
     reason: NonEmptyStr
 
 
-class ReferralClockResumed(Payload):
+class ReferralClockResumed(ReferralPayload):
     """The recipient resumes a stopped clock (the appraisal is in); what was left runs again."""
 
     event_type: ClassVar[str] = "referral.clock_resumed"
 
-    referral_id: Ulid
     stage: ReferralStage
     note: str = ""

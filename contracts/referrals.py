@@ -28,6 +28,7 @@ __all__ = [
     "ReferralKind",
     "ReferralOverdue",
     "ReferralParty",
+    "ReferralPayload",
     "ReferralStage",
     "ReferralState",
     "ReferralStep",
@@ -57,12 +58,17 @@ class Evidence(BaseModel):
     uri: NonEmptyStr
 
 
-class ReferralIssued(Payload):
+class ReferralPayload(Payload):
+    """A step of a referral: every one names the referral it starts or answers."""
+
+    referral_id: Ulid
+
+
+class ReferralIssued(ReferralPayload):
     """The sender refers a case to the recipient; starts the referral."""
 
     event_type: ClassVar[str] = "referral.issued"
 
-    referral_id: Ulid
     case_id: Ulid
     kind: ReferralKind
     reason: NonEmptyStr
@@ -72,48 +78,43 @@ class ReferralIssued(Payload):
     amount: Money | None = None
 
 
-class ReferralAcknowledged(Payload):
+class ReferralAcknowledged(ReferralPayload):
     """Delivery receipt: the recipient has the referral, under its receipt number."""
 
     event_type: ClassVar[str] = "referral.acknowledged"
 
-    referral_id: Ulid
     receipt: NonEmptyStr
 
 
-class ReferralAccepted(Payload):
+class ReferralAccepted(ReferralPayload):
     """The recipient takes the case on, under its own reference."""
 
     event_type: ClassVar[str] = "referral.accepted"
 
-    referral_id: Ulid
     local_ref: LocalRef
 
 
-class ReferralDeclined(Payload):
+class ReferralDeclined(ReferralPayload):
     """The recipient refuses the referral; the reason is required (it may be reconsidered)."""
 
     event_type: ClassVar[str] = "referral.declined"
 
-    referral_id: Ulid
     reason: NonEmptyStr
 
 
-class ReferralConcluded(Payload):
+class ReferralConcluded(ReferralPayload):
     """The recipient has finished the referred matter."""
 
     event_type: ClassVar[str] = "referral.concluded"
 
-    referral_id: Ulid
     outcome: NonEmptyStr
 
 
-class ReferralWithdrawn(Payload):
+class ReferralWithdrawn(ReferralPayload):
     """The sender takes the referral back."""
 
     event_type: ClassVar[str] = "referral.withdrawn"
 
-    referral_id: Ulid
     reason: NonEmptyStr
 
 
@@ -136,12 +137,11 @@ class ReferralStage(StrEnum):
     explains why not (``oversight.*``); the notice's ``referral_id`` is the oversight id."""
 
 
-class ReferralOverdue(Payload):
+class ReferralOverdue(ReferralPayload):
     """Negative receipt from the coordinator: a deadline passed. Not a state change."""
 
     event_type: ClassVar[str] = "referral.overdue"
 
-    referral_id: Ulid
     case_id: Ulid
     stage: ReferralStage
     due_at: UtcDatetime

@@ -34,6 +34,7 @@ from services.cli.demo_support import (
     detention,
 )
 from services.cli.demo_warnings import play_warnings
+from services.runtime.bus import DLQ_REASON_HEADER
 from services.runtime.identity import Settings
 from services.sdk import Bus, query_case
 
@@ -110,8 +111,8 @@ async def run_demo(bus: Bus, say: Say, *, pace: float = 0.0) -> None:
         await play_stranger_attempts(bus, nc, say, chain.case_id, pace=pace)
 
         # other scenario parts: one `await play_<topic>(...)` each, above the expectations
-        await play_gateway_mediation(bus, say, pace=pace, failed=DemoFailed)
-        await play_warnings(bus, say, pace=pace, failed=DemoFailed)
+        await play_gateway_mediation(bus, say, pace=pace)
+        await play_warnings(bus, say, pace=pace)
         await play_oversight(stage, say, pace=pace)
 
         cases = [await _final(stage, view.case_id) for view in (chain, mediation, supervised)]
@@ -167,7 +168,7 @@ async def _send_garbage(nc: Client, sender: Client) -> str:
             msg = await asyncio.wait_for(arrived, STEP_TIMEOUT_S)
         except TimeoutError:
             raise DemoFailed("the malformed message never reached IPBUS_DLQ") from None
-        return (msg.headers or {}).get("Ipbus-Dlq-Reason", "?")
+        return (msg.headers or {}).get(DLQ_REASON_HEADER, "?")
     finally:
         await subscription.unsubscribe()
 

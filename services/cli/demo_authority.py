@@ -24,15 +24,13 @@ from contracts.referrals import ReferralOverdue, ReferralStage
 from contracts.subjects import COORDINATOR
 from contracts.warnings import Severity, WarningDelivered, WarningIssued, WarningTargets
 from services.cli.demo_support import STEP_TIMEOUT_S, DemoFailed, Say, pause
+from services.runtime.bus import DLQ_CONSUMER_HEADER, DLQ_REASON_HEADER
 from services.sdk import Bus, query_case
 
 __all__ = ["STRANGER", "forged_attempts", "play_stranger_attempts"]
 
 STRANGER = "customs-guangdong"
 """Registered, with its own key, in another province (440000): party to no Shanghai case."""
-
-DLQ_CONSUMER_HEADER = "Ipbus-Dlq-Consumer"
-DLQ_REASON_HEADER = "Ipbus-Dlq-Reason"
 
 
 def forged_attempts(view: CaseView, now: datetime) -> list[tuple[str, Payload, str]]:

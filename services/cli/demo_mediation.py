@@ -2,13 +2,14 @@
 registry entry) asks a court to confirm an agreement; the court answers through its gateway."""
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
 
 from contracts.cases import CaseStatus
 from contracts.identifiers import new_ulid
+from services.cli.demo_support import DemoFailed, until
 from services.gateway import gateway_app
 from services.mediation.app import MediationService
 from services.mediation.domain import MediationAgreement
@@ -18,19 +19,16 @@ __all__ = ["play_mediation"]
 
 CENTRE = "mediation-shanghai"
 COURT = "court-shanghai-ip"
-STEP_TIMEOUT_S = 15.0
 
 
-async def play_mediation(
-    bus: Bus, say: Callable[[str], None], *, pace: float, failed: type[Exception]
-) -> None:
-    """Run the confirmation round trip; raise ``failed`` when an expectation does not hold."""
+async def play_mediation(bus: Bus, say: Callable[[str], None], *, pace: float) -> None:
+    """Run the confirmation round trip; :class:`DemoFailed` when an expectation does not hold."""
     centre = bus.services.get(CENTRE)
     if centre is None or COURT not in bus.services:
         say(f"\n8. (mediation part skipped: {CENTRE} and {COURT} are not both running)")
         return
     if not isinstance(centre, MediationService):
-        raise failed(f"{CENTRE} is not running as a MediationService")
+        raise DemoFailed(f"{CENTRE} is not running as a MediationService")
     await asyncio.sleep(pace)
     say("\nM1. The Shanghai mediation centre asks the IP court to confirm a mediation agreement")
     agreement = MediationAgreement(
@@ -48,7 +46,7 @@ async def play_mediation(
     transport = httpx.ASGITransport(app=gateway_app(bus.services[COURT]))
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as court:
         item = f"referral:{referral.referral_id}"
-        await _until(lambda: _in_inbox(court, item), failed, "the referral in the court's inbox")
+        await until(lambda: _in_inbox(court, item), "the referral in the court's inbox")
         say("   the court's case system reads it from its gateway inbox and acknowledges it")
         await court.post(f"/inbox/{item}/ack")
         for step, data in (
@@ -58,7 +56,7 @@ async def play_mediation(
             data = {"referral_id": referral.referral_id, **data}
             answer = await court.post("/events", json={"type": step, "data": data})
             if answer.status_code != 202:
-                raise failed(f"the court's gateway refused {step}: {answer.text}")
+                raise DemoFailed(f"the court's gateway refused {step}: {answer.text}")
             say(f"   court → gateway: {step} (event {answer.json()['id']})")
 
     async def closed() -> bool:
@@ -66,18 +64,10 @@ async def play_mediation(
             record = await session.get(LocalCaseRecord, agreement.case_id)
         return record is not None and record.status == CaseStatus.CLOSED.value
 
-    await _until(closed, failed, "the mediation centre to close its case")
+    await until(closed, "the mediation centre closing its case")
     say(f"   the centre closed {agreement.local_ref}: the court confirmed the agreement")
 
 
 async def _in_inbox(court: httpx.AsyncClient, item_id: str) -> bool:
     items = (await court.get("/inbox", params={"pending": True})).json()
     return any(item["item_id"] == item_id for item in items)
-
-
-async def _until(check: Callable[[], Awaitable[bool]], failed: type[Exception], what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + STEP_TIMEOUT_S
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise failed(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)

@@ -5,7 +5,7 @@ application would, and watches the coordinator's shared timeline as any party co
 """
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TypeVar
@@ -31,13 +31,17 @@ __all__ = [
     "Stage",
     "TimelineWatcher",
     "detention",
+    "eventually",
     "pause",
+    "running",
     "service",
+    "until",
 ]
 
 STEP_TIMEOUT_S = 15.0
 
 ServiceT = TypeVar("ServiceT", bound=AgencyService)
+T = TypeVar("T")
 Say = Callable[[str], None]
 
 
@@ -50,6 +54,45 @@ def service(bus: Bus, agency_id: str, cls: type[ServiceT]) -> ServiceT:
     if not isinstance(found, cls):
         raise DemoFailed(f"{agency_id} is not running as a {cls.__name__}")
     return found
+
+
+async def running(bus: Bus, agency_id: str, cls: type[ServiceT]) -> ServiceT:
+    """``agency_id``'s service as a ``cls``, started first if the bus does not run it yet."""
+    if agency_id not in bus.services:
+        await bus.start_service(agency_id)
+    return service(bus, agency_id, cls)
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]],
+    what: str | Callable[[], str],
+    *,
+    timeout_s: float = STEP_TIMEOUT_S,
+) -> T:
+    """What ``probe`` finds, polled until it is not None; :class:`DemoFailed` after
+    ``timeout_s`` (``what``: what was awaited, or a function saying so at the time).
+    A query nobody answered yet (:class:`RetryableError`) counts as nothing found."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        try:
+            found = await probe()
+        except RetryableError:
+            found = None
+        if found is not None:
+            return found
+        if asyncio.get_running_loop().time() > deadline:
+            awaited = what if isinstance(what, str) else what()
+            raise DemoFailed(f"{awaited} did not happen within {timeout_s:.0f}s")
+        await asyncio.sleep(0.05)
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Poll ``check`` until it holds (:func:`eventually` for a yes/no question)."""
+
+    async def holds() -> bool | None:
+        return True if await check() else None
+
+    await eventually(holds, what)
 
 
 async def pause(pace: float) -> None:
@@ -65,17 +108,15 @@ class TimelineWatcher:
         self._printed: set[str] = set()
 
     async def wait_for(self, case_id: str, event_type: str, *, count: int = 1) -> CaseView:
-        deadline = asyncio.get_running_loop().time() + STEP_TIMEOUT_S
-        while True:
+        async def shown() -> CaseView | None:
             view = await self._poll(case_id)
-            if view is not None and sum(e.event_type == event_type for e in view.timeline) >= count:
-                return view
-            if asyncio.get_running_loop().time() > deadline:
-                raise DemoFailed(
-                    f"the shared timeline of case {case_id} did not show {event_type} "
-                    f"×{count} within {STEP_TIMEOUT_S:.0f}s"
-                )
-            await asyncio.sleep(0.05)
+            if view is None or sum(e.event_type == event_type for e in view.timeline) < count:
+                return None
+            return view
+
+        return await eventually(
+            shown, f"the shared timeline of case {case_id} showing {event_type} ×{count}"
+        )
 
     async def show(self, case_id: str) -> None:
         """Print what is new on the case's timeline, without waiting for anything."""
@@ -112,20 +153,25 @@ class Stage:
         timeout_s: float = STEP_TIMEOUT_S,
     ) -> ReferralRecord:
         """Wait until ``agency``'s own ledger has the referral in ``state``."""
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while True:
+        seen = "no record"
+
+        async def recorded() -> ReferralRecord | None:
+            nonlocal seen
             async with agency.database.transaction() as session:
                 record = await session.get(ReferralRecord, referral_id)
-            if record is not None and record.state == state:
-                await self.watch.show(record.case_id)
-                return record
-            if asyncio.get_running_loop().time() > deadline:
-                seen = record.state if record else "no record"
-                raise DemoFailed(
-                    f"{agency.agency.id}'s ledger did not show referral {referral_id} as "
-                    f"{state} within {timeout_s:.0f}s (it shows {seen})"
-                )
-            await asyncio.sleep(0.05)
+            seen = record.state if record else "no record"
+            return record if record is not None and record.state == state else None
+
+        record = await eventually(
+            recorded,
+            lambda: (
+                f"{agency.agency.id}'s ledger showing referral {referral_id} as {state} "
+                f"(it shows {seen})"
+            ),
+            timeout_s=timeout_s,
+        )
+        await self.watch.show(record.case_id)
+        return record
 
 
 def detention(

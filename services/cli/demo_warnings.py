@@ -2,15 +2,13 @@
 spotted by the coordinator, and an assistance request that leaves the country minimised.
 
 Played on a bus where every agency of the registry runs (``ipbus demo``); it checks what
-the coordinator reports and what actually crossed the wire, and raises ``failed`` when an
-expectation does not hold.
+the coordinator reports and what actually crossed the wire, and raises :class:`DemoFailed`
+when an expectation does not hold.
 """
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TypeVar
 
 from nats.aio.client import Client
 from sqlmodel import select
@@ -23,7 +21,7 @@ from contracts.referrals import ReferralKind
 from contracts.subjects import COORDINATOR, EVENT_STREAM, event_subject
 from contracts.warning_queries import WarningView
 from contracts.warnings import Severity, WarningTargets
-from services.runtime.bus import RetryableError
+from services.cli.demo_support import DemoFailed, Say, eventually, running, service
 from services.runtime.privacy import MINIMISED_EXTENSION, MinimisationRecord
 from services.sdk import AgencyAdapter, Bus, WarningRecord, query_case, query_warnings
 
@@ -34,35 +32,8 @@ PORT = "customs-shanghai"
 REGULATOR = "amr-shanghai"
 OTHER_REGULATOR = "amr-guangdong"
 ROUTED_TO = {PORT, REGULATOR}
-STEP_TIMEOUT_S = 15.0
 AGENT_ID = "11010519491231002X"
 AGENT_MOBILE = "138 1234 5678"
-
-Say = Callable[[str], None]
-T = TypeVar("T")
-
-
-def _adapter(bus: Bus, agency_id: str, failed: Callable[[str], Exception]) -> AgencyAdapter:
-    service = bus.services.get(agency_id)
-    if not isinstance(service, AgencyAdapter):
-        raise failed(f"{agency_id} is not running as an agency adapter")
-    return service
-
-
-async def _eventually(
-    probe: Callable[[], Awaitable[T | None]], what: str, failed: Callable[[str], Exception]
-) -> T:
-    deadline = asyncio.get_running_loop().time() + STEP_TIMEOUT_S
-    while True:
-        try:
-            found = await probe()
-        except RetryableError:
-            found = None
-        if found is not None:
-            return found
-        if asyncio.get_running_loop().time() > deadline:
-            raise failed(f"{what} did not happen within {STEP_TIMEOUT_S:.0f}s")
-        await asyncio.sleep(0.05)
 
 
 async def _coordinator_view(nc: Client, warning_id: str) -> WarningView | None:
@@ -80,32 +51,27 @@ def _company() -> Party:
     )
 
 
-async def play_warnings(
-    bus: Bus, say: Say, *, pace: float = 0.0, failed: Callable[[str], Exception] = RuntimeError
-) -> None:
-    """Play the early-warning steps; raise ``failed(reason)`` when an expectation fails.
+async def play_warnings(bus: Bus, say: Say, *, pace: float = 0.0) -> None:
+    """Play the early-warning steps; :class:`DemoFailed` when an expectation fails.
 
     Agencies the steps act as are started if the bus does not run them yet.
     """
     for agency_id in (CENTRE, PORT, REGULATOR, OTHER_REGULATOR):
-        if agency_id not in bus.services:
-            await bus.start_service(agency_id)
+        await running(bus, agency_id, AgencyAdapter)
     nc = await bus.connect(COORDINATOR, name="ipbus-demo-warnings")  # the hub's view
     try:
-        await _counterfeit_route(bus, nc, say, pace, failed)
-        await _repeat_infringer(bus, nc, say, pace, failed)
-        await _assistance_abroad(bus, nc, say, pace, failed)
-        await _traffic(nc, say, failed)
+        await _counterfeit_route(bus, nc, say, pace)
+        await _repeat_infringer(bus, nc, say, pace)
+        await _assistance_abroad(bus, nc, say, pace)
+        await _traffic(nc, say)
     finally:
         await nc.close()
 
 
-async def _counterfeit_route(
-    bus: Bus, nc: Client, say: Say, pace: float, failed: Callable[[str], Exception]
-) -> None:
+async def _counterfeit_route(bus: Bus, nc: Client, say: Say, pace: float) -> None:
     await asyncio.sleep(pace)
     say("\nW1. The overseas centre warns of a counterfeit route into Shanghai (HS 6404)")
-    centre = _adapter(bus, CENTRE, failed)
+    centre = service(bus, CENTRE, AgencyAdapter)
     async with centre.unit_of_work() as uow:
         issued = await centre.issue_warning(
             uow,
@@ -127,19 +93,21 @@ async def _counterfeit_route(
         view = await _coordinator_view(nc, warning_id)
         return view if view and view.deliveries else None
 
-    view = await _eventually(delivered, "routing of the counterfeit-route warning", failed)
+    view = await eventually(delivered, "routing of the counterfeit-route warning")
     for d in view.deliveries:
         say(f"   → {d.agency_id}: {'; '.join(d.reasons)}")
     if {d.agency_id for d in view.deliveries} != ROUTED_TO:
-        raise failed(f"warning routed to {[d.agency_id for d in view.deliveries]}, not {ROUTED_TO}")
+        raise DemoFailed(
+            f"warning routed to {[d.agency_id for d in view.deliveries]}, not {ROUTED_TO}"
+        )
     for agency_id in sorted(ROUTED_TO):
-        officer = _adapter(bus, agency_id, failed)
+        officer = service(bus, agency_id, AgencyAdapter)
 
         async def arrived(desk: AgencyAdapter = officer) -> bool | None:
             async with desk.database.transaction() as session:
                 return True if await session.get(WarningRecord, warning_id) else None
 
-        await _eventually(arrived, f"delivery to {agency_id}", failed)
+        await eventually(arrived, f"delivery to {agency_id}")
         async with officer.unit_of_work() as uow:
             await officer.acknowledge_warning(uow, warning_id, note="inspection ordered")
 
@@ -148,19 +116,17 @@ async def _counterfeit_route(
         done = view is not None and all(d.acknowledged_at for d in view.deliveries)
         return view if done else None
 
-    await _eventually(acknowledged, "both acknowledgements", failed)
+    await eventually(acknowledged, "both acknowledgements")
     say(f"   acknowledged by {', '.join(sorted(ROUTED_TO))}; no other agency received it")
 
 
-async def _repeat_infringer(
-    bus: Bus, nc: Client, say: Say, pace: float, failed: Callable[[str], Exception]
-) -> None:
+async def _repeat_infringer(bus: Bus, nc: Client, say: Say, pace: float) -> None:
     await asyncio.sleep(pace)
     company = _company()
     say(f"\nW2. Two regulators open cases naming {company.name} ({company.credit_code})")
     cases = []
     for agency_id in (REGULATOR, OTHER_REGULATOR):
-        regulator = _adapter(bus, agency_id, failed)
+        regulator = service(bus, agency_id, AgencyAdapter)
         case_id = new_ulid()
         async with regulator.unit_of_work() as uow:
             await regulator.open_case(
@@ -176,9 +142,9 @@ async def _repeat_infringer(
         reply = await query_warnings(nc, requester=COORDINATOR)
         return next((w for w in reply.warnings if str(company.credit_code) in w.title), None)
 
-    view = await _eventually(raised, "the coordinator's repeat-infringer warning", failed)
+    view = await eventually(raised, "the coordinator's repeat-infringer warning")
     if view.issuer != COORDINATOR or view.category is not WarningCategory.REPEAT_INFRINGER:
-        raise failed(f"expected a repeat_infringer warning from the coordinator, got {view}")
+        raise DemoFailed(f"expected a repeat_infringer warning from the coordinator, got {view}")
     say(f"   the coordinator warns: {view.title}")
     say(f"   routed to {', '.join(d.agency_id for d in view.deliveries)}")
     regulator_nc = await bus.connect(REGULATOR, name="ipbus-demo-regulator")
@@ -188,18 +154,16 @@ async def _repeat_infringer(
         await regulator_nc.close()
     hub = await query_case(nc, requester=COORDINATOR, case_id=cases[0])
     if hub.case is None or hub.case.linked_case_ids != [cases[1]]:
-        raise failed(f"the coordinator does not link case {cases[0]} to {cases[1]}")
+        raise DemoFailed(f"the coordinator does not link case {cases[0]} to {cases[1]}")
     if mine.case is None or mine.case.linked_case_ids:
-        raise failed(f"{REGULATOR} was shown a linked case it is not party to")
+        raise DemoFailed(f"{REGULATOR} was shown a linked case it is not party to")
     say(f"   linked cases: the coordinator sees {cases[1]}; {REGULATOR} sees none (not its case)")
 
 
-async def _assistance_abroad(
-    bus: Bus, nc: Client, say: Say, pace: float, failed: Callable[[str], Exception]
-) -> None:
+async def _assistance_abroad(bus: Bus, nc: Client, say: Say, pace: float) -> None:
     await asyncio.sleep(pace)
     say("\nW3. The regulator asks the overseas centre for help; personal data is minimised")
-    regulator = _adapter(bus, REGULATOR, failed)
+    regulator = service(bus, REGULATOR, AgencyAdapter)
     case_id = new_ulid()
     summary = f"The exporter's agent (ID {AGENT_ID}, mobile {AGENT_MOBILE}) is sued in Germany."
     async with regulator.unit_of_work() as uow:
@@ -225,7 +189,7 @@ async def _assistance_abroad(
         envelope = Envelope.model_validate_json(msg.data or b"")
         return envelope if envelope.data.get("referral_id") == referral.referral_id else None
 
-    sent = await _eventually(on_the_wire, "the assistance request on the wire", failed)
+    sent = await eventually(on_the_wire, "the assistance request on the wire")
     after = str(sent.data["summary"])
     say(f"   written:  {summary}")
     say(f"   sent:     {after}")
@@ -238,20 +202,20 @@ async def _assistance_abroad(
     say(f"   dataclassification={sent.dataclassification}, {MINIMISED_EXTENSION}={fields}")
     say(f"   {REGULATOR}'s minimisation record: {', '.join(recorded) or 'nothing'}")
     if not recorded:
-        raise failed("the minimisation was not recorded by the sender")
+        raise DemoFailed("the minimisation was not recorded by the sender")
     if AGENT_ID in after or "1234" in after:
-        raise failed("a resident id or phone number left the country")
+        raise DemoFailed("a resident id or phone number left the country")
 
     async def receipt() -> bool | None:
         async with regulator.unit_of_work() as uow:
             record = await regulator.referral(uow, referral.referral_id)
         return True if record.state == "acknowledged" else None
 
-    await _eventually(receipt, "the overseas centre's receipt", failed)
+    await eventually(receipt, "the overseas centre's receipt")
     say("   the overseas centre acknowledged the minimised request")
 
 
-async def _traffic(nc: Client, say: Say, failed: Callable[[str], Exception]) -> None:
+async def _traffic(nc: Client, say: Say) -> None:
     info = await nc.jetstream().stream_info(EVENT_STREAM, subjects_filter="ipbus.v1.*.*.warning.>")
     counts: dict[str, int] = {}
     for subject, count in (info.state.subjects or {}).items():
@@ -260,4 +224,4 @@ async def _traffic(nc: Client, say: Say, failed: Callable[[str], Exception]) -> 
     say("   warning traffic: " + ", ".join(f"{t}×{n}" for t, n in sorted(counts.items())))
     missing = {"warning.issued", "warning.delivered", "warning.acknowledged"} - set(counts)
     if missing:
-        raise failed(f"the bus carried no {', '.join(sorted(missing))}")
+        raise DemoFailed(f"the bus carried no {', '.join(sorted(missing))}")

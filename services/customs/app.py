@@ -34,8 +34,7 @@ from services.customs.confirmation_store import (
 from services.customs.domain import Detention, case_title, detained_goods
 from services.customs.store import CustomsTable, DetentionRecord
 from services.runtime.bus import StepRefused
-from services.runtime.law import CalendarPolicy, policy_section
-from services.runtime.storage import as_utc
+from services.runtime.law import policy_calendar, policy_section
 from services.sdk import AgencyAdapter, ServiceContext, UnitOfWork
 
 __all__ = ["CustomsService"]
@@ -52,7 +51,7 @@ class CustomsService(AgencyAdapter):
     def __init__(self, context: ServiceContext) -> None:
         super().__init__(context)
         self.settings = policy_section(context.policy, "customs", CustomsSettings)
-        self.calendar = policy_section(context.policy, "calendar", CalendarPolicy).calendar()
+        self.calendar = policy_calendar(context.policy)
         self.rules = context.rules
         self.confirmation_watch = self.periodic(
             self.release_lapsed, interval_s=self.settings.watch_seconds, name="customs-clock-watch"
@@ -104,7 +103,7 @@ class CustomsService(AgencyAdapter):
                 f"the holder's application for {detention_id} came after the window "
                 f"({window.period if window else 'none'}); the goods are released"
             )
-        if window.due_at is not None and uow.now > as_utc(window.due_at):
+        if window.due_at is not None and uow.now > window.due_at:
             raise StepRefused(
                 f"the holder's application for {detention_id} came after the window closed "
                 f"({window.due_at:%Y-%m-%d %H:%M} UTC, {window.rule_version})"
@@ -274,9 +273,7 @@ class CustomsService(AgencyAdapter):
                 )
             )
             for row in rows.all():
-                due = clock_due(
-                    CustomsClock(row.clock), as_utc(row.started_at), self.rules, self.calendar
-                )
+                due = clock_due(CustomsClock(row.clock), row.started_at, self.rules, self.calendar)
                 if due.problem is None:
                     row.due_at, row.status, row.problem = (
                         due.due_at,

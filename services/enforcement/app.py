@@ -25,7 +25,6 @@ from services.runtime.law import (
     crossed_threshold,
     due_at,
 )
-from services.runtime.storage import as_utc
 from services.sdk import AgencyAdapter, ReferralRecord, ServiceContext, UnitOfWork
 
 __all__ = ["EnforcementService"]
@@ -130,7 +129,7 @@ class EnforcementService(AgencyAdapter):
             raise StepRefused(f"referral {referral_id} is not a transfer of ours to the police")
         if record.state != ReferralState.ACCEPTED.value:
             raise StepRefused(f"public security has not filed referral {referral_id} yet")
-        filed_at = as_utc(record.updated_at)
+        filed_at = record.updated_at
         try:
             rule = self.context.rules.in_force(HANDOVER_RULE, filed_at.date())
         except RuleNotInForce as exc:

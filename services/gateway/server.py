@@ -5,12 +5,9 @@ The gateway is a router; this wraps it in a FastAPI app with an OpenAPI document
 with uvicorn inside the service's event loop (:mod:`services.gateway.guard`).
 """
 
-import asyncio
-import contextlib
 from datetime import timedelta
 from typing import Any
 
-import uvicorn
 from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -32,7 +29,7 @@ from services.gateway.submit import SUBMISSION_TAGS, why_not_submittable
 from services.gateway.tokens import GatewayTokens
 from services.gateway.webhooks import WebhookDispatcher
 from services.runtime.identity import Settings
-from services.sdk import AgencyService
+from services.sdk import AgencyService, HttpServer
 
 __all__ = ["GatewayServer", "gateway_app", "gateway_options"]
 
@@ -131,15 +128,12 @@ class GatewayServer:
         False: subscriptions are kept but nobody is called (a test of the API alone)."""
         secured = token or options.get("tokens") is not None
         self.warning = warn_if_exposed(service.agency.id, host, port, "yes" if secured else None)
-        config = uvicorn.Config(
+        self._http = HttpServer(
             gateway_app(service, token=token, warning=self.warning, **options),
             host=host,
             port=port,
-            log_level="warning",
-            log_config=None,  # uvicorn's loggers go through ours (and its redaction)
-            lifespan="off",
+            name=f"ipbus-gateway-{service.agency.id}",
         )
-        self._server = uvicorn.Server(config)
         self._webhooks = (
             WebhookDispatcher(
                 service,
@@ -151,25 +145,18 @@ class GatewayServer:
             if webhooks
             else None
         )
-        self._task: asyncio.Task[None] | None = None
-        self.url = f"http://{host}:{port}"
+        self.url = self._http.url
 
     async def start(self) -> None:
         """Serve in the background; returns once the port is listening."""
-        self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()  # the bind failed: raise its error here
-            await asyncio.sleep(0.02)
+        await self._http.start()
         if self._webhooks is not None:
             self._webhooks.start()
 
     async def stop(self) -> None:
-        if self._task is None:
-            return
-        if self._webhooks is not None:
-            await self._webhooks.stop()
-        self._server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        """Stop the webhook calls, then the server (see :meth:`HttpServer.stop`)."""
+        try:
+            if self._webhooks is not None:
+                await self._webhooks.stop()
+        finally:
+            await self._http.stop()

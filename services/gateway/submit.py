@@ -7,7 +7,7 @@ agency's own ledgers stay right (a ``referral.issued`` enters the referral ledge
 """
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -117,7 +117,24 @@ class SubmissionRefused(Exception):
         self.message = message
 
 
-Command = Callable[[AgencyService, UnitOfWork, SubmissionBase, Any], Awaitable[None]]
+Command = Callable[[AgencyService, UnitOfWork, SubmissionBase, Payload], Awaitable[None]]
+PayloadT = TypeVar("PayloadT", bound=Payload)
+
+
+def _command(
+    model: type[PayloadT],
+    run: Callable[[AgencyService, UnitOfWork, SubmissionBase, PayloadT], Awaitable[None]],
+) -> tuple[type[Payload], Command]:
+    """``run`` for payloads of ``model``, as an entry of :data:`COMMANDS`."""
+
+    async def command(
+        service: AgencyService, uow: UnitOfWork, sub: SubmissionBase, payload: Payload
+    ) -> None:
+        if not isinstance(payload, model):  # COMMANDS is keyed by the payload's type
+            raise TypeError(f"{model.__name__} command given a {type(payload).__name__}")
+        await run(service, uow, sub, payload)
+
+    return model, command
 
 
 def _case_id(submission: SubmissionBase) -> str:
@@ -138,42 +155,43 @@ def _adapter(service: AgencyService) -> AgencyAdapter:
     return service
 
 
-async def _issue(service: AgencyService, uow: UnitOfWork, sub: SubmissionBase, p: Any) -> None:
+async def _issue(
+    service: AgencyService, uow: UnitOfWork, sub: SubmissionBase, p: ReferralIssued
+) -> None:
     if sub.to is None:
         raise SubmissionRefused("to", "a referral needs a recipient agency")
     if sub.case_id is not None and sub.case_id != p.case_id:
         raise SubmissionRefused("data.case_id", f"differs from case_id {sub.case_id}")
-    await _desk(service).issue_referral(
-        uow,
-        case_id=p.case_id,
-        to=sub.to,
-        kind=p.kind,
-        reason=p.reason,
-        legal_basis=p.legal_basis,
-        summary=p.summary,
-        evidence=tuple(p.evidence),
-        amount=p.amount,
-        referral_id=p.referral_id,
-    )
+    await _desk(service).send_referral(uow, p, to=sub.to)
 
 
-async def _accept(service: AgencyService, uow: UnitOfWork, sub: SubmissionBase, p: Any) -> None:
+async def _accept(
+    service: AgencyService, uow: UnitOfWork, sub: SubmissionBase, p: ReferralAccepted
+) -> None:
     await _desk(service).accept_referral(uow, p.referral_id, local_ref=p.local_ref)
 
 
-async def _decline(service: AgencyService, uow: UnitOfWork, sub: SubmissionBase, p: Any) -> None:
+async def _decline(
+    service: AgencyService, uow: UnitOfWork, sub: SubmissionBase, p: ReferralDeclined
+) -> None:
     await _desk(service).decline_referral(uow, p.referral_id, reason=p.reason)
 
 
-async def _conclude(service: AgencyService, uow: UnitOfWork, sub: SubmissionBase, p: Any) -> None:
+async def _conclude(
+    service: AgencyService, uow: UnitOfWork, sub: SubmissionBase, p: ReferralConcluded
+) -> None:
     await _desk(service).conclude_referral(uow, p.referral_id, outcome=p.outcome)
 
 
-async def _withdraw(service: AgencyService, uow: UnitOfWork, sub: SubmissionBase, p: Any) -> None:
+async def _withdraw(
+    service: AgencyService, uow: UnitOfWork, sub: SubmissionBase, p: ReferralWithdrawn
+) -> None:
     await _desk(service).withdraw_referral(uow, p.referral_id, reason=p.reason)
 
 
-async def _open(service: AgencyService, uow: UnitOfWork, sub: SubmissionBase, p: Any) -> None:
+async def _open(
+    service: AgencyService, uow: UnitOfWork, sub: SubmissionBase, p: CaseOpened
+) -> None:
     await _adapter(service).open_case(
         uow,
         case_id=_case_id(sub),
@@ -185,24 +203,30 @@ async def _open(service: AgencyService, uow: UnitOfWork, sub: SubmissionBase, p:
     )
 
 
-async def _status(service: AgencyService, uow: UnitOfWork, sub: SubmissionBase, p: Any) -> None:
+async def _status(
+    service: AgencyService, uow: UnitOfWork, sub: SubmissionBase, p: CaseStatusChanged
+) -> None:
     await _adapter(service).change_case_status(uow, _case_id(sub), p.status, note=p.note)
 
 
-async def _close(service: AgencyService, uow: UnitOfWork, sub: SubmissionBase, p: Any) -> None:
+async def _close(
+    service: AgencyService, uow: UnitOfWork, sub: SubmissionBase, p: CaseClosed
+) -> None:
     await _adapter(service).close_case(uow, _case_id(sub), outcome=p.outcome)
 
 
-COMMANDS: dict[type[Payload], Command] = {
-    ReferralIssued: _issue,
-    ReferralAccepted: _accept,
-    ReferralDeclined: _decline,
-    ReferralConcluded: _conclude,
-    ReferralWithdrawn: _withdraw,
-    CaseOpened: _open,
-    CaseStatusChanged: _status,
-    CaseClosed: _close,
-}
+COMMANDS: dict[type[Payload], Command] = dict(
+    [
+        _command(ReferralIssued, _issue),
+        _command(ReferralAccepted, _accept),
+        _command(ReferralDeclined, _decline),
+        _command(ReferralConcluded, _conclude),
+        _command(ReferralWithdrawn, _withdraw),
+        _command(CaseOpened, _open),
+        _command(CaseStatusChanged, _status),
+        _command(CaseClosed, _close),
+    ]
+)
 
 
 async def carry_out(service: AgencyService, uow: UnitOfWork, submission: SubmissionBase) -> None:

@@ -11,9 +11,7 @@ attempt the delivery is dead-lettered: logged as an error and listed at
 ``GET /webhooks/dead-letters`` until the operator redelivers it.
 """
 
-import asyncio
 import base64
-import contextlib
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
@@ -31,7 +29,7 @@ from contracts.identifiers import new_ulid
 from services.gateway.idempotency import IdempotencyKeyHeader
 from services.gateway.inbox import InboxItem, InboxSource, positioned
 from services.gateway.problems import GatewayProblem, Problem
-from services.runtime.ops import get_logger
+from services.runtime.ops import PeriodicTask, get_logger
 from services.runtime.storage import RuntimeTable
 from services.sdk import AgencyService
 
@@ -116,31 +114,34 @@ class WebhookDispatcher:
         self._sources = list(sources)
         self.attempts = attempts
         self.backoff = timedelta(seconds=backoff_seconds)
-        self._poll_seconds = poll_seconds
         self._timeout = timeout_seconds
         self._log = get_logger("gateway", service.agency.id)
-        self._task: asyncio.Task[None] | None = None
+        self._client: httpx.AsyncClient | None = None
+        self.loop = PeriodicTask(
+            self._round,
+            self._log,
+            interval_s=poll_seconds,
+            name="gateway-webhooks",
+            metrics=service.metrics,
+        )
+        """The dispatch loop: a failed round (a database outage) is logged and retried."""
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="gateway-webhooks")
+        self._client = httpx.AsyncClient(timeout=self._timeout)
+        self.loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop the loop, then close its HTTP client; the caller's cancellation propagates."""
+        try:
+            await self.loop.stop()
+        finally:
+            client, self._client = self._client, None
+            if client is not None:
+                await client.aclose()
 
-    async def _run(self) -> None:
-        async with httpx.AsyncClient(timeout=self._timeout) as client:
-            while True:
-                try:
-                    await self.run_once(client)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # the loop outlives a database outage
-                    self._log.warning("webhook dispatch failed; retrying", error=repr(exc))
-                await asyncio.sleep(self._poll_seconds)
+    async def _round(self) -> None:
+        assert self._client is not None, "started"
+        await self.run_once(self._client)
 
     async def run_once(self, client: httpx.AsyncClient) -> int:
         """Queue new items, then try every due delivery once; returns how many were tried."""
@@ -190,7 +191,10 @@ class WebhookDispatcher:
         delivery.next_attempt_at = now + self.backoff * 2 ** (delivery.attempts - 1)
 
     async def _deliver(
-        self, client: httpx.AsyncClient, delivery: WebhookDelivery, subscription: Any
+        self,
+        client: httpx.AsyncClient,
+        delivery: WebhookDelivery,
+        subscription: WebhookSubscription,
     ) -> str | None:
         """POST one signed delivery; None when the receiver took it (2xx), else why not."""
         sent_at = self._service.clock.now()

@@ -16,14 +16,14 @@ if TYPE_CHECKING:
     from services.sdk.discovery import service_class_for
     from services.sdk.http import HttpServer, build_http_app
     from services.sdk.overseas_replies import encode_reply
-    from services.sdk.queries import query_case
-    from services.sdk.referral_desk import ReferralDesk, ReferralRecord
+    from services.sdk.queries import ask_coordinator, query_case, query_referrals, query_warnings
+    from services.sdk.referral_desk import ReferralDesk
+    from services.sdk.referral_ledger import ReferralRecord
     from services.sdk.referral_linkage import (
         SUPERVISED_KINDS,
         check_reconsideration_window,
         referral_supervisor,
     )
-    from services.sdk.referral_queries import query_referrals
     from services.sdk.service import (
         DETAIL_MAX,
         STOP_TIMEOUT_S,
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
         handles,
     )
     from services.sdk.warning_desk import RECIPIENT, WarningDesk, WarningRecord
-    from services.sdk.warning_queries import query_warnings
     from services.sdk.wiring import (
         Bus,
         ServiceCatalogue,
@@ -70,6 +69,7 @@ __all__ = [
     "WarningRecord",
     "agency_connection",
     "agency_database",
+    "ask_coordinator",
     "bootstrap",
     "broker_metrics",
     "build_http_app",
@@ -98,7 +98,7 @@ _EXPORTS = {
     "PRODUCTION_SERVERS": "services.sdk.asyncapi",
     "RECIPIENT": "services.sdk.warning_desk",
     "ReferralDesk": "services.sdk.referral_desk",
-    "ReferralRecord": "services.sdk.referral_desk",
+    "ReferralRecord": "services.sdk.referral_ledger",
     "STOP_TIMEOUT_S": "services.sdk.service",
     "SUPERVISED_KINDS": "services.sdk.referral_linkage",
     "ServiceCatalogue": "services.sdk.wiring",
@@ -108,6 +108,7 @@ _EXPORTS = {
     "WarningDesk": "services.sdk.warning_desk",
     "WarningRecord": "services.sdk.warning_desk",
     "agency_connection": "services.sdk.wiring",
+    "ask_coordinator": "services.sdk.queries",
     "agency_database": "services.sdk.wiring",
     "bootstrap": "services.sdk.wiring",
     "broker_metrics": "services.sdk.wiring",
@@ -119,8 +120,8 @@ _EXPORTS = {
     "handles": "services.sdk.service",
     "provision_streams": "services.sdk.wiring",
     "query_case": "services.sdk.queries",
-    "query_referrals": "services.sdk.referral_queries",
-    "query_warnings": "services.sdk.warning_queries",
+    "query_referrals": "services.sdk.queries",
+    "query_warnings": "services.sdk.queries",
     "referral_supervisor": "services.sdk.referral_linkage",
     "service_class_for": "services.sdk.discovery",
     "stream_layout": "services.sdk.wiring",

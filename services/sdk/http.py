@@ -13,12 +13,17 @@ import uvicorn
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.types import ASGIApp
 
 from services.runtime.ops import cancel_and_wait
 from services.sdk.health import check_readiness, refresh_service_metrics
 from services.sdk.service import AgencyService
+from services.sdk.wiring import StopFailed
 
-__all__ = ["HttpServer", "build_http_app"]
+__all__ = ["HTTP_STOP_TIMEOUT_S", "HttpServer", "build_http_app"]
+
+HTTP_STOP_TIMEOUT_S = 5.0
+"""How long :meth:`HttpServer.stop` waits for uvicorn to finish its open requests."""
 
 
 def build_http_app(
@@ -58,9 +63,23 @@ def build_http_app(
 
 
 class HttpServer:
-    """uvicorn in the service's event loop, started and stopped with the services."""
+    """uvicorn serving ``app`` inside the caller's event loop, started and stopped with it.
 
-    def __init__(self, app: FastAPI, *, host: str, port: int) -> None:
+    The one server runner of the bus: the operator's face (:func:`build_http_app`) and the
+    agency gateway both run on it. :meth:`start` returns once the port listens (or raises why
+    it could not bind); :meth:`stop` asks uvicorn to exit and fails loudly
+    (:class:`StopFailed`) if it has not within ``stop_timeout_s``.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        host: str,
+        port: int,
+        name: str = "ipbus-http",
+        stop_timeout_s: float = HTTP_STOP_TIMEOUT_S,
+    ) -> None:
         self._server = uvicorn.Server(
             uvicorn.Config(
                 app,
@@ -72,6 +91,8 @@ class HttpServer:
             )
         )
         self._task: asyncio.Task[None] | None = None
+        self._name = name
+        self._stop_timeout_s = stop_timeout_s
         self.host = host
         self.port = port
 
@@ -80,7 +101,8 @@ class HttpServer:
         return f"http://{self.host}:{self.port}"
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._server.serve(), name="ipbus-http")
+        """Serve in the background; returns once the port is listening."""
+        self._task = asyncio.create_task(self._server.serve(), name=self._name)
         while not self._server.started:
             if self._task.done():
                 self._task.result()  # raises why it could not bind
@@ -88,10 +110,25 @@ class HttpServer:
             await asyncio.sleep(0.02)
 
     async def stop(self) -> None:
-        if self._task is None:
+        """Ask uvicorn to exit and wait for it.
+
+        A cancellation of the caller propagates (the server task is cancelled with it);
+        a server still running after ``stop_timeout_s`` is cancelled and
+        :class:`StopFailed` raised; an error the server ended with is raised.
+        """
+        task, self._task = self._task, None
+        if task is None:
             return
         self._server.should_exit = True
-        done, _ = await asyncio.wait([self._task], timeout=5)
+        try:
+            done, _ = await asyncio.wait([task], timeout=self._stop_timeout_s)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
         if not done:
-            await cancel_and_wait(self._task)
-        self._task = None
+            await cancel_and_wait(task)
+            raise StopFailed(
+                f"{self._name} on {self.url} did not stop within {self._stop_timeout_s:g} s"
+            )
+        if not task.cancelled() and (error := task.exception()) is not None:
+            raise error

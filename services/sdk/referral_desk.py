@@ -13,12 +13,6 @@ another agency is refused — state unchanged, dead-lettered — and reported ba
 attempted it with ``referral.refused``.
 """
 
-from datetime import datetime
-from typing import Any
-
-from sqlmodel import Field
-
-from contracts.base import Payload
 from contracts.envelope import Event
 from contracts.identifiers import Money, new_ulid
 from contracts.linkage import (
@@ -35,7 +29,6 @@ from contracts.referral_clocks import ReferralClockResumed, ReferralClockStopped
 from contracts.referrals import (
     REFERRAL_STEPS,
     Evidence,
-    IllegalReferralStep,
     ReferralAccepted,
     ReferralAcknowledged,
     ReferralConcluded,
@@ -44,60 +37,31 @@ from contracts.referrals import (
     ReferralKind,
     ReferralOverdue,
     ReferralParty,
+    ReferralPayload,
     ReferralState,
     ReferralWithdrawn,
-    step_referral,
 )
 from contracts.subjects import COORDINATOR
 from services.runtime.bus import InboxVerdict, PermanentError, StepRefused, record_in_inbox
-from services.runtime.law import CalendarPolicy, policy_section
-from services.runtime.storage import RuntimeTable
+from services.sdk.referral_ledger import (
+    ReferralRecord,
+    in_ledger,
+    party_of,
+    receipt_number,
+    step_record,
+)
 from services.sdk.referral_linkage import (
-    _ADDRESSEE_OF_STEP,
-    ADDRESSEE,
-    LinkageCommands,
+    ReferralSteps,
     check_reconsideration_window,
     referral_supervisor,
 )
-from services.sdk.service import AgencyService, ServiceContext, UnitOfWork, handles
+from services.sdk.service import UnitOfWork, handles
 
-__all__ = ["ADDRESSEE", "ReferralDesk", "ReferralRecord", "receipt_number", "referral_supervisor"]
-
-
-class ReferralRecord(RuntimeTable, table=True):
-    """One referral as this agency sees it (``role``: which end of it we are)."""
-
-    __tablename__ = "ipbus_referral"
-
-    referral_id: str = Field(primary_key=True, max_length=26)
-    case_id: str = Field(index=True, max_length=26)
-    kind: str = Field(max_length=40)
-    role: str = Field(max_length=10)
-    sender: str = Field(max_length=63)
-    recipient: str = Field(max_length=63)
-    state: str = Field(max_length=20)
-    supervisor: str | None = Field(default=None, max_length=63)
-    receipt: str | None = None
-    local_ref: str | None = None
-    note: str | None = None
-    issued_at: datetime
-    updated_at: datetime
+__all__ = ["ReferralDesk"]
 
 
-def receipt_number(agency_id: str, referral_id: str) -> str:
-    """A receipt the recipient can quote: stable for the referral, so redelivery keeps it."""
-    return f"{agency_id.upper()}-RCPT-{referral_id[-10:]}"
-
-
-class ReferralDesk(LinkageCommands, AgencyService):
+class ReferralDesk(ReferralSteps):
     """An :class:`AgencyService` that can send and receive referrals."""
-
-    def __init__(self, context: ServiceContext) -> None:
-        super().__init__(context)
-        self.rules = context.rules
-        self.business_calendar = policy_section(
-            context.policy, "calendar", CalendarPolicy
-        ).calendar()
 
     # -- hooks --------------------------------------------------------------------------
 
@@ -125,18 +89,10 @@ class ReferralDesk(LinkageCommands, AgencyService):
         summary: str,
         evidence: tuple[Evidence, ...] = (),
         amount: Money | None = None,
-        referral_id: str | None = None,
     ) -> ReferralRecord:
-        """Refer ``case_id`` to agency ``to``; the referral starts in ``issued``.
-
-        ``referral_id`` is the caller's when it has one (an agency system submitting through
-        the gateway); a referral id already in the ledger is refused.
-        """
-        self.registry.get(to)  # an unknown recipient fails here, not at the other end
-        if referral_id is not None and await _in_ledger(uow, referral_id):
-            raise StepRefused(f"referral {referral_id} was already issued")
+        """Refer ``case_id`` to agency ``to``; the referral starts in ``issued``."""
         issued = ReferralIssued(
-            referral_id=referral_id or new_ulid(),
+            referral_id=new_ulid(),
             case_id=case_id,
             kind=kind,
             reason=reason,
@@ -145,21 +101,32 @@ class ReferralDesk(LinkageCommands, AgencyService):
             evidence=list(evidence),
             amount=amount,
         )
+        return await self.send_referral(uow, issued, to=to)
+
+    async def send_referral(
+        self, uow: UnitOfWork, issued: ReferralIssued, *, to: str
+    ) -> ReferralRecord:
+        """Send a referral made whole elsewhere (an agency system submitting through the
+        gateway, under its own ``referral_id``) to agency ``to``; it starts in ``issued``.
+        A referral id already in the ledger is refused."""
+        self.registry.get(to)  # an unknown recipient fails here, not at the other end
+        if await in_ledger(uow, issued.referral_id):
+            raise StepRefused(f"referral {issued.referral_id} was already issued")
         now = self.clock.now()
         record = ReferralRecord(
             referral_id=issued.referral_id,
-            case_id=case_id,
-            kind=kind.value,
+            case_id=issued.case_id,
+            kind=issued.kind.value,
             role=ReferralParty.SENDER.value,
             sender=self.agency.id,
             recipient=to,
             state=ReferralState.ISSUED.value,
-            supervisor=referral_supervisor(self.registry, self.agency.id, to, kind),
+            supervisor=referral_supervisor(self.registry, self.agency.id, to, issued.kind),
             issued_at=now,
             updated_at=now,
         )
         uow.session.add(record)
-        uow.emit(issued, to=to, case_id=case_id)
+        uow.emit(issued, to=to, case_id=issued.case_id)
         return record
 
     async def accept_referral(
@@ -191,38 +158,20 @@ class ReferralDesk(LinkageCommands, AgencyService):
             uow, referral_id, ReferralWithdrawn(referral_id=referral_id, reason=reason)
         )
 
-    async def referral(self, uow: UnitOfWork, referral_id: str) -> ReferralRecord:
-        record = await uow.session.get(ReferralRecord, referral_id)
-        if record is None:
-            raise StepRefused(f"{self.agency.id} has no referral {referral_id}")
-        return record
-
-    async def _answer(self, uow: UnitOfWork, referral_id: str, payload: Payload) -> ReferralRecord:
-        record = await self.referral(uow, referral_id)
-        role = ReferralParty(record.role)
-        _step(record, payload.event_type, role, self.clock.now(), payload)
-        addressee = _ADDRESSEE_OF_STEP.get(payload.event_type, ADDRESSEE[role])
-        to = _agency_of(record, addressee)
-        if to is None:
-            raise StepRefused(f"no procuratorate supervises referral {referral_id}")
-        uow.session.add(record)
-        uow.emit(payload, to=to, case_id=record.case_id)
-        return record
-
     # -- refusals -----------------------------------------------------------------------
 
     async def on_refused(self, event: Event, refusal: PermanentError) -> None:
         """Report an illegal referral step back to the agency that attempted it, once."""
-        referral_id = getattr(event.payload, "referral_id", None)
+        step = event.payload
         if (
             not isinstance(refusal, StepRefused)
             or event.event_type not in REFERRAL_STEPS
-            or referral_id is None
+            or not isinstance(step, ReferralPayload)
             or event.sender in (self.agency.id, COORDINATOR)
         ):
             return
         report = ReferralRefused(
-            referral_id=referral_id,
+            referral_id=step.referral_id,
             refused_event_id=event.id,
             attempted=event.event_type,
             reason=refusal.detail,
@@ -238,8 +187,7 @@ class ReferralDesk(LinkageCommands, AgencyService):
 
     @handles(ReferralIssued)
     async def _on_issued(self, uow: UnitOfWork, event: Event) -> None:
-        issued = event.payload
-        assert isinstance(issued, ReferralIssued)
+        issued = event.payload_of(ReferralIssued)
         if event.recipient != self.agency.id:
             return
         if issued.case_id != event.case_id:
@@ -266,7 +214,7 @@ class ReferralDesk(LinkageCommands, AgencyService):
         )
         receipt = receipt_number(self.agency.id, issued.referral_id)
         acknowledged = ReferralAcknowledged(referral_id=issued.referral_id, receipt=receipt)
-        _step(record, acknowledged.event_type, ReferralParty.RECIPIENT, now, acknowledged)
+        step_record(record, acknowledged.event_type, ReferralParty.RECIPIENT, now, acknowledged)
         uow.session.add(record)
         uow.emit(acknowledged, to=event.sender, case_id=issued.case_id)
         await self.on_referral_received(uow, record, issued)
@@ -288,11 +236,10 @@ class ReferralDesk(LinkageCommands, AgencyService):
         ReferralClockResumed,
     )
     async def _on_step(self, uow: UnitOfWork, event: Event) -> None:
-        step = event.payload
-        assert isinstance(step, _STEP_PAYLOADS)
+        step = event.payload_of(ReferralPayload)
         referral_id = step.referral_id
         record = await self.referral(uow, referral_id)
-        by = _party_of(record, event.sender)
+        by = party_of(record, event.sender)
         if by is None or by.value == record.role:
             raise StepRefused(
                 f"{event.sender} is not party to referral {referral_id} "
@@ -308,14 +255,13 @@ class ReferralDesk(LinkageCommands, AgencyService):
                 self.rules,
                 self.business_calendar,
             )
-        _step(record, event.event_type, by, self.clock.now(), event.payload)
+        step_record(record, event.event_type, by, self.clock.now(), event.payload)
         uow.session.add(record)
         await self.on_referral_changed(uow, record, event)
 
     @handles(ReferralOverdue)
     async def _on_overdue(self, uow: UnitOfWork, event: Event) -> None:
-        overdue = event.payload
-        assert isinstance(overdue, ReferralOverdue)
+        overdue = event.payload_of(ReferralOverdue)
         record = await uow.session.get(ReferralRecord, overdue.referral_id)
         if record is not None:
             await self.on_referral_changed(uow, record, event)
@@ -323,8 +269,7 @@ class ReferralDesk(LinkageCommands, AgencyService):
     @handles(ReferralCopied)
     async def _on_copied(self, uow: UnitOfWork, event: Event) -> None:
         """The coordinator's copy of a step we were left out of: our ledger follows it."""
-        copy = event.payload
-        assert isinstance(copy, ReferralCopied)
+        copy = event.payload_of(ReferralCopied)
         if event.sender != COORDINATOR:
             raise StepRefused(f"only the coordinator copies referral states, not {event.sender}")
         record = await uow.session.get(ReferralRecord, copy.referral_id)
@@ -344,7 +289,7 @@ class ReferralDesk(LinkageCommands, AgencyService):
                 issued_at=event.envelope.time,
                 updated_at=now,
             )
-            role = _party_of(record, self.agency.id)
+            role = party_of(record, self.agency.id)
             if role is None:
                 raise StepRefused(f"{self.agency.id} is not party to referral {copy.referral_id}")
             record.role = role.value
@@ -354,58 +299,3 @@ class ReferralDesk(LinkageCommands, AgencyService):
             record.note = copy.note
         uow.session.add(record)
         await self.on_referral_changed(uow, record, event)
-
-
-async def _in_ledger(uow: UnitOfWork, referral_id: str) -> bool:
-    return await uow.session.get(ReferralRecord, referral_id) is not None
-
-
-_STEP_PAYLOADS = (
-    ReferralAcknowledged,
-    ReferralAccepted,
-    ReferralDeclined,
-    ReferralConcluded,
-    ReferralWithdrawn,
-    ReconsiderationRequested,
-    ReferralDeclineUpheld,
-    SupervisionOpened,
-    RefusalExplained,
-    FilingNotified,
-    SupervisionClosed,
-    ReferralExtended,
-    ReferralClockStopped,
-    ReferralClockResumed,
-)
-
-
-def _agency_of(record: ReferralRecord, party: ReferralParty) -> str | None:
-    return {
-        ReferralParty.SENDER: record.sender,
-        ReferralParty.RECIPIENT: record.recipient,
-        ReferralParty.SUPERVISOR: record.supervisor,
-    }[party]
-
-
-def _party_of(record: ReferralRecord, agency_id: str) -> ReferralParty | None:
-    for party in ReferralParty:
-        if _agency_of(record, party) == agency_id:
-            return party
-    return None
-
-
-def _step(
-    record: ReferralRecord, event_type: str, by: ReferralParty, now: datetime, payload: Any
-) -> None:
-    """Apply one step to the ledger row, or refuse it with the state machine's reason."""
-    try:
-        state = step_referral(ReferralState(record.state), event_type, by)
-    except IllegalReferralStep as exc:
-        raise StepRefused(f"referral {record.referral_id}: {exc}") from exc
-    record.state = state.value
-    record.updated_at = now
-    for attribute in ("receipt", "local_ref"):
-        if hasattr(payload, attribute):
-            setattr(record, attribute, getattr(payload, attribute))
-    for attribute in ("reason", "outcome", "explanation", "finding"):
-        if hasattr(payload, attribute):
-            record.note = getattr(payload, attribute)

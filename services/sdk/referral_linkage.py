@@ -8,11 +8,8 @@ recipient's desk refuses a late arrival. A window the calendar cannot compute (i
 falls past the covered years) is not enforced: a lawful request is never refused on a guess.
 """
 
-from __future__ import annotations
-
-from datetime import UTC, datetime
+from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
 from contracts.agencies import Registry
 from contracts.base import Payload
@@ -39,17 +36,16 @@ from services.runtime.law import (
     RuleBook,
     RuleNotInForce,
     due_at,
+    policy_calendar,
 )
-from services.sdk.service import UnitOfWork
-
-if TYPE_CHECKING:
-    from services.sdk.referral_desk import ReferralRecord
+from services.sdk.referral_ledger import ReferralRecord, agency_of, step_record
+from services.sdk.service import AgencyService, ServiceContext, UnitOfWork
 
 __all__ = [
     "ADDRESSEE",
     "RECONSIDERATION_WINDOW",
     "SUPERVISED_KINDS",
-    "LinkageCommands",
+    "ReferralSteps",
     "check_reconsideration_window",
     "referral_supervisor",
 ]
@@ -101,8 +97,6 @@ def check_reconsideration_window(
     declined_at: datetime, asked_at: datetime, rules: RuleBook, calendar: BusinessCalendar
 ) -> None:
     """Refuse a request for reconsideration made after the window closed."""
-    if declined_at.tzinfo is None:  # read back from a database column: stored as UTC
-        declined_at = declined_at.replace(tzinfo=UTC)
     try:
         rule = rules.in_force(RECONSIDERATION_WINDOW, calendar.local_date(declined_at))
     except RuleNotInForce as exc:
@@ -119,17 +113,34 @@ def check_reconsideration_window(
         )
 
 
-class LinkageCommands:
-    """The officers' commands of reconsideration and supervision (mixed into the desk)."""
+class ReferralSteps(AgencyService):
+    """An agency service that steps its ledger of referrals: the referral a command names,
+    one step sent to the party that must act on it, and the officers' commands of
+    reconsideration and supervision. :class:`~services.sdk.referral_desk.ReferralDesk`
+    adds issuing, the common answers and the handlers."""
 
-    rules: RuleBook
-    business_calendar: BusinessCalendar
-
-    async def _answer(self, uow: UnitOfWork, referral_id: str, payload: Payload) -> ReferralRecord:
-        raise NotImplementedError
+    def __init__(self, context: ServiceContext) -> None:
+        super().__init__(context)
+        self.rules = context.rules
+        self.business_calendar = policy_calendar(context.policy)
 
     async def referral(self, uow: UnitOfWork, referral_id: str) -> ReferralRecord:
-        raise NotImplementedError
+        record = await uow.session.get(ReferralRecord, referral_id)
+        if record is None:
+            raise StepRefused(f"{self.agency.id} has no referral {referral_id}")
+        return record
+
+    async def _answer(self, uow: UnitOfWork, referral_id: str, payload: Payload) -> ReferralRecord:
+        record = await self.referral(uow, referral_id)
+        role = ReferralParty(record.role)
+        step_record(record, payload.event_type, role, self.clock.now(), payload)
+        addressee = _ADDRESSEE_OF_STEP.get(payload.event_type, ADDRESSEE[role])
+        to = agency_of(record, addressee)
+        if to is None:
+            raise StepRefused(f"no procuratorate supervises referral {referral_id}")
+        uow.session.add(record)
+        uow.emit(payload, to=to, case_id=record.case_id)
+        return record
 
     async def request_reconsideration(
         self, uow: UnitOfWork, referral_id: str, *, reason: str

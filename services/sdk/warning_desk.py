@@ -24,7 +24,7 @@ from contracts.warnings import (
     WarningTargets,
 )
 from services.runtime.bus import StepRefused
-from services.runtime.storage import RuntimeTable, UtcTimestamp
+from services.runtime.storage import RuntimeTable
 from services.sdk.service import AgencyService, UnitOfWork, handles
 
 __all__ = ["WarningDesk", "WarningRecord"]
@@ -44,11 +44,11 @@ class WarningRecord(RuntimeTable, table=True):
     severity: str = Field(max_length=10)
     title: str
     body: str
-    expires_at: datetime = Field(sa_type=UtcTimestamp)
-    received_at: datetime = Field(sa_type=UtcTimestamp)
+    expires_at: datetime
+    received_at: datetime
     deliveries: int = 0
-    acknowledged_at: datetime | None = Field(default=None, sa_type=UtcTimestamp)
-    retracted_at: datetime | None = Field(default=None, sa_type=UtcTimestamp)
+    acknowledged_at: datetime | None = None
+    retracted_at: datetime | None = None
     note: str | None = None
     escalations: int = 0
 
@@ -141,8 +141,7 @@ class WarningDesk(AgencyService):
 
     @handles(WarningDelivered)
     async def _on_warning_delivered(self, uow: UnitOfWork, event: Event) -> None:
-        delivered = event.payload
-        assert isinstance(delivered, WarningDelivered)
+        delivered = event.payload_of(WarningDelivered)
         if event.recipient != self.agency.id:
             return
         _from_coordinator(event)
@@ -161,8 +160,7 @@ class WarningDesk(AgencyService):
         if event.recipient != self.agency.id:
             return
         _from_coordinator(event)
-        retracted = event.payload
-        assert isinstance(retracted, WarningRetracted)
+        retracted = event.payload_of(WarningRetracted)
         record = await self.warning(uow, retracted.warning_id)
         if record.retracted_at is None:
             record.retracted_at = self.clock.now()
@@ -174,8 +172,7 @@ class WarningDesk(AgencyService):
         if event.recipient != self.agency.id:
             return
         _from_coordinator(event)
-        escalated = event.payload
-        assert isinstance(escalated, WarningEscalated)
+        escalated = event.payload_of(WarningEscalated)
         record = await uow.session.get(WarningRecord, escalated.warning_id)
         if record is not None:  # the issuer; a supervisor may not hold the warning itself
             record.escalations += 1

@@ -31,6 +31,7 @@ from services.coordinator.audit.chain import (
     head,
 )
 from services.coordinator.audit.store import AuditRecord
+from services.runtime.bus import DLQ_REASON_HEADER
 from services.runtime.identity import AgencyKey, Settings, generate_seed, key_path, sign_envelope
 from services.runtime.storage import Database, database_url_for
 from services.sdk import Bus, query_case
@@ -88,7 +89,7 @@ async def _fill(bus: Bus, settings: Settings) -> None:
         key = AgencyKey(key_path(settings.keys_dir, SENDER).read_bytes())
         await publish(nc, to_coordinator(SENDER, "case.opened"), sign_envelope(stale, key))
         letters = await dead_letters(nc, at_least=2)
-        assert sorted(m.headers["Ipbus-Dlq-Reason"] for m in letters if m.headers) == [
+        assert sorted(m.headers[DLQ_REASON_HEADER] for m in letters if m.headers) == [
             "not_json",
             "replayed",
         ]

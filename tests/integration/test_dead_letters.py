@@ -27,6 +27,12 @@ from contracts.cases import (
 from contracts.envelope import RejectReason, encode_envelope
 from contracts.identifiers import new_ulid
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM
+from services.runtime.bus import (
+    DLQ_CONSUMER_HEADER,
+    DLQ_DETAIL_HEADER,
+    DLQ_ORIGINAL_SUBJECT_HEADER,
+    DLQ_REASON_HEADER,
+)
 from services.runtime.identity import Settings
 from services.sdk import Bus, query_case
 from tests.integration.wire import dead_letters, publish, signed, to_coordinator, wait_until
@@ -236,10 +242,10 @@ async def test_bad_input_is_dead_lettered_with_its_reason_and_the_bus_carries_on
         await publish(nc, subject, body, msg_id=new_ulid())
         (letter,) = await dead_letters(nc, at_least=1)
         headers = letter.headers or {}
-        assert headers["Ipbus-Dlq-Reason"] == reason.value
-        assert detail in headers["Ipbus-Dlq-Detail"]
-        assert headers["Ipbus-Dlq-Consumer"] == "coordinator"
-        assert headers["Ipbus-Dlq-Original-Subject"] == subject
+        assert headers[DLQ_REASON_HEADER] == reason.value
+        assert detail in headers[DLQ_DETAIL_HEADER]
+        assert headers[DLQ_CONSUMER_HEADER] == "coordinator"
+        assert headers[DLQ_ORIGINAL_SUBJECT_HEADER] == subject
         sent = body if isinstance(body, bytes) else json.dumps(body).encode()
         assert letter.data == sent
 
@@ -308,9 +314,7 @@ async def test_a_different_event_reusing_an_id_is_dead_lettered_as_a_conflicting
         await publish(nc, to_coordinator(SENDER, "case.opened"), first, msg_id=new_ulid())
         await publish(nc, to_coordinator(SENDER, "case.opened"), second, msg_id=new_ulid())
         (letter,) = await dead_letters(nc, at_least=1)
-        assert (letter.headers or {})[
-            "Ipbus-Dlq-Reason"
-        ] == RejectReason.CONFLICTING_DUPLICATE.value
+        assert (letter.headers or {})[DLQ_REASON_HEADER] == RejectReason.CONFLICTING_DUPLICATE.value
         assert json.loads(letter.data or b"")["data"]["title"] == "Second"
     finally:
         await nc.close()

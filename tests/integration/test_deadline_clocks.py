@@ -16,7 +16,12 @@ from contracts.referral_clocks import ClockStopGround
 from contracts.referral_queries import DeadlineView
 from contracts.referrals import ReferralKind, ReferralStage, ReferralState
 from services.coordinator.app import CoordinatorService
-from services.runtime.bus import FixedClock
+from services.runtime.bus import (
+    DLQ_CONSUMER_HEADER,
+    DLQ_DETAIL_HEADER,
+    DLQ_REASON_HEADER,
+    FixedClock,
+)
 from services.runtime.identity import Settings
 from services.sdk import Bus, query_referrals
 from tests.integration.conftest import StartBus
@@ -120,11 +125,11 @@ async def test_a_regulator_extends_its_check_once_and_a_second_extension_is_refu
     [refused] = [
         m
         for m in letters
-        if "longest lawful period" in (m.headers or {}).get("Ipbus-Dlq-Detail", "")
+        if "longest lawful period" in (m.headers or {}).get(DLQ_DETAIL_HEADER, "")
     ]
     headers = refused.headers or {}
-    assert headers["Ipbus-Dlq-Reason"] == RejectReason.ILLEGAL_STEP.value
-    assert headers["Ipbus-Dlq-Consumer"] == "coordinator"
+    assert headers[DLQ_REASON_HEADER] == RejectReason.ILLEGAL_STEP.value
+    assert headers[DLQ_CONSUMER_HEADER] == "coordinator"
     still = await _deadline(bus, referral_id, DECIDE)
     assert still is not None
     assert still.due_at == utc("2026-05-14 16:00")

@@ -23,14 +23,20 @@ from services.coordinator.deadlines.store import (
     recompute,
     settle_deadlines,
 )
-from services.runtime.law import CalendarPolicy, RuleBook, load_policy, policy_section
+from services.runtime.law import (
+    CalendarPolicy,
+    RuleBook,
+    load_policy,
+    policy_calendar,
+    policy_section,
+)
 from services.runtime.storage import Database
 
 pytestmark = pytest.mark.integration
 
 POLICY = load_policy(Path(__file__).parents[2] / "deploy" / "policy.toml")
 RULES = RuleBook.from_policy(POLICY)
-CALENDAR = policy_section(POLICY, "calendar", CalendarPolicy).calendar()
+CALENDAR = policy_calendar(POLICY)
 START = datetime(2026, 3, 30, 2, 0, tzinfo=UTC)  # Monday 30 March
 DECIDE = ReferralStage.DECIDE
 

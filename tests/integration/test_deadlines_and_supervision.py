@@ -14,7 +14,7 @@ from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralConcluded, ReferralKind, ReferralState
 from contracts.subjects import EVENT_STREAM, event_subject
 from services.judicial.app import JudicialService
-from services.runtime.bus import FixedClock, StepRefused
+from services.runtime.bus import DLQ_REASON_HEADER, FixedClock, StepRefused
 from services.runtime.identity import Settings
 from services.sdk import Bus, query_referrals
 from tests.integration.conftest import StartBus
@@ -168,7 +168,7 @@ async def test_an_illegal_step_is_reported_back_to_its_sender_once(
         await publish(nc, subject, bogus)
         await publish(nc, subject, bogus, msg_id=new_ulid())  # a redelivery-like duplicate
         letters = await dead_letters(nc, at_least=4)
-        assert {(m.headers or {})["Ipbus-Dlq-Reason"] for m in letters} == {
+        assert {(m.headers or {})[DLQ_REASON_HEADER] for m in letters} == {
             RejectReason.ILLEGAL_STEP.value
         }
         js = nc.jetstream()

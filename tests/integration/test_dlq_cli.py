@@ -20,7 +20,7 @@ from contracts.envelope import RejectReason
 from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralAcknowledged, ReferralIssued, ReferralKind
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM, event_subject
-from services.runtime.bus import read_dead_letters, replay
+from services.runtime.bus import DLQ_REASON_HEADER, read_dead_letters, replay
 from services.runtime.identity import Settings, load_registry
 from services.sdk import Bus, query_case
 from tests.integration.conftest import StartBus
@@ -100,7 +100,7 @@ async def test_an_operator_lists_shows_and_replays_a_letter_for_the_consumer_tha
         seq = letters["coordinator"].seq
         code, out = await ipbus(settings, "show", str(seq))
         assert code == 0, out
-        assert "Ipbus-Dlq-Reason: not_a_party" in out
+        assert f"{DLQ_REASON_HEADER}: not_a_party" in out
         assert f"{AMR} is not party to case {case_id}" in out
         assert receipt.id in out  # the original body, whole
 

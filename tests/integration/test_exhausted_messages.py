@@ -29,6 +29,11 @@ from services.coordinator import app as coordinator_app
 from services.coordinator.cases.store import CaseFiles, TimelineRecord
 from services.coordinator.pipeline import CasePipeline, Folded
 from services.runtime.bus import (
+    DLQ_CONSUMER_HEADER,
+    DLQ_DETAIL_HEADER,
+    DLQ_ORIGINAL_SEQ_HEADER,
+    DLQ_ORIGINAL_SUBJECT_HEADER,
+    DLQ_REASON_HEADER,
     EventConsumer,
     agency_consumer_spec,
     coordinator_consumer_spec,
@@ -81,7 +86,7 @@ async def test_a_message_a_consumer_gave_up_on_is_dead_lettered_by_the_coordinat
             return [
                 letter
                 for letter in await dead_letters(nc, at_least=0)
-                if (letter.headers or {}).get("Ipbus-Dlq-Consumer") == "agency-probe"
+                if (letter.headers or {}).get(DLQ_CONSUMER_HEADER) == "agency-probe"
             ]
 
         async def lettered() -> bool:
@@ -90,12 +95,10 @@ async def test_a_message_a_consumer_gave_up_on_is_dead_lettered_by_the_coordinat
         await wait_until(lettered, timeout_s=20, what="the exhausted message's dead letter")
         (letter,) = await probes()
         headers = letter.headers or {}
-        assert headers["Ipbus-Dlq-Reason"] == RejectReason.MAX_DELIVERIES.value
-        assert headers["Ipbus-Dlq-Original-Seq"] == str(ack.seq)
-        assert (
-            headers["Ipbus-Dlq-Original-Subject"] == "ipbus.v1.customs-shanghai.probe.case.opened"
-        )
-        assert "2 deliveries" in headers["Ipbus-Dlq-Detail"]
+        assert headers[DLQ_REASON_HEADER] == RejectReason.MAX_DELIVERIES.value
+        assert headers[DLQ_ORIGINAL_SEQ_HEADER] == str(ack.seq)
+        assert headers[DLQ_ORIGINAL_SUBJECT_HEADER] == "ipbus.v1.customs-shanghai.probe.case.opened"
+        assert "2 deliveries" in headers[DLQ_DETAIL_HEADER]
         assert letter.data == body
     finally:
         await nc.close()
@@ -192,8 +195,8 @@ async def test_an_event_whose_handler_always_fails_is_dead_lettered_and_its_batc
 
         (letter,) = await dead_letters(nc, at_least=1, timeout_s=30)
         headers = letter.headers or {}
-        assert headers["Ipbus-Dlq-Reason"] == RejectReason.HANDLER_ERROR.value
-        assert "a bug in a handler" in headers["Ipbus-Dlq-Detail"]
+        assert headers[DLQ_REASON_HEADER] == RejectReason.HANDLER_ERROR.value
+        assert "a bug in a handler" in headers[DLQ_DETAIL_HEADER]
         assert letter.data == encode_envelope(envelopes[1])
 
         async def drained() -> bool:
@@ -244,7 +247,7 @@ async def test_on_the_secured_server_the_coordinator_dead_letters_what_an_agency
             info = await operator.jetstream().stream_info(DLQ_STREAM)
             return (
                 any(
-                    (letter.headers or {}).get("Ipbus-Dlq-Consumer") == spec.durable
+                    (letter.headers or {}).get(DLQ_CONSUMER_HEADER) == spec.durable
                     for letter in await dead_letters(operator, at_least=info.state.messages)
                 )
                 if info.state.messages
@@ -255,9 +258,9 @@ async def test_on_the_secured_server_the_coordinator_dead_letters_what_an_agency
         (letter,) = [
             letter
             for letter in await dead_letters(operator, at_least=1)
-            if (letter.headers or {}).get("Ipbus-Dlq-Consumer") == spec.durable
+            if (letter.headers or {}).get(DLQ_CONSUMER_HEADER) == spec.durable
         ]
-        assert (letter.headers or {})["Ipbus-Dlq-Reason"] == RejectReason.MAX_DELIVERIES.value
+        assert (letter.headers or {})[DLQ_REASON_HEADER] == RejectReason.MAX_DELIVERIES.value
         assert letter.data == body
     finally:
         for client in (customs, regulator, operator):

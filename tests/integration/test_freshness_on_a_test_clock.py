@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from contracts.envelope import RejectReason, encode_envelope, new_envelope
 from contracts.identifiers import new_ulid
 from services.coordinator.cases.store import TimelineRecord
-from services.runtime.bus import FixedClock
+from services.runtime.bus import DLQ_REASON_HEADER, FixedClock
 from services.runtime.identity import AgencyKey, Settings, key_path, sign_envelope
 from services.sdk import Bus
 from tests.integration.conftest import StartBus
@@ -57,5 +57,5 @@ async def test_an_event_stale_on_the_injected_clock_is_refused_as_replayed(
         )
     finally:
         await nc.close()
-    reasons = [(m.headers or {}).get("Ipbus-Dlq-Reason") for m in letters]
+    reasons = [(m.headers or {}).get(DLQ_REASON_HEADER) for m in letters]
     assert reasons == [RejectReason.REPLAYED.value, RejectReason.REPLAYED.value]

@@ -30,7 +30,13 @@ from contracts.envelope import CONTENT_TYPE, RejectReason, encode_envelope, new_
 from contracts.identifiers import new_ulid
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM, agency_consumer, event_subject
 from services.coordinator.cases.store import TimelineRecord
-from services.runtime.bus import COORDINATOR_CONSUMER, InboxRecord
+from services.runtime.bus import (
+    COORDINATOR_CONSUMER,
+    DLQ_CONSUMER_HEADER,
+    DLQ_ORIGINAL_SEQ_HEADER,
+    DLQ_REASON_HEADER,
+    InboxRecord,
+)
 from services.runtime.identity import AgencyKey, Settings, key_history, key_path, sign_envelope
 from services.sdk import Bus
 from services.sdk import service as adapter
@@ -219,9 +225,9 @@ async def _letters(nc: Client) -> dict[tuple[str, int], str]:
     letters: dict[tuple[str, int], str] = {}
     for seq in range(info.state.first_seq, info.state.last_seq + 1):
         headers = (await js.get_msg(DLQ_STREAM, seq)).headers or {}
-        key = (headers["Ipbus-Dlq-Consumer"], int(headers["Ipbus-Dlq-Original-Seq"]))
+        key = (headers[DLQ_CONSUMER_HEADER], int(headers[DLQ_ORIGINAL_SEQ_HEADER]))
         assert key not in letters, f"dead-lettered twice: {key}"
-        letters[key] = headers["Ipbus-Dlq-Reason"]
+        letters[key] = headers[DLQ_REASON_HEADER]
     return letters
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from contracts.agencies import AgencyKeyPeriod, Registry, dump_registry
 from contracts.subjects import COORDINATOR
+from services.runtime.bus import DLQ_DETAIL_HEADER, DLQ_REASON_HEADER
 from services.runtime.identity import AgencyKey, generate_seed, key_path, load_registry
 from services.sdk import Bus
 from tests.conftest import REGISTRY
@@ -72,7 +73,7 @@ async def test_events_signed_before_a_rotation_verify_after_it_and_revocation_is
             await wait_until(_known(bus, before.subject or ""), what="pre-rotation event")
             await wait_until(_known(bus, by_new.subject or ""), what="new-key event")
             letters = await dead_letters(hub, at_least=1)
-            assert [(m.headers or {}).get("Ipbus-Dlq-Reason") for m in letters] == ["bad_signature"]
+            assert [(m.headers or {}).get(DLQ_REASON_HEADER) for m in letters] == ["bad_signature"]
             assert not await _case_known(bus, after_by_old.subject or "")
         finally:
             await customs.close()
@@ -90,7 +91,7 @@ async def test_events_signed_before_a_rotation_verify_after_it_and_revocation_is
             backdated = _case_opened(old, made=rotated - timedelta(minutes=2))
             await publish(customs, to_coordinator(CUSTOMS, "case.opened"), backdated)
             letters = await dead_letters(hub, at_least=2)
-            details = [str((m.headers or {}).get("Ipbus-Dlq-Detail", "")) for m in letters]
+            details = [str((m.headers or {}).get(DLQ_DETAIL_HEADER, "")) for m in letters]
             assert any("revoked at" in d for d in details), details
             assert not await _case_known(bus, backdated.subject or "")
         finally:

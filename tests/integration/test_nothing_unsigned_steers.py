@@ -36,6 +36,9 @@ from contracts.subjects import (
     query_subject,
 )
 from services.runtime.bus import (
+    DLQ_CONSUMER_HEADER,
+    DLQ_ORIGINAL_SUBJECT_HEADER,
+    DLQ_REASON_HEADER,
     REPLAY_FOR_HEADER,
     REPLAY_SUBJECT_HEADER,
     agency_consumer_spec,
@@ -181,21 +184,21 @@ async def test_letters_an_agency_writes_under_its_own_name_are_refused_by_replay
     forgeries = [
         # claims the coordinator refused it: not the consumer its subject names
         (
-            {"Ipbus-Dlq-Consumer": COORDINATOR, "Ipbus-Dlq-Reason": "handler_error"},
+            {DLQ_CONSUMER_HEADER: COORDINATOR, DLQ_REASON_HEADER: "handler_error"},
             to_coordinator(REGULATOR, "case.opened"),
             signed(settings, REGULATOR, _opened(), case_id=new_ulid()),
             "was written to",
         ),
         # a subject customs never reads
         (
-            {"Ipbus-Dlq-Consumer": agency_consumer(CUSTOMS), "Ipbus-Dlq-Reason": "handler_error"},
+            {DLQ_CONSUMER_HEADER: agency_consumer(CUSTOMS), DLQ_REASON_HEADER: "handler_error"},
             to_coordinator(REGULATOR, "case.opened"),
             signed(settings, REGULATOR, _opened(), case_id=new_ulid()),
             "does not read",
         ),
         # the regulator's subject, customs' signature
         (
-            {"Ipbus-Dlq-Consumer": agency_consumer(CUSTOMS), "Ipbus-Dlq-Reason": "handler_error"},
+            {DLQ_CONSUMER_HEADER: agency_consumer(CUSTOMS), DLQ_REASON_HEADER: "handler_error"},
             from_regulator,
             signed(settings, REGULATOR, receipt, case_id=new_ulid(), signer=CUSTOMS),
             "signature",
@@ -207,7 +210,7 @@ async def test_letters_an_agency_writes_under_its_own_name_are_refused_by_replay
             await customs.jetstream().publish(
                 mine,
                 encode_envelope(body),
-                headers={**headers, "Ipbus-Dlq-Original-Subject": original},
+                headers={**headers, DLQ_ORIGINAL_SUBJECT_HEADER: original},
             )
         await customs.flush()
         code, out = await ipbus(secured_bus, "dlq", "replay", "--all")

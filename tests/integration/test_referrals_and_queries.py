@@ -15,6 +15,7 @@ from contracts.subjects import event_subject
 from services.cli.demo import _detention
 from services.customs.app import CustomsService
 from services.enforcement.app import EnforcementService
+from services.runtime.bus import DLQ_CONSUMER_HEADER, DLQ_DETAIL_HEADER, DLQ_REASON_HEADER
 from services.sdk import Bus, ReferralRecord, query_case
 from tests.integration.wire import dead_letters, publish, signed, wait_until
 
@@ -88,11 +89,11 @@ async def test_a_referral_step_out_of_order_is_refused_everywhere_and_changes_no
             nc, event_subject("amr-shanghai", "customs-shanghai", "referral.concluded"), concluded
         )
         letters = await dead_letters(nc, at_least=2)
-        by_consumer = {(m.headers or {})["Ipbus-Dlq-Consumer"]: m.headers or {} for m in letters}
+        by_consumer = {(m.headers or {})[DLQ_CONSUMER_HEADER]: m.headers or {} for m in letters}
         assert set(by_consumer) == {"coordinator", "agency-customs-shanghai"}
         for headers in by_consumer.values():
-            assert headers["Ipbus-Dlq-Reason"] == RejectReason.ILLEGAL_STEP.value
-            assert "not allowed from state acknowledged" in headers["Ipbus-Dlq-Detail"]
+            assert headers[DLQ_REASON_HEADER] == RejectReason.ILLEGAL_STEP.value
+            assert "not allowed from state acknowledged" in headers[DLQ_DETAIL_HEADER]
         reply = await query_case(nc, requester="customs-shanghai", case_id=case_id)
         assert reply.case is not None
         assert reply.case.referrals[0].state is ReferralState.ACKNOWLEDGED

@@ -17,6 +17,7 @@ from contracts.envelope import Envelope, new_envelope
 from contracts.identifiers import new_ulid
 from contracts.subjects import COORDINATOR, event_subject
 from services.cli.security import write_nats_config
+from services.runtime.bus import DLQ_CONSUMER_HEADER, DLQ_REASON_HEADER
 from services.runtime.identity import (
     AgencyConnection,
     AgencyKey,
@@ -112,12 +113,12 @@ async def test_the_default_bus_refuses_strangers_and_carries_signed_traffic(
         )
         letters = await dead_letters(hub, at_least=3)
         found = {
-            (m.headers or {}).get("Ipbus-Dlq-Consumer"): (m.headers or {}).get("Ipbus-Dlq-Reason")
+            (m.headers or {}).get(DLQ_CONSUMER_HEADER): (m.headers or {}).get(DLQ_REASON_HEADER)
             for m in letters
-            if (m.headers or {}).get("Ipbus-Dlq-Reason") != "not_json"
+            if (m.headers or {}).get(DLQ_REASON_HEADER) != "not_json"
         }
         assert found == {"coordinator": "replayed"}
-        consumers = sorted((m.headers or {}).get("Ipbus-Dlq-Consumer", "") for m in letters)
+        consumers = sorted((m.headers or {}).get(DLQ_CONSUMER_HEADER, "") for m in letters)
         assert consumers == ["agency-customs-shanghai", "coordinator", "coordinator"]
         assert not await _case_known(secured_bus, stale.subject or "")
     finally:
@@ -186,7 +187,7 @@ async def test_a_rotated_key_is_honoured_during_the_grace_period_only(
             late = _case_opened(old)
             await publish(current, to_coordinator(CUSTOMS, "case.opened"), late)
             letters = await dead_letters(hub, at_least=1)
-            assert [(m.headers or {}).get("Ipbus-Dlq-Reason") for m in letters] == ["bad_signature"]
+            assert [(m.headers or {}).get(DLQ_REASON_HEADER) for m in letters] == ["bad_signature"]
             assert not await _case_known(bus, late.subject or "")
         finally:
             await current.close()

@@ -33,6 +33,7 @@ from services.cli.audit import load_entries
 from services.cli.demo import _detention
 from services.coordinator.audit.chain import AuditVerdict
 from services.customs.app import CustomsService
+from services.runtime.bus import DLQ_CONSUMER_HEADER, DLQ_DETAIL_HEADER, DLQ_REASON_HEADER
 from services.runtime.identity import Settings
 from services.sdk import Bus, query_case
 from tests.integration.wire import dead_letters, publish, signed, wait_until
@@ -146,7 +147,7 @@ def _coordinator_letters(letters: list[RawStreamMsg]) -> dict[str, dict[str, str
     found: dict[str, dict[str, str]] = {}
     for letter in letters:
         headers = letter.headers or {}
-        if headers.get("Ipbus-Dlq-Consumer") != "coordinator":
+        if headers.get(DLQ_CONSUMER_HEADER) != "coordinator":
             continue
         event_id = Envelope.model_validate_json(letter.data or b"").id
         found[event_id] = headers
@@ -183,7 +184,7 @@ async def test_a_stranger_with_its_own_key_cannot_join_steer_or_forge(
 
         await wait_until(all_refused, what="every forged event in IPBUS_DLQ")
         letters = _coordinator_letters(await dead_letters(nc, at_least=len(sent)))
-        assert {i: letters[i]["Ipbus-Dlq-Reason"] for i in sent} == sent
+        assert {i: letters[i][DLQ_REASON_HEADER] for i in sent} == sent
 
         after = (await query_case(nc, requester="coordinator", case_id=case_id)).case
         assert after is not None
@@ -254,10 +255,10 @@ async def test_a_case_event_that_names_no_case_is_refused(bus: Bus, settings: Se
 
         await wait_until(both, what="both orphans in IPBUS_DLQ")
         letters = _coordinator_letters(await dead_letters(nc, at_least=2))
-        assert letters[orphan.id]["Ipbus-Dlq-Reason"] == "not_a_party"
-        assert "names no case" in letters[orphan.id]["Ipbus-Dlq-Detail"]
-        assert letters[never_opened.id]["Ipbus-Dlq-Reason"] == "not_a_party"
-        assert "only case.opened starts a case" in letters[never_opened.id]["Ipbus-Dlq-Detail"]
+        assert letters[orphan.id][DLQ_REASON_HEADER] == "not_a_party"
+        assert "names no case" in letters[orphan.id][DLQ_DETAIL_HEADER]
+        assert letters[never_opened.id][DLQ_REASON_HEADER] == "not_a_party"
+        assert "only case.opened starts a case" in letters[never_opened.id][DLQ_DETAIL_HEADER]
         reply = await query_case(nc, requester="coordinator", case_id="01JABCDEFGHJKMNPQRSTVWXYZ2")
         assert reply.case is None
     finally:
@@ -295,7 +296,7 @@ async def test_an_agency_refuses_the_coordinators_notices_from_anyone_else(
         async def refused_by_both() -> bool:
             letters = await dead_letters(nc, at_least=1)
             return wanted <= {
-                (m.headers["Ipbus-Dlq-Consumer"], Envelope.model_validate_json(m.data or b"").id)
+                (m.headers[DLQ_CONSUMER_HEADER], Envelope.model_validate_json(m.data or b"").id)
                 for m in letters
                 if m.headers
             }
@@ -303,6 +304,6 @@ async def test_an_agency_refuses_the_coordinators_notices_from_anyone_else(
         await wait_until(refused_by_both, what="the coordinator and customs to refuse both")
         for letter in await dead_letters(nc, at_least=len(wanted)):
             assert letter.headers is not None
-            assert letter.headers["Ipbus-Dlq-Reason"] == "not_permitted"
+            assert letter.headers[DLQ_REASON_HEADER] == "not_permitted"
     finally:
         await nc.close()

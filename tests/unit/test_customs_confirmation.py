@@ -14,12 +14,17 @@ from services.customs.confirmation import (
     clock_due,
     release_reason,
 )
-from services.runtime.law import CalendarPolicy, RuleBook, load_policy, policy_section
+from services.runtime.law import (
+    RuleBook,
+    load_policy,
+    policy_calendar,
+    policy_section,
+)
 
 C = CustomsClock
 POLICY = load_policy(Path(__file__).parents[2] / "deploy" / "policy.toml")
 RULES = RuleBook.from_policy(POLICY)
-CALENDAR = policy_section(POLICY, "calendar", CalendarPolicy).calendar()
+CALENDAR = policy_calendar(POLICY)
 
 
 def utc(text: str) -> datetime:

@@ -2,12 +2,12 @@
 wakes early, is seen stalled, and stops without swallowing its caller's cancellation."""
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from services.runtime.ops import IpbusMetrics, PeriodicTask, periodic
+from services.runtime.ops import IpbusMetrics, Logger, PeriodicTask, periodic
 
 
 class _Log:
@@ -18,6 +18,11 @@ class _Log:
         self.lines.append((event, fields))
 
     error = exception
+
+
+def _logger(log: _Log) -> Logger:
+    """The fake where a logger goes: PeriodicTask calls only ``exception`` and ``error``."""
+    return cast(Logger, log)
 
 
 def _sample(registry: CollectorRegistry, name: str, loop: str) -> float | None:
@@ -37,7 +42,7 @@ async def test_a_failing_round_is_logged_counted_and_the_loop_goes_on() -> None:
         if calls == 1:
             raise RuntimeError("database gone")
 
-    loop = PeriodicTask(step, log, interval_s=0.01, name="clock-watch", metrics=metrics)
+    loop = PeriodicTask(step, _logger(log), interval_s=0.01, name="clock-watch", metrics=metrics)
     loop.start()
     try:
         assert await asyncio.wait_for(rounds.get(), 5) == 1
@@ -57,7 +62,7 @@ async def test_wake_runs_the_next_round_now() -> None:
     async def step() -> None:
         await rounds.put(None)
 
-    loop = PeriodicTask(step, _Log(), interval_s=3600, name="deadline-watch")
+    loop = PeriodicTask(step, _logger(_Log()), interval_s=3600, name="deadline-watch")
     loop.start()
     try:
         await asyncio.wait_for(rounds.get(), 5)  # the first round runs at start
@@ -77,7 +82,7 @@ async def test_a_hanging_round_is_stalled_and_a_dead_loop_is_stopped(
         started.set()
         await asyncio.Event().wait()
 
-    loop = PeriodicTask(hangs, _Log(), interval_s=0.01, name="outbox-relay")
+    loop = PeriodicTask(hangs, _logger(_Log()), interval_s=0.01, name="outbox-relay")
     loop.start()
     await asyncio.wait_for(started.wait(), 5)
     assert loop.stalled() is None  # it just beat at start
@@ -97,7 +102,7 @@ async def test_stop_does_not_swallow_the_callers_own_cancellation() -> None:
     async def step() -> None:
         await asyncio.sleep(0)
 
-    loop = PeriodicTask(step, _Log(), interval_s=3600, name="audit-anchors")
+    loop = PeriodicTask(step, _logger(_Log()), interval_s=3600, name="audit-anchors")
     loop.start()
     await asyncio.sleep(0.01)
     assert loop._task is not None

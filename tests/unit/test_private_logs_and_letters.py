@@ -17,7 +17,7 @@ import structlog
 
 from contracts.envelope import RejectReason
 from services.coordinator.audit.store import rejected_entry
-from services.runtime.bus import dead_letter
+from services.runtime.bus import DLQ_DETAIL_HEADER, dead_letter
 from services.runtime.ops import STDLIB_LOGGERS, configure_logging
 from services.runtime.privacy import REDACTED
 
@@ -132,7 +132,7 @@ async def test_a_dead_letters_detail_is_redacted_and_its_body_kept_for_replay() 
         now=NOW,
     )
     (letter,) = js.published
-    header = letter["headers"]["Ipbus-Dlq-Detail"]
+    header = letter["headers"][DLQ_DETAIL_HEADER]
     assert header.startswith("ValueError('resident [redacted], phone [redacted], seed [redacted]")
     assert letter["data"] == body
 

@@ -25,12 +25,12 @@ from services.coordinator.deadlines.rules import (
     stage_rule,
 )
 from services.runtime.law import (
-    CalendarPolicy,
     Period,
     PeriodUnit,
     Rule,
     RuleBook,
     load_policy,
+    policy_calendar,
     policy_section,
 )
 
@@ -38,7 +38,7 @@ G, S, K = ReferralStage, ReferralState, ReferralKind
 ROOT = Path(__file__).parents[2]
 POLICY = load_policy(ROOT / "deploy" / "policy.toml")
 RULES = RuleBook.from_policy(POLICY)
-CALENDAR = policy_section(POLICY, "calendar", CalendarPolicy).calendar()
+CALENDAR = policy_calendar(POLICY)
 MONDAY = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 
 # Written out by hand: the states in which the recipient still owes each stage.
@@ -311,7 +311,7 @@ def test_reconsideration_must_be_asked_within_three_days_of_the_decline(
     from services.runtime.bus import StepRefused
     from services.sdk import check_reconsideration_window
 
-    declined = datetime(2026, 3, 2, 2, 0)  # naive, as read back from a database column
+    declined = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # columns read back aware (UTC)
     when = datetime.fromisoformat(asked).replace(tzinfo=UTC)
     if allowed:
         check_reconsideration_window(declined, when, RULES, CALENDAR)

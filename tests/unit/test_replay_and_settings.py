@@ -9,7 +9,14 @@ from contracts.agencies import Registry
 from contracts.envelope import encode_envelope
 from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralAcknowledged
-from services.runtime.bus import DeadLetter, LetterRefused, check_letter, replay, replay_of
+from services.runtime.bus import (
+    DLQ_REASON_HEADER,
+    DeadLetter,
+    LetterRefused,
+    check_letter,
+    replay,
+    replay_of,
+)
 from services.runtime.identity import (
     AgencyKey,
     Settings,
@@ -75,7 +82,7 @@ def _letter(
         headers={
             "Content-Type": "application/cloudevents+json",
             "Nats-Msg-Id": "coordinator:3",
-            "Ipbus-Dlq-Reason": "illegal_step",
+            DLQ_REASON_HEADER: "illegal_step",
             "Ipbus-Replay-Of": "2",
         },
         stored_subject=stored or f"ipbus.dlq.{consumer}.{reason}",

@@ -30,13 +30,14 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from nats.aio.msg import Msg
 from nats.errors import ConnectionClosedError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 
+from services.runtime.ops.logging import Logger
 from services.runtime.ops.tasks import cancel_and_wait
 
 __all__ = ["BATCH_MAX", "FETCH_WAIT_S", "STALL_MARGIN_S", "EventConsumer", "in_turn"]
@@ -94,7 +95,7 @@ class EventConsumer:
         stream: str,
         durable: str,
         deliver: Callable[[list[Msg]], Awaitable[None]],
-        log: Any,
+        log: Logger,
         batch_max: int = BATCH_MAX,
         wait_s: float = FETCH_WAIT_S,
         in_stream_order: bool = False,

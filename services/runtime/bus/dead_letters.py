@@ -45,7 +45,15 @@ from contracts.subjects import (
     parse_event_subject,
 )
 from services.runtime.bus.dlq import (
+    DLQ_CONSUMER_HEADER,
+    DLQ_DETAIL_HEADER,
+    DLQ_HEADER_PREFIX,
+    DLQ_ORIGINAL_SEQ_HEADER,
+    DLQ_ORIGINAL_SUBJECT_HEADER,
+    DLQ_REASON_HEADER,
+    DLQ_TIME_HEADER,
     REPLAY_FOR_HEADER,
+    REPLAY_HEADER_PREFIX,
     REPLAY_OF_HEADER,
     REPLAY_SUBJECT_HEADER,
     replay_subject,
@@ -89,19 +97,19 @@ class DeadLetter:
         return {
             key: value
             for key, value in self.headers.items()
-            if not key.startswith(("Ipbus-Dlq-", "Ipbus-Replay-", "Nats-"))
+            if not key.startswith((DLQ_HEADER_PREFIX, REPLAY_HEADER_PREFIX, "Nats-"))
         }
 
 
 def _letter(seq: int, headers: dict[str, str], body: bytes, stored_subject: str) -> DeadLetter:
-    stamp = headers.get("Ipbus-Dlq-Time")
+    stamp = headers.get(DLQ_TIME_HEADER)
     return DeadLetter(
         seq=seq,
-        reason=headers.get("Ipbus-Dlq-Reason", "?"),
-        detail=headers.get("Ipbus-Dlq-Detail", ""),
-        consumer=headers.get("Ipbus-Dlq-Consumer", "?"),
-        original_subject=headers.get("Ipbus-Dlq-Original-Subject", ""),
-        original_seq=int(headers.get("Ipbus-Dlq-Original-Seq") or 0),
+        reason=headers.get(DLQ_REASON_HEADER, "?"),
+        detail=headers.get(DLQ_DETAIL_HEADER, ""),
+        consumer=headers.get(DLQ_CONSUMER_HEADER, "?"),
+        original_subject=headers.get(DLQ_ORIGINAL_SUBJECT_HEADER, ""),
+        original_seq=int(headers.get(DLQ_ORIGINAL_SEQ_HEADER) or 0),
         time=datetime.fromisoformat(stamp) if stamp else None,
         body=body,
         headers=headers,

@@ -16,7 +16,6 @@ timeouts) stop the batch instead, to be retried whole.
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from nats.errors import MaxPayloadError
 from nats.js import JetStreamContext
@@ -28,6 +27,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from contracts.envelope import CONTENT_TYPE, Envelope, RejectReason, encode_envelope
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM, dlq_subject, event_subject
 from services.runtime.bus.clock import Clock
+from services.runtime.bus.dlq import dead_letter_headers
+from services.runtime.ops.logging import Logger
 from services.runtime.ops.metrics import AgencyMetrics
 from services.runtime.ops.periodic import PeriodicTask
 from services.runtime.ops.tracing import publish_started, record_publish
@@ -36,7 +37,7 @@ from services.runtime.storage.database import Database, RuntimeTable
 __all__ = ["OUTBOX_CONSUMER", "OutboxRecord", "OutboxRelay", "put_in_outbox", "unsent_count"]
 
 OUTBOX_CONSUMER = "outbox"
-"""The default ``Ipbus-Dlq-Consumer`` of rows an outbox relay could not publish; a service's
+"""The default :data:`DLQ_CONSUMER_HEADER` of rows an outbox relay could not publish; a service's
 relay dead-letters under its own consumer name instead, the only DLQ subject it may publish
 on under permissions (``ipbus.dlq.agency-X.>``)."""
 REFUSED_FOR_GOOD = (MaxPayloadError, BadRequestError)
@@ -86,7 +87,7 @@ class OutboxRelay:
         database: Database,
         js: JetStreamContext,
         clock: Clock,
-        log: Any,
+        log: Logger,
         *,
         batch: int = 256,
         poll_seconds: float = 1.0,
@@ -203,11 +204,13 @@ class OutboxRelay:
             headers={
                 "Nats-Msg-Id": f"{self._dead_letter_as}:outbox:{row.event_id}",
                 "Content-Type": CONTENT_TYPE,
-                "Ipbus-Dlq-Reason": RejectReason.UNPUBLISHABLE.value,
-                "Ipbus-Dlq-Detail": detail[:1000],
-                "Ipbus-Dlq-Consumer": self._dead_letter_as,
-                "Ipbus-Dlq-Original-Subject": row.subject,
-                "Ipbus-Dlq-Original-Seq": "0",
-                "Ipbus-Dlq-Time": now.isoformat(),
+                **dead_letter_headers(
+                    reason=RejectReason.UNPUBLISHABLE,
+                    detail=detail,
+                    consumer=self._dead_letter_as,
+                    original_subject=row.subject,
+                    original_seq=0,
+                    now=now,
+                ),
             },
         )

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
         check_threshold_rules,
         crossed_threshold,
     )
-    from services.runtime.law.policy import load_policy, policy_section
+    from services.runtime.law.policy import load_policy, policy_calendar, policy_section
     from services.runtime.law.rules import Rule, RuleBook, RuleNotInForce
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "crossed_threshold",
     "due_at",
     "load_policy",
+    "policy_calendar",
     "policy_section",
     "refuse_unpermitted",
 ]
@@ -62,6 +63,7 @@ _EXPORTS = {
     "crossed_threshold": "services.runtime.law.criminal_thresholds",
     "due_at": "services.runtime.law.business_calendar",
     "load_policy": "services.runtime.law.policy",
+    "policy_calendar": "services.runtime.law.policy",
     "policy_section": "services.runtime.law.policy",
     "refuse_unpermitted": "services.runtime.law.authority",
 }

@@ -13,8 +13,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from services.runtime.bus.errors import ConfigurationError
+from services.runtime.law.business_calendar import BusinessCalendar, CalendarPolicy
 
-__all__ = ["load_policy", "policy_section"]
+__all__ = ["load_policy", "policy_calendar", "policy_section"]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -58,3 +59,8 @@ def policy_section(policy: Mapping[str, Any], section: str, model: type[ModelT])
         first = exc.errors(include_url=False)[0]
         where = ".".join([section, *(str(part) for part in first["loc"])])
         raise ConfigurationError(f"policy [{where}]: {first['msg']}") from exc
+
+
+def policy_calendar(policy: Mapping[str, Any]) -> BusinessCalendar:
+    """The business calendar of table ``[calendar]`` (its offset, holidays, working weekends)."""
+    return policy_section(policy, "calendar", CalendarPolicy).calendar()

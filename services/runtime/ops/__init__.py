@@ -13,6 +13,7 @@ from services.runtime.exports import lazy_exports
 if TYPE_CHECKING:
     from services.runtime.ops.logging import (
         STDLIB_LOGGERS,
+        Logger,
         configure_logging,
         event_fields,
         get_logger,
@@ -38,6 +39,7 @@ __all__ = [
     "STDLIB_LOGGERS",
     "AgencyMetrics",
     "IpbusMetrics",
+    "Logger",
     "Outcome",
     "PeriodicTask",
     "add_trace_ids",
@@ -58,6 +60,7 @@ __all__ = [
 _EXPORTS = {
     "AgencyMetrics": "services.runtime.ops.metrics",
     "IpbusMetrics": "services.runtime.ops.metrics",
+    "Logger": "services.runtime.ops.logging",
     "OTLP_ENDPOINT_ENV": "services.runtime.ops.tracing",
     "Outcome": "services.runtime.ops.metrics",
     "PeriodicTask": "services.runtime.ops.periodic",

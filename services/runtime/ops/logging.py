@@ -12,13 +12,25 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 import structlog
+from structlog.typing import FilteringBoundLogger
 
 from contracts.envelope import TRACEPARENT_PATTERN, Event
 from services.runtime.identity.secret_files import open_private
 from services.runtime.ops.tracing import add_trace_ids
 from services.runtime.privacy.redaction import redact_personal_data
 
-__all__ = ["STDLIB_LOGGERS", "configure_logging", "event_fields", "get_logger", "trace_id"]
+__all__ = [
+    "STDLIB_LOGGERS",
+    "Logger",
+    "configure_logging",
+    "event_fields",
+    "get_logger",
+    "trace_id",
+]
+
+Logger = FilteringBoundLogger
+"""What :func:`get_logger` returns: structlog's filtering bound logger (``bind``, ``info``,
+``warning``, ``error``, ``exception``, ...), the type of every logger the services hold."""
 
 STDLIB_LOGGERS = (
     "nats",
@@ -89,9 +101,10 @@ def configure_logging(
         stdlib_logger.propagate = True
 
 
-def get_logger(service: str, agency: str) -> Any:
+def get_logger(service: str, agency: str) -> Logger:
     """A logger bound to the service and agency every line must name."""
-    return structlog.get_logger().bind(service=service, agency=agency)
+    logger: Logger = structlog.get_logger()
+    return logger.bind(service=service, agency=agency)
 
 
 def event_fields(event: Event) -> dict[str, Any]:

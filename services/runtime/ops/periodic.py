@@ -1,19 +1,19 @@
 """The one background loop of the runtime: a step run now and then every interval.
 
 Every service's background work (the outbox relay, the coordinator's deadline watch,
-warning chaser and audit anchors, customs' clock watch) is a :class:`PeriodicTask`, so they
-all fail, beat and stop the same way: a failed round is logged and counted, and the next
-round tries again; each round ends with a heartbeat (``ipbus_loop_heartbeat_timestamp_seconds``)
-that readiness and an alert watch, so a loop that died or hangs is seen, not just the
-process around it.
+warning chaser and audit anchors, customs' clock watch, the gateway's webhook calls) is a
+:class:`PeriodicTask`, so they all fail, beat and stop the same way: a failed round is logged
+and counted, and the next round tries again; each round ends with a heartbeat
+(``ipbus_loop_heartbeat_timestamp_seconds``) that readiness and an alert watch, so a loop
+that died or hangs is seen, not just the process around it.
 """
 
 import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
+from services.runtime.ops.logging import Logger
 from services.runtime.ops.metrics import AgencyMetrics
 from services.runtime.ops.tasks import cancel_and_wait
 
@@ -36,7 +36,7 @@ class PeriodicTask:
     def __init__(
         self,
         step: Callable[[], Awaitable[object]],
-        log: Any,
+        log: Logger,
         *,
         interval_s: float,
         name: str,

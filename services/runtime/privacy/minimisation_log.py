@@ -8,7 +8,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.runtime.privacy.minimisation import Minimisation
 from services.runtime.storage.database import RuntimeTable
-from services.runtime.storage.timestamps import UtcTimestamp
 
 __all__ = ["MinimisationRecord", "record_minimisations"]
 
@@ -21,7 +20,7 @@ class MinimisationRecord(RuntimeTable, table=True):
     recipient: str = Field(max_length=63)
     path: str = Field(max_length=255)
     action: str = Field(max_length=20)
-    at: datetime = Field(sa_type=UtcTimestamp)
+    at: datetime
 
 
 def record_minimisations(

@@ -36,8 +36,7 @@ if TYPE_CHECKING:
         pending_writes,
         table_of,
     )
-    from services.runtime.storage.timestamps import UtcTimestamp, as_utc
-    from services.runtime.storage.utc_column import UtcDateTime
+    from services.runtime.storage.timestamps import UtcDateTime, UtcTimestamp, as_utc
 
 __all__ = [
     "Database",
@@ -68,7 +67,7 @@ _EXPORTS = {
     "Database": "services.runtime.storage.database",
     "RuntimeTable": "services.runtime.storage.database",
     "SchemaOutOfDate": "services.runtime.storage.migrations",
-    "UtcDateTime": "services.runtime.storage.utc_column",
+    "UtcDateTime": "services.runtime.storage.timestamps",
     "UtcTimestamp": "services.runtime.storage.timestamps",
     "alembic_config": "services.runtime.storage.migrations",
     "as_utc": "services.runtime.storage.timestamps",

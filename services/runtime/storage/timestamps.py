@@ -1,17 +1,18 @@
-"""A timestamp column that comes back as aware UTC on SQLite and PostgreSQL alike.
+"""Time in the database: aware UTC in Python, on SQLite and PostgreSQL alike.
 
-SQLite forgets the offset; PostgreSQL keeps it (``timestamptz``). Comparing the result with
-``clock.now()`` must work on both, so values are stored in UTC and read back aware.
+A plain ``datetime`` field of a table is sqlmodel's ``UTCDateTime``: ``timestamptz`` on
+PostgreSQL, aware UTC in and out, a naive value refused. :class:`UtcDateTime` is the one
+column type of our own, for the columns stored as naive UTC (``timestamp``: the deadline,
+oversight and customs clock tables were created so); it keeps the same contract in Python.
+:func:`as_utc` is the one helper for a value whose offset is not known (naive = UTC).
 """
 
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
-from sqlalchemy.engine import Dialect
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import DateTime, TypeDecorator
 
-__all__ = ["UtcTimestamp", "as_utc"]
+__all__ = ["UtcDateTime", "UtcTimestamp", "as_utc"]
 
 
 def as_utc(value: datetime) -> datetime:
@@ -19,12 +20,29 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class UtcTimestamp(TypeDecorator[datetime]):
-    impl = DateTime(timezone=True)
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC in, aware UTC out; in the column naive UTC (``sa.DateTime()``), or with
+    ``timezone=True`` a ``timestamptz`` (``sa.DateTime(timezone=True)``)."""
+
+    impl = DateTime
     cache_ok = True
 
-    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+    def __init__(self, timezone: bool = False) -> None:
+        super().__init__(timezone=timezone)
+        self.timezone = timezone
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("times stored in a UtcDateTime column must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value if self.timezone else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return None if value is None else as_utc(value)
 
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        return None if value is None else as_utc(value)
+
+UtcTimestamp = UtcDateTime(timezone=True)
+"""A ``timestamptz`` column: what a plain ``datetime`` field already is (prefer that); kept
+for the coordinator's tables that still name it."""

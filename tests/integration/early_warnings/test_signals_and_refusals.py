@@ -11,7 +11,7 @@ from contracts.identifiers import new_ulid
 from contracts.warnings import WarningAcknowledged, WarningRetracted
 from services.cli.demo import _detention
 from services.customs.app import CustomsService
-from services.runtime.bus import FixedClock
+from services.runtime.bus import DLQ_CONSUMER_HEADER, DLQ_REASON_HEADER, FixedClock
 from services.runtime.identity import Settings
 from services.sdk import Bus, query_case
 from tests.integration.early_warnings.conftest import on_stream
@@ -82,5 +82,5 @@ async def test_a_warning_step_that_does_not_fit_is_dead_lettered(
     await publish(nc, to_coordinator(sender, payload.event_type), envelope)
     [letter] = await dead_letters(nc, at_least=1)
     headers = letter.headers or {}
-    assert headers["Ipbus-Dlq-Reason"] == RejectReason.ILLEGAL_STEP.value
-    assert headers["Ipbus-Dlq-Consumer"] == "coordinator"
+    assert headers[DLQ_REASON_HEADER] == RejectReason.ILLEGAL_STEP.value
+    assert headers[DLQ_CONSUMER_HEADER] == "coordinator"

@@ -77,7 +77,7 @@ RUNTIME_TABLE_MODULES = (
     "services.runtime.bus.inbox",
     "services.runtime.privacy.minimisation_log",
     "services.runtime.bus.outbox",
-    "services.sdk.referral_desk",
+    "services.sdk.referral_ledger",
     "services.sdk.warning_desk",
 )
 """Every module declaring a :class:`RuntimeTable`: a schema must not depend on which of
