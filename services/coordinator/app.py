@@ -39,7 +39,7 @@ from services.runtime.bus import (
     RetryableError,
     coordinator_consumer_spec,
 )
-from services.runtime.law import CalendarPolicy, policy_section
+from services.runtime.law import policy_calendar, policy_section
 from services.sdk import (
     STOP_TIMEOUT_S,
     AgencyService,
@@ -67,7 +67,7 @@ class CoordinatorService(AgencyService):
         self.deadline_settings = policy_section(
             context.policy, "referral_deadlines", DeadlineSettings
         )
-        self.calendar = policy_section(context.policy, "calendar", CalendarPolicy).calendar()
+        self.calendar = policy_calendar(context.policy)
         self.warnings = WarningHub(context, self.unit_of_work)
         self.pipeline = CasePipeline(
             context,

@@ -31,7 +31,7 @@ from nats.aio.msg import Msg
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.envelope import Event, RejectReason
-from contracts.referrals import ReferralIssued
+from contracts.referrals import ReferralIssued, ReferralPayload
 from services.coordinator.audit.log import audit_accepted, audit_rejected
 from services.coordinator.cases.domain import (
     CaseFile,
@@ -116,8 +116,12 @@ class CasePipeline:
             folded = await self.fold(cases, event)
             if folded is not None:
                 self.store(uow, cases, folded)
-        referral_id: str | None = getattr(event.payload, "referral_id", None)
-        referral = await cases.referral(referral_id) if referral_id else None
+        payload = event.payload
+        referral = (
+            await cases.referral(payload.referral_id)
+            if isinstance(payload, ReferralPayload)
+            else None
+        )
         await self.audit(uow, event)
         await self.react(uow, event, folded, referral)
         await self.observe(uow, event, referral)

@@ -79,6 +79,7 @@ from services.runtime.law import RuleBook
 from services.runtime.ops import (
     AgencyMetrics,
     IpbusMetrics,
+    Logger,
     Outcome,
     PeriodicTask,
     apply_span,
@@ -119,7 +120,7 @@ class ServiceContext:
     key: AgencyKey
     database: Database
     clock: Clock
-    log: Any
+    log: Logger
     nats_url: str
     max_message_bytes: int = 256 * 1024
     outbox_poll_seconds: float = 1.0
@@ -165,7 +166,7 @@ class UnitOfWork:
             callback()
 
     @property
-    def now(self) -> Any:
+    def now(self) -> datetime:
         return self._context.clock.now()
 
     def emit(
@@ -553,7 +554,7 @@ class AgencyService:
             [max(0.0, now - m.metadata.timestamp.timestamp()) for m in messages],
         )
 
-    def _event_log(self, event: Event | None) -> Any:
+    def _event_log(self, event: Event | None) -> Logger:
         """The service's logger, carrying the event's ids once it could be decoded."""
         return self.log.bind(**event_fields(event)) if event is not None else self.log
 

@@ -11,7 +11,6 @@ short or rewritten with fresh hashes no longer matches the latest one.
 import base64
 import binascii
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
@@ -24,7 +23,7 @@ from services.coordinator.audit.chain import AuditAnchor
 from services.coordinator.audit.store import audit_head
 from services.runtime.bus import Clock
 from services.runtime.identity import AgencyKey, public_key_bytes
-from services.runtime.ops import AgencyMetrics, PeriodicTask
+from services.runtime.ops import AgencyMetrics, Logger, PeriodicTask
 from services.runtime.storage import Database
 
 __all__ = [
@@ -101,7 +100,7 @@ class AnchorPublisher:
         key: AgencyKey,
         agency_id: str,
         clock: Clock,
-        log: Any,
+        log: Logger,
         *,
         interval_s: float,
         metrics: AgencyMetrics | None = None,

@@ -1,7 +1,5 @@
 """Answering the ``case`` query: the case file and its timeline, need-to-know."""
 
-from typing import Any
-
 from pydantic import ValidationError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -9,6 +7,7 @@ from contracts.queries import CaseQuery, CaseReply
 from services.coordinator.cases.domain import may_see
 from services.coordinator.cases.parties import linked_case_ids
 from services.coordinator.cases.store import case_view, load_case
+from services.runtime.ops import Logger
 
 __all__ = ["NOT_FOUND", "answer_case_query"]
 
@@ -16,7 +15,7 @@ NOT_FOUND = "case not found, or not shared with you"
 
 
 async def answer_case_query(
-    session: AsyncSession, requester: str, body: bytes, *, log: Any
+    session: AsyncSession, requester: str, body: bytes, *, log: Logger
 ) -> tuple[str | None, CaseReply]:
     """The case asked about, and the case, if ``requester`` is party to it (with the linked
     cases it may see too); the same "not found" otherwise."""

@@ -37,6 +37,7 @@ from contracts.referrals import (
     ReferralKind,
     ReferralOverdue,
     ReferralParty,
+    ReferralPayload,
     ReferralState,
     ReferralWithdrawn,
     step_referral,
@@ -221,7 +222,11 @@ def apply_event(case: CaseFile, facts: EventFacts) -> tuple[CaseFile, TimelineLi
     title = case.title
     if isinstance(facts.payload, CaseOpened) and not title:
         title = facts.payload.title
-    referral = referrals.get(getattr(facts.payload, "referral_id", None) or "")
+    referral = (
+        referrals.get(facts.payload.referral_id)
+        if isinstance(facts.payload, ReferralPayload)
+        else None
+    )
     kind = ReferralKind(referral.kind) if referral is not None else None
     opened, closed = case.opened, case.closed
     if isinstance(facts.payload, CaseOpened):
@@ -256,9 +261,9 @@ def _step_referrals(
     referrals: dict[str, CaseReferral], facts: EventFacts
 ) -> dict[str, CaseReferral]:
     payload = facts.payload
-    referral_id = getattr(payload, "referral_id", None)
-    if referral_id is None or isinstance(payload, _NOT_STEPS):
+    if not isinstance(payload, ReferralPayload) or isinstance(payload, _NOT_STEPS):
         return referrals
+    referral_id = payload.referral_id
     current = referrals.get(referral_id)
     if isinstance(payload, ReferralIssued):
         if current is not None:

@@ -15,7 +15,6 @@ a receipt sent in time while the coordinator was down must not be reported overd
 import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any
 
 from contracts.referrals import ReferralOverdue, ReferralStage
 from services.coordinator.deadlines.store import (
@@ -28,7 +27,7 @@ from services.coordinator.deadlines.store import (
 )
 from services.runtime.bus import Clock
 from services.runtime.law import BusinessCalendar
-from services.runtime.ops import AgencyMetrics, PeriodicTask
+from services.runtime.ops import AgencyMetrics, Logger, PeriodicTask
 from services.runtime.storage import Database
 from services.sdk import UnitOfWork
 
@@ -52,7 +51,7 @@ class DeadlineWatch:
         database: Database,
         clock: Clock,
         unit_of_work: UnitOfWorkFactory,
-        log: Any,
+        log: Logger,
         *,
         calendar: BusinessCalendar | None = None,
         interval_s: float,

@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from services.coordinator.cases.store import CaseReferralRecord
 from services.coordinator.metrics.readings import WatchChange
 from services.coordinator.store import CoordinatorTable
+from services.runtime.storage import as_utc
 
 __all__ = [
     "DeliveryWatchRecord",
@@ -110,7 +111,6 @@ async def count_unacknowledged(
     )
     counts: dict[str, tuple[int, float]] = {}
     for severity, n, oldest in rows:
-        if oldest.tzinfo is None and now.tzinfo is not None:
-            oldest = oldest.replace(tzinfo=now.tzinfo)  # SQLite drops the zone; stored as UTC
+        oldest = as_utc(oldest)  # an aggregate comes back naive from SQLite
         counts[severity] = (int(n), max(0.0, (now - oldest).total_seconds()))
     return counts
