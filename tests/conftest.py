@@ -71,18 +71,38 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
     return POSTGRES_URL
 
 
-@pytest.fixture
-def schema_prefix() -> str:
-    """A unique schema prefix so PostgreSQL runs never see each other's tables."""
-    return f"t{uuid.uuid4().hex[:8]}_"
+_ON_POSTGRESQL: set[str] = set()
+"""Schema prefixes a test used on PostgreSQL: their schemas are dropped at its teardown."""
 
 
 @pytest.fixture
-async def settings(
+async def schema_prefix() -> AsyncIterator[str]:
+    """A unique schema prefix so PostgreSQL runs never see each other's tables.
+
+    The schemas are dropped here, at this fixture's teardown, and not by a fixture that
+    uses the prefix: whatever runs in them (a bus, a gateway) depends on this fixture, so
+    pytest has stopped it before — a dropped schema never has a service still polling it.
+    """
+    prefix = f"t{uuid.uuid4().hex[:8]}_"
+    yield prefix
+    if prefix in _ON_POSTGRESQL:
+        _ON_POSTGRESQL.discard(prefix)
+        await drop_schemas(prefix)
+
+
+def on_postgresql(prefix: str) -> None:
+    """Drop the schemas under ``prefix`` when its :func:`schema_prefix` fixture ends."""
+    _ON_POSTGRESQL.add(prefix)
+
+
+@pytest.fixture
+def settings(
     tmp_path: Path, fresh_streams: str, database_url: str | None, schema_prefix: str
-) -> AsyncIterator[Settings]:
+) -> Settings:
     """Settings for one test's bus: its own streams, data dir and database namespace."""
-    yield Settings(
+    if database_url is not None:
+        on_postgresql(schema_prefix)
+    return Settings(
         nats_url=fresh_streams,
         database_url=database_url,
         database_schema_prefix=schema_prefix,
@@ -92,8 +112,6 @@ async def settings(
         registry_path=REGISTRY,
         outbox_poll_seconds=0.2,
     )
-    if database_url is not None:
-        await drop_schemas(schema_prefix)
 
 
 async def drop_schemas(prefix: str) -> None:

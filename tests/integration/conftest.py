@@ -1,21 +1,56 @@
 """A running bus for integration tests, on the real nats-server and a real database."""
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pytest
 
 from services.cli.catalogue import CATALOGUE
 from services.cli.demo import demo_settings
 from services.coordinator.store import CoordinatorTable
+from services.gateway import GatewayServer
 from services.runtime.bus import Clock
 from services.runtime.identity import Settings
+from services.runtime.server import free_port
 from services.runtime.storage import Database, database_url_for, upgrade_schema
-from services.sdk import Bus, StopFailed
+from services.sdk import AgencyService, Bus, StopFailed
 from tests.conftest import write_policy
 
 pytestmark = pytest.mark.integration
+
+LEFT_RUNNING_GRACE_S = 2.0
+"""How long teardown waits for a task that is already ending before calling it left running."""
+
+
+@pytest.fixture(autouse=True)
+async def nothing_left_running() -> AsyncIterator[None]:
+    """Fail a test that leaves a task of its own running once its fixtures are torn down.
+
+    Every test shares one event loop: a service, gateway or loop a test forgets to stop
+    would go on answering (or polling a dropped schema) during the tests after it. This
+    fixture is set up before the test's other function fixtures and so torn down after
+    them; whatever task appeared meanwhile and still runs is listed, cancelled, and fails
+    the test.
+    """
+    before = asyncio.all_tasks()
+    yield
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + LEFT_RUNNING_GRACE_S
+    while True:
+        this = asyncio.current_task()
+        left = [t for t in asyncio.all_tasks() - before if t is not this and not t.done()]
+        if not left or loop.time() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    if left:
+        names = sorted(f"{t.get_name()} ({t.get_coro()!r})" for t in left)
+        for task in left:
+            task.cancel()
+        await asyncio.wait(left, timeout=5)
+        pytest.fail(f"{len(left)} task(s) left running after the test: {'; '.join(names)}")
+
 
 AGENCIES = ("coordinator", "customs-shanghai", "amr-shanghai", "customs-guangdong")
 
@@ -34,14 +69,15 @@ class StartBus(Protocol):
 
 
 @pytest.fixture
-async def start_bus(tmp_path: Path) -> AsyncIterator[StartBus]:
+async def start_bus(tmp_path: Path, schema_prefix: str) -> AsyncIterator[StartBus]:
     """Start a bus as ``ipbus up`` would; every bus started is stopped at teardown.
 
     ``agencies`` (default: every agency of the registry) run as services; ``policy`` is
     TOML on top of the deployed policy (:func:`tests.conftest.write_policy`); ``clock`` is
     the business clock. A bus is registered for teardown before it starts, so one that
     fails half-way is stopped too; a bus that does not stop fails the test
-    (:class:`services.sdk.wiring.StopFailed`).
+    (:class:`services.sdk.wiring.StopFailed`). It depends on ``schema_prefix`` so that
+    its buses stop before that fixture drops their PostgreSQL schemas.
     """
     started: list[Bus] = []
 
@@ -71,6 +107,43 @@ async def start_bus(tmp_path: Path) -> AsyncIterator[StartBus]:
                 failures.append(str(exc))
         if failures:
             pytest.fail(f"a bus did not stop: {'; '.join(failures)}")
+
+
+class StartGateway(Protocol):
+    """``await start_gateway(service, **options)``: see :func:`start_gateway`."""
+
+    async def __call__(self, service: AgencyService, **options: Any) -> GatewayServer: ...
+
+
+@pytest.fixture
+async def start_gateway(start_bus: StartBus) -> AsyncIterator[StartGateway]:
+    """Serve a service's gateway on a free port; every gateway started is stopped at teardown.
+
+    ``options`` are :class:`services.gateway.GatewayServer`'s. A gateway is registered for
+    teardown before it starts, so one started before another that fails is stopped too
+    (and its webhook dispatcher with it). It depends on ``start_bus`` so that gateways
+    stop before the buses whose services they serve; a gateway that does not stop fails
+    the test.
+    """
+    started: list[GatewayServer] = []
+
+    async def start(service: AgencyService, **options: Any) -> GatewayServer:
+        server = GatewayServer(service, port=free_port(), **options)
+        started.append(server)
+        await server.start()
+        return server
+
+    try:
+        yield start
+    finally:
+        failures: list[str] = []
+        for server in reversed(started):
+            try:
+                await asyncio.wait_for(server.stop(), 10)
+            except Exception as exc:
+                failures.append(f"{server.url}: {exc!r}")
+        if failures:
+            pytest.fail(f"a gateway did not stop: {'; '.join(failures)}")
 
 
 @pytest.fixture

@@ -2,19 +2,21 @@
 document and /docs behind the token, and a loud warning when it is exposed without one.
 Real nats-server, real databases, real HTTP through uvicorn."""
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 import structlog
 from fastapi import FastAPI
 
-from services.cli.catalogue import CATALOGUE
 from services.gateway import DEFAULT_MAX_BODY_BYTES, GatewayServer, gateway_app
 from services.runtime.identity import Settings
 from services.runtime.server import free_port
 from services.sdk import Bus, HttpServer
+from tests.integration.conftest import StartBus, StartGateway
 
 pytestmark = pytest.mark.integration
 
@@ -23,28 +25,29 @@ TOKEN = "s3cret-gateway-token"
 
 
 @pytest.fixture
-async def bus(settings: Settings) -> AsyncIterator[Bus]:
-    running = Bus(settings, CATALOGUE)
-    await running.start(("coordinator", COURT))
-    try:
-        yield running
-    finally:
-        await running.stop()
+async def bus(settings: Settings, start_bus: StartBus) -> Bus:
+    return await start_bus(settings, ("coordinator", COURT))
 
 
-async def _serving(server: GatewayServer) -> httpx.AsyncClient:
-    await server.start()
-    return httpx.AsyncClient(base_url=server.url, timeout=10)
+@contextlib.asynccontextmanager
+async def _serving(
+    start_gateway: StartGateway, bus: Bus, **options: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a new court gateway, stopped at the end (by the fixture if this fails)."""
+    server = await start_gateway(bus.services[COURT], **options)
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        yield client
+    await server.stop()
 
 
 def _event(padding: int) -> dict[str, object]:
     return {"type": "case.status_changed", "data": {"note": "x" * padding}, "to": "coordinator"}
 
 
-async def test_a_body_over_the_limit_is_refused_with_413_declared_or_streamed(bus: Bus) -> None:
-    server = GatewayServer(bus.services[COURT], port=free_port(), max_body_bytes=4096)
-    client = await _serving(server)
-    try:
+async def test_a_body_over_the_limit_is_refused_with_413_declared_or_streamed(
+    bus: Bus, start_gateway: StartGateway
+) -> None:
+    async with _serving(start_gateway, bus, max_body_bytes=4096) as client:
         small = await client.post("/events", json=_event(100))
         assert small.status_code == 422  # read and judged: not stopped by the limit
         declared = await client.post("/events", json=_event(5000))
@@ -65,31 +68,23 @@ async def test_a_body_over_the_limit_is_refused_with_413_declared_or_streamed(bu
         assert "at most 4096 bytes" in streamed.json()["detail"]
         document = (await client.get("/openapi.json")).json()
         assert "413" in document["paths"]["/events"]["post"]["responses"]
-    finally:
-        await client.aclose()
-        await server.stop()
 
 
-async def test_the_default_limit_is_one_mebibyte(bus: Bus) -> None:
+async def test_the_default_limit_is_one_mebibyte(bus: Bus, start_gateway: StartGateway) -> None:
     assert DEFAULT_MAX_BODY_BYTES == 1024 * 1024
     assert Settings().gateway_max_body_bytes == DEFAULT_MAX_BODY_BYTES
-    server = GatewayServer(bus.services[COURT], port=free_port())
-    client = await _serving(server)
-    try:
+    async with _serving(start_gateway, bus) as client:
         over = await client.post("/events", json=_event(DEFAULT_MAX_BODY_BYTES))
         assert over.status_code == 413
         under = await client.post("/events", json=_event(DEFAULT_MAX_BODY_BYTES - 1000))
         assert under.status_code == 422
-    finally:
-        await client.aclose()
-        await server.stop()
 
 
-async def test_docs_and_the_openapi_document_need_the_token_when_there_is_one(bus: Bus) -> None:
-    server = GatewayServer(bus.services[COURT], port=free_port(), token=TOKEN)
-    client = await _serving(server)
+async def test_docs_and_the_openapi_document_need_the_token_when_there_is_one(
+    bus: Bus, start_gateway: StartGateway
+) -> None:
     bearer = {"Authorization": f"Bearer {TOKEN}"}
-    try:
+    async with _serving(start_gateway, bus, token=TOKEN) as client:
         for path in ("/openapi.json", "/docs"):
             assert (await client.get(path)).status_code == 401, path
             assert (
@@ -101,17 +96,10 @@ async def test_docs_and_the_openapi_document_need_the_token_when_there_is_one(bu
         assert "/events" in document["paths"]
         assert "/openapi.json" not in document["paths"]
         assert (await client.get("/inbox")).status_code == 401
-    finally:
-        await client.aclose()
-        await server.stop()
-    open_server = GatewayServer(bus.services[COURT], port=free_port())
-    open_client = await _serving(open_server)
-    try:  # without a token, on loopback: the document is public, as before
-        assert (await open_client.get("/openapi.json")).status_code == 200
-        assert (await open_client.get("/docs")).status_code == 200
-    finally:
-        await open_client.aclose()
-        await open_server.stop()
+    async with _serving(start_gateway, bus) as client:
+        # without a token, on loopback: the document is public, as before
+        assert (await client.get("/openapi.json")).status_code == 200
+        assert (await client.get("/docs")).status_code == 200
 
 
 def test_binding_beyond_loopback_without_a_token_is_warned_loudly(

@@ -4,6 +4,7 @@ new gateway on the same database; every refusal is RFC 9457 problem details with
 ``type``; 429 with ``Retry-After`` past the per-client limit. Real nats-server, real
 databases, real HTTP through uvicorn."""
 
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,12 +15,11 @@ from sqlmodel import col, func, select
 
 from contracts.cases import CaseOpened
 from contracts.identifiers import new_ulid
-from services.cli.catalogue import CATALOGUE
-from services.gateway import GatewayProblem, GatewayServer, IdempotencyKeys, IdempotencyRecord
+from services.gateway import GatewayProblem, IdempotencyKeys, IdempotencyRecord
 from services.runtime.bus import OutboxRecord
 from services.runtime.identity import Settings
-from services.runtime.server import free_port
 from services.sdk import Bus
+from tests.integration.conftest import StartBus, StartGateway
 
 pytestmark = pytest.mark.integration
 
@@ -28,13 +28,8 @@ PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-async def bus(settings: Settings) -> AsyncIterator[Bus]:
-    running = Bus(settings, CATALOGUE)
-    await running.start(("coordinator", COURT))
-    try:
-        yield running
-    finally:
-        await running.stop()
+async def bus(settings: Settings, start_bus: StartBus) -> Bus:
+    return await start_bus(settings, ("coordinator", COURT))
 
 
 def _opening(case_id: str, title: str = "counterfeit handbags") -> dict[str, Any]:
@@ -54,20 +49,24 @@ async def _outbox_rows(bus: Bus) -> int:
         return int(await session.scalar(select(func.count()).select_from(OutboxRecord)) or 0)
 
 
-async def _serve(bus: Bus, **options: Any) -> tuple[GatewayServer, httpx.AsyncClient]:
-    server = GatewayServer(bus.services[COURT], port=free_port(), **options)
-    await server.start()
-    return server, httpx.AsyncClient(base_url=server.url, timeout=10)
+@contextlib.asynccontextmanager
+async def _serve(
+    start_gateway: StartGateway, bus: Bus, **options: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a new court gateway, stopped at the end (by the fixture if this fails)."""
+    server = await start_gateway(bus.services[COURT], **options)
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        yield client
+    await server.stop()
 
 
 async def test_a_retry_with_the_same_key_gets_the_first_answer_even_from_a_new_gateway(
-    bus: Bus,
+    bus: Bus, start_gateway: StartGateway
 ) -> None:
-    server, client = await _serve(bus)
     case_id = new_ulid()
     body = _opening(case_id)
     key = {"Idempotency-Key": "open-" + case_id}
-    try:
+    async with _serve(start_gateway, bus) as client:
         first = await client.post("/events", json=body, headers=key)
         assert first.status_code == 202, first.text
         rows = await _outbox_rows(bus)
@@ -82,18 +81,11 @@ async def test_a_retry_with_the_same_key_gets_the_first_answer_even_from_a_new_g
         other = await client.post("/events", json=_opening(case_id, "other"), headers=key)
         assert other.status_code == 422
         assert other.json()["type"] == "urn:ipbus:problem:idempotency-key-reused"
-    finally:
-        await client.aclose()
-        await server.stop()
-    server, client = await _serve(bus)  # the answer outlives the gateway that gave it
-    try:
+    async with _serve(start_gateway, bus) as client:  # the answer outlives its gateway
         reordered = dict(reversed(list(body.items())))  # same request, other key order
         later = await client.post("/events", json=reordered, headers=key)
         assert (later.status_code, later.json()) == (202, first.json())
         assert await _outbox_rows(bus) == rows
-    finally:
-        await client.aclose()
-        await server.stop()
     async with bus.services[COURT].database.transaction() as session:
         stored = (
             await session.exec(
@@ -119,9 +111,10 @@ async def test_a_key_in_flight_is_refused_with_409() -> None:
         pass
 
 
-async def test_once_required_a_mutating_request_without_a_key_is_refused(bus: Bus) -> None:
-    server, client = await _serve(bus, require_idempotency_key=True)
-    try:
+async def test_once_required_a_mutating_request_without_a_key_is_refused(
+    bus: Bus, start_gateway: StartGateway
+) -> None:
+    async with _serve(start_gateway, bus, require_idempotency_key=True) as client:
         missing = await client.post("/events", json=_opening(new_ulid()))
         assert missing.status_code == 400
         assert missing.json()["type"] == "urn:ipbus:problem:idempotency-key-missing"
@@ -133,15 +126,14 @@ async def test_once_required_a_mutating_request_without_a_key_is_refused(bus: Bu
             "/events", json=_opening(new_ulid()), headers={"Idempotency-Key": "x"}
         )
         assert keyed.status_code == 202, keyed.text
-    finally:
-        await client.aclose()
-        await server.stop()
 
 
-async def test_every_refusal_is_problem_details_with_a_stable_type(bus: Bus) -> None:
-    server, client = await _serve(bus, token="t0ken", max_body_bytes=4096, rate_limit="5/minute")
+async def test_every_refusal_is_problem_details_with_a_stable_type(
+    bus: Bus, start_gateway: StartGateway
+) -> None:
     auth = {"Authorization": "Bearer t0ken"}
-    try:
+    options: dict[str, Any] = {"token": "t0ken", "max_body_bytes": 4096, "rate_limit": "5/minute"}
+    async with _serve(start_gateway, bus, **options) as client:
         unauthorised = await client.get("/inbox")
         assert unauthorised.status_code == 401
         assert unauthorised.headers["content-type"] == PROBLEM
@@ -173,9 +165,6 @@ async def test_every_refusal_is_problem_details_with_a_stable_type(bus: Bus) -> 
         assert limited.json()["type"] == "urn:ipbus:problem:rate-limited"
         assert int(limited.headers["Retry-After"]) >= 1
         assert (await client.get("/inbox")).status_code == 401  # judged before the limit
-    finally:
-        await client.aclose()
-        await server.stop()
 
 
 async def test_answers_are_kept_for_the_retention_and_forgotten_after(bus: Bus) -> None:

@@ -10,13 +10,12 @@ import httpx
 import pytest
 
 from contracts.identifiers import new_ulid
-from services.cli.catalogue import CATALOGUE
-from services.gateway import GatewayServer, InboxItem, positioned
+from services.gateway import InboxItem, positioned
 from services.mediation.app import MediationService
 from services.mediation.domain import MediationAgreement
 from services.runtime.identity import Settings
-from services.runtime.server import free_port
 from services.sdk import Bus
+from tests.integration.conftest import StartBus, StartGateway
 from tests.integration.wire import wait_until
 
 pytestmark = pytest.mark.integration
@@ -25,24 +24,15 @@ MEDIATION, COURT = "mediation-shanghai", "court-shanghai-ip"
 
 
 @pytest.fixture
-async def bus(settings: Settings) -> AsyncIterator[Bus]:
-    running = Bus(settings, CATALOGUE)
-    await running.start(("coordinator", MEDIATION, COURT))
-    try:
-        yield running
-    finally:
-        await running.stop()
+async def bus(settings: Settings, start_bus: StartBus) -> Bus:
+    return await start_bus(settings, ("coordinator", MEDIATION, COURT))
 
 
 @pytest.fixture
-async def court(bus: Bus) -> AsyncIterator[httpx.AsyncClient]:
-    server = GatewayServer(bus.services[COURT], port=free_port())
-    await server.start()
-    try:
-        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
-            yield client
-    finally:
-        await server.stop()
+async def court(bus: Bus, start_gateway: StartGateway) -> AsyncIterator[httpx.AsyncClient]:
+    server = await start_gateway(bus.services[COURT])
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+        yield client
 
 
 async def _refer(bus: Bus, n: int) -> str:

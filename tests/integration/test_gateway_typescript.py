@@ -9,18 +9,15 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from contracts.identifiers import new_ulid
-from services.cli.catalogue import CATALOGUE
-from services.gateway import GatewayServer
 from services.runtime.identity import Settings
-from services.runtime.server import free_port
 from services.sdk import Bus, ReferralRecord
+from tests.integration.conftest import StartBus, StartGateway
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -42,13 +39,8 @@ def _node_ready() -> str | None:
 
 
 @pytest.fixture
-async def bus(settings: Settings) -> AsyncIterator[Bus]:
-    running = Bus(settings, CATALOGUE)
-    await running.start(("coordinator", CUSTOMS, REGULATOR))
-    try:
-        yield running
-    finally:
-        await running.stop()
+async def bus(settings: Settings, start_bus: StartBus) -> Bus:
+    return await start_bus(settings, ("coordinator", CUSTOMS, REGULATOR))
 
 
 async def _run(args: list[str], env: dict[str, str], cwd: Path) -> str:
@@ -66,47 +58,41 @@ async def _run(args: list[str], env: dict[str, str], cwd: Path) -> str:
 
 @pytest.mark.parametrize("database_url", [None], indirect=False)
 async def test_a_generated_typescript_client_submits_retries_reads_and_acknowledges(
-    bus: Bus, tmp_path: Path
+    bus: Bus, tmp_path: Path, start_gateway: StartGateway
 ) -> None:
     if (reason := _node_ready()) is not None:
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the TypeScript smoke: {reason}")
         pytest.skip(reason)
-    gateways = {a: GatewayServer(bus.services[a], port=free_port()) for a in (CUSTOMS, REGULATOR)}
-    for server in gateways.values():
-        await server.start()
-    try:
-        async with httpx.AsyncClient(timeout=10) as client:
-            document = (await client.get(f"{gateways[CUSTOMS].url}/openapi.json")).json()
-        (tmp_path / "openapi.json").write_text(json.dumps(document))
-        shutil.copy(TOOLS / "smoke.ts", tmp_path / "smoke.ts")
-        shutil.copy(TOOLS / "tsconfig.json", tmp_path / "tsconfig.json")
-        (tmp_path / "package.json").write_text('{"type": "module"}\n')  # ES modules
-        bin_dir = TOOLS / "node_modules" / ".bin"
-        await _run(
-            [str(bin_dir / "openapi-ts"), "-f", str(TOOLS / "openapi-ts.config.mjs")],
-            {
-                "GATEWAY_OPENAPI": str(tmp_path / "openapi.json"),
-                "GATEWAY_CLIENT_OUT": str(tmp_path / "client"),
-            },
-            TOOLS,
-        )
-        await _run([str(bin_dir / "tsc"), "-p", str(tmp_path / "tsconfig.json")], {}, tmp_path)
-        case_id, referral_id = new_ulid(), new_ulid()
-        output = await _run(
-            ["node", str(tmp_path / "out" / "smoke.js")],
-            {
-                "CUSTOMS_GATEWAY": gateways[CUSTOMS].url,
-                "REGULATOR_GATEWAY": gateways[REGULATOR].url,
-                "REGULATOR": REGULATOR,
-                "CASE_ID": case_id,
-                "REFERRAL_ID": referral_id,
-            },
-            tmp_path,
-        )
-    finally:
-        for server in gateways.values():
-            await server.stop()
+    gateways = {a: await start_gateway(bus.services[a]) for a in (CUSTOMS, REGULATOR)}
+    async with httpx.AsyncClient(timeout=10) as client:
+        document = (await client.get(f"{gateways[CUSTOMS].url}/openapi.json")).json()
+    (tmp_path / "openapi.json").write_text(json.dumps(document))
+    shutil.copy(TOOLS / "smoke.ts", tmp_path / "smoke.ts")
+    shutil.copy(TOOLS / "tsconfig.json", tmp_path / "tsconfig.json")
+    (tmp_path / "package.json").write_text('{"type": "module"}\n')  # ES modules
+    bin_dir = TOOLS / "node_modules" / ".bin"
+    await _run(
+        [str(bin_dir / "openapi-ts"), "-f", str(TOOLS / "openapi-ts.config.mjs")],
+        {
+            "GATEWAY_OPENAPI": str(tmp_path / "openapi.json"),
+            "GATEWAY_CLIENT_OUT": str(tmp_path / "client"),
+        },
+        TOOLS,
+    )
+    await _run([str(bin_dir / "tsc"), "-p", str(tmp_path / "tsconfig.json")], {}, tmp_path)
+    case_id, referral_id = new_ulid(), new_ulid()
+    output = await _run(
+        ["node", str(tmp_path / "out" / "smoke.js")],
+        {
+            "CUSTOMS_GATEWAY": gateways[CUSTOMS].url,
+            "REGULATOR_GATEWAY": gateways[REGULATOR].url,
+            "REGULATOR": REGULATOR,
+            "CASE_ID": case_id,
+            "REFERRAL_ID": referral_id,
+        },
+        tmp_path,
+    )
     summary = json.loads(output.strip().splitlines()[-1])
     assert summary["acknowledged"]["item_id"] == f"referral:{referral_id}"
     async with bus.services[CUSTOMS].database.transaction() as session:

@@ -17,13 +17,13 @@ from standardwebhooks import Webhook
 from starlette.applications import Starlette
 
 from contracts.identifiers import new_ulid
-from services.cli.catalogue import CATALOGUE
-from services.gateway import GatewayServer, WebhookDelivery, new_secret, receiver_app
+from services.gateway import WebhookDelivery, new_secret, receiver_app
 from services.mediation.app import MediationService
 from services.mediation.domain import MediationAgreement
 from services.runtime.identity import Settings
 from services.runtime.server import free_port
 from services.sdk import Bus
+from tests.integration.conftest import StartBus, StartGateway
 from tests.integration.wire import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -32,13 +32,8 @@ MEDIATION, COURT = "mediation-shanghai", "court-shanghai-ip"
 
 
 @pytest.fixture
-async def bus(settings: Settings) -> AsyncIterator[Bus]:
-    running = Bus(settings, CATALOGUE)
-    await running.start(("coordinator", MEDIATION, COURT))
-    try:
-        yield running
-    finally:
-        await running.stop()
+async def bus(settings: Settings, start_bus: StartBus) -> Bus:
+    return await start_bus(settings, ("coordinator", MEDIATION, COURT))
 
 
 @contextlib.asynccontextmanager
@@ -47,10 +42,10 @@ async def serving(app: Starlette, port: int) -> AsyncIterator[None]:
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off")
     )
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        assert not task.done(), "the receiver did not start"
-        await asyncio.sleep(0.02)
     try:
+        while not server.started:
+            assert not task.done(), "the receiver did not start"
+            await asyncio.sleep(0.02)
         yield
     finally:
         server.should_exit = True
@@ -76,64 +71,60 @@ async def _refer(bus: Bus) -> str:
 
 
 async def test_a_receiver_down_for_a_while_gets_each_item_once_and_a_dead_one_is_listed(
-    bus: Bus,
+    bus: Bus, start_gateway: StartGateway
 ) -> None:
-    gateway = GatewayServer(
-        bus.services[COURT], port=free_port(), webhook_attempts=6, webhook_backoff_seconds=0.3
+    gateway = await start_gateway(
+        bus.services[COURT], webhook_attempts=6, webhook_backoff_seconds=0.3
     )
-    await gateway.start()
     receiver_port, never_port = free_port(), free_port()
-    try:
-        async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as court:
-            subscribed = await court.post(
-                "/webhooks", json={"url": f"http://127.0.0.1:{receiver_port}/ipbus-webhook"}
-            )
-            assert subscribed.status_code == 201, subscribed.text
-            secret = subscribed.json()["secret"]
-            nobody = await court.post(
-                "/webhooks", json={"url": f"http://127.0.0.1:{never_port}/ipbus-webhook"}
-            )
-            assert "secret" not in (await court.get("/webhooks")).text
-            item_id = await _refer(bus)
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as court:
+        subscribed = await court.post(
+            "/webhooks", json={"url": f"http://127.0.0.1:{receiver_port}/ipbus-webhook"}
+        )
+        assert subscribed.status_code == 201, subscribed.text
+        secret = subscribed.json()["secret"]
+        nobody = await court.post(
+            "/webhooks", json={"url": f"http://127.0.0.1:{never_port}/ipbus-webhook"}
+        )
+        assert "secret" not in (await court.get("/webhooks")).text
+        item_id = await _refer(bus)
 
-            async def dead_lettered() -> bool:
-                letters = (await court.get("/webhooks/dead-letters")).json()
-                return any(letter["item_id"] == item_id for letter in letters)
-
-            async def failed_twice() -> bool:
-                async with bus.services[COURT].database.transaction() as session:
-                    row = (
-                        await session.exec(
-                            select(WebhookDelivery).where(
-                                col(WebhookDelivery.subscription_id) == subscribed.json()["id"]
-                            )
-                        )
-                    ).first()
-                return row is not None and row.attempts >= 2
-
-            await wait_until(failed_twice, what="two failed attempts while the receiver is down")
-            taken: list[dict[str, Any]] = []
-            async with serving(receiver_app(secret, taken.append), receiver_port):
-
-                async def received() -> bool:
-                    return bool(taken)
-
-                await wait_until(received, what="the callback once the receiver is back")
-                # the one nobody runs runs out of attempts meanwhile
-                await wait_until(dead_lettered, what="the unreachable subscription's letter")
-            assert [item["item_id"] for item in taken] == [item_id]
-            assert taken[0]["kind"] == "referral"
+        async def dead_lettered() -> bool:
             letters = (await court.get("/webhooks/dead-letters")).json()
-            assert [letter["subscription_id"] for letter in letters] == [nobody.json()["id"]]
-            assert letters[0]["attempts"] == 6
-            assert "Connect" in letters[0]["last_error"]
+            return any(letter["item_id"] == item_id for letter in letters)
 
-            letter = letters[0]["delivery"]
-            redone = await court.post(f"/webhooks/dead-letters/{letter}/redeliver")
-            assert redone.status_code == 202
-            assert not await dead_lettered()  # pending again, for the operator's next look
-    finally:
-        await gateway.stop()
+        async def failed_twice() -> bool:
+            async with bus.services[COURT].database.transaction() as session:
+                row = (
+                    await session.exec(
+                        select(WebhookDelivery).where(
+                            col(WebhookDelivery.subscription_id) == subscribed.json()["id"]
+                        )
+                    )
+                ).first()
+            return row is not None and row.attempts >= 2
+
+        await wait_until(failed_twice, what="two failed attempts while the receiver is down")
+        taken: list[dict[str, Any]] = []
+        async with serving(receiver_app(secret, taken.append), receiver_port):
+
+            async def received() -> bool:
+                return bool(taken)
+
+            await wait_until(received, what="the callback once the receiver is back")
+            # the one nobody runs runs out of attempts meanwhile
+            await wait_until(dead_lettered, what="the unreachable subscription's letter")
+        assert [item["item_id"] for item in taken] == [item_id]
+        assert taken[0]["kind"] == "referral"
+        letters = (await court.get("/webhooks/dead-letters")).json()
+        assert [letter["subscription_id"] for letter in letters] == [nobody.json()["id"]]
+        assert letters[0]["attempts"] == 6
+        assert "Connect" in letters[0]["last_error"]
+
+        letter = letters[0]["delivery"]
+        redone = await court.post(f"/webhooks/dead-letters/{letter}/redeliver")
+        assert redone.status_code == 202
+        assert not await dead_lettered()  # pending again, for the operator's next look
 
 
 async def test_the_example_receiver_refuses_forged_and_replayed_callbacks() -> None:

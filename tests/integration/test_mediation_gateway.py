@@ -2,6 +2,7 @@
 takes part in a confirmation scenario with a court; the court's officers work through the
 agency-side HTTP gateway. Real nats-server, real databases, real HTTP."""
 
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -13,14 +14,13 @@ from contracts.cases import CaseStatus
 from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralKind, ReferralState
 from services.cli.catalogue import CATALOGUE
-from services.gateway import GatewayServer
 from services.judicial.app import JudicialService
 from services.mediation.app import MediationService
 from services.mediation.domain import MediationAgreement
 from services.runtime.bus import StepRefused
 from services.runtime.identity import Settings
-from services.runtime.server import free_port
 from services.sdk import Bus, LocalCaseRecord, ReferralRecord
+from tests.integration.conftest import StartBus, StartGateway
 from tests.integration.wire import wait_until
 
 pytestmark = pytest.mark.integration
@@ -30,30 +30,23 @@ COURT = "court-shanghai-ip"
 
 
 @pytest.fixture
-async def bus(settings: Settings) -> AsyncIterator[Bus]:
-    running = Bus(settings, CATALOGUE)
-    await running.start(("coordinator", MEDIATION, COURT))
-    try:
-        yield running
-    finally:
-        await running.stop()
+async def bus(settings: Settings, start_bus: StartBus) -> Bus:
+    return await start_bus(settings, ("coordinator", MEDIATION, COURT))
 
 
 @pytest.fixture
-async def gateways(bus: Bus) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
+async def gateways(
+    bus: Bus, start_gateway: StartGateway
+) -> AsyncIterator[dict[str, httpx.AsyncClient]]:
     """The court's and the mediation centre's gateways, each on its own port."""
-    servers = [GatewayServer(bus.services[a], port=free_port()) for a in (COURT, MEDIATION)]
-    clients: dict[str, httpx.AsyncClient] = {}
-    for agency, server in zip((COURT, MEDIATION), servers, strict=True):
-        await server.start()
-        clients[agency] = httpx.AsyncClient(base_url=server.url, timeout=10)
-    try:
-        yield clients
-    finally:
-        for client in clients.values():
-            await client.aclose()
-        for server in servers:
-            await server.stop()
+    async with contextlib.AsyncExitStack() as clients:
+        found: dict[str, httpx.AsyncClient] = {}
+        for agency in (COURT, MEDIATION):
+            server = await start_gateway(bus.services[agency])
+            found[agency] = await clients.enter_async_context(
+                httpx.AsyncClient(base_url=server.url, timeout=10)
+            )
+        yield found
 
 
 def _agreement(bus: Bus) -> MediationAgreement:

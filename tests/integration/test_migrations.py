@@ -22,7 +22,6 @@ from sqlalchemy import Column, MetaData, String
 from contracts.cases import CaseStatus
 from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralKind, ReferralState
-from services.cli.catalogue import CATALOGUE
 from services.cli.demo import _detention
 from services.coordinator.app import CoordinatorService
 from services.coordinator.store import CoordinatorTable
@@ -38,9 +37,9 @@ from services.runtime.storage import (
     schema_revisions,
     upgrade_schema,
 )
-from services.sdk import Bus, agency_database, bootstrap, query_case
+from services.sdk import agency_database, bootstrap, query_case
 from tests.conftest import REGISTRY
-from tests.integration.conftest import AGENCIES
+from tests.integration.conftest import AGENCIES, StartBus
 from tests.integration.wire import wait_until
 
 pytestmark = pytest.mark.integration
@@ -155,7 +154,9 @@ def _qualified(db: Database, table: str) -> str:
 
 
 @pytest.mark.timeout(180)
-async def test_a_deployment_of_the_previous_release_upgrades_and_runs(settings: Settings) -> None:
+async def test_a_deployment_of_the_previous_release_upgrades_and_runs(
+    settings: Settings, start_bus: StartBus
+) -> None:
     databases = {agency_id: agency_database(settings, agency_id) for agency_id in AGENCIES}
     try:
         for agency_id, db in databases.items():
@@ -200,42 +201,38 @@ async def test_a_deployment_of_the_previous_release_upgrades_and_runs(settings: 
             await db.close()
 
     # the real bus on the migrated schemas: new events applied, old and new cases queried
-    bus = Bus(settings, CATALOGUE)
-    await bus.start(AGENCIES)
+    bus = await start_bus(settings, AGENCIES)
+    customs = bus.services["customs-shanghai"]
+    assert isinstance(customs, CustomsService)
+    async with customs.unit_of_work() as uow:
+        detention = await customs.detain_goods(uow, _detention())
+        await customs.issue_referral(
+            uow,
+            case_id=detention.case_id,
+            to="amr-shanghai",
+            kind=ReferralKind.CUSTOMS_TO_ENFORCEMENT,
+            reason="trademark infringement",
+            legal_basis="Regulations on Customs Protection of IP Rights, art. 27",
+            summary="1,200 pairs of shoes",
+        )
+    nc = await nats.connect(bus.nats_url)
     try:
-        customs = bus.services["customs-shanghai"]
-        assert isinstance(customs, CustomsService)
-        async with customs.unit_of_work() as uow:
-            detention = await customs.detain_goods(uow, _detention())
-            await customs.issue_referral(
-                uow,
-                case_id=detention.case_id,
-                to="amr-shanghai",
-                kind=ReferralKind.CUSTOMS_TO_ENFORCEMENT,
-                reason="trademark infringement",
-                legal_basis="Regulations on Customs Protection of IP Rights, art. 27",
-                summary="1,200 pairs of shoes",
+
+        async def acknowledged() -> bool:
+            reply = await query_case(nc, requester="amr-shanghai", case_id=detention.case_id)
+            return (
+                reply.case is not None
+                and len(reply.case.referrals) == 1
+                and reply.case.referrals[0].state is ReferralState.ACKNOWLEDGED
             )
-        nc = await nats.connect(bus.nats_url)
-        try:
 
-            async def acknowledged() -> bool:
-                reply = await query_case(nc, requester="amr-shanghai", case_id=detention.case_id)
-                return (
-                    reply.case is not None
-                    and len(reply.case.referrals) == 1
-                    and reply.case.referrals[0].state is ReferralState.ACKNOWLEDGED
-                )
-
-            await wait_until(acknowledged, timeout_s=30, what="the referral, acknowledged")
-            old = await query_case(nc, requester="amr-shanghai", case_id=OLD_CASE)
-            assert old.case is not None
-            assert old.case.title == "counterfeit handbags, Yangshan port"
-            assert old.case.status is CaseStatus.REFERRED
-        finally:
-            await nc.close()
+        await wait_until(acknowledged, timeout_s=30, what="the referral, acknowledged")
+        old = await query_case(nc, requester="amr-shanghai", case_id=OLD_CASE)
+        assert old.case is not None
+        assert old.case.title == "counterfeit handbags, Yangshan port"
+        assert old.case.status is CaseStatus.REFERRED
     finally:
-        await bus.stop()
+        await nc.close()
 
 
 @pytest.mark.parametrize("agency_id", ["coordinator", "customs-shanghai", "amr-shanghai"])

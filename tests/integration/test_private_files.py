@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from services.cli.catalogue import CATALOGUE
 from services.runtime.identity import Settings
-from services.sdk import Bus
 from tests.conftest import REGISTRY
+from tests.integration.conftest import StartBus
 
 pytestmark = pytest.mark.integration
 
@@ -21,17 +20,18 @@ def _mode(path: Path) -> int:
 
 
 @pytest.mark.timeout(90)
-async def test_sqlite_files_logs_and_keys_are_0600_under_0700_directories(tmp_path: Path) -> None:
+async def test_sqlite_files_logs_and_keys_are_0600_under_0700_directories(
+    tmp_path: Path, start_bus: StartBus
+) -> None:
     data_dir = tmp_path / "var"
     settings = Settings(data_dir=data_dir, registry_path=REGISTRY, outbox_poll_seconds=0.2)
     previous = os.umask(0o022)
-    bus = Bus(settings, CATALOGUE)
     try:
-        await bus.start(("coordinator", "amr-shanghai"))
+        bus = await start_bus(settings, ("coordinator", "amr-shanghai"))
         async with bus.services["amr-shanghai"].database.transaction() as session:
             assert session is not None  # the database is written, its WAL exists
+        await bus.stop()  # every file closed and written before it is looked at
     finally:
-        await bus.stop()
         os.umask(previous)
 
     keys = sorted(settings.keys_dir.iterdir())

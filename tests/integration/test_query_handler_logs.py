@@ -14,12 +14,11 @@ from nats.errors import TimeoutError as NatsTimeoutError
 
 from contracts.subjects import COORDINATOR, QUERY_PREFIX
 from contracts.warning_queries import WARNINGS_QUERY, WarningsReply
-from services.cli.catalogue import CATALOGUE
 from services.coordinator.warnings.hub import WarningHub
 from services.runtime.identity import Settings
 from services.runtime.ops import configure_logging
 from services.runtime.privacy import REDACTED
-from services.sdk import Bus
+from tests.integration.conftest import StartBus
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +42,7 @@ def restore_logging() -> Iterator[None]:
 @pytest.mark.usefixtures("restore_logging")
 @pytest.mark.parametrize("database_url", [None])
 async def test_a_query_handler_that_raises_is_logged_redacted_as_json(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_bus: StartBus
 ) -> None:
     log_file = tmp_path / "logs" / "ipbus.log"
     configure_logging(fmt="json", file=log_file)
@@ -52,19 +51,16 @@ async def test_a_query_handler_that_raises_is_logged_redacted_as_json(
         raise ValueError(f"lookup failed for caller {PHONE}")
 
     monkeypatch.setattr(WarningHub, "answer", broken)
-    bus = Bus(settings, CATALOGUE)
-    await bus.start([COORDINATOR])
+    bus = await start_bus(settings, [COORDINATOR])
+    nc = await nats.connect(bus.nats_url)
     try:
-        nc = await nats.connect(bus.nats_url)
-        try:
-            subject = f"{QUERY_PREFIX}.customs-shanghai.{WARNINGS_QUERY}"
-            # no answer: the point is that the failure is logged, not the reply
-            with contextlib.suppress(NatsTimeoutError):
-                await nc.request(subject, b"{}", timeout=2)
-        finally:
-            await nc.close()
+        subject = f"{QUERY_PREFIX}.customs-shanghai.{WARNINGS_QUERY}"
+        # no answer: the point is that the failure is logged, not the reply
+        with contextlib.suppress(NatsTimeoutError):
+            await nc.request(subject, b"{}", timeout=2)
     finally:
-        await bus.stop()
+        await nc.close()
+    await bus.stop()  # its last lines written before the file is read
     for handler in logging.getLogger().handlers:
         handler.flush()
     text = log_file.read_text()

@@ -26,7 +26,6 @@ from contracts.subjects import (
     agency_consumer,
     event_subject,
 )
-from services.cli.catalogue import CATALOGUE
 from services.cli.security import write_nats_config
 from services.coordinator.cases.store import TimelineRecord
 from services.customs.app import CustomsService
@@ -40,7 +39,8 @@ from services.runtime.server import (
     site_config,
 )
 from services.sdk import Bus, query_case
-from tests.conftest import REGISTRY, drop_schemas
+from tests.conftest import REGISTRY, on_postgresql
+from tests.integration.conftest import StartBus
 from tests.integration.wire import dead_letters, publish, signed, wait_until
 
 pytestmark = pytest.mark.integration
@@ -106,7 +106,9 @@ def _settings(base: Path, registry: Path, **changes: object) -> Settings:
 
 
 @pytest.fixture
-async def site(tmp_path: Path, database_url: str | None, schema_prefix: str) -> AsyncIterator[Site]:
+async def site(
+    tmp_path: Path, database_url: str | None, schema_prefix: str, start_bus: StartBus
+) -> AsyncIterator[Site]:
     creds = tmp_path / "creds"
     write_nats_config(REGISTRY, creds)
     registry: Registry = load_registry(creds / "agencies.toml")
@@ -119,7 +121,6 @@ async def site(tmp_path: Path, database_url: str | None, schema_prefix: str) -> 
     hub_file = tmp_path / "hub.conf"
     hub_file.write_text(hub_config(registry, [CUSTOMS], leaf_port=leaf_port))
     hub = EmbeddedNatsServer(tmp_path / "hub", port=free_port(), config_file=hub_file)
-    await hub.start()
     leaf_file = tmp_path / "site.conf"
     leaf_file.write_text(
         site_config(registry, CUSTOMS, hub_urls=[f"nats-leaf://127.0.0.1:{leaf_port}"])
@@ -131,8 +132,8 @@ async def site(tmp_path: Path, database_url: str | None, schema_prefix: str) -> 
         config_file=leaf_file,
         env={**os.environ, SEED_VARIABLE: seed},
     )
-    await leaf.start()
-
+    if database_url is not None:
+        on_postgresql(schema_prefix)
     common = {"database_url": database_url, "database_schema_prefix": schema_prefix}
     hub_settings = _settings(
         tmp_path, creds / "agencies.toml", nats_url=hub.url, sites=CUSTOMS, **common
@@ -140,19 +141,21 @@ async def site(tmp_path: Path, database_url: str | None, schema_prefix: str) -> 
     site_settings = _settings(
         tmp_path, creds / "agencies.toml", nats_url=leaf.url, hub_domain="hub", **common
     )
-    hub_bus, site_bus = Bus(hub_settings, CATALOGUE), Bus(site_settings, CATALOGUE)
+    buses: list[Bus] = []
     try:
-        await hub_bus.start([COORDINATOR])
-        await site_bus.start([CUSTOMS])
+        await hub.start()
+        await leaf.start()
+        hub_bus = await start_bus(hub_settings, [COORDINATOR])
+        buses.append(hub_bus)
+        site_bus = await start_bus(site_settings, [CUSTOMS])
+        buses.append(site_bus)
         backend = "postgresql" if database_url else "sqlite"
         yield Site(hub, leaf, leaf_file, hub_bus, site_bus, hub_settings, backend)
     finally:
-        await site_bus.stop()
-        await hub_bus.stop()
+        for running in reversed(buses):  # before their servers; start_bus fails a stuck one
+            await running.stop()
         await leaf.stop()
         await hub.stop()
-        if database_url is not None:
-            await drop_schemas(schema_prefix)
 
 
 async def _work_cases(customs: CustomsService, count: int) -> list[str]:

@@ -7,23 +7,21 @@ import pytest
 
 from services.runtime.identity import Settings
 from services.runtime.server import EmbeddedNatsServer, free_port
-from tests.conftest import REGISTRY, drop_schemas
+from tests.conftest import REGISTRY, on_postgresql
 
 
 @pytest.fixture
-async def scenario_settings(
-    tmp_path: Path, database_url: str | None, schema_prefix: str
-) -> AsyncIterator[Settings]:
+def scenario_settings(tmp_path: Path, database_url: str | None, schema_prefix: str) -> Settings:
     """Settings every process of a scenario shares (the NATS URL is given per process)."""
-    yield Settings(
+    if database_url is not None:
+        on_postgresql(schema_prefix)  # dropped once the scenario's processes are gone
+    return Settings(
         database_url=database_url,
         database_schema_prefix=schema_prefix,
         data_dir=tmp_path / "var",
         registry_path=REGISTRY,
         outbox_poll_seconds=0.5,
     )
-    if database_url is not None:
-        await drop_schemas(schema_prefix)
 
 
 @pytest.fixture
