@@ -5,6 +5,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
@@ -39,9 +40,11 @@ async def nats_server(
 ) -> AsyncIterator[EmbeddedNatsServer]:
     """One nats-server with JetStream for the whole run, on a free port, in a temp store."""
     server = EmbeddedNatsServer(tmp_path_factory.mktemp("nats"), port=free_port())
-    await server.start()
-    yield server
-    await server.stop()
+    try:
+        await server.start()
+        yield server
+    finally:
+        await server.stop()
 
 
 @pytest.fixture
@@ -96,21 +99,33 @@ def on_postgresql(prefix: str) -> None:
 
 
 @pytest.fixture
-def settings(
-    tmp_path: Path, fresh_streams: str, database_url: str | None, schema_prefix: str
-) -> Settings:
-    """Settings for one test's bus: its own streams, data dir and database namespace."""
+def database_settings(database_url: str | None, schema_prefix: str) -> dict[str, Any]:
+    """The database fields of :class:`Settings` for this test's backend and namespace.
+
+    For a test that builds its own settings (a secured server, TLS) and still runs on
+    both databases, as :func:`settings` does.
+    """
     if database_url is not None:
         on_postgresql(schema_prefix)
-    return Settings(
-        nats_url=fresh_streams,
-        database_url=database_url,
-        database_schema_prefix=schema_prefix,
+    return {
+        "database_url": database_url,
+        "database_schema_prefix": schema_prefix,
         # PostgreSQL: each service acts in its own role, which can write no other's schema
-        database_service_roles=database_url is not None,
-        data_dir=tmp_path / "var",
-        registry_path=REGISTRY,
-        outbox_poll_seconds=0.2,
+        "database_service_roles": database_url is not None,
+    }
+
+
+@pytest.fixture
+def settings(tmp_path: Path, fresh_streams: str, database_settings: dict[str, Any]) -> Settings:
+    """Settings for one test's bus: its own streams, data dir and database namespace."""
+    return Settings.model_validate(
+        {
+            "nats_url": fresh_streams,
+            "data_dir": tmp_path / "var",
+            "registry_path": REGISTRY,
+            "outbox_poll_seconds": 0.2,
+            **database_settings,
+        }
     )
 
 

@@ -31,8 +31,8 @@ async def secured(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sec
     out = tmp_path_factory.mktemp("nats-config")
     write_nats_config(REGISTRY, out)
     server = EmbeddedNatsServer(out / "store", port=free_port(), config_file=out / "nats.conf")
-    await server.start()
     try:
+        await server.start()
         yield SecuredServer(server, out)
     finally:
         await server.stop()

@@ -42,8 +42,8 @@ async def test_the_default_demo_runs_with_permissions_and_signed_traffic(tmp_pat
     # From outside: reopen the store and check every event against the effective registry.
     registry = load_registry(data_dir / "agencies.toml")
     server = EmbeddedNatsServer(data_dir / "nats", port=free_port(), config_file=config)
-    await server.start()
     try:
+        await server.start()
         hub = AgencyConnection("coordinator", seed_file=key_path(data_dir / "keys", "coordinator"))
         nc = await hub.connect(server.url, name="outside-verifier")
         try:

@@ -24,8 +24,8 @@ async def client(bus: Bus) -> AsyncIterator[httpx.AsyncClient]:
     server = HttpServer(
         build_http_app(bus.services, bus.metrics.registry), host="127.0.0.1", port=free_port()
     )
-    await server.start()
     try:
+        await server.start()
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
             yield http
     finally:

@@ -72,8 +72,8 @@ async def test_health_endpoints_report_every_service(bus: Bus) -> None:
         host="127.0.0.1",
         port=free_port(),
     )
-    await server.start()
     try:
+        await server.start()
         async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
             assert (await client.get("/gateway/ping")).json() == {"pong": "yes"}
             alive = await client.get("/healthz")
@@ -184,8 +184,8 @@ async def test_prometheus_scrapes_the_bus_and_every_query_works(
     server = HttpServer(
         build_http_app(bus.services, bus.metrics.registry), host="127.0.0.1", port=free_port()
     )
-    await server.start()
     try:
+        await server.start()
         async with running_prometheus(
             tmp_path / "prometheus",
             [f"127.0.0.1:{server.port}"],

@@ -36,10 +36,10 @@ async def secured(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Sec
     out = tmp_path_factory.mktemp("nats-config")
     write_nats_config(REGISTRY, out)
     server = EmbeddedNatsServer(out / "store", port=free_port(), config_file=out / "nats.conf")
-    await server.start()
     running = SecuredServer(server, out)
-    await provision_streams(server.url, connection=running.connection("coordinator"))
     try:
+        await server.start()
+        await provision_streams(server.url, connection=running.connection("coordinator"))
         yield running
     finally:
         await server.stop()

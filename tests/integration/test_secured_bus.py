@@ -6,6 +6,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
@@ -41,6 +42,8 @@ CUSTOMS = "customs-shanghai"
 REGULATOR = "amr-shanghai"
 AGENCIES = (COORDINATOR, CUSTOMS, REGULATOR)
 
+SettingsOf = Callable[..., Settings]
+
 
 def _settings(tmp_path: Path, **changes: object) -> Settings:
     values: dict[str, object] = {
@@ -52,9 +55,19 @@ def _settings(tmp_path: Path, **changes: object) -> Settings:
 
 
 @pytest.fixture
-async def secured_bus(tmp_path: Path, start_bus: StartBus) -> Bus:
+def settings_of(tmp_path: Path, database_settings: dict[str, Any]) -> SettingsOf:
+    """``_settings`` with ``changes``, on this test's database (SQLite or PostgreSQL)."""
+
+    def settings(**changes: object) -> Settings:
+        return _settings(tmp_path, **(database_settings | changes))
+
+    return settings
+
+
+@pytest.fixture
+async def secured_bus(settings_of: SettingsOf, start_bus: StartBus) -> Bus:
     """No IPBUS_NATS_URL: the bus embeds nats-server with the generated permissions."""
-    return await start_bus(_settings(tmp_path), AGENCIES)
+    return await start_bus(settings_of(), AGENCIES)
 
 
 def _case_opened(key: AgencyKey, *, made: datetime | None = None) -> Envelope:
@@ -140,7 +153,7 @@ def _write_registry(path: Path, current: str, previous: str | None) -> Path:
 
 @pytest.mark.timeout(180)
 async def test_a_rotated_key_is_honoured_during_the_grace_period_only(
-    tmp_path: Path, start_bus: StartBus
+    tmp_path: Path, settings_of: SettingsOf, start_bus: StartBus
 ) -> None:
     keys = tmp_path / "var" / "keys"
     keys.mkdir(parents=True)
@@ -150,7 +163,7 @@ async def test_a_rotated_key_is_honoured_during_the_grace_period_only(
     old, new = AgencyKey(old_seed.read_bytes()), AgencyKey(new_seed.read_bytes())
 
     grace = _write_registry(tmp_path / "grace.toml", new.public_key, old.public_key)
-    bus = await start_bus(_settings(tmp_path, registry_path=grace), AGENCIES)
+    bus = await start_bus(settings_of(registry_path=grace), AGENCIES)
     try:
         assert bus.registry.get(CUSTOMS).previous_public_key == old.public_key
         # A replica still on the old seed may still log in and its signatures still verify.
@@ -171,7 +184,7 @@ async def test_a_rotated_key_is_honoured_during_the_grace_period_only(
         await bus.stop()
 
     after = _write_registry(tmp_path / "after.toml", new.public_key, None)
-    bus = await start_bus(_settings(tmp_path, registry_path=after), AGENCIES)
+    bus = await start_bus(settings_of(registry_path=after), AGENCIES)
     try:
         assert bus.registry.get(CUSTOMS).previous_public_key is None
         with pytest.raises(NatsError):
@@ -198,7 +211,7 @@ async def test_a_rotated_key_is_honoured_during_the_grace_period_only(
 
 @pytest.mark.timeout(180)
 async def test_the_bus_runs_over_tls_with_a_ca_made_here(
-    tmp_path: Path, start_bus: StartBus
+    tmp_path: Path, settings_of: SettingsOf, start_bus: StartBus
 ) -> None:
     ca = trustme.CA()
     server_cert = ca.issue_cert("127.0.0.1", "localhost")
@@ -208,7 +221,7 @@ async def test_the_bus_runs_over_tls_with_a_ca_made_here(
     server_cert.cert_chain_pems[0].write_to_path(str(certs / "server.pem"))
     server_cert.private_key_pem.write_to_path(str(certs / "server-key.pem"))
 
-    plain = _settings(tmp_path)
+    plain = settings_of()
     prepare_registry(plain.registry_path, plain.keys_dir, plain.effective_registry_path)
     out = tmp_path / "nats-config"
     write_nats_config(
@@ -218,8 +231,8 @@ async def test_the_bus_runs_over_tls_with_a_ca_made_here(
     )
     assert "tls {" in (out / "nats.conf").read_text()
     server = EmbeddedNatsServer(out / "store", port=free_port(), config_file=out / "nats.conf")
-    await server.start()
     try:
+        await server.start()
         url = f"tls://127.0.0.1:{server.port}"
         with pytest.raises((NatsError, ssl.SSLError)):  # no trusted TLS: no connection
             await nats.connect(
@@ -229,7 +242,7 @@ async def test_the_bus_runs_over_tls_with_a_ca_made_here(
                 max_reconnect_attempts=0,
                 connect_timeout=2,
             )
-        settings = _settings(tmp_path, nats_url=url, nats_auth="nkey", nats_tls_ca=certs / "ca.pem")
+        settings = settings_of(nats_url=url, nats_auth="nkey", nats_tls_ca=certs / "ca.pem")
         bus = await start_bus(settings, AGENCIES)
         try:
             customs = await bus.connect(CUSTOMS, name="tls-customs")

@@ -12,7 +12,7 @@ from services.runtime.identity import Settings
 from services.runtime.law import load_policy, policy_section
 from services.runtime.server import EmbeddedNatsServer, free_port
 from services.sdk import provision_streams, stream_layout
-from tests.conftest import REPO
+from tests.conftest import DEPLOYED_POLICY, write_policy
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,7 @@ GIB = 1024**3
 async def test_the_streams_get_the_policys_limits_and_the_dlq_is_kept_longer(
     tmp_path: Path,
 ) -> None:
-    settings = Settings(policy_path=REPO / "deploy" / "policy.toml", data_dir=tmp_path)
+    settings = Settings(policy_path=DEPLOYED_POLICY, data_dir=tmp_path)
     policy = policy_section(load_policy(settings.policy_path), "streams", StreamRetention)
     async with EmbeddedNatsServer(tmp_path / "nats", port=free_port()) as server:
         await provision_streams(server.url, StreamLayout())  # as before: unlimited
@@ -43,7 +43,8 @@ async def test_the_streams_get_the_policys_limits_and_the_dlq_is_kept_longer(
 
 
 def test_a_policy_that_keeps_dead_letters_shorter_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "policy.toml"
-    path.write_text("[streams]\nevents_max_age_days = 30\ndead_letters_max_age_days = 7\n")
+    path = write_policy(
+        tmp_path, replace={"dead_letters_max_age_days = 180": "dead_letters_max_age_days = 7"}
+    )
     with pytest.raises(ConfigurationError, match="dead letters"):
         stream_layout(Settings(policy_path=path))

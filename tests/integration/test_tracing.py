@@ -19,10 +19,9 @@ from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralKind, ReferralState
 from services.cli.demo import _detention
 from services.customs.app import CustomsService
-from services.gateway import GatewayServer
 from services.runtime.bus import OutboxRecord
-from services.runtime.server import free_port
 from services.sdk import Bus, ReferralRecord
+from tests.integration.conftest import StartGateway
 from tests.integration.wire import wait_until
 
 pytestmark = pytest.mark.integration
@@ -103,22 +102,19 @@ def _issued(case_id: str, referral_id: str) -> dict[str, object]:
 
 @pytest.mark.timeout(90)
 async def test_one_referral_is_one_trace_from_the_gateway_call_to_the_recipients_ledger(
-    bus: Bus, spans: InMemorySpanExporter
+    bus: Bus, spans: InMemorySpanExporter, start_gateway: StartGateway
 ) -> None:
     customs = bus.services[CUSTOMS]
     assert isinstance(customs, CustomsService)
     async with customs.unit_of_work() as uow:
         case_id = (await customs.detain_goods(uow, _detention())).case_id
-    server = GatewayServer(customs, port=free_port())
-    await server.start()
+    server = await start_gateway(customs)
     referral_id = new_ulid()
-    try:
-        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
-            answer = await client.post("/events", json=_issued(case_id, referral_id))
-        assert answer.status_code == 202, answer.text
-        await _acknowledged(bus, referral_id)
-    finally:
-        await server.stop()
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        answer = await client.post("/events", json=_issued(case_id, referral_id))
+    assert answer.status_code == 202, answer.text
+    await _acknowledged(bus, referral_id)
+    await server.stop()
 
     [request] = [
         s

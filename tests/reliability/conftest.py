@@ -28,8 +28,8 @@ def scenario_settings(tmp_path: Path, database_url: str | None, schema_prefix: s
 async def own_nats(tmp_path: Path) -> AsyncIterator[EmbeddedNatsServer]:
     """A nats-server of this test alone: the scenario kills it."""
     server = EmbeddedNatsServer(tmp_path / "nats", port=free_port())
-    await server.start()
     try:
+        await server.start()
         yield server
     finally:
         await server.stop()

@@ -48,8 +48,8 @@ async def test_the_demo_survives_a_nats_server_kill_and_restart_mid_run(tmp_path
         assert bus.server.pid != pid
         restarted_after.append(len(lines))
 
-    await bus.start()
     try:
+        await bus.start()
         chaos = asyncio.create_task(crash_nats())
         await run_demo(bus, say, pace=0)
         await chaos  # it ran: the demo cannot finish before step 2
