@@ -1,5 +1,6 @@
 """Fixtures shared by every suite: a real nats-server from the wheel, real databases."""
 
+import asyncio
 import contextlib
 import os
 import uuid
@@ -45,6 +46,38 @@ async def nats_server(
         yield server
     finally:
         await server.stop()
+
+
+LEFT_RUNNING_GRACE_S = 2.0
+"""How long teardown waits for a task that is already ending before calling it left running."""
+
+
+@pytest.fixture
+async def nothing_left_running() -> AsyncIterator[None]:
+    """Fail a test that leaves a task of its own running once its fixtures are torn down.
+
+    Every test shares one event loop: a service, gateway or loop a test forgets to stop
+    would go on answering (or polling a dropped schema) during the tests after it. A
+    suite's conftest requests this from an autouse fixture, so it is set up before the
+    test's other function fixtures and torn down after them; whatever task appeared
+    meanwhile and still runs is listed, cancelled, and fails the test.
+    """
+    before = asyncio.all_tasks()
+    yield
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + LEFT_RUNNING_GRACE_S
+    while True:
+        this = asyncio.current_task()
+        left = [t for t in asyncio.all_tasks() - before if t is not this and not t.done()]
+        if not left or loop.time() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    if left:
+        names = sorted(f"{t.get_name()} ({t.get_coro()!r})" for t in left)
+        for task in left:
+            task.cancel()
+        await asyncio.wait(left, timeout=5)
+        pytest.fail(f"{len(left)} task(s) left running after the test: {'; '.join(names)}")
 
 
 @pytest.fixture

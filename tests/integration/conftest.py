@@ -20,39 +20,12 @@ from tests.conftest import write_policy
 
 pytestmark = pytest.mark.integration
 
-LEFT_RUNNING_GRACE_S = 2.0
-"""How long teardown waits for a task that is already ending before calling it left running."""
+AGENCIES = ("coordinator", "customs-shanghai", "amr-shanghai", "customs-guangdong")
 
 
 @pytest.fixture(autouse=True)
-async def nothing_left_running() -> AsyncIterator[None]:
-    """Fail a test that leaves a task of its own running once its fixtures are torn down.
-
-    Every test shares one event loop: a service, gateway or loop a test forgets to stop
-    would go on answering (or polling a dropped schema) during the tests after it. This
-    fixture is set up before the test's other function fixtures and so torn down after
-    them; whatever task appeared meanwhile and still runs is listed, cancelled, and fails
-    the test.
-    """
-    before = asyncio.all_tasks()
-    yield
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + LEFT_RUNNING_GRACE_S
-    while True:
-        this = asyncio.current_task()
-        left = [t for t in asyncio.all_tasks() - before if t is not this and not t.done()]
-        if not left or loop.time() > deadline:
-            break
-        await asyncio.sleep(0.05)
-    if left:
-        names = sorted(f"{t.get_name()} ({t.get_coro()!r})" for t in left)
-        for task in left:
-            task.cancel()
-        await asyncio.wait(left, timeout=5)
-        pytest.fail(f"{len(left)} task(s) left running after the test: {'; '.join(names)}")
-
-
-AGENCIES = ("coordinator", "customs-shanghai", "amr-shanghai", "customs-guangdong")
+def _nothing_left_running(nothing_left_running: None) -> None:
+    """Every integration test: see :func:`tests.conftest.nothing_left_running`."""
 
 
 class StartBus(Protocol):

@@ -10,6 +10,11 @@ from services.runtime.server import EmbeddedNatsServer, free_port
 from tests.conftest import REGISTRY, on_postgresql
 
 
+@pytest.fixture(autouse=True)
+def _nothing_left_running(nothing_left_running: None) -> None:
+    """Every reliability test: see :func:`tests.conftest.nothing_left_running`."""
+
+
 @pytest.fixture
 def scenario_settings(tmp_path: Path, database_url: str | None, schema_prefix: str) -> Settings:
     """Settings every process of a scenario shares (the NATS URL is given per process)."""

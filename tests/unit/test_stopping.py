@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 
 from services.cli.catalogue import CATALOGUE
 from services.runtime.identity import Settings
-from services.runtime.ops import cancel_and_wait
+from services.runtime.ops import PeriodicTask, cancel_and_wait
 from services.sdk import Bus, StopFailed, wiring
 
 
@@ -52,6 +53,23 @@ async def test_an_error_the_task_ended_with_is_raised() -> None:
     await asyncio.sleep(0)
     with pytest.raises(RuntimeError, match="broke while stopping"):
         await cancel_and_wait(task)
+
+
+async def test_a_loop_woken_as_it_is_stopped_stops() -> None:
+    """On 3.11, ``wait_for`` returns instead of raising when the cancellation of a stop
+    meets a wake-up (a commit), so a loop waiting on it went on running: the relay that
+    outlived its service."""
+    ran = asyncio.Event()
+
+    async def step() -> None:
+        ran.set()
+
+    loop = PeriodicTask(step, structlog.get_logger(), interval_s=60, name="woken-at-stop")
+    loop.start()
+    await ran.wait()
+    await asyncio.sleep(0)  # waiting for its next round
+    loop.wake()
+    await asyncio.wait_for(loop.stop(), 5)
 
 
 class _Stuck:

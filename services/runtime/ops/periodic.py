@@ -110,8 +110,11 @@ class PeriodicTask:
             if failed:
                 await asyncio.sleep(self.interval_s)
             else:
+                # asyncio.timeout, not wait_for: on 3.11 wait_for returns instead of raising
+                # when a stop's cancellation meets a wake-up, and the loop would run on
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.interval_s)
+                    async with asyncio.timeout(self.interval_s):
+                        await self._wake.wait()
             self._wake.clear()
 
     def _ended(self, task: asyncio.Task[None]) -> None:
