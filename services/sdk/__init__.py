@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from services.sdk.wiring import (
         Bus,
         ServiceCatalogue,
-        StopFailed,
         agency_connection,
         agency_database,
         bootstrap,
@@ -63,7 +62,6 @@ __all__ = [
     "ReferralRecord",
     "ServiceCatalogue",
     "ServiceContext",
-    "StopFailed",
     "UnitOfWork",
     "WarningDesk",
     "WarningRecord",
@@ -103,7 +101,6 @@ _EXPORTS = {
     "SUPERVISED_KINDS": "services.sdk.referral_linkage",
     "ServiceCatalogue": "services.sdk.wiring",
     "ServiceContext": "services.sdk.service",
-    "StopFailed": "services.sdk.wiring",
     "UnitOfWork": "services.sdk.service",
     "WarningDesk": "services.sdk.warning_desk",
     "WarningRecord": "services.sdk.warning_desk",

@@ -15,10 +15,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.types import ASGIApp
 
-from services.runtime.ops import cancel_and_wait
+from services.runtime.ops import StopFailed, cancel_and_wait
 from services.sdk.health import check_readiness, refresh_service_metrics
 from services.sdk.service import AgencyService
-from services.sdk.wiring import StopFailed
 
 __all__ = ["HTTP_STOP_TIMEOUT_S", "HttpServer", "build_http_app"]
 
@@ -102,12 +101,21 @@ class HttpServer:
 
     async def start(self) -> None:
         """Serve in the background; returns once the port is listening."""
-        self._task = asyncio.create_task(self._server.serve(), name=self._name)
+        self._task = asyncio.create_task(self._serve(), name=self._name)
         while not self._server.started:
             if self._task.done():
-                self._task.result()  # raises why it could not bind
+                task, self._task = self._task, None  # nothing left to stop
+                task.result()  # raises why it could not bind
                 raise RuntimeError(f"HTTP server on {self.url} stopped at start-up")
             await asyncio.sleep(0.02)
+
+    async def _serve(self) -> None:
+        """uvicorn calls ``sys.exit`` when it cannot bind; a ``SystemExit`` out of a task would
+        end the whole event loop (every service and test on it), so it becomes an error."""
+        try:
+            await self._server.serve()
+        except SystemExit as exc:
+            raise OSError(f"{self._name} could not serve on {self.url} (exit {exc.code})") from None
 
     async def stop(self) -> None:
         """Ask uvicorn to exit and wait for it.

@@ -25,7 +25,6 @@ This is the adapter SDK; docs/adapters.md walks through adding an agency with it
 """
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -82,6 +81,7 @@ from services.runtime.ops import (
     Logger,
     Outcome,
     PeriodicTask,
+    StopFailed,
     apply_span,
     batch_span,
     command_span,
@@ -446,15 +446,20 @@ class AgencyService:
     async def stop(self) -> None:
         if self._consumer is not None:
             await self._consumer.stop(STOP_TIMEOUT_S)
+        relay_stuck = False
         if self._relay is not None:
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._relay.stop(), STOP_TIMEOUT_S)
+            except TimeoutError:
+                relay_stuck = True  # the rest still stops; then the caller is told
         try:
             # in-flight query handlers finish first; one stuck must not hang shutdown
             await asyncio.wait_for(self.broker.stop(), STOP_TIMEOUT_S)
         except TimeoutError:
             self.log.warning("broker did not stop in time; closing anyway", after_s=STOP_TIMEOUT_S)
         await self.database.close()
+        if relay_stuck:
+            raise StopFailed(f"the outbox relay did not stop within {STOP_TIMEOUT_S:g} s")
         self.log.info("service stopped")
 
     # -- writing ----------------------------------------------------------------------

@@ -40,7 +40,7 @@ from services.runtime.identity import (
     server_list,
 )
 from services.runtime.law import RuleBook, load_policy, policy_section
-from services.runtime.ops import IpbusMetrics, get_logger
+from services.runtime.ops import IpbusMetrics, StopFailed, get_logger
 from services.runtime.privacy import load_pseudonym_key
 from services.runtime.server import OPERATOR, EmbeddedNatsServer, single_node_config
 from services.runtime.storage import Database, database_url_for
@@ -50,14 +50,9 @@ from services.sdk.service import AgencyService, ServiceContext
 SERVICE_STOP_TIMEOUT_S = 30.0
 
 
-class StopFailed(RuntimeError):
-    """A service of the bus did not stop (in time, or at all): something of it may leak."""
-
-
 __all__ = [
     "Bus",
     "ServiceCatalogue",
-    "StopFailed",
     "agency_connection",
     "agency_database",
     "bootstrap",

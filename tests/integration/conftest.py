@@ -13,9 +13,10 @@ from services.coordinator.store import CoordinatorTable
 from services.gateway import GatewayServer
 from services.runtime.bus import Clock
 from services.runtime.identity import Settings
+from services.runtime.ops import StopFailed
 from services.runtime.server import free_port
 from services.runtime.storage import Database, database_url_for, upgrade_schema
-from services.sdk import AgencyService, Bus, StopFailed
+from services.sdk import AgencyService, Bus
 from tests.conftest import write_policy
 
 pytestmark = pytest.mark.integration

@@ -7,11 +7,13 @@ from typing import Any
 
 import pytest
 import structlog
+from fastapi import FastAPI
 
 from services.cli.catalogue import CATALOGUE
 from services.runtime.identity import Settings
-from services.runtime.ops import PeriodicTask, cancel_and_wait
-from services.sdk import Bus, StopFailed, wiring
+from services.runtime.ops import PeriodicTask, StopFailed, cancel_and_wait
+from services.runtime.server import free_port
+from services.sdk import Bus, HttpServer, wiring
 
 
 async def test_cancel_and_wait_ends_the_task() -> None:
@@ -110,3 +112,17 @@ async def test_a_service_that_does_not_stop_fails_the_bus_stop_after_the_others_
         await bus.stop()
     assert other.stopped
     assert bus.services == {}
+
+
+async def test_a_port_taken_is_an_error_of_start_not_the_end_of_the_event_loop() -> None:
+    """uvicorn ``sys.exit``s when it cannot bind; out of a task that would end every service
+    and test on the loop (the CI run whose gateway lost its port to another socket)."""
+    first = HttpServer(FastAPI(), host="127.0.0.1", port=free_port(), name="first")
+    await first.start()
+    second = HttpServer(FastAPI(), host="127.0.0.1", port=first.port, name="second")
+    try:
+        with pytest.raises(OSError, match="second could not serve"):
+            await second.start()
+    finally:
+        await first.stop()
+    await second.stop()  # ended already: nothing to stop, nothing raised

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     )
     from services.runtime.ops.metrics import AgencyMetrics, IpbusMetrics, Outcome, metric_names
     from services.runtime.ops.periodic import PeriodicTask
-    from services.runtime.ops.tasks import cancel_and_wait
+    from services.runtime.ops.tasks import StopFailed, cancel_and_wait
     from services.runtime.ops.tracing import (
         OTLP_ENDPOINT_ENV,
         add_trace_ids,
@@ -42,6 +42,7 @@ __all__ = [
     "Logger",
     "Outcome",
     "PeriodicTask",
+    "StopFailed",
     "add_trace_ids",
     "apply_span",
     "batch_span",
@@ -69,6 +70,7 @@ _EXPORTS = {
     "apply_span": "services.runtime.ops.tracing",
     "batch_span": "services.runtime.ops.tracing",
     "cancel_and_wait": "services.runtime.ops.tasks",
+    "StopFailed": "services.runtime.ops.tasks",
     "command_span": "services.runtime.ops.tracing",
     "configure_logging": "services.runtime.ops.logging",
     "configure_tracing": "services.runtime.ops.tracing",

@@ -3,7 +3,11 @@
 import asyncio
 from typing import Any
 
-__all__ = ["cancel_and_wait"]
+__all__ = ["StopFailed", "cancel_and_wait"]
+
+
+class StopFailed(RuntimeError):
+    """Something did not stop (in time, or at all): part of it may leak."""
 
 
 async def cancel_and_wait(task: asyncio.Task[Any]) -> None:
