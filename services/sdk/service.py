@@ -30,7 +30,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from faststream.nats import NatsBroker
@@ -579,7 +579,7 @@ class AgencyService:
         if stored_at is not None and self.context.replay_window_s is not None:
             check_fresh(
                 event,
-                stored_on_clock(stored_at, self.clock.now(), datetime.now(UTC)),
+                stored_on_clock(stored_at, self.clock),
                 window_s=self.context.replay_window_s,
                 skew_s=self.context.clock_skew_s,
             )

@@ -102,7 +102,7 @@ def bootstrap(
         outbox_poll_seconds=settings.outbox_poll_seconds,
         broker_options=broker_options,
         metrics=metrics.for_agency(agency_id, service_cls.service_name) if metrics else None,
-        # a simulated clock moves the stream's stored times with it (replay.stored_on_clock)
+        # a simulated clock reads the stream's stored times on itself (bus.stored_on_clock)
         replay_window_s=settings.replay_window_s,
         clock_skew_s=settings.clock_skew_s,
         policy=policy,

@@ -9,6 +9,7 @@ from sqlmodel import col, select
 
 from contracts.envelope import RejectReason, encode_envelope, new_envelope
 from contracts.identifiers import new_ulid
+from contracts.subjects import DLQ_STREAM
 from services.coordinator.cases.store import TimelineRecord
 from services.runtime.bus import DLQ_REASON_HEADER, FixedClock
 from services.runtime.identity import AgencyKey, Settings, key_path, sign_envelope
@@ -59,3 +60,25 @@ async def test_an_event_stale_on_the_injected_clock_is_refused_as_replayed(
         await nc.close()
     reasons = [(m.headers or {}).get(DLQ_REASON_HEADER) for m in letters]
     assert reasons == [RejectReason.REPLAYED.value, RejectReason.REPLAYED.value]
+
+
+async def test_an_event_waiting_while_the_clock_moves_on_is_applied_not_refused(
+    settings: Settings, start_bus: StartBus
+) -> None:
+    """Stored fresh, read four business days later (the coordinator was down while a test
+    moved the clock): judged as of when it was stored. It was once dead-lettered as
+    ``replayed``, which made a receipt look missing and its deadline overdue."""
+    clock = FixedClock(START)
+    bus = await start_bus(settings, ["coordinator"], clock=clock)
+    await bus.services["coordinator"].stop()
+    body = _made_at(settings, clock.now())
+    nc = await bus.connect(CUSTOMS, name="sender")
+    try:
+        await publish(nc, to_coordinator(CUSTOMS, "case.opened"), body, msg_id=new_ulid())
+        clock.advance(timedelta(days=4))
+        await bus.start_service("coordinator")
+        event_id = json.loads(body)["id"]
+        await wait_until(lambda: _in_timeline(bus, event_id), what="the event in the timeline")
+        assert (await nc.jetstream().stream_info(DLQ_STREAM)).state.messages == 0
+    finally:
+        await nc.close()

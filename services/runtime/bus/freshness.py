@@ -15,21 +15,22 @@ A re-publication inside the window is absorbed by the inbox: the same content is
 from datetime import datetime, timedelta
 
 from contracts.envelope import EnvelopeRejected, Event, RejectReason
+from services.runtime.bus.clock import Clock
 
 __all__ = ["check_fresh", "stored_on_clock"]
 
 
-def stored_on_clock(stored_at: datetime, clock_now: datetime, wall_now: datetime) -> datetime:
+def stored_on_clock(stored_at: datetime, clock: Clock) -> datetime:
     """When the stream stored an event, read on the service's clock.
 
     JetStream stamps a message with wall time; an event's ``time`` is the sender's clock.
     On the wall clock (production) the two agree and ``stored_at`` is returned as it is;
-    under a simulated clock (tests, the demo's fast-forward) the stored time is moved by the
-    same offset as the clock, so the freshness check keeps comparing like with like
-    instead of being switched off: an event is judged by its age when stored, which is
-    ``wall_now - stored_at`` before the clock's ``now``.
+    under a simulated clock (tests) it is what that clock read at that wall time, so the
+    freshness check keeps comparing like with like instead of being switched off — and an
+    event stored before the clock was moved forward is still judged as of when it was
+    stored, however long it waited for its consumer.
     """
-    return stored_at + (clock_now - wall_now)
+    return clock.read_at(stored_at)
 
 
 def check_fresh(event: Event, stored_at: datetime, *, window_s: float, skew_s: float) -> None:
