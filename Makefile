@@ -21,11 +21,12 @@ up: $(BIN)/ipbus
 	$(BIN)/ipbus up
 
 ## test: install with test extras, check the house rules, run every suite
-## (with Node >= 20, the TypeScript gateway-client smoke too: tools/gateway-client)
+## (with Node >= 20, the TypeScript gateway-client smoke too: tools/gateway-client);
+## two pytest-xdist workers: most tests wait on a real server, so two share two cores well
 NODE_MAJOR := $(shell node --version 2>/dev/null | sed -E 's/^v([0-9]+).*/\1/')
 GATEWAY_CLIENT := $(if $(shell [ "$(NODE_MAJOR)" -ge 20 ] 2>/dev/null && echo yes),tools/gateway-client/node_modules)
 test: lint $(GATEWAY_CLIENT)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --durations=15
 
 lint: $(BIN)/ipbus tools/asyncapi/node_modules
 	$(BIN)/ruff check .
