@@ -124,3 +124,26 @@ async def test_stop_does_not_swallow_the_callers_own_cancellation() -> None:
     release.set()
     with pytest.raises(asyncio.CancelledError):
         await stopping
+
+
+@pytest.mark.timeout(10)
+async def test_a_round_that_swallows_its_cancellation_still_ends_the_loop_at_stop() -> None:
+    """What Python 3.11's ``wait_for`` does when a PubAck and the stop arrive together: the
+    cancellation is lost inside the round. The loop must still end at the round's end, not
+    run on (it once kept relaying an outbox into a dropped schema after its service stopped)."""
+    started, rounds = asyncio.Event(), 0
+
+    async def step() -> None:
+        nonlocal rounds
+        rounds += 1
+        started.set()
+        try:
+            await asyncio.sleep(0.2)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.05)  # swallowed, as wait_for may, and the round finishes
+
+    loop = PeriodicTask(step, _logger(_Log()), interval_s=0.01, name="relay")
+    loop.start()
+    await started.wait()
+    await asyncio.wait_for(loop.stop(), 2)  # it used to loop forever: a new round each 10 ms
+    assert rounds == 1

@@ -31,6 +31,10 @@ class PeriodicTask:
     ``before_first`` runs once before the first round (e.g. wait for a backlog to be read);
     it may call :meth:`beat` while it waits. A failed round waits the full interval before
     the next, whatever wakes it, so an outage does not turn into a hot loop.
+
+    :meth:`stop` cancels the loop *and* tells it to stop: on Python 3.11 a cancellation
+    that meets a finishing ``asyncio.wait_for`` (inside nats-py's request, a driver) is
+    swallowed, and a loop relying on the cancellation alone ran on past its service's stop.
     """
 
     def __init__(
@@ -51,6 +55,7 @@ class PeriodicTask:
         self._before_first = before_first
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._stopping = False
         self._last_beat: float | None = None
         """``time.monotonic()`` of the last beat; None until started."""
 
@@ -62,6 +67,7 @@ class PeriodicTask:
         if self._metrics is not None:
             self._metrics.loop_interval(self.name, self.interval_s)
         self.beat()
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name=self.name)
         self._task.add_done_callback(self._ended)
 
@@ -92,12 +98,14 @@ class PeriodicTask:
         task, self._task = self._task, None
         if task is None:
             return
+        self._stopping = True  # seen at the end of the round, if the cancellation is lost
+        self._wake.set()
         await cancel_and_wait(task)
 
     async def _run(self) -> None:
         if self._before_first is not None:
             await self._before_first()
-        while True:
+        while not self._stopping:
             failed = False
             try:
                 await self._step()
@@ -107,6 +115,8 @@ class PeriodicTask:
                 if self._metrics is not None:
                     self._metrics.loop_failed(self.name)
             self.beat()
+            if self._stopping:
+                return
             if failed:
                 await asyncio.sleep(self.interval_s)
             else:
