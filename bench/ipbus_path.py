@@ -2,8 +2,9 @@
 
 The coordinator runs as its own process (``ipbus run coordinator``), as a deployment runs
 it: validation, signature verification, inbox, case file, timeline and audit writes all
-happen, and every applied event is logged at INFO. The adapter (customs, the real
-:class:`CustomsService`: unit of work, outbox, relay) runs in this process.
+happen, and every applied batch is logged at INFO (one line naming its events). The
+adapter (customs, the real :class:`CustomsService`: unit of work, outbox, relay) runs in
+this process.
 """
 
 import asyncio

@@ -591,19 +591,39 @@ class AgencyService:
             async with self.database.transaction() as session:
                 units = await self.applier.apply(session, events)
         outcomes: list[Outcome] = []
-        emitted = False
+        applied: list[Event] = []
+        emitted = 0
         for event, uow in zip(events, units, strict=True):
             if uow is None:
                 self._event_log(event).info("already applied; acknowledging redelivery")
                 outcomes.append("duplicate")
                 continue
             uow.committed()
-            emitted = emitted or bool(uow.emitted)
-            self._event_log(event).info("applied", emitted=len(uow.emitted))
+            emitted += len(uow.emitted)
+            self._event_log(event).debug("applied", emitted=len(uow.emitted))
+            applied.append(event)
             outcomes.append("applied")
+        self._log_applied(applied, emitted)
         if emitted and self._relay is not None:
             self._relay.wake()
         return outcomes
+
+    def _log_applied(self, applied: list[Event], emitted: int) -> None:
+        """One INFO line per batch (a line per event costs a fifth of the coordinator's
+        time at load); every event's ids are in it, each event's own line is at DEBUG."""
+        if len(applied) == 1:
+            self._event_log(applied[0]).info("applied", emitted=emitted)
+        elif applied:
+            self.log.info(
+                "applied",
+                events=len(applied),
+                emitted=emitted,
+                event_ids=[e.id for e in applied],
+                case_ids=list(dict.fromkeys(e.case_id for e in applied)),
+                trace_ids=[
+                    t for t in dict.fromkeys(event_fields(e)["trace_id"] for e in applied) if t
+                ],
+            )
 
     async def _on_exhausted(self, advisory_msg: Msg) -> None:
         """A consumer of ``IPBUS`` gave up on a message: dead-letter it, never drop it."""
