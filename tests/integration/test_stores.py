@@ -166,11 +166,8 @@ class _StalledJetStream(FakeJetStream):
         self.entered = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def publish_async(self, *args: Any, **kwargs: Any) -> Any:
+    async def publish(self, *args: Any, **kwargs: Any) -> Any:
         self.entered.set()
-        return asyncio.ensure_future(self._acked(*args, **kwargs))
-
-    async def _acked(self, *args: Any, **kwargs: Any) -> Any:
         await self.release.wait()
         return await super().publish(*args, **kwargs)
 

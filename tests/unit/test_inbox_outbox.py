@@ -239,14 +239,3 @@ async def test_a_failed_publish_stops_the_batch_there_and_is_retried_with_the_ro
     assert [p.headers["Nats-Msg-Id"] for p in retry.published] == [e.id for e in envelopes[1:]]
     assert [row.duplicate for row in await rows(db)] == [False, False, True]
     assert await unsent(db) == 0
-
-
-async def test_an_ack_that_does_not_come_in_time_is_a_passing_fault(db: Database) -> None:
-    await queue(db, outgoing(2))
-    slow = FakeJetStream(delay_s=5.0)
-    outbox_relay = OutboxRelay(db, slow, FixedClock(T0), structlog.get_logger(), ack_timeout_s=0.05)  # type: ignore[arg-type]
-
-    with pytest.raises(TimeoutError):
-        await outbox_relay.relay_once()
-
-    assert await unsent(db) == 2

@@ -15,7 +15,9 @@ stream) must not block the rows behind it: it is set aside on ``IPBUS_DLQ`` (con
 ``outbox``, reason ``unpublishable``) and marked sent with no stream sequence. A passing
 fault (NATS down, a timeout) stops the batch at the first row it hits: the rows acked
 before it are marked sent, it and the rows after it are published again next round, and
-those already stored are JetStream duplicates.
+those already stored are JetStream duplicates. Only a fault that spares the rows behind
+the one it hits (a replicated stream changing leader between them) lets them overtake it
+in the stream; the relay logs it.
 """
 
 import asyncio
@@ -110,7 +112,6 @@ class OutboxRelay:
         dead_letter_as: str = OUTBOX_CONSUMER,
         on_published: Callable[[int], None] | None = None,
         metrics: AgencyMetrics | None = None,
-        ack_timeout_s: float = 5.0,
     ) -> None:
         self._database = database
         self._js = js
@@ -119,7 +120,6 @@ class OutboxRelay:
         self._batch = batch
         self._dead_letter_as = dead_letter_as
         self._on_published = on_published
-        self._ack_timeout_s = ack_timeout_s
         self._loop = PeriodicTask(
             self._drain,
             log,
@@ -184,27 +184,20 @@ class OutboxRelay:
         published: dict[int, tuple[bool | None, int | None]],
     ) -> Exception | None:
         """Send ``rows`` in order, then record their acks in order up to the first passing
-        fault, which is returned; ``published`` gets the rows that are done with."""
-        sent: list[tuple[OutboxRecord, int, asyncio.Future[PubAck]]] = []
-        fault: Exception | None = None
+        fault, which is returned; ``published`` gets the rows that are done with.
+
+        Each row's publish is a task, and tasks first run in the order they were made:
+        each puts its message on the connection before it first waits, for its ack.
+        """
+        started = publish_started()
+        sending = [asyncio.create_task(self._send(row)) for row in rows]
         try:
-            for row in rows:  # no ack is awaited here, so nothing is sent out of order
-                started = publish_started()
-                try:
-                    ack = await self._send(row)
-                except MaxPayloadError as exc:
-                    ack = _failed(exc)
-                except Exception as exc:  # not sent: this row and those after it wait
-                    fault = exc
-                    break
-                sent.append((row, started, ack))
-            if sent:
-                await asyncio.wait([ack for _, _, ack in sent], timeout=self._ack_timeout_s)
+            await asyncio.wait(sending)  # each publish times out on its own
         finally:
-            for _, _, ack in sent:
-                ack.cancel()  # an ack that has not come frees its place in nats-py's pending
-        outcomes = [_outcome(ack) for _, _, ack in sent]  # every error read: none left unseen
-        for (row, started, _), outcome in zip(sent, outcomes, strict=True):
+            for publish in sending:
+                publish.cancel()  # only when the relay itself is cancelled meanwhile
+        outcomes = [_outcome(publish) for publish in sending]  # every error read
+        for index, (row, outcome) in enumerate(zip(rows, outcomes, strict=True)):
             assert row.seq is not None
             if isinstance(outcome, REFUSED_FOR_GOOD):
                 try:
@@ -213,29 +206,42 @@ class OutboxRelay:
                     return exc
                 published[row.seq] = (None, None)  # stream_seq empty: not on IPBUS
             elif isinstance(outcome, Exception):
+                self._check_not_overtaken(row, outcomes[index + 1 :])
                 return outcome
             else:
                 published[row.seq] = (bool(outcome.duplicate), outcome.seq)
                 record_publish(row.subject, row.body, started, stream_seq=outcome.seq)
-        return fault
+        return None
 
-    async def _send(self, row: OutboxRecord) -> asyncio.Future[PubAck]:
-        """Hand ``row`` to the connection; the future is its ack.
-
-        The two errors nats-py's ``publish_async`` can raise once it has taken a place in
-        its pending count (and would never give back) are ruled out first.
-        """
+    async def _send(self, row: OutboxRecord) -> PubAck:
         connection: Client = self._js._nc  # the context's connection; nats-py has no getter
         if not connection.is_connected:
+            # nats-py would buffer it for after a reconnect, or refuse it once its buffer is
+            # full, and then take a smaller row behind it: out of outbox order
             raise ConnectionClosedError if connection.is_closed else ConnectionReconnectingError
-        if len(row.body) > connection.max_payload:
-            raise MaxPayloadError
-        return await self._js.publish_async(
+        return await self._js.publish(
             row.subject,
             row.body,
             stream=EVENT_STREAM,
             headers={"Nats-Msg-Id": row.event_id, "Content-Type": CONTENT_TYPE},
         )
+
+    def _check_not_overtaken(
+        self, failed: OutboxRecord, after: Sequence[PubAck | Exception]
+    ) -> None:
+        """Say so if rows behind a failed one were stored before it, out of outbox order.
+
+        A fault that hits one message and spares those behind it on the same connection
+        (a replicated stream between two leaders) is the one case pipelining cannot keep
+        in order: they are already in the stream, and the failed row follows them.
+        """
+        overtaking = sum(1 for ack in after if not isinstance(ack, Exception) and not ack.duplicate)
+        if overtaking:
+            self._log.error(
+                "outbox row overtaken in the stream",
+                event_id=failed.event_id,
+                overtaking=overtaking,
+            )
 
     async def _mark_sent(self, published: dict[int, tuple[bool | None, int | None]]) -> None:
         if not published:
@@ -297,17 +303,11 @@ def _pipelines(rows: Sequence[OutboxRecord]) -> Iterator[list[OutboxRecord]]:
         yield run
 
 
-def _failed(exc: Exception) -> asyncio.Future[PubAck]:
-    ack: asyncio.Future[PubAck] = asyncio.get_running_loop().create_future()
-    ack.set_exception(exc)
-    return ack
-
-
-def _outcome(ack: asyncio.Future[PubAck]) -> PubAck | Exception:
-    """The ack, or why there is none: an ack cancelled unanswered timed out."""
-    if ack.cancelled():
+def _outcome(publish: asyncio.Task[PubAck]) -> PubAck | Exception:
+    """The ack, or why there is none (a publish cancelled unanswered timed out)."""
+    if publish.cancelled():
         return TimeoutError()
     try:
-        return ack.result()
+        return publish.result()
     except Exception as exc:
         return exc
