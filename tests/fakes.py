@@ -23,7 +23,14 @@ class Published:
 
 
 class FakeJetStream:
-    """Records publishes; can fail on the n-th call and report chosen ids as duplicates."""
+    """Records publishes; can fail on the n-th call and report chosen ids as duplicates.
+
+    As on nats-py, a message is sent when ``publish`` is called, in call order, and its
+    ack (or error) comes later; the relay reads the connection's state through ``_nc``,
+    as on a real ``JetStreamContext``."""
+
+    is_connected = True
+    is_closed = False
 
     def __init__(
         self,
@@ -37,6 +44,7 @@ class FakeJetStream:
         self._fail_on_call = fail_on_call
         self._duplicates = duplicates
         self._delay_s = delay_s
+        self._nc = self
 
     async def publish(
         self,
@@ -46,10 +54,15 @@ class FakeJetStream:
         headers: dict[str, str] | None = None,
     ) -> PubAck:
         self.calls += 1
+        failed = self.calls == self._fail_on_call
+        if not failed:
+            self.published.append(Published(subject, payload, stream, dict(headers or {})))
+        ack = PubAck(
+            seq=100 + self.calls,
+            duplicate=(headers or {}).get("Nats-Msg-Id", "") in self._duplicates,
+        )
         if self._delay_s:
             await asyncio.sleep(self._delay_s)
-        if self.calls == self._fail_on_call:
+        if failed:
             raise Boom("nats: timeout")
-        self.published.append(Published(subject, payload, stream, dict(headers or {})))
-        msg_id = (headers or {}).get("Nats-Msg-Id", "")
-        return PubAck(seq=100 + self.calls, duplicate=msg_id in self._duplicates)
+        return ack

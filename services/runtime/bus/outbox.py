@@ -8,17 +8,31 @@ Several replicas may relay the same outbox: each publishes the oldest unsent row
 order, so the stream keeps the outbox's order, and a row both publish is a JetStream
 duplicate. No transaction stays open across a publish.
 
-A row JetStream refuses for good (too large, rejected by the stream) must not block the
-rows behind it: it is set aside on ``IPBUS_DLQ`` (consumer ``outbox``, reason
-``unpublishable``) and marked sent with no stream sequence. Passing faults (NATS down,
-timeouts) stop the batch instead, to be retried whole.
+Rows are pipelined: a batch is sent in outbox order on the one connection (JetStream
+stores one connection's messages in the order sent) before any ack is awaited, then the
+acks are read in order. A row JetStream refuses for good (too large, rejected by the
+stream) must not block the rows behind it: it is set aside on ``IPBUS_DLQ`` (consumer
+``outbox``, reason ``unpublishable``) and marked sent with no stream sequence. A passing
+fault (NATS down, a timeout) stops the batch at the first row it hits: the rows acked
+before it are marked sent, it and the rows after it are published again next round, and
+those already stored are JetStream duplicates. Only a fault that spares the rows behind
+the one it hits (a replicated stream changing leader between them) lets them overtake it
+in the stream; the relay logs it.
 """
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 
-from nats.errors import MaxPayloadError
+from nats.aio.client import Client
+from nats.errors import (
+    ConnectionClosedError,
+    ConnectionReconnectingError,
+    MaxPayloadError,
+    TimeoutError,
+)
 from nats.js import JetStreamContext
+from nats.js.api import PubAck
 from nats.js.errors import BadRequestError
 from sqlalchemy import func
 from sqlmodel import Field, col, select
@@ -42,6 +56,10 @@ relay dead-letters under its own consumer name instead, the only DLQ subject it 
 on under permissions (``ipbus.dlq.agency-X.>``)."""
 REFUSED_FOR_GOOD = (MaxPayloadError, BadRequestError)
 LETTER_BODY_LIMIT = 512 * 1024
+PIPELINE_BYTES = 1024 * 1024
+"""Most bytes sent before their acks are awaited: under nats-py's 2 MiB pending buffer, so a
+pipeline reaches the socket in one write and is never split around a reconnect, which could
+resend its tail ahead of a lost head and so out of outbox order."""
 
 
 class OutboxRecord(RuntimeTable, table=True):
@@ -136,8 +154,8 @@ class OutboxRelay:
         is slow or gone would block every other writer of the schema, and its teardown):
         read the oldest unsent rows, publish them in order, mark those published. A crash
         or NATS fault between publish and mark re-publishes them, which JetStream drops
-        as duplicates (a passing fault leaves the whole batch to be retried, as before);
-        rows another replica marked meanwhile are left as it marked them.
+        as duplicates (a passing fault is raised once the rows acked before it are
+        marked); rows another replica marked meanwhile are left as it marked them.
         """
         async with self._database.transaction() as session:
             rows = (
@@ -149,26 +167,81 @@ class OutboxRelay:
                 )
             ).all()
         published: dict[int, tuple[bool | None, int | None]] = {}
-        for row in rows:
-            assert row.seq is not None
-            started = publish_started()
-            try:
-                ack = await self._js.publish(
-                    row.subject,
-                    row.body,
-                    stream=EVENT_STREAM,
-                    headers={"Nats-Msg-Id": row.event_id, "Content-Type": CONTENT_TYPE},
-                )
-            except REFUSED_FOR_GOOD as exc:
-                await self._set_aside(row, exc)
-                published[row.seq] = (None, None)  # stream_seq empty: not on IPBUS
-                continue
-            published[row.seq] = (bool(ack.duplicate), ack.seq)
-            record_publish(row.subject, row.body, started, stream_seq=ack.seq)  # its trace
+        fault = None
+        for pipeline in _pipelines(rows):
+            if fault := await self._publish(pipeline, published):
+                break
         await self._mark_sent(published)
         if published and self._on_published is not None:
             self._on_published(len(published))  # after commit: these rows really are sent
+        if fault is not None:
+            raise fault
         return len(published)
+
+    async def _publish(
+        self,
+        rows: Sequence[OutboxRecord],
+        published: dict[int, tuple[bool | None, int | None]],
+    ) -> Exception | None:
+        """Send ``rows`` in order, then record their acks in order up to the first passing
+        fault, which is returned; ``published`` gets the rows that are done with.
+
+        Each row's publish is a task, and tasks first run in the order they were made:
+        each puts its message on the connection before it first waits, for its ack.
+        """
+        started = publish_started()
+        sending = [asyncio.create_task(self._send(row)) for row in rows]
+        try:
+            await asyncio.wait(sending)  # each publish times out on its own
+        finally:
+            for publish in sending:
+                publish.cancel()  # only when the relay itself is cancelled meanwhile
+        outcomes = [_outcome(publish) for publish in sending]  # every error read
+        for index, (row, outcome) in enumerate(zip(rows, outcomes, strict=True)):
+            assert row.seq is not None
+            if isinstance(outcome, REFUSED_FOR_GOOD):
+                try:
+                    await self._set_aside(row, outcome)
+                except Exception as exc:
+                    return exc
+                published[row.seq] = (None, None)  # stream_seq empty: not on IPBUS
+            elif isinstance(outcome, Exception):
+                self._check_not_overtaken(row, outcomes[index + 1 :])
+                return outcome
+            else:
+                published[row.seq] = (bool(outcome.duplicate), outcome.seq)
+                record_publish(row.subject, row.body, started, stream_seq=outcome.seq)
+        return None
+
+    async def _send(self, row: OutboxRecord) -> PubAck:
+        connection: Client = self._js._nc  # the context's connection; nats-py has no getter
+        if not connection.is_connected:
+            # nats-py would buffer it for after a reconnect, or refuse it once its buffer is
+            # full, and then take a smaller row behind it: out of outbox order
+            raise ConnectionClosedError if connection.is_closed else ConnectionReconnectingError
+        return await self._js.publish(
+            row.subject,
+            row.body,
+            stream=EVENT_STREAM,
+            headers={"Nats-Msg-Id": row.event_id, "Content-Type": CONTENT_TYPE},
+        )
+
+    def _check_not_overtaken(
+        self, failed: OutboxRecord, after: Sequence[PubAck | Exception]
+    ) -> None:
+        """Say so if rows behind a failed one were stored before it, out of outbox order.
+
+        A fault that hits one message and spares those behind it on the same connection
+        (a replicated stream between two leaders) is the one case pipelining cannot keep
+        in order: they are already in the stream, and the failed row follows them.
+        """
+        overtaking = sum(1 for ack in after if not isinstance(ack, Exception) and not ack.duplicate)
+        if overtaking:
+            self._log.error(
+                "outbox row overtaken in the stream",
+                event_id=failed.event_id,
+                overtaking=overtaking,
+            )
 
     async def _mark_sent(self, published: dict[int, tuple[bool | None, int | None]]) -> None:
         if not published:
@@ -214,3 +287,27 @@ class OutboxRelay:
                 ),
             },
         )
+
+
+def _pipelines(rows: Sequence[OutboxRecord]) -> Iterator[list[OutboxRecord]]:
+    """``rows`` in order, cut into runs of at most :data:`PIPELINE_BYTES` (at least one row)."""
+    run: list[OutboxRecord] = []
+    size = 0
+    for row in rows:
+        if run and size + len(row.body) > PIPELINE_BYTES:
+            yield run
+            run, size = [], 0
+        run.append(row)
+        size += len(row.body)
+    if run:
+        yield run
+
+
+def _outcome(publish: asyncio.Task[PubAck]) -> PubAck | Exception:
+    """The ack, or why there is none (a publish cancelled unanswered timed out)."""
+    if publish.cancelled():
+        return TimeoutError()
+    try:
+        return publish.result()
+    except Exception as exc:
+        return exc
