@@ -9,6 +9,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -80,8 +81,26 @@ def _to_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-UtcDatetime = Annotated[AwareDatetime, AfterValidator(_to_utc)]
-"""A timestamp that must carry an offset; normalised to UTC (RFC 3339 on the wire)."""
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?$")
+"""Date and time as text; the offset is optional here so that its absence is reported by
+``AwareDatetime`` as what it is (no timezone), not as a malformed timestamp."""
+
+
+def _rfc3339_text(value: object) -> object:
+    """On the wire a timestamp is RFC 3339 text (DESIGN §3): pydantic alone would also take
+    a Unix number, or digits in a string, and guess which epoch unit the sender meant."""
+    if isinstance(value, datetime):
+        return value  # built in code, not read from the wire
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise PydanticCustomError(
+            "rfc3339",
+            "must be an RFC 3339 date and time with a timezone offset, like 2026-03-02T10:00:00Z",
+        )
+    return value
+
+
+UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_to_utc)]
+"""A timestamp that must carry an offset; normalised to UTC (RFC 3339 text on the wire)."""
 
 
 # --- Chinese registration identifiers ---------------------------------------------------------

@@ -126,6 +126,10 @@ for _ in range(40):
         ("subject", "../../etc", RejectReason.NOT_CLOUDEVENT),
         ("time", "10000-01-01T00:00:00Z", RejectReason.NOT_CLOUDEVENT),
         ("time", "yesterday", RejectReason.NOT_CLOUDEVENT),
+        ("time", 1772416800, RejectReason.NOT_CLOUDEVENT),  # a Unix number: not RFC 3339
+        ("time", 1772416800.5, RejectReason.NOT_CLOUDEVENT),
+        ("time", "1772416800", RejectReason.NOT_CLOUDEVENT),  # digits pydantic would read
+        ("time", "2026-03-02", RejectReason.NOT_CLOUDEVENT),
         ("specversion", 1.0, RejectReason.NOT_CLOUDEVENT),
         ("data", [1, 2], RejectReason.NOT_CLOUDEVENT),
         ("data", None, RejectReason.NOT_CLOUDEVENT),
