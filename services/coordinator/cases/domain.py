@@ -9,10 +9,16 @@ from datetime import datetime
 from functools import singledispatch
 
 from contracts.base import Payload
-from contracts.cases import CaseClosed, CaseOpened, CaseStatus, CaseStatusChanged
+from contracts.cases import CaseCancelled, CaseClosed, CaseOpened, CaseStatus, CaseStatusChanged
 from contracts.customs import GoodsConfiscated, GoodsDetained, GoodsReleased
 from contracts.handover import ItemsHandedOver
-from contracts.judicial import ConfirmationIssued, JudgmentRendered
+from contracts.judicial import (
+    ConfirmationIssued,
+    JudgmentAppealed,
+    JudgmentFinal,
+    JudgmentRendered,
+    ProsecutionDeclined,
+)
 from contracts.linkage import (
     FilingNotified,
     ReconsiderationRequested,
@@ -214,6 +220,7 @@ def apply_event(case: CaseFile, facts: EventFacts) -> tuple[CaseFile, TimelineLi
             f"{facts.event_type} names case {named} but is filed under case {case.case_id}"
         )
     _check_refusal_report(case.referrals, facts)
+    _check_outcome(case, facts)
     referrals = _step_referrals(case.referrals, facts)
     parties = _enrolled(case, facts)
     local_ref = getattr(facts.payload, "local_ref", None)
@@ -232,7 +239,7 @@ def apply_event(case: CaseFile, facts: EventFacts) -> tuple[CaseFile, TimelineLi
     if isinstance(facts.payload, CaseOpened):
         opened = opened | {facts.sender}
     status = _status_after(case.status, facts.payload, kind)
-    if isinstance(facts.payload, CaseClosed):
+    if isinstance(facts.payload, CaseClosed | CaseCancelled):
         closed = closed | {facts.sender}
         if not opened <= closed:  # others still work their part: the shared status stays
             status = case.status
@@ -312,6 +319,33 @@ def _check_refusal_report(referrals: dict[str, CaseReferral], facts: EventFacts)
         )
 
 
+JUDGMENT_STANDS = frozenset({CaseStatus.JUDGED})
+"""Statuses in which a rendered judgment stands, to be appealed or to become final."""
+
+
+def _check_outcome(case: CaseFile, facts: EventFacts) -> None:
+    """Refuse an outcome the case's history does not allow.
+
+    Only an agency that opened (its part of) the case cancels it (``not_permitted``); an
+    appeal and a judgment's taking effect need a judgment on the case (status ``judged``:
+    a ``judgment.rendered``), else the step is out of order. The case file keeps no separate
+    record of a final judgment, so a second ``judgment.final`` is not told apart here.
+    """
+    payload = facts.payload
+    if isinstance(payload, CaseCancelled) and facts.sender not in case.opened:
+        raise NotPermitted(
+            f"only an agency that opened case {case.case_id} may cancel it, "
+            f"and {facts.sender} did not open it"
+        )
+    if isinstance(payload, JudgmentAppealed | JudgmentFinal) and (
+        case.status not in JUDGMENT_STANDS
+    ):
+        raise RefusedStep(
+            f"{facts.event_type} on case {case.case_id}, which is {case.status.value}: "
+            "no judgment has been rendered on it"
+        )
+
+
 def party_to_referral(referral: CaseReferral, agency_id: str) -> ReferralParty | None:
     """Which end of ``referral`` an agency is: sender, recipient, supervisor, or none."""
     if agency_id == referral.sender:
@@ -335,8 +369,14 @@ def _status_after(
     match payload:
         case CaseStatusChanged(status=status):
             return status
-        case CaseClosed():
+        case CaseClosed() | CaseCancelled():
             return CaseStatus.CLOSED
+        case JudgmentAppealed():
+            return CaseStatus.IN_TRIAL
+        case JudgmentFinal():
+            return CaseStatus.JUDGED
+        case ProsecutionDeclined():
+            return CaseStatus.DECLINED
         case ReferralIssued() | ReconsiderationRequested() | FilingNotified():
             return CaseStatus.REFERRED
         case ReferralAccepted() if kind in CRIMINAL_KINDS:
@@ -433,6 +473,29 @@ def _(p: ReferralOverdue) -> str:
 @summarize.register
 def _(p: JudgmentRendered) -> str:
     return f"judgment {p.court_ref}: {p.verdict}"
+
+
+@summarize.register
+def _(p: JudgmentAppealed) -> str:
+    challenge = "protested" if p.appealed_by == "procuratorate" else "appealed"
+    return f"judgment {p.court_ref} {challenge} by the {p.appealed_by.value}" + (
+        f" — {p.note}" if p.note else ""
+    )
+
+
+@summarize.register
+def _(p: JudgmentFinal) -> str:
+    return f"judgment {p.court_ref} is final" + (f": {p.verdict}" if p.verdict else "")
+
+
+@summarize.register
+def _(p: ProsecutionDeclined) -> str:
+    return f"prosecution declined ({p.decision_ref}): {p.grounds}"
+
+
+@summarize.register
+def _(p: CaseCancelled) -> str:
+    return f"cancelled {p.local_ref}: {p.reason}"
 
 
 @summarize.register
