@@ -17,6 +17,7 @@ from contracts.judicial import (
 from services.coordinator.cases.domain import (
     CaseFile,
     EventFacts,
+    JudgmentStage,
     NotAParty,
     NotPermitted,
     RefusedStep,
@@ -46,9 +47,17 @@ def facts(payload: Payload, sender: str, recipient: str = "coordinator") -> Even
     )
 
 
-def case_file(status: CaseStatus, *, opened: frozenset[str] = frozenset({AMR})) -> CaseFile:
+J = JudgmentStage
+
+
+def case_file(
+    status: CaseStatus,
+    *,
+    opened: frozenset[str] = frozenset({AMR}),
+    judgment: JudgmentStage | None = None,
+) -> CaseFile:
     parties: dict[str, str | None] = {AMR: "A-1", PSB: "P-1", PROCURATORATE: None, COURT: None}
-    return CaseFile(CASE_ID, status=status, parties=parties, opened=opened)
+    return CaseFile(CASE_ID, status=status, parties=parties, opened=opened, judgment=judgment)
 
 
 def rendered(court_ref: str = FIRST) -> JudgmentRendered:
@@ -79,11 +88,6 @@ def cancelled(local_ref: str = "A-1") -> CaseCancelled:
 @pytest.mark.parametrize(
     ("before", "payload", "sender", "after"),
     [
-        pytest.param(S.JUDGED, appealed(), COURT, S.IN_TRIAL, id="appealed-by-court"),
-        pytest.param(
-            S.JUDGED, appealed(AppealedBy.PROCURATORATE), PROCURATORATE, S.IN_TRIAL, id="protest"
-        ),
-        pytest.param(S.JUDGED, final(FIRST), COURT, S.JUDGED, id="final-without-appeal"),
         pytest.param(S.PROSECUTING, declined(), PROCURATORATE, S.DECLINED, id="not-prosecuted"),
         pytest.param(S.FILED, declined(), PROCURATORATE, S.DECLINED, id="declined-from-filed"),
         pytest.param(S.INVESTIGATING, cancelled(), AMR, S.CLOSED, id="cancelled-by-opener"),
@@ -99,27 +103,56 @@ def test_an_outcome_moves_the_shared_status(
     assert line.status_after is after
 
 
-def test_first_instance_appeal_second_instance_final_reads_judged_in_trial_judged() -> None:
+@pytest.mark.parametrize(
+    ("payload", "sender", "judgment", "after"),
+    [
+        pytest.param(appealed(), COURT, J.APPEALED, S.IN_TRIAL, id="appealed-by-court"),
+        pytest.param(
+            appealed(AppealedBy.PROCURATORATE), PROCURATORATE, J.APPEALED, S.IN_TRIAL, id="protest"
+        ),
+        pytest.param(final(FIRST), COURT, J.FINAL, S.JUDGED, id="final-without-appeal"),
+    ],
+)
+def test_a_rendered_judgment_is_appealed_or_becomes_final(
+    payload: Payload, sender: str, judgment: JudgmentStage, after: CaseStatus
+) -> None:
+    updated, line = apply_event(case_file(S.JUDGED, judgment=J.RENDERED), facts(payload, sender))
+
+    assert (updated.status, line.status_after, updated.judgment) == (after, after, judgment)
+
+
+@pytest.mark.parametrize(
+    "payloads",
+    [
+        pytest.param([rendered(FIRST), appealed(), final(SECOND)], id="second-instance-is-final"),
+        pytest.param(
+            [rendered(FIRST), appealed(), rendered(SECOND), final(SECOND)], id="second-rendered"
+        ),
+    ],
+)
+def test_first_instance_then_appeal_then_final(payloads: list[Payload]) -> None:
     case = case_file(S.IN_TRIAL)
     seen = []
-    for payload in (rendered(FIRST), appealed(), rendered(SECOND), final(SECOND)):
+    for payload in payloads:
         case, line = apply_event(case, facts(payload, COURT))
         seen.append(line.status_after)
 
-    assert seen == [S.JUDGED, S.IN_TRIAL, S.JUDGED, S.JUDGED]
+    assert seen[:2] == [S.JUDGED, S.IN_TRIAL]
+    assert seen[-1] is S.JUDGED
+    assert case.judgment is J.FINAL
 
 
 # --- refusals ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    "before", [S.OPEN, S.INVESTIGATING, S.FILED, S.PROSECUTING, S.IN_TRIAL, S.DECLINED, S.CLOSED]
+    "before", [S.OPEN, S.INVESTIGATING, S.FILED, S.PROSECUTING, S.IN_TRIAL, S.JUDGED, S.CLOSED]
 )
 @pytest.mark.parametrize("payload", [appealed(), final()], ids=["appealed", "final"])
 def test_no_appeal_and_no_final_judgment_without_a_judgment_on_the_case(
     before: CaseStatus, payload: Payload
 ) -> None:
-    case = case_file(before)
+    case = case_file(before)  # even "judged" by a status change: no judgment.rendered
 
     with pytest.raises(RefusedStep, match="no judgment has been rendered") as refused:
         apply_event(case, facts(payload, COURT))
@@ -128,10 +161,29 @@ def test_no_appeal_and_no_final_judgment_without_a_judgment_on_the_case(
     assert case.status is before
 
 
-def test_appealing_again_while_the_appeal_is_heard_is_out_of_order() -> None:
-    case, _ = apply_event(case_file(S.JUDGED), facts(appealed(), COURT))
+@pytest.mark.parametrize(
+    ("judgment", "payload"),
+    [
+        pytest.param(J.APPEALED, appealed(), id="appealed-twice"),
+        pytest.param(J.FINAL, appealed(), id="appealed-after-final"),
+        pytest.param(J.FINAL, final(), id="final-twice"),
+    ],
+)
+def test_an_appeal_or_final_judgment_out_of_order_is_refused(
+    judgment: JudgmentStage, payload: Payload
+) -> None:
+    case = case_file(S.JUDGED, judgment=judgment)
 
-    with pytest.raises(RefusedStep, match="in_trial"):
+    with pytest.raises(RefusedStep, match=f"its judgment is {judgment.value}"):
+        apply_event(case, facts(payload, COURT))
+
+
+def test_a_new_judgment_after_an_appeal_may_be_appealed_no_further_once_final() -> None:
+    case, _ = apply_event(case_file(S.IN_TRIAL), facts(rendered(FIRST), COURT))
+    case, _ = apply_event(case, facts(final(FIRST), COURT))
+
+    assert case.judgment is J.FINAL
+    with pytest.raises(RefusedStep):
         apply_event(case, facts(appealed(), COURT))
 
 
@@ -151,7 +203,7 @@ def test_a_stranger_cancelling_is_not_a_party() -> None:
 
 
 def test_outcomes_on_a_case_nobody_opened_are_not_a_party() -> None:
-    for payload, sender in ((declined(), PROCURATORATE), (cancelled(), AMR), (final(), COURT)):
+    for payload, sender in ((declined(), PROCURATORATE), (cancelled(), AMR), (appealed(), COURT)):
         with pytest.raises(NotAParty):
             apply_event(CaseFile(CASE_ID), facts(payload, sender))
 

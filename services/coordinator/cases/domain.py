@@ -6,7 +6,9 @@ and stores what comes back.
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from enum import StrEnum
 from functools import singledispatch
+from types import MappingProxyType
 
 from contracts.base import Payload
 from contracts.cases import CaseCancelled, CaseClosed, CaseOpened, CaseStatus, CaseStatusChanged
@@ -53,9 +55,11 @@ from contracts.subjects import COORDINATOR
 __all__ = [
     "COORDINATOR",
     "CRIMINAL_KINDS",
+    "JUDGMENT_TYPES",
     "CaseFile",
     "CaseReferral",
     "EventFacts",
+    "JudgmentStage",
     "NotAParty",
     "NotPermitted",
     "RefusedStep",
@@ -79,6 +83,24 @@ _NOT_STEPS = (
     ReferralRefused,
     ItemsHandedOver,  # a note on the referral (Decree 310 art. 12), not a step
 )
+
+
+class JudgmentStage(StrEnum):
+    """Where the case's judgment stands, after the last judgment event on it."""
+
+    RENDERED = "rendered"
+    APPEALED = "appealed"
+    FINAL = "final"
+
+
+JUDGMENT_TYPES: MappingProxyType[str, JudgmentStage] = MappingProxyType(
+    {
+        "judgment.rendered": JudgmentStage.RENDERED,
+        "judgment.appealed": JudgmentStage.APPEALED,
+        "judgment.final": JudgmentStage.FINAL,
+    }
+)
+"""Event type → the judgment stage it leaves the case in (read back from the timeline)."""
 
 
 class RefusedStep(ValueError):
@@ -157,6 +179,9 @@ class CaseFile:
     """Agencies that opened their own part of the case (``case.opened``)."""
     closed: frozenset[str] = frozenset()
     """Agencies that closed their part; the case is closed when every opener has."""
+    judgment: JudgmentStage | None = None
+    """The last judgment event's stage (None: no judgment yet); the store reads it back from
+    the timeline, so it needs no column of its own."""
 
 
 def case_id_of(subject: str | None, payload: Payload) -> str | None:
@@ -239,6 +264,7 @@ def apply_event(case: CaseFile, facts: EventFacts) -> tuple[CaseFile, TimelineLi
     if isinstance(facts.payload, CaseOpened):
         opened = opened | {facts.sender}
     status = _status_after(case.status, facts.payload, kind)
+    judgment = JUDGMENT_TYPES.get(facts.event_type, case.judgment)
     if isinstance(facts.payload, CaseClosed | CaseCancelled):
         closed = closed | {facts.sender}
         if not opened <= closed:  # others still work their part: the shared status stays
@@ -251,6 +277,7 @@ def apply_event(case: CaseFile, facts: EventFacts) -> tuple[CaseFile, TimelineLi
         referrals=referrals,
         opened=opened,
         closed=closed,
+        judgment=judgment,
     )
     line = TimelineLine(
         event_id=facts.event_id,
@@ -319,17 +346,22 @@ def _check_refusal_report(referrals: dict[str, CaseReferral], facts: EventFacts)
         )
 
 
-JUDGMENT_STANDS = frozenset({CaseStatus.JUDGED})
-"""Statuses in which a rendered judgment stands, to be appealed or to become final."""
+_JUDGMENT_BEFORE: MappingProxyType[str, frozenset[JudgmentStage]] = MappingProxyType(
+    {
+        "judgment.appealed": frozenset({JudgmentStage.RENDERED}),
+        "judgment.final": frozenset({JudgmentStage.RENDERED, JudgmentStage.APPEALED}),
+    }
+)
+"""What must stand for an appeal (a rendered judgment not yet challenged or final) and for a
+judgment to take effect (one rendered; or appealed, the second instance being final as it is
+given)."""
 
 
 def _check_outcome(case: CaseFile, facts: EventFacts) -> None:
     """Refuse an outcome the case's history does not allow.
 
     Only an agency that opened (its part of) the case cancels it (``not_permitted``); an
-    appeal and a judgment's taking effect need a judgment on the case (status ``judged``:
-    a ``judgment.rendered``), else the step is out of order. The case file keeps no separate
-    record of a final judgment, so a second ``judgment.final`` is not told apart here.
+    appeal or a judgment's taking effect out of order is a refused step.
     """
     payload = facts.payload
     if isinstance(payload, CaseCancelled) and facts.sender not in case.opened:
@@ -337,13 +369,14 @@ def _check_outcome(case: CaseFile, facts: EventFacts) -> None:
             f"only an agency that opened case {case.case_id} may cancel it, "
             f"and {facts.sender} did not open it"
         )
-    if isinstance(payload, JudgmentAppealed | JudgmentFinal) and (
-        case.status not in JUDGMENT_STANDS
-    ):
-        raise RefusedStep(
-            f"{facts.event_type} on case {case.case_id}, which is {case.status.value}: "
-            "no judgment has been rendered on it"
+    allowed = _JUDGMENT_BEFORE.get(facts.event_type)
+    if allowed is not None and case.judgment not in allowed:
+        stands = (
+            f"its judgment is {case.judgment.value}"
+            if case.judgment is not None
+            else "no judgment has been rendered on it"
         )
+        raise RefusedStep(f"{facts.event_type} on case {case.case_id}: {stands}")
 
 
 def party_to_referral(referral: CaseReferral, agency_id: str) -> ReferralParty | None:
