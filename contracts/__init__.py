@@ -22,6 +22,7 @@ from contracts.base import (
     Payload,
 )
 from contracts.cases import (
+    CaseCancelled,
     CaseClosed,
     CaseOpened,
     CaseStatus,
@@ -88,8 +89,12 @@ from contracts.identifiers import (
     new_ulid,
 )
 from contracts.judicial import (
+    AppealedBy,
     ConfirmationIssued,
+    JudgmentAppealed,
+    JudgmentFinal,
     JudgmentRendered,
+    ProsecutionDeclined,
 )
 from contracts.linkage import (
     FilingNotified,
@@ -208,6 +213,8 @@ __all__ = [
     "AgencyId",
     "AgencyInterests",
     "AgencyKind",
+    "AppealedBy",
+    "CaseCancelled",
     "CaseClosed",
     "CaseFindings",
     "CaseOpened",
@@ -240,6 +247,8 @@ __all__ = [
     "IpRight",
     "IpType",
     "ItemsHandedOver",
+    "JudgmentAppealed",
+    "JudgmentFinal",
     "JudgmentRendered",
     "JudicialRole",
     "LocalRef",
@@ -256,6 +265,7 @@ __all__ = [
     "PartyRole",
     "Payload",
     "PhoneNumber",
+    "ProsecutionDeclined",
     "Quantity",
     "ReconsiderationRequested",
     "ReferralAccepted",

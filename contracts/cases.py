@@ -23,6 +23,7 @@ from contracts.identifiers import (
 from contracts.oversight import CaseFindings
 
 __all__ = [
+    "CaseCancelled",
     "CaseClosed",
     "CaseOpened",
     "CaseStatus",
@@ -159,3 +160,16 @@ class CaseClosed(Payload):
 
     local_ref: LocalRef
     outcome: NonEmptyStr
+
+
+class CaseCancelled(Payload):
+    """The agency that opened the case withdraws it (撤销案件): its part ends without an outcome.
+
+    Only an agency that opened the case may cancel it; the coordinator refuses anyone else.
+    """
+
+    event_type: ClassVar[str] = "case.cancelled"
+
+    local_ref: LocalRef
+    reason: NonEmptyStr
+    cancelled_at: UtcDatetime

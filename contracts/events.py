@@ -8,10 +8,16 @@ import re
 from types import MappingProxyType
 
 from contracts.base import Payload
-from contracts.cases import CaseClosed, CaseOpened, CaseStatusChanged
+from contracts.cases import CaseCancelled, CaseClosed, CaseOpened, CaseStatusChanged
 from contracts.customs import GoodsConfiscated, GoodsDetained, GoodsReleased
 from contracts.handover import ItemsHandedOver
-from contracts.judicial import ConfirmationIssued, JudgmentRendered
+from contracts.judicial import (
+    ConfirmationIssued,
+    JudgmentAppealed,
+    JudgmentFinal,
+    JudgmentRendered,
+    ProsecutionDeclined,
+)
 from contracts.linkage import (
     FilingNotified,
     ReconsiderationRequested,
@@ -59,6 +65,7 @@ _ALL: tuple[type[Payload], ...] = (
     CaseOpened,
     CaseStatusChanged,
     CaseClosed,
+    CaseCancelled,
     ReferralIssued,
     ReferralAcknowledged,
     ReferralAccepted,
@@ -87,6 +94,9 @@ _ALL: tuple[type[Payload], ...] = (
     GoodsConfiscated,
     JudgmentRendered,
     ConfirmationIssued,
+    JudgmentAppealed,
+    JudgmentFinal,
+    ProsecutionDeclined,
     OversightFlagged,
     OversightSuggested,
     OversightAnswered,

@@ -42,6 +42,7 @@ _A_OR_C = frozenset({Speaker.AGENCY, Speaker.COORDINATOR})
 _CUSTOMS = frozenset({Speaker.CUSTOMS})
 _COURT = frozenset({Speaker.COURT})
 _PROCURATORATE = frozenset({Speaker.PROCURATORATE})
+_COURT_OR_PROCURATORATE = frozenset({Speaker.COURT, Speaker.PROCURATORATE})
 
 SENDER_RULES: MappingProxyType[str, frozenset[Speaker]] = MappingProxyType(
     {
@@ -49,6 +50,8 @@ SENDER_RULES: MappingProxyType[str, frozenset[Speaker]] = MappingProxyType(
         "case.opened": _A,
         "case.status_changed": _A,
         "case.closed": _A,
+        # withdrawn by the agency that opened it: which one is the coordinator's (case history)
+        "case.cancelled": _A,
         # referral steps: by an agency; *which* end of the referral is REFERRAL_STEPS' `by`
         "referral.issued": _A,
         "referral.acknowledged": _A,
@@ -94,6 +97,11 @@ SENDER_RULES: MappingProxyType[str, frozenset[Speaker]] = MappingProxyType(
         # courts alone rule
         "judgment.rendered": _COURT,
         "confirmation.issued": _COURT,
+        "judgment.final": _COURT,
+        # an appeal is recorded by the court that received it; a protest by the procuratorate
+        "judgment.appealed": _COURT_OR_PROCURATORATE,
+        # the procuratorate alone decides not to prosecute (CPL arts. 175-177)
+        "prosecution.declined": _PROCURATORATE,
     }
 )
 """Event type → who may send it. A type missing from the table may be sent by nobody."""

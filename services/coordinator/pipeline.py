@@ -18,7 +18,7 @@ then for each new event:
 5. :meth:`~CasePipeline.store` — the case file and the timeline line, written at commit;
 6. :meth:`~CasePipeline.audit` — the accepted event chained in the audit log;
 7. :meth:`~CasePipeline.react` — what follows: deadlines and copies of a referral step,
-   linkage signals, oversight, the warning desk;
+   the clocks an outcome stops, linkage signals, oversight, the warning desk;
 8. :meth:`~CasePipeline.observe` — the watch lists and the metrics.
 
 The case file and the referral an event is about are loaded once and passed from step to
@@ -46,7 +46,7 @@ from services.coordinator.cases.domain import (
     needs_case,
 )
 from services.coordinator.cases.store import CaseFiles, append_timeline
-from services.coordinator.deadlines.followup import follow_referral_step
+from services.coordinator.deadlines.followup import follow_case_outcome, follow_referral_step
 from services.coordinator.metrics.recorder import observe_event
 from services.coordinator.oversight.flow import OversightFlow
 from services.coordinator.signals.detector import LinkageSignals
@@ -198,6 +198,7 @@ class CasePipeline:
             calendar=self.calendar,
             metrics=self.metrics,
         )
+        await follow_case_outcome(uow, case, event)
         await self.signals.observe_linkage(uow, event, case.case_id)
         await self.oversight.observe_oversight(uow, event, case)
 

@@ -8,9 +8,17 @@ and prosecutes, courts try cases and confirm mediation agreements.
 from datetime import datetime
 from typing import ClassVar
 
+from contracts.agencies import JudicialRole
 from contracts.cases import CaseStatus
 from contracts.identifiers import Money
-from contracts.judicial import ConfirmationIssued, JudgmentRendered
+from contracts.judicial import (
+    AppealedBy,
+    ConfirmationIssued,
+    JudgmentAppealed,
+    JudgmentFinal,
+    JudgmentRendered,
+    ProsecutionDeclined,
+)
 from contracts.oversight import OversightSuggested
 from contracts.referrals import ReferralKind
 from contracts.subjects import COORDINATOR
@@ -115,6 +123,55 @@ class JudicialService(AgencyAdapter):
         await self.open_case(uow, case_id=case_id, local_ref=local_ref, title=title)
         return await self.change_case_status(uow, case_id, CaseStatus.PROSECUTING, to=court)
 
+    async def decline_prosecution(
+        self,
+        uow: UnitOfWork,
+        case_id: str,
+        *,
+        decision_ref: str,
+        grounds: str,
+        decided_at: datetime | None = None,
+    ) -> ProsecutionDeclined:
+        """Decide not to prosecute (不起诉, Criminal Procedure Law arts. 175–177)."""
+        self._may(JudicialAct.DECLINE_PROSECUTION)
+        decision = ProsecutionDeclined(
+            case_id=case_id,
+            decision_ref=decision_ref,
+            grounds=grounds,
+            decided_at=decided_at or uow.now,
+        )
+        uow.emit(decision, to=COORDINATOR, case_id=case_id)
+        return decision
+
+    async def challenge_judgment(
+        self,
+        uow: UnitOfWork,
+        case_id: str,
+        *,
+        court_ref: str,
+        appealed_by: AppealedBy,
+        note: str = "",
+        appealed_at: datetime | None = None,
+    ) -> JudgmentAppealed:
+        """A court records an appeal it received; a procuratorate lodges its protest (抗诉),
+        which is always ``appealed_by`` the procuratorate."""
+        self._may(JudicialAct.CHALLENGE_JUDGMENT)
+        if self.agency.role is JudicialRole.PROCURATORATE and (
+            appealed_by is not AppealedBy.PROCURATORATE
+        ):
+            raise StepRefused(
+                f"{self.agency.id} protests a judgment in its own name, not the {appealed_by}'s"
+            )
+        appeal = JudgmentAppealed(
+            case_id=case_id,
+            court_ref=court_ref,
+            appealed_by=appealed_by,
+            appealed_at=appealed_at or uow.now,
+            note=note,
+        )
+        uow.emit(appeal, to=COORDINATOR, case_id=case_id)
+        return appeal
+
     # -- courts -------------------------------------------------------------------------
 
     async def start_trial(
@@ -146,6 +203,23 @@ class JudicialService(AgencyAdapter):
         )
         uow.emit(judgment, to=COORDINATOR, case_id=case_id)
         return judgment
+
+    async def judgment_final(
+        self,
+        uow: UnitOfWork,
+        case_id: str,
+        *,
+        court_ref: str,
+        verdict: str = "",
+        final_at: datetime | None = None,
+    ) -> JudgmentFinal:
+        """Record that the judgment became legally effective (生效)."""
+        self._may(JudicialAct.FINALIZE_JUDGMENT)
+        final = JudgmentFinal(
+            case_id=case_id, court_ref=court_ref, verdict=verdict, final_at=final_at or uow.now
+        )
+        uow.emit(final, to=COORDINATOR, case_id=case_id)
+        return final
 
     async def confirm_mediation(
         self,

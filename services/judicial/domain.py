@@ -21,14 +21,30 @@ class JudicialAct(StrEnum):
     TRY = "try"
     RENDER_JUDGMENT = "render_judgment"
     CONFIRM_MEDIATION = "confirm_mediation"
+    DECLINE_PROSECUTION = "decline_prosecution"
+    """不起诉 (Criminal Procedure Law arts. 175–177)."""
+    CHALLENGE_JUDGMENT = "challenge_judgment"
+    """A court records an appeal it received (上诉); a procuratorate protests (抗诉)."""
+    FINALIZE_JUDGMENT = "finalize_judgment"
+    """A court records that its judgment became legally effective (生效)."""
 
 
 _A = JudicialAct
 JUDICIAL_POWERS: MappingProxyType[JudicialRole, frozenset[JudicialAct]] = MappingProxyType(
     {
         JudicialRole.PUBLIC_SECURITY: frozenset({_A.FILE, _A.RETURN_NON_CRIMINAL}),
-        JudicialRole.PROCURATORATE: frozenset({_A.SUPERVISE, _A.PROSECUTE}),
-        JudicialRole.COURT: frozenset({_A.TRY, _A.RENDER_JUDGMENT, _A.CONFIRM_MEDIATION}),
+        JudicialRole.PROCURATORATE: frozenset(
+            {_A.SUPERVISE, _A.PROSECUTE, _A.DECLINE_PROSECUTION, _A.CHALLENGE_JUDGMENT}
+        ),
+        JudicialRole.COURT: frozenset(
+            {
+                _A.TRY,
+                _A.RENDER_JUDGMENT,
+                _A.CONFIRM_MEDIATION,
+                _A.CHALLENGE_JUDGMENT,
+                _A.FINALIZE_JUDGMENT,
+            }
+        ),
     }
 )
 

@@ -11,6 +11,7 @@ from sqlmodel import Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.cases import (
+    CaseCancelled,
     CaseClosed,
     CaseOpened,
     CaseStatus,
@@ -126,6 +127,27 @@ class AgencyAdapter(WarningDesk, ReferralDesk):
         uow.session.add(record)
         uow.emit(
             CaseClosed(local_ref=record.local_ref, outcome=outcome), to=COORDINATOR, case_id=case_id
+        )
+        return record
+
+    async def cancel_case(
+        self, uow: UnitOfWork, case_id: str, *, reason: str, cancelled_at: datetime | None = None
+    ) -> LocalCaseRecord:
+        """Withdraw a case we opened (撤销案件); the coordinator refuses it from anyone else."""
+        record = await self.local_case(uow, case_id)
+        if record.status == CaseStatus.CLOSED.value:
+            raise StepRefused(f"case {case_id} is already closed at {self.agency.id}")
+        record.status = CaseStatus.CLOSED.value
+        record.updated_at = self.clock.now()
+        uow.session.add(record)
+        uow.emit(
+            CaseCancelled(
+                local_ref=record.local_ref,
+                reason=reason,
+                cancelled_at=cancelled_at or uow.now,
+            ),
+            to=COORDINATOR,
+            case_id=case_id,
         )
         return record
 

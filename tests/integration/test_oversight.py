@@ -14,6 +14,7 @@ import nats
 import pytest
 
 from contracts.identifiers import Money, new_ulid
+from contracts.judicial import JudgmentFinal, JudgmentRendered
 from contracts.oversight import CaseFindings, Offence, Offender
 from contracts.referrals import ReferralStage, ReferralState
 from contracts.subjects import EVENT_STREAM
@@ -27,7 +28,7 @@ from services.runtime.identity import Settings
 from services.sdk import Bus, query_case
 from tests.integration.conftest import StartBus
 from tests.integration.test_referral_kinds import until_state
-from tests.integration.wire import wait_until
+from tests.integration.wire import publish, signed, to_coordinator, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -283,3 +284,39 @@ async def test_an_unanswered_suggestion_is_noticed_overdue_once_then_met_late(
     coordinator.deadline_watch.wake()
     await asyncio.sleep(0.6)
     assert await _overdue_notices(oversight_bus, oversight_id) == expected  # still once
+
+
+@pytest.mark.timeout(120)
+async def test_a_final_judgment_closes_the_open_oversight_and_its_deadline(
+    oversight_bus: Bus, settings: Settings, clock: FixedClock
+) -> None:
+    case_id, oversight_id = await _penalised_and_flagged(oversight_bus)
+    await _suggest(oversight_bus, case_id, oversight_id)
+    procuratorate = _service(oversight_bus, PROCURATORATE, JudicialService)
+    async with procuratorate.unit_of_work() as uow:  # a party through the flag
+        await procuratorate.prosecute(
+            uow, case_id, local_ref="HU-JIAN-1", title="Fakes", court="court-shanghai-ip"
+        )
+    await wait_until(
+        lambda: _timeline_has(oversight_bus, case_id, "case.status_changed"),
+        what="the prosecution on the shared timeline",
+    )
+    court = "court-shanghai-ip"  # no court service runs: it speaks as an outside system would
+    nc = await nats.connect(oversight_bus.nats_url)
+    try:
+        for payload in (
+            JudgmentRendered(
+                case_id=case_id, court_ref="HU-FA-1", verdict="guilty", rendered_at=clock.now()
+            ),
+            JudgmentFinal(case_id=case_id, court_ref="HU-FA-1", final_at=clock.now()),
+        ):
+            envelope = signed(settings, court, payload, case_id=case_id, now=clock.now())
+            await publish(nc, to_coordinator(court, payload.event_type), envelope)
+    finally:
+        await nc.close()
+
+    await _until_deadline(oversight_bus, oversight_id, DeadlineStatus.MET)
+    record = await _oversight(oversight_bus, oversight_id)
+    assert record is not None
+    assert record.status == "closed"
+    assert await _timeline_has(oversight_bus, case_id, "judgment.final")

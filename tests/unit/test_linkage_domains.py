@@ -267,11 +267,18 @@ def test_each_judicial_body_may_do_only_its_own_acts(
 ) -> None:
     expected = {
         JudicialRole.PUBLIC_SECURITY: {JudicialAct.FILE, JudicialAct.RETURN_NON_CRIMINAL},
-        JudicialRole.PROCURATORATE: {JudicialAct.SUPERVISE, JudicialAct.PROSECUTE},
+        JudicialRole.PROCURATORATE: {
+            JudicialAct.SUPERVISE,
+            JudicialAct.PROSECUTE,
+            JudicialAct.DECLINE_PROSECUTION,
+            JudicialAct.CHALLENGE_JUDGMENT,
+        },
         JudicialRole.COURT: {
             JudicialAct.TRY,
             JudicialAct.RENDER_JUDGMENT,
             JudicialAct.CONFIRM_MEDIATION,
+            JudicialAct.CHALLENGE_JUDGMENT,
+            JudicialAct.FINALIZE_JUDGMENT,
         },
     }
     if role is not None and act in expected[role]:

@@ -119,6 +119,8 @@ def test_the_procuratorate_suggests_and_the_regulator_answers() -> None:
         (OversightStatus.FLAGGED, ANSWERED, REG, "no suggestion to answer"),
         (OversightStatus.TRANSFERRED, SUGGESTED, PROC, "already transferred"),
         (OversightStatus.ANSWERED, ANSWERED, REG, "already answered"),
+        (OversightStatus.CLOSED, SUGGESTED, PROC, "already closed"),
+        (OversightStatus.CLOSED, ANSWERED, REG, "already closed"),
     ],
 )
 def test_anyone_else_or_out_of_turn_is_refused(

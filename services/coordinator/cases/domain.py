@@ -6,13 +6,21 @@ and stores what comes back.
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from enum import StrEnum
 from functools import singledispatch
+from types import MappingProxyType
 
 from contracts.base import Payload
-from contracts.cases import CaseClosed, CaseOpened, CaseStatus, CaseStatusChanged
+from contracts.cases import CaseCancelled, CaseClosed, CaseOpened, CaseStatus, CaseStatusChanged
 from contracts.customs import GoodsConfiscated, GoodsDetained, GoodsReleased
 from contracts.handover import ItemsHandedOver
-from contracts.judicial import ConfirmationIssued, JudgmentRendered
+from contracts.judicial import (
+    ConfirmationIssued,
+    JudgmentAppealed,
+    JudgmentFinal,
+    JudgmentRendered,
+    ProsecutionDeclined,
+)
 from contracts.linkage import (
     FilingNotified,
     ReconsiderationRequested,
@@ -47,9 +55,11 @@ from contracts.subjects import COORDINATOR
 __all__ = [
     "COORDINATOR",
     "CRIMINAL_KINDS",
+    "JUDGMENT_TYPES",
     "CaseFile",
     "CaseReferral",
     "EventFacts",
+    "JudgmentStage",
     "NotAParty",
     "NotPermitted",
     "RefusedStep",
@@ -73,6 +83,24 @@ _NOT_STEPS = (
     ReferralRefused,
     ItemsHandedOver,  # a note on the referral (Decree 310 art. 12), not a step
 )
+
+
+class JudgmentStage(StrEnum):
+    """Where the case's judgment stands, after the last judgment event on it."""
+
+    RENDERED = "rendered"
+    APPEALED = "appealed"
+    FINAL = "final"
+
+
+JUDGMENT_TYPES: MappingProxyType[str, JudgmentStage] = MappingProxyType(
+    {
+        "judgment.rendered": JudgmentStage.RENDERED,
+        "judgment.appealed": JudgmentStage.APPEALED,
+        "judgment.final": JudgmentStage.FINAL,
+    }
+)
+"""Event type → the judgment stage it leaves the case in (read back from the timeline)."""
 
 
 class RefusedStep(ValueError):
@@ -151,6 +179,9 @@ class CaseFile:
     """Agencies that opened their own part of the case (``case.opened``)."""
     closed: frozenset[str] = frozenset()
     """Agencies that closed their part; the case is closed when every opener has."""
+    judgment: JudgmentStage | None = None
+    """The last judgment event's stage (None: no judgment yet); the store reads it back from
+    the timeline, so it needs no column of its own."""
 
 
 def case_id_of(subject: str | None, payload: Payload) -> str | None:
@@ -214,6 +245,7 @@ def apply_event(case: CaseFile, facts: EventFacts) -> tuple[CaseFile, TimelineLi
             f"{facts.event_type} names case {named} but is filed under case {case.case_id}"
         )
     _check_refusal_report(case.referrals, facts)
+    _check_outcome(case, facts)
     referrals = _step_referrals(case.referrals, facts)
     parties = _enrolled(case, facts)
     local_ref = getattr(facts.payload, "local_ref", None)
@@ -232,7 +264,8 @@ def apply_event(case: CaseFile, facts: EventFacts) -> tuple[CaseFile, TimelineLi
     if isinstance(facts.payload, CaseOpened):
         opened = opened | {facts.sender}
     status = _status_after(case.status, facts.payload, kind)
-    if isinstance(facts.payload, CaseClosed):
+    judgment = JUDGMENT_TYPES.get(facts.event_type, case.judgment)
+    if isinstance(facts.payload, CaseClosed | CaseCancelled):
         closed = closed | {facts.sender}
         if not opened <= closed:  # others still work their part: the shared status stays
             status = case.status
@@ -244,6 +277,7 @@ def apply_event(case: CaseFile, facts: EventFacts) -> tuple[CaseFile, TimelineLi
         referrals=referrals,
         opened=opened,
         closed=closed,
+        judgment=judgment,
     )
     line = TimelineLine(
         event_id=facts.event_id,
@@ -312,6 +346,39 @@ def _check_refusal_report(referrals: dict[str, CaseReferral], facts: EventFacts)
         )
 
 
+_JUDGMENT_BEFORE: MappingProxyType[str, frozenset[JudgmentStage]] = MappingProxyType(
+    {
+        "judgment.appealed": frozenset({JudgmentStage.RENDERED}),
+        "judgment.final": frozenset({JudgmentStage.RENDERED, JudgmentStage.APPEALED}),
+    }
+)
+"""What must stand for an appeal (a rendered judgment not yet challenged or final) and for a
+judgment to take effect (one rendered; or appealed, the second instance being final as it is
+given)."""
+
+
+def _check_outcome(case: CaseFile, facts: EventFacts) -> None:
+    """Refuse an outcome the case's history does not allow.
+
+    Only an agency that opened (its part of) the case cancels it (``not_permitted``); an
+    appeal or a judgment's taking effect out of order is a refused step.
+    """
+    payload = facts.payload
+    if isinstance(payload, CaseCancelled) and facts.sender not in case.opened:
+        raise NotPermitted(
+            f"only an agency that opened case {case.case_id} may cancel it, "
+            f"and {facts.sender} did not open it"
+        )
+    allowed = _JUDGMENT_BEFORE.get(facts.event_type)
+    if allowed is not None and case.judgment not in allowed:
+        stands = (
+            f"its judgment is {case.judgment.value}"
+            if case.judgment is not None
+            else "no judgment has been rendered on it"
+        )
+        raise RefusedStep(f"{facts.event_type} on case {case.case_id}: {stands}")
+
+
 def party_to_referral(referral: CaseReferral, agency_id: str) -> ReferralParty | None:
     """Which end of ``referral`` an agency is: sender, recipient, supervisor, or none."""
     if agency_id == referral.sender:
@@ -335,8 +402,14 @@ def _status_after(
     match payload:
         case CaseStatusChanged(status=status):
             return status
-        case CaseClosed():
+        case CaseClosed() | CaseCancelled():
             return CaseStatus.CLOSED
+        case JudgmentAppealed():
+            return CaseStatus.IN_TRIAL
+        case JudgmentFinal():
+            return CaseStatus.JUDGED
+        case ProsecutionDeclined():
+            return CaseStatus.DECLINED
         case ReferralIssued() | ReconsiderationRequested() | FilingNotified():
             return CaseStatus.REFERRED
         case ReferralAccepted() if kind in CRIMINAL_KINDS:
@@ -433,6 +506,29 @@ def _(p: ReferralOverdue) -> str:
 @summarize.register
 def _(p: JudgmentRendered) -> str:
     return f"judgment {p.court_ref}: {p.verdict}"
+
+
+@summarize.register
+def _(p: JudgmentAppealed) -> str:
+    challenge = "protested" if p.appealed_by == "procuratorate" else "appealed"
+    return f"judgment {p.court_ref} {challenge} by the {p.appealed_by.value}" + (
+        f" — {p.note}" if p.note else ""
+    )
+
+
+@summarize.register
+def _(p: JudgmentFinal) -> str:
+    return f"judgment {p.court_ref} is final" + (f": {p.verdict}" if p.verdict else "")
+
+
+@summarize.register
+def _(p: ProsecutionDeclined) -> str:
+    return f"prosecution declined ({p.decision_ref}): {p.grounds}"
+
+
+@summarize.register
+def _(p: CaseCancelled) -> str:
+    return f"cancelled {p.local_ref}: {p.reason}"
 
 
 @summarize.register

@@ -1,4 +1,8 @@
-"""The case files' tables: case files, their parties and referrals, and the timeline."""
+"""The case files' tables: case files, their parties and referrals, and the timeline.
+
+A case file's judgment stage is the last judgment line of its timeline (``seq`` is apply
+order), read with the file: no column of its own, so no migration.
+"""
 
 from collections import defaultdict
 from dataclasses import replace
@@ -13,7 +17,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from contracts.cases import CaseStatus
 from contracts.queries import CaseParty, CaseView, ReferralView, TimelineEntry
 from contracts.referrals import ReferralKind, ReferralState
-from services.coordinator.cases.domain import CaseFile, CaseReferral, TimelineLine
+from services.coordinator.cases.domain import (
+    JUDGMENT_TYPES,
+    CaseFile,
+    CaseReferral,
+    JudgmentStage,
+    TimelineLine,
+)
 from services.coordinator.store import CoordinatorTable
 from services.runtime.storage import execute, pending_writes, table_of
 
@@ -143,6 +153,16 @@ async def _read_cases(session: AsyncSession, case_ids: set[str]) -> dict[str, Ca
     referrals_of: dict[str, list[Row[Any]]] = defaultdict(list)
     for row in referral_rows:
         referrals_of[row.case_id].append(row)
+    timeline = table_of(TimelineRecord)
+    judgment_rows = await execute(
+        session,
+        core_select(timeline.c.case_id, timeline.c.event_type)
+        .where(timeline.c.case_id.in_(files), timeline.c.event_type.in_(JUDGMENT_TYPES))
+        .order_by(timeline.c.seq),
+    )
+    judgment_of: dict[str, JudgmentStage] = {
+        row.case_id: JUDGMENT_TYPES[row.event_type] for row in judgment_rows
+    }
     for case_id, case in files.items():
         mine = parties_of[case_id]
         files[case_id] = replace(
@@ -151,6 +171,7 @@ async def _read_cases(session: AsyncSession, case_ids: set[str]) -> dict[str, Ca
             opened=frozenset(p.agency_id for p in mine if p.opened),
             closed=frozenset(p.agency_id for p in mine if p.closed),
             referrals={r.referral_id: _referral(r) for r in referrals_of[case_id]},
+            judgment=judgment_of.get(case_id),
         )
     return files
 

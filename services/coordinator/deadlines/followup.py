@@ -6,20 +6,26 @@ took nor received the step — above all the procuratorate of the recipient's re
 must know of every transfer and every decline there.
 """
 
+from contracts.cases import CaseCancelled
 from contracts.envelope import Event
+from contracts.judicial import JudgmentFinal
 from contracts.linkage import ReferralCopied
 from contracts.referral_clocks import ReferralClockResumed, ReferralClockStopped, ReferralExtended
 from contracts.referrals import CLOCK_STEPS, REFERRAL_STEPS, ReferralKind
 from services.coordinator.cases.domain import CaseFile, CaseReferral
 from services.coordinator.deadlines.clock_steps import apply_clock_step
 from services.coordinator.deadlines.rules import DeadlineStepRefused, deadlines_opened
-from services.coordinator.deadlines.store import open_deadlines, settle_deadlines
+from services.coordinator.deadlines.store import (
+    open_deadlines,
+    settle_case_deadlines,
+    settle_deadlines,
+)
 from services.runtime.bus import StepRefused
 from services.runtime.law import BusinessCalendar, RuleBook
 from services.runtime.ops import AgencyMetrics
 from services.sdk import UnitOfWork
 
-__all__ = ["follow_referral_step"]
+__all__ = ["follow_case_outcome", "follow_referral_step"]
 
 
 async def follow_referral_step(
@@ -87,3 +93,13 @@ async def follow_referral_step(
         if party is not None and party not in told:
             told.add(party)
             uow.emit(copy, to=party, case_id=case.case_id)
+
+
+async def follow_case_outcome(uow: UnitOfWork, case: CaseFile, event: Event) -> None:
+    """The clocks an outcome ends: a final judgment ends the criminal linkage of the case, so
+    every deadline still running on it stops being watched; a cancelled case stops the
+    clocks of the referrals its canceller issued (the recipients' own referrals run on)."""
+    if isinstance(event.payload, JudgmentFinal):
+        await settle_case_deadlines(uow.session, case.case_id, uow.now)
+    elif isinstance(event.payload, CaseCancelled):
+        await settle_case_deadlines(uow.session, case.case_id, uow.now, sender=event.sender)

@@ -46,6 +46,7 @@ __all__ = [
     "open_deadlines",
     "recompute",
     "referral_deadlines",
+    "settle_case_deadlines",
     "settle_deadlines",
 ]
 
@@ -189,6 +190,25 @@ async def settle_deadlines(
         elif row.status == DeadlineStatus.OVERDUE.value and row.met_late_at is None:
             row.met_late_at = now
             session.add(row)
+
+
+async def settle_case_deadlines(
+    session: AsyncSession, case_id: str, now: datetime, *, sender: str | None = None
+) -> int:
+    """Stop watching every open deadline of the case (only those ``sender`` set running,
+    when given): the case ended, so nobody owes those stages any more. They are marked met,
+    as a withdrawn referral's are; one already overdue stays overdue. Returns how many."""
+    query = select(DeadlineRecord).where(
+        DeadlineRecord.case_id == case_id, col(DeadlineRecord.status).in_(OPEN_STATUSES)
+    )
+    if sender is not None:
+        query = query.where(DeadlineRecord.sender == sender)
+    rows = list((await session.exec(query)).all())
+    for row in rows:
+        row.status = DeadlineStatus.MET.value
+        row.settled_at = now
+        session.add(row)
+    return len(rows)
 
 
 async def due_deadlines(session: AsyncSession, now: datetime) -> list[DeadlineRecord]:

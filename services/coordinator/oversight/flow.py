@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from contracts.cases import CaseStatusChanged
 from contracts.envelope import Event
 from contracts.identifiers import new_ulid
+from contracts.judicial import JudgmentFinal
 from contracts.oversight import OversightAnswered, OversightFlagged, OversightSuggested
 from contracts.referrals import ReferralIssued, ReferralKind, ReferralStage
 from contracts.subjects import COORDINATOR
@@ -102,6 +103,8 @@ class OversightFlow:
             await self._reply_step(uow, event, payload)
         elif isinstance(payload, ReferralIssued) and payload.kind in CRIMINAL_KINDS:
             await self._transferred(uow, event, case.case_id)
+        elif isinstance(payload, JudgmentFinal):
+            await self._judged(uow, case.case_id)
 
     async def _penalty_seen(
         self, uow: UnitOfWork, event: Event, change: CaseStatusChanged, case: CaseFile
@@ -179,6 +182,14 @@ class OversightFlow:
             if record.regulator != event.sender:
                 continue
             record.status = OversightStatus.TRANSFERRED.value
+            record.updated_at = uow.now
+            uow.session.add(record)
+            await settle_reply(uow.session, record.oversight_id, uow.now)
+
+    async def _judged(self, uow: UnitOfWork, case_id: str) -> None:
+        """A final judgment closes the case's open oversight and its reply deadline."""
+        for record in await open_oversights(uow.session, case_id):
+            record.status = OversightStatus.CLOSED.value
             record.updated_at = uow.now
             uow.session.add(record)
             await settle_reply(uow.session, record.oversight_id, uow.now)

@@ -10,7 +10,8 @@ deadline → (regulator) ``oversight.answered`` → ``answered``, or (regulator)
 ``referral.issued`` to public security (``admin_to_criminal``, or ``customs_to_criminal`` when
 the penalising body is customs) on the case → ``transferred``. A transfer closes
 the oversight at any point; an answer only after a suggestion. Anyone else saying these
-things is refused.
+things is refused. A final judgment on the case (``judgment.final``) closes what is still
+open (``closed``): the criminal matter has been decided.
 """
 
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ class OversightStatus(StrEnum):
     SUGGESTED = "suggested"
     ANSWERED = "answered"
     TRANSFERRED = "transferred"
+    CLOSED = "closed"
+    """The case's judgment became final: nothing is left to transfer."""
 
 
 OPEN = frozenset({OversightStatus.FLAGGED, OversightStatus.SUGGESTED})

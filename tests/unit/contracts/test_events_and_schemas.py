@@ -53,6 +53,11 @@ DESIGN_TYPES = {
     "oversight.answered",
     # issue 15: the seized items handed over with a transfer (Decree 310 art. 12)
     "referral.items_handed_over",
+    # DESIGN §5 "added in v1 as they are built": outcomes (issue 19)
+    "case.cancelled",
+    "prosecution.declined",
+    "judgment.appealed",
+    "judgment.final",
 }
 
 

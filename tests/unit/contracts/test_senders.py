@@ -40,6 +40,7 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "case.opened":                        (_,  X,  X,  X,  X,  X,  X,  X,  X),
     "case.status_changed":                (_,  X,  X,  X,  X,  X,  X,  X,  X),
     "case.closed":                        (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "case.cancelled":                     (_,  X,  X,  X,  X,  X,  X,  X,  X),
     "referral.issued":                    (_,  X,  X,  X,  X,  X,  X,  X,  X),
     "referral.acknowledged":              (_,  X,  X,  X,  X,  X,  X,  X,  X),
     "referral.accepted":                  (_,  X,  X,  X,  X,  X,  X,  X,  X),
@@ -72,6 +73,9 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "goods.confiscated":                  (_,  X,  _,  _,  _,  _,  _,  _,  _),
     "judgment.rendered":                  (_,  _,  _,  _,  _,  X,  _,  _,  _),
     "confirmation.issued":                (_,  _,  _,  _,  _,  X,  _,  _,  _),
+    "judgment.appealed":                  (_,  _,  _,  _,  X,  X,  _,  _,  _),
+    "judgment.final":                     (_,  _,  _,  _,  _,  X,  _,  _,  _),
+    "prosecution.declined":               (_,  _,  _,  _,  X,  _,  _,  _,  _),
 }
 # fmt: on
 
