@@ -13,10 +13,13 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from contracts.agencies import Agency, AgencyKind, JudicialRole
+from contracts.base import Payload
+from contracts.judicial import AppealedBy, JudgmentAppealed
 
 __all__ = [
     "SENDER_RULES",
     "Speaker",
+    "in_whose_name",
     "may_send",
     "speakers_of",
 ]
@@ -124,3 +127,20 @@ def speakers_of(agency: Agency) -> frozenset[Speaker]:
 def may_send(event_type: str, agency: Agency) -> bool:
     """Whether ``agency`` may send events of ``event_type`` at all (the static rule)."""
     return bool(SENDER_RULES.get(event_type, frozenset()) & speakers_of(agency))
+
+
+def in_whose_name(payload: Payload, agency: Agency) -> str | None:
+    """Why ``agency`` may not say ``payload`` in the name it gives, or None.
+
+    Still the static half of the rule (the registry and the signed body alone): a
+    procuratorate's ``judgment.appealed`` is its own protest (抗诉), never a defendant's or
+    a party's appeal (上诉), which the court that received it records. A court may record a
+    protest too: it is lodged through the court of first instance.
+    """
+    if (
+        isinstance(payload, JudgmentAppealed)
+        and Speaker.PROCURATORATE in speakers_of(agency)
+        and payload.appealed_by is not AppealedBy.PROCURATORATE
+    ):
+        return f"{agency.id} protests a judgment in its own name, not the {payload.appealed_by}'s"
+    return None

@@ -8,7 +8,6 @@ and prosecutes, courts try cases and confirm mediation agreements.
 from datetime import datetime
 from typing import ClassVar
 
-from contracts.agencies import JudicialRole
 from contracts.cases import CaseStatus
 from contracts.identifiers import Money
 from contracts.judicial import (
@@ -21,6 +20,7 @@ from contracts.judicial import (
 )
 from contracts.oversight import OversightSuggested
 from contracts.referrals import ReferralKind
+from contracts.senders import in_whose_name
 from contracts.subjects import COORDINATOR
 from services.judicial.domain import JudicialAct, NotOurPower, check_power, regulator_for
 from services.runtime.bus import StepRefused
@@ -156,12 +156,6 @@ class JudicialService(AgencyAdapter):
         """A court records an appeal it received; a procuratorate lodges its protest (抗诉),
         which is always ``appealed_by`` the procuratorate."""
         self._may(JudicialAct.CHALLENGE_JUDGMENT)
-        if self.agency.role is JudicialRole.PROCURATORATE and (
-            appealed_by is not AppealedBy.PROCURATORATE
-        ):
-            raise StepRefused(
-                f"{self.agency.id} protests a judgment in its own name, not the {appealed_by}'s"
-            )
         appeal = JudgmentAppealed(
             case_id=case_id,
             court_ref=court_ref,
@@ -169,6 +163,8 @@ class JudicialService(AgencyAdapter):
             appealed_at=appealed_at or uow.now,
             note=note,
         )
+        if (problem := in_whose_name(appeal, self.agency)) is not None:
+            raise StepRefused(problem)  # the bus would dead-letter it: say so before sending
         uow.emit(appeal, to=COORDINATOR, case_id=case_id)
         return appeal
 

@@ -168,6 +168,12 @@ async def test_a_judgment_is_appealed_then_final(bus: Bus, settings: Settings) -
             await court.render_judgment(uow, case_id, court_ref=FIRST, verdict="guilty")
         await until_status(nc, case_id, CaseStatus.JUDGED, "judgment.rendered")
 
+        # the judgment stands, but a procuratorate protests in its own name only: an appeal
+        # it signs as the defendant's is refused by the bus, not only by its own desk
+        in_another_name = early.model_copy(update={"appealed_at": datetime.now(UTC)})
+        reason, detail = await refused(nc, settings, PROCURATORATE, in_another_name, case_id)
+        assert (reason, "in its own name" in detail) == ("not_permitted", True)
+
         async with court.unit_of_work() as uow:
             await court.challenge_judgment(
                 uow, case_id, court_ref=FIRST, appealed_by=AppealedBy.DEFENDANT

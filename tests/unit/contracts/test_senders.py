@@ -4,11 +4,14 @@ The expected table is written out here on purpose, independently of ``contracts.
 a change to who may send a type has to change both, and says so in review.
 """
 
+from datetime import UTC, datetime
+
 import pytest
 
 from contracts.agencies import Agency, AgencyKind, JudicialRole
 from contracts.events import EVENT_MODELS
-from contracts.senders import SENDER_RULES, Speaker, may_send, speakers_of
+from contracts.judicial import AppealedBy, JudgmentAppealed
+from contracts.senders import SENDER_RULES, Speaker, in_whose_name, may_send, speakers_of
 
 
 def _agency(agency_id: str, kind: AgencyKind, role: JudicialRole | None = None) -> Agency:
@@ -120,3 +123,23 @@ def test_a_type_outside_the_catalogue_may_come_from_nobody(column: str) -> None:
 )
 def test_an_agency_speaks_as_its_kind_and_role_say(column: str, speakers: set[Speaker]) -> None:
     assert speakers_of(AGENCIES[column]) == speakers
+
+
+@pytest.mark.parametrize("appealed_by", list(AppealedBy))
+@pytest.mark.parametrize("column", ["procuratorate", "court"])
+def test_a_procuratorate_challenges_a_judgment_only_in_its_own_name(
+    column: str, appealed_by: AppealedBy
+) -> None:
+    """Its protest is its own; a defendant's or party's appeal is the court's to record,
+    and so is a protest lodged through the court (all signed bodies: no history needed)."""
+    appeal = JudgmentAppealed(
+        case_id="01J9ZQ4B6WJ1T3D5F7H9K1M3P5",
+        court_ref="(2026)沪73刑初1号",
+        appealed_by=appealed_by,
+        appealed_at=datetime(2026, 3, 2, 2, 0, tzinfo=UTC),
+    )
+    problem = in_whose_name(appeal, AGENCIES[column])
+    refused = column == "procuratorate" and appealed_by is not AppealedBy.PROCURATORATE
+    assert (problem is not None) == refused
+    if problem is not None:
+        assert appealed_by.value in problem
