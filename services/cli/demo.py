@@ -66,6 +66,8 @@ COVERED_TYPES = frozenset(
         "referral.copied",
         "referral.refused",
         "judgment.rendered",
+        "judgment.appealed",
+        "judgment.final",
         "confirmation.issued",
         "goods.detained",
         "goods.confiscated",

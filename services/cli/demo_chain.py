@@ -5,7 +5,7 @@ time, so the goods are detained (the Chinese clocks: 3 working days to apply, re
 50 working days without a court notice) → customs refers to the regulator (after
 withdrawing a referral sent to the wrong office) → the regulator penalizes, and its
 findings cross the criminal threshold, so the case goes to the police by rule → filed →
-prosecuted → tried → judged → closed.
+prosecuted → tried → judged → appealed → final → closed.
 """
 
 from datetime import date
@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from contracts.cases import CaseStatus
 from contracts.identifiers import Money
+from contracts.judicial import AppealedBy
 from contracts.queries import CaseView
 from contracts.referrals import ReferralKind
 from services.cli.demo_support import (
@@ -173,7 +174,7 @@ async def play_criminal_chain(stage: Stage, say: Say, *, pace: float) -> CaseVie
     await watch.wait_for(case_id, "case.status_changed", count=4)
 
     await pause(pace)
-    say("\n7. Judgment; everyone closes their part")
+    say("\n7. Judgment at first instance; the defendant appeals")
     async with court.unit_of_work() as uow:
         await court.render_judgment(
             uow,
@@ -183,7 +184,32 @@ async def play_criminal_chain(stage: Stage, say: Say, *, pace: float) -> CaseVie
             sentence="fixed-term imprisonment of 3 years; fine",
             fine=Money(value=Decimal("400000"), currency="CNY"),
         )
-        await court.close_case(uow, case_id, outcome="judgment rendered")
+    async with court.unit_of_work() as uow:
+        # lodged through the court of first instance (Criminal Procedure Law, rev. 2018-10-26,
+        # art. 231), within ten days of receiving the judgment (art. 230)
+        await court.challenge_judgment(
+            uow,
+            case_id,
+            court_ref="(2026)HU-73-XING-CHU-9",
+            appealed_by=AppealedBy.DEFENDANT,
+            note="appeal lodged within ten days of the judgment (Criminal Procedure Law art. 230)",
+        )
+    appealed = await watch.wait_for(case_id, "judgment.appealed")
+    say(f"   shared status: {appealed.status.value}; the judgment is not yet in force")
+
+    await pause(pace)
+    say("\n7b. The appeal is dismissed: the judgment is final, and everyone closes their part")
+    async with court.unit_of_work() as uow:
+        await court.judgment_final(
+            uow,
+            case_id,
+            court_ref="(2026)HU-73-XING-CHU-9",
+            verdict="appeal dismissed, judgment upheld at second instance (final)",
+        )
+    final = await watch.wait_for(case_id, "judgment.final")
+    say(f"   shared status: {final.status.value}; open oversight of the case is closed")
+    async with court.unit_of_work() as uow:
+        await court.close_case(uow, case_id, outcome="judgment final")
     async with police.unit_of_work() as uow:
         await police.conclude_referral(
             uow, transfer.referral_id, outcome="prosecuted; judgment (2026)HU-73-XING-CHU-9"
