@@ -1,10 +1,12 @@
-"""The ipbus path: an adapter's outbox → JetStream → the coordinator, with every check on.
+"""The ipbus path: adapters' outboxes → JetStream → the coordinator, with every check on.
 
-The coordinator runs as its own process (``ipbus run coordinator``), as a deployment runs
-it: validation, signature verification, inbox, case file, timeline and audit writes all
-happen, and every applied batch is logged at INFO (one line naming its events). The
-adapter (customs, the real :class:`CustomsService`: unit of work, outbox, relay) runs in
-this process.
+The coordinator runs as its own process (``ipbus run coordinator``; ``replicas`` of them on
+one database), as a deployment runs it: validation, signature verification, inbox, case
+file, timeline and audit writes all happen, and every applied batch is logged at INFO (one
+line naming its events). The adapters (the real services: unit of work, outbox, relay, their
+own consumers) run in this process. ``mix`` chooses what they do: ``lifecycle`` (cases
+opened, referred, acknowledged, accepted, concluded; warnings routed and acknowledged:
+:mod:`bench.mix`) or ``status`` (status changes of open cases, one kind of event).
 """
 
 import asyncio
@@ -17,12 +19,19 @@ from pathlib import Path
 import nats
 
 from bench.baseline import publish_all
-from bench.processes import CoordinatorProcess, applied_at, drained, rss_mb
+from bench.mix import MIX_AGENCIES, mix_services, play_mix
+from bench.processes import (
+    CoordinatorProcess,
+    committed_at,
+    consumers_drained,
+    drained,
+    rss_mb,
+)
 from bench.workload import SENDER, Workload
 from contracts.agencies import AgencyKind
 from contracts.cases import CaseStatus, CaseStatusChanged
 from contracts.identifiers import new_ulid
-from contracts.subjects import COORDINATOR
+from contracts.subjects import COORDINATOR, agency_consumer
 from services.customs.app import CustomsService
 from services.runtime.bus import unsent_count
 from services.runtime.identity import Settings
@@ -32,7 +41,10 @@ from services.sdk import Bus
 __all__ = ["IpbusResult", "run_ipbus"]
 
 EMIT_BATCH = 100
-"""Events an adapter commits per transaction in the throughput run."""
+"""Events an adapter commits per transaction in the status throughput run."""
+LIFECYCLE_EVENTS_PER_CASE = 5.3
+"""Agency events per case of the lifecycle mix (five per referred case, and a warning with
+two acknowledgements every ten cases): sizes the mix to about the baseline's count."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +56,8 @@ class IpbusResult:
     p99_ms: float
     offered_eps: int
     rss_mb: float
+    events: int
+    """Agency events the throughput run carried (the mix counts its own)."""
 
 
 def _status(index: int) -> CaseStatusChanged:
@@ -54,12 +68,14 @@ def _status(index: int) -> CaseStatusChanged:
     )
 
 
-async def _all_sent(customs: CustomsService) -> None:
-    while True:
-        async with customs.database.transaction() as session:
-            if await unsent_count(session) == 0:
-                return
-        await asyncio.sleep(0.05)
+async def _all_sent(bus: Bus) -> None:
+    """Poll until every running adapter's outbox is empty."""
+    for service in bus.services.values():
+        while True:
+            async with service.database.transaction() as session:
+                if await unsent_count(session) == 0:
+                    break
+            await asyncio.sleep(0.05)
 
 
 async def run_ipbus(
@@ -69,16 +85,23 @@ async def run_ipbus(
     offered_eps: int,
     latency_seconds: float,
     log: Path,
+    mix: str = "lifecycle",
+    replicas: int = 1,
 ) -> IpbusResult:
-    """Throughput through an adapter, ingest of pre-signed events, latency at a fixed load."""
-    bus = Bus(settings, {AgencyKind.CUSTOMS: CustomsService})
-    await bus.start([SENDER])  # provisions the streams too
-    coordinator = CoordinatorProcess(settings, bus.nats_url, log)
-    coordinator.start()
+    """Throughput through adapters, ingest of pre-signed events, latency at a fixed load."""
+    lifecycle = mix == "lifecycle"
+    agencies = list(MIX_AGENCIES) if lifecycle else [SENDER]
+    bus = Bus(settings, mix_services() if lifecycle else {AgencyKind.CUSTOMS: CustomsService})
+    await bus.start(agencies)  # provisions the streams too
+    logs = [log.with_suffix(f".{n}.log") for n in range(replicas)]
+    coordinators = [CoordinatorProcess(settings, bus.nats_url, path) for path in logs]
+    for coordinator in coordinators:
+        coordinator.start()
     nc = await nats.connect(bus.nats_url)
     try:
         js = nc.jetstream()
-        await coordinator.ready(js)
+        for coordinator in coordinators:
+            await coordinator.ready(js)
         customs = bus.services[SENDER]
         assert isinstance(customs, CustomsService)
         count = len(workload.bodies)
@@ -90,18 +113,24 @@ async def run_ipbus(
                     uow, case_id=case_id, local_ref=f"SH-CUS-2026-{n:05d}", title="bench case"
                 )
         await publish_all(js, workload.opening_subject, workload.openings, workload.opening_ids)
-        await _all_sent(customs)
+        await _all_sent(bus)
         await drained(js)
 
-        # 1. adapter → outbox → relay → JetStream → coordinator
+        # 1. adapters → outboxes → relays → JetStream → coordinator (and agencies' consumers)
         started = time.perf_counter()
-        for first in range(0, count, EMIT_BATCH):
-            async with customs.unit_of_work() as uow:
-                for index in range(first, min(first + EMIT_BATCH, count)):
-                    uow.emit(_status(index), to=COORDINATOR, case_id=cases[index % 200])
-        await _all_sent(customs)
+        if lifecycle:
+            counts = await play_mix(bus, cases=round(count / LIFECYCLE_EVENTS_PER_CASE))
+            carried = counts.agency_events
+        else:
+            for first in range(0, count, EMIT_BATCH):
+                async with customs.unit_of_work() as uow:
+                    for index in range(first, min(first + EMIT_BATCH, count)):
+                        uow.emit(_status(index), to=COORDINATOR, case_id=cases[index % 200])
+            carried = count
+        await _all_sent(bus)
         await drained(js)
-        ipbus_eps = count / (time.perf_counter() - started)
+        await consumers_drained(js, [agency_consumer(a) for a in agencies])
+        ipbus_eps = carried / (time.perf_counter() - started)
 
         # 2. pre-signed events published by a fast agency system straight to JetStream
         started = time.perf_counter()
@@ -109,7 +138,8 @@ async def run_ipbus(
         await drained(js)
         ingest_eps = count / (time.perf_counter() - started)
 
-        # 3. latency: one event per transaction at a fixed offered load
+        # 3. latency: one event per transaction at a fixed offered load, from the adapter's
+        # commit to the coordinator's commit
         total = int(offered_eps * latency_seconds)
         emitted_at: dict[str, datetime] = {}
         interval = 1 / offered_eps
@@ -120,12 +150,13 @@ async def run_ipbus(
             emitted_at[envelope.id] = datetime.now(UTC)
             next_tick += interval
             await asyncio.sleep(max(0.0, next_tick - time.perf_counter()))
-        await _all_sent(customs)
+        await _all_sent(bus)
         await drained(js)
-        applied = await applied_at(settings, list(emitted_at))
-        assert len(applied) == total, f"{total - len(applied)} events not applied"
+        await asyncio.sleep(0.5)  # the last batch's log line is written after its commit
+        committed = committed_at(logs, list(emitted_at))
+        assert len(committed) == total, f"{total - len(committed)} events not applied"
         latencies = sorted(
-            (as_utc(applied[i]) - t).total_seconds() * 1000 for i, t in emitted_at.items()
+            (as_utc(committed[i]) - t).total_seconds() * 1000 for i, t in emitted_at.items()
         )
         cuts = statistics.quantiles(latencies, n=100)
         return IpbusResult(
@@ -135,9 +166,11 @@ async def run_ipbus(
             p95_ms=cuts[94],
             p99_ms=cuts[98],
             offered_eps=offered_eps,
-            rss_mb=rss_mb(coordinator.pid),
+            rss_mb=max(rss_mb(c.pid) for c in coordinators),
+            events=carried,
         )
     finally:
         await nc.close()
-        coordinator.stop()
+        for coordinator in coordinators:
+            coordinator.stop()
         await bus.stop()

@@ -1,10 +1,12 @@
 """The coordinator as its own OS process, as a deployment runs it, and how to watch it.
 
 Its memory is its own (RSS from ``/proc``); its progress is its durable consumer's count of
-what is still pending; when it applied each event is the inbox row's ``processed_at``.
+what is still pending; when it committed each event is the time of its "applied" log line
+(``processed_at`` of the inbox row is when it claimed it, earlier in the same transaction).
 """
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -24,6 +26,8 @@ from services.runtime.storage import Database, database_url_for
 __all__ = [
     "CoordinatorProcess",
     "applied_at",
+    "committed_at",
+    "consumers_drained",
     "drained",
     "pending",
     "rss_mb",
@@ -109,6 +113,15 @@ async def drained(js: JetStreamContext) -> None:
         await asyncio.sleep(POLL_S)
 
 
+async def consumers_drained(js: JetStreamContext, durables: list[str]) -> None:
+    """Poll until every named consumer of the event stream has nothing pending or unacked."""
+    while True:
+        infos = [await js.consumer_info(EVENT_STREAM, durable) for durable in durables]
+        if all(info.num_pending + info.num_ack_pending == 0 for info in infos):
+            return
+        await asyncio.sleep(POLL_S)
+
+
 async def vacuum_analyze(settings: Settings) -> None:
     """What autovacuum does on a production server (it is off on some test servers):
     reclaim the case rows every event rewrites, refresh the planner's statistics."""
@@ -139,6 +152,28 @@ def _coordinator_database(settings: Settings) -> Database:
         database_url_for(settings.database_url, settings.data_dir, COORDINATOR),
         namespace=settings.database_schema_prefix + COORDINATOR,
     )
+
+
+def committed_at(logs: list[Path], event_ids: list[str]) -> dict[str, datetime]:
+    """When a coordinator committed each event: the time of the "applied" line it writes
+    after the batch's transaction committed and before it acks (one line per batch, with
+    every event id; ``services/sdk/service.py`` ``_log_applied``)."""
+    wanted = set(event_ids)
+    found: dict[str, datetime] = {}
+    for log in logs:
+        for line in log.read_text(errors="replace").splitlines():
+            if '"applied"' not in line:
+                continue
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if entry.get("event") != "applied":
+                continue
+            at = datetime.fromisoformat(entry["timestamp"])
+            ids = entry.get("event_ids") or [entry.get("event_id")]
+            found.update({i: at for i in ids if i in wanted})
+    return found
 
 
 async def applied_at(settings: Settings, event_ids: list[str]) -> dict[str, datetime]:

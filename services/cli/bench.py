@@ -20,6 +20,16 @@ def bench(
     scale: Annotated[
         int, typer.Option(help="also ingest this many events into a coordinator on PostgreSQL")
     ] = 0,
+    mix: Annotated[
+        str,
+        typer.Option(
+            help="lifecycle (cases, referrals with deadlines, warnings acknowledged) "
+            "or status (status changes only)"
+        ),
+    ] = "lifecycle",
+    replicas: Annotated[
+        int, typer.Option(min=1, max=8, help="coordinator processes on one database")
+    ] = 1,
     catch_up: Annotated[
         int, typer.Option(help="events a restarted coordinator catches up on (with --scale)")
     ] = 100_000,
@@ -29,6 +39,8 @@ def bench(
 
     if database not in ("sqlite", "postgresql", "both", "none"):
         raise typer.BadParameter("choose sqlite, postgresql, both or none", param_hint="--database")
+    if mix not in ("lifecycle", "status"):
+        raise typer.BadParameter("choose lifecycle or status", param_hint="--mix")
     count = events or (5_000 if quick else 20_000)
     latency_seconds = 5.0 if quick else 20.0
     databases: list[Literal["sqlite", "postgresql"]] = {  # type: ignore[assignment]
@@ -44,6 +56,8 @@ def bench(
                 events=count,
                 database=name,
                 latency_seconds=latency_seconds,
+                mix=mix,
+                replicas=replicas,
             )
         )
         print(report.table(), flush=True)
