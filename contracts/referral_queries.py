@@ -42,7 +42,8 @@ class DeadlineView(BaseModel):
     due_at: datetime | None = None
     """``None`` while the clock is stopped or the deadline is not computable."""
     status: str
-    """``pending``, ``met``, ``overdue``, ``stopped`` or ``not_computable``."""
+    """``pending``, ``met``, ``overdue``, ``stopped``, ``not_computable`` or ``ended`` (the
+    case ended, by a final judgment or a cancellation, while the stage was owed)."""
     rule_version: str | None = None
     """The rule version(s) that set it: ``name@effective_from`` (`` + `` an extension's)."""
     problem: str | None = None

@@ -315,7 +315,7 @@ async def test_a_final_judgment_closes_the_open_oversight_and_its_deadline(
     finally:
         await nc.close()
 
-    await _until_deadline(oversight_bus, oversight_id, DeadlineStatus.MET)
+    await _until_deadline(oversight_bus, oversight_id, DeadlineStatus.ENDED)
     record = await _oversight(oversight_bus, oversight_id)
     assert record is not None
     assert record.status == "closed"

@@ -57,6 +57,9 @@ class DeadlineStatus(StrEnum):
     OVERDUE = "overdue"
     STOPPED = "stopped"
     NOT_COMPUTABLE = "not_computable"
+    ENDED = "ended"
+    """The case ended (a final judgment; the canceller's own referrals on ``case.cancelled``)
+    while the stage was still owed: nobody owes it any more, and nobody met it either."""
 
 
 OPEN_STATUSES = frozenset(
@@ -196,8 +199,9 @@ async def settle_case_deadlines(
     session: AsyncSession, case_id: str, now: datetime, *, sender: str | None = None
 ) -> int:
     """Stop watching every open deadline of the case (only those ``sender`` set running,
-    when given): the case ended, so nobody owes those stages any more. They are marked met,
-    as a withdrawn referral's are; one already overdue stays overdue. Returns how many."""
+    when given): the case ended, so nobody owes those stages any more. They are marked
+    ``ended`` (not ``met``: a report on who met their periods must not count them); one
+    already overdue stays overdue. Returns how many."""
     query = select(DeadlineRecord).where(
         DeadlineRecord.case_id == case_id, col(DeadlineRecord.status).in_(OPEN_STATUSES)
     )
@@ -205,7 +209,7 @@ async def settle_case_deadlines(
         query = query.where(DeadlineRecord.sender == sender)
     rows = list((await session.exec(query)).all())
     for row in rows:
-        row.status = DeadlineStatus.MET.value
+        row.status = DeadlineStatus.ENDED.value
         row.settled_at = now
         session.add(row)
     return len(rows)
