@@ -20,7 +20,7 @@ from typing import Any
 
 import rfc8785
 
-__all__ = ["MAX_DEPTH", "NotCanonical", "canonical_json"]
+__all__ = ["MAX_DEPTH", "NotCanonical", "canonical_json", "canonical_with_and_without"]
 
 MAX_DEPTH = 32
 """Deepest nesting of objects and arrays accepted; an ipbus event needs about six."""
@@ -45,6 +45,29 @@ def canonical_json(value: Any) -> bytes:
         return rfc8785.dumps(value)
     except (ValueError, TypeError, OverflowError) as exc:  # CanonicalizationError is one
         raise NotCanonical(f"no canonical form: {exc}") from exc
+
+
+def canonical_with_and_without(value: dict[str, Any], key: str) -> tuple[bytes, bytes]:
+    """The JCS bytes of the object ``value``, and of ``value`` without ``key``, from one
+    pass: an event's whole signed form (the audit log's body) and its signed bytes (no
+    ``signature``) without canonicalising it twice.
+
+    A JCS object is ``{`` + its members (``"key":value``) in key order, joined by ``,``,
+    + ``}``, so leaving a member out leaves the others' bytes as they were. The object is
+    checked as :func:`canonical_json` checks it (the same refusals); when it is not plain
+    JSON for the fast encoder (a float, a key beyond the BMP) both forms go to ``rfc8785``.
+    """
+    if _plain(value, 0):
+        try:
+            members = {
+                k: _encode(k).encode() + b":" + _encode(v).encode() for k, v in value.items()
+            }
+        except UnicodeEncodeError as exc:  # a lone surrogate, in a key or a string
+            raise NotCanonical("a string holds a lone surrogate") from exc
+        order = sorted(members)  # code-point order is JCS's for keys within the BMP
+        whole = b"{" + b",".join(members[k] for k in order) + b"}"
+        return whole, b"{" + b",".join(members[k] for k in order if k != key) + b"}"
+    return canonical_json(value), canonical_json({k: v for k, v in value.items() if k != key})
 
 
 def _plain(value: Any, depth: int) -> bool:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import from_json
 
 from contracts.base import Payload
-from contracts.canonical import NotCanonical, canonical_json
+from contracts.canonical import NotCanonical, canonical_json, canonical_with_and_without
 from contracts.events import (
     UnknownEventType,
     UnsupportedEventVersion,
@@ -152,10 +152,15 @@ class Event:
     signed_bytes: bytes = field(default=b"", repr=False)
     """The canonical bytes the signature covers (the inbox digest too); computed once, by
     :func:`decode_event`, which refuses an event that has none."""
+    canonical_bytes: bytes = field(default=b"", repr=False)
+    """The canonical bytes of the whole event, signature included (what the audit log keeps
+    and its digest covers); computed with :attr:`signed_bytes`, in the same pass."""
 
     def __post_init__(self) -> None:
-        if not self.signed_bytes:
-            object.__setattr__(self, "signed_bytes", signing_input(self.raw))
+        if not self.signed_bytes or not self.canonical_bytes:
+            whole, signed = canonical_with_and_without(self.raw, "signature")
+            object.__setattr__(self, "signed_bytes", signed)
+            object.__setattr__(self, "canonical_bytes", whole)
 
     @property
     def id(self) -> str:
@@ -292,8 +297,8 @@ def _decode(body: bytes, subject: str) -> Event:
     if not isinstance(raw, dict):
         raise EnvelopeRejected(RejectReason.NOT_CLOUDEVENT, "body is JSON but not an object")
     try:
-        signed_bytes = signing_input(raw)
-        canonical_json(raw.get("signature"))  # outside the signed bytes, inside the digest
+        # the signed bytes (no signature) and the whole event (the audit body), one pass
+        canonical_bytes, signed_bytes = canonical_with_and_without(raw, "signature")
     except NotCanonical as exc:
         raise EnvelopeRejected(RejectReason.NOT_CANONICAL, str(exc)) from exc
     try:
@@ -321,7 +326,12 @@ def _decode(body: bytes, subject: str) -> Event:
     except ValidationError as exc:
         raise EnvelopeRejected(RejectReason.INVALID_PAYLOAD, _first_error(exc)) from exc
     return Event(
-        envelope=envelope, payload=payload, route=route, raw=raw, signed_bytes=signed_bytes
+        envelope=envelope,
+        payload=payload,
+        route=route,
+        raw=raw,
+        signed_bytes=signed_bytes,
+        canonical_bytes=canonical_bytes,
     )
 
 

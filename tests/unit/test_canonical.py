@@ -7,7 +7,12 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contracts.canonical import MAX_DEPTH, NotCanonical, canonical_json
+from contracts.canonical import (
+    MAX_DEPTH,
+    NotCanonical,
+    canonical_json,
+    canonical_with_and_without,
+)
 
 SAFE = 2**53 - 1
 text = st.text(alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00"))
@@ -76,3 +81,38 @@ def test_nesting_is_bounded() -> None:
         canonical_json(nested(MAX_DEPTH + 1))
     with pytest.raises(NotCanonical, match="deeper"):
         canonical_json(nested(10**5))  # no RecursionError: refused at the bound
+
+
+def _nested(depth: int) -> Any:
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@given(
+    st.dictionaries(text, json_values | st.floats(allow_nan=False, allow_infinity=False)),
+    st.sampled_from(["signature", "a", "\U0001f600", ""]),
+)
+def test_one_pass_gives_the_object_with_and_without_a_key_as_two_passes_would(
+    value: dict[str, Any], key: str
+) -> None:
+    whole, without = canonical_with_and_without(value, key)
+    assert whole == rfc8785.dumps(value)
+    assert without == rfc8785.dumps({k: v for k, v in value.items() if k != key})
+
+
+@pytest.mark.parametrize(
+    ("value", "what"),
+    [
+        ({"signature": "a\ud800"}, "lone surrogate"),  # the left-out member is checked too
+        ({"signature": float("nan")}, "not finite"),
+        ({"x": 1, "signature": {"n": 2**60}}, "beyond"),
+        ({"data": _nested(MAX_DEPTH)}, "deeper"),  # fine alone, one level too deep inside
+    ],
+)
+def test_one_pass_refuses_what_canonical_json_refuses(value: dict[str, Any], what: str) -> None:
+    with pytest.raises(NotCanonical, match=what):
+        canonical_with_and_without(value, "signature")
+    with pytest.raises(NotCanonical, match=what):
+        canonical_json(value)

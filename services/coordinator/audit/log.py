@@ -6,7 +6,6 @@ from datetime import datetime
 from nats.aio.msg import Msg
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contracts.canonical import canonical_json
 from contracts.envelope import Event, RejectReason
 from services.coordinator.audit.store import (
     accepted_entry,
@@ -20,7 +19,7 @@ __all__ = ["audit_accepted", "audit_query", "audit_rejected"]
 
 async def audit_accepted(session: AsyncSession, event: Event, now: datetime) -> None:
     """Chain an accepted event (new: the inbox just claimed it), keeping the signed event."""
-    signed = canonical_json(event.raw)
+    signed = event.canonical_bytes  # computed once, when the event was decoded
     digest = hashlib.sha256(signed).hexdigest()
     await append_audit(
         session, accepted_entry(event, digest, now, signed.decode("utf-8")), known_new=True
