@@ -25,6 +25,7 @@ from services.coordinator.deadlines.store import (
     not_computable_deadlines,
     recompute,
 )
+from services.coordinator.holders.notices import is_holder_deadline, lapse_notices
 from services.runtime.bus import Clock
 from services.runtime.law import BusinessCalendar
 from services.runtime.ops import AgencyMetrics, Logger, PeriodicTask
@@ -112,6 +113,11 @@ class DeadlineWatch:
                 if not await claim_overdue(uow.session, deadline.referral_id, deadline.stage, now):
                     continue
                 assert deadline.due_at is not None  # only pending rows with a due time are due
+                if is_holder_deadline(deadline):  # a holder's window: customs releases
+                    for party, lapsed in lapse_notices(deadline):
+                        uow.emit(lapsed, to=party, case_id=deadline.case_id)
+                    sent += 1
+                    continue
                 notice = ReferralOverdue(
                     referral_id=deadline.referral_id,
                     case_id=deadline.case_id,
