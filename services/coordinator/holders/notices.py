@@ -83,6 +83,11 @@ class HolderNotices:
         payload = event.payload
         if event.sender == COORDINATOR:
             return  # our own forwards and lapse notices, read back from the stream
+        if event.recipient != COORDINATOR:
+            raise StepRefused(
+                f"{event.event_type} from {event.sender} to {event.recipient}: a notice and "
+                "its answer go through the coordinator, which routes them"
+            )
         if isinstance(payload, HolderNotified):
             await self._notified(uow, event, payload, cases)
         elif isinstance(payload, HolderApplied | HolderDeclined):
