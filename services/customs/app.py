@@ -112,6 +112,10 @@ class CustomsService(AgencyAdapter):
         )
         return record
 
+    async def notify_holder(self, uow: UnitOfWork, detention: Detention) -> DetentionRecord:
+        """The desk method by its issue name: :meth:`notify_rights_holder`."""
+        return await self.notify_rights_holder(uow, detention)
+
     # -- the holder's answer, forwarded by the coordinator --------------------------------
 
     @handles(HolderApplied)

@@ -2,7 +2,7 @@
 the desk speaking only in a represented holder's name, and the bond bands of the GAC's
 measures as the policy table states them."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,6 +12,8 @@ from contracts.agencies import AgencyKind, RegistryError, parse_registry
 from contracts.holders import HolderApplied, HolderDeclined
 from contracts.identifiers import Money
 from contracts.senders import in_whose_name, may_send
+from services.coordinator.deadlines.store import HOLDER_NOTICE, DeadlineRecord
+from services.coordinator.holders import HOLDER_WINDOW, is_holder_deadline, lapse_notices
 from services.customs.bond import BondBands, BondTooLow, bond_required, check_bond
 from services.runtime.law import RuleBook, load_policy
 
@@ -104,3 +106,28 @@ def test_a_bond_short_of_the_band_or_in_another_currency_is_refused() -> None:
         check_bond(Money(value="29999.99", currency="CNY"), goods, BANDS, "r@1")
     with pytest.raises(BondTooLow):
         check_bond(Money(value="30000", currency="USD"), goods, BANDS, "r@1")
+
+
+def _window_row(desk: str) -> DeadlineRecord:
+    return DeadlineRecord(
+        referral_id=NOTICE,
+        stage=HOLDER_WINDOW,
+        case_id="01JABCDEFGHJKMNPQRSTVWXYZ1",
+        kind=HOLDER_NOTICE,
+        sender="customs-shanghai",
+        recipient=desk,
+        started_at=datetime(2026, 3, 2, 2, tzinfo=UTC),
+        due_at=datetime(2026, 3, 5, 16, tzinfo=UTC),
+        period="3 working days",
+    )
+
+
+def test_a_lapsed_window_is_reported_to_customs_and_to_the_desk() -> None:
+    sent = lapse_notices(_window_row("holders-desk"))
+    assert [to for to, _ in sent] == ["customs-shanghai", "holders-desk"]
+    assert {n.notice_id for _, n in sent} == {NOTICE}
+    assert is_holder_deadline(_window_row("holders-desk"))
+
+
+def test_without_a_desk_for_the_holder_only_customs_hears_of_the_lapse() -> None:
+    assert [to for to, _ in lapse_notices(_window_row("coordinator"))] == ["customs-shanghai"]
