@@ -78,7 +78,9 @@ class CoordinatorService(AgencyService):
             warnings=self.warnings,
             signals=LinkageSignals(context),
             oversight=OversightFlow(context),
-            holders=HolderNotices(context.registry, context.rules, self.calendar, self.log),
+            holders=HolderNotices(
+                context.registry, context.rules, self.calendar, self.log, self.metrics
+            ),
         )
         self.applier = self.pipeline
         self.chaser = self.periodic(

@@ -11,6 +11,7 @@ ever sees the case or its parties.
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import nats
@@ -132,7 +133,7 @@ async def test_the_desk_applies_through_its_gateway_and_customs_detains_after_it
         inbox = (await client.get("/inbox")).json()
         assert [item["item_id"] for item in inbox] == [f"notice:{held.detention_id}"]
         assert inbox[0]["case_id"] is None  # the desk is told of goods, not of the case
-        body = {
+        body: dict[str, Any] = {
             "type": "holder.applied",
             "data": HolderApplied(
                 notice_id=held.detention_id,
@@ -147,12 +148,22 @@ async def test_the_desk_applies_through_its_gateway_and_customs_detains_after_it
         again = await client.post("/events", json=body, headers=key)  # a retry: same answer
         assert again.status_code == 202
         assert again.json() == first.json()
+        stranger = {**body, "data": {**body["data"], "holder": "Some Other Brand Ltd."}}
+        refused = await client.post("/events", json=stranger)
+        assert refused.status_code == 409
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert "does not represent holder" in refused.json()["detail"]
 
     detained = await _until_status(bus, held.detention_id, "detained")
     assert detained.basis == DetentionBasis.EX_OFFICIO.value
     assert detained.bond_ref == "STRIDE-2026-031"
     assert (await _window(bus, held.detention_id)).status == "met"
     assert await _notice_state(bus, held.detention_id, "applied")
+    registry = bus.services["coordinator"].metrics.families.registry
+    for outcome in ("notified", "applied"):
+        counted = registry.get_sample_value("ipbus_holder_notices_total", {"outcome": outcome})
+        assert counted is not None
+        assert counted >= 1
 
     nc = await nats.connect(bus.nats_url)
     try:
@@ -194,6 +205,8 @@ async def test_a_holder_missing_its_window_the_coordinators_deadline_fires_and_c
     bus.services["coordinator"].deadline_watch.wake()  # type: ignore[attr-defined]
     await _until_status(bus, held.detention_id, "released")
     assert (await _window(bus, held.detention_id)).status == "overdue"
+    registry = bus.services["coordinator"].metrics.families.registry
+    assert registry.get_sample_value("ipbus_holder_notices_total", {"outcome": "lapsed"}) == 1
     await wait_until(lambda: _notice_state(bus, held.detention_id, "lapsed"), what="the desk told")
 
     desk = _desk(bus)  # too late now: the desk itself knows the window closed

@@ -15,6 +15,7 @@ a receipt sent in time while the coordinator was down must not be reported overd
 import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from functools import partial
 
 from contracts.referrals import ReferralOverdue, ReferralStage
 from services.coordinator.deadlines.store import (
@@ -64,6 +65,7 @@ class DeadlineWatch:
         self._clock = clock
         self._unit_of_work = unit_of_work
         self._log = log
+        self._metrics = metrics
         self._calendar = calendar
         self._caught_up = caught_up
         self._catch_up_limit_s = catch_up_limit_s
@@ -116,6 +118,8 @@ class DeadlineWatch:
                 if is_holder_deadline(deadline):  # a holder's window: customs releases
                     for party, lapsed in lapse_notices(deadline):
                         uow.emit(lapsed, to=party, case_id=deadline.case_id)
+                    if self._metrics is not None:
+                        uow.after_commit(partial(self._metrics.holder_notice, "lapsed"))
                     sent += 1
                     continue
                 notice = ReferralOverdue(

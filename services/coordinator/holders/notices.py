@@ -15,6 +15,8 @@ The desk is not made a party of the case: these events are kept off the case fil
 desk never sees the case, its parties or their personal data — only its notices.
 """
 
+from typing import Literal
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.agencies import Registry
@@ -32,7 +34,7 @@ from services.runtime.law import (
     RuleBook,
     due_at,
 )
-from services.runtime.ops import Logger
+from services.runtime.ops import AgencyMetrics, Logger
 from services.sdk import UnitOfWork
 
 __all__ = [
@@ -67,8 +69,14 @@ class HolderNotices:
     """Routes notices and answers between customs and the rights-holder desks."""
 
     def __init__(
-        self, registry: Registry, rules: RuleBook, calendar: BusinessCalendar, log: Logger
+        self,
+        registry: Registry,
+        rules: RuleBook,
+        calendar: BusinessCalendar,
+        log: Logger,
+        metrics: AgencyMetrics,
     ) -> None:
+        self.metrics = metrics
         self.registry = registry
         self.rules = rules
         self.calendar = calendar
@@ -108,6 +116,7 @@ class HolderNotices:
         desk = self.registry.desk_for(notice.holder)
         recipient = desk.id if desk is not None else COORDINATOR
         uow.session.add(self._window(notice, customs=event.sender, desk=recipient))
+        uow.after_commit(lambda: self.metrics.holder_notice("notified"))
         if desk is None:
             self.log.warning(
                 "no rights-holder desk represents the holder: customs' own clock decides",
@@ -158,6 +167,10 @@ class HolderNotices:
         row.status, row.settled_at = DeadlineStatus.MET.value, uow.now
         uow.session.add(row)
         uow.emit(answer, to=row.sender, case_id=row.case_id)
+        outcome: Literal["applied", "declined"] = (
+            "applied" if isinstance(answer, HolderApplied) else "declined"
+        )
+        uow.after_commit(lambda: self.metrics.holder_notice(outcome))
 
 
 async def _window_of(session: AsyncSession, notice_id: str) -> DeadlineRecord | None:
