@@ -122,6 +122,7 @@ class CustomsService(AgencyAdapter):
     async def on_holder_applied(self, uow: UnitOfWork, event: Event) -> None:
         """The holder applied and posted a bond in time: detain (art. 16 basis)."""
         applied = _forwarded(event, HolderApplied)
+        await self._notified_holder(uow, applied)
         await self.record_application(
             uow, applied.notice_id, bond_ref=applied.application_ref, bond=applied.bond
         )
@@ -130,7 +131,7 @@ class CustomsService(AgencyAdapter):
     async def on_holder_declined(self, uow: UnitOfWork, event: Event) -> None:
         """The holder does not ask for detention: customs must not detain (art. 16)."""
         declined = _forwarded(event, HolderDeclined)
-        await self._held(uow, declined.notice_id, expected="notified")
+        await self._notified_holder(uow, declined)
         await self.release_goods(
             uow,
             declined.notice_id,
@@ -332,6 +333,19 @@ class CustomsService(AgencyAdapter):
             to=COORDINATOR,
             case_id=record.case_id,
         )
+
+    async def _notified_holder(
+        self, uow: UnitOfWork, answer: HolderApplied | HolderDeclined
+    ) -> DetentionRecord:
+        """The notified detention, if ``answer`` names the holder customs notified."""
+        record = await self._held(uow, answer.notice_id, expected="notified")
+        notified = GoodsDetained.model_validate_json(record.goods_event).rights_holder
+        if answer.holder != notified:
+            raise StepRefused(
+                f"notice {answer.notice_id} went to {notified!r}, "
+                f"{answer.holder!r} cannot answer it"
+            )
+        return record
 
     def _check_bond(self, record: DetentionRecord, bond: Money) -> None:
         declared = GoodsDetained.model_validate_json(record.goods_event).declared_value

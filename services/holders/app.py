@@ -109,6 +109,11 @@ class HolderDeskService(AgencyService):
         """An answer as an agency system submits it whole (the gateway's ``POST /events``)."""
         if (problem := in_whose_name(answer, self.agency)) is not None:
             raise StepRefused(problem)
+        record = await self._open_notice(uow, answer.notice_id)
+        if answer.holder != record.holder:
+            raise StepRefused(
+                f"notice {answer.notice_id} is to {record.holder!r}, not to {answer.holder!r}"
+            )
         if isinstance(answer, HolderApplied):
             await self.apply_for_detention(
                 uow, answer.notice_id, bond=answer.bond, application_ref=answer.application_ref
