@@ -63,6 +63,13 @@ from contracts.events import (
     payload_model,
 )
 from contracts.handover import ItemsHandedOver
+from contracts.holders import (
+    HolderApplied,
+    HolderDeclined,
+    HolderLapsed,
+    HolderNotified,
+    HolderPayload,
+)
 from contracts.identifiers import (
     AGENCY_ID_PATTERN,
     CREDIT_CODE_CHARSET,
@@ -240,6 +247,11 @@ __all__ = [
     "GoodsConfiscated",
     "GoodsDetained",
     "GoodsReleased",
+    "HolderApplied",
+    "HolderDeclined",
+    "HolderLapsed",
+    "HolderNotified",
+    "HolderPayload",
     "HsCode",
     "HsPrefix",
     "IllegalReferralStep",

@@ -59,6 +59,8 @@ class AgencyKind(StrEnum):
     COORDINATOR = "coordinator"
     MEDIATION = "mediation"
     """A mediation or arbitration centre (asks courts to confirm its agreements)."""
+    RIGHTS_HOLDERS = "rightsholders"
+    """A rights-holder desk: speaks for the registered holders it lists in ``represents``."""
 
 
 class JudicialRole(StrEnum):
@@ -151,11 +153,21 @@ class Agency(BaseModel):
     keys: tuple[AgencyKeyPeriod, ...] = ()
     """The key history with validity periods; ``public_key``/``previous_public_key``
     stay valid at any time unless the history says otherwise about them."""
+    represents: tuple[NonEmptyStr, ...] = ()
+    """For a rights-holder desk: the ids of the registered holders it speaks for."""
 
     @model_validator(mode="after")
     def _role_only_for_judicial(self) -> Self:
         if self.role is not None and self.kind is not AgencyKind.JUDICIAL:
             raise ValueError(f"role is only for judicial agencies, not {self.kind.value}")
+        return self
+
+    @model_validator(mode="after")
+    def _represents_only_for_desks(self) -> Self:
+        if self.represents and self.kind is not AgencyKind.RIGHTS_HOLDERS:
+            raise ValueError(f"represents is only for rights-holder desks, not {self.kind.value}")
+        if len(set(self.represents)) != len(self.represents):
+            raise ValueError("represents names a holder more than once")
         return self
 
 
@@ -207,6 +219,15 @@ class Registry(BaseModel):
         coordinators = [a.id for a in self.agencies if a.kind is AgencyKind.COORDINATOR]
         if len(coordinators) != 1:
             raise ValueError(f"need exactly one coordinator agency, found {len(coordinators)}")
+        spoken_for: dict[str, str] = {}
+        for desk in self.of_kind(AgencyKind.RIGHTS_HOLDERS):
+            for holder in desk.represents:
+                if holder in spoken_for:
+                    raise ValueError(
+                        f"holder {holder!r} is represented by both {spoken_for[holder]!r} "
+                        f"and {desk.id!r}"
+                    )
+                spoken_for[holder] = desk.id
         return self
 
     def get(self, agency_id: str) -> Agency:
@@ -222,6 +243,13 @@ class Registry(BaseModel):
     def of_kind(self, kind: AgencyKind) -> list[Agency]:
         """Agencies of one kind, in registry order."""
         return [agency for agency in self.agencies if agency.kind is kind]
+
+    def desk_for(self, holder: str) -> Agency | None:
+        """The rights-holder desk that speaks for ``holder``, if one does (at most one)."""
+        for desk in self.of_kind(AgencyKind.RIGHTS_HOLDERS):
+            if holder in desk.represents:
+                return desk
+        return None
 
     def judicial_for(self, role: JudicialRole, region: str) -> Agency | None:
         """The ``role`` body competent for ``region``: the one of the region itself, else of
@@ -306,7 +334,7 @@ def dump_registry(registry: Registry) -> str:
     for agency in registry.agencies:
         lines.append("[[agencies]]")
         for key, value in agency.model_dump(mode="json", exclude={"interests", "keys"}).items():
-            if value is not None:
+            if value is not None and value != []:
                 lines.append(f"{key} = {_toml_value(value)}")
         interests = agency.interests.model_dump(mode="json")
         if any(interests.values()):

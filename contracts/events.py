@@ -11,6 +11,7 @@ from contracts.base import Payload
 from contracts.cases import CaseCancelled, CaseClosed, CaseOpened, CaseStatusChanged
 from contracts.customs import GoodsConfiscated, GoodsDetained, GoodsReleased
 from contracts.handover import ItemsHandedOver
+from contracts.holders import HolderApplied, HolderDeclined, HolderLapsed, HolderNotified
 from contracts.judicial import (
     ConfirmationIssued,
     JudgmentAppealed,
@@ -101,6 +102,10 @@ _ALL: tuple[type[Payload], ...] = (
     OversightSuggested,
     OversightAnswered,
     ItemsHandedOver,
+    HolderNotified,
+    HolderApplied,
+    HolderDeclined,
+    HolderLapsed,
 )
 
 EVENT_MODELS: MappingProxyType[str, type[Payload]] = MappingProxyType(

@@ -14,6 +14,7 @@ from types import MappingProxyType
 
 from contracts.agencies import Agency, AgencyKind, JudicialRole
 from contracts.base import Payload
+from contracts.holders import HolderApplied, HolderDeclined
 from contracts.judicial import AppealedBy, JudgmentAppealed
 
 __all__ = [
@@ -31,12 +32,14 @@ class Speaker(StrEnum):
     COORDINATOR = "coordinator"
     """The hub itself: reports and fan-out no agency may forge."""
     AGENCY = "agency"
-    """Any registered agency other than the coordinator."""
+    """Any registered agency other than the coordinator and the rights-holder desks."""
     CUSTOMS = "customs"
     COURT = "court"
     """A judicial agency whose role is ``court``."""
     PROCURATORATE = "procuratorate"
     """A judicial agency whose role is ``procuratorate`` (the supervisor of referrals)."""
+    RIGHTS_HOLDERS_DESK = "rightsholders"
+    """A rights-holder desk, speaking for the holders it represents (``represents``)."""
 
 
 _C = frozenset({Speaker.COORDINATOR})
@@ -46,6 +49,8 @@ _CUSTOMS = frozenset({Speaker.CUSTOMS})
 _COURT = frozenset({Speaker.COURT})
 _PROCURATORATE = frozenset({Speaker.PROCURATORATE})
 _COURT_OR_PROCURATORATE = frozenset({Speaker.COURT, Speaker.PROCURATORATE})
+_CUSTOMS_OR_C = frozenset({Speaker.CUSTOMS, Speaker.COORDINATOR})
+_DESK_OR_C = frozenset({Speaker.RIGHTS_HOLDERS_DESK, Speaker.COORDINATOR})
 
 SENDER_RULES: MappingProxyType[str, frozenset[Speaker]] = MappingProxyType(
     {
@@ -105,6 +110,13 @@ SENDER_RULES: MappingProxyType[str, frozenset[Speaker]] = MappingProxyType(
         "judgment.appealed": _COURT_OR_PROCURATORATE,
         # the procuratorate alone decides not to prosecute (CPL arts. 175-177)
         "prosecution.declined": _PROCURATORATE,
+        # customs notifies a holder (Decree 395 art. 16), the hub forwards it to the desk
+        # that represents the holder; the desk answers in a represented holder's name
+        # (in_whose_name), the hub forwards the answer to customs and reports a lapse
+        "holder.notified": _CUSTOMS_OR_C,
+        "holder.applied": _DESK_OR_C,
+        "holder.declined": _DESK_OR_C,
+        "holder.lapsed": _C,
     }
 )
 """Event type → who may send it. A type missing from the table may be sent by nobody."""
@@ -114,6 +126,8 @@ def speakers_of(agency: Agency) -> frozenset[Speaker]:
     """Every :class:`Speaker` class ``agency`` belongs to, from its registry kind and role."""
     if agency.kind is AgencyKind.COORDINATOR:
         return frozenset({Speaker.COORDINATOR})
+    if agency.kind is AgencyKind.RIGHTS_HOLDERS:  # a private holders' desk, not an authority
+        return frozenset({Speaker.RIGHTS_HOLDERS_DESK})
     found = {Speaker.AGENCY}
     if agency.kind is AgencyKind.CUSTOMS:
         found.add(Speaker.CUSTOMS)
@@ -136,7 +150,14 @@ def in_whose_name(payload: Payload, agency: Agency) -> str | None:
     procuratorate's ``judgment.appealed`` is its own protest (抗诉), never a defendant's or
     a party's appeal (上诉), which the court that received it records. A court may record a
     protest too: it is lodged through the court of first instance.
+
+    A rights-holder desk answers customs only for a holder it represents (``represents``).
     """
+    if isinstance(payload, HolderApplied | HolderDeclined) and (
+        Speaker.RIGHTS_HOLDERS_DESK in speakers_of(agency)
+        and payload.holder not in agency.represents
+    ):
+        return f"{agency.id} does not represent holder {payload.holder!r}"
     if (
         isinstance(payload, JudgmentAppealed)
         and Speaker.PROCURATORATE in speakers_of(agency)

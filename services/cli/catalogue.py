@@ -6,6 +6,7 @@ from contracts.agencies import AgencyKind
 from services.coordinator.app import CoordinatorService
 from services.customs.app import CustomsService
 from services.enforcement.app import EnforcementService
+from services.holders.app import HolderDeskService
 from services.judicial.app import JudicialService
 from services.overseas.app import OverseasService
 from services.sdk import ServiceCatalogue
@@ -19,6 +20,7 @@ CATALOGUE: ServiceCatalogue = MappingProxyType(
         AgencyKind.ENFORCEMENT: EnforcementService,
         AgencyKind.JUDICIAL: JudicialService,
         AgencyKind.OVERSEAS: OverseasService,
+        AgencyKind.RIGHTS_HOLDERS: HolderDeskService,
     }
 )
 

@@ -88,7 +88,7 @@ def plan_adapter(
     others = [
         a.id
         for a in registry.agencies
-        if a.kind not in (AgencyKind.COORDINATOR, AgencyKind.MEDIATION)
+        if a.kind not in (AgencyKind.COORDINATOR, AgencyKind.MEDIATION, AgencyKind.RIGHTS_HOLDERS)
     ]
     if not others:
         raise ConfigurationError("the registry has no agency to exchange referrals with")

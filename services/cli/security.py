@@ -158,14 +158,15 @@ def _write_pseudonym_key(out: Path, registry: Registry) -> list[Path]:
 
     Whoever sends to an overseas agency minimises with it (the coordinator's warnings, an
     agency's overseas-assistance referral), so the pseudonyms correlate across senders; the
-    overseas agency must not hold it, or it could test a guess against a pseudonym.
+    overseas agency must not hold it, or it could test a guess against a pseudonym. Nor
+    does a rights-holder desk, a private party that sends nothing abroad.
     """
     key = out / "ca" / PSEUDONYM_KEY_FILE  # the operator's copy, kept with the CA keys
     create_once(key, secrets.token_bytes(32))
     return [
         _write_secret(site_dir(out, agency.id) / PSEUDONYM_KEY_FILE, key.read_bytes())
         for agency in registry.agencies
-        if agency.kind is not AgencyKind.OVERSEAS
+        if agency.kind not in (AgencyKind.OVERSEAS, AgencyKind.RIGHTS_HOLDERS)
     ]
 
 

@@ -27,6 +27,7 @@ from services.coordinator.cases.case_query import NOT_FOUND, answer_case_query
 from services.coordinator.deadlines.referrals_query import answer_referrals_query
 from services.coordinator.deadlines.rules import DeadlineSettings
 from services.coordinator.deadlines.watcher import DeadlineWatch
+from services.coordinator.holders import HolderNotices
 from services.coordinator.metrics.recorder import refresh_gauges
 from services.coordinator.oversight.flow import OversightFlow
 from services.coordinator.pipeline import CasePipeline
@@ -77,6 +78,9 @@ class CoordinatorService(AgencyService):
             warnings=self.warnings,
             signals=LinkageSignals(context),
             oversight=OversightFlow(context),
+            holders=HolderNotices(
+                context.registry, context.rules, self.calendar, self.log, self.metrics
+            ),
         )
         self.applier = self.pipeline
         self.chaser = self.periodic(

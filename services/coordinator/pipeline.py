@@ -47,6 +47,7 @@ from services.coordinator.cases.domain import (
 )
 from services.coordinator.cases.store import CaseFiles, append_timeline
 from services.coordinator.deadlines.followup import follow_case_outcome, follow_referral_step
+from services.coordinator.holders import HolderNotices
 from services.coordinator.metrics.recorder import observe_event
 from services.coordinator.oversight.flow import OversightFlow
 from services.coordinator.signals.detector import LinkageSignals
@@ -81,6 +82,7 @@ class CasePipeline:
         warnings: WarningHub,
         signals: LinkageSignals,
         oversight: OversightFlow,
+        holders: HolderNotices,
     ) -> None:
         self.context = context
         self.consumer = consumer
@@ -89,6 +91,7 @@ class CasePipeline:
         self.warnings = warnings
         self.signals = signals
         self.oversight = oversight
+        self.holders = holders
 
     async def apply(self, session: AsyncSession, events: list[Event]) -> list[UnitOfWork | None]:
         """Run the steps over a batch in ``session``'s transaction; None for each event
@@ -112,7 +115,7 @@ class CasePipeline:
             return None
         uow = UnitOfWork(session, self.context, cause=event)
         folded = None
-        if not self.warnings.takes(event.event_type):  # a warning is filed on no case
+        if not self._off_case_file(event.event_type):
             folded = await self.fold(cases, event)
             if folded is not None:
                 self.store(uow, cases, folded)
@@ -123,7 +126,7 @@ class CasePipeline:
             else None
         )
         await self.audit(uow, event)
-        await self.react(uow, event, folded, referral)
+        await self.react(uow, event, folded, referral, cases)
         await self.observe(uow, event, referral)
         return uow
 
@@ -179,14 +182,21 @@ class CasePipeline:
         await audit_accepted(uow.session, event, uow.now)
 
     async def react(
-        self, uow: UnitOfWork, event: Event, folded: Folded | None, referral: CaseReferral | None
+        self,
+        uow: UnitOfWork,
+        event: Event,
+        folded: Folded | None,
+        referral: CaseReferral | None,
+        cases: CaseFiles,
     ) -> None:
         """What the coordinator does about the event, in its transaction: a referral step's
         deadlines and copies, linkage signals and oversight for a case event; the warning
-        desk's work for a warning."""
+        desk's work for a warning; the holder desk's for a notice to a rights holder."""
         if folded is None:
             if self.warnings.takes(event.event_type):
                 await self.warnings.take(uow, event)
+            elif self.holders.takes(event.event_type):
+                await self.holders.take(uow, event, cases)
             return
         case = folded.case
         await follow_referral_step(
@@ -205,6 +215,11 @@ class CasePipeline:
     async def observe(self, uow: UnitOfWork, event: Event, referral: CaseReferral | None) -> None:
         """The watch lists in this transaction; the event's readings once committed."""
         await observe_event(uow, event, referral, self.metrics)
+
+    def _off_case_file(self, event_type: str) -> bool:
+        """A warning is filed on no case; a holder's notice stays off the case file, so the
+        desk that answers it never becomes a party (it sees its notices only)."""
+        return self.warnings.takes(event_type) or self.holders.takes(event_type)
 
     # -- refusals ------------------------------------------------------------------------
 

@@ -4,19 +4,26 @@ Two ways into a detention (知识产权海关保护条例, Decree 395 rev. 2018)
 posts a bond unprompted (art. 15, :meth:`CustomsService.detain_goods`), or customs finds the
 goods, notifies the holder (art. 16, :meth:`~CustomsService.notify_rights_holder`) and detains
 once the holder's application and bond are recorded in time
-(:meth:`~CustomsService.record_application`; a rights-holder desk comes later). Goods are
-released when a clock runs out without the step it waits for (:meth:`release_lapsed`).
+(:meth:`~CustomsService.record_application`). The notice travels as ``holder.notified``
+through the coordinator to the rights-holder desk that represents the holder; the desk's
+answer comes back through the coordinator: ``holder.applied`` (with the bond the GAC's
+measures require) detains, ``holder.declined`` or the coordinator's ``holder.lapsed``
+releases. Goods are also released when customs' own clock runs out without the step it
+waits for (:meth:`release_lapsed`), should the coordinator be silent.
 """
 
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from sqlalchemy import MetaData
 from sqlmodel import select
 
 from contracts.customs import DetentionBasis, GoodsConfiscated, GoodsDetained, GoodsReleased
-from contracts.identifiers import new_ulid
+from contracts.envelope import Event
+from contracts.holders import HolderApplied, HolderDeclined, HolderLapsed, HolderNotified
+from contracts.identifiers import Money, new_ulid
 from contracts.subjects import COORDINATOR
+from services.customs.bond import BOND_RULE, BondBands, BondTooLow, check_bond
 from services.customs.confirmation import (
     RELEASE_CLOCK,
     ClockDue,
@@ -35,7 +42,7 @@ from services.customs.domain import Detention, case_title, detained_goods
 from services.customs.store import CustomsTable, DetentionRecord
 from services.runtime.bus import StepRefused
 from services.runtime.law import policy_calendar, policy_section
-from services.sdk import AgencyAdapter, ServiceContext, UnitOfWork
+from services.sdk import AgencyAdapter, ServiceContext, UnitOfWork, handles
 
 __all__ = ["CustomsService"]
 
@@ -85,16 +92,79 @@ class CustomsService(AgencyAdapter):
         record = await self._hold(
             uow, detention, status="notified", basis=DetentionBasis.EX_OFFICIO
         )
-        self._start(uow, record, CustomsClock.APPLICATION_AND_BOND, uow.now)
+        window = self._start(uow, record, CustomsClock.APPLICATION_AND_BOND, uow.now)
+        uow.emit(
+            HolderNotified(
+                notice_id=record.detention_id,  # one notice per detention: the same id
+                holder=detention.rights_holder,
+                case_id=record.case_id,
+                detention_id=record.detention_id,
+                port=detention.port,
+                hs_code=detention.hs_code,
+                quantity=detention.quantity,
+                ip_right=detention.ip_right,
+                notified_at=uow.now,
+                respond_by=window.due_at,
+                rule_version=window.rule_version,
+            ),
+            to=COORDINATOR,
+            case_id=record.case_id,
+        )
         return record
 
+    async def notify_holder(self, uow: UnitOfWork, detention: Detention) -> DetentionRecord:
+        """The desk method by its issue name: :meth:`notify_rights_holder`."""
+        return await self.notify_rights_holder(uow, detention)
+
+    # -- the holder's answer, forwarded by the coordinator --------------------------------
+
+    @handles(HolderApplied)
+    async def on_holder_applied(self, uow: UnitOfWork, event: Event) -> None:
+        """The holder applied and posted a bond in time: detain (art. 16 basis)."""
+        applied = _forwarded(event, HolderApplied)
+        await self._notified_holder(uow, applied)
+        await self.record_application(
+            uow, applied.notice_id, bond_ref=applied.application_ref, bond=applied.bond
+        )
+
+    @handles(HolderDeclined)
+    async def on_holder_declined(self, uow: UnitOfWork, event: Event) -> None:
+        """The holder does not ask for detention: customs must not detain (art. 16)."""
+        declined = _forwarded(event, HolderDeclined)
+        await self._notified_holder(uow, declined)
+        await self.release_goods(
+            uow,
+            declined.notice_id,
+            reason=f"the right holder declined to apply for detention: {declined.reason}",
+        )
+
+    @handles(HolderLapsed)
+    async def on_holder_lapsed(self, uow: UnitOfWork, event: Event) -> None:
+        """The coordinator reports the holder's window ran out: release, once."""
+        lapsed = _forwarded(event, HolderLapsed)
+        record = await uow.session.get(DetentionRecord, lapsed.notice_id)
+        if record is None or record.status != "notified":
+            return  # customs' own clock released them first, or an officer acted
+        window = await uow.session.get(
+            CustomsClockRecord, (lapsed.notice_id, CustomsClock.APPLICATION_AND_BOND.value)
+        )
+        reason = release_reason(
+            CustomsClock.APPLICATION_AND_BOND,
+            window.period if window else "the period",
+            window.rule_version if window else "unknown rule",
+        )
+        await self.release_goods(uow, lapsed.notice_id, reason=reason)
+
     async def record_application(
-        self, uow: UnitOfWork, detention_id: str, *, bond_ref: str
+        self, uow: UnitOfWork, detention_id: str, *, bond_ref: str, bond: Money | None = None
     ) -> DetentionRecord:
-        """The holder applied and posted a bond after customs' notice: detain, if in time.
+        """The holder applied and posted a bond after customs' notice: detain, if in time
+        and, when the bond is given, if it covers what the GAC's measures require.
         Starts the investigation (30 working days, art. 20) and the release clock (50,
         art. 24(2))."""
         record = await self._held(uow, detention_id, expected="notified")
+        if bond is not None:
+            self._check_bond(record, bond)
         window = await uow.session.get(
             CustomsClockRecord, (detention_id, CustomsClock.APPLICATION_AND_BOND.value)
         )
@@ -264,6 +334,27 @@ class CustomsService(AgencyAdapter):
             case_id=record.case_id,
         )
 
+    async def _notified_holder(
+        self, uow: UnitOfWork, answer: HolderApplied | HolderDeclined
+    ) -> DetentionRecord:
+        """The notified detention, if ``answer`` names the holder customs notified."""
+        record = await self._held(uow, answer.notice_id, expected="notified")
+        notified = GoodsDetained.model_validate_json(record.goods_event).rights_holder
+        if answer.holder != notified:
+            raise StepRefused(
+                f"notice {answer.notice_id} went to {notified!r}, "
+                f"{answer.holder!r} cannot answer it"
+            )
+        return record
+
+    def _check_bond(self, record: DetentionRecord, bond: Money) -> None:
+        declared = GoodsDetained.model_validate_json(record.goods_event).declared_value
+        rule = self.rules.in_force(BOND_RULE, self.calendar.local_date(self.clock.now()))
+        try:
+            check_bond(bond, declared, rule.values_as(BondBands), rule.version)
+        except BondTooLow as exc:
+            raise StepRefused(f"application for {record.detention_id} refused: {exc}") from exc
+
     async def _recompute_not_computable(self) -> None:
         """Retry the clocks the calendar refused (a new year's notice, after a restart)."""
         async with self.database.transaction() as session:
@@ -297,6 +388,20 @@ class CustomsService(AgencyAdapter):
         if record.status not in ((expected,) if expected else _HELD):
             raise StepRefused(f"detention {detention_id} is {record.status}")
         return record
+
+
+_Forwarded = TypeVar("_Forwarded", HolderApplied, HolderDeclined, HolderLapsed)
+
+
+def _forwarded(event: Event, model: type[_Forwarded]) -> _Forwarded:
+    """The payload, if the coordinator sent it: a desk's answer counts only as the hub
+    forwards it (it checked the window and that the desk represents the holder)."""
+    if event.sender != COORDINATOR or not isinstance(event.payload, model):
+        raise StepRefused(
+            f"{event.event_type} from {event.sender}: customs takes a holder's answer only "
+            "as the coordinator forwards it"
+        )
+    return event.payload
 
 
 def _settle(clock: CustomsClockRecord, status: ClockStatus, now: datetime) -> None:

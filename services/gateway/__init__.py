@@ -12,7 +12,7 @@ from services.runtime.exports import lazy_exports
 if TYPE_CHECKING:
     from services.gateway.guard import DEFAULT_MAX_BODY_BYTES
     from services.gateway.idempotency import IdempotencyKeys, IdempotencyRecord
-    from services.gateway.inbox import InboxItem, positioned
+    from services.gateway.inbox import InboxItem, acknowledgements, positioned
     from services.gateway.problems import GatewayProblem
     from services.gateway.server import GatewayServer, gateway_app, gateway_options
     from services.gateway.submit import NOT_SUBMITTABLE
@@ -31,6 +31,7 @@ __all__ = [
     "InboxItem",
     "Scope",
     "WebhookDelivery",
+    "acknowledgements",
     "add_token",
     "gateway_app",
     "gateway_options",
@@ -51,6 +52,7 @@ _EXPORTS = {
     "NOT_SUBMITTABLE": "services.gateway.submit",
     "Scope": "services.gateway.tokens",
     "WebhookDelivery": "services.gateway.webhooks",
+    "acknowledgements": "services.gateway.inbox",
     "add_token": "services.gateway.tokens",
     "gateway_app": "services.gateway.server",
     "gateway_options": "services.gateway.server",

@@ -16,7 +16,7 @@ reads the agency's inbox and asks the coordinator about cases the agency is part
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, runtime_checkable
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, status
 from fastapi.exceptions import RequestValidationError
@@ -83,6 +83,13 @@ class Accepted(BaseModel):
     emitted: list[str]
 
 
+@runtime_checkable
+class ProvidesInbox(Protocol):
+    """A service with inbox kinds of its own (the gateway lists them beside the standard)."""
+
+    def inbox_sources(self) -> Sequence[InboxSource]: ...
+
+
 def default_inbox_sources(service: AgencyService) -> list[InboxSource]:
     """The inbox sources every adapter of this shape has (referrals for a referral desk)."""
     sources: list[InboxSource] = []
@@ -90,6 +97,8 @@ def default_inbox_sources(service: AgencyService) -> list[InboxSource]:
         sources.append(ReferralInbox())
     if isinstance(service, WarningDesk):
         sources.append(WarningInbox(service))
+    if isinstance(service, ProvidesInbox):  # e.g. a rights-holder desk's notices
+        sources.extend(service.inbox_sources())
     return sources
 
 

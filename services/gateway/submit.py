@@ -7,13 +7,24 @@ agency's own ledgers stay right (a ``referral.issued`` enters the referral ledge
 """
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar, Union
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    ClassVar,
+    Literal,
+    Protocol,
+    TypeVar,
+    Union,
+    runtime_checkable,
+)
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from contracts.base import Payload
 from contracts.cases import CaseClosed, CaseOpened, CaseStatusChanged
 from contracts.events import EVENT_MODELS, cloudevent_type
+from contracts.holders import HolderApplied, HolderDeclined
 from contracts.identifiers import AgencyId
 from contracts.referrals import (
     ReferralAccepted,
@@ -39,6 +50,8 @@ NOT_SUBMITTABLE = {
     "referral.acknowledged": "sent automatically when a referral is stored",
     "referral.overdue": "issued by the coordinator only",
     "warning.delivered": "issued by the coordinator only",
+    "holder.notified": "sent by customs when it records its notice of suspected goods",
+    "holder.lapsed": "issued by the coordinator only",
 }
 """Event types an agency system may not submit, and why."""
 
@@ -215,6 +228,31 @@ async def _close(
     await _adapter(service).close_case(uow, _case_id(sub), outcome=p.outcome)
 
 
+@runtime_checkable
+class AnswersHolders(Protocol):
+    """A rights-holder desk: records a holder's answer to customs' notice, then sends it."""
+
+    async def submit_answer(
+        self, uow: UnitOfWork, answer: HolderApplied | HolderDeclined
+    ) -> None: ...
+
+
+async def _holder_answer(
+    service: AgencyService, uow: UnitOfWork, sub: SubmissionBase, p: HolderApplied
+) -> None:
+    if not isinstance(service, AnswersHolders):
+        raise SubmissionRefused("type", f"{service.service_name} speaks for no rights holder")
+    await service.submit_answer(uow, p)
+
+
+async def _holder_decline(
+    service: AgencyService, uow: UnitOfWork, sub: SubmissionBase, p: HolderDeclined
+) -> None:
+    if not isinstance(service, AnswersHolders):
+        raise SubmissionRefused("type", f"{service.service_name} speaks for no rights holder")
+    await service.submit_answer(uow, p)
+
+
 COMMANDS: dict[type[Payload], Command] = dict(
     [
         _command(ReferralIssued, _issue),
@@ -225,6 +263,8 @@ COMMANDS: dict[type[Payload], Command] = dict(
         _command(CaseOpened, _open),
         _command(CaseStatusChanged, _status),
         _command(CaseClosed, _close),
+        _command(HolderApplied, _holder_answer),
+        _command(HolderDeclined, _holder_decline),
     ]
 )
 

@@ -36,6 +36,7 @@ SERVICE_OF_KIND = {
     "judicial": "judicial",
     "overseas": "overseas",
     "mediation": "mediation",
+    "rightsholders": "holders",
 }
 
 

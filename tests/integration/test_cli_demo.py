@@ -38,5 +38,7 @@ async def test_ipbus_demo_succeeds_against_an_external_nats_server(
     assert "All expectations hold" in text
     assert "reason=not_json" in text
     assert "the court confirmed the agreement" in text  # the SDK-built mediation centre took part
+    assert "basis ex_officio (the holder applied after customs' notice)" in text  # the desk
+    assert "customs releases the goods" in text
     assert (tmp_path / "var" / "agencies.toml").is_file()
     assert sorted(p.name for p in (tmp_path / "var" / "keys").iterdir())[0].endswith(".nk")

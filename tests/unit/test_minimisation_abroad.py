@@ -234,7 +234,7 @@ def _set(data: Any, path: tuple[Any, ...], value: Any) -> None:
 
 PROBE = "联系人王芳，电话 13812345678，wang.fang@example.com，上海市浦东新区世纪大道88号 " * 3
 SHORT_PROBE = "王芳 13812345678"
-NO_FREE_TEXT = {"referral.overdue", "warning.escalated"}
+NO_FREE_TEXT = {"referral.overdue", "warning.escalated", "holder.lapsed"}
 """Payload types made of identifiers, dates and agency ids only: nothing personal fits."""
 
 

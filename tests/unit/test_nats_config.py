@@ -105,7 +105,9 @@ def test_the_command_writes_configs_and_one_seed_per_agency_each_in_its_own_site
     pseudonym = {p.parent.name for p in (tmp_path / "sites").glob("*/pseudonym.key")}
     overseas = {a.id for a in load_registry(REGISTRY).agencies if a.kind == "overseas"}
     assert overseas
-    assert pseudonym == set(ids) - overseas  # senders abroad have it, the recipient never
+    desks = {a.id for a in load_registry(REGISTRY).agencies if a.kind == "rightsholders"}
+    assert desks  # a private party's desk sends nothing abroad: it needs no pseudonym key
+    assert pseudonym == set(ids) - overseas - desks  # senders abroad have it, never the recipient
     assert len({(tmp_path / "sites" / a / "pseudonym.key").read_bytes() for a in pseudonym}) == 1
     effective = load_registry(tmp_path / "agencies.toml")
     seed = (tmp_path / "sites" / "customs-shanghai" / "customs-shanghai.nk").read_bytes()

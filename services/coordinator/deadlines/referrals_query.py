@@ -9,6 +9,7 @@ from contracts.referral_queries import DeadlineView, ReferralsQuery, ReferralsRe
 from contracts.referrals import ReferralKind, ReferralStage
 from contracts.subjects import COORDINATOR
 from services.coordinator.deadlines.store import (
+    HOLDER_NOTICE,
     DeadlineRecord,
     DeadlineStatus,
     referral_deadlines,
@@ -61,5 +62,9 @@ async def answer_referrals_query(
     status = DeadlineStatus.OVERDUE if query.overdue_only else None
     rows = await referral_deadlines(session, status=status)
     return ReferralsReply(
-        deadlines=[deadline_view(row, now) for row in rows if may_see_deadline(row, requester)]
+        deadlines=[
+            deadline_view(row, now)
+            for row in rows
+            if may_see_deadline(row, requester) and row.kind != HOLDER_NOTICE
+        ]
     )

@@ -36,6 +36,7 @@ from services.runtime.law import (
 from services.runtime.storage import UtcDateTime, as_utc
 
 __all__ = [
+    "HOLDER_NOTICE",
     "OPEN_STATUSES",
     "DeadlineRecord",
     "DeadlineStatus",
@@ -49,6 +50,11 @@ __all__ = [
     "settle_case_deadlines",
     "settle_deadlines",
 ]
+
+
+HOLDER_NOTICE = "holder_notice"
+"""The ``kind`` of a rights holder's window after customs' notice (not a referral kind):
+the table holds it too (services.coordinator.holders), the referral views skip it."""
 
 
 class DeadlineStatus(StrEnum):

@@ -15,6 +15,7 @@ a receipt sent in time while the coordinator was down must not be reported overd
 import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from functools import partial
 
 from contracts.referrals import ReferralOverdue, ReferralStage
 from services.coordinator.deadlines.store import (
@@ -25,6 +26,7 @@ from services.coordinator.deadlines.store import (
     not_computable_deadlines,
     recompute,
 )
+from services.coordinator.holders.notices import is_holder_deadline, lapse_notices
 from services.runtime.bus import Clock
 from services.runtime.law import BusinessCalendar
 from services.runtime.ops import AgencyMetrics, Logger, PeriodicTask
@@ -63,6 +65,7 @@ class DeadlineWatch:
         self._clock = clock
         self._unit_of_work = unit_of_work
         self._log = log
+        self._metrics = metrics
         self._calendar = calendar
         self._caught_up = caught_up
         self._catch_up_limit_s = catch_up_limit_s
@@ -112,6 +115,13 @@ class DeadlineWatch:
                 if not await claim_overdue(uow.session, deadline.referral_id, deadline.stage, now):
                     continue
                 assert deadline.due_at is not None  # only pending rows with a due time are due
+                if is_holder_deadline(deadline):  # a holder's window: customs releases
+                    for party, lapsed in lapse_notices(deadline):
+                        uow.emit(lapsed, to=party, case_id=deadline.case_id)
+                    if self._metrics is not None:
+                        uow.after_commit(partial(self._metrics.holder_notice, "lapsed"))
+                    sent += 1
+                    continue
                 notice = ReferralOverdue(
                     referral_id=deadline.referral_id,
                     case_id=deadline.case_id,

@@ -117,11 +117,15 @@ def match_agency(warning: WarningIssued, agency: Agency) -> tuple[str, ...] | No
     return tuple(reasons)
 
 
+_NOT_WARNED = frozenset({AgencyKind.COORDINATOR, AgencyKind.RIGHTS_HOLDERS})
+"""The hub, and the rights-holder desks: private parties' desks, not agencies that act."""
+
+
 def route_warning(warning: WarningIssued, registry: Registry, *, issuer: str) -> list[RouteMatch]:
     """Every agency ``warning`` goes to, in registry order, with its reasons."""
     matches: list[RouteMatch] = []
     for agency in registry.agencies:
-        if agency.kind is AgencyKind.COORDINATOR or agency.id == issuer:
+        if agency.kind in _NOT_WARNED or agency.id == issuer:
             continue
         reasons = match_agency(warning, agency)
         if reasons is not None:

@@ -177,6 +177,12 @@ class IpbusMetrics:
             buckets=DEADLINE_BUCKETS,
             registry=r,
         )
+        self.holder_notices = Counter(
+            "ipbus_holder_notices_total",
+            "Customs' notices to rights holders, by step (notified, applied, declined, lapsed)",
+            ["outcome"],
+            registry=r,
+        )
         self.warnings_issued = Counter(
             "ipbus_warnings_issued_total", "Warnings raised, by severity", ["severity"], registry=r
         )
@@ -378,6 +384,9 @@ class AgencyMetrics:
                 self.families.referrals_overdue.labels(kind, stage).set(
                     counts.get((kind, stage), 0)
                 )
+
+    def holder_notice(self, outcome: Literal["notified", "applied", "declined", "lapsed"]) -> None:
+        self.families.holder_notices.labels(outcome).inc()
 
     def warning_issued(self, severity: str) -> None:
         self.families.warnings_issued.labels(severity).inc()

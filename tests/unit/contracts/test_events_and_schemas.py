@@ -58,6 +58,11 @@ DESIGN_TYPES = {
     "prosecution.declined",
     "judgment.appealed",
     "judgment.final",
+    # DESIGN §5 "added in v1 as they are built": rights holders (issue 19 part 2)
+    "holder.notified",
+    "holder.applied",
+    "holder.declined",
+    "holder.lapsed",
 }
 
 

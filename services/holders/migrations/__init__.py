@@ -1,0 +1,1 @@
+"""Alembic revisions (see services.runtime.storage.migrations)."""
