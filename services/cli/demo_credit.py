@@ -134,7 +134,7 @@ async def _customs_lists(stage: Stage, case_id: str, listed: CreditListed) -> st
             except ValidationError:  # a dead letter that is no event at all
                 continue
             if letter.id == sent.id:
-                return (msg.headers or {}).get(DLQ_REASON_HEADER, "?")
+                return str((msg.headers or {}).get(DLQ_REASON_HEADER, "?"))
         return None
 
     reason = await eventually(dead_lettered, "customs' listing in IPBUS_DLQ")
