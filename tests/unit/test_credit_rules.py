@@ -137,3 +137,29 @@ def test_the_warning_goes_to_the_agencies_interested_in_credit_listings_in_those
     only_shanghai = credit_warning(listing, ["310000"], WHEN)
     shanghai = {m.agency_id for m in route_warning(only_shanghai, registry, issuer="coordinator")}
     assert "amr-guangdong" not in shanghai
+
+
+def test_ipbus_case_show_prints_the_standing_of_the_companies_a_case_names() -> None:
+    from io import StringIO
+
+    from rich.console import Console
+
+    from contracts.cases import CaseStatus
+    from contracts.queries import CaseView
+    from services.cli.render import case_table
+
+    listing = apply_listing(None, _listed(), sender="amr-shanghai", case_id="C1")
+    lifted = apply_delisting(listing, _delisted(), sender="amr-shanghai")
+    out = StringIO()
+    for standing, expected in ((listing, "until 2029-03-02"), (lifted, "lifted 2026-03-02")):
+        case = CaseView(
+            case_id="01JBX0000000000000000000B1",
+            title="t",
+            status=CaseStatus.OPEN,
+            parties=[],
+            referrals=[],
+            timeline=[],
+            credit_listings=[listing_view(standing)],
+        )
+        case_table(case, Console(file=out, width=200))
+        assert expected in out.getvalue()
