@@ -23,21 +23,27 @@ from contracts.credit import (
     DelistingReason,
     ListingState,
 )
-from contracts.envelope import RejectReason
+from contracts.envelope import Envelope, RejectReason
 from contracts.identifiers import new_ulid
 from contracts.queries import CaseView
 from contracts.referrals import AssistancePurpose, ReferralIssued, ReferralKind, ReferralState
-from contracts.subjects import EVENT_STREAM
+from contracts.subjects import EVENT_STREAM, event_subject
 from services.coordinator.deadlines.store import DeadlineRecord, DeadlineStatus
 from services.coordinator.warnings.store import DeliveryRecord, IssuedWarningRecord
 from services.enforcement.app import EnforcementService
-from services.runtime.bus import FixedClock, StepRefused
+from services.runtime.bus import (
+    DLQ_CONSUMER_HEADER,
+    DLQ_DETAIL_HEADER,
+    DLQ_REASON_HEADER,
+    FixedClock,
+    StepRefused,
+)
 from services.runtime.identity import Settings
 from services.sdk import AgencyAdapter, Bus, WarningRecord, query_case
 from tests.integration.conftest import StartBus
 from tests.integration.test_case_outcomes import refused
 from tests.integration.test_referral_kinds import ledger, until_state
-from tests.integration.wire import wait_until
+from tests.integration.wire import dead_letters, publish, signed, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -311,6 +317,48 @@ async def test_assistance_inside_one_province_or_to_another_kind_is_refused(bus:
                     ),
                     to=to,
                 )
+
+
+@pytest.mark.timeout(60)
+async def test_assistance_sent_around_the_desk_is_dead_lettered(
+    bus: Bus, settings: Settings
+) -> None:
+    """Signed and published by hand to a court: the coordinator refuses it (not_permitted)."""
+    case_id = await open_naming_company(bus, AMR_SH, "沪市监处〔2026〕10号")
+    issued = ReferralIssued(
+        referral_id=new_ulid(),
+        case_id=case_id,
+        kind=ReferralKind.REGULATOR_ASSISTANCE,
+        reason="r",
+        legal_basis="b",
+        summary="s",
+        purpose=AssistancePurpose.SERVE_DOCUMENT,
+    )
+    envelope = signed(settings, AMR_SH, issued, case_id=case_id)
+    nc = await nats.connect(bus.nats_url)
+    try:
+        await until_listing_ready(nc, case_id)
+        await publish(nc, event_subject(AMR_SH, COURT_SH, issued.event_type), envelope)
+        found: dict[str, tuple[str, str]] = {}
+
+        async def lettered() -> bool:
+            for letter in await dead_letters(nc, at_least=1):
+                headers = letter.headers or {}
+                if headers.get(DLQ_CONSUMER_HEADER) != "coordinator":
+                    continue
+                if Envelope.model_validate_json(letter.data or b"").id == envelope.id:
+                    found["coordinator"] = (headers[DLQ_REASON_HEADER], headers[DLQ_DETAIL_HEADER])
+            return "coordinator" in found
+
+        await wait_until(lettered, what="the hand-made assistance request in IPBUS_DLQ")
+        reason, detail = found["coordinator"]
+        assert reason == RejectReason.NOT_PERMITTED.value
+        assert "from a regulator to a regulator" in detail
+        case = await shared(nc, case_id, AMR_SH)
+        assert case is not None
+        assert case.referrals == []
+    finally:
+        await nc.close()
 
 
 @pytest.fixture
