@@ -35,6 +35,14 @@ from contracts.cases import (
     PhoneNumber,
     Quantity,
 )
+from contracts.credit import (
+    CreditDelisted,
+    CreditList,
+    CreditListed,
+    CreditListingView,
+    DelistingReason,
+    ListingState,
+)
 from contracts.customs import (
     GoodsConfiscated,
     GoodsDetained,
@@ -145,6 +153,7 @@ from contracts.referral_queries import (
 from contracts.referrals import (
     REFERRAL_STEPS,
     TERMINAL_REFERRAL_STATES,
+    AssistancePurpose,
     Evidence,
     IllegalReferralStep,
     ReferralAccepted,
@@ -221,6 +230,7 @@ __all__ = [
     "AgencyInterests",
     "AgencyKind",
     "AppealedBy",
+    "AssistancePurpose",
     "CaseCancelled",
     "CaseClosed",
     "CaseFindings",
@@ -234,9 +244,14 @@ __all__ = [
     "ClockStopGround",
     "ConfirmationIssued",
     "CreditCode",
+    "CreditDelisted",
+    "CreditList",
+    "CreditListed",
+    "CreditListingView",
     "CurrencyCode",
     "DataClassification",
     "DeadlineView",
+    "DelistingReason",
     "Envelope",
     "EnvelopeRejected",
     "Event",
@@ -263,6 +278,7 @@ __all__ = [
     "JudgmentFinal",
     "JudgmentRendered",
     "JudicialRole",
+    "ListingState",
     "LocalRef",
     "Money",
     "NkeyPublicKey",

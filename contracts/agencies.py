@@ -79,6 +79,8 @@ class WarningCategory(StrEnum):
     REPEAT_INFRINGER = "repeat_infringer"
     SEIZURE_TREND = "seizure_trend"
     COUNTERFEIT_ROUTE = "counterfeit_route"
+    CREDIT_LISTING = "credit_listing"
+    """A regulator listed (or delisted) a company on a credit list (``credit.*``)."""
 
 
 class IpType(StrEnum):

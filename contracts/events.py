@@ -9,6 +9,7 @@ from types import MappingProxyType
 
 from contracts.base import Payload
 from contracts.cases import CaseCancelled, CaseClosed, CaseOpened, CaseStatusChanged
+from contracts.credit import CreditDelisted, CreditListed
 from contracts.customs import GoodsConfiscated, GoodsDetained, GoodsReleased
 from contracts.handover import ItemsHandedOver
 from contracts.holders import HolderApplied, HolderDeclined, HolderLapsed, HolderNotified
@@ -98,6 +99,8 @@ _ALL: tuple[type[Payload], ...] = (
     JudgmentAppealed,
     JudgmentFinal,
     ProsecutionDeclined,
+    CreditListed,
+    CreditDelisted,
     OversightFlagged,
     OversightSuggested,
     OversightAnswered,

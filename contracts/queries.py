@@ -10,6 +10,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 from contracts.cases import CaseStatus
+from contracts.credit import CreditListingView
 from contracts.identifiers import AgencyId, Ulid
 from contracts.referrals import ReferralKind, ReferralState
 
@@ -77,6 +78,8 @@ class CaseView(_Reply):
     timeline: list[TimelineEntry]
     linked_case_ids: list[Ulid] = []
     """Other cases sharing a party (credit code) with this one, that the requester may see."""
+    credit_listings: list[CreditListingView] = []
+    """The companies this case names that are, or were, on a credit list (SAMR Order 44)."""
 
 
 class CaseReply(_Reply):

@@ -6,9 +6,9 @@ answers. The state machine is pure so that the coordinator, adapters and tests s
 
 from enum import StrEnum
 from types import MappingProxyType
-from typing import ClassVar, NamedTuple
+from typing import ClassVar, NamedTuple, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts.base import Payload
 from contracts.identifiers import LocalRef, Money, NonEmptyStr, Sha256Hex, Ulid, UtcDatetime
@@ -18,6 +18,7 @@ __all__ = [
     "REFERRAL_STEPS",
     "STAGE_OPEN_IN",
     "TERMINAL_REFERRAL_STATES",
+    "AssistancePurpose",
     "Evidence",
     "IllegalReferralStep",
     "ReferralAccepted",
@@ -46,6 +47,17 @@ class ReferralKind(StrEnum):
     CRIMINAL_TO_ADMIN = "criminal_to_admin"
     MEDIATION_CONFIRMATION = "mediation_confirmation"
     OVERSEAS_ASSISTANCE = "overseas_assistance"
+    REGULATOR_ASSISTANCE = "regulator_assistance"
+    """A regulator asks the regulator of another province to act for it (协助调查函)."""
+
+
+class AssistancePurpose(StrEnum):
+    """What a ``regulator_assistance`` referral asks the other region's regulator to do."""
+
+    INVESTIGATE_LEAD = "investigate_lead"
+    """Investigate a lead or take evidence in its region (协助调查)."""
+    SERVE_DOCUMENT = "serve_document"
+    """Serve a document on a party in its region (委托送达)."""
 
 
 class Evidence(BaseModel):
@@ -76,6 +88,17 @@ class ReferralIssued(ReferralPayload):
     summary: NonEmptyStr
     evidence: list[Evidence] = Field(default_factory=list)
     amount: Money | None = None
+    purpose: AssistancePurpose | None = None
+    """What is asked: required for ``regulator_assistance``, and only for it."""
+
+    @model_validator(mode="after")
+    def _purpose_only_for_assistance(self) -> Self:
+        asks = self.kind is ReferralKind.REGULATOR_ASSISTANCE
+        if asks and self.purpose is None:
+            raise ValueError("a regulator_assistance referral names its purpose")
+        if not asks and self.purpose is not None:
+            raise ValueError(f"purpose is only for regulator_assistance, not {self.kind.value}")
+        return self
 
 
 class ReferralAcknowledged(ReferralPayload):

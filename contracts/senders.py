@@ -16,12 +16,14 @@ from contracts.agencies import Agency, AgencyKind, JudicialRole
 from contracts.base import Payload
 from contracts.holders import HolderApplied, HolderDeclined
 from contracts.judicial import AppealedBy, JudgmentAppealed
+from contracts.referrals import ReferralIssued, ReferralKind
 
 __all__ = [
     "SENDER_RULES",
     "Speaker",
     "in_whose_name",
     "may_send",
+    "referral_route_problem",
     "speakers_of",
 ]
 
@@ -34,6 +36,8 @@ class Speaker(StrEnum):
     AGENCY = "agency"
     """Any registered agency other than the coordinator and the rights-holder desks."""
     CUSTOMS = "customs"
+    ENFORCEMENT = "enforcement"
+    """An administrative enforcement agency (market regulation / IP office)."""
     COURT = "court"
     """A judicial agency whose role is ``court``."""
     PROCURATORATE = "procuratorate"
@@ -46,6 +50,7 @@ _C = frozenset({Speaker.COORDINATOR})
 _A = frozenset({Speaker.AGENCY})
 _A_OR_C = frozenset({Speaker.AGENCY, Speaker.COORDINATOR})
 _CUSTOMS = frozenset({Speaker.CUSTOMS})
+_ENFORCEMENT = frozenset({Speaker.ENFORCEMENT})
 _COURT = frozenset({Speaker.COURT})
 _PROCURATORATE = frozenset({Speaker.PROCURATORATE})
 _COURT_OR_PROCURATORATE = frozenset({Speaker.COURT, Speaker.PROCURATORATE})
@@ -117,6 +122,9 @@ SENDER_RULES: MappingProxyType[str, frozenset[Speaker]] = MappingProxyType(
         "holder.applied": _DESK_OR_C,
         "holder.declined": _DESK_OR_C,
         "holder.lapsed": _C,
+        # a regulator alone lists a party as seriously dishonest, and lifts it (SAMR Order 44)
+        "credit.listed": _ENFORCEMENT,
+        "credit.delisted": _ENFORCEMENT,
     }
 )
 """Event type → who may send it. A type missing from the table may be sent by nobody."""
@@ -131,6 +139,8 @@ def speakers_of(agency: Agency) -> frozenset[Speaker]:
     found = {Speaker.AGENCY}
     if agency.kind is AgencyKind.CUSTOMS:
         found.add(Speaker.CUSTOMS)
+    if agency.kind is AgencyKind.ENFORCEMENT:
+        found.add(Speaker.ENFORCEMENT)
     if agency.kind is AgencyKind.JUDICIAL and agency.role is JudicialRole.COURT:
         found.add(Speaker.COURT)
     if agency.kind is AgencyKind.JUDICIAL and agency.role is JudicialRole.PROCURATORATE:
@@ -164,4 +174,32 @@ def in_whose_name(payload: Payload, agency: Agency) -> str | None:
         and payload.appealed_by is not AppealedBy.PROCURATORATE
     ):
         return f"{agency.id} protests a judgment in its own name, not the {payload.appealed_by}'s"
+    return None
+
+
+def _province(region: str) -> str:
+    return region[:2]
+
+
+def referral_route_problem(payload: Payload, sender: Agency, recipient: Agency) -> str | None:
+    """Why a referral may not go from ``sender`` to ``recipient``, or None.
+
+    Static, from the registry alone: assistance between regulators (``regulator_assistance``)
+    is asked by a regulator of a regulator in *another* province (a regulator's own region is
+    its own to investigate; inside one province the hierarchy assigns the work).
+    """
+    if not isinstance(payload, ReferralIssued):
+        return None
+    if payload.kind is not ReferralKind.REGULATOR_ASSISTANCE:
+        return None
+    if sender.kind is not AgencyKind.ENFORCEMENT or recipient.kind is not AgencyKind.ENFORCEMENT:
+        return (
+            f"regulator_assistance goes from a regulator to a regulator, not from "
+            f"{sender.id} ({sender.kind.value}) to {recipient.id} ({recipient.kind.value})"
+        )
+    if _province(sender.region) == _province(recipient.region):
+        return (
+            f"regulator_assistance crosses provinces: {sender.id} ({sender.region}) and "
+            f"{recipient.id} ({recipient.region}) are in the same province"
+        )
     return None

@@ -86,6 +86,16 @@ def case_table(case: CaseView, console: Console) -> None:
             f"Referral {referral.referral_id} {referral.kind.value}: "
             f"{referral.sender} → {referral.recipient}, {referral.state.value}"
         )
+    for listing in case.credit_listings:
+        until = (
+            f"until {listing.expires_on} (early removal from {listing.removal_from})"
+            if listing.delisted_at is None
+            else f"lifted {listing.delisted_at:%Y-%m-%d} ({listing.delisting_reason})"
+        )
+        console.print(
+            f"Credit: {listing.party_name} ({listing.credit_code}) {listing.state.value} on "
+            f"{listing.credit_list.value} by {listing.listed_by} ({listing.decision_ref}), {until}"
+        )
     table = Table(show_lines=False)
     for column in ("#", "time (UTC)", "from → to", "event", "status", "what happened"):
         table.add_column(column)

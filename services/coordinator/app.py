@@ -24,6 +24,7 @@ from contracts.warning_queries import WARNINGS_QUERY, WarningsReply
 from services.coordinator.audit.anchors import AnchorPublisher, ensure_anchor_stream
 from services.coordinator.audit.log import audit_query
 from services.coordinator.cases.case_query import NOT_FOUND, answer_case_query
+from services.coordinator.credit.flow import CreditFlow
 from services.coordinator.deadlines.referrals_query import answer_referrals_query
 from services.coordinator.deadlines.rules import DeadlineSettings
 from services.coordinator.deadlines.watcher import DeadlineWatch
@@ -81,6 +82,7 @@ class CoordinatorService(AgencyService):
             holders=HolderNotices(
                 context.registry, context.rules, self.calendar, self.log, self.metrics
             ),
+            credit=CreditFlow(context),
         )
         self.applier = self.pipeline
         self.chaser = self.periodic(

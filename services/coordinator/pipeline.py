@@ -18,7 +18,7 @@ then for each new event:
 5. :meth:`~CasePipeline.store` — the case file and the timeline line, written at commit;
 6. :meth:`~CasePipeline.audit` — the accepted event chained in the audit log;
 7. :meth:`~CasePipeline.react` — what follows: deadlines and copies of a referral step,
-   the clocks an outcome stops, linkage signals, oversight, the warning desk;
+   the clocks an outcome stops, linkage signals, oversight, credit listings, the warning desk;
 8. :meth:`~CasePipeline.observe` — the watch lists and the metrics.
 
 The case file and the referral an event is about are loaded once and passed from step to
@@ -46,6 +46,7 @@ from services.coordinator.cases.domain import (
     needs_case,
 )
 from services.coordinator.cases.store import CaseFiles, append_timeline
+from services.coordinator.credit.flow import CreditFlow
 from services.coordinator.deadlines.followup import follow_case_outcome, follow_referral_step
 from services.coordinator.holders import HolderNotices
 from services.coordinator.metrics.recorder import observe_event
@@ -83,6 +84,7 @@ class CasePipeline:
         signals: LinkageSignals,
         oversight: OversightFlow,
         holders: HolderNotices,
+        credit: CreditFlow,
     ) -> None:
         self.context = context
         self.consumer = consumer
@@ -92,6 +94,7 @@ class CasePipeline:
         self.signals = signals
         self.oversight = oversight
         self.holders = holders
+        self.credit = credit
 
     async def apply(self, session: AsyncSession, events: list[Event]) -> list[UnitOfWork | None]:
         """Run the steps over a batch in ``session``'s transaction; None for each event
@@ -211,6 +214,7 @@ class CasePipeline:
         await follow_case_outcome(uow, case, event)
         await self.signals.observe_linkage(uow, event, case.case_id)
         await self.oversight.observe_oversight(uow, event, case)
+        await self.credit.observe_credit(uow, event, case.case_id)
 
     async def observe(self, uow: UnitOfWork, event: Event, referral: CaseReferral | None) -> None:
         """The watch lists in this transaction; the event's readings once committed."""

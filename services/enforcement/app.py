@@ -3,10 +3,13 @@
 from typing import ClassVar
 
 from contracts.cases import CaseStatus
+from contracts.credit import CreditDelisted, CreditList, CreditListed, DelistingReason
 from contracts.handover import ItemsHandedOver
 from contracts.identifiers import Money
 from contracts.oversight import OversightAnswered
 from contracts.referrals import ReferralKind, ReferralState
+from contracts.subjects import COORDINATOR
+from services.enforcement.credit import ListingPeriod, listing_dates, listing_rule_name
 from services.enforcement.domain import (
     Findings,
     Penalty,
@@ -41,6 +44,65 @@ class EnforcementService(AgencyAdapter):
     def __init__(self, context: ServiceContext) -> None:
         super().__init__(context)
         check_threshold_rules(context.rules)
+
+    async def list_party(
+        self,
+        uow: UnitOfWork,
+        case_id: str,
+        *,
+        credit_code: str,
+        party_name: str,
+        grounds: str,
+        decision_ref: str,
+        credit_list: CreditList = CreditList.SERIOUS_VIOLATION,
+    ) -> CreditListed:
+        """List a company on a credit list on the case the penalty was decided on (SAMR Order
+        44): the early-removal and end dates come from the rule in force on the local day."""
+        await self.local_case(uow, case_id)  # only a case we work
+        now = self.clock.now()
+        on = self.business_calendar.local_date(now)
+        try:
+            rule = self.context.rules.in_force(listing_rule_name(credit_list), on)
+        except RuleNotInForce as exc:
+            raise StepRefused(str(exc)) from exc
+        removal_from, expires_on = listing_dates(on, rule.values_as(ListingPeriod))
+        listed = CreditListed(
+            credit_code=credit_code,
+            party_name=party_name,
+            credit_list=credit_list,
+            grounds=grounds,
+            legal_basis=f"{rule.source} [{rule.version}]",
+            decision_ref=decision_ref,
+            listed_at=now,
+            removal_from=removal_from,
+            expires_on=expires_on,
+        )
+        uow.emit(listed, to=COORDINATOR, case_id=case_id)
+        return listed
+
+    async def delist_party(
+        self,
+        uow: UnitOfWork,
+        case_id: str,
+        *,
+        credit_code: str,
+        reason: DelistingReason,
+        grounds: str,
+        decision_ref: str,
+        credit_list: CreditList = CreditList.SERIOUS_VIOLATION,
+    ) -> CreditDelisted:
+        """Lift a listing we decided, on the case it was filed on."""
+        await self.local_case(uow, case_id)
+        delisted = CreditDelisted(
+            credit_code=credit_code,
+            credit_list=credit_list,
+            reason=reason,
+            grounds=grounds,
+            decision_ref=decision_ref,
+            delisted_at=self.clock.now(),
+        )
+        uow.emit(delisted, to=COORDINATOR, case_id=case_id)
+        return delisted
 
     async def impose_penalty(
         self,

@@ -28,6 +28,7 @@ from contracts.linkage import (
 from contracts.referral_clocks import ReferralClockResumed, ReferralClockStopped, ReferralExtended
 from contracts.referrals import (
     REFERRAL_STEPS,
+    AssistancePurpose,
     Evidence,
     ReferralAccepted,
     ReferralAcknowledged,
@@ -41,6 +42,7 @@ from contracts.referrals import (
     ReferralState,
     ReferralWithdrawn,
 )
+from contracts.senders import referral_route_problem
 from contracts.subjects import COORDINATOR
 from services.runtime.bus import InboxVerdict, PermanentError, StepRefused, record_in_inbox
 from services.sdk.referral_ledger import (
@@ -103,13 +105,42 @@ class ReferralDesk(ReferralSteps):
         )
         return await self.send_referral(uow, issued, to=to)
 
+    async def request_assistance(
+        self,
+        uow: UnitOfWork,
+        *,
+        case_id: str,
+        to: str,
+        purpose: AssistancePurpose,
+        reason: str,
+        legal_basis: str,
+        summary: str,
+        evidence: tuple[Evidence, ...] = (),
+    ) -> ReferralRecord:
+        """Ask the regulator of another province to investigate a lead or serve a document
+        for ``case_id`` (a ``regulator_assistance`` referral, 协助调查函); its deadlines are
+        the policy's ``referral.*.regulator_assistance`` rules."""
+        issued = ReferralIssued(
+            referral_id=new_ulid(),
+            case_id=case_id,
+            kind=ReferralKind.REGULATOR_ASSISTANCE,
+            reason=reason,
+            legal_basis=legal_basis,
+            summary=summary,
+            evidence=list(evidence),
+            purpose=purpose,
+        )
+        return await self.send_referral(uow, issued, to=to)
+
     async def send_referral(
         self, uow: UnitOfWork, issued: ReferralIssued, *, to: str
     ) -> ReferralRecord:
         """Send a referral made whole elsewhere (an agency system submitting through the
         gateway, under its own ``referral_id``) to agency ``to``; it starts in ``issued``.
         A referral id already in the ledger is refused."""
-        self.registry.get(to)  # an unknown recipient fails here, not at the other end
+        recipient = self.registry.get(to)  # an unknown recipient fails here, not at the other end
+        if (problem := referral_route_problem(issued, self.agency, recipient)) is not None:
+            raise StepRefused(problem)
         if await in_ledger(uow, issued.referral_id):
             raise StepRefused(f"referral {issued.referral_id} was already issued")
         now = self.clock.now()

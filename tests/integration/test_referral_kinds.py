@@ -5,7 +5,7 @@ import pytest
 
 from contracts.identifiers import new_ulid
 from contracts.queries import CaseView
-from contracts.referrals import ReferralKind, ReferralState
+from contracts.referrals import AssistancePurpose, ReferralKind, ReferralState
 from services.runtime.identity import Settings
 from services.sdk import SUPERVISED_KINDS, AgencyAdapter, Bus, ReferralRecord, query_case
 from tests.integration.conftest import StartBus
@@ -20,6 +20,7 @@ ROUTES = {
     ReferralKind.CRIMINAL_TO_ADMIN: ("psb-shanghai", "amr-shanghai"),
     ReferralKind.MEDIATION_CONFIRMATION: ("amr-shanghai", "court-shanghai-ip"),
     ReferralKind.OVERSEAS_ASSISTANCE: ("amr-shanghai", "overseas-center"),
+    ReferralKind.REGULATOR_ASSISTANCE: ("amr-shanghai", "amr-guangdong"),
 }
 SUPERVISOR = "procuratorate-shanghai"
 
@@ -65,15 +66,26 @@ async def test_every_kind_is_issued_acknowledged_accepted_and_concluded(
     case_id = new_ulid()
     async with sender.unit_of_work() as uow:
         await sender.open_case(uow, case_id=case_id, local_ref="REF-1", title=f"{kind.value} case")
-        referral = await sender.issue_referral(
-            uow,
-            case_id=case_id,
-            to=recipient_id,
-            kind=kind,
-            reason="test transfer",
-            legal_basis="the linkage rules",
-            summary="one matter",
-        )
+        if kind is ReferralKind.REGULATOR_ASSISTANCE:
+            referral = await sender.request_assistance(
+                uow,
+                case_id=case_id,
+                to=recipient_id,
+                purpose=AssistancePurpose.INVESTIGATE_LEAD,
+                reason="test assistance",
+                legal_basis="the assistance letter rule",
+                summary="one matter",
+            )
+        else:
+            referral = await sender.issue_referral(
+                uow,
+                case_id=case_id,
+                to=recipient_id,
+                kind=kind,
+                reason="test transfer",
+                legal_basis="the linkage rules",
+                summary="one matter",
+            )
     referral_id = referral.referral_id
     await until_state(full_bus, sender_id, referral_id, ReferralState.ACKNOWLEDGED)
     async with recipient.unit_of_work() as uow:

@@ -88,6 +88,11 @@ PINNED = [
      MONDAY, G.DECIDE, "2026-03-05 16:00"),
     ("referral.conclude.mediation_confirmation", K.MEDIATION_CONFIRMATION, "referral.accepted",
      MONDAY, G.CONCLUDE, "2026-03-17 16:00"),
+    # SAMR procedure, assistance letter: 15 working days, across Qingming (4–6 April)
+    ("referral.decide.regulator_assistance", K.REGULATOR_ASSISTANCE, "referral.issued",
+     utc("2026-03-30 02:00"), G.DECIDE, "2026-04-21 16:00"),
+    ("referral.conclude.regulator_assistance", K.REGULATOR_ASSISTANCE, "referral.accepted",
+     utc("2026-03-30 02:00"), G.CONCLUDE, "2026-04-21 16:00"),
     # ipbus policy: kinds without a statutory period
     ("referral.decide", K.OVERSEAS_ASSISTANCE, "referral.issued", MONDAY, G.DECIDE,
      "2026-04-01 16:00"),

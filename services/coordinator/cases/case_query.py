@@ -7,6 +7,8 @@ from contracts.queries import CaseQuery, CaseReply
 from services.coordinator.cases.domain import may_see
 from services.coordinator.cases.parties import linked_case_ids
 from services.coordinator.cases.store import case_view, load_case
+from services.coordinator.credit.rules import listing_view
+from services.coordinator.credit.store import listings_named_in
 from services.runtime.ops import Logger
 
 __all__ = ["NOT_FOUND", "answer_case_query"]
@@ -18,7 +20,8 @@ async def answer_case_query(
     session: AsyncSession, requester: str, body: bytes, *, log: Logger
 ) -> tuple[str | None, CaseReply]:
     """The case asked about, and the case, if ``requester`` is party to it (with the linked
-    cases it may see too); the same "not found" otherwise."""
+    cases it may see too, and the credit standing of the companies it names); the same "not
+    found" otherwise."""
     try:
         query = CaseQuery.model_validate_json(body)
     except ValidationError as exc:
@@ -33,4 +36,6 @@ async def answer_case_query(
         for other in await linked_case_ids(session, case.case_id)
         if (other_case := await load_case(session, other)) and may_see(other_case, requester)
     ]
-    return query.case_id, CaseReply(case=view.model_copy(update={"linked_case_ids": linked}))
+    listings = [listing_view(x) for x in await listings_named_in(session, case.case_id)]
+    update = {"linked_case_ids": linked, "credit_listings": listings}
+    return query.case_id, CaseReply(case=view.model_copy(update=update))

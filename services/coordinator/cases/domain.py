@@ -12,6 +12,7 @@ from types import MappingProxyType
 
 from contracts.base import Payload
 from contracts.cases import CaseCancelled, CaseClosed, CaseOpened, CaseStatus, CaseStatusChanged
+from contracts.credit import CreditDelisted, CreditListed
 from contracts.customs import GoodsConfiscated, GoodsDetained, GoodsReleased
 from contracts.handover import ItemsHandedOver
 from contracts.judicial import (
@@ -615,3 +616,23 @@ def _(p: OversightAnswered) -> str:
 def _(p: ItemsHandedOver) -> str:
     late = " (late)" if p.handed_over_at > p.due_by else ""
     return f"seized items handed over{late}: {', '.join(p.inventory)} ({p.handover_rule})"
+
+
+# -- credit supervision (issue 19 part 3) ---------------------------------------------------
+
+
+@summarize.register
+def _(p: CreditListed) -> str:
+    return (
+        f"{p.party_name} ({p.credit_code}) listed on the {p.credit_list.value} list "
+        f"({p.decision_ref}): {p.grounds}; early removal from {p.removal_from:%Y-%m-%d}, "
+        f"ends {p.expires_on:%Y-%m-%d}"
+    )
+
+
+@summarize.register
+def _(p: CreditDelisted) -> str:
+    return (
+        f"{p.credit_code} removed from the {p.credit_list.value} list ({p.reason.value}, "
+        f"{p.decision_ref}): {p.grounds}"
+    )

@@ -31,12 +31,14 @@ from services.coordinator.signals.store import (
     last_raised,
     mark_raised,
 )
-from services.runtime.law import policy_section
+from services.runtime.law import RuleNotInForce, policy_section
 from services.sdk import ServiceContext, UnitOfWork
 
 __all__ = ["LinkageSignals"]
 
 WARNING_LIFETIME = timedelta(days=30)
+LISTING_RULE = "credit.serious_violation"
+"""The credit listing a repeat infringer's regulator is pointed at (SAMR Order 44)."""
 
 
 class LinkageSignals:
@@ -131,9 +133,24 @@ class LinkageSignals:
                 f"{party.name}, unified social credit code {party.credit_code}, is named in "
                 f"{len(signal.case_ids)} cases opened by {', '.join(signal.agency_ids)} within "
                 f"{days} days. Check your own records for this party."
+                f"{self._listing_hint(now)}"
             ),
             targets=WarningTargets(regions=regions),
             expires_at=now + WARNING_LIFETIME,
+        )
+
+    def _listing_hint(self, now: datetime) -> str:
+        """Points a regulator at the serious-violation list; never lists by itself."""
+        rules = self.context.rules
+        if LISTING_RULE not in rules:
+            return ""
+        try:
+            rule = rules.in_force(LISTING_RULE, now.date())
+        except RuleNotInForce:
+            return ""
+        return (
+            " A regulator that imposes a heavier penalty on it may consider listing it on the "
+            f"serious-violation list (credit.listed; {rule.source.split(':')[0]} [{rule.version}])."
         )
 
 

@@ -6,7 +6,7 @@ violation into a dead letter, so that the coordinator and every agency refuse al
 
 from contracts.agencies import Registry
 from contracts.envelope import Event, RejectReason
-from contracts.senders import SENDER_RULES, in_whose_name, may_send
+from contracts.senders import SENDER_RULES, in_whose_name, may_send, referral_route_problem
 from services.runtime.bus.errors import PermanentError
 
 __all__ = ["refuse_unpermitted"]
@@ -14,10 +14,14 @@ __all__ = ["refuse_unpermitted"]
 
 def refuse_unpermitted(registry: Registry, event: Event) -> None:
     """Raise ``not_permitted`` when the event's sender may not send its type at all, or
-    not in the name its payload gives."""
+    not in the name its payload gives, or a referral of its kind not to that recipient."""
     sender = registry.get(event.sender)
     if may_send(event.event_type, sender):
         if (problem := in_whose_name(event.payload, sender)) is not None:
+            raise PermanentError(RejectReason.NOT_PERMITTED, problem)
+        if event.recipient in registry and (
+            problem := referral_route_problem(event.payload, sender, registry.get(event.recipient))
+        ):
             raise PermanentError(RejectReason.NOT_PERMITTED, problem)
         return
     allowed = ", ".join(sorted(SENDER_RULES.get(event.event_type, ()))) or "nobody"

@@ -79,6 +79,10 @@ async def test_a_company_in_cases_of_two_agencies_is_flagged_once_and_cases_are_
     ]
     assert [e.sender for e in raised] == ["coordinator"]
     assert raised[0].data["category"] == "repeat_infringer"
+    # it points a regulator at the serious-violation list, and lists nobody by itself
+    assert "consider listing it on the serious-violation list" in raised[0].data["body"]
+    assert "credit.serious_violation@2021-09-01" in raised[0].data["body"]
+    assert await on_stream(nc, "credit.listed") == []
     assert sorted(await flagged()) == sorted(
         [
             "amr-shanghai",

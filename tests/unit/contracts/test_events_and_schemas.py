@@ -63,6 +63,9 @@ DESIGN_TYPES = {
     "holder.applied",
     "holder.declined",
     "holder.lapsed",
+    # DESIGN §5 "added in v1 as they are built": credit supervision (issue 19 part 3)
+    "credit.listed",
+    "credit.delisted",
 }
 
 

@@ -11,7 +11,15 @@ import pytest
 from contracts.agencies import Agency, AgencyKind, JudicialRole
 from contracts.events import EVENT_MODELS
 from contracts.judicial import AppealedBy, JudgmentAppealed
-from contracts.senders import SENDER_RULES, Speaker, in_whose_name, may_send, speakers_of
+from contracts.referrals import AssistancePurpose, ReferralIssued, ReferralKind
+from contracts.senders import (
+    SENDER_RULES,
+    Speaker,
+    in_whose_name,
+    may_send,
+    referral_route_problem,
+    speakers_of,
+)
 
 
 def _agency(agency_id: str, kind: AgencyKind, role: JudicialRole | None = None) -> Agency:
@@ -90,6 +98,8 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "judgment.appealed":                  (_,  _,  _,  _,  X,  X,  _,  _,  _,  _),
     "judgment.final":                     (_,  _,  _,  _,  _,  X,  _,  _,  _,  _),
     "prosecution.declined":               (_,  _,  _,  _,  X,  _,  _,  _,  _,  _),
+    "credit.listed":                      (_,  _,  X,  _,  _,  _,  _,  _,  _,  _),
+    "credit.delisted":                    (_,  _,  X,  _,  _,  _,  _,  _,  _,  _),
 }
 # fmt: on
 
@@ -123,7 +133,7 @@ def test_a_type_outside_the_catalogue_may_come_from_nobody(column: str) -> None:
     [
         ("coordinator", {Speaker.COORDINATOR}),
         ("customs", {Speaker.AGENCY, Speaker.CUSTOMS}),
-        ("enforcement", {Speaker.AGENCY}),
+        ("enforcement", {Speaker.AGENCY, Speaker.ENFORCEMENT}),
         ("police", {Speaker.AGENCY}),
         ("procuratorate", {Speaker.AGENCY, Speaker.PROCURATORATE}),
         ("court", {Speaker.AGENCY, Speaker.COURT}),
@@ -154,3 +164,49 @@ def test_a_procuratorate_challenges_a_judgment_only_in_its_own_name(
     assert (problem is not None) == refused
     if problem is not None:
         assert appealed_by.value in problem
+
+
+def _assistance(kind: ReferralKind = ReferralKind.REGULATOR_ASSISTANCE) -> ReferralIssued:
+    return ReferralIssued(
+        referral_id="01JBX0000000000000000000A1",
+        case_id="01JBX0000000000000000000B1",
+        kind=kind,
+        reason="the supplier sits in Shanghai",
+        legal_basis="assistance letter",
+        summary="investigate the supplier",
+        purpose=AssistancePurpose.INVESTIGATE_LEAD
+        if kind is ReferralKind.REGULATOR_ASSISTANCE
+        else None,
+    )
+
+
+AMR_SHANGHAI = Agency(
+    id="amr-shanghai", kind=AgencyKind.ENFORCEMENT, region="310000", name="amr-shanghai"
+)
+AMR_PUDONG = Agency(
+    id="amr-pudong", kind=AgencyKind.ENFORCEMENT, region="310115", name="amr-pudong"
+)
+
+
+def test_assistance_between_regulators_of_two_provinces_is_allowed() -> None:
+    assert referral_route_problem(_assistance(), AGENCIES["enforcement"], AMR_SHANGHAI) is None
+
+
+def test_assistance_inside_one_province_is_refused() -> None:
+    problem = referral_route_problem(_assistance(), AMR_SHANGHAI, AMR_PUDONG)
+    assert problem is not None
+    assert "same province" in problem
+
+
+@pytest.mark.parametrize("column", [c for c in COLUMNS if c != "enforcement"])
+def test_assistance_from_or_to_anyone_but_a_regulator_is_refused(column: str) -> None:
+    other = AGENCIES[column]
+    for sender, recipient in ((other, AMR_SHANGHAI), (AMR_SHANGHAI, other)):
+        problem = referral_route_problem(_assistance(), sender, recipient)
+        assert problem is not None
+        assert "from a regulator to a regulator" in problem
+
+
+def test_other_kinds_are_not_routed_by_this_rule() -> None:
+    issued = _assistance(ReferralKind.CUSTOMS_TO_ENFORCEMENT)
+    assert referral_route_problem(issued, AMR_SHANGHAI, AMR_PUDONG) is None
