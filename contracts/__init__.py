@@ -62,6 +62,18 @@ from contracts.events import (
     event_type_from_cloudevent,
     payload_model,
 )
+from contracts.evidence import (
+    EVIDENCE_BUCKET,
+    EVIDENCE_CHUNK_BYTES,
+    EVIDENCE_CHUNK_QUERY,
+    EvidenceAttached,
+    EvidenceChunkQuery,
+    EvidenceChunkReply,
+    EvidenceKind,
+    EvidenceOutcome,
+    EvidenceReceived,
+    evidence_object_name,
+)
 from contracts.handover import ItemsHandedOver
 from contracts.identifiers import (
     AGENCY_ID_PATTERN,
@@ -190,6 +202,9 @@ from contracts.warnings import (
 )
 
 __all__ = [
+    "EVIDENCE_BUCKET",
+    "EVIDENCE_CHUNK_BYTES",
+    "EVIDENCE_CHUNK_QUERY",
     "AGENCY_ID_PATTERN",
     "CASE_QUERY",
     "CLOUDEVENT_PREFIX",
@@ -246,6 +261,12 @@ __all__ = [
     "InvalidSubject",
     "IpRight",
     "IpType",
+    "EvidenceAttached",
+    "EvidenceChunkQuery",
+    "EvidenceChunkReply",
+    "EvidenceKind",
+    "EvidenceOutcome",
+    "EvidenceReceived",
     "ItemsHandedOver",
     "JudgmentAppealed",
     "JudgmentFinal",
@@ -318,6 +339,7 @@ __all__ = [
     "agency_filter",
     "cloudevent_type",
     "credit_code_check_char",
+    "evidence_object_name",
     "decode_event",
     "dlq_subject",
     "dump_registry",

@@ -10,6 +10,7 @@ from types import MappingProxyType
 from contracts.base import Payload
 from contracts.cases import CaseCancelled, CaseClosed, CaseOpened, CaseStatusChanged
 from contracts.customs import GoodsConfiscated, GoodsDetained, GoodsReleased
+from contracts.evidence import EvidenceAttached, EvidenceReceived
 from contracts.handover import ItemsHandedOver
 from contracts.judicial import (
     ConfirmationIssued,
@@ -101,6 +102,8 @@ _ALL: tuple[type[Payload], ...] = (
     OversightSuggested,
     OversightAnswered,
     ItemsHandedOver,
+    EvidenceAttached,
+    EvidenceReceived,
 )
 
 EVENT_MODELS: MappingProxyType[str, type[Payload]] = MappingProxyType(

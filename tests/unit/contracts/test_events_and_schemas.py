@@ -58,6 +58,9 @@ DESIGN_TYPES = {
     "prosecution.declined",
     "judgment.appealed",
     "judgment.final",
+    # DESIGN §5 "added in v1 as they are built": evidence (issue 19 part 1)
+    "evidence.attached",
+    "evidence.received",
 }
 
 

@@ -44,6 +44,8 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "case.status_changed":                (_,  X,  X,  X,  X,  X,  X,  X,  X),
     "case.closed":                        (_,  X,  X,  X,  X,  X,  X,  X,  X),
     "case.cancelled":                     (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "evidence.attached":                  (_,  X,  X,  X,  X,  X,  X,  X,  X),
+    "evidence.received":                  (_,  X,  X,  X,  X,  X,  X,  X,  X),
     "referral.issued":                    (_,  X,  X,  X,  X,  X,  X,  X,  X),
     "referral.acknowledged":              (_,  X,  X,  X,  X,  X,  X,  X,  X),
     "referral.accepted":                  (_,  X,  X,  X,  X,  X,  X,  X,  X),
