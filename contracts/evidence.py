@@ -108,6 +108,9 @@ class EvidenceChunkQuery(BaseModel):
 
     evidence_id: Ulid
     index: int = Field(default=0, ge=0)
+    """Which chunk (0 first); the first is the start of a fetch (rate-gated and audited)."""
+    cursor: int = Field(default=0, ge=0)
+    """The previous reply's ``cursor``: where the object's next chunk is looked for."""
 
 
 class EvidenceChunkReply(BaseModel):
@@ -120,6 +123,8 @@ class EvidenceChunkReply(BaseModel):
     data: bytes = b""
     """Base64 on the wire: at most one object chunk."""
     index: int = 0
+    cursor: int = 0
+    """Pass it back with the next index."""
     last: bool = False
     size: int = 0
     """The object's size as the store holds it."""

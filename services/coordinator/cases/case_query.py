@@ -7,6 +7,7 @@ from contracts.queries import CaseQuery, CaseReply
 from services.coordinator.cases.domain import may_see
 from services.coordinator.cases.parties import linked_case_ids
 from services.coordinator.cases.store import case_view, load_case
+from services.coordinator.evidence.store import case_evidence
 from services.runtime.ops import Logger
 
 __all__ = ["NOT_FOUND", "answer_case_query"]
@@ -33,4 +34,7 @@ async def answer_case_query(
         for other in await linked_case_ids(session, case.case_id)
         if (other_case := await load_case(session, other)) and may_see(other_case, requester)
     ]
-    return query.case_id, CaseReply(case=view.model_copy(update={"linked_case_ids": linked}))
+    evidence = await case_evidence(session, case.case_id)
+    return query.case_id, CaseReply(
+        case=view.model_copy(update={"linked_case_ids": linked, "evidence": evidence})
+    )

@@ -190,6 +190,7 @@ VALID: dict[str, dict[str, Any]] = {
         "case_id": ULID_B,
         "sha256": "ab" * 32,
         "outcome": "verified",
+        "reason": "",
     },
     "case.cancelled": {
         "local_ref": "SH-AMR-2026-0001",

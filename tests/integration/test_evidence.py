@@ -1,0 +1,197 @@
+"""Evidence with integrity on the real bus (issue 19 part 1), on SQLite and PostgreSQL.
+
+Customs attaches an inspection report to a case it referred to the regulator and the police;
+each fetches the bytes through the coordinator, checks the digest the signed event carries
+and receipts it. Bytes overwritten in the store are refused, with the reason, and audited;
+a non-party gets "not found"; a raw nats-py client checks an object against its event.
+"""
+
+import hashlib
+from pathlib import Path
+
+import nats
+import pytest
+from nats.aio.client import Client
+from sqlmodel import select
+
+from contracts.evidence import (
+    EVIDENCE_BUCKET,
+    EvidenceAttached,
+    EvidenceKind,
+    evidence_object_name,
+)
+from contracts.identifiers import new_ulid
+from contracts.queries import CaseView, EvidenceView
+from contracts.referrals import ReferralKind
+from contracts.subjects import event_subject
+from services.coordinator.audit.store import AuditRecord
+from services.runtime.bus import StepRefused
+from services.runtime.identity import Settings
+from services.sdk import AgencyAdapter, Bus, fetch_evidence, query_case
+from tests.integration.conftest import StartBus
+from tests.integration.wire import publish, signed, wait_until
+
+pytestmark = pytest.mark.integration
+
+CUSTOMS = "customs-shanghai"
+AMR = "amr-shanghai"
+PSB = "psb-shanghai"
+STRANGER = "customs-guangdong"
+AGENCIES = ("coordinator", CUSTOMS, AMR, PSB, STRANGER)
+REPORT_BYTES = 300 * 1024 + 17
+"""Three object-store chunks, the last one short."""
+
+
+@pytest.fixture
+async def bus(settings: Settings, start_bus: StartBus) -> Bus:
+    return await start_bus(settings, AGENCIES)
+
+
+def desk(bus: Bus, agency: str) -> AgencyAdapter:
+    found = bus.services[agency]
+    assert isinstance(found, AgencyAdapter)
+    return found
+
+
+def report(tmp_path: Path, size: int = REPORT_BYTES) -> Path:
+    path = tmp_path / "inspection-report.pdf"
+    block = hashlib.sha256(b"inspection").digest() * 32
+    with path.open("wb") as file:
+        written = 0
+        while written < size:
+            piece = block[: size - written]
+            file.write(piece)
+            written += len(piece)
+    return path
+
+
+async def referred_case(bus: Bus) -> str:
+    """A detention at customs referred to the regulator and to the police."""
+    customs = desk(bus, CUSTOMS)
+    case_id = new_ulid()
+    async with customs.unit_of_work() as uow:
+        await customs.open_case(uow, case_id=case_id, local_ref="沪关缉〔2026〕7号", title="Shoes")
+        for to, kind in (
+            (AMR, ReferralKind.CUSTOMS_TO_ENFORCEMENT),
+            (PSB, ReferralKind.CUSTOMS_TO_CRIMINAL),
+        ):
+            await customs.issue_referral(
+                uow,
+                case_id=case_id,
+                to=to,
+                kind=kind,
+                reason="suspected counterfeit trademark goods",
+                legal_basis="Customs IP Regulations",
+                summary="1,200 pairs of shoes",
+            )
+    return case_id
+
+
+async def evidence_on(nc: Client, case_id: str, evidence_id: str, receipts: int) -> EvidenceView:
+    """The evidence as the case query lists it, once it has ``receipts`` receipts."""
+    seen: list[EvidenceView] = []
+
+    async def listed() -> bool:
+        case: CaseView | None = (
+            await query_case(nc, requester="coordinator", case_id=case_id)
+        ).case
+        for item in case.evidence if case else []:
+            if item.evidence_id == evidence_id and len(item.receipts) >= receipts:
+                seen.append(item)
+                return True
+        return False
+
+    await wait_until(listed, what=f"evidence {evidence_id} with {receipts} receipts", timeout_s=60)
+    return seen[-1]
+
+
+@pytest.mark.timeout(120)
+async def test_customs_evidence_is_verified_by_the_regulator_and_the_police(
+    bus: Bus, tmp_path: Path
+) -> None:
+    case_id = await referred_case(bus)
+    path = report(tmp_path)
+    attached = await desk(bus, CUSTOMS).attach_evidence(
+        case_id,
+        path,
+        kind=EvidenceKind.INSPECTION_REPORT,
+        title="Inspection report on 1,200 pairs of shoes",
+        media_type="application/pdf",
+        to=[AMR, PSB],
+    )
+    assert attached.size == REPORT_BYTES
+    assert attached.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    nc = await nats.connect(bus.nats_url)
+    try:
+        item = await evidence_on(nc, case_id, attached.evidence_id, receipts=2)
+        assert (item.uploader, item.sha256, item.size) == (CUSTOMS, attached.sha256, REPORT_BYTES)
+        assert sorted((r.agency_id, r.outcome, r.sha256) for r in item.receipts) == [
+            (AMR, "verified", attached.sha256),
+            (PSB, "verified", attached.sha256),
+        ]
+
+        # a raw nats-py client (here on the open development server) reads the object and
+        # checks it against the digest the signed event carries
+        store = await nc.jetstream().object_store(EVIDENCE_BUCKET)
+        got = await store.get(attached.object)
+        assert hashlib.sha256(got.data or b"").hexdigest() == attached.sha256
+
+        # a party fetches through the coordinator; an agency not party to the case cannot
+        sink = tmp_path / "fetched"
+        with sink.open("wb") as file:
+            digest, size = await fetch_evidence(
+                nc, requester=AMR, evidence_id=attached.evidence_id, into=file
+            )
+        assert (digest, size) == (attached.sha256, REPORT_BYTES)
+        with sink.open("wb") as file, pytest.raises(StepRefused, match="not found"):
+            await fetch_evidence(
+                nc, requester=STRANGER, evidence_id=attached.evidence_id, into=file
+            )
+    finally:
+        await nc.close()
+
+
+@pytest.mark.timeout(120)
+async def test_overwritten_bytes_are_refused_with_the_reason_and_audited(
+    bus: Bus, settings: Settings, tmp_path: Path
+) -> None:
+    case_id = await referred_case(bus)
+    original = report(tmp_path).read_bytes()
+    evidence_id = new_ulid()
+    name = evidence_object_name(case_id, evidence_id)
+    nc = await nats.connect(bus.nats_url)  # privileged: the open development server
+    try:
+        store = await nc.jetstream().object_store(EVIDENCE_BUCKET)
+        await store.put(name, original)
+        # customs signs the digest of what it put; then the bytes are overwritten
+        attached = EvidenceAttached(
+            evidence_id=evidence_id,
+            case_id=case_id,
+            kind=EvidenceKind.PHOTO,
+            title="Photo of the labels",
+            media_type="image/jpeg",
+            size=len(original),
+            sha256=hashlib.sha256(original).hexdigest(),
+            object=name,
+        )
+        tampered = original[:-1] + bytes([original[-1] ^ 0xFF])
+        await store.put(name, tampered)
+        envelope = signed(settings, CUSTOMS, attached, case_id=case_id)
+        await publish(nc, event_subject(CUSTOMS, AMR, attached.event_type), envelope)
+
+        item = await evidence_on(nc, case_id, evidence_id, receipts=1)
+        (receipt,) = item.receipts
+        assert (receipt.agency_id, receipt.outcome) == (AMR, "refused")
+        assert receipt.sha256 == hashlib.sha256(tampered).hexdigest()
+        assert receipt.reason == (
+            f"sha256 mismatch: expected {attached.sha256}, got {receipt.sha256}"
+        )
+
+        async with bus.services["coordinator"].database.transaction() as session:
+            rows = await session.exec(
+                select(AuditRecord).where(AuditRecord.event_type == "evidence.received")
+            )
+            audited = [row for row in rows.all() if row.case_id == case_id]
+        assert [(row.sender, row.verdict) for row in audited] == [(AMR, "accepted")]
+    finally:
+        await nc.close()
