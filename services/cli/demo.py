@@ -22,6 +22,7 @@ from contracts.referrals import ReferralKind, ReferralState
 from contracts.subjects import COORDINATOR, event_subject
 from services.cli.demo_authority import play_stranger_attempts
 from services.cli.demo_chain import play_criminal_chain
+from services.cli.demo_evidence import play_evidence
 from services.cli.demo_linkage import play_mediation, play_overdue_and_supervision
 from services.cli.demo_mediation import play_mediation as play_gateway_mediation
 from services.cli.demo_oversight import play_oversight
@@ -114,6 +115,7 @@ async def run_demo(bus: Bus, say: Say, *, pace: float = 0.0) -> None:
         await play_gateway_mediation(bus, say, pace=pace)
         await play_warnings(bus, say, pace=pace)
         await play_oversight(stage, say, pace=pace)
+        await play_evidence(stage, say, pace=pace)
 
         cases = [await _final(stage, view.case_id) for view in (chain, mediation, supervised)]
         _expect(cases, stranger.case is None, party.case is not None)

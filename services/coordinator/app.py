@@ -169,7 +169,9 @@ class CoordinatorService(AgencyService):
                 self.context, self.metrics, requester=requester, query=CASE_QUERY, reply=reply
             )
 
-        @broker.subscriber(f"{QUERY_PREFIX}.*.{EVIDENCE_CHUNK_QUERY}", title="evidence chunk queries")
+        @broker.subscriber(
+            f"{QUERY_PREFIX}.*.{EVIDENCE_CHUNK_QUERY}", title="evidence chunk queries"
+        )
         async def answer_evidence_chunk(msg: NatsMessage) -> bytes:
             raw = msg.raw_message
             requester = raw.subject.split(".")[2]

@@ -15,6 +15,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 
 from limits import parse
 from limits.aio.storage import MemoryStorage
@@ -51,12 +52,21 @@ def too_large_detail(max_bytes: int) -> str:
 class BodyLimit:
     """ASGI middleware: 413 for a body over ``max_bytes`` (declared, or counted as it comes)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        exempt: Callable[[str, str], bool] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.exempt = exempt
+        """(method, path) → whether the route counts its own body (an evidence upload)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (
+            self.exempt is not None and self.exempt(scope["method"], scope["path"])
+        ):
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")

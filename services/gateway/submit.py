@@ -39,6 +39,8 @@ NOT_SUBMITTABLE = {
     "referral.acknowledged": "sent automatically when a referral is stored",
     "referral.overdue": "issued by the coordinator only",
     "warning.delivered": "issued by the coordinator only",
+    "evidence.attached": "attach evidence with POST /cases/{case_id}/evidence: the bytes go first",
+    "evidence.received": "sent automatically when the desk has fetched and checked the evidence",
 }
 """Event types an agency system may not submit, and why."""
 

@@ -8,7 +8,9 @@ a non-party gets "not found"; a raw nats-py client checks an object against its 
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
+import httpx
 import nats
 import pytest
 from nats.aio.client import Client
@@ -28,7 +30,8 @@ from services.coordinator.audit.store import AuditRecord
 from services.runtime.bus import StepRefused
 from services.runtime.identity import Settings
 from services.sdk import AgencyAdapter, Bus, fetch_evidence, query_case
-from tests.integration.conftest import StartBus
+from tests.conftest import REGISTRY
+from tests.integration.conftest import StartBus, StartGateway
 from tests.integration.wire import publish, signed, wait_until
 
 pytestmark = pytest.mark.integration
@@ -195,3 +198,115 @@ async def test_overwritten_bytes_are_refused_with_the_reason_and_audited(
         assert [(row.sender, row.verdict) for row in audited] == [(AMR, "accepted")]
     finally:
         await nc.close()
+
+
+@pytest.fixture
+async def secured_bus(
+    tmp_path: Path, database_settings: dict[str, Any], start_bus: StartBus
+) -> Bus:
+    """No IPBUS_NATS_URL: the bus embeds nats-server with the generated permissions."""
+    settings = Settings.model_validate(
+        {
+            "data_dir": tmp_path / "var",
+            "registry_path": REGISTRY,
+            "outbox_poll_seconds": 0.2,
+            **database_settings,
+        }
+    )
+    return await start_bus(settings, AGENCIES)
+
+
+@pytest.mark.timeout(120)
+async def test_on_the_secured_bus_only_the_coordinator_reads_the_bucket(
+    secured_bus: Bus, tmp_path: Path
+) -> None:
+    bus = secured_bus
+    case_id = await referred_case(bus)
+    # customs puts with its own credentials: the write rights suffice for a streamed put
+    attached = await desk(bus, CUSTOMS).attach_evidence(
+        case_id,
+        report(tmp_path),
+        kind=EvidenceKind.IDENTIFICATION_OPINION,
+        title="Rights holder's identification opinion",
+        media_type="application/pdf",
+        to=[AMR],
+    )
+    asker = await bus.connect("coordinator", name="test-coordinator")
+    try:
+        item = await evidence_on(asker, case_id, attached.evidence_id, receipts=1)
+        assert [(r.agency_id, r.outcome) for r in item.receipts] == [(AMR, "verified")]
+    finally:
+        await asker.close()
+
+    for agency in (STRANGER, AMR):  # a non-party, and even a party: no raw read
+        nc = await bus.connect(agency, name=f"test-raw-{agency}")
+        try:
+            store = await nc.jetstream(timeout=2).object_store(EVIDENCE_BUCKET)
+            with pytest.raises(Exception) as raised:  # noqa: PT011 - timeout or permission
+                await store.get(attached.object)
+            assert not isinstance(raised.value, AssertionError)
+            if agency == STRANGER:  # nor through the coordinator: "not found"
+                with (tmp_path / "x").open("wb") as file, pytest.raises(StepRefused):
+                    await fetch_evidence(
+                        nc, requester=STRANGER, evidence_id=attached.evidence_id, into=file
+                    )
+            else:  # a party fetches through the coordinator and gets the signed digest
+                with (tmp_path / "y").open("wb") as file:
+                    digest, _ = await fetch_evidence(
+                        nc, requester=AMR, evidence_id=attached.evidence_id, into=file
+                    )
+                assert digest == attached.sha256
+        finally:
+            await nc.close()
+
+
+@pytest.mark.timeout(120)
+async def test_the_gateway_takes_uploads_up_to_the_limit_and_serves_parties_only(
+    bus: Bus, start_gateway: StartGateway, tmp_path: Path
+) -> None:
+    case_id = await referred_case(bus)
+    body = report(tmp_path).read_bytes()
+    customs = await start_gateway(bus.services[CUSTOMS], evidence_max_bytes=len(body))
+    regulator = await start_gateway(bus.services[AMR])
+    stranger = await start_gateway(bus.services[STRANGER])
+    params = {"kind": "photo", "title": "Labels", "to": [AMR, PSB]}
+    async with httpx.AsyncClient(base_url=customs.url, timeout=30) as http:
+        too_large = await http.post(
+            f"/cases/{case_id}/evidence",
+            params=params,
+            content=body + b"!",
+            headers={"Content-Type": "image/jpeg"},
+        )
+        assert too_large.status_code == 413
+        assert too_large.headers["content-type"].startswith("application/problem+json")
+        assert "limited to" in too_large.json()["detail"]
+
+        created = await http.post(
+            f"/cases/{case_id}/evidence",
+            params=params,
+            content=body,
+            headers={"Content-Type": "image/jpeg"},
+        )
+        assert created.status_code == 201, created.text
+        attached = EvidenceAttached.model_validate(created.json())
+    assert (attached.media_type, attached.size) == ("image/jpeg", len(body))
+    assert attached.sha256 == hashlib.sha256(body).hexdigest()
+
+    nc = await nats.connect(bus.nats_url)
+    try:
+        item = await evidence_on(nc, case_id, attached.evidence_id, receipts=2)
+        assert {r.outcome for r in item.receipts} == {"verified"}
+    finally:
+        await nc.close()
+
+    async with httpx.AsyncClient(base_url=regulator.url, timeout=30) as http:
+        async with http.stream("GET", f"/evidence/{attached.evidence_id}") as response:
+            assert response.status_code == 200
+            digest = hashlib.sha256()
+            async for piece in response.aiter_bytes():
+                digest.update(piece)
+        assert digest.hexdigest() == attached.sha256
+    async with httpx.AsyncClient(base_url=stranger.url, timeout=30) as http:
+        refused = await http.get(f"/evidence/{attached.evidence_id}")
+        assert refused.status_code == 404
+        assert refused.headers["content-type"].startswith("application/problem+json")
