@@ -201,7 +201,7 @@ class CasePipeline:
             metrics=self.metrics,
         )
         await follow_case_outcome(uow, case, event)
-        await follow_evidence(uow, event)
+        await follow_evidence(uow, event, case)
         await self.signals.observe_linkage(uow, event, case.case_id)
         await self.oversight.observe_oversight(uow, event, case)
 

@@ -70,15 +70,21 @@ def report(tmp_path: Path, size: int = REPORT_BYTES) -> Path:
 
 async def referred_case(bus: Bus) -> str:
     """A detention at customs referred to the regulator and to the police."""
+    return (await referred(bus))[0]
+
+
+async def referred(bus: Bus) -> tuple[str, dict[str, str]]:
+    """:func:`referred_case`, and the referral id to each recipient."""
     customs = desk(bus, CUSTOMS)
     case_id = new_ulid()
+    referrals: dict[str, str] = {}
     async with customs.unit_of_work() as uow:
         await customs.open_case(uow, case_id=case_id, local_ref="沪关缉〔2026〕7号", title="Shoes")
         for to, kind in (
             (AMR, ReferralKind.CUSTOMS_TO_ENFORCEMENT),
             (PSB, ReferralKind.CUSTOMS_TO_CRIMINAL),
         ):
-            await customs.issue_referral(
+            record = await customs.issue_referral(
                 uow,
                 case_id=case_id,
                 to=to,
@@ -87,7 +93,8 @@ async def referred_case(bus: Bus) -> str:
                 legal_basis="Customs IP Regulations",
                 summary="1,200 pairs of shoes",
             )
-    return case_id
+            referrals[to] = record.referral_id
+    return case_id, referrals
 
 
 async def evidence_on(nc: Client, case_id: str, evidence_id: str, receipts: int) -> EvidenceView:
@@ -221,8 +228,9 @@ async def test_on_the_secured_bus_only_the_coordinator_reads_the_bucket(
     secured_bus: Bus, tmp_path: Path
 ) -> None:
     bus = secured_bus
-    case_id = await referred_case(bus)
-    # customs puts with its own credentials: the write rights suffice for a streamed put
+    case_id, referrals = await referred(bus)
+    # customs puts with its own credentials: the write rights suffice for a streamed put;
+    # the opinion travels with the referral to the regulator
     attached = await desk(bus, CUSTOMS).attach_evidence(
         case_id,
         report(tmp_path),
@@ -230,11 +238,13 @@ async def test_on_the_secured_bus_only_the_coordinator_reads_the_bucket(
         title="Rights holder's identification opinion",
         media_type="application/pdf",
         to=[AMR],
+        referral_id=referrals[AMR],
     )
     asker = await bus.connect("coordinator", name="test-coordinator")
     try:
         item = await evidence_on(asker, case_id, attached.evidence_id, receipts=1)
         assert [(r.agency_id, r.outcome) for r in item.receipts] == [(AMR, "verified")]
+        assert item.referral_id == referrals[AMR]
     finally:
         await asker.close()
 

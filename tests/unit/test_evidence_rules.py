@@ -11,7 +11,12 @@ from contracts.evidence import (
     evidence_object_name,
 )
 from services.coordinator.cases.domain import NotPermitted, RefusedStep
-from services.coordinator.evidence.rules import AttachedEvidence, check_attached, check_received
+from services.coordinator.evidence.rules import (
+    AttachedEvidence,
+    check_attached,
+    check_received,
+    check_referral,
+)
 from services.sdk import check_evidence
 
 CASE = "01JABCDEFGHJKMNPQRSTVWXYZ1"
@@ -100,3 +105,10 @@ def test_the_recipient_checks_digest_and_size(
     assert check.outcome is outcome
     assert check.reason.startswith(reason)
     assert (check.sha256, check.size) == (sha256, size)
+
+
+def test_evidence_with_a_referral_names_one_on_the_case() -> None:
+    check_referral(attached(), frozenset())
+    check_referral(attached(referral_id=OTHER_CASE), frozenset({OTHER_CASE}))
+    with pytest.raises(RefusedStep, match="not on case"):
+        check_referral(attached(referral_id=OTHER_CASE), frozenset({EVIDENCE}))

@@ -21,9 +21,15 @@ from contracts.evidence import (
     EvidenceChunkReply,
     EvidenceReceived,
 )
-from services.coordinator.cases.domain import NotAParty, NotPermitted, RefusedStep, may_see
+from services.coordinator.cases.domain import (
+    CaseFile,
+    NotAParty,
+    NotPermitted,
+    RefusedStep,
+    may_see,
+)
 from services.coordinator.cases.store import load_case
-from services.coordinator.evidence.rules import check_attached, check_received
+from services.coordinator.evidence.rules import check_attached, check_received, check_referral
 from services.coordinator.evidence.store import load_evidence, record_attached, record_received
 from services.runtime.bus import PermanentError, StepRefused
 from services.sdk import UnitOfWork
@@ -33,15 +39,16 @@ __all__ = ["EVIDENCE_NOT_FOUND", "answer_chunk", "follow_evidence", "parse_chunk
 EVIDENCE_NOT_FOUND = "evidence not found, or not shared with you"
 
 
-async def follow_evidence(uow: UnitOfWork, event: Event) -> None:
+async def follow_evidence(uow: UnitOfWork, event: Event, case: CaseFile) -> None:
     """Record an attachment or a receipt (the case's party check has run); refuse what
-    contradicts the evidence's history."""
+    contradicts the evidence's history, or names a referral not on the case."""
     payload = event.payload
     if not isinstance(payload, EvidenceAttached | EvidenceReceived):
         return
     existing = await load_evidence(uow.session, payload.evidence_id)
     try:
         if isinstance(payload, EvidenceAttached):
+            check_referral(payload, frozenset(case.referrals))
             if check_attached(existing, event.sender, payload):
                 record_attached(
                     uow.session, payload, uploader=event.sender, event_id=event.id, at=uow.now

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from contracts.evidence import EvidenceAttached, EvidenceReceived
 from services.coordinator.cases.domain import NotPermitted, RefusedStep
 
-__all__ = ["AttachedEvidence", "check_attached", "check_received"]
+__all__ = ["AttachedEvidence", "check_attached", "check_received", "check_referral"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,4 +62,13 @@ def check_received(
     if existing.uploader == sender:
         raise NotPermitted(
             f"{sender} attached evidence {payload.evidence_id}: it cannot receipt it itself"
+        )
+
+
+def check_referral(payload: EvidenceAttached, referral_ids: frozenset[str]) -> None:
+    """Evidence that travels with a referral names one of the case's referrals."""
+    if payload.referral_id is not None and payload.referral_id not in referral_ids:
+        raise RefusedStep(
+            f"evidence {payload.evidence_id} names referral {payload.referral_id}, "
+            f"which is not on case {payload.case_id}"
         )
