@@ -7,6 +7,7 @@ a non-party gets "not found"; a raw nats-py client checks an object against its 
 """
 
 import hashlib
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -320,3 +321,42 @@ async def test_the_gateway_takes_uploads_up_to_the_limit_and_serves_parties_only
         refused = await http.get(f"/evidence/{attached.evidence_id}")
         assert refused.status_code == 404
         assert refused.headers["content-type"].startswith("application/problem+json")
+
+
+LARGE_BYTES = 24 * 1024 * 1024
+"""Large enough that holding it would show: 192 chunks."""
+
+
+@pytest.mark.timeout(180)
+async def test_a_large_object_streams_through_in_chunks(bus: Bus, tmp_path: Path) -> None:
+    case_id = await referred_case(bus)
+    path = report(tmp_path, LARGE_BYTES)
+    tracemalloc.start()
+    try:
+        attached = await desk(bus, CUSTOMS).attach_evidence(
+            case_id,
+            path,
+            kind=EvidenceKind.DOCUMENT,
+            title="Shipping documents",
+            media_type="application/zip",
+            to=[AMR],
+        )
+        _, put_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        nc = await nats.connect(bus.nats_url)
+        try:
+            item = await evidence_on(nc, case_id, attached.evidence_id, receipts=1)
+            with (tmp_path / "copy").open("wb") as file:
+                digest, size = await fetch_evidence(
+                    nc, requester=AMR, evidence_id=attached.evidence_id, into=file
+                )
+        finally:
+            await nc.close()
+        _, fetch_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [(r.agency_id, r.outcome) for r in item.receipts] == [(AMR, "verified")]
+    assert (digest, size) == (attached.sha256, LARGE_BYTES)
+    # the whole bus runs in this process: what it held at most stays far below the object
+    assert put_peak < LARGE_BYTES / 4, put_peak
+    assert fetch_peak < LARGE_BYTES / 4, fetch_peak
