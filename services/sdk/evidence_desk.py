@@ -9,6 +9,7 @@ hashes what arrives into a temporary file, and answers with a signed ``evidence.
 """
 
 import hashlib
+import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -94,7 +95,16 @@ async def put_evidence(
     store = WriteOnlyObjectStore(name=EVIDENCE_BUCKET, stream=f"OBJ_{EVIDENCE_BUCKET}", js=js)
     reader = _HashingReader(source, limit)
     meta = ObjectMeta(name=name, options=ObjectMetaOptions(max_chunk_size=EVIDENCE_CHUNK_BYTES))
-    await store.put(name, reader, meta=meta)  # type: ignore[arg-type]
+    try:
+        await store.put(name, reader, meta=meta)  # type: ignore[arg-type]
+    except EvidenceTooLarge:
+        raise
+    except Exception as exc:
+        # nats-py purges the chunks of a failed put; an agency may not purge, so that
+        # fails too and hides the cause: say what it was (the chunks stay, without meta)
+        if reader.size > limit:
+            raise EvidenceTooLarge(f"evidence is larger than {limit} bytes") from exc
+        raise RetryableError(f"evidence {name} could not be put: {exc!r}") from exc
     return reader.digest.hexdigest(), reader.size
 
 
@@ -179,6 +189,8 @@ class EvidenceDesk(AgencyService):
         limit = self.context.evidence_max_bytes
         if isinstance(source, Path):
             with source.open("rb") as file:
+                if os.fstat(file.fileno()).st_size > limit:
+                    raise EvidenceTooLarge(f"{source.name} is larger than {limit} bytes")
                 sha256, size = await put_evidence(self.js, name, file, limit=limit)
         else:
             sha256, size = await put_evidence(self.js, name, source, limit=limit)

@@ -7,6 +7,7 @@ a non-party gets "not found"; a raw nats-py client checks an object against its 
 """
 
 import hashlib
+import io
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,14 @@ from contracts.subjects import event_subject
 from services.coordinator.audit.store import AuditRecord
 from services.runtime.bus import StepRefused
 from services.runtime.identity import Settings
-from services.sdk import AgencyAdapter, Bus, fetch_evidence, query_case
+from services.sdk import (
+    AgencyAdapter,
+    Bus,
+    EvidenceTooLarge,
+    fetch_evidence,
+    put_evidence,
+    query_case,
+)
 from tests.conftest import REGISTRY
 from tests.integration.conftest import StartBus, StartGateway
 from tests.integration.wire import publish, signed, wait_until
@@ -269,6 +277,16 @@ async def test_on_the_secured_bus_only_the_coordinator_reads_the_bucket(
                 assert digest == attached.sha256
         finally:
             await nc.close()
+
+    # past the limit, a streamed put stops and says so, though an agency may not purge
+    # the chunks it already sent (nats-py tries)
+    with pytest.raises(EvidenceTooLarge, match="larger than 200000 bytes"):
+        await put_evidence(
+            desk(bus, CUSTOMS).js,
+            evidence_object_name(case_id, new_ulid()),
+            io.BytesIO(b"x" * 300_000),
+            limit=200_000,
+        )
 
 
 @pytest.mark.timeout(120)
