@@ -22,6 +22,8 @@ from contracts.evidence import (
     EVIDENCE_BUCKET,
     EvidenceAttached,
     EvidenceKind,
+    EvidenceOutcome,
+    EvidenceReceived,
     evidence_object_name,
 )
 from contracts.identifiers import new_ulid
@@ -41,6 +43,7 @@ from services.sdk import (
 )
 from tests.conftest import REGISTRY
 from tests.integration.conftest import StartBus, StartGateway
+from tests.integration.test_case_outcomes import refused
 from tests.integration.wire import publish, signed, wait_until
 
 pytestmark = pytest.mark.integration
@@ -212,6 +215,20 @@ async def test_overwritten_bytes_are_refused_with_the_reason_and_audited(
             )
             audited = [row for row in rows.all() if row.case_id == case_id]
         assert [(row.sender, row.verdict) for row in audited] == [(AMR, "accepted")]
+
+        # the uploader cannot receipt its own evidence; evidence cannot name a referral
+        # that is not on the case: both dead-lettered with the reason
+        own = EvidenceReceived(
+            evidence_id=evidence_id,
+            case_id=case_id,
+            sha256=attached.sha256,
+            outcome=EvidenceOutcome.VERIFIED,
+        )
+        reason, detail = await refused(nc, settings, CUSTOMS, own, case_id)
+        assert (reason, "cannot receipt it itself" in detail) == ("not_permitted", True)
+        stray = attached.model_copy(update={"referral_id": new_ulid()})
+        reason, detail = await refused(nc, settings, CUSTOMS, stray, case_id)
+        assert (reason, "not on case" in detail) == ("illegal_step", True)
     finally:
         await nc.close()
 
