@@ -1,25 +1,22 @@
 """Evidence through the gateway: an agency system uploads bytes, a party downloads them.
 
-``POST /cases/{case_id}/evidence`` takes the bytes as the request body (its
-``Content-Type`` is the evidence's media type; kind, title and addressees are query
-parameters), streamed to a temporary file with a running count: past
-``evidence_max_bytes`` it is refused with 413 before the rest is read. The desk then puts
-the file into the object store and signs ``evidence.attached``
-(:meth:`services.sdk.EvidenceDesk.attach_evidence`).
+``POST /cases/{case_id}/evidence`` takes ``multipart/form-data``: the part ``file`` (its
+``Content-Type`` is the evidence's media type) and the fields ``kind``, ``title``, ``to``
+(repeated, the parties to tell) and ``referral_id``. The body is counted as it arrives
+(:class:`~services.gateway.guard.BodyLimit`, with ``evidence_max_bytes`` for this route) and
+refused with 413 as soon as it passes the limit, before the rest is read; the file part is
+spooled to disk past 1 MiB. The desk then streams it into the object store and signs
+``evidence.attached`` (:meth:`services.sdk.EvidenceDesk.attach_evidence`).
 
 ``GET /evidence/{evidence_id}`` streams the object, fetched from the coordinator chunk by
 chunk (need-to-know: 404 for evidence on a case the agency is not party to); the agency
 checks it against the digest of the signed ``evidence.attached``.
-
-Uploads are a plain streamed body rather than ``multipart/form-data``: FastAPI parses
-multipart through ``python-multipart``, which is not a dependency of ipbus.
 """
 
-import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, File, Form, UploadFile, status
 from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 
@@ -34,11 +31,16 @@ from services.gateway.problems import GatewayProblem, Problem
 from services.runtime.bus import RetryableError, StepRefused
 from services.sdk import AgencyService, EvidenceDesk, ask_coordinator
 
-__all__ = ["add_evidence_routes", "is_evidence_upload"]
+__all__ = ["add_evidence_routes", "is_evidence_upload", "upload_limit"]
 
 ULID_PATTERN = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$"
-SPOOL_BYTES = 1024 * 1024
-"""An upload stays in memory up to this much, then goes to disk."""
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+"""What the form's other fields and part headers may add to the file in a body."""
+
+
+def upload_limit(max_bytes: int) -> int:
+    """The body limit of an upload of at most ``max_bytes`` of evidence."""
+    return max_bytes + MULTIPART_OVERHEAD_BYTES
 
 
 def is_evidence_upload(method: str, path: str) -> bool:
@@ -66,48 +68,39 @@ def add_evidence_routes(
         summary="Attach evidence to a case (the body is the file)",
     )
     async def upload(
-        request: Request,
         case_id: Annotated[str, PathParam(pattern=ULID_PATTERN)],
-        kind: Annotated[EvidenceKind, Query()],
-        title: Annotated[str, Query(min_length=1)],
-        to: Annotated[list[str], Query(min_length=1, description="the parties to tell")],
+        file: Annotated[UploadFile, File(description="the evidence; its type is the media type")],
+        kind: Annotated[EvidenceKind, Form()],
+        title: Annotated[str, Form(min_length=1)],
+        to: Annotated[list[str], Form(min_length=1, description="the parties to tell")],
         name: Annotated[str, Depends(upload_guard)],
-        referral_id: Annotated[str | None, Query(pattern=ULID_PATTERN)] = None,
+        referral_id: Annotated[str | None, Form(pattern=ULID_PATTERN)] = None,
     ) -> EvidenceAttached:
-        """Stream the body into the object store and sign its digest to ``to``; 413 past
+        """Stream the file into the object store and sign its digest to ``to``; 413 past
         the limit (before the rest is read), 409 when the desk refuses it."""
         if not isinstance(service, EvidenceDesk):
             raise GatewayProblem("not-found", f"{agency_id} does not attach evidence")
-        media_type = (request.headers.get("content-type") or "application/octet-stream").split(";")[
-            0
-        ]
-        with tempfile.SpooledTemporaryFile(SPOOL_BYTES) as spool:
-            received = 0
-            async for piece in request.stream():
-                received += len(piece)
-                if received > max_bytes:
-                    raise GatewayProblem(
-                        "body-too-large",
-                        f"evidence is limited to {max_bytes} bytes; this upload is larger",
-                    )
-                spool.write(piece)
-            if received == 0:
-                raise GatewayProblem("step-refused", "the evidence is empty")
-            spool.seek(0)
-            try:
-                return await service.attach_evidence(
-                    case_id,
-                    spool,
-                    kind=kind,
-                    title=title,
-                    media_type=media_type.strip().lower(),
-                    to=to,
-                    referral_id=referral_id,
-                )
-            except StepRefused as exc:
-                raise GatewayProblem("step-refused", exc.detail) from None
-            except RetryableError as exc:
-                raise GatewayProblem("unavailable", str(exc), {"Retry-After": "1"}) from None
+        if file.size is not None and file.size > max_bytes:
+            raise GatewayProblem(
+                "body-too-large", f"evidence is limited to {max_bytes} bytes; this file is larger"
+            )
+        media_type = (file.content_type or "application/octet-stream").split(";")[0]
+        try:
+            return await service.attach_evidence(
+                case_id,
+                file.file,
+                kind=kind,
+                title=title,
+                media_type=media_type.strip().lower(),
+                to=to,
+                referral_id=referral_id,
+            )
+        except StepRefused as exc:
+            raise GatewayProblem("step-refused", exc.detail) from None
+        except RetryableError as exc:
+            raise GatewayProblem("unavailable", str(exc), {"Retry-After": "1"}) from None
+        finally:
+            await file.close()
 
     @router.get(
         "/evidence/{evidence_id}",

@@ -18,7 +18,7 @@ from services.gateway.app import (
     default_inbox_sources,
     gateway_router,
 )
-from services.gateway.evidence import is_evidence_upload
+from services.gateway.evidence import is_evidence_upload, upload_limit
 from services.gateway.guard import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_RATE_LIMIT,
@@ -109,8 +109,14 @@ def gateway_app(
         async def docs() -> HTMLResponse:
             return get_swagger_ui_html(openapi_url="/openapi.json", title=app.title)
 
-    # an evidence upload counts its own body, against evidence_max_bytes
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes, exempt=is_evidence_upload)
+    # an evidence upload's body is limited by evidence_max_bytes (and the form's overhead)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=max_body_bytes,
+        larger=lambda method, path: (
+            upload_limit(evidence_max_bytes) if is_evidence_upload(method, path) else None
+        ),
+    )
     return app
 
 

@@ -315,23 +315,24 @@ async def test_the_gateway_takes_uploads_up_to_the_limit_and_serves_parties_only
     customs = await start_gateway(bus.services[CUSTOMS], evidence_max_bytes=len(body))
     regulator = await start_gateway(bus.services[AMR])
     stranger = await start_gateway(bus.services[STRANGER])
-    params = {"kind": "photo", "title": "Labels", "to": [AMR, PSB]}
+    form = {"kind": "photo", "title": "Labels", "to": [AMR, PSB]}
     async with httpx.AsyncClient(base_url=customs.url, timeout=30) as http:
+        # a byte over the limit: refused as problem details (a body far over it is refused
+        # by its declared length before it is read: BodyLimit, tests/integration/
+        # test_gateway_guard.py; the client then sees the connection closed mid-send)
         too_large = await http.post(
             f"/cases/{case_id}/evidence",
-            params=params,
-            content=body + b"!",
-            headers={"Content-Type": "image/jpeg"},
+            data=form,
+            files={"file": ("labels.jpg", body + b"!", "image/jpeg")},
         )
-        assert too_large.status_code == 413
+        assert too_large.status_code == 413, too_large.text
         assert too_large.headers["content-type"].startswith("application/problem+json")
         assert "limited to" in too_large.json()["detail"]
 
         created = await http.post(
             f"/cases/{case_id}/evidence",
-            params=params,
-            content=body,
-            headers={"Content-Type": "image/jpeg"},
+            data=form,
+            files={"file": ("labels.jpg", body, "image/jpeg")},
         )
         assert created.status_code == 201, created.text
         attached = EvidenceAttached.model_validate(created.json())
