@@ -169,6 +169,11 @@ async def test_customs_evidence_is_verified_by_the_regulator_and_the_police(
             await fetch_evidence(
                 nc, requester=STRANGER, evidence_id=attached.evidence_id, into=file
             )
+        # bytes cannot be minimised: evidence is not sent abroad (DESIGN §6)
+        with sink.open("wb") as file, pytest.raises(StepRefused, match="not sent abroad"):
+            await fetch_evidence(
+                nc, requester="overseas-center", evidence_id=attached.evidence_id, into=file
+            )
     finally:
         await nc.close()
 
