@@ -11,6 +11,7 @@ from contracts.base import Payload
 from contracts.cases import CaseCancelled, CaseClosed, CaseOpened, CaseStatusChanged
 from contracts.credit import CreditDelisted, CreditListed
 from contracts.customs import GoodsConfiscated, GoodsDetained, GoodsReleased
+from contracts.evidence import EvidenceAttached, EvidenceReceived
 from contracts.handover import ItemsHandedOver
 from contracts.holders import HolderApplied, HolderDeclined, HolderLapsed, HolderNotified
 from contracts.judicial import (
@@ -109,6 +110,8 @@ _ALL: tuple[type[Payload], ...] = (
     HolderApplied,
     HolderDeclined,
     HolderLapsed,
+    EvidenceAttached,
+    EvidenceReceived,
 )
 
 EVENT_MODELS: MappingProxyType[str, type[Payload]] = MappingProxyType(

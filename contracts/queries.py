@@ -20,6 +20,8 @@ __all__ = [
     "CaseQuery",
     "CaseReply",
     "CaseView",
+    "EvidenceReceiptView",
+    "EvidenceView",
     "ReferralView",
     "TimelineEntry",
 ]
@@ -67,6 +69,33 @@ class ReferralView(_Reply):
     updated_at: datetime
 
 
+class EvidenceReceiptView(_Reply):
+    """A recipient's check of a piece of evidence (its signed ``evidence.received``)."""
+
+    agency_id: AgencyId
+    outcome: str
+    """``verified`` or ``refused``."""
+    sha256: str
+    reason: str = ""
+    received_at: datetime
+
+
+class EvidenceView(_Reply):
+    """A piece of evidence on the case (``evidence.attached``) and its receipts."""
+
+    evidence_id: Ulid
+    referral_id: Ulid | None = None
+    kind: str
+    title: str
+    media_type: str
+    size: int
+    sha256: str
+    object: str
+    uploader: AgencyId
+    attached_at: datetime
+    receipts: list[EvidenceReceiptView] = []
+
+
 class CaseView(_Reply):
     """One case across agencies: shared status, parties, referrals and timeline."""
 
@@ -80,6 +109,8 @@ class CaseView(_Reply):
     """Other cases sharing a party (credit code) with this one, that the requester may see."""
     credit_listings: list[CreditListingView] = []
     """The companies this case names that are, or were, on a credit list (SAMR Order 44)."""
+    evidence: list[EvidenceView] = []
+    """Evidence attached to the case (``evidence.attached``), with who checked it."""
 
 
 class CaseReply(_Reply):

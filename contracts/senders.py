@@ -107,6 +107,10 @@ SENDER_RULES: MappingProxyType[str, frozenset[Speaker]] = MappingProxyType(
         "oversight.flagged": _C,
         "oversight.suggested": _PROCURATORATE,
         "oversight.answered": _A,
+        # evidence: a party of the case attaches it, a party other than the uploader
+        # receipts it; which parties is the coordinator's (case history)
+        "evidence.attached": _A,
+        "evidence.received": _A,
         # courts alone rule
         "judgment.rendered": _COURT,
         "confirmation.issued": _COURT,

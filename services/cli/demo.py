@@ -23,6 +23,7 @@ from contracts.subjects import COORDINATOR, event_subject
 from services.cli.demo_authority import play_stranger_attempts
 from services.cli.demo_chain import play_criminal_chain
 from services.cli.demo_credit import play_assistance, play_credit
+from services.cli.demo_evidence import play_evidence
 from services.cli.demo_holders import play_holders
 from services.cli.demo_linkage import play_mediation, play_overdue_and_supervision
 from services.cli.demo_mediation import play_mediation as play_gateway_mediation
@@ -121,6 +122,7 @@ async def run_demo(bus: Bus, say: Say, *, pace: float = 0.0) -> None:
         await play_holders(bus, say, pace=pace)
         await play_credit(stage, say, pace=pace)
         await play_assistance(stage, say, pace=pace)
+        await play_evidence(stage, say, pace=pace)
 
         cases = [await _final(stage, view.case_id) for view in (chain, mediation, supervised)]
         _expect(cases, stranger.case is None, party.case is not None)

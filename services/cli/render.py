@@ -11,7 +11,15 @@ from rich.table import Table
 from contracts.queries import CaseView, TimelineEntry
 from contracts.referral_queries import DeadlineView
 
-__all__ = ["JsonOption", "case_deadlines", "case_table", "due_text", "print_json", "timeline_line"]
+__all__ = [
+    "JsonOption",
+    "case_deadlines",
+    "case_table",
+    "due_text",
+    "evidence_table",
+    "print_json",
+    "timeline_line",
+]
 
 JsonOption = Annotated[
     bool, typer.Option("--json", help="print one JSON document on stdout, for scripts")
@@ -107,5 +115,31 @@ def case_table(case: CaseView, console: Console) -> None:
             entry.event_type,
             entry.status_after.value,
             entry.summary,
+        )
+    console.print(table)
+    evidence_table(case, console)
+
+
+def evidence_table(case: CaseView, console: Console) -> None:
+    """The case's evidence and, for each piece, who verified or refused it and when."""
+    if not case.evidence:
+        return
+    table = Table(title="Evidence", show_lines=False)
+    for column in ("evidence", "kind", "title", "bytes", "sha256", "from", "receipts"):
+        table.add_column(column)
+    for item in case.evidence:
+        receipts = "; ".join(
+            f"{r.agency_id} {r.outcome} {r.received_at:%Y-%m-%d %H:%M:%S}"
+            + (f" ({r.reason})" if r.reason else "")
+            for r in item.receipts
+        )
+        table.add_row(
+            item.evidence_id,
+            item.kind,
+            item.title,
+            str(item.size),
+            f"{item.sha256[:12]}…",
+            item.uploader,
+            receipts or "none yet",
         )
     console.print(table)

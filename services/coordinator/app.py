@@ -3,7 +3,8 @@
 Thin on purpose: the service wires its concerns (``cases/``, ``deadlines/``, ``warnings/``,
 ``signals/``, ``oversight/``, ``audit/``, ``metrics/``), hands every event it reads to its
 :class:`~services.coordinator.pipeline.CasePipeline`, runs its background loops and answers
-the ``case``, ``referrals`` and ``warnings`` queries, need-to-know, each answer audited.
+the ``case``, ``referrals``, ``warnings`` and ``evidence_chunk`` queries, need-to-know, each
+answer audited.
 """
 
 import asyncio
@@ -17,6 +18,8 @@ from sqlalchemy import MetaData
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from contracts.agencies import AgencyKind
+from contracts.evidence import EVIDENCE_CHUNK_QUERY, EvidenceChunkReply
 from contracts.queries import CASE_QUERY, CaseReply
 from contracts.referral_queries import REFERRALS_QUERY, ReferralsReply
 from contracts.subjects import EVENT_STREAM, QUERY_PREFIX
@@ -28,6 +31,7 @@ from services.coordinator.credit.flow import CreditFlow
 from services.coordinator.deadlines.referrals_query import answer_referrals_query
 from services.coordinator.deadlines.rules import DeadlineSettings
 from services.coordinator.deadlines.watcher import DeadlineWatch
+from services.coordinator.evidence.ledger import answer_chunk, parse_chunk_query
 from services.coordinator.holders import HolderNotices
 from services.coordinator.metrics.recorder import refresh_gauges
 from services.coordinator.oversight.flow import OversightFlow
@@ -171,6 +175,15 @@ class CoordinatorService(AgencyService):
                 self.context, self.metrics, requester=requester, query=CASE_QUERY, reply=reply
             )
 
+        @broker.subscriber(
+            f"{QUERY_PREFIX}.*.{EVIDENCE_CHUNK_QUERY}", title="evidence chunk queries"
+        )
+        async def answer_evidence_chunk(msg: NatsMessage) -> bytes:
+            raw = msg.raw_message
+            requester = raw.subject.split(".")[2]
+            reply = await self.answer_evidence(requester, raw.data, raw)
+            return reply.model_dump_json(exclude_none=True).encode()
+
         @broker.subscriber(f"{QUERY_PREFIX}.*.{REFERRALS_QUERY}", title="referral queries")
         async def answer_referrals(msg: NatsMessage) -> bytes:
             raw = msg.raw_message
@@ -209,6 +222,39 @@ class CoordinatorService(AgencyService):
                 if attempt == QUERY_AUDIT_ATTEMPTS:
                     raise
                 await asyncio.sleep(0.02 * attempt)
+
+    async def answer_evidence(self, requester: str, body: bytes, msg: Msg) -> EvidenceChunkReply:
+        """One chunk of an evidence object, if ``requester`` is party to its case.
+
+        A fetch's first chunk passes the rate gate and is audited (who fetched which
+        evidence); so is every refusal. The chunks after it are neither: one audit row per
+        fetch, not per 128 KiB.
+        """
+        query = parse_chunk_query(body)
+        if isinstance(query, str):
+            return EvidenceChunkReply(error=query)
+        first = query.index == 0
+        registry = self.context.registry
+        if requester in registry and registry.get(requester).kind is AgencyKind.OVERSEAS:
+            # bytes cannot be minimised (DESIGN §6): evidence does not leave the country
+            return EvidenceChunkReply(error="evidence is not sent abroad: it cannot be minimised")
+        if first and (refusal := self.query_gate.refusal(requester, time.monotonic())):
+            return EvidenceChunkReply(error=refusal)
+        reply = EvidenceChunkReply(error="not answered")
+        async for session in self._audited_answer():
+            case_id, reply = await answer_chunk(session, self.js, requester, query)
+            if first or reply.error is not None:
+                await audit_query(
+                    session,
+                    msg,
+                    requester=requester,
+                    case_id=case_id,
+                    answered=reply.error is None,
+                    detail=f"evidence {query.evidence_id}"
+                    + (f": {reply.error}" if reply.error else f" ({reply.size} bytes)"),
+                    now=self.clock.now(),
+                )
+        return reply
 
     async def answer_case(self, requester: str, body: bytes, msg: Msg) -> CaseReply:
         """The case, if ``requester`` is party to it; the same "not found" otherwise.

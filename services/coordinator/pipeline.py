@@ -18,7 +18,8 @@ then for each new event:
 5. :meth:`~CasePipeline.store` — the case file and the timeline line, written at commit;
 6. :meth:`~CasePipeline.audit` — the accepted event chained in the audit log;
 7. :meth:`~CasePipeline.react` — what follows: deadlines and copies of a referral step,
-   the clocks an outcome stops, linkage signals, oversight, credit listings, the warning desk;
+   the clocks an outcome stops, evidence and its receipts, linkage signals, oversight,
+   credit listings, the warning desk;
 8. :meth:`~CasePipeline.observe` — the watch lists and the metrics.
 
 The case file and the referral an event is about are loaded once and passed from step to
@@ -48,6 +49,7 @@ from services.coordinator.cases.domain import (
 from services.coordinator.cases.store import CaseFiles, append_timeline
 from services.coordinator.credit.flow import CreditFlow
 from services.coordinator.deadlines.followup import follow_case_outcome, follow_referral_step
+from services.coordinator.evidence.ledger import follow_evidence
 from services.coordinator.holders import HolderNotices
 from services.coordinator.metrics.recorder import observe_event
 from services.coordinator.oversight.flow import OversightFlow
@@ -212,6 +214,7 @@ class CasePipeline:
             metrics=self.metrics,
         )
         await follow_case_outcome(uow, case, event)
+        await follow_evidence(uow, event, case)
         await self.signals.observe_linkage(uow, event, case.case_id)
         await self.oversight.observe_oversight(uow, event, case)
         await self.credit.observe_credit(uow, event, case.case_id)

@@ -29,6 +29,7 @@ from contracts.agencies import UnknownAgency
 from contracts.events import cloudevent_type
 from contracts.identifiers import is_ulid
 from contracts.queries import CaseView
+from services.gateway.evidence import add_evidence_routes
 from services.gateway.guard import DEFAULT_MAX_BODY_BYTES, DEFAULT_RATE_LIMIT, RateLimit
 from services.gateway.idempotency import (
     IDEMPOTENCY_HEADER,
@@ -163,6 +164,7 @@ def gateway_router(
     rate_limit: str = DEFAULT_RATE_LIMIT,
     require_idempotency_key: bool = False,
     idempotency_retention: timedelta = timedelta(hours=48),
+    evidence_max_bytes: int = 1024**3,
 ) -> APIRouter:
     """The HTTP API of one agency's gateway, bound to its (started) ``service``.
 
@@ -172,7 +174,7 @@ def gateway_router(
     gets ``rate_limit`` requests (429 past it). ``max_body_bytes`` is documented here
     (413); the app enforces it (:class:`~services.gateway.guard.BodyLimit`).
     With ``require_idempotency_key`` every mutating request needs an ``Idempotency-Key``
-    (400 without).
+    (400 without). Evidence uploads are limited by ``evidence_max_bytes`` instead.
     """
     sources = {s.kind: s for s in (inbox_sources or default_inbox_sources(service))}
     agency_id = service.agency.id
@@ -385,6 +387,15 @@ def gateway_router(
         key_check=key_required,
         refusals=refusals,
         ensure_tables=ensure_tables,
+    )
+
+    add_evidence_routes(
+        router,
+        service,
+        upload_guard=client(Scope.SUBMIT),
+        read_guard=client(Scope.READ_CASES),
+        refusals=refusals,
+        max_bytes=evidence_max_bytes,
     )
 
     @router.get(

@@ -15,6 +15,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 
 from limits import parse
 from limits.aio.storage import MemoryStorage
@@ -51,17 +52,28 @@ def too_large_detail(max_bytes: int) -> str:
 class BodyLimit:
     """ASGI middleware: 413 for a body over ``max_bytes`` (declared, or counted as it comes)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        larger: Callable[[str, str], int | None] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger
+        """(method, path) → a route's own, larger limit (an evidence upload), or None."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        own = self.larger(scope["method"], scope["path"]) if self.larger is not None else None
+        await self._limited(scope, receive, send, own or self.max_bytes)
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _refuse(send, self.max_bytes)
+        if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+            await _refuse(send, max_bytes)
             return
         received = 0
 
@@ -70,8 +82,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:  # answered as problem details by the app
-                    raise GatewayProblem("body-too-large", too_large_detail(self.max_bytes))
+                if received > max_bytes:  # answered as problem details by the app
+                    raise GatewayProblem("body-too-large", too_large_detail(max_bytes))
             return message
 
         await self.app(scope, counted, send)

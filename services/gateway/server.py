@@ -18,6 +18,7 @@ from services.gateway.app import (
     default_inbox_sources,
     gateway_router,
 )
+from services.gateway.evidence import is_evidence_upload, upload_limit
 from services.gateway.guard import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_RATE_LIMIT,
@@ -45,6 +46,7 @@ def gateway_options(settings: Settings) -> dict[str, Any]:
         "rate_limit": settings.gateway_rate_limit,
         "require_idempotency_key": settings.gateway_require_idempotency_key,
         "idempotency_retention": timedelta(hours=settings.gateway_idempotency_hours),
+        "evidence_max_bytes": settings.evidence_max_bytes,
         "webhook_attempts": settings.gateway_webhook_attempts,
         "webhook_backoff_seconds": settings.gateway_webhook_backoff_seconds,
     }
@@ -59,6 +61,7 @@ def gateway_app(
     rate_limit: str = DEFAULT_RATE_LIMIT,
     require_idempotency_key: bool = False,
     idempotency_retention: timedelta = timedelta(hours=48),
+    evidence_max_bytes: int = 1024**3,
     warning: str | None = None,
 ) -> FastAPI:
     """A FastAPI app serving only ``service``'s gateway (``token``: see ``gateway_router``).
@@ -91,6 +94,7 @@ def gateway_app(
             rate_limit=rate_limit,
             require_idempotency_key=require_idempotency_key,
             idempotency_retention=idempotency_retention,
+            evidence_max_bytes=evidence_max_bytes,
         )
     )
     install_problem_details(app, tags=SUBMISSION_TAGS, explain=why_not_submittable)
@@ -105,7 +109,14 @@ def gateway_app(
         async def docs() -> HTMLResponse:
             return get_swagger_ui_html(openapi_url="/openapi.json", title=app.title)
 
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    # an evidence upload's body is limited by evidence_max_bytes (and the form's overhead)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=max_body_bytes,
+        larger=lambda method, path: (
+            upload_limit(evidence_max_bytes) if is_evidence_upload(method, path) else None
+        ),
+    )
     return app
 
 

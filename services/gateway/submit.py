@@ -52,6 +52,8 @@ NOT_SUBMITTABLE = {
     "warning.delivered": "issued by the coordinator only",
     "holder.notified": "sent by customs when it records its notice of suspected goods",
     "holder.lapsed": "issued by the coordinator only",
+    "evidence.attached": "attach evidence with POST /cases/{case_id}/evidence: the bytes go first",
+    "evidence.received": "sent automatically when the desk has fetched and checked the evidence",
 }
 """Event types an agency system may not submit, and why."""
 

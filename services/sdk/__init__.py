@@ -14,6 +14,14 @@ if TYPE_CHECKING:
     from services.sdk.agency_adapter import AgencyAdapter, LocalCaseRecord
     from services.sdk.asyncapi import PRODUCTION_SERVERS, bus_asyncapi, unconnected_services
     from services.sdk.discovery import service_class_for
+    from services.sdk.evidence_desk import (
+        EvidenceCheck,
+        EvidenceDesk,
+        EvidenceTooLarge,
+        check_evidence,
+        fetch_evidence,
+        put_evidence,
+    )
     from services.sdk.http import HttpServer, build_http_app
     from services.sdk.overseas_replies import encode_reply
     from services.sdk.queries import ask_coordinator, query_case, query_referrals, query_warnings
@@ -56,6 +64,9 @@ __all__ = [
     "AgencyService",
     "Applier",
     "Bus",
+    "EvidenceCheck",
+    "EvidenceDesk",
+    "EvidenceTooLarge",
     "HttpServer",
     "LocalCaseRecord",
     "ReferralDesk",
@@ -72,11 +83,14 @@ __all__ = [
     "broker_metrics",
     "build_http_app",
     "bus_asyncapi",
+    "check_evidence",
     "check_reconsideration_window",
     "conflicting_duplicate",
     "encode_reply",
+    "fetch_evidence",
     "handles",
     "provision_streams",
+    "put_evidence",
     "query_case",
     "query_referrals",
     "query_warnings",
@@ -91,6 +105,9 @@ _EXPORTS = {
     "Applier": "services.sdk.service",
     "Bus": "services.sdk.wiring",
     "DETAIL_MAX": "services.sdk.service",
+    "EvidenceCheck": "services.sdk.evidence_desk",
+    "EvidenceDesk": "services.sdk.evidence_desk",
+    "EvidenceTooLarge": "services.sdk.evidence_desk",
     "HttpServer": "services.sdk.http",
     "LocalCaseRecord": "services.sdk.agency_adapter",
     "PRODUCTION_SERVERS": "services.sdk.asyncapi",
@@ -111,11 +128,14 @@ _EXPORTS = {
     "broker_metrics": "services.sdk.wiring",
     "build_http_app": "services.sdk.http",
     "bus_asyncapi": "services.sdk.asyncapi",
+    "check_evidence": "services.sdk.evidence_desk",
     "check_reconsideration_window": "services.sdk.referral_linkage",
     "conflicting_duplicate": "services.sdk.service",
     "encode_reply": "services.sdk.overseas_replies",
+    "fetch_evidence": "services.sdk.evidence_desk",
     "handles": "services.sdk.service",
     "provision_streams": "services.sdk.wiring",
+    "put_evidence": "services.sdk.evidence_desk",
     "query_case": "services.sdk.queries",
     "query_referrals": "services.sdk.queries",
     "query_warnings": "services.sdk.queries",

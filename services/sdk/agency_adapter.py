@@ -26,6 +26,7 @@ from contracts.subjects import COORDINATOR
 from services.runtime.bus import StepRefused
 from services.runtime.law import refuse_unpermitted
 from services.runtime.storage import RuntimeTable
+from services.sdk.evidence_desk import EvidenceDesk
 from services.sdk.referral_desk import ReferralDesk
 from services.sdk.service import UnitOfWork
 from services.sdk.warning_desk import WarningDesk
@@ -46,7 +47,7 @@ class LocalCaseRecord(RuntimeTable, table=True):
     updated_at: datetime
 
 
-class AgencyAdapter(WarningDesk, ReferralDesk):
+class AgencyAdapter(WarningDesk, ReferralDesk, EvidenceDesk):
     """Subclass this to connect an agency: cases, referrals and warnings come with it."""
 
     async def before_batch(self, session: AsyncSession, events: list[Event]) -> None:

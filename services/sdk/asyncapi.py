@@ -24,6 +24,7 @@ from pydantic import BaseModel, create_model
 from contracts.agencies import Agency, Registry
 from contracts.envelope import Envelope
 from contracts.events import EVENT_MODELS, cloudevent_type
+from contracts.evidence import EVIDENCE_CHUNK_QUERY, EvidenceChunkQuery
 from contracts.queries import CASE_QUERY, CaseQuery
 from contracts.referral_queries import REFERRALS_QUERY, ReferralsQuery
 from contracts.subjects import EVENT_PREFIX, EVENT_STREAM, QUERY_PREFIX
@@ -68,6 +69,7 @@ CORRELATION_ID = {
 ANY_EVENT = "IpbusEvent"
 QUERY_MODELS: dict[str, type[BaseModel]] = {
     CASE_QUERY: CaseQuery,
+    EVIDENCE_CHUNK_QUERY: EvidenceChunkQuery,
     REFERRALS_QUERY: ReferralsQuery,
     WARNINGS_QUERY: WarningsQuery,
 }

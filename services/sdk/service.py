@@ -123,6 +123,8 @@ class ServiceContext:
     log: Logger
     nats_url: str
     max_message_bytes: int = 256 * 1024
+    evidence_max_bytes: int = 1024**3
+    """The largest piece of evidence this agency attaches (settings ``evidence_max_bytes``)."""
     outbox_poll_seconds: float = 1.0
     broker_options: dict[str, Any] = field(default_factory=dict)
     replay_window_s: float | None = 24 * 3600.0

@@ -99,6 +99,7 @@ def bootstrap(
         log=get_logger(service_cls.service_name, agency_id),
         nats_url=nats_url,
         max_message_bytes=settings.max_message_bytes,
+        evidence_max_bytes=settings.evidence_max_bytes,
         outbox_poll_seconds=settings.outbox_poll_seconds,
         broker_options=broker_options,
         metrics=metrics.for_agency(agency_id, service_cls.service_name) if metrics else None,

@@ -156,6 +156,8 @@ def test_the_openapi_document_describes_every_gateway_operation(live_gateway: st
         ("GET", "/inbox"),
         ("POST", "/inbox/{item_id}/ack"),
         ("GET", "/cases/{case_id}"),
+        ("POST", "/cases/{case_id}/evidence"),
+        ("GET", "/evidence/{evidence_id}"),
         ("POST", "/webhooks"),
         ("GET", "/webhooks"),
         ("DELETE", "/webhooks/{webhook_id}"),

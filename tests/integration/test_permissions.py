@@ -188,7 +188,7 @@ async def test_customs_cannot_create_or_delete_streams(secured: SecuredServer) -
     try:
         assert (await coordinator.jetstream().stream_info(EVENT_STREAM)).config.name == EVENT_STREAM
         names = [info.config.name for info in await coordinator.jetstream().streams_info()]
-        assert sorted(n or "" for n in names) == [EVENT_STREAM, DLQ_STREAM]
+        assert sorted(n or "" for n in names) == [EVENT_STREAM, DLQ_STREAM, "OBJ_IPBUS_EVIDENCE"]
     finally:
         await coordinator.close()
 

@@ -6,6 +6,7 @@ import pytest
 
 from contracts.agencies import WarningCategory
 from contracts.base import Payload
+from contracts.evidence import EvidenceOutcome, EvidenceReceived
 from contracts.identifiers import new_ulid
 from contracts.referrals import (
     ReferralAccepted,
@@ -131,3 +132,15 @@ def test_watch_changes(
 ) -> None:
     # sender customs-shanghai, recipient amr-shanghai
     assert watch_change_for(payload, "customs-shanghai", "amr-shanghai", referral) == expected
+
+
+@pytest.mark.parametrize("outcome", ["verified", "refused"])
+def test_an_evidence_receipt_is_counted_by_outcome(outcome: str) -> None:
+    receipt = EvidenceReceived(
+        evidence_id=new_ulid(),
+        case_id=new_ulid(),
+        sha256="ab" * 32,
+        outcome=EvidenceOutcome(outcome),
+        reason="sha256 mismatch" if outcome == "refused" else "",
+    )
+    assert readings_for(receipt, LATER, None) == [Reading("evidence_received", (outcome,))]

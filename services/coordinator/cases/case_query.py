@@ -9,6 +9,7 @@ from services.coordinator.cases.parties import linked_case_ids
 from services.coordinator.cases.store import case_view, load_case
 from services.coordinator.credit.rules import listing_view
 from services.coordinator.credit.store import listings_named_in
+from services.coordinator.evidence.store import case_evidence
 from services.runtime.ops import Logger
 
 __all__ = ["NOT_FOUND", "answer_case_query"]
@@ -37,5 +38,6 @@ async def answer_case_query(
         if (other_case := await load_case(session, other)) and may_see(other_case, requester)
     ]
     listings = [listing_view(x) for x in await listings_named_in(session, case.case_id)]
-    update = {"linked_case_ids": linked, "credit_listings": listings}
+    evidence = await case_evidence(session, case.case_id)
+    update = {"linked_case_ids": linked, "credit_listings": listings, "evidence": evidence}
     return query.case_id, CaseReply(case=view.model_copy(update=update))

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Literal
 
 from contracts.base import Payload
+from contracts.evidence import EvidenceReceived
 from contracts.referrals import (
     ReferralAccepted,
     ReferralAcknowledged,
@@ -28,6 +29,7 @@ ReadingName = Literal[
     "decided_after",
     "overdue_declared",
     "warning_issued",
+    "evidence_received",
 ]
 
 
@@ -56,6 +58,8 @@ def readings_for(payload: Payload, time: datetime, referral: CaseReferral | None
             return [Reading("overdue_declared", (referral.kind, stage.value))]
         case WarningIssued(severity=severity):
             return [Reading("warning_issued", (severity.value,))]
+        case EvidenceReceived(outcome=outcome):
+            return [Reading("evidence_received", (outcome.value,))]
         case _:
             return []
 

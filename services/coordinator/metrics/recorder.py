@@ -52,6 +52,8 @@ def _record(metrics: AgencyMetrics, reading: Reading) -> None:
             metrics.referral_overdue_declared(*reading.labels)
         case "warning_issued":
             metrics.warning_issued(*reading.labels)
+        case "evidence_received":
+            metrics.evidence_received(*reading.labels)
 
 
 async def refresh_gauges(database: Database, clock: Clock, metrics: AgencyMetrics) -> None:

@@ -2,7 +2,9 @@
 
 The wire layout (DESIGN §3) lives here once: stream ``IPBUS`` over ``ipbus.v1.>`` with a
 duplicate window for ``Nats-Msg-Id`` de-duplication, stream ``IPBUS_DLQ`` over
-``ipbus.dlq.>``, one durable pull consumer per agency and one for the coordinator.
+``ipbus.dlq.>``, one durable pull consumer per agency and one for the coordinator, and the
+evidence object store bucket ``IPBUS_EVIDENCE`` (stream ``OBJ_IPBUS_EVIDENCE``), replicated
+like the event stream.
 """
 
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from nats.js.api import (
 from nats.js.errors import BadRequestError, NotFoundError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from contracts.evidence import EVIDENCE_BUCKET, EVIDENCE_CHUNK_BYTES
 from contracts.subjects import (
     DLQ_PREFIX,
     DLQ_STREAM,
@@ -39,7 +42,10 @@ __all__ = [
     "agency_consumer_spec",
     "coordinator_consumer_spec",
     "ensure_consumer",
+    "ensure_evidence_bucket",
     "ensure_streams",
+    "evidence_stream",
+    "evidence_stream_config",
     "stream_configs",
 ]
 
@@ -171,9 +177,53 @@ def stream_configs(layout: StreamLayout) -> tuple[StreamConfig, StreamConfig]:
     )
 
 
+def evidence_stream() -> str:
+    """The stream behind the evidence bucket."""
+    return f"OBJ_{EVIDENCE_BUCKET}"
+
+
+def evidence_stream_config(layout: StreamLayout) -> StreamConfig:
+    """The object store bucket ``IPBUS_EVIDENCE`` as nats-py's ``create_object_store``
+    declares it (chunk and meta subjects, rollups, direct gets), replicated like ``IPBUS``.
+
+    One message is one chunk (:data:`EVIDENCE_CHUNK_BYTES`) or an object's meta; the stream
+    keeps evidence as long as cases need it, so no age limit.
+    """
+    return StreamConfig(
+        name=evidence_stream(),
+        description="ipbus evidence: bytes by object store, digests by signed event",
+        subjects=[f"$O.{EVIDENCE_BUCKET}.C.>", f"$O.{EVIDENCE_BUCKET}.M.>"],
+        storage=StorageType.FILE,
+        retention=RetentionPolicy.LIMITS,
+        discard=DiscardPolicy.NEW,
+        num_replicas=layout.replicas,
+        max_msg_size=EVIDENCE_CHUNK_BYTES + 64 * 1024,
+        allow_rollup_hdrs=True,
+        allow_direct=True,
+    )
+
+
+async def ensure_evidence_bucket(js: JetStreamContext, layout: StreamLayout) -> None:
+    """Create the evidence bucket's stream, or bring it up to ``layout``."""
+    config = evidence_stream_config(layout)
+    try:
+        await js.stream_info(config.name or "")
+    except NotFoundError:
+        await js.add_stream(config)
+        return
+    try:
+        await js.update_stream(config)
+    except BadRequestError as exc:
+        raise ConfigurationError(
+            f"stream {config.name} exists with a configuration that cannot be "
+            f"updated to the one ipbus needs: {exc.description}"
+        ) from exc
+
+
 async def ensure_streams(js: JetStreamContext, layout: StreamLayout | None = None) -> None:
-    """Create ``IPBUS`` and ``IPBUS_DLQ``, or bring an existing pair up to ``layout``."""
+    """Create ``IPBUS``, ``IPBUS_DLQ`` and the evidence bucket, or bring them up to ``layout``."""
     layout = layout or StreamLayout()
+    await ensure_evidence_bucket(js, layout)
     for config in stream_configs(layout):
         try:
             existing = await js.stream_info(config.name or "")

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     max_message_bytes: int = 256 * 1024
     outbox_poll_seconds: float = 1.0
+    evidence_max_bytes: int = Field(default=1024**3, ge=1)
+    """The largest piece of evidence an agency may attach (bytes; the gateway answers 413
+    above it). Objects stream in chunks, so this bounds storage, not memory."""
     gateway_token: str | None = None
     """When set, the agency-side gateway answers only ``Authorization: Bearer <token>``."""
     gateway_tokens_path: Path | None = None

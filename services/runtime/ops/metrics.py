@@ -186,6 +186,13 @@ class IpbusMetrics:
         self.warnings_issued = Counter(
             "ipbus_warnings_issued_total", "Warnings raised, by severity", ["severity"], registry=r
         )
+        self.evidence_received = Counter(
+            "ipbus_evidence_received_total",
+            "Evidence receipts (a recipient's check of the bytes against the signed digest), "
+            "by outcome: verified or refused",
+            ["outcome"],
+            registry=r,
+        )
         self.warnings_delivered = Counter(
             "ipbus_warnings_delivered_total",
             "Warning deliveries to matched agencies, by severity",
@@ -387,6 +394,9 @@ class AgencyMetrics:
 
     def holder_notice(self, outcome: Literal["notified", "applied", "declined", "lapsed"]) -> None:
         self.families.holder_notices.labels(outcome).inc()
+
+    def evidence_received(self, outcome: str) -> None:
+        self.families.evidence_received.labels(outcome).inc()
 
     def warning_issued(self, severity: str) -> None:
         self.families.warnings_issued.labels(severity).inc()

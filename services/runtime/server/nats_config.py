@@ -37,6 +37,7 @@ from pathlib import Path
 
 from contracts.agencies import Agency, AgencyKind, Registry
 from contracts.envelope import RejectReason
+from contracts.evidence import EVIDENCE_BUCKET
 from contracts.subjects import (
     AUDIT_ANCHOR_STREAM,
     AUDIT_ANCHOR_SUBJECT,
@@ -53,6 +54,7 @@ from services.runtime.bus.streams import (
     ConsumerSpec,
     agency_consumer_spec,
     coordinator_consumer_spec,
+    evidence_stream,
 )
 
 __all__ = [
@@ -132,7 +134,8 @@ def agency_permissions(agency: Agency) -> Permissions:
     me = agency.id
     durable = agency_consumer(me)
     if agency.kind is AgencyKind.COORDINATOR:
-        streams = (EVENT_STREAM, DLQ_STREAM)
+        # the evidence bucket too: the hub alone reads it (MSG.GET), for the parties
+        streams = (EVENT_STREAM, DLQ_STREAM, evidence_stream())
         return Permissions(
             publish=(
                 f"{EVENT_PREFIX}.{me}.>",
@@ -163,8 +166,26 @@ def agency_permissions(agency: Agency) -> Permissions:
             f"{QUERY_PREFIX}.{me}.>",
             f"{DLQ_PREFIX}.{durable}.>",
             *_consumer_rights(EVENT_STREAM, agency_consumer_spec(me)),
+            *_evidence_write_rights(),
         ),
         subscribe=(f"{inbox_prefix(me)}.>",),
+    )
+
+
+def _evidence_write_rights() -> tuple[str, ...]:
+    """Put evidence into ``IPBUS_EVIDENCE``, never read it back.
+
+    The bucket's stream may be looked up (``js.object_store``) and its chunk and meta
+    subjects published to; no ``STREAM.MSG.GET``, ``DIRECT.GET`` or consumer create on it,
+    so an agency reads no object, its own included: parties fetch through the
+    coordinator's ``evidence_chunk`` query, need-to-know. Object store subjects carry no
+    agency token, so the write right is bucket-wide: an overwrite is not prevented but
+    detected, because every recipient checks the bytes against the signed digest.
+    """
+    return (
+        f"{JS_API}.STREAM.INFO.{evidence_stream()}",
+        f"$O.{EVIDENCE_BUCKET}.C.>",
+        f"$O.{EVIDENCE_BUCKET}.M.>",
     )
 
 

@@ -66,6 +66,9 @@ DESIGN_TYPES = {
     # DESIGN §5 "added in v1 as they are built": credit supervision (issue 19 part 3)
     "credit.listed",
     "credit.delisted",
+    # DESIGN §5 "added in v1 as they are built": evidence (issue 19 part 1)
+    "evidence.attached",
+    "evidence.received",
 }
 
 

@@ -100,6 +100,8 @@ EXPECTED: dict[str, tuple[bool, ...]] = {
     "prosecution.declined":               (_,  _,  _,  _,  X,  _,  _,  _,  _,  _),
     "credit.listed":                      (_,  _,  X,  _,  _,  _,  _,  _,  _,  _),
     "credit.delisted":                    (_,  _,  X,  _,  _,  _,  _,  _,  _,  _),
+    "evidence.attached":                  (_,  X,  X,  X,  X,  X,  X,  X,  X,  _),
+    "evidence.received":                  (_,  X,  X,  X,  X,  X,  X,  X,  X,  _),
 }
 # fmt: on
 

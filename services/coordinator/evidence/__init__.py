@@ -1,0 +1,1 @@
+"""Evidence on a case: what was attached (digest, size, object) and who checked it."""

@@ -1,0 +1,403 @@
+"""Evidence with integrity on the real bus (issue 19 part 1), on SQLite and PostgreSQL.
+
+Customs attaches an inspection report to a case it referred to the regulator and the police;
+each fetches the bytes through the coordinator, checks the digest the signed event carries
+and receipts it. Bytes overwritten in the store are refused, with the reason, and audited;
+a non-party gets "not found"; a raw nats-py client checks an object against its event.
+"""
+
+import hashlib
+import io
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import httpx
+import nats
+import pytest
+from nats.aio.client import Client
+from sqlmodel import select
+
+from contracts.evidence import (
+    EVIDENCE_BUCKET,
+    EvidenceAttached,
+    EvidenceKind,
+    EvidenceOutcome,
+    EvidenceReceived,
+    evidence_object_name,
+)
+from contracts.identifiers import new_ulid
+from contracts.queries import CaseView, EvidenceView
+from contracts.referrals import ReferralKind
+from contracts.subjects import event_subject
+from services.coordinator.audit.store import AuditRecord
+from services.runtime.bus import StepRefused
+from services.runtime.identity import Settings
+from services.sdk import (
+    AgencyAdapter,
+    Bus,
+    EvidenceTooLarge,
+    fetch_evidence,
+    put_evidence,
+    query_case,
+)
+from tests.conftest import REGISTRY
+from tests.integration.conftest import StartBus, StartGateway
+from tests.integration.test_case_outcomes import refused
+from tests.integration.wire import publish, signed, wait_until
+
+pytestmark = pytest.mark.integration
+
+CUSTOMS = "customs-shanghai"
+AMR = "amr-shanghai"
+PSB = "psb-shanghai"
+STRANGER = "customs-guangdong"
+AGENCIES = ("coordinator", CUSTOMS, AMR, PSB, STRANGER)
+REPORT_BYTES = 300 * 1024 + 17
+"""Three object-store chunks, the last one short."""
+
+
+@pytest.fixture
+async def bus(settings: Settings, start_bus: StartBus) -> Bus:
+    return await start_bus(settings, AGENCIES)
+
+
+def desk(bus: Bus, agency: str) -> AgencyAdapter:
+    found = bus.services[agency]
+    assert isinstance(found, AgencyAdapter)
+    return found
+
+
+def report(tmp_path: Path, size: int = REPORT_BYTES) -> Path:
+    path = tmp_path / "inspection-report.pdf"
+    block = hashlib.sha256(b"inspection").digest() * 32
+    with path.open("wb") as file:
+        written = 0
+        while written < size:
+            piece = block[: size - written]
+            file.write(piece)
+            written += len(piece)
+    return path
+
+
+async def referred_case(bus: Bus) -> str:
+    """A detention at customs referred to the regulator and to the police."""
+    return (await referred(bus))[0]
+
+
+async def referred(bus: Bus) -> tuple[str, dict[str, str]]:
+    """:func:`referred_case`, and the referral id to each recipient."""
+    customs = desk(bus, CUSTOMS)
+    case_id = new_ulid()
+    referrals: dict[str, str] = {}
+    async with customs.unit_of_work() as uow:
+        await customs.open_case(uow, case_id=case_id, local_ref="沪关缉〔2026〕7号", title="Shoes")
+        for to, kind in (
+            (AMR, ReferralKind.CUSTOMS_TO_ENFORCEMENT),
+            (PSB, ReferralKind.CUSTOMS_TO_CRIMINAL),
+        ):
+            record = await customs.issue_referral(
+                uow,
+                case_id=case_id,
+                to=to,
+                kind=kind,
+                reason="suspected counterfeit trademark goods",
+                legal_basis="Customs IP Regulations",
+                summary="1,200 pairs of shoes",
+            )
+            referrals[to] = record.referral_id
+    return case_id, referrals
+
+
+async def evidence_on(nc: Client, case_id: str, evidence_id: str, receipts: int) -> EvidenceView:
+    """The evidence as the case query lists it, once it has ``receipts`` receipts."""
+    seen: list[EvidenceView] = []
+
+    async def listed() -> bool:
+        case: CaseView | None = (
+            await query_case(nc, requester="coordinator", case_id=case_id)
+        ).case
+        for item in case.evidence if case else []:
+            if item.evidence_id == evidence_id and len(item.receipts) >= receipts:
+                seen.append(item)
+                return True
+        return False
+
+    await wait_until(listed, what=f"evidence {evidence_id} with {receipts} receipts", timeout_s=60)
+    return seen[-1]
+
+
+@pytest.mark.timeout(120)
+async def test_customs_evidence_is_verified_by_the_regulator_and_the_police(
+    bus: Bus, tmp_path: Path
+) -> None:
+    case_id = await referred_case(bus)
+    path = report(tmp_path)
+    attached = await desk(bus, CUSTOMS).attach_evidence(
+        case_id,
+        path,
+        kind=EvidenceKind.INSPECTION_REPORT,
+        title="Inspection report on 1,200 pairs of shoes",
+        media_type="application/pdf",
+        to=[AMR, PSB],
+    )
+    assert attached.size == REPORT_BYTES
+    assert attached.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    nc = await nats.connect(bus.nats_url)
+    try:
+        item = await evidence_on(nc, case_id, attached.evidence_id, receipts=2)
+        assert (item.uploader, item.sha256, item.size) == (CUSTOMS, attached.sha256, REPORT_BYTES)
+        assert sorted((r.agency_id, r.outcome, r.sha256) for r in item.receipts) == [
+            (AMR, "verified", attached.sha256),
+            (PSB, "verified", attached.sha256),
+        ]
+
+        # a raw nats-py client (here on the open development server) reads the object and
+        # checks it against the digest the signed event carries
+        store = await nc.jetstream().object_store(EVIDENCE_BUCKET)
+        got = await store.get(attached.object)
+        assert hashlib.sha256(got.data or b"").hexdigest() == attached.sha256
+
+        # a party fetches through the coordinator; an agency not party to the case cannot
+        sink = tmp_path / "fetched"
+        with sink.open("wb") as file:
+            digest, size = await fetch_evidence(
+                nc, requester=AMR, evidence_id=attached.evidence_id, into=file
+            )
+        assert (digest, size) == (attached.sha256, REPORT_BYTES)
+        with sink.open("wb") as file, pytest.raises(StepRefused, match="not found"):
+            await fetch_evidence(
+                nc, requester=STRANGER, evidence_id=attached.evidence_id, into=file
+            )
+        # bytes cannot be minimised: evidence is not sent abroad (DESIGN §6)
+        with sink.open("wb") as file, pytest.raises(StepRefused, match="not sent abroad"):
+            await fetch_evidence(
+                nc, requester="overseas-center", evidence_id=attached.evidence_id, into=file
+            )
+    finally:
+        await nc.close()
+
+
+@pytest.mark.timeout(120)
+async def test_overwritten_bytes_are_refused_with_the_reason_and_audited(
+    bus: Bus, settings: Settings, tmp_path: Path
+) -> None:
+    case_id = await referred_case(bus)
+    original = report(tmp_path).read_bytes()
+    evidence_id = new_ulid()
+    name = evidence_object_name(case_id, evidence_id)
+    nc = await nats.connect(bus.nats_url)  # privileged: the open development server
+    try:
+        store = await nc.jetstream().object_store(EVIDENCE_BUCKET)
+        await store.put(name, original)
+        # customs signs the digest of what it put; then the bytes are overwritten
+        attached = EvidenceAttached(
+            evidence_id=evidence_id,
+            case_id=case_id,
+            kind=EvidenceKind.PHOTO,
+            title="Photo of the labels",
+            media_type="image/jpeg",
+            size=len(original),
+            sha256=hashlib.sha256(original).hexdigest(),
+            object=name,
+        )
+        tampered = original[:-1] + bytes([original[-1] ^ 0xFF])
+        await store.put(name, tampered)
+        envelope = signed(settings, CUSTOMS, attached, case_id=case_id)
+        await publish(nc, event_subject(CUSTOMS, AMR, attached.event_type), envelope)
+
+        item = await evidence_on(nc, case_id, evidence_id, receipts=1)
+        (receipt,) = item.receipts
+        assert (receipt.agency_id, receipt.outcome) == (AMR, "refused")
+        assert receipt.sha256 == hashlib.sha256(tampered).hexdigest()
+        assert receipt.reason == (
+            f"sha256 mismatch: expected {attached.sha256}, got {receipt.sha256}"
+        )
+
+        async with bus.services["coordinator"].database.transaction() as session:
+            rows = await session.exec(
+                select(AuditRecord).where(AuditRecord.event_type == "evidence.received")
+            )
+            audited = [row for row in rows.all() if row.case_id == case_id]
+        assert [(row.sender, row.verdict) for row in audited] == [(AMR, "accepted")]
+
+        # the uploader cannot receipt its own evidence; evidence cannot name a referral
+        # that is not on the case: both dead-lettered with the reason
+        own = EvidenceReceived(
+            evidence_id=evidence_id,
+            case_id=case_id,
+            sha256=attached.sha256,
+            outcome=EvidenceOutcome.VERIFIED,
+        )
+        reason, detail = await refused(nc, settings, CUSTOMS, own, case_id)
+        assert (reason, "cannot receipt it itself" in detail) == ("not_permitted", True)
+        stray = attached.model_copy(update={"referral_id": new_ulid()})
+        reason, detail = await refused(nc, settings, CUSTOMS, stray, case_id)
+        assert (reason, "not on case" in detail) == ("illegal_step", True)
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+async def secured_bus(
+    tmp_path: Path, database_settings: dict[str, Any], start_bus: StartBus
+) -> Bus:
+    """No IPBUS_NATS_URL: the bus embeds nats-server with the generated permissions."""
+    settings = Settings.model_validate(
+        {
+            "data_dir": tmp_path / "var",
+            "registry_path": REGISTRY,
+            "outbox_poll_seconds": 0.2,
+            **database_settings,
+        }
+    )
+    return await start_bus(settings, AGENCIES)
+
+
+@pytest.mark.timeout(120)
+async def test_on_the_secured_bus_only_the_coordinator_reads_the_bucket(
+    secured_bus: Bus, tmp_path: Path
+) -> None:
+    bus = secured_bus
+    case_id, referrals = await referred(bus)
+    # customs puts with its own credentials: the write rights suffice for a streamed put;
+    # the opinion travels with the referral to the regulator
+    attached = await desk(bus, CUSTOMS).attach_evidence(
+        case_id,
+        report(tmp_path),
+        kind=EvidenceKind.IDENTIFICATION_OPINION,
+        title="Rights holder's identification opinion",
+        media_type="application/pdf",
+        to=[AMR],
+        referral_id=referrals[AMR],
+    )
+    asker = await bus.connect("coordinator", name="test-coordinator")
+    try:
+        item = await evidence_on(asker, case_id, attached.evidence_id, receipts=1)
+        assert [(r.agency_id, r.outcome) for r in item.receipts] == [(AMR, "verified")]
+        assert item.referral_id == referrals[AMR]
+    finally:
+        await asker.close()
+
+    for agency in (STRANGER, AMR):  # a non-party, and even a party: no raw read
+        nc = await bus.connect(agency, name=f"test-raw-{agency}")
+        try:
+            store = await nc.jetstream(timeout=2).object_store(EVIDENCE_BUCKET)
+            with pytest.raises(Exception) as raised:  # noqa: PT011 - timeout or permission
+                await store.get(attached.object)
+            assert not isinstance(raised.value, AssertionError)
+            if agency == STRANGER:  # nor through the coordinator: "not found"
+                with (tmp_path / "x").open("wb") as file, pytest.raises(StepRefused):
+                    await fetch_evidence(
+                        nc, requester=STRANGER, evidence_id=attached.evidence_id, into=file
+                    )
+            else:  # a party fetches through the coordinator and gets the signed digest
+                with (tmp_path / "y").open("wb") as file:
+                    digest, _ = await fetch_evidence(
+                        nc, requester=AMR, evidence_id=attached.evidence_id, into=file
+                    )
+                assert digest == attached.sha256
+        finally:
+            await nc.close()
+
+    # past the limit, a streamed put stops and says so, though an agency may not purge
+    # the chunks it already sent (nats-py tries)
+    with pytest.raises(EvidenceTooLarge, match="larger than 200000 bytes"):
+        await put_evidence(
+            desk(bus, CUSTOMS).js,
+            evidence_object_name(case_id, new_ulid()),
+            io.BytesIO(b"x" * 300_000),
+            limit=200_000,
+        )
+
+
+@pytest.mark.timeout(120)
+async def test_the_gateway_takes_uploads_up_to_the_limit_and_serves_parties_only(
+    bus: Bus, start_gateway: StartGateway, tmp_path: Path
+) -> None:
+    case_id = await referred_case(bus)
+    body = report(tmp_path).read_bytes()
+    customs = await start_gateway(bus.services[CUSTOMS], evidence_max_bytes=len(body))
+    regulator = await start_gateway(bus.services[AMR])
+    stranger = await start_gateway(bus.services[STRANGER])
+    form = {"kind": "photo", "title": "Labels", "to": [AMR, PSB]}
+    async with httpx.AsyncClient(base_url=customs.url, timeout=30) as http:
+        # a byte over the limit: refused as problem details (a body far over it is refused
+        # by its declared length before it is read: BodyLimit, tests/integration/
+        # test_gateway_guard.py; the client then sees the connection closed mid-send)
+        too_large = await http.post(
+            f"/cases/{case_id}/evidence",
+            data=form,
+            files={"file": ("labels.jpg", body + b"!", "image/jpeg")},
+        )
+        assert too_large.status_code == 413, too_large.text
+        assert too_large.headers["content-type"].startswith("application/problem+json")
+        assert "limited to" in too_large.json()["detail"]
+
+        created = await http.post(
+            f"/cases/{case_id}/evidence",
+            data=form,
+            files={"file": ("labels.jpg", body, "image/jpeg")},
+        )
+        assert created.status_code == 201, created.text
+        attached = EvidenceAttached.model_validate(created.json())
+    assert (attached.media_type, attached.size) == ("image/jpeg", len(body))
+    assert attached.sha256 == hashlib.sha256(body).hexdigest()
+
+    nc = await nats.connect(bus.nats_url)
+    try:
+        item = await evidence_on(nc, case_id, attached.evidence_id, receipts=2)
+        assert {r.outcome for r in item.receipts} == {"verified"}
+    finally:
+        await nc.close()
+
+    async with httpx.AsyncClient(base_url=regulator.url, timeout=30) as http:
+        async with http.stream("GET", f"/evidence/{attached.evidence_id}") as response:
+            assert response.status_code == 200
+            digest = hashlib.sha256()
+            async for piece in response.aiter_bytes():
+                digest.update(piece)
+        assert digest.hexdigest() == attached.sha256
+    async with httpx.AsyncClient(base_url=stranger.url, timeout=30) as http:
+        refused = await http.get(f"/evidence/{attached.evidence_id}")
+        assert refused.status_code == 404
+        assert refused.headers["content-type"].startswith("application/problem+json")
+
+
+LARGE_BYTES = 24 * 1024 * 1024
+"""Large enough that holding it would show: 192 chunks."""
+
+
+@pytest.mark.timeout(180)
+async def test_a_large_object_streams_through_in_chunks(bus: Bus, tmp_path: Path) -> None:
+    case_id = await referred_case(bus)
+    path = report(tmp_path, LARGE_BYTES)
+    tracemalloc.start()
+    try:
+        attached = await desk(bus, CUSTOMS).attach_evidence(
+            case_id,
+            path,
+            kind=EvidenceKind.DOCUMENT,
+            title="Shipping documents",
+            media_type="application/zip",
+            to=[AMR],
+        )
+        _, put_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        nc = await nats.connect(bus.nats_url)
+        try:
+            item = await evidence_on(nc, case_id, attached.evidence_id, receipts=1)
+            with (tmp_path / "copy").open("wb") as file:
+                digest, size = await fetch_evidence(
+                    nc, requester=AMR, evidence_id=attached.evidence_id, into=file
+                )
+        finally:
+            await nc.close()
+        _, fetch_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert [(r.agency_id, r.outcome) for r in item.receipts] == [(AMR, "verified")]
+    assert (digest, size) == (attached.sha256, LARGE_BYTES)
+    # the whole bus runs in this process: what it held at most stays far below the object
+    assert put_peak < LARGE_BYTES / 4, put_peak
+    assert fetch_peak < LARGE_BYTES / 4, fetch_peak
