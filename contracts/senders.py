@@ -14,11 +14,13 @@ from types import MappingProxyType
 
 from contracts.agencies import Agency, AgencyKind, JudicialRole
 from contracts.base import Payload
+from contracts.cases import CaseStatus, CaseStatusChanged
 from contracts.holders import HolderApplied, HolderDeclined
 from contracts.judicial import AppealedBy, JudgmentAppealed
 from contracts.referrals import ReferralIssued, ReferralKind
 
 __all__ = [
+    "JUDICIAL_STATUSES",
     "SENDER_RULES",
     "Speaker",
     "in_whose_name",
@@ -157,6 +159,18 @@ def may_send(event_type: str, agency: Agency) -> bool:
     return bool(SENDER_RULES.get(event_type, frozenset()) & speakers_of(agency))
 
 
+JUDICIAL_STATUSES: MappingProxyType[CaseStatus, Speaker] = MappingProxyType(
+    {
+        CaseStatus.PROSECUTING: Speaker.PROCURATORATE,
+        CaseStatus.IN_TRIAL: Speaker.COURT,
+        CaseStatus.JUDGED: Speaker.COURT,
+    }
+)
+"""Shared statuses that record a judicial act, and who performs it: only that body may say
+so with ``case.status_changed`` (a regulator's system cannot put a case "in trial" or
+"judged"; a judgment is ``judgment.rendered``, from a court, and the status follows it)."""
+
+
 def in_whose_name(payload: Payload, agency: Agency) -> str | None:
     """Why ``agency`` may not say ``payload`` in the name it gives, or None.
 
@@ -166,7 +180,15 @@ def in_whose_name(payload: Payload, agency: Agency) -> str | None:
     protest too: it is lodged through the court of first instance.
 
     A rights-holder desk answers customs only for a holder it represents (``represents``).
+    A status that records a judicial act (:data:`JUDICIAL_STATUSES`) is said only by the
+    body that performs it.
     """
+    if (
+        isinstance(payload, CaseStatusChanged)
+        and (body := JUDICIAL_STATUSES.get(payload.status)) is not None
+        and body not in speakers_of(agency)
+    ):
+        return f"only a {body.value} says a case is {payload.status.value}, not {agency.id}"
     if isinstance(payload, HolderApplied | HolderDeclined) and (
         Speaker.RIGHTS_HOLDERS_DESK in speakers_of(agency)
         and payload.holder not in agency.represents

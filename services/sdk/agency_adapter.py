@@ -22,6 +22,7 @@ from contracts.cases import (
 )
 from contracts.envelope import Event
 from contracts.oversight import CaseFindings
+from contracts.senders import in_whose_name
 from contracts.subjects import COORDINATOR
 from services.runtime.bus import StepRefused
 from services.runtime.law import refuse_unpermitted
@@ -105,18 +106,20 @@ class AgencyAdapter(WarningDesk, ReferralDesk, EvidenceDesk):
         to: str = COORDINATOR,
         findings: CaseFindings | None = None,
     ) -> LocalCaseRecord:
-        """Restate our part; addressed to another agency, it makes that agency a party."""
+        """Restate our part; addressed to another agency, it makes that agency a party.
+
+        A status that records another body's judicial act (a regulator saying "judged") is
+        refused here, as every reader would dead-letter it (``in_whose_name``)."""
         record = await self.local_case(uow, case_id)
+        change = CaseStatusChanged(
+            local_ref=record.local_ref, status=status, note=note, findings=findings
+        )
+        if (problem := in_whose_name(change, self.agency)) is not None:
+            raise StepRefused(problem)
         record.status = status.value
         record.updated_at = self.clock.now()
         uow.session.add(record)
-        uow.emit(
-            CaseStatusChanged(
-                local_ref=record.local_ref, status=status, note=note, findings=findings
-            ),
-            to=to,
-            case_id=case_id,
-        )
+        uow.emit(change, to=to, case_id=case_id)
         return record
 
     async def close_case(self, uow: UnitOfWork, case_id: str, *, outcome: str) -> LocalCaseRecord:

@@ -10,7 +10,7 @@ from nats.aio.client import Client
 from sqlmodel import select
 
 from contracts.base import Payload
-from contracts.cases import CaseCancelled, CaseStatus
+from contracts.cases import CaseCancelled, CaseStatus, CaseStatusChanged
 from contracts.envelope import Envelope
 from contracts.identifiers import new_ulid
 from contracts.judicial import AppealedBy, JudgmentAppealed, JudgmentFinal, ProsecutionDeclined
@@ -19,7 +19,12 @@ from contracts.referrals import ReferralKind, ReferralState
 from contracts.subjects import event_subject
 from services.coordinator.deadlines.store import OPEN_STATUSES, DeadlineRecord
 from services.judicial.app import JudicialService
-from services.runtime.bus import DLQ_CONSUMER_HEADER, DLQ_DETAIL_HEADER, DLQ_REASON_HEADER
+from services.runtime.bus import (
+    DLQ_CONSUMER_HEADER,
+    DLQ_DETAIL_HEADER,
+    DLQ_REASON_HEADER,
+    StepRefused,
+)
 from services.runtime.identity import Settings
 from services.sdk import AgencyAdapter, Bus, ReferralRecord, query_case
 from tests.integration.conftest import StartBus
@@ -140,6 +145,18 @@ async def test_a_judgment_is_appealed_then_final(bus: Bus, settings: Settings) -
                 uow, case_id, local_ref="沪检刑诉〔2026〕5号", title="Fakes", court=COURT
             )
         await until_status(nc, case_id, CaseStatus.PROSECUTING, "case.status_changed")
+
+        # only a court says a case is judged: the regulator's desk refuses to send it, and
+        # the same change signed by the regulator's own system is dead-lettered by the bus
+        regulator = bus.services[AMR]
+        assert isinstance(regulator, AgencyAdapter)
+        with pytest.raises(StepRefused, match="only a court says a case is judged"):
+            async with regulator.unit_of_work() as uow:
+                await regulator.change_case_status(uow, case_id, CaseStatus.JUDGED)
+        record = await _local_ref(regulator, case_id)
+        claimed = CaseStatusChanged(local_ref=record, status=CaseStatus.JUDGED, note="done")
+        reason, detail = await refused(nc, settings, AMR, claimed, case_id)
+        assert (reason, "only a court says a case is judged" in detail) == ("not_permitted", True)
 
         # the police hand the seller's side back to the regulator: that referral's clocks run
         psb = judicial(bus, PSB)
@@ -283,3 +300,8 @@ async def test_only_the_opener_cancels_a_case(bus: Bus, settings: Settings) -> N
         assert await open_deadlines(bus, case_id) == []
     finally:
         await nc.close()
+
+
+async def _local_ref(service: AgencyAdapter, case_id: str) -> str:
+    async with service.unit_of_work() as uow:
+        return (await service.local_case(uow, case_id)).local_ref

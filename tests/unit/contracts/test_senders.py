@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 import pytest
 
 from contracts.agencies import Agency, AgencyKind, JudicialRole
+from contracts.cases import CaseStatus, CaseStatusChanged
 from contracts.events import EVENT_MODELS
 from contracts.judicial import AppealedBy, JudgmentAppealed
 from contracts.referrals import AssistancePurpose, ReferralIssued, ReferralKind
 from contracts.senders import (
+    JUDICIAL_STATUSES,
     SENDER_RULES,
     Speaker,
     in_whose_name,
@@ -166,6 +168,28 @@ def test_a_procuratorate_challenges_a_judgment_only_in_its_own_name(
     assert (problem is not None) == refused
     if problem is not None:
         assert appealed_by.value in problem
+
+
+STATUS_SAYERS = {
+    CaseStatus.PROSECUTING: {"procuratorate"},
+    CaseStatus.IN_TRIAL: {"court"},
+    CaseStatus.JUDGED: {"court"},
+}
+"""Written out, not derived from JUDICIAL_STATUSES: the table the code must match."""
+
+
+@pytest.mark.parametrize("status", list(CaseStatus))
+@pytest.mark.parametrize("column", [c for c in AGENCIES if c not in ("coordinator", "holders")])
+def test_a_status_that_records_a_judicial_act_is_said_by_the_body_that_performs_it(
+    column: str, status: CaseStatus
+) -> None:
+    change = CaseStatusChanged(local_ref="L-1", status=status, note="")
+    problem = in_whose_name(change, AGENCIES[column])
+    refused = status in STATUS_SAYERS and column not in STATUS_SAYERS[status]
+    assert (problem is not None) == refused, problem
+    if problem is not None:
+        assert status.value in problem
+    assert set(JUDICIAL_STATUSES) == set(STATUS_SAYERS)
 
 
 def _assistance(kind: ReferralKind = ReferralKind.REGULATOR_ASSISTANCE) -> ReferralIssued:
