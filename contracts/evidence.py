@@ -18,13 +18,17 @@ from contracts.identifiers import NonEmptyStr, Sha256Hex, Ulid
 
 __all__ = [
     "EVIDENCE_BUCKET",
+    "EVIDENCE_CASE_UNKNOWN",
     "EVIDENCE_CHUNK_BYTES",
     "EVIDENCE_CHUNK_QUERY",
+    "EVIDENCE_PUT_QUERY",
     "EvidenceAttached",
     "EvidenceChunkQuery",
     "EvidenceChunkReply",
     "EvidenceKind",
     "EvidenceOutcome",
+    "EvidencePutQuery",
+    "EvidencePutReply",
     "EvidenceReceived",
     "evidence_object_name",
 ]
@@ -33,6 +37,11 @@ EVIDENCE_BUCKET = "IPBUS_EVIDENCE"
 """The JetStream object store bucket (stream ``OBJ_IPBUS_EVIDENCE``)."""
 EVIDENCE_CHUNK_QUERY = "evidence_chunk"
 """``ipbus.query.<requester>.evidence_chunk``: one chunk of an object, need-to-know."""
+EVIDENCE_PUT_QUERY = "evidence_put"
+"""``ipbus.query.<requester>.evidence_put``: one chunk of an upload; the hub alone writes."""
+EVIDENCE_CASE_UNKNOWN = "case not found, or you are not party to it"
+"""The hub's answer to an upload on a case it does not show the requester (maybe not yet:
+a case just opened may not have reached it)."""
 EVIDENCE_CHUNK_BYTES = 128 * 1024
 """The object store's chunk size (nats-py's default) and the most one query reply carries."""
 
@@ -128,4 +137,45 @@ class EvidenceChunkReply(BaseModel):
     last: bool = False
     size: int = 0
     """The object's size as the store holds it."""
+    error: str | None = None
+
+
+class EvidencePutQuery(BaseModel):
+    """Send the coordinator chunk ``index`` of an upload (only the hub writes the bucket).
+
+    Chunk 0 opens the upload of ``evidence_id`` (fresh) on ``case_id``, which the requester
+    must be party to; the chunk with ``last`` closes it and has the object stored. The bytes
+    travel base64 in JSON, like :class:`EvidenceChunkReply`: one request shape for every
+    query, validated by the same model on both sides.
+    """
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", ser_json_bytes="base64", val_json_bytes="base64"
+    )
+
+    evidence_id: Ulid
+    case_id: Ulid
+    index: int = Field(default=0, ge=0)
+    data: bytes = b""
+    """Base64 on the wire: at most :data:`EVIDENCE_CHUNK_BYTES` bytes once decoded."""
+    last: bool = False
+    media_type: str | None = Field(default=None, max_length=255)
+    """Declared on chunk 0, when known."""
+    declared_size: int | None = Field(default=None, ge=0)
+    """Declared on chunk 0, when known: refused at once past the limit."""
+
+
+class EvidencePutReply(BaseModel):
+    """What the coordinator has of an upload; on the last chunk, what it stored."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    index: int = 0
+    """The chunk this answers."""
+    received: int = 0
+    """Bytes spooled so far."""
+    stored: bool = False
+    """The object is in the bucket; ``size`` and ``sha256`` are what the hub computed."""
+    size: int = 0
+    sha256: str = ""
     error: str | None = None

@@ -53,7 +53,7 @@ async def play_evidence(stage: Stage, say: Say, *, pace: float) -> str:
             )
 
     await pause(pace)
-    say("\nE2. Customs attaches its inspection report: bytes to IPBUS_EVIDENCE, digest signed")
+    say("\nE2. Customs attaches its inspection report: bytes via the coordinator, digest signed")
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "inspection-report.pdf"
         path.write_bytes(hashlib.sha256(b"report").digest() * (REPORT_BYTES // 32))

@@ -3,13 +3,15 @@
 Thin on purpose: the service wires its concerns (``cases/``, ``deadlines/``, ``warnings/``,
 ``signals/``, ``oversight/``, ``audit/``, ``metrics/``), hands every event it reads to its
 :class:`~services.coordinator.pipeline.CasePipeline`, runs its background loops and answers
-the ``case``, ``referrals``, ``warnings`` and ``evidence_chunk`` queries, need-to-know, each
-answer audited.
+the ``case``, ``referrals``, ``warnings``, ``evidence_chunk`` and ``evidence_put`` queries,
+need-to-know, each answer audited.
 """
 
 import asyncio
+import tempfile
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import ClassVar
 
 from faststream.nats import NatsBroker, NatsMessage
@@ -19,7 +21,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.agencies import AgencyKind
-from contracts.evidence import EVIDENCE_CHUNK_QUERY, EvidenceChunkReply
+from contracts.evidence import (
+    EVIDENCE_CHUNK_QUERY,
+    EVIDENCE_PUT_QUERY,
+    EvidenceChunkReply,
+    EvidencePutReply,
+)
 from contracts.queries import CASE_QUERY, CaseReply
 from contracts.referral_queries import REFERRALS_QUERY, ReferralsReply
 from contracts.subjects import EVENT_STREAM, QUERY_PREFIX
@@ -31,6 +38,7 @@ from services.coordinator.credit.flow import CreditFlow
 from services.coordinator.deadlines.referrals_query import answer_referrals_query
 from services.coordinator.deadlines.rules import DeadlineSettings
 from services.coordinator.deadlines.watcher import DeadlineWatch
+from services.coordinator.evidence.intake import EvidenceIntake, parse_put_query
 from services.coordinator.evidence.ledger import answer_chunk, parse_chunk_query
 from services.coordinator.holders import HolderNotices
 from services.coordinator.metrics.recorder import refresh_gauges
@@ -119,9 +127,15 @@ class CoordinatorService(AgencyService):
             metrics=self.metrics,
         )
         self.loops += [self.deadline_watch.loop, self.anchors.loop]
+        # the hub alone writes the evidence bucket: uploads are spooled here, owner only
+        self.intake = EvidenceIntake(
+            context.evidence_spool_dir or Path(tempfile.mkdtemp(prefix="ipbus-evidence-")),
+            limit=context.evidence_max_bytes,
+        )
         self._declare_queries(self.broker)
 
     async def on_started(self) -> None:
+        self.intake.start()
         self.chaser.start()
         # as many replicas as the event stream: 3 on a JetStream cluster
         replicas = (await self.js.stream_info(EVENT_STREAM)).config.num_replicas or 1
@@ -140,6 +154,7 @@ class CoordinatorService(AgencyService):
         except Exception as exc:  # NATS gone: the previous anchor stands
             self.log.warning("last audit anchor not published", error=repr(exc))
         await self.chaser.stop()
+        self.intake.close()
         await super().stop()
 
     async def _backlog_read(self) -> bool:
@@ -182,6 +197,15 @@ class CoordinatorService(AgencyService):
             raw = msg.raw_message
             requester = raw.subject.split(".")[2]
             reply = await self.answer_evidence(requester, raw.data, raw)
+            return reply.model_dump_json(exclude_none=True).encode()
+
+        @broker.subscriber(
+            f"{QUERY_PREFIX}.*.{EVIDENCE_PUT_QUERY}", title="evidence upload queries"
+        )
+        async def answer_evidence_put(msg: NatsMessage) -> bytes:
+            raw = msg.raw_message
+            requester = raw.subject.split(".")[2]
+            reply = await self.take_evidence(requester, raw.data, raw)
             return reply.model_dump_json(exclude_none=True).encode()
 
         @broker.subscriber(f"{QUERY_PREFIX}.*.{REFERRALS_QUERY}", title="referral queries")
@@ -252,6 +276,40 @@ class CoordinatorService(AgencyService):
                     answered=reply.error is None,
                     detail=f"evidence {query.evidence_id}"
                     + (f": {reply.error}" if reply.error else f" ({reply.size} bytes)"),
+                    now=self.clock.now(),
+                )
+        return reply
+
+    async def take_evidence(self, requester: str, body: bytes, msg: Msg) -> EvidencePutReply:
+        """One chunk of an upload by ``requester`` (only the hub writes the bucket).
+
+        An upload's first chunk passes the rate gate; it, the stored last chunk and every
+        refusal are audited (who uploaded what to which case), not the chunks between.
+        """
+        query = parse_put_query(body)
+        if isinstance(query, str):
+            return EvidencePutReply(error=query)
+        first = query.index == 0
+        if first and (refusal := self.query_gate.refusal(requester, time.monotonic())):
+            return EvidencePutReply(index=query.index, error=refusal)
+        async with self.database.transaction() as session:
+            reply = await self.intake.receive(
+                session, self.js, requester, query, now=time.monotonic(), at=self.clock.now()
+            )
+        if first or reply.stored or reply.error is not None:
+            async for session in self._audited_answer():
+                await audit_query(
+                    session,
+                    msg,
+                    requester=requester,
+                    case_id=query.case_id,
+                    answered=reply.error is None,
+                    detail=f"evidence upload {query.evidence_id} chunk {query.index}"
+                    + (
+                        f": {reply.error}"
+                        if reply.error
+                        else (f": stored {reply.size} bytes" if reply.stored else "")
+                    ),
                     now=self.clock.now(),
                 )
         return reply

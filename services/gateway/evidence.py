@@ -5,8 +5,9 @@
 (repeated, the parties to tell) and ``referral_id``. The body is counted as it arrives
 (:class:`~services.gateway.guard.BodyLimit`, with ``evidence_max_bytes`` for this route) and
 refused with 413 as soon as it passes the limit, before the rest is read; the file part is
-spooled to disk past 1 MiB. The desk then streams it into the object store and signs
-``evidence.attached`` (:meth:`services.sdk.EvidenceDesk.attach_evidence`).
+spooled to disk past 1 MiB. The desk then streams it to the coordinator, which alone writes
+the object store (``evidence_put``), and signs ``evidence.attached``
+(:meth:`services.sdk.EvidenceDesk.attach_evidence`).
 
 ``GET /evidence/{evidence_id}`` streams the object, fetched from the coordinator chunk by
 chunk (need-to-know: 404 for evidence on a case the agency is not party to); the agency
@@ -76,8 +77,8 @@ def add_evidence_routes(
         name: Annotated[str, Depends(upload_guard)],
         referral_id: Annotated[str | None, Form(pattern=ULID_PATTERN)] = None,
     ) -> EvidenceAttached:
-        """Stream the file into the object store and sign its digest to ``to``; 413 past
-        the limit (before the rest is read), 409 when the desk refuses it."""
+        """Stream the file to the coordinator (into the object store) and sign its digest to
+        ``to``; 413 past the limit (before the rest is read), 409 when the desk refuses it."""
         if not isinstance(service, EvidenceDesk):
             raise GatewayProblem("not-found", f"{agency_id} does not attach evidence")
         if file.size is not None and file.size > max_bytes:

@@ -24,7 +24,12 @@ from pydantic import BaseModel, create_model
 from contracts.agencies import Agency, Registry
 from contracts.envelope import Envelope
 from contracts.events import EVENT_MODELS, cloudevent_type
-from contracts.evidence import EVIDENCE_CHUNK_QUERY, EvidenceChunkQuery
+from contracts.evidence import (
+    EVIDENCE_CHUNK_QUERY,
+    EVIDENCE_PUT_QUERY,
+    EvidenceChunkQuery,
+    EvidencePutQuery,
+)
 from contracts.queries import CASE_QUERY, CaseQuery
 from contracts.referral_queries import REFERRALS_QUERY, ReferralsQuery
 from contracts.subjects import EVENT_PREFIX, EVENT_STREAM, QUERY_PREFIX
@@ -70,6 +75,7 @@ ANY_EVENT = "IpbusEvent"
 QUERY_MODELS: dict[str, type[BaseModel]] = {
     CASE_QUERY: CaseQuery,
     EVIDENCE_CHUNK_QUERY: EvidenceChunkQuery,
+    EVIDENCE_PUT_QUERY: EvidencePutQuery,
     REFERRALS_QUERY: ReferralsQuery,
     WARNINGS_QUERY: WarningsQuery,
 }

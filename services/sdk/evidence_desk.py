@@ -1,37 +1,39 @@
 """Evidence with integrity, the agency side: attach (put, then sign the digest) and check.
 
-:meth:`EvidenceDesk.attach_evidence` streams a file into bucket ``IPBUS_EVIDENCE`` chunk by
-chunk, hashing as it goes, then signs ``evidence.attached`` (digest, size, media type, the
-object's name) to each addressee. An agency may write the bucket but never read it
+:meth:`EvidenceDesk.attach_evidence` streams a file to the coordinator chunk by chunk
+(``evidence_put``), hashing as it goes; the hub alone writes bucket ``IPBUS_EVIDENCE`` and
+answers with what it stored; the desk then signs ``evidence.attached`` (digest, size, media
+type, the object's name) to each addressee. An agency has no right on the bucket at all
 (nats_config.py): a recipient fetches through the coordinator's ``evidence_chunk`` query,
 hashes what arrives into a temporary file, and answers with a signed ``evidence.received``
 — ``verified``, or ``refused`` with the mismatch. Memory stays one chunk either way.
 """
 
+import asyncio
 import hashlib
 import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from nats.aio.client import Client
-from nats.js import JetStreamContext
-from nats.js.api import ObjectMeta, ObjectMetaOptions
-from nats.js.errors import ObjectNotFoundError
-from nats.js.object_store import ObjectStore
 
 from contracts.envelope import Event
 from contracts.evidence import (
-    EVIDENCE_BUCKET,
+    EVIDENCE_CASE_UNKNOWN,
     EVIDENCE_CHUNK_BYTES,
     EVIDENCE_CHUNK_QUERY,
+    EVIDENCE_PUT_QUERY,
     EvidenceAttached,
     EvidenceChunkQuery,
     EvidenceChunkReply,
     EvidenceKind,
     EvidenceOutcome,
+    EvidencePutQuery,
+    EvidencePutReply,
     EvidenceReceived,
     evidence_object_name,
 )
@@ -44,7 +46,6 @@ __all__ = [
     "EvidenceCheck",
     "EvidenceDesk",
     "EvidenceTooLarge",
-    "WriteOnlyObjectStore",
     "check_evidence",
     "fetch_evidence",
     "put_evidence",
@@ -55,57 +56,86 @@ class EvidenceTooLarge(StepRefused):
     """The evidence is larger than ``evidence_max_bytes``."""
 
 
-class WriteOnlyObjectStore(ObjectStore):
-    """nats-py's object store for an identity that may put but not read.
-
-    ``put`` looks the name up first to replace an earlier version; an agency has no read
-    right on the bucket, and its names are fresh (``<case_id>/<new evidence ULID>``), so
-    there is never one: the lookup answers "not found" without asking the server.
-    """
-
-    async def get_info(self, name: str, show_deleted: bool | None = False) -> Any:
-        raise ObjectNotFoundError
-
-
-class _HashingReader:
-    """A binary file read through ``readinto`` (as nats-py's put reads), hashed and counted,
-    refusing to go past ``limit`` bytes."""
-
-    def __init__(self, source: IO[bytes], limit: int) -> None:
-        self._source = source
-        self._limit = limit
-        self.digest = hashlib.sha256()
-        self.size = 0
-
-    def readinto(self, buffer: bytearray) -> int:
-        n = self._source.readinto(buffer)  # type: ignore[attr-defined]
-        if not n:
-            return 0
-        self.size += n
-        if self.size > self._limit:
-            raise EvidenceTooLarge(f"evidence is larger than {self._limit} bytes")
-        self.digest.update(memoryview(buffer)[:n])
-        return int(n)
+CASE_LAG_PAUSES_S = (0.1, 0.2, 0.4, 0.8, 1.6, 3.2)
+"""How long an upload waits, at most, for a case the coordinator does not know yet."""
 
 
 async def put_evidence(
-    js: JetStreamContext, name: str, source: IO[bytes], *, limit: int
+    nc: Client,
+    *,
+    requester: str,
+    case_id: str,
+    evidence_id: str,
+    source: IO[bytes],
+    limit: int,
+    media_type: str | None = None,
+    declared_size: int | None = None,
+    wait_s: float = 10.0,
+    store_wait_s: float = 120.0,
 ) -> tuple[str, int]:
-    """Stream ``source`` into the bucket as object ``name``; its SHA-256 (hex) and size."""
-    store = WriteOnlyObjectStore(name=EVIDENCE_BUCKET, stream=f"OBJ_{EVIDENCE_BUCKET}", js=js)
-    reader = _HashingReader(source, limit)
-    meta = ObjectMeta(name=name, options=ObjectMetaOptions(max_chunk_size=EVIDENCE_CHUNK_BYTES))
-    try:
-        await store.put(name, reader, meta=meta)  # type: ignore[arg-type]
-    except EvidenceTooLarge:
-        raise
-    except Exception as exc:
-        # nats-py purges the chunks of a failed put; an agency may not purge, so that
-        # fails too and hides the cause: say what it was (the chunks stay, without meta)
-        if reader.size > limit:
-            raise EvidenceTooLarge(f"evidence is larger than {limit} bytes") from exc
-        raise RetryableError(f"evidence {name} could not be put: {exc!r}") from exc
-    return reader.digest.hexdigest(), reader.size
+    """Send ``source`` to the coordinator chunk by chunk (``evidence_put``), hashing and
+    counting as it goes; the hub alone writes the bucket. The SHA-256 (hex) and size this
+    side computed, once the hub stored the same: :class:`EvidenceTooLarge` past ``limit``,
+    :class:`StepRefused` when the hub refuses (not a party, id in use), or stored other
+    bytes. A chunk without an answer is sent again (the hub takes a repeat once)."""
+    digest, size, index = hashlib.sha256(), 0, 0
+    chunk = source.read(EVIDENCE_CHUNK_BYTES)
+    while True:
+        following = source.read(EVIDENCE_CHUNK_BYTES) if chunk else b""
+        size += len(chunk)
+        if size > limit:
+            raise EvidenceTooLarge(f"evidence is larger than {limit} bytes")
+        digest.update(chunk)
+        last = not following
+        request = EvidencePutQuery(
+            evidence_id=evidence_id,
+            case_id=case_id,
+            index=index,
+            data=chunk,
+            last=last,
+            media_type=media_type if index == 0 else None,
+            declared_size=declared_size if index == 0 else None,
+        )
+        reply = await _put_chunk(nc, requester, request, store_wait_s if last else wait_s)
+        for pause in CASE_LAG_PAUSES_S if index == 0 else ():
+            if reply.error != EVIDENCE_CASE_UNKNOWN:
+                break
+            # a case just opened may not have reached the coordinator yet: ask again
+            await asyncio.sleep(pause)
+            reply = await _put_chunk(nc, requester, request, store_wait_s if last else wait_s)
+        if reply.error is not None:
+            if "larger than" in reply.error:
+                raise EvidenceTooLarge(f"evidence {evidence_id}: {reply.error}")
+            raise StepRefused(f"evidence {evidence_id}: {reply.error}")
+        if last:
+            break
+        chunk, index = following, index + 1
+    sha256 = digest.hexdigest()
+    if not reply.stored or (reply.sha256, reply.size) != (sha256, size):
+        raise StepRefused(
+            f"evidence {evidence_id}: the hub stored {reply.size} bytes, sha256 "
+            f"{reply.sha256}; {size} bytes, sha256 {sha256} were sent"
+        )
+    return sha256, size
+
+
+async def _put_chunk(
+    nc: Client, requester: str, request: EvidencePutQuery, wait_s: float, attempts: int = 3
+) -> EvidencePutReply:
+    for attempt in range(1, attempts + 1):
+        try:
+            return await ask_coordinator(
+                nc,
+                requester=requester,
+                query=EVIDENCE_PUT_QUERY,
+                request=request,
+                reply_type=EvidencePutReply,
+                wait_s=wait_s,
+            )
+        except RetryableError:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
 
 
 async def fetch_evidence(
@@ -187,15 +217,23 @@ class EvidenceDesk(AgencyService):
         evidence_id = new_ulid()
         name = evidence_object_name(case_id, evidence_id)
         limit = self.context.evidence_max_bytes
+        send = partial(
+            put_evidence,
+            self.broker.connection,
+            requester=self.agency.id,
+            case_id=case_id,
+            evidence_id=evidence_id,
+            limit=limit,
+            media_type=media_type,
+        )
         if isinstance(source, Path):
             with source.open("rb") as file:
-                if os.fstat(file.fileno()).st_size > limit:
+                declared = os.fstat(file.fileno()).st_size
+                if declared > limit:
                     raise EvidenceTooLarge(f"{source.name} is larger than {limit} bytes")
-                sha256, size = await put_evidence(self.js, name, file, limit=limit)
+                sha256, size = await send(source=file, declared_size=declared)
         else:
-            sha256, size = await put_evidence(self.js, name, source, limit=limit)
-        if size == 0:
-            raise StepRefused("evidence must not be empty")
+            sha256, size = await send(source=source)
         attached = EvidenceAttached(
             evidence_id=evidence_id,
             case_id=case_id,

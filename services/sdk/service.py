@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from faststream.nats import NatsBroker
@@ -125,6 +126,8 @@ class ServiceContext:
     max_message_bytes: int = 256 * 1024
     evidence_max_bytes: int = 1024**3
     """The largest piece of evidence this agency attaches (settings ``evidence_max_bytes``)."""
+    evidence_spool_dir: Path | None = None
+    """Where the coordinator spools uploads (None: a fresh temporary directory)."""
     outbox_poll_seconds: float = 1.0
     broker_options: dict[str, Any] = field(default_factory=dict)
     replay_window_s: float | None = 24 * 3600.0

@@ -100,6 +100,7 @@ def bootstrap(
         nats_url=nats_url,
         max_message_bytes=settings.max_message_bytes,
         evidence_max_bytes=settings.evidence_max_bytes,
+        evidence_spool_dir=settings.data_dir / "spool" / agency_id,
         outbox_poll_seconds=settings.outbox_poll_seconds,
         broker_options=broker_options,
         metrics=metrics.for_agency(agency_id, service_cls.service_name) if metrics else None,

@@ -16,13 +16,18 @@ import httpx
 import nats
 import pytest
 from nats.aio.client import Client
+from nats.js.errors import ObjectNotFoundError
 from sqlmodel import select
 
 from contracts.evidence import (
     EVIDENCE_BUCKET,
+    EVIDENCE_CHUNK_BYTES,
+    EVIDENCE_PUT_QUERY,
     EvidenceAttached,
     EvidenceKind,
     EvidenceOutcome,
+    EvidencePutQuery,
+    EvidencePutReply,
     EvidenceReceived,
     evidence_object_name,
 )
@@ -37,6 +42,7 @@ from services.sdk import (
     AgencyAdapter,
     Bus,
     EvidenceTooLarge,
+    ask_coordinator,
     fetch_evidence,
     put_evidence,
     query_case,
@@ -188,19 +194,27 @@ async def test_overwritten_bytes_are_refused_with_the_reason_and_audited(
     name = evidence_object_name(case_id, evidence_id)
     nc = await nats.connect(bus.nats_url)  # privileged: the open development server
     try:
-        store = await nc.jetstream().object_store(EVIDENCE_BUCKET)
-        await store.put(name, original)
-        # customs signs the digest of what it put; then the bytes are overwritten
+        # customs uploads through the hub and signs the digest of what it sent; then the
+        # bytes are overwritten in the store by someone with the server's keys
+        sha256, size = await put_evidence(
+            nc,
+            requester=CUSTOMS,
+            case_id=case_id,
+            evidence_id=evidence_id,
+            source=io.BytesIO(original),
+            limit=len(original),
+        )
         attached = EvidenceAttached(
             evidence_id=evidence_id,
             case_id=case_id,
             kind=EvidenceKind.PHOTO,
             title="Photo of the labels",
             media_type="image/jpeg",
-            size=len(original),
-            sha256=hashlib.sha256(original).hexdigest(),
+            size=size,
+            sha256=sha256,
             object=name,
         )
+        store = await nc.jetstream().object_store(EVIDENCE_BUCKET)
         tampered = original[:-1] + bytes([original[-1] ^ 0xFF])
         await store.put(name, tampered)
         envelope = signed(settings, CUSTOMS, attached, case_id=case_id)
@@ -234,6 +248,35 @@ async def test_overwritten_bytes_are_refused_with_the_reason_and_audited(
         stray = attached.model_copy(update={"referral_id": new_ulid()})
         reason, detail = await refused(nc, settings, CUSTOMS, stray, case_id)
         assert (reason, "not on case" in detail) == ("illegal_step", True)
+
+        # an attachment must repeat what the hub stored: no upload, another digest, or
+        # another agency's upload are refused with the reason
+        unstored = attached.model_copy(
+            update={"evidence_id": (other := new_ulid()), "object": f"{case_id}/{other}"}
+        )
+        reason, detail = await refused(nc, settings, CUSTOMS, unstored, case_id)
+        assert (reason, "no bytes were stored" in detail) == ("illegal_step", True)
+        other_id = new_ulid()
+        await put_evidence(
+            nc,
+            requester=CUSTOMS,
+            case_id=case_id,
+            evidence_id=other_id,
+            source=io.BytesIO(b"another photo"),
+            limit=1000,
+        )
+        lying = attached.model_copy(
+            update={
+                "evidence_id": other_id,
+                "object": evidence_object_name(case_id, other_id),
+                "size": 13,
+            }
+        )
+        reason, detail = await refused(nc, settings, CUSTOMS, lying, case_id)
+        assert (reason, "was stored as 13 bytes" in detail) == ("illegal_step", True)
+        claimed = lying.model_copy(update={"sha256": hashlib.sha256(b"another photo").hexdigest()})
+        reason, detail = await refused(nc, settings, AMR, claimed, case_id)
+        assert (reason, "was uploaded by customs-shanghai" in detail) == ("not_permitted", True)
     finally:
         await nc.close()
 
@@ -260,7 +303,7 @@ async def test_on_the_secured_bus_only_the_coordinator_reads_the_bucket(
 ) -> None:
     bus = secured_bus
     case_id, referrals = await referred(bus)
-    # customs puts with its own credentials: the write rights suffice for a streamed put;
+    # customs uploads through the coordinator (it has no right on the bucket itself);
     # the opinion travels with the referral to the regulator
     attached = await desk(bus, CUSTOMS).attach_evidence(
         case_id,
@@ -279,12 +322,12 @@ async def test_on_the_secured_bus_only_the_coordinator_reads_the_bucket(
     finally:
         await asker.close()
 
-    for agency in (STRANGER, AMR):  # a non-party, and even a party: no raw read
+    for agency in (STRANGER, AMR):  # a non-party, and even a party: no raw access
         nc = await bus.connect(agency, name=f"test-raw-{agency}")
         try:
-            store = await nc.jetstream(timeout=2).object_store(EVIDENCE_BUCKET)
+            # not even the bucket's stream info (the lookup object_store() makes)
             with pytest.raises(Exception) as raised:  # noqa: PT011 - timeout or permission
-                await store.get(attached.object)
+                await nc.jetstream(timeout=2).object_store(EVIDENCE_BUCKET)
             assert not isinstance(raised.value, AssertionError)
             if agency == STRANGER:  # nor through the coordinator: "not found"
                 with (tmp_path / "x").open("wb") as file, pytest.raises(StepRefused):
@@ -300,15 +343,125 @@ async def test_on_the_secured_bus_only_the_coordinator_reads_the_bucket(
         finally:
             await nc.close()
 
-    # past the limit, a streamed put stops and says so, though an agency may not purge
-    # the chunks it already sent (nats-py tries)
-    with pytest.raises(EvidenceTooLarge, match="larger than 200000 bytes"):
-        await put_evidence(
-            desk(bus, CUSTOMS).js,
-            evidence_object_name(case_id, new_ulid()),
-            io.BytesIO(b"x" * 300_000),
-            limit=200_000,
+    # no agency has any right on the bucket: a rollup (which would wipe it) is refused
+    before = (await asker_info(bus)).state.messages
+    nc = await bus.connect(STRANGER, name="test-rollup")
+    try:
+        with pytest.raises(Exception) as raised:  # noqa: PT011 - permissions: no responders
+            await nc.jetstream(timeout=2).publish(
+                f"$O.{EVIDENCE_BUCKET}.C.anything", b"", headers={"Nats-Rollup": "all"}
+            )
+        assert not isinstance(raised.value, AssertionError)
+        # nor may it upload to a case it is not party to
+        with pytest.raises(StepRefused, match="not party to it"):
+            await put_evidence(
+                nc,
+                requester=STRANGER,
+                case_id=case_id,
+                evidence_id=new_ulid(),
+                source=io.BytesIO(b"x" * 1000),
+                limit=10_000,
+            )
+    finally:
+        await nc.close()
+    after = await asker_info(bus)
+    assert after.state.messages == before
+    # every object is still there, and still reads back with its digest
+    sink = tmp_path / "again"
+    regulator = await bus.connect(AMR, name="test-regulator-read")
+    try:
+        with sink.open("wb") as file:
+            digest, _ = await fetch_evidence(
+                regulator, requester=AMR, evidence_id=attached.evidence_id, into=file
+            )
+        assert digest == attached.sha256
+    finally:
+        await regulator.close()
+
+
+async def asker_info(bus: Bus) -> Any:
+    """The bucket's stream, as the coordinator (alone allowed) sees it."""
+    nc = await bus.connect("coordinator", name="test-bucket-info")
+    try:
+        return await nc.jetstream().stream_info(f"OBJ_{EVIDENCE_BUCKET}")
+    finally:
+        await nc.close()
+
+
+@pytest.mark.timeout(120)
+async def test_an_upload_past_the_limit_leaves_nothing_and_a_retried_chunk_changes_nothing(
+    bus: Bus, tmp_path: Path
+) -> None:
+    case_id = await referred_case(bus)
+    intake = bus.services["coordinator"].intake  # type: ignore[attr-defined]
+    intake.limit = 200_000
+    evidence_id = new_ulid()
+    nc = await nats.connect(bus.nats_url)
+    try:
+        with pytest.raises(EvidenceTooLarge, match="larger than 200000 bytes"):
+            await put_evidence(
+                nc,
+                requester=CUSTOMS,
+                case_id=case_id,
+                evidence_id=evidence_id,
+                source=io.BytesIO(b"x" * 300_000),
+                limit=10**6,  # this side would let it through: the hub stops it
+            )
+        store = await nc.jetstream().object_store(EVIDENCE_BUCKET)
+        with pytest.raises(ObjectNotFoundError):
+            await store.get_info(evidence_object_name(case_id, evidence_id))
+        assert intake.open_uploads == 0
+        assert list(intake.spool_dir.iterdir()) == []
+
+        # a chunk sent twice (its answer lost) is taken once; the last, again, answers
+        # what was stored
+        body = report(tmp_path, 200_000).read_bytes()
+        evidence_id = new_ulid()
+        first, rest = body[:EVIDENCE_CHUNK_BYTES], body[EVIDENCE_CHUNK_BYTES:]
+        replies = [
+            await ask_coordinator(
+                nc,
+                requester=CUSTOMS,
+                query=EVIDENCE_PUT_QUERY,
+                request=EvidencePutQuery(
+                    evidence_id=evidence_id, case_id=case_id, index=i, data=data, last=last
+                ),
+                reply_type=EvidencePutReply,
+                wait_s=30,
+            )
+            for i, data, last in ((0, first, False), (0, first, False), (1, rest, True))
+        ]
+        assert [r.error for r in replies] == [None, None, None]
+        assert [r.received for r in replies] == [len(first), len(first), len(body)]
+        stored = replies[-1]
+        assert (stored.stored, stored.size) == (True, len(body))
+        assert stored.sha256 == hashlib.sha256(body).hexdigest()
+        again = await ask_coordinator(
+            nc,
+            requester=CUSTOMS,
+            query=EVIDENCE_PUT_QUERY,
+            request=EvidencePutQuery(
+                evidence_id=evidence_id, case_id=case_id, index=1, data=rest, last=True
+            ),
+            reply_type=EvidencePutReply,
         )
+        assert (again.stored, again.sha256) == (True, stored.sha256)
+        # only the uploader continues (or re-asks about) its upload
+        theirs = await ask_coordinator(
+            nc,
+            requester=AMR,
+            query=EVIDENCE_PUT_QUERY,
+            request=EvidencePutQuery(
+                evidence_id=evidence_id, case_id=case_id, index=1, data=rest, last=True
+            ),
+            reply_type=EvidencePutReply,
+        )
+        assert theirs.error == "no such upload, or not yours"
+        got = await store.get(evidence_object_name(case_id, evidence_id))
+        assert hashlib.sha256(got.data or b"").hexdigest() == stored.sha256
+        assert list(intake.spool_dir.iterdir()) == []
+    finally:
+        await nc.close()
 
 
 @pytest.mark.timeout(120)

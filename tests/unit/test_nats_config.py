@@ -41,11 +41,9 @@ def test_an_agency_may_publish_only_as_itself_and_read_only_its_consumer(
         "$JS.API.CONSUMER.INFO.IPBUS.agency-customs-shanghai",
         "$JS.API.CONSUMER.MSG.NEXT.IPBUS.agency-customs-shanghai",
         "$JS.ACK.IPBUS.agency-customs-shanghai.>",
-        # evidence: put into the bucket, never read it (no MSG.GET, DIRECT.GET, consumer)
-        "$JS.API.STREAM.INFO.OBJ_IPBUS_EVIDENCE",
-        "$O.IPBUS_EVIDENCE.C.>",
-        "$O.IPBUS_EVIDENCE.M.>",
     )
+    # no right at all on the evidence bucket: a publish there could roll it up (wipe it)
+    assert not any("EVIDENCE" in s for s in rights.publish + rights.subscribe)
     assert rights.subscribe == ("_INBOX_customs-shanghai.>",)
     assert not rights.allow_responses
     assert inbox_prefix("customs-shanghai") == "_INBOX_customs-shanghai"
@@ -59,8 +57,10 @@ def test_the_coordinator_reads_everything_and_provisions_but_deletes_nothing(
     assert "ipbus.v1.coordinator.>" in rights.publish
     assert "ipbus.v1.>" not in rights.publish
     assert "$JS.API.STREAM.CREATE.IPBUS" in rights.publish
-    # the hub alone reads the evidence bucket, for the parties
+    # the hub alone writes and reads the evidence bucket, for the parties
     assert "$JS.API.STREAM.MSG.GET.OBJ_IPBUS_EVIDENCE" in rights.publish
+    assert "$JS.API.STREAM.INFO.OBJ_IPBUS_EVIDENCE" in rights.publish
+    assert {"$O.IPBUS_EVIDENCE.C.>", "$O.IPBUS_EVIDENCE.M.>"} <= set(rights.publish)
     assert not any("DELETE" in s or "PURGE" in s for s in rights.publish)
     assert rights.allow_responses
 

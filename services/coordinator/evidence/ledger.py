@@ -29,8 +29,18 @@ from services.coordinator.cases.domain import (
     may_see,
 )
 from services.coordinator.cases.store import load_case
-from services.coordinator.evidence.rules import check_attached, check_received, check_referral
-from services.coordinator.evidence.store import load_evidence, record_attached, record_received
+from services.coordinator.evidence.rules import (
+    check_attached,
+    check_received,
+    check_referral,
+    check_stored,
+)
+from services.coordinator.evidence.store import (
+    load_evidence,
+    load_upload,
+    record_attached,
+    record_received,
+)
 from services.runtime.bus import PermanentError, StepRefused
 from services.sdk import UnitOfWork
 
@@ -41,7 +51,8 @@ EVIDENCE_NOT_FOUND = "evidence not found, or not shared with you"
 
 async def follow_evidence(uow: UnitOfWork, event: Event, case: CaseFile) -> None:
     """Record an attachment or a receipt (the case's party check has run); refuse what
-    contradicts the evidence's history, or names a referral not on the case."""
+    contradicts the evidence's history or the bytes the hub stored for it, or names a
+    referral not on the case."""
     payload = event.payload
     if not isinstance(payload, EvidenceAttached | EvidenceReceived):
         return
@@ -50,6 +61,10 @@ async def follow_evidence(uow: UnitOfWork, event: Event, case: CaseFile) -> None
         if isinstance(payload, EvidenceAttached):
             check_referral(payload, frozenset(case.referrals))
             if check_attached(existing, event.sender, payload):
+                # the bytes the hub stored for this sender, with the digest it computed
+                check_stored(
+                    await load_upload(uow.session, payload.evidence_id), event.sender, payload
+                )
                 record_attached(
                     uow.session, payload, uploader=event.sender, event_id=event.id, at=uow.now
                 )

@@ -7,16 +7,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.evidence import EvidenceAttached, EvidenceReceived
 from contracts.queries import EvidenceReceiptView, EvidenceView
-from services.coordinator.evidence.rules import AttachedEvidence
+from services.coordinator.evidence.rules import AttachedEvidence, StoredUpload
 from services.coordinator.store import CoordinatorTable
 
 __all__ = [
     "EvidenceReceiptRecord",
     "EvidenceRecord",
+    "EvidenceUploadRecord",
     "case_evidence",
     "load_evidence",
+    "load_upload",
     "record_attached",
     "record_received",
+    "record_upload",
 ]
 
 
@@ -47,6 +50,49 @@ class EvidenceReceiptRecord(CoordinatorTable, table=True):
     sha256: str = Field(max_length=64)
     reason: str = ""
     received_at: datetime
+
+
+class EvidenceUploadRecord(CoordinatorTable, table=True):
+    """Bytes the hub stored in the bucket for an uploader: what it computed over them."""
+
+    __tablename__ = "coordinator_evidence_upload"
+
+    evidence_id: str = Field(primary_key=True, max_length=26)
+    case_id: str = Field(index=True, max_length=26)
+    uploader: str = Field(max_length=63)
+    size: int
+    sha256: str = Field(max_length=64)
+    media_type: str | None = Field(default=None, max_length=255)
+    stored_at: datetime
+
+
+async def load_upload(session: AsyncSession, evidence_id: str) -> StoredUpload | None:
+    record = await session.get(EvidenceUploadRecord, evidence_id)
+    if record is None:
+        return None
+    return StoredUpload(
+        evidence_id=record.evidence_id,
+        case_id=record.case_id,
+        uploader=record.uploader,
+        sha256=record.sha256,
+        size=record.size,
+    )
+
+
+def record_upload(
+    session: AsyncSession, stored: StoredUpload, *, media_type: str | None, at: datetime
+) -> None:
+    session.add(
+        EvidenceUploadRecord(
+            evidence_id=stored.evidence_id,
+            case_id=stored.case_id,
+            uploader=stored.uploader,
+            size=stored.size,
+            sha256=stored.sha256,
+            media_type=media_type,
+            stored_at=at,
+        )
+    )
 
 
 async def load_evidence(session: AsyncSession, evidence_id: str) -> AttachedEvidence | None:

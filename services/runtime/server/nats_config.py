@@ -134,7 +134,7 @@ def agency_permissions(agency: Agency) -> Permissions:
     me = agency.id
     durable = agency_consumer(me)
     if agency.kind is AgencyKind.COORDINATOR:
-        # the evidence bucket too: the hub alone reads it (MSG.GET), for the parties
+        # the evidence bucket too: the hub alone writes and reads it, for the parties
         streams = (EVENT_STREAM, DLQ_STREAM, evidence_stream())
         return Permissions(
             publish=(
@@ -149,6 +149,7 @@ def agency_permissions(agency: Agency) -> Permissions:
                 *(f"{JS_API}.STREAM.{verb}.{s}" for s in streams for verb in _STREAM_ADMIN),
                 *_consumer_rights(EVENT_STREAM, coordinator_consumer_spec()),
                 *_anchor_rights(),
+                *_evidence_write_rights(),
             ),
             subscribe=(
                 f"{EVENT_PREFIX}.>",
@@ -166,27 +167,21 @@ def agency_permissions(agency: Agency) -> Permissions:
             f"{QUERY_PREFIX}.{me}.>",
             f"{DLQ_PREFIX}.{durable}.>",
             *_consumer_rights(EVENT_STREAM, agency_consumer_spec(me)),
-            *_evidence_write_rights(),
         ),
         subscribe=(f"{inbox_prefix(me)}.>",),
     )
 
 
 def _evidence_write_rights() -> tuple[str, ...]:
-    """Put evidence into ``IPBUS_EVIDENCE``, never read it back.
+    """The hub's put into ``IPBUS_EVIDENCE``: its chunk and meta subjects.
 
-    The bucket's stream may be looked up (``js.object_store``) and its chunk and meta
-    subjects published to; no ``STREAM.MSG.GET``, ``DIRECT.GET`` or consumer create on it,
-    so an agency reads no object, its own included: parties fetch through the
-    coordinator's ``evidence_chunk`` query, need-to-know. Object store subjects carry no
-    agency token, so the write right is bucket-wide: an overwrite is not prevented but
-    detected, because every recipient checks the bytes against the signed digest.
+    Only the coordinator has them. The bucket's stream must allow rollup headers (object
+    metas need them), so a publish right on these subjects is the right to wipe the whole
+    bucket (``Nats-Rollup: all``) or mark another's object deleted: no agency gets any
+    right on the bucket; agencies upload through the coordinator's ``evidence_put``
+    query and download through ``evidence_chunk``, need-to-know.
     """
-    return (
-        f"{JS_API}.STREAM.INFO.{evidence_stream()}",
-        f"$O.{EVIDENCE_BUCKET}.C.>",
-        f"$O.{EVIDENCE_BUCKET}.M.>",
-    )
+    return (f"$O.{EVIDENCE_BUCKET}.C.>", f"$O.{EVIDENCE_BUCKET}.M.>")
 
 
 _STREAM_ADMIN = ("CREATE", "UPDATE", "INFO", "MSG.GET")
