@@ -179,3 +179,7 @@ class EvidencePutReply(BaseModel):
     size: int = 0
     sha256: str = ""
     error: str | None = None
+    holder: str = ""
+    """The coordinator replica holding the upload (its spool and running hash): the chunks
+    after the first go to ``ipbus.query.<requester>.evidence_put.<holder>``, so an upload
+    stays with one replica when several answer queries as one queue group."""

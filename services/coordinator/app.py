@@ -8,6 +8,8 @@ need-to-know, each answer audited.
 """
 
 import asyncio
+import secrets
+import string
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -64,6 +66,9 @@ from services.sdk import (
 __all__ = ["CoordinatorService"]
 
 QUERY_AUDIT_ATTEMPTS = 5
+QUERY_QUEUE = "ipbus-coordinator"
+"""The replicas answer queries as one NATS queue group: each question is answered once
+(and audited once), by whichever replica takes it."""
 
 
 class CoordinatorService(AgencyService):
@@ -78,6 +83,8 @@ class CoordinatorService(AgencyService):
 
     def __init__(self, context: ServiceContext) -> None:
         super().__init__(context, consumer=coordinator_consumer_spec())
+        self.replica = "".join(secrets.choice(string.ascii_lowercase) for _ in range(12))
+        """This process among the replicas: the subject token an upload it holds goes on."""
         self.deadline_settings = policy_section(
             context.policy, "referral_deadlines", DeadlineSettings
         )
@@ -168,7 +175,9 @@ class CoordinatorService(AgencyService):
     def _declare_queries(self, broker: NatsBroker) -> None:
         """The queries the coordinator answers, each behind the rate gate."""
 
-        @broker.subscriber(f"{QUERY_PREFIX}.*.{WARNINGS_QUERY}", title="warnings queries")
+        @broker.subscriber(
+            f"{QUERY_PREFIX}.*.{WARNINGS_QUERY}", queue=QUERY_QUEUE, title="warnings queries"
+        )
         async def answer_warnings_query(msg: NatsMessage) -> bytes:
             raw = msg.raw_message
             requester = raw.subject.split(".")[2]
@@ -179,7 +188,9 @@ class CoordinatorService(AgencyService):
                 self.context, self.metrics, requester=requester, query=WARNINGS_QUERY, reply=reply
             )
 
-        @broker.subscriber(f"{QUERY_PREFIX}.*.{CASE_QUERY}", title="case queries")
+        @broker.subscriber(
+            f"{QUERY_PREFIX}.*.{CASE_QUERY}", queue=QUERY_QUEUE, title="case queries"
+        )
         async def answer_case_query(msg: NatsMessage) -> bytes:
             raw = msg.raw_message
             requester = raw.subject.split(".")[2]
@@ -191,7 +202,9 @@ class CoordinatorService(AgencyService):
             )
 
         @broker.subscriber(
-            f"{QUERY_PREFIX}.*.{EVIDENCE_CHUNK_QUERY}", title="evidence chunk queries"
+            f"{QUERY_PREFIX}.*.{EVIDENCE_CHUNK_QUERY}",
+            queue=QUERY_QUEUE,
+            title="evidence chunk queries",
         )
         async def answer_evidence_chunk(msg: NatsMessage) -> bytes:
             raw = msg.raw_message
@@ -200,7 +213,9 @@ class CoordinatorService(AgencyService):
             return reply.model_dump_json(exclude_none=True).encode()
 
         @broker.subscriber(
-            f"{QUERY_PREFIX}.*.{EVIDENCE_PUT_QUERY}", title="evidence upload queries"
+            f"{QUERY_PREFIX}.*.{EVIDENCE_PUT_QUERY}",
+            queue=QUERY_QUEUE,
+            title="evidence upload queries",
         )
         async def answer_evidence_put(msg: NatsMessage) -> bytes:
             raw = msg.raw_message
@@ -208,7 +223,23 @@ class CoordinatorService(AgencyService):
             reply = await self.take_evidence(requester, raw.data, raw)
             return reply.model_dump_json(exclude_none=True).encode()
 
-        @broker.subscriber(f"{QUERY_PREFIX}.*.{REFERRALS_QUERY}", title="referral queries")
+        # the rest of an upload opened here: its spool and running hash are this replica's
+        # (the same EvidencePutQuery; left out of the AsyncAPI document, whose addresses do
+        # not change with a process: EvidencePutReply.holder documents it)
+        @broker.subscriber(
+            f"{QUERY_PREFIX}.*.{EVIDENCE_PUT_QUERY}.{self.replica}",
+            title="evidence upload queries held by this replica",
+            include_in_schema=False,
+        )
+        async def answer_evidence_put_held(msg: NatsMessage) -> bytes:
+            raw = msg.raw_message
+            requester = raw.subject.split(".")[2]
+            reply = await self.take_evidence(requester, raw.data, raw)
+            return reply.model_dump_json(exclude_none=True).encode()
+
+        @broker.subscriber(
+            f"{QUERY_PREFIX}.*.{REFERRALS_QUERY}", queue=QUERY_QUEUE, title="referral queries"
+        )
         async def answer_referrals(msg: NatsMessage) -> bytes:
             raw = msg.raw_message
             requester = raw.subject.split(".")[2]
@@ -312,7 +343,7 @@ class CoordinatorService(AgencyService):
                     ),
                     now=self.clock.now(),
                 )
-        return reply
+        return reply.model_copy(update={"holder": self.replica})
 
     async def answer_case(self, requester: str, body: bytes, msg: Msg) -> CaseReply:
         """The case, if ``requester`` is party to it; the same "not found" otherwise.

@@ -78,7 +78,7 @@ async def put_evidence(
     side computed, once the hub stored the same: :class:`EvidenceTooLarge` past ``limit``,
     :class:`StepRefused` when the hub refuses (not a party, id in use), or stored other
     bytes. A chunk without an answer is sent again (the hub takes a repeat once)."""
-    digest, size, index = hashlib.sha256(), 0, 0
+    digest, size, index, holder = hashlib.sha256(), 0, 0, ""
     chunk = source.read(EVIDENCE_CHUNK_BYTES)
     while True:
         following = source.read(EVIDENCE_CHUNK_BYTES) if chunk else b""
@@ -96,13 +96,15 @@ async def put_evidence(
             media_type=media_type if index == 0 else None,
             declared_size=declared_size if index == 0 else None,
         )
-        reply = await _put_chunk(nc, requester, request, store_wait_s if last else wait_s)
+        wait = store_wait_s if last else wait_s
+        reply = await _put_chunk(nc, requester, request, wait, holder)
         for pause in CASE_LAG_PAUSES_S if index == 0 else ():
             if reply.error != EVIDENCE_CASE_UNKNOWN:
                 break
             # a case just opened may not have reached the coordinator yet: ask again
             await asyncio.sleep(pause)
-            reply = await _put_chunk(nc, requester, request, store_wait_s if last else wait_s)
+            reply = await _put_chunk(nc, requester, request, wait, holder)
+        holder = holder or reply.holder  # the replica that opened the upload keeps it
         if reply.error is not None:
             if "larger than" in reply.error:
                 raise EvidenceTooLarge(f"evidence {evidence_id}: {reply.error}")
@@ -120,8 +122,15 @@ async def put_evidence(
 
 
 async def _put_chunk(
-    nc: Client, requester: str, request: EvidencePutQuery, wait_s: float, attempts: int = 3
+    nc: Client,
+    requester: str,
+    request: EvidencePutQuery,
+    wait_s: float,
+    holder: str,
+    attempts: int = 3,
 ) -> EvidencePutReply:
+    """One chunk, to any replica for the first, then to the replica ``holder`` that holds
+    the upload (``evidence_put.<holder>``)."""
     for attempt in range(1, attempts + 1):
         try:
             return await ask_coordinator(
@@ -131,6 +140,7 @@ async def _put_chunk(
                 request=request,
                 reply_type=EvidencePutReply,
                 wait_s=wait_s,
+                to=holder or None,
             )
         except RetryableError:
             if attempt == attempts:

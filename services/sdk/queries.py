@@ -30,12 +30,18 @@ async def ask_coordinator(
     request: BaseModel,
     reply_type: type[Reply],
     wait_s: float = 5.0,
+    to: str | None = None,
 ) -> Reply:
-    """The coordinator's answer to ``query`` for ``requester``, parsed as ``reply_type``.
+    """The coordinator's answer to ``query`` for ``requester``, parsed as ``reply_type``;
+    ``to``: one replica's token (an upload it holds), else whichever replica takes it.
 
     :class:`RetryableError` when nobody answers within ``wait_s``.
     """
     subject = query_subject(requester, query)
+    if to is not None:
+        if not to.isalpha() or not to.islower():
+            raise ValueError(f"replica token {to!r} is not lower-case letters")
+        subject = f"{subject}.{to}"
     try:
         reply = await nc.request(subject, request.model_dump_json().encode(), timeout=wait_s)
     except (NoRespondersError, NatsTimeout) as exc:

@@ -35,6 +35,7 @@ from contracts.identifiers import new_ulid
 from contracts.queries import CaseView, EvidenceView
 from contracts.referrals import ReferralKind
 from contracts.subjects import event_subject
+from services.coordinator.app import CoordinatorService
 from services.coordinator.audit.store import AuditRecord
 from services.runtime.bus import StepRefused
 from services.runtime.identity import Settings
@@ -554,3 +555,40 @@ async def test_a_large_object_streams_through_in_chunks(bus: Bus, tmp_path: Path
     # the whole bus runs in this process: what it held at most stays far below the object
     assert put_peak < LARGE_BYTES / 4, put_peak
     assert fetch_peak < LARGE_BYTES / 4, fetch_peak
+
+
+@pytest.mark.timeout(120)
+async def test_an_upload_stays_with_the_replica_that_opened_it_when_two_answer_queries(
+    bus: Bus, tmp_path: Path
+) -> None:
+    """Two coordinators answer queries as one queue group: an upload's first chunk goes to
+    either, the rest to the one holding its spool (``evidence_put.<holder>``); before the
+    queue group and the holder, a multi-chunk upload hit both replicas' spools."""
+    first = bus.services["coordinator"]
+    assert isinstance(first, CoordinatorService)
+    second = CoordinatorService(first.context)
+    await second.start()
+    try:
+        assert second.replica != first.replica
+        case_id = await referred_case(bus)
+        for n in range(6):  # each upload's first chunk goes to either replica
+            path = report(tmp_path, 5 * EVIDENCE_CHUNK_BYTES + 17 + n)
+            nc = await nats.connect(bus.nats_url)
+            try:
+                with path.open("rb") as source:
+                    sha256, size = await put_evidence(
+                        nc,
+                        requester=CUSTOMS,
+                        case_id=case_id,
+                        evidence_id=new_ulid(),
+                        source=source,
+                        limit=10 * EVIDENCE_CHUNK_BYTES,
+                    )
+            finally:
+                await nc.close()
+            assert (sha256, size) == (
+                hashlib.sha256(path.read_bytes()).hexdigest(),
+                path.stat().st_size,
+            )
+    finally:
+        await second.stop()
