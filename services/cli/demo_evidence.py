@@ -7,7 +7,10 @@ import hashlib
 import tempfile
 from pathlib import Path
 
-from contracts.evidence import EvidenceKind
+from nats.aio.client import Client
+from nats.js.object_store import ObjectStore
+
+from contracts.evidence import EVIDENCE_BUCKET, EvidenceKind
 from contracts.identifiers import new_ulid
 from contracts.queries import EvidenceView
 from contracts.referrals import ReferralKind
@@ -92,7 +95,34 @@ async def play_evidence(stage: Stage, say: Say, *, pace: float) -> str:
         raise DemoFailed(f"{STRANGER} fetched evidence on a case it is not party to")
     finally:
         await client.close()
+
+    await pause(pace)
+    say(
+        "\nE5. Anyone holding the hub's credentials (an auditor, say) reads the object "
+        "straight from the object store with a plain nats-py client and checks it against "
+        "the signed event"
+    )
+    digest = await _hash_from_the_store(stage.nc, attached.object)
+    if digest != attached.sha256:
+        raise DemoFailed(f"the stored object hashes to {digest}, the event says {attached.sha256}")
+    say(f"   {EVIDENCE_BUCKET}/{attached.object}: sha256 {digest[:16]}… matches the signed event")
     return case_id
+
+
+async def _hash_from_the_store(nc: Client, name: str) -> str:
+    """SHA-256 of object ``name`` read with plain nats-py: its info, then its chunks one
+    stored message at a time (what the hub's read rights allow: message gets, no consumer)."""
+    js = nc.jetstream()
+    stream = f"OBJ_{EVIDENCE_BUCKET}"
+    info = await ObjectStore(name=EVIDENCE_BUCKET, stream=stream, js=js).get_info(name)
+    digest, seq = hashlib.sha256(), 1
+    for _ in range(info.chunks or 0):
+        msg = await js.get_msg(
+            stream, seq=seq, subject=f"$O.{EVIDENCE_BUCKET}.C.{info.nuid}", next=True
+        )
+        digest.update(msg.data or b"")
+        seq = (msg.seq or 0) + 1
+    return digest.hexdigest()
 
 
 async def _receipted(stage: Stage, case_id: str, evidence_id: str) -> EvidenceView:
