@@ -218,10 +218,7 @@ class CoordinatorService(AgencyService):
             title="evidence upload queries",
         )
         async def answer_evidence_put(msg: NatsMessage) -> bytes:
-            raw = msg.raw_message
-            requester = raw.subject.split(".")[2]
-            reply = await self.take_evidence(requester, raw.data, raw)
-            return reply.model_dump_json(exclude_none=True).encode()
+            return await self._evidence_put(msg.raw_message)
 
         # the rest of an upload opened here: its spool and running hash are this replica's
         # (the same EvidencePutQuery; left out of the AsyncAPI document, whose addresses do
@@ -232,10 +229,7 @@ class CoordinatorService(AgencyService):
             include_in_schema=False,
         )
         async def answer_evidence_put_held(msg: NatsMessage) -> bytes:
-            raw = msg.raw_message
-            requester = raw.subject.split(".")[2]
-            reply = await self.take_evidence(requester, raw.data, raw)
-            return reply.model_dump_json(exclude_none=True).encode()
+            return await self._evidence_put(msg.raw_message)
 
         @broker.subscriber(
             f"{QUERY_PREFIX}.*.{REFERRALS_QUERY}", queue=QUERY_QUEUE, title="referral queries"
@@ -310,6 +304,11 @@ class CoordinatorService(AgencyService):
                     now=self.clock.now(),
                 )
         return reply
+
+    async def _evidence_put(self, raw: Msg) -> bytes:
+        """A chunk of an upload, from either subject it arrives on (any replica, or this one)."""
+        reply = await self.take_evidence(raw.subject.split(".")[2], raw.data, raw)
+        return reply.model_dump_json(exclude_none=True).encode()
 
     async def take_evidence(self, requester: str, body: bytes, msg: Msg) -> EvidencePutReply:
         """One chunk of an upload by ``requester`` (only the hub writes the bucket).
