@@ -71,6 +71,13 @@ QUERY_QUEUE = "ipbus-coordinator"
 (and audited once), by whichever replica takes it."""
 
 
+async def _undecoded(msg: NatsMessage) -> bytes:
+    """A query's body as bytes: each handler parses it with its own model. FastStream's
+    default decoder tries ``json.loads`` first and lets a ``RecursionError`` (a body nested
+    thousands deep) escape, leaving the asker without an answer."""
+    return msg.body
+
+
 class CoordinatorService(AgencyService):
     """Reads ``ipbus.v1.>``; keeps the case registry and timeline; answers queries.
 
@@ -176,7 +183,10 @@ class CoordinatorService(AgencyService):
         """The queries the coordinator answers, each behind the rate gate."""
 
         @broker.subscriber(
-            f"{QUERY_PREFIX}.*.{WARNINGS_QUERY}", queue=QUERY_QUEUE, title="warnings queries"
+            f"{QUERY_PREFIX}.*.{WARNINGS_QUERY}",
+            queue=QUERY_QUEUE,
+            decoder=_undecoded,
+            title="warnings queries",
         )
         async def answer_warnings_query(msg: NatsMessage) -> bytes:
             raw = msg.raw_message
@@ -189,7 +199,10 @@ class CoordinatorService(AgencyService):
             )
 
         @broker.subscriber(
-            f"{QUERY_PREFIX}.*.{CASE_QUERY}", queue=QUERY_QUEUE, title="case queries"
+            f"{QUERY_PREFIX}.*.{CASE_QUERY}",
+            queue=QUERY_QUEUE,
+            decoder=_undecoded,
+            title="case queries",
         )
         async def answer_case_query(msg: NatsMessage) -> bytes:
             raw = msg.raw_message
@@ -204,6 +217,7 @@ class CoordinatorService(AgencyService):
         @broker.subscriber(
             f"{QUERY_PREFIX}.*.{EVIDENCE_CHUNK_QUERY}",
             queue=QUERY_QUEUE,
+            decoder=_undecoded,
             title="evidence chunk queries",
         )
         async def answer_evidence_chunk(msg: NatsMessage) -> bytes:
@@ -215,6 +229,7 @@ class CoordinatorService(AgencyService):
         @broker.subscriber(
             f"{QUERY_PREFIX}.*.{EVIDENCE_PUT_QUERY}",
             queue=QUERY_QUEUE,
+            decoder=_undecoded,
             title="evidence upload queries",
         )
         async def answer_evidence_put(msg: NatsMessage) -> bytes:
@@ -225,6 +240,7 @@ class CoordinatorService(AgencyService):
         # not change with a process: EvidencePutReply.holder documents it)
         @broker.subscriber(
             f"{QUERY_PREFIX}.*.{EVIDENCE_PUT_QUERY}.{self.replica}",
+            decoder=_undecoded,
             title="evidence upload queries held by this replica",
             include_in_schema=False,
         )
@@ -232,7 +248,10 @@ class CoordinatorService(AgencyService):
             return await self._evidence_put(msg.raw_message)
 
         @broker.subscriber(
-            f"{QUERY_PREFIX}.*.{REFERRALS_QUERY}", queue=QUERY_QUEUE, title="referral queries"
+            f"{QUERY_PREFIX}.*.{REFERRALS_QUERY}",
+            queue=QUERY_QUEUE,
+            decoder=_undecoded,
+            title="referral queries",
         )
         async def answer_referrals(msg: NatsMessage) -> bytes:
             raw = msg.raw_message
