@@ -50,10 +50,10 @@ class DemoFailed(RuntimeError):
 
 
 def service(bus: Bus, agency_id: str, cls: type[ServiceT]) -> ServiceT:
-    found = bus.services.get(agency_id)
-    if not isinstance(found, cls):
-        raise DemoFailed(f"{agency_id} is not running as a {cls.__name__}")
-    return found
+    try:
+        return bus.service_as(agency_id, cls)
+    except LookupError as exc:
+        raise DemoFailed(str(exc)) from exc
 
 
 async def running(bus: Bus, agency_id: str, cls: type[ServiceT]) -> ServiceT:

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 import nats
 from faststream.nats.prometheus import NatsPrometheusMiddleware
@@ -189,6 +189,9 @@ async def provision_streams(
         await nc.close()
 
 
+ServiceT = TypeVar("ServiceT", bound=AgencyService)
+
+
 class Bus:
     """The whole bus in one process: embedded nats-server (unless a URL is set) and services.
 
@@ -282,6 +285,14 @@ class Bus:
     async def connect(self, agency_id: str, *, name: str) -> Client:
         """A raw nats-py client acting as ``agency_id`` (the demo, tools)."""
         return await self.connection(agency_id).connect(self.nats_url, name=name)
+
+    def service_as(self, agency_id: str, cls: type[ServiceT]) -> ServiceT:
+        """The running service of ``agency_id``, as the class the caller drives it as;
+        :class:`LookupError` when it does not run here, or runs as another class."""
+        found = self.services.get(agency_id)
+        if not isinstance(found, cls):
+            raise LookupError(f"{agency_id} is not running here as a {cls.__name__}")
+        return found
 
     async def start_service(self, agency_id: str) -> AgencyService:
         service_cls = service_class_for(self.registry.get(agency_id), self.catalogue)

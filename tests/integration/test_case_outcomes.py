@@ -46,18 +46,6 @@ async def bus(settings: Settings, start_bus: StartBus) -> Bus:
     return await start_bus(settings, AGENCIES)
 
 
-def desk(bus: Bus, agency: str) -> AgencyAdapter:
-    found = bus.services[agency]
-    assert isinstance(found, AgencyAdapter)
-    return found
-
-
-def judicial(bus: Bus, agency: str) -> JudicialService:
-    found = bus.services[agency]
-    assert isinstance(found, JudicialService)
-    return found
-
-
 async def shared(nc: Client, case_id: str, requester: str = "coordinator") -> CaseView | None:
     return (await query_case(nc, requester=requester, case_id=case_id)).case
 
@@ -80,7 +68,7 @@ async def until_status(nc: Client, case_id: str, status: CaseStatus, last_type: 
 async def transferred_and_filed(bus: Bus) -> tuple[str, str]:
     """A regulator's case transferred to public security and filed there (the procuratorate
     supervises it, so it is a party): the case id and the referral id."""
-    amr, psb = desk(bus, AMR), judicial(bus, PSB)
+    amr, psb = bus.service_as(AMR, AgencyAdapter), bus.service_as(PSB, JudicialService)
     case_id = new_ulid()
     async with amr.unit_of_work() as uow:
         await amr.open_case(uow, case_id=case_id, local_ref="沪市监〔2026〕9号", title="Fakes")
@@ -136,7 +124,10 @@ async def open_deadlines(bus: Bus, case_id: str) -> list[DeadlineRecord]:
 @pytest.mark.timeout(120)
 async def test_a_judgment_is_appealed_then_final(bus: Bus, settings: Settings) -> None:
     case_id, _ = await transferred_and_filed(bus)
-    procuratorate, court = judicial(bus, PROCURATORATE), judicial(bus, COURT)
+    procuratorate, court = (
+        bus.service_as(PROCURATORATE, JudicialService),
+        bus.service_as(COURT, JudicialService),
+    )
     nc = await nats.connect(bus.nats_url)
     try:
         await until_status(nc, case_id, CaseStatus.FILED, "referral.accepted")
@@ -159,7 +150,7 @@ async def test_a_judgment_is_appealed_then_final(bus: Bus, settings: Settings) -
         assert (reason, "only a court says a case is judged" in detail) == ("not_permitted", True)
 
         # the police hand the seller's side back to the regulator: that referral's clocks run
-        psb = judicial(bus, PSB)
+        psb = bus.service_as(PSB, JudicialService)
         async with psb.unit_of_work() as uow:
             await psb.return_non_criminal(
                 uow, case_id, reason="the seller's part is not criminal", summary="the seller"
@@ -229,7 +220,7 @@ async def test_a_judgment_is_appealed_then_final(bus: Bus, settings: Settings) -
 @pytest.mark.timeout(120)
 async def test_only_the_procuratorate_declines_to_prosecute(bus: Bus, settings: Settings) -> None:
     case_id, _ = await transferred_and_filed(bus)
-    procuratorate = judicial(bus, PROCURATORATE)
+    procuratorate = bus.service_as(PROCURATORATE, JudicialService)
     nc = await nats.connect(bus.nats_url)
     try:
         await until_status(nc, case_id, CaseStatus.FILED, "referral.accepted")
@@ -259,7 +250,7 @@ async def test_only_the_procuratorate_declines_to_prosecute(bus: Bus, settings: 
 
 @pytest.mark.timeout(120)
 async def test_only_the_opener_cancels_a_case(bus: Bus, settings: Settings) -> None:
-    amr = desk(bus, AMR)
+    amr = bus.service_as(AMR, AgencyAdapter)
     case_id = new_ulid()
     async with amr.unit_of_work() as uow:
         await amr.open_case(uow, case_id=case_id, local_ref="沪市监〔2026〕11号", title="Fakes")

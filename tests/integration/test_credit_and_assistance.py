@@ -68,25 +68,13 @@ async def bus(settings: Settings, start_bus: StartBus) -> Bus:
     return await start_bus(settings, AGENCIES)
 
 
-def regulator(bus: Bus, agency: str) -> EnforcementService:
-    found = bus.services[agency]
-    assert isinstance(found, EnforcementService)
-    return found
-
-
-def desk(bus: Bus, agency: str) -> AgencyAdapter:
-    found = bus.services[agency]
-    assert isinstance(found, AgencyAdapter)
-    return found
-
-
 async def shared(nc: Client, case_id: str, requester: str) -> CaseView | None:
     return (await query_case(nc, requester=requester, case_id=case_id)).case
 
 
 async def open_naming_company(bus: Bus, agency: str, local_ref: str) -> str:
     case_id = new_ulid()
-    adapter = desk(bus, agency)
+    adapter = bus.service_as(agency, AgencyAdapter)
     async with adapter.unit_of_work() as uow:
         await adapter.open_case(
             uow, case_id=case_id, local_ref=local_ref, title="STRIDE fakes", parties=[COMPANY]
@@ -122,7 +110,7 @@ async def credit_deliveries(bus: Bus) -> dict[str, set[str]]:
 async def test_a_listing_is_linked_to_the_party_s_cases_routed_and_lifted(bus: Bus) -> None:
     case_a = await open_naming_company(bus, AMR_SH, "沪市监处〔2026〕1号")
     case_b = await open_naming_company(bus, CUSTOMS_GD, "粤关缉〔2026〕9号")
-    amr = regulator(bus, AMR_SH)
+    amr = bus.service_as(AMR_SH, EnforcementService)
     nc = await nats.connect(bus.nats_url)
     try:
         await until_listing_ready(nc, case_b)
@@ -165,7 +153,7 @@ async def test_a_listing_is_linked_to_the_party_s_cases_routed_and_lifted(bus: B
         assert "overseas-center" not in recipients
 
         async def received() -> bool:
-            adapter = desk(bus, AMR_GD)
+            adapter = bus.service_as(AMR_GD, AgencyAdapter)
             async with adapter.database.transaction() as session:
                 rows = (await session.exec(select(WarningRecord))).all()
                 return any(row.category == "credit_listing" for row in rows)
@@ -260,7 +248,7 @@ async def deadlines_of(bus: Bus, referral_id: str) -> dict[str, DeadlineRecord]:
 
 @pytest.mark.timeout(120)
 async def test_assistance_across_provinces_is_answered_within_its_deadline(bus: Bus) -> None:
-    amr_sh, amr_gd = desk(bus, AMR_SH), desk(bus, AMR_GD)
+    amr_sh, amr_gd = bus.service_as(AMR_SH, AgencyAdapter), bus.service_as(AMR_GD, AgencyAdapter)
     case_id = await open_naming_company(bus, AMR_SH, "沪市监处〔2026〕7号")
     async with amr_sh.unit_of_work() as uow:
         referral = await amr_sh.request_assistance(
@@ -299,7 +287,7 @@ async def test_assistance_across_provinces_is_answered_within_its_deadline(bus: 
 
 @pytest.mark.timeout(60)
 async def test_assistance_inside_one_province_or_to_another_kind_is_refused(bus: Bus) -> None:
-    amr_sh = desk(bus, AMR_SH)
+    amr_sh = bus.service_as(AMR_SH, AgencyAdapter)
     case_id = await open_naming_company(bus, AMR_SH, "沪市监处〔2026〕8号")
     for to, why in ((COURT_SH, "from a regulator to a regulator"), (CUSTOMS_GD, "regulator")):
         with pytest.raises(StepRefused, match=why):
@@ -374,7 +362,7 @@ async def clocked_bus(settings: Settings, start_bus: StartBus, clock: FixedClock
 @pytest.mark.timeout(120)
 async def test_unanswered_assistance_runs_overdue(clocked_bus: Bus, clock: FixedClock) -> None:
     bus = clocked_bus
-    amr_sh = desk(bus, AMR_SH)
+    amr_sh = bus.service_as(AMR_SH, AgencyAdapter)
     case_id = await open_naming_company(bus, AMR_SH, "沪市监处〔2026〕9号")
     async with amr_sh.unit_of_work() as uow:
         referral = await amr_sh.request_assistance(

@@ -23,9 +23,9 @@ from services.runtime.bus import (
     FixedClock,
 )
 from services.runtime.identity import Settings
-from services.sdk import Bus, query_referrals
+from services.sdk import AgencyAdapter, Bus, query_referrals
 from tests.integration.conftest import StartBus
-from tests.integration.test_referral_kinds import desk, until_state
+from tests.integration.test_referral_kinds import until_state
 from tests.integration.wire import dead_letters, wait_until
 
 pytestmark = pytest.mark.integration
@@ -54,7 +54,7 @@ async def bus(settings: Settings, start_bus: StartBus, clock: FixedClock) -> Bus
 
 
 async def _refer(bus: Bus, kind: ReferralKind, to: str) -> str:
-    sender = desk(bus, "customs-shanghai")
+    sender = bus.service_as("customs-shanghai", AgencyAdapter)
     case_id = new_ulid()
     async with sender.unit_of_work() as uow:
         await sender.open_case(uow, case_id=case_id, local_ref="SH-CUS-1", title="Fakes")
@@ -101,7 +101,7 @@ async def test_a_regulator_extends_its_check_once_and_a_second_extension_is_refu
     assert base.due_at == utc("2026-04-21 16:00")  # 15 working days, across Qingming
     assert base.rule_version == "referral.decide.customs_to_enforcement@2021-07-15"
 
-    regulator = desk(bus, "amr-shanghai")
+    regulator = bus.service_as("amr-shanghai", AgencyAdapter)
     async with regulator.unit_of_work() as uow:
         await regulator.extend_deadline(
             uow, referral_id, stage=DECIDE, reason="special circumstances", approved_by="head"
@@ -141,7 +141,7 @@ async def test_appraisal_time_stops_the_clock_and_is_not_counted(
 ) -> None:
     referral_id = await _refer(bus, ReferralKind.CUSTOMS_TO_ENFORCEMENT, "amr-shanghai")
     await _until(bus, referral_id, "the check's deadline", status="pending")
-    regulator = desk(bus, "amr-shanghai")
+    regulator = bus.service_as("amr-shanghai", AgencyAdapter)
     clock.advance(timedelta(days=3))  # Thursday 2 April
     async with regulator.unit_of_work() as uow:
         await regulator.stop_clock(
@@ -191,7 +191,7 @@ async def test_a_deadline_past_the_calendar_is_recorded_not_computable_and_the_b
     clock.advance(timedelta(days=400))
     assert await coordinator.deadline_watch.check_once() == 0  # never declared overdue
 
-    police = desk(bus, "psb-shanghai")
+    police = bus.service_as("psb-shanghai", AgencyAdapter)
     async with police.unit_of_work() as uow:
         await police.accept_referral(uow, referral_id, local_ref="HU-GONG-9")
     await _until(bus, referral_id, "the refused deadline to be met", status="met")

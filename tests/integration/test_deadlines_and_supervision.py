@@ -16,9 +16,9 @@ from contracts.subjects import EVENT_STREAM, event_subject
 from services.judicial.app import JudicialService
 from services.runtime.bus import DLQ_REASON_HEADER, FixedClock, StepRefused
 from services.runtime.identity import Settings
-from services.sdk import Bus, query_referrals
+from services.sdk import AgencyAdapter, Bus, query_referrals
 from tests.integration.conftest import StartBus
-from tests.integration.test_referral_kinds import desk, ledger, until_state
+from tests.integration.test_referral_kinds import ledger, until_state
 from tests.integration.wire import dead_letters, publish, signed, wait_until
 
 pytestmark = pytest.mark.integration
@@ -43,7 +43,7 @@ async def linkage_bus(settings: Settings, start_bus: StartBus, clock: FixedClock
 
 
 async def _transfer(bus: Bus) -> tuple[str, str]:
-    regulator = desk(bus, "amr-shanghai")
+    regulator = bus.service_as("amr-shanghai", AgencyAdapter)
     case_id = new_ulid()
     async with regulator.unit_of_work() as uow:
         await regulator.open_case(uow, case_id=case_id, local_ref="SH-AMR-1", title="Fakes")
@@ -198,9 +198,9 @@ async def test_a_refusal_to_file_is_reconsidered_then_supervised_until_filed(
     linkage_bus: Bus,
 ) -> None:
     _, referral_id = await _transfer(linkage_bus)
-    regulator = desk(linkage_bus, "amr-shanghai")
-    police = desk(linkage_bus, "psb-shanghai")
-    procuratorate = desk(linkage_bus, "procuratorate-shanghai")
+    regulator = linkage_bus.service_as("amr-shanghai", AgencyAdapter)
+    police = linkage_bus.service_as("psb-shanghai", AgencyAdapter)
+    procuratorate = linkage_bus.service_as("procuratorate-shanghai", AgencyAdapter)
     S = ReferralState
 
     # each actor acts once its own ledger shows the state it acts on (consumers run apart)
@@ -276,8 +276,8 @@ async def test_a_late_request_for_reconsideration_is_refused_by_the_sender_s_des
     linkage_bus: Bus, clock: FixedClock
 ) -> None:
     _, referral_id = await _transfer(linkage_bus)
-    police = desk(linkage_bus, "psb-shanghai")
-    regulator = desk(linkage_bus, "amr-shanghai")
+    police = linkage_bus.service_as("psb-shanghai", AgencyAdapter)
+    regulator = linkage_bus.service_as("amr-shanghai", AgencyAdapter)
     async with police.unit_of_work() as uow:
         await police.decline_referral(uow, referral_id, reason="no crime")
     await until_state(linkage_bus, "amr-shanghai", referral_id, ReferralState.DECLINED)

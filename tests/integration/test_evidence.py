@@ -69,12 +69,6 @@ async def bus(settings: Settings, start_bus: StartBus) -> Bus:
     return await start_bus(settings, AGENCIES)
 
 
-def desk(bus: Bus, agency: str) -> AgencyAdapter:
-    found = bus.services[agency]
-    assert isinstance(found, AgencyAdapter)
-    return found
-
-
 def report(tmp_path: Path, size: int = REPORT_BYTES) -> Path:
     path = tmp_path / "inspection-report.pdf"
     block = hashlib.sha256(b"inspection").digest() * 32
@@ -94,7 +88,7 @@ async def referred_case(bus: Bus) -> str:
 
 async def referred(bus: Bus) -> tuple[str, dict[str, str]]:
     """:func:`referred_case`, and the referral id to each recipient."""
-    customs = desk(bus, CUSTOMS)
+    customs = bus.service_as(CUSTOMS, AgencyAdapter)
     case_id = new_ulid()
     referrals: dict[str, str] = {}
     async with customs.unit_of_work() as uow:
@@ -140,7 +134,7 @@ async def test_customs_evidence_is_verified_by_the_regulator_and_the_police(
 ) -> None:
     case_id = await referred_case(bus)
     path = report(tmp_path)
-    attached = await desk(bus, CUSTOMS).attach_evidence(
+    attached = await bus.service_as(CUSTOMS, AgencyAdapter).attach_evidence(
         case_id,
         path,
         kind=EvidenceKind.INSPECTION_REPORT,
@@ -306,7 +300,7 @@ async def test_on_the_secured_bus_only_the_coordinator_reads_the_bucket(
     case_id, referrals = await referred(bus)
     # customs uploads through the coordinator (it has no right on the bucket itself);
     # the opinion travels with the referral to the regulator
-    attached = await desk(bus, CUSTOMS).attach_evidence(
+    attached = await bus.service_as(CUSTOMS, AgencyAdapter).attach_evidence(
         case_id,
         report(tmp_path),
         kind=EvidenceKind.IDENTIFICATION_OPINION,
@@ -528,7 +522,7 @@ async def test_a_large_object_streams_through_in_chunks(bus: Bus, tmp_path: Path
     path = report(tmp_path, LARGE_BYTES)
     tracemalloc.start()
     try:
-        attached = await desk(bus, CUSTOMS).attach_evidence(
+        attached = await bus.service_as(CUSTOMS, AgencyAdapter).attach_evidence(
             case_id,
             path,
             kind=EvidenceKind.DOCUMENT,

@@ -8,7 +8,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import nats
 import pytest
@@ -32,7 +32,6 @@ from tests.integration.wire import publish, signed, to_coordinator, wait_until
 
 pytestmark = pytest.mark.integration
 
-ServiceT = TypeVar("ServiceT")
 
 AGENCIES = ("coordinator", "amr-shanghai", "psb-shanghai", "procuratorate-shanghai")
 REGULATOR, POLICE, PROCURATORATE = "amr-shanghai", "psb-shanghai", "procuratorate-shanghai"
@@ -60,12 +59,6 @@ async def oversight_bus(settings: Settings, start_bus: StartBus, clock: FixedClo
     )
 
 
-def _service(bus: Bus, agency: str, kind: type[ServiceT]) -> ServiceT:
-    found = bus.services[agency]
-    assert isinstance(found, kind)
-    return found
-
-
 async def _stream_events(bus: Bus, subject: str) -> list[dict[str, Any]]:
     """Every event on ``subject`` (wildcards allowed), oldest first, as JSON envelopes."""
     nc = await nats.connect(bus.nats_url)
@@ -91,7 +84,7 @@ async def _stream_events(bus: Bus, subject: str) -> list[dict[str, Any]]:
 
 async def _penalised_and_flagged(bus: Bus) -> tuple[str, str]:
     """A regulator penalises a 360,000 CNY counterfeit case instead of transferring it."""
-    regulator = _service(bus, REGULATOR, EnforcementService)
+    regulator = bus.service_as(REGULATOR, EnforcementService)
     case_id = new_ulid()
     async with regulator.unit_of_work() as uow:
         await regulator.open_case(uow, case_id=case_id, local_ref="SH-AMR-9", title="Fakes")
@@ -119,7 +112,7 @@ async def _penalised_and_flagged(bus: Bus) -> tuple[str, str]:
 
 
 async def _suggest(bus: Bus, case_id: str, oversight_id: str) -> datetime:
-    procuratorate = _service(bus, PROCURATORATE, JudicialService)
+    procuratorate = bus.service_as(PROCURATORATE, JudicialService)
     async with procuratorate.unit_of_work() as uow:
         suggestion = await procuratorate.suggest_transfer(
             uow, case_id, oversight_id, regulator=REGULATOR, reason="the sums are criminal"
@@ -132,13 +125,13 @@ async def _suggest(bus: Bus, case_id: str, oversight_id: str) -> datetime:
 
 
 async def _oversight(bus: Bus, oversight_id: str) -> OversightRecord | None:
-    coordinator = _service(bus, "coordinator", CoordinatorService)
+    coordinator = bus.service_as("coordinator", CoordinatorService)
     async with coordinator.database.transaction() as session:
         return await session.get(OversightRecord, oversight_id)
 
 
 async def _deadline(bus: Bus, oversight_id: str) -> DeadlineRecord | None:
-    coordinator = _service(bus, "coordinator", CoordinatorService)
+    coordinator = bus.service_as("coordinator", CoordinatorService)
     async with coordinator.database.transaction() as session:
         return await session.get(
             DeadlineRecord, (oversight_id, ReferralStage.OVERSIGHT_REPLY.value)
@@ -178,7 +171,7 @@ async def test_a_flag_answered_by_a_transfer_closes_the_oversight_and_its_deadli
     case_id, oversight_id = await _penalised_and_flagged(oversight_bus)
     await _suggest(oversight_bus, case_id, oversight_id)
 
-    regulator = _service(oversight_bus, REGULATOR, EnforcementService)
+    regulator = oversight_bus.service_as(REGULATOR, EnforcementService)
     async with regulator.unit_of_work() as uow:
         transfer = await regulator.transfer_on_suspicion(
             uow, case_id, grounds="360,000 CNY of counterfeit goods", findings=FINDINGS
@@ -201,7 +194,7 @@ async def test_a_flag_answered_by_a_transfer_closes_the_oversight_and_its_deadli
     assert record.threshold_rule == GOODS_2025
 
     clock.advance(timedelta(days=8))  # past the reply deadline: nothing is owed any more
-    _service(oversight_bus, "coordinator", CoordinatorService).deadline_watch.wake()
+    oversight_bus.service_as("coordinator", CoordinatorService).deadline_watch.wake()
     await asyncio.sleep(1.0)  # five watcher rounds
     assert await _overdue_notices(oversight_bus, oversight_id) == []
 
@@ -211,7 +204,7 @@ async def test_a_flag_answered_by_a_transfer_closes_the_oversight_and_its_deadli
             await regulator.hand_over_seized_items(
                 uow, transfer.referral_id, inventory=["1,200 shirts"]
             )
-    police = _service(oversight_bus, POLICE, JudicialService)
+    police = oversight_bus.service_as(POLICE, JudicialService)
     async with police.unit_of_work() as uow:
         await police.file_case(uow, transfer.referral_id, local_ref="HU-GONG-1", title="Fakes")
     await until_state(oversight_bus, REGULATOR, transfer.referral_id, ReferralState.ACCEPTED)
@@ -248,7 +241,7 @@ async def test_an_unanswered_suggestion_is_noticed_overdue_once_then_met_late(
     reply_by = await _suggest(oversight_bus, case_id, oversight_id)
 
     clock.advance(reply_by - START + timedelta(seconds=1))  # the first overdue moment
-    coordinator = _service(oversight_bus, "coordinator", CoordinatorService)
+    coordinator = oversight_bus.service_as("coordinator", CoordinatorService)
     coordinator.deadline_watch.wake()
     expected = [
         ("/agencies/coordinator", "oversight_reply"),
@@ -267,7 +260,7 @@ async def test_an_unanswered_suggestion_is_noticed_overdue_once_then_met_late(
     }
     assert oversight_id in recipients
 
-    regulator = _service(oversight_bus, REGULATOR, EnforcementService)
+    regulator = oversight_bus.service_as(REGULATOR, EnforcementService)
     async with regulator.unit_of_work() as uow:
         await regulator.answer_oversight(
             uow, case_id, oversight_id, explanation="the goods were parallel imports"
@@ -292,7 +285,7 @@ async def test_a_final_judgment_closes_the_open_oversight_and_its_deadline(
 ) -> None:
     case_id, oversight_id = await _penalised_and_flagged(oversight_bus)
     await _suggest(oversight_bus, case_id, oversight_id)
-    procuratorate = _service(oversight_bus, PROCURATORATE, JudicialService)
+    procuratorate = oversight_bus.service_as(PROCURATORATE, JudicialService)
     async with procuratorate.unit_of_work() as uow:  # a party through the flag
         await procuratorate.prosecute(
             uow, case_id, local_ref="HU-JIAN-1", title="Fakes", court="court-shanghai-ip"

@@ -30,12 +30,6 @@ async def full_bus(settings: Settings, start_bus: StartBus) -> Bus:
     return await start_bus(settings)
 
 
-def desk(bus: Bus, agency: str) -> AgencyAdapter:
-    found = bus.services[agency]
-    assert isinstance(found, AgencyAdapter)
-    return found
-
-
 async def ledger(bus: Bus, agency: str, referral_id: str) -> ReferralRecord | None:
     async with bus.services[agency].database.transaction() as session:
         return await session.get(ReferralRecord, referral_id)
@@ -62,7 +56,10 @@ async def test_every_kind_is_issued_acknowledged_accepted_and_concluded(
     full_bus: Bus, kind: ReferralKind
 ) -> None:
     sender_id, recipient_id = ROUTES[kind]
-    sender, recipient = desk(full_bus, sender_id), desk(full_bus, recipient_id)
+    sender, recipient = (
+        full_bus.service_as(sender_id, AgencyAdapter),
+        full_bus.service_as(recipient_id, AgencyAdapter),
+    )
     case_id = new_ulid()
     async with sender.unit_of_work() as uow:
         await sender.open_case(uow, case_id=case_id, local_ref="REF-1", title=f"{kind.value} case")
