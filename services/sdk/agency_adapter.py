@@ -29,6 +29,7 @@ from services.runtime.law import refuse_unpermitted
 from services.runtime.storage import RuntimeTable
 from services.sdk.evidence_desk import EvidenceDesk
 from services.sdk.referral_desk import ReferralDesk
+from services.sdk.rows import add_row, find_row
 from services.sdk.service import UnitOfWork
 from services.sdk.warning_desk import WarningDesk
 
@@ -71,7 +72,7 @@ class AgencyAdapter(WarningDesk, ReferralDesk, EvidenceDesk):
     ) -> LocalCaseRecord:
         """Open our part of ``case_id`` (a new matter, or one referred to us)."""
         now = self.clock.now()
-        if await uow.session.get(LocalCaseRecord, case_id) is not None:
+        if await find_row(uow.session, LocalCaseRecord, case_id) is not None:
             raise StepRefused(f"{self.agency.id} already has case {case_id} open")
         record = LocalCaseRecord(
             case_id=case_id,
@@ -81,7 +82,7 @@ class AgencyAdapter(WarningDesk, ReferralDesk, EvidenceDesk):
             opened_at=now,
             updated_at=now,
         )
-        uow.session.add(record)
+        add_row(uow.session, record)
         uow.emit(
             CaseOpened(
                 local_ref=local_ref,
@@ -156,7 +157,7 @@ class AgencyAdapter(WarningDesk, ReferralDesk, EvidenceDesk):
         return record
 
     async def local_case(self, uow: UnitOfWork, case_id: str) -> LocalCaseRecord:
-        record = await uow.session.get(LocalCaseRecord, case_id)
+        record = await find_row(uow.session, LocalCaseRecord, case_id)
         if record is None:
             raise StepRefused(f"{self.agency.id} has no case {case_id}")
         return record

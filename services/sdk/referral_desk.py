@@ -13,6 +13,8 @@ another agency is refused — state unchanged, dead-lettered — and reported ba
 attempted it with ``referral.refused``.
 """
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from contracts.envelope import Event
 from contracts.identifiers import Money, new_ulid
 from contracts.linkage import (
@@ -57,6 +59,7 @@ from services.sdk.referral_linkage import (
     check_reconsideration_window,
     referral_supervisor,
 )
+from services.sdk.rows import add_row, find_row, load_rows
 from services.sdk.service import UnitOfWork, handles
 
 __all__ = ["ReferralDesk"]
@@ -103,7 +106,7 @@ class ReferralDesk(ReferralSteps):
             evidence=list(evidence),
             amount=amount,
         )
-        return await self.send_referral(uow, issued, to=to)
+        return await self._send(uow, issued, to=to, fresh=True)
 
     async def request_assistance(
         self,
@@ -130,7 +133,7 @@ class ReferralDesk(ReferralSteps):
             evidence=list(evidence),
             purpose=purpose,
         )
-        return await self.send_referral(uow, issued, to=to)
+        return await self._send(uow, issued, to=to, fresh=True)
 
     async def send_referral(
         self, uow: UnitOfWork, issued: ReferralIssued, *, to: str
@@ -138,10 +141,16 @@ class ReferralDesk(ReferralSteps):
         """Send a referral made whole elsewhere (an agency system submitting through the
         gateway, under its own ``referral_id``) to agency ``to``; it starts in ``issued``.
         A referral id already in the ledger is refused."""
+        return await self._send(uow, issued, to=to, fresh=False)
+
+    async def _send(
+        self, uow: UnitOfWork, issued: ReferralIssued, *, to: str, fresh: bool
+    ) -> ReferralRecord:
+        """``fresh``: the id is a ULID just made here, so no SELECT looks for it."""
         recipient = self.registry.get(to)  # an unknown recipient fails here, not at the other end
         if (problem := referral_route_problem(issued, self.agency, recipient)) is not None:
             raise StepRefused(problem)
-        if await in_ledger(uow, issued.referral_id):
+        if not fresh and await in_ledger(uow, issued.referral_id):
             raise StepRefused(f"referral {issued.referral_id} was already issued")
         now = self.clock.now()
         record = ReferralRecord(
@@ -156,7 +165,7 @@ class ReferralDesk(ReferralSteps):
             issued_at=now,
             updated_at=now,
         )
-        uow.session.add(record)
+        add_row(uow.session, record)
         uow.emit(issued, to=to, case_id=issued.case_id)
         return record
 
@@ -187,6 +196,19 @@ class ReferralDesk(ReferralSteps):
     ) -> ReferralRecord:
         return await self._answer(
             uow, referral_id, ReferralWithdrawn(referral_id=referral_id, reason=reason)
+        )
+
+    # -- reading ------------------------------------------------------------------------
+
+    async def before_batch(self, session: AsyncSession, events: list[Event]) -> None:
+        """Load the ledger rows of every referral the batch names with one SELECT, so each
+        handler finds its row (or its absence) without a statement of its own."""
+        await super().before_batch(session, events)
+        await load_rows(
+            session,
+            ReferralRecord,
+            ReferralRecord.referral_id,
+            (e.payload.referral_id for e in events if isinstance(e.payload, ReferralPayload)),
         )
 
     # -- refusals -----------------------------------------------------------------------
@@ -226,7 +248,7 @@ class ReferralDesk(ReferralSteps):
                 f"referral {issued.referral_id} names case {issued.case_id} but the "
                 f"envelope subject is {event.case_id}"
             )
-        if await uow.session.get(ReferralRecord, issued.referral_id) is not None:
+        if await in_ledger(uow, issued.referral_id):
             raise StepRefused(f"referral {issued.referral_id} was already issued")
         now = self.clock.now()
         record = ReferralRecord(
@@ -246,7 +268,7 @@ class ReferralDesk(ReferralSteps):
         receipt = receipt_number(self.agency.id, issued.referral_id)
         acknowledged = ReferralAcknowledged(referral_id=issued.referral_id, receipt=receipt)
         step_record(record, acknowledged.event_type, ReferralParty.RECIPIENT, now, acknowledged)
-        uow.session.add(record)
+        add_row(uow.session, record)
         uow.emit(acknowledged, to=event.sender, case_id=issued.case_id)
         await self.on_referral_received(uow, record, issued)
 
@@ -293,7 +315,7 @@ class ReferralDesk(ReferralSteps):
     @handles(ReferralOverdue)
     async def _on_overdue(self, uow: UnitOfWork, event: Event) -> None:
         overdue = event.payload_of(ReferralOverdue)
-        record = await uow.session.get(ReferralRecord, overdue.referral_id)
+        record = await find_row(uow.session, ReferralRecord, overdue.referral_id)
         if record is not None:
             await self.on_referral_changed(uow, record, event)
 
@@ -303,7 +325,7 @@ class ReferralDesk(ReferralSteps):
         copy = event.payload_of(ReferralCopied)
         if event.sender != COORDINATOR:
             raise StepRefused(f"only the coordinator copies referral states, not {event.sender}")
-        record = await uow.session.get(ReferralRecord, copy.referral_id)
+        record = await find_row(uow.session, ReferralRecord, copy.referral_id)
         now = self.clock.now()
         if record is None:
             record = ReferralRecord(
@@ -328,5 +350,5 @@ class ReferralDesk(ReferralSteps):
         record.updated_at = now
         if copy.note:
             record.note = copy.note
-        uow.session.add(record)
+        add_row(uow.session, record)
         await self.on_referral_changed(uow, record, event)

@@ -9,6 +9,7 @@ from contracts.base import Payload
 from contracts.referrals import IllegalReferralStep, ReferralParty, ReferralState, step_referral
 from services.runtime.bus import StepRefused
 from services.runtime.storage import RuntimeTable
+from services.sdk.rows import find_row
 from services.sdk.service import UnitOfWork
 
 __all__ = ["ReferralRecord", "agency_of", "in_ledger", "party_of", "receipt_number", "step_record"]
@@ -40,7 +41,7 @@ def receipt_number(agency_id: str, referral_id: str) -> str:
 
 
 async def in_ledger(uow: UnitOfWork, referral_id: str) -> bool:
-    return await uow.session.get(ReferralRecord, referral_id) is not None
+    return await find_row(uow.session, ReferralRecord, referral_id) is not None
 
 
 def agency_of(record: ReferralRecord, party: ReferralParty) -> str | None:

@@ -39,6 +39,7 @@ from services.runtime.law import (
     policy_calendar,
 )
 from services.sdk.referral_ledger import ReferralRecord, agency_of, step_record
+from services.sdk.rows import find_row
 from services.sdk.service import AgencyService, ServiceContext, UnitOfWork
 
 __all__ = [
@@ -125,7 +126,7 @@ class ReferralSteps(AgencyService):
         self.business_calendar = policy_calendar(context.policy)
 
     async def referral(self, uow: UnitOfWork, referral_id: str) -> ReferralRecord:
-        record = await uow.session.get(ReferralRecord, referral_id)
+        record = await find_row(uow.session, ReferralRecord, referral_id)
         if record is None:
             raise StepRefused(f"{self.agency.id} has no referral {referral_id}")
         return record

@@ -34,7 +34,7 @@ from nats.errors import (
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from nats.js.errors import BadRequestError
-from sqlalchemy import func
+from sqlalchemy import bindparam, func, update
 from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -47,6 +47,7 @@ from services.runtime.ops.metrics import AgencyMetrics
 from services.runtime.ops.periodic import PeriodicTask
 from services.runtime.ops.tracing import publish_started, record_publish
 from services.runtime.storage.database import Database, RuntimeTable
+from services.runtime.storage.sql import pending_writes, table_of
 
 __all__ = ["OUTBOX_CONSUMER", "OutboxRecord", "OutboxRelay", "put_in_outbox", "unsent_count"]
 
@@ -75,18 +76,39 @@ class OutboxRecord(RuntimeTable, table=True):
     stream_seq: int | None = None
 
 
+_OUTBOX = table_of(OutboxRecord)
+_MARK_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.seq == bindparam("b_seq"), _OUTBOX.c.sent_at.is_(None))
+    .values(
+        sent_at=bindparam("b_sent_at"),
+        duplicate=bindparam("b_duplicate"),
+        stream_seq=bindparam("b_stream_seq"),
+    )
+)
+"""Marks one published row sent, unless already marked; run with every row of a batch."""
+
+
 def put_in_outbox(
     session: AsyncSession, envelope: Envelope, *, recipient: str, now: datetime
 ) -> None:
-    """Queue ``envelope`` for ``recipient``; it is published once the transaction commits."""
+    """Queue ``envelope`` for ``recipient``; it is published once the transaction commits.
+
+    The row is written just before commit, with every other row of the transaction in one
+    INSERT (the ORM inserts a row with a generated key one statement at a time); rows keep
+    the order they were queued in, so ``seq`` keeps the emit order."""
     event_type = envelope.type.removeprefix("ipbus.").rsplit(".", 1)[0]
-    session.add(
-        OutboxRecord(
-            event_id=envelope.id,
-            subject=event_subject(envelope.sender, recipient, event_type),
-            body=encode_envelope(envelope),
-            created_at=now,
-        )
+    pending_writes(session).insert(
+        _OUTBOX,
+        {
+            "event_id": envelope.id,
+            "subject": event_subject(envelope.sender, recipient, event_type),
+            "body": encode_envelope(envelope),
+            "created_at": now,
+            "sent_at": None,
+            "duplicate": None,
+            "stream_seq": None,
+        },
     )
 
 
@@ -244,22 +266,20 @@ class OutboxRelay:
             )
 
     async def _mark_sent(self, published: dict[int, tuple[bool | None, int | None]]) -> None:
+        """Mark the batch sent with one UPDATE (executed once per row by the driver); a row
+        another replica marked meanwhile keeps its marks (``sent_at IS NULL``)."""
         if not published:
             return
+        now = self._clock.now()
         async with self._database.transaction() as session:
-            rows = (
-                await session.exec(
-                    select(OutboxRecord)
-                    .where(col(OutboxRecord.seq).in_(list(published)))
-                    .where(col(OutboxRecord.sent_at).is_(None))
-                )
-            ).all()
-            now = self._clock.now()
-            for row in rows:
-                assert row.seq is not None
-                row.sent_at = now
-                row.duplicate, row.stream_seq = published[row.seq]
-                session.add(row)
+            connection = await session.connection()
+            await connection.execute(
+                _MARK_SENT,
+                [
+                    {"b_seq": seq, "b_sent_at": now, "b_duplicate": dup, "b_stream_seq": stream}
+                    for seq, (dup, stream) in published.items()
+                ],
+            )
 
     async def _set_aside(self, row: OutboxRecord, exc: Exception) -> None:
         """Dead-letter a row JetStream will never take, so the rows behind it can go."""
