@@ -110,9 +110,19 @@ def scrub_text(
     text = replace_personal_data(text, pseudonym)  # first: a name must not hide a keyword
     for name, token in sorted((names or {}).items(), key=lambda kv: -len(kv[0])):
         if name in text:
-            text = text.replace(name, token)
-            kinds.append("person")
+            text, count = _standing_alone(name).subn(token.replace("\\", "\\\\"), text)
+            if count:
+                kinds.append("person")
     return text
+
+
+def _standing_alone(name: str) -> re.Pattern[str]:
+    """``name`` where it stands as a name: a Latin-letter or digit edge of it must not run
+    on into another letter or digit ("Z" is no name inside "…00:00Z", "Li" none inside
+    "Lily"); a Chinese name needs no spaces around it."""
+    before = r"(?<![A-Za-z0-9])" if name[:1].isascii() and name[:1].isalnum() else ""
+    after = r"(?![A-Za-z0-9])" if name[-1:].isascii() and name[-1:].isalnum() else ""
+    return re.compile(before + re.escape(name) + after)
 
 
 def _is_organisation(name: str, legal_names: set[str]) -> bool:
