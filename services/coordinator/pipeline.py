@@ -16,11 +16,19 @@ then for each new event:
 4. :meth:`~CasePipeline.fold` — the case file and its timeline line after the event
    (pure: :func:`services.coordinator.cases.domain.apply_event`);
 5. :meth:`~CasePipeline.store` — the case file and the timeline line, written at commit;
-6. :meth:`~CasePipeline.audit` — the accepted event chained in the audit log;
-7. :meth:`~CasePipeline.react` — what follows: deadlines and copies of a referral step,
+6. :meth:`~CasePipeline.react` — what follows: deadlines and copies of a referral step,
    the clocks an outcome stops, evidence and its receipts, linkage signals, oversight,
    credit listings, the warning desk;
-8. :meth:`~CasePipeline.observe` — the watch lists and the metrics.
+7. :meth:`~CasePipeline.observe` — the watch lists and the metrics;
+
+and last, for the batch:
+
+8. :meth:`~CasePipeline.audit` — the accepted events chained in the audit log, in stream
+   order. It is last because the chain is one for every partition: on PostgreSQL its
+   lock is held from the first append to the commit, so the partitions applying at once
+   wait on each other only for that (issue 18). Work across cases in ``react`` (a party
+   seen in several cases, a company's listing, detentions at a port) takes its own
+   advisory lock first (:func:`services.runtime.storage.take_turns`).
 
 The case file and the referral an event is about are loaded once and passed from step to
 step as plain values.
@@ -109,6 +117,9 @@ class CasePipeline:
         for event, verdict in zip(events, verdicts, strict=True):
             with apply_span(self.consumer, event):
                 units.append(await self._apply_one(session, cases, event, verdict))
+        for event, uow in zip(events, units, strict=True):
+            if uow is not None:
+                await self.audit(uow, event)
         return units
 
     async def _apply_one(
@@ -130,7 +141,6 @@ class CasePipeline:
             if isinstance(payload, ReferralPayload)
             else None
         )
-        await self.audit(uow, event)
         await self.react(uow, event, folded, referral, cases)
         await self.observe(uow, event, referral)
         return uow
@@ -232,7 +242,11 @@ class CasePipeline:
 
     async def refused(self, msg: Msg, reason: RejectReason, detail: str) -> None:
         """Audit the refused message, chained before it is acknowledged; count who-may-say."""
-        async with self.context.database.transaction() as session:
+        # the partitions' batches append to the same chain (SQLite: one writer at a time)
+        async with (
+            self.context.database.write_turn(),
+            self.context.database.transaction() as session,
+        ):
             await audit_rejected(
                 session, msg, self.consumer, reason, detail, self.context.clock.now()
             )

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select as core_select
-from sqlalchemy import text
 from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,7 +14,7 @@ from contracts.identifiers import new_ulid
 from services.coordinator.audit.chain import GENESIS, AuditEntry, AuditVerdict, chain_next
 from services.coordinator.store import CoordinatorTable
 from services.runtime.privacy import redact_text
-from services.runtime.storage import execute, pending_writes, table_of
+from services.runtime.storage import execute, pending_writes, table_of, take_turns
 
 __all__ = [
     "AuditRecord",
@@ -156,7 +155,7 @@ async def append_audit(
         if session.get_bind().dialect.name == "postgresql":
             # one appender at a time until commit: the event consumer and query answers
             # would otherwise both read the same tail and one lose on the primary key
-            await _take_turn(session)
+            await take_turns(session, AuditRecord.__tablename__)
         row = (
             await execute(
                 session,
@@ -170,19 +169,6 @@ async def append_audit(
     pending_writes(session).insert(table, data)
     session.info[_TAIL] = linked
     return linked
-
-
-async def _take_turn(session: AsyncSession) -> None:
-    """PostgreSQL: wait for this chain's transaction-scoped advisory lock (one per schema)."""
-    connection = await session.connection()
-    options = (
-        connection.sync_connection.get_execution_options() if connection.sync_connection else {}
-    )
-    schemas = options.get("schema_translate_map") or {}
-    await connection.execute(
-        text("SELECT pg_advisory_xact_lock(hashtext(:chain))"),
-        {"chain": f"{schemas.get(None) or 'public'}.{AuditRecord.__tablename__}"},
-    )
 
 
 async def audit_length(session: AsyncSession) -> int:

@@ -24,6 +24,7 @@ from services.coordinator.credit.store import (
     save_listing,
 )
 from services.runtime.bus import PermanentError, StepRefused
+from services.runtime.storage import take_turns
 from services.sdk import ServiceContext, UnitOfWork
 
 __all__ = ["CreditFlow"]
@@ -41,6 +42,8 @@ class CreditFlow:
         payload = event.payload
         if not isinstance(payload, CreditListed | CreditDelisted):
             return
+        # one listing per company across its cases, which several partitions apply
+        await take_turns(uow.session, f"credit:{payload.credit_code}")
         current = await load_listing(uow.session, payload.credit_code, payload.credit_list)
         try:
             if isinstance(payload, CreditListed):

@@ -32,6 +32,7 @@ from services.coordinator.signals.store import (
     mark_raised,
 )
 from services.runtime.law import RuleNotInForce, policy_section
+from services.runtime.storage import take_turns
 from services.sdk import ServiceContext, UnitOfWork
 
 __all__ = ["LinkageSignals"]
@@ -63,6 +64,9 @@ class LinkageSignals:
     ) -> None:
         now = uow.now
         policy = self.linkage_policy.repeat_infringer
+        # a party's sightings span cases, which other partitions apply at the same time
+        codes = {p.credit_code for p in opened.parties if p.credit_code}
+        await take_turns(uow.session, *(f"party:{code}" for code in codes))
         new = await index_parties(
             uow.session, opened, case_id=case_id, agency_id=agency_id, now=now
         )
@@ -82,6 +86,8 @@ class LinkageSignals:
         now = uow.now
         policy = self.linkage_policy.seizure_trend
         prefix = detained.hs_code[: policy.hs_prefix_digits]
+        # detentions at a port are counted across cases, applied by several partitions
+        await take_turns(uow.session, f"detentions:{prefix}@{detained.port}")
         if await uow.session.get(DetentionSeenRecord, detained.detention_id) is not None:
             return
         uow.session.add(

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         insert_ignoring_duplicates,
         pending_writes,
         table_of,
+        take_turns,
     )
     from services.runtime.storage.timestamps import UtcDateTime, UtcTimestamp, as_utc
 
@@ -61,6 +62,7 @@ __all__ = [
     "service_role",
     "sqlite_url",
     "table_of",
+    "take_turns",
     "upgrade_schema",
 ]
 _EXPORTS = {
@@ -86,6 +88,7 @@ _EXPORTS = {
     "service_role": "services.runtime.storage.database_roles",
     "sqlite_url": "services.runtime.storage.database",
     "table_of": "services.runtime.storage.sql",
+    "take_turns": "services.runtime.storage.sql",
     "upgrade_schema": "services.runtime.storage.migrations",
 }
 """Where each name of :data:`__all__` is defined (the imports above, for type checkers)."""

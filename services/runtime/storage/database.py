@@ -5,6 +5,7 @@ PostgreSQL schema of its own in a shared database, so no service can read anothe
 tables by accident and tests can run side by side.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -105,6 +106,18 @@ class Database:
                 f"unsupported database {self.dialect!r}: use SQLite or PostgreSQL"
             )
         self.engine: AsyncEngine = engine
+        self._sqlite_writer = asyncio.Lock() if self.dialect == "sqlite" else None
+
+    @asynccontextmanager
+    async def write_turn(self) -> AsyncIterator[None]:
+        """SQLite: one writing transaction of this process at a time (the coordinator
+        applies several partitions at once; SQLite has one writer, and two deferred
+        transactions upgrading to write fail one another as busy). PostgreSQL: no wait."""
+        if self._sqlite_writer is None:
+            yield
+            return
+        async with self._sqlite_writer:
+            yield
 
     async def enter_schema(self, conn: AsyncConnection, *, create: bool) -> None:
         """Point ``conn``'s transaction at this namespace's schema (PostgreSQL; SQLite: no-op).
@@ -173,7 +186,7 @@ class Database:
         await self.engine.dispose()
 
 
-_PASSING_FAULTS = ("locked", "busy", "timeout", "timed out", "connection", "closed")
+_PASSING_FAULTS = ("locked", "busy", "timeout", "timed out", "connection", "closed", "deadlock")
 
 
 def _is_passing(exc: DBAPIError) -> bool:

@@ -8,7 +8,7 @@ keeps the ORM for the rest. Statements are built once per table and dialect.
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,6 +24,7 @@ __all__ = [
     "insert_ignoring_duplicates",
     "pending_writes",
     "table_of",
+    "take_turns",
     "upsert",
 ]
 
@@ -127,3 +128,22 @@ async def flush_pending_writes(session: AsyncSession) -> None:
     writes: PendingWrites | None = session.info.get(_PENDING)
     if writes is not None:
         await writes.flush(session)
+
+
+async def take_turns(session: AsyncSession, *keys: str) -> None:
+    """PostgreSQL: hold, until this transaction ends, the advisory lock of each of ``keys``
+    in this schema (taken in sorted order). Work that reads and writes across cases (a
+    party seen in several cases, a company's credit listing, the audit chain) takes its
+    key first, so two partitions of the coordinator applying at once take turns on it.
+    SQLite has one writer at a time already: nothing to do."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    connection = await session.connection()
+    options = (
+        connection.sync_connection.get_execution_options() if connection.sync_connection else {}
+    )
+    schema = (options.get("schema_translate_map") or {}).get(None) or "public"
+    for key in sorted(set(keys)):
+        await connection.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"{schema}.{key}"}
+        )
