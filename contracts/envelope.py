@@ -20,14 +20,15 @@ from pydantic_core import from_json
 from contracts.base import Payload
 from contracts.canonical import NotCanonical, canonical_json, canonical_with_and_without
 from contracts.events import (
+    CLOUDEVENT_PREFIX,
     UnknownEventType,
     UnsupportedEventVersion,
     cloudevent_type,
     event_type_from_cloudevent,
     payload_model,
 )
-from contracts.identifiers import AGENCY_ID_PATTERN, Ulid, UtcDatetime, new_ulid
-from contracts.subjects import EventSubject, InvalidSubject, parse_event_subject
+from contracts.identifiers import AGENCY_ID_PATTERN, Ulid, UtcDatetime, is_ulid, new_ulid
+from contracts.subjects import EventSubject, InvalidSubject, event_subject, parse_event_subject
 
 __all__ = [
     "CONTENT_TYPE",
@@ -42,6 +43,8 @@ __all__ = [
     "new_envelope",
     "new_traceparent",
     "parse_json",
+    "partition_key",
+    "publish_subject",
     "signing_input",
 ]
 
@@ -233,6 +236,24 @@ def new_envelope(
     )
 
 
+def partition_key(envelope: Envelope) -> str:
+    """The subject's key token (DESIGN §3): the case the event is about (the envelope's
+    ``subject``, else its payload's ``case_id``), else its correlation (a warning and its
+    acknowledgements), else the event's own id. Events of one case share a partition, so
+    the coordinator applies them in stream order; other cases go in parallel."""
+    case_id = envelope.data.get("case_id")
+    for candidate in (envelope.subject, case_id, envelope.correlationid):
+        if isinstance(candidate, str) and is_ulid(candidate):
+            return candidate
+    return envelope.id
+
+
+def publish_subject(envelope: Envelope, recipient: str) -> str:
+    """The subject ``envelope`` is published on to ``recipient`` (DESIGN §3)."""
+    event_type = envelope.type.removeprefix(CLOUDEVENT_PREFIX).rsplit(".", 1)[0]
+    return event_subject(envelope.sender, recipient, partition_key(envelope), event_type)
+
+
 def new_traceparent() -> str:
     """A fresh, sampled W3C ``traceparent``: a new trace id and a new parent id."""
     trace_id = secrets.token_hex(16)
@@ -320,6 +341,12 @@ def _decode(body: bytes, subject: str) -> Event:
         raise EnvelopeRejected(
             RejectReason.SOURCE_MISMATCH,
             f"source {envelope.source} does not match subject sender {route.sender}",
+        )
+    if route.key != (key := partition_key(envelope)):
+        raise EnvelopeRejected(
+            RejectReason.BAD_SUBJECT,
+            f"subject key {route.key} is not the event's partition key {key} "
+            "(its case, else its correlation, else its id)",
         )
     try:
         payload = payload_model(event_type).model_validate(envelope.data)

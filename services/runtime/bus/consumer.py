@@ -7,29 +7,28 @@ order, and a lone event must not wait for company, so this loop is nats.py's pla
 load the batches fill by themselves (messages pile up while the previous batch is applied);
 at a trickle each event goes through alone.
 
-**Stream order across replicas and crashes** (``in_stream_order``, for a consumer that
-sees every message of its stream, like the coordinator's): a batch is handed over only
-from the consumer's ack floor on — every message before it acknowledged, that is,
-applied and committed by whichever replica had it. The rest of the batch waits, kept
-alive (``in_progress``, so waiting costs none of its deliveries and it is not
-redelivered elsewhere meanwhile). A message whose predecessor is still out with another
-replica waits for it; when the predecessor was with a replica that died, the waiting
-batch fetches again after ``hold_s`` (a little over the first redelivery backoff), which
-brings the predecessor back, redeliveries first. A batch that makes no progress for
-three holds is handed back (``nak``).
+**Stream order across replicas and crashes** (``in_stream_order``, for the coordinator's
+consumers, one per partition of the stream): a message is handed over only when every
+message of its consumer before it is acknowledged — applied and committed by whichever
+replica had it (:func:`in_turn` says how that is read from the consumer's ack floor and
+count of unacknowledged messages). What is not yet in turn waits, kept alive
+(``in_progress``, so waiting costs none of its deliveries and it is not redelivered
+elsewhere meanwhile). When the predecessor was with a replica that died, the waiting batch
+fetches again after ``hold_s`` (a little over the first redelivery backoff), which brings
+the predecessor back, redeliveries first. A batch that makes no progress for three holds
+is handed back (``nak``).
 
 A predecessor that will never come back does not hold the rest: JetStream stops
 delivering a message after ``max_deliver`` attempts (the coordinator dead-letters it on
-the advisory, :mod:`services.runtime.bus.exhausted`) but does not move the ack floor past it
-until a later message is acknowledged (nats-server 2.15). So when no message but the
-ones in hand is out with anyone (``num_ack_pending``), every unacknowledged predecessor
-is one of those, and the batch goes on.
+the advisory, :mod:`services.runtime.bus.exhausted`) and no longer counts it
+unacknowledged, so once every message out is in hand, the batch goes on.
 """
 
 import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from nats.aio.msg import Msg
@@ -40,13 +39,23 @@ from nats.js import JetStreamContext
 from services.runtime.ops.logging import Logger
 from services.runtime.ops.tasks import cancel_and_wait
 
-__all__ = ["BATCH_MAX", "FETCH_WAIT_S", "STALL_MARGIN_S", "EventConsumer", "in_turn"]
+__all__ = [
+    "BATCH_MAX",
+    "FETCH_WAIT_S",
+    "STALL_MARGIN_S",
+    "AckFloor",
+    "EventConsumer",
+    "Position",
+    "in_turn",
+]
 
 BATCH_MAX = 200
 """Most messages applied in one transaction; well under the consumer's ``max_ack_pending``."""
 FETCH_WAIT_S = 1.0
 """How long one fetch waits on an empty consumer before asking again."""
 RETRY_PAUSE_S = 0.5
+STANDBY_PAUSE_S = 0.5
+"""Between two asks of a consumer this process stands by on (:mod:`.turns`)."""
 """Pause after a failed fetch (NATS reconnecting, JetStream briefly unavailable)."""
 TURN_POLL_S = (0.002, 0.005, 0.01, 0.02, 0.05)
 """Pauses between looks at the ack floor while a batch waits for its predecessors."""
@@ -60,29 +69,69 @@ replicas each holding some successors of a lost message do not wait on each othe
 T = TypeVar("T")
 
 
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where one delivered message stands: its stream sequence and this delivery's consumer
+    sequence (a redelivery gets a new one)."""
+
+    stream: int
+    delivery: int
+
+
+@dataclass(frozen=True, slots=True)
+class AckFloor:
+    """The consumer's ack floor: every message before it is acknowledged (or given up)."""
+
+    stream: int
+    delivery: int
+    pending: int
+    """Messages delivered to anyone and not yet acknowledged (``num_ack_pending``)."""
+
+
 def in_turn(
-    messages: Sequence[T], ack_floor: int, seq: Callable[[T], int]
+    messages: Sequence[T], floor: AckFloor, position: Callable[[T], Position]
 ) -> tuple[list[T], list[T]]:
     """Split ``messages`` (in stream order) into those that may be applied now and those
-    that must wait. ``ack_floor``: every stream sequence up to it is acknowledged. A message
-    may go when every sequence before it is acknowledged or earlier in the same batch.
+    that must wait for a predecessor another replica holds.
 
-    >>> in_turn([4, 5, 7], 3, seq=int)
-    ([4, 5], [7])
-    >>> in_turn([2, 4, 5], 3, seq=int)  # 2 came again after its ack: the inbox knows it
-    ([2, 4, 5], [])
+    The consumer may be filtered (one partition), so its stream sequences have gaps. All
+    may go when every unacknowledged message is in hand. Otherwise the first goes if it is
+    next — right after the floor by stream sequence (acks move the floor over the gaps up
+    to the first unacknowledged message) or by delivery (nothing delivered before it is
+    unacknowledged) — and with it the ones delivered right after it, in one run.
+
+    >>> p = lambda m: Position(*m)
+    >>> in_turn([(5, 3), (7, 4)], AckFloor(4, 2, 2), p)  # all out are ours
+    ([(5, 3), (7, 4)], [])
+    >>> in_turn([(9, 5), (13, 6)], AckFloor(7, 4, 3), p)  # next by delivery; a later one is out
+    ([(9, 5), (13, 6)], [])
+    >>> in_turn([(11, 6)], AckFloor(7, 4, 2), p)  # 9 (delivery 5) is out with another
+    ([], [(11, 6)])
+    >>> in_turn([(9, 7), (13, 9)], AckFloor(8, 4, 3), p)  # 9 again: next by stream only
+    ([(9, 7)], [(13, 9)])
     """
-    expected = ack_floor + 1
-    for index, message in enumerate(messages):
-        position = seq(message)
-        if position > expected:
-            return list(messages[:index]), list(messages[index:])
-        expected = max(expected, position + 1)
-    return list(messages), []
+    if not messages:
+        return [], []
+    if floor.pending <= len(messages):
+        return list(messages), []
+    first = position(messages[0])
+    if first.stream == floor.stream + 1:
+        return list(messages[:1]), list(messages[1:])
+    if first.delivery != floor.delivery + 1:
+        return [], list(messages)
+    run = 1
+    while run < len(messages) and position(messages[run]).delivery == first.delivery + run:
+        run += 1
+    return list(messages[:run]), list(messages[run:])
 
 
 def _stream_seq(message: Msg) -> int:
     return int(message.metadata.sequence.stream)
+
+
+def _position(message: Msg) -> Position:
+    sequence = message.metadata.sequence
+    return Position(int(sequence.stream), int(sequence.consumer))
 
 
 class EventConsumer:
@@ -103,6 +152,7 @@ class EventConsumer:
         touch_s: float = 2.0,
         on_fetched: Callable[[], None] | None = None,
         stall_margin_s: float = STALL_MARGIN_S,
+        turn: Callable[[int], Awaitable[bool]] | None = None,
     ) -> None:
         self._js = js
         self._stream = stream
@@ -123,6 +173,10 @@ class EventConsumer:
         self._stall_after_s = wait_s + stall_margin_s
         self._last_active: float | None = None
         """``time.monotonic()`` of the last fetch or batch handed over."""
+        self._turn = turn
+        """Asked before each fetch whether this process reads the consumer now, told how many
+        batches waited on messages another process held (:mod:`.turns`); None: always."""
+        self._contended = 0
 
     def stalled(self) -> str | None:
         """Why this process is not reading its consumer (for readiness), or None."""
@@ -164,6 +218,10 @@ class EventConsumer:
     async def _run(self) -> None:
         assert self._subscription is not None
         while not self._stopping.is_set():
+            if self._turn is not None and not await self._taking_turn():
+                self._active()  # standing by is reading as intended, not a stall
+                await asyncio.sleep(STANDBY_PAUSE_S)
+                continue
             try:
                 messages = await self._subscription.fetch(self._batch_max, timeout=self._wait_s)
             except (NatsTimeoutError, TimeoutError):
@@ -189,6 +247,15 @@ class EventConsumer:
                 self._delivering = False
                 self._active()
 
+    async def _taking_turn(self) -> bool:
+        assert self._turn is not None
+        contended, self._contended = self._contended, 0
+        try:
+            return await self._turn(contended)
+        except Exception as exc:  # NATS away for a moment: read, the order rule still holds
+            self._log.warning("could not tell whose turn it is; reading", error=repr(exc))
+            return True
+
     async def _deliver_in_turn(self, messages: list[Msg]) -> None:
         """Hand over what is in turn; keep the rest alive and fetch their predecessors."""
         held = {_stream_seq(m): m for m in messages}
@@ -196,17 +263,18 @@ class EventConsumer:
         fetch_at, touch_at = now + self._hold_s, now + self._touch_s
         hand_back_at = now + HAND_BACK_HOLDS * self._hold_s
         pauses = iter(TURN_POLL_S)
+        contended = False
         while held:
             info = await self._js().consumer_info(self._stream, self._durable)
-            floor = info.ack_floor.stream_seq if info.ack_floor else 0
-            ready, waiting = in_turn(sorted(held.values(), key=_stream_seq), floor, _stream_seq)
-            if not ready and info.num_ack_pending <= len(waiting):
-                self._log.warning(
-                    "predecessors will not be delivered again; going on without them",
-                    first=_stream_seq(waiting[0]),
-                    ack_floor=floor,
-                )
-                ready, waiting = in_turn(waiting, _stream_seq(waiting[0]) - 1, _stream_seq)
+            floor = AckFloor(
+                info.ack_floor.stream_seq or 0 if info.ack_floor else 0,
+                info.ack_floor.consumer_seq or 0 if info.ack_floor else 0,
+                info.num_ack_pending or 0,
+            )
+            ready, waiting = in_turn(sorted(held.values(), key=_stream_seq), floor, _position)
+            if not ready and not contended:
+                contended = True  # a predecessor is out with another process
+                self._contended += 1
             if ready:
                 for message in ready:
                     del held[_stream_seq(message)]
@@ -218,7 +286,7 @@ class EventConsumer:
             now = time.monotonic()
             if self._stopping.is_set() or now >= hand_back_at:
                 if not self._stopping.is_set():  # e.g. two replicas each holding successors
-                    self._log.info("no progress; handing the batch back", ack_floor=floor)
+                    self._log.info("no progress; handing the batch back", ack_floor=floor.stream)
                 for message in waiting:
                     await message.nak()
                 return
@@ -230,7 +298,7 @@ class EventConsumer:
                 self._log.info(
                     "predecessors still out; fetching them",
                     first=_stream_seq(waiting[0]),
-                    ack_floor=floor,
+                    ack_floor=floor.stream,
                 )
                 more = await self._fetch_more(2 * self._batch_max - len(held))
                 for message in more:
