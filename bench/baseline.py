@@ -16,12 +16,15 @@ STREAM = "BENCH_BASELINE"
 
 
 async def publish_all(
-    js: nats.js.JetStreamContext, subject: str, bodies: tuple[bytes, ...], ids: tuple[str, ...]
+    js: nats.js.JetStreamContext,
+    subjects: tuple[str, ...],
+    bodies: tuple[bytes, ...],
+    ids: tuple[str, ...],
 ) -> None:
     """Publish with up to ``IN_FLIGHT`` unacknowledged publishes, as a fast producer would
     (nats.py's ``publish_async``; each PubAck is checked)."""
     window: list[asyncio.Future[PubAck]] = []
-    for body, msg_id in zip(bodies, ids, strict=True):
+    for subject, body, msg_id in zip(subjects, bodies, ids, strict=True):
         window.append(await js.publish_async(subject, body, headers={"Nats-Msg-Id": msg_id}))
         if len(window) >= IN_FLIGHT:
             for ack in window:
@@ -46,9 +49,10 @@ async def run_baseline(nats_url: str, workload: Workload) -> float:
             ),
         )
         subscription = await js.pull_subscribe_bind("baseline", STREAM)
-        subject = "bench.v1.customs-shanghai.coordinator.case.status_changed"
+        # the same subjects as ipbus's, under the baseline's own stream
+        subjects = tuple(s.replace("ipbus.", "bench.", 1) for s in workload.subjects)
         started = time.perf_counter()
-        producer = asyncio.create_task(publish_all(js, subject, workload.bodies, workload.ids))
+        producer = asyncio.create_task(publish_all(js, subjects, workload.bodies, workload.ids))
         received = 0
         while received < len(workload.bodies):
             try:

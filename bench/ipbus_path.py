@@ -112,7 +112,7 @@ async def run_ipbus(
                 await customs.open_case(
                     uow, case_id=case_id, local_ref=f"SH-CUS-2026-{n:05d}", title="bench case"
                 )
-        await publish_all(js, workload.opening_subject, workload.openings, workload.opening_ids)
+        await publish_all(js, workload.opening_subjects, workload.openings, workload.opening_ids)
         await _all_sent(bus)
         await drained(js)
 
@@ -134,7 +134,7 @@ async def run_ipbus(
 
         # 2. pre-signed events published by a fast agency system straight to JetStream
         started = time.perf_counter()
-        await publish_all(js, workload.subject, workload.bodies, workload.ids)
+        await publish_all(js, workload.subjects, workload.bodies, workload.ids)
         await drained(js)
         ingest_eps = count / (time.perf_counter() - started)
 

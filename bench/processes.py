@@ -8,6 +8,7 @@ what is still pending; when it committed each event is the time of its "applied"
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -19,13 +20,19 @@ from sqlalchemy import text
 from sqlmodel import col, select
 
 from contracts.subjects import COORDINATOR, EVENT_STREAM
-from services.runtime.bus import COORDINATOR_CONSUMER, InboxRecord
+from services.runtime.bus import (
+    COORDINATOR_CONSUMER,
+    InboxRecord,
+    coordinator_backlog,
+    coordinator_durables,
+)
 from services.runtime.identity import Settings
 from services.runtime.storage import Database, database_url_for
 
 __all__ = [
     "CoordinatorProcess",
     "applied_at",
+    "bench_policy",
     "committed_at",
     "consumers_drained",
     "drained",
@@ -35,6 +42,23 @@ __all__ = [
 ]
 
 POLL_S = 0.05
+QUERIES_PER_MINUTE = 1_000_000
+"""The bench asks its 1,000 case queries back to back: far above the policy's per-agency
+rate limit (``[queries]``), which it measures nothing of."""
+
+
+def bench_policy(root: Path, source: Path = Path("deploy/policy.toml")) -> Path:
+    """The deployed policy with the query rate limit lifted, written under ``root``."""
+    text = source.read_text(encoding="utf-8")
+    for name in ("per_requester_per_minute", "burst"):
+        text, found = re.subn(
+            rf"^{name}\s*=.*$", f"{name} = {QUERIES_PER_MINUTE}", text, count=1, flags=re.M
+        )
+        if not found:
+            raise ValueError(f"{source} has no [queries] {name}")
+    path = root / "bench-policy.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 class CoordinatorProcess:
@@ -50,6 +74,7 @@ class CoordinatorProcess:
             IPBUS_LOG_FORMAT="json",
             IPBUS_LOG_LEVEL="INFO",  # the production default: a line per applied event
             IPBUS_HTTP_PORT="0",
+            IPBUS_POLICY_PATH=str(settings.policy_path),
         )
         if settings.database_url:
             env["IPBUS_DATABASE_URL"] = settings.database_url
@@ -82,11 +107,14 @@ class CoordinatorProcess:
             if self.process is not None and self.process.poll() is not None:
                 tail = self._log.read_text(errors="replace")[-3000:]
                 raise RuntimeError(f"the coordinator exited:\n{tail}")
-            try:
-                info = await js.consumer_info(EVENT_STREAM, COORDINATOR_CONSUMER)
+            try:  # every partition's consumer bound, its first fetch waiting
+                infos = [
+                    await js.consumer_info(EVENT_STREAM, durable)
+                    for durable in await coordinator_durables(js)
+                ]
             except nats.js.errors.NotFoundError:
-                info = None
-            if info is not None and info.num_waiting:
+                infos = []
+            if infos and all(info.num_waiting for info in infos):
                 return
             await asyncio.sleep(POLL_S)
         raise TimeoutError(f"coordinator not ready; see {self._log}")
@@ -100,9 +128,8 @@ def rss_mb(pid: int) -> float:
 
 
 async def pending(js: JetStreamContext) -> int:
-    """Events the coordinator has not yet applied and acknowledged."""
-    info = await js.consumer_info(EVENT_STREAM, COORDINATOR_CONSUMER)
-    return int(info.num_pending + info.num_ack_pending)
+    """Events the coordinator has not yet applied and acknowledged (every partition)."""
+    return await coordinator_backlog(js)
 
 
 async def drained(js: JetStreamContext) -> None:

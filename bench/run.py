@@ -10,8 +10,10 @@ from pathlib import Path
 
 from bench.baseline import IN_FLIGHT, run_baseline
 from bench.ipbus_path import run_ipbus
+from bench.processes import bench_policy
 from bench.scale import ScaleReport, run_scale
 from bench.workload import SENDER, make_workload
+from services.runtime.bus import DEFAULT_PARTITIONS
 from services.runtime.identity import AgencyKey, Settings, key_path, prepare_registry
 from services.runtime.ops import configure_logging
 from services.runtime.server import EmbeddedNatsServer, free_port
@@ -71,6 +73,7 @@ async def run_bench(
     latency_seconds: float = 10.0,
     mix: str = "lifecycle",
     replicas: int = 1,
+    partitions: int = DEFAULT_PARTITIONS,
 ) -> BenchReport:
     """Start a fresh nats-server, measure the baseline, then ipbus on ``database``."""
     with tempfile.TemporaryDirectory(prefix="ipbus-bench-") as scratch:
@@ -82,6 +85,8 @@ async def run_bench(
             database_schema_prefix=f"bench{uuid.uuid4().hex[:8]}_",
             outbox_poll_seconds=0.5,
             http_port=0,
+            partitions=partitions,
+            policy_path=bench_policy(root),
         )
         # the production default: every applied event logged at INFO, as JSON, to a file
         configure_logging(level="INFO", fmt="json", file=root / "services.log")
@@ -118,7 +123,7 @@ async def run_bench(
             date=datetime.now(UTC).strftime("%Y-%m-%d"),
             mix=mix,
             replicas=replicas,
-            partitions=1,
+            partitions=partitions,
         )
 
 
@@ -142,6 +147,7 @@ async def run_scale_bench(*, registry_path: Path, events: int, catch_up: int) ->
             registry_path=registry_path,
             database_url=POSTGRES_URL,
             database_schema_prefix=f"scale{uuid.uuid4().hex[:8]}_",
+            policy_path=bench_policy(root),
         )
         prepare_registry(
             settings.registry_path, settings.keys_dir, settings.effective_registry_path

@@ -88,8 +88,10 @@ async def run_scale(
                 count, key, cases=max(1, count // EVENTS_PER_CASE), first=published
             )
             case_ids.extend(workload.case_ids)
-            await publish_all(js, workload.opening_subject, workload.openings, workload.opening_ids)
-            await publish_all(js, workload.subject, workload.bodies, workload.ids)
+            await publish_all(
+                js, workload.opening_subjects, workload.openings, workload.opening_ids
+            )
+            await publish_all(js, workload.subjects, workload.bodies, workload.ids)
             published += count
             opened += len(workload.openings)
             if published % 100_000 < CHUNK or published == events:
@@ -115,8 +117,8 @@ async def run_scale(
         workload = make_workload(
             catch_up, key, cases=max(1, catch_up // EVENTS_PER_CASE), first=events
         )
-        await publish_all(js, workload.opening_subject, workload.openings, workload.opening_ids)
-        await publish_all(js, workload.subject, workload.bodies, workload.ids)
+        await publish_all(js, workload.opening_subjects, workload.openings, workload.opening_ids)
+        await publish_all(js, workload.subjects, workload.bodies, workload.ids)
         started = time.perf_counter()
         coordinator.start()
         await drained(js)

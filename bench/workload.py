@@ -18,14 +18,15 @@ CASES = 200
 
 @dataclass(frozen=True, slots=True)
 class Workload:
-    subject: str
+    subjects: tuple[str, ...]
+    """Each body's subject: its case is the subject's key token (DESIGN §3)."""
     bodies: tuple[bytes, ...]
     ids: tuple[str, ...]
     case_ids: tuple[str, ...] = ()
     openings: tuple[bytes, ...] = ()
     """One ``case.opened`` per case, published first: only a party may restate a case (§4a)."""
     opening_ids: tuple[str, ...] = ()
-    opening_subject: str = ""
+    opening_subjects: tuple[str, ...] = ()
 
     @property
     def mean_bytes(self) -> float:
@@ -37,7 +38,7 @@ def make_workload(count: int, key: AgencyKey, *, cases: int = CASES, first: int 
     spread over ``cases`` new cases; ``first`` numbers them after an earlier workload."""
     case_ids = [new_ulid() for _ in range(cases)]
     now = datetime.now(UTC)
-    bodies, ids = [], []
+    bodies, ids, subjects = [], [], []
     for index in range(first, first + count):
         case_id = case_ids[index % cases]
         payload = CaseStatusChanged(
@@ -50,6 +51,7 @@ def make_workload(count: int, key: AgencyKey, *, cases: int = CASES, first: int 
         )
         bodies.append(encode_envelope(envelope))
         ids.append(envelope.id)
+        subjects.append(event_subject(SENDER, COORDINATOR, case_id, "case.status_changed"))
     openings = [
         sign_envelope(
             new_envelope(sender=SENDER, payload=_opened(n, now), now=now, case_id=case_id), key
@@ -57,13 +59,15 @@ def make_workload(count: int, key: AgencyKey, *, cases: int = CASES, first: int 
         for n, case_id in enumerate(case_ids)
     ]
     return Workload(
-        subject=event_subject(SENDER, COORDINATOR, "case.status_changed"),
+        subjects=tuple(subjects),
         bodies=tuple(bodies),
         ids=tuple(ids),
         case_ids=tuple(case_ids),
         openings=tuple(encode_envelope(e) for e in openings),
         opening_ids=tuple(e.id for e in openings),
-        opening_subject=event_subject(SENDER, COORDINATOR, "case.opened"),
+        opening_subjects=tuple(
+            event_subject(SENDER, COORDINATOR, case_id, "case.opened") for case_id in case_ids
+        ),
     )
 
 

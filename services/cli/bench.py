@@ -30,6 +30,9 @@ def bench(
     replicas: Annotated[
         int, typer.Option(min=1, max=8, help="coordinator processes on one database")
     ] = 1,
+    partitions: Annotated[
+        int, typer.Option(min=1, max=16, help="partitions of the coordinator's work by case")
+    ] = 4,
     catch_up: Annotated[
         int, typer.Option(help="events a restarted coordinator catches up on (with --scale)")
     ] = 100_000,
@@ -58,6 +61,7 @@ def bench(
                 latency_seconds=latency_seconds,
                 mix=mix,
                 replicas=replicas,
+                partitions=partitions,
             )
         )
         print(report.table(), flush=True)

@@ -169,7 +169,7 @@ async def _send_garbage(nc: Client, sender: Client) -> str:
     subscription = await nc.subscribe("ipbus.dlq.>", cb=on_dead_letter)
     try:
         await sender.jetstream().publish(
-            event_subject(CUSTOMS, COORDINATOR, "case.opened"),
+            event_subject(CUSTOMS, COORDINATOR, probe, "case.opened"),
             b"this is not a CloudEvent",
             headers={"Demo-Probe": probe},
         )

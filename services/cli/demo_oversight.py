@@ -7,12 +7,13 @@ from decimal import Decimal
 
 from contracts.identifiers import Money, new_ulid
 from contracts.oversight import CaseFindings, Offence, Offender
-from contracts.subjects import EVENT_STREAM
+from contracts.subjects import COORDINATOR, stored_filter
 from services.cli.demo_support import DemoFailed, Say, Stage, pause, service
 from services.coordinator.app import CoordinatorService
 from services.coordinator.oversight.flow import OversightRecord
 from services.enforcement.app import EnforcementService
 from services.judicial.app import JudicialService
+from services.runtime.bus import last_stored
 
 __all__ = ["play_oversight"]
 
@@ -89,9 +90,9 @@ async def play_oversight(stage: Stage, say: Say, *, pace: float) -> str:
 
 async def _flag_received(stage: Stage, case_id: str) -> dict[str, str]:
     """The flag as the procuratorate received it (the last one on its subject)."""
-    subject = f"ipbus.v1.coordinator.{PROCURATORATE}.oversight.flagged"
-    message = await stage.nc.jetstream().get_last_msg(EVENT_STREAM, subject)
-    envelope = json.loads(message.data or b"{}")
+    subject = stored_filter(COORDINATOR, PROCURATORATE, "oversight.flagged", key=case_id)
+    message = await last_stored(stage.nc.jetstream(), subject)
+    envelope = json.loads(message.data or b"{}") if message else {}
     if envelope.get("subject") != case_id:
         raise DemoFailed("the procuratorate did not receive the flag about this case")
     data: dict[str, str] = envelope["data"]

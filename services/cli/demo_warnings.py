@@ -18,10 +18,11 @@ from contracts.cases import Party, PartyKind, PartyRole
 from contracts.envelope import Envelope
 from contracts.identifiers import CREDIT_CODE_CHARSET, credit_code_check_char, new_ulid
 from contracts.referrals import ReferralKind
-from contracts.subjects import COORDINATOR, EVENT_STREAM, event_subject
+from contracts.subjects import COORDINATOR, EVENT_STREAM, parse_event_subject, stored_filter
 from contracts.warning_queries import WarningView
 from contracts.warnings import Severity, WarningTargets
 from services.cli.demo_support import DemoFailed, Say, eventually, running, service
+from services.runtime.bus import last_stored
 from services.runtime.privacy import MINIMISED_EXTENSION, MinimisationRecord
 from services.sdk import AgencyAdapter, Bus, WarningRecord, query_case, query_warnings
 
@@ -179,12 +180,15 @@ async def _assistance_abroad(bus: Bus, nc: Client, say: Say, pace: float) -> Non
             legal_basis="Outline on IP protection: overseas rights-protection assistance",
             summary=summary,
         )
-    subject = event_subject(REGULATOR, CENTRE, "referral.issued")
+    # as stored: the stream filed it under its case's partition
+    subject = stored_filter(REGULATOR, CENTRE, "referral.issued", key=case_id)
 
     async def on_the_wire() -> Envelope | None:
         try:
-            msg = await nc.jetstream().get_last_msg(EVENT_STREAM, subject)
+            msg = await last_stored(nc.jetstream(), subject)
         except Exception:
+            return None
+        if msg is None:
             return None
         envelope = Envelope.model_validate_json(msg.data or b"")
         return envelope if envelope.data.get("referral_id") == referral.referral_id else None
@@ -216,10 +220,12 @@ async def _assistance_abroad(bus: Bus, nc: Client, say: Say, pace: float) -> Non
 
 
 async def _traffic(nc: Client, say: Say) -> None:
-    info = await nc.jetstream().stream_info(EVENT_STREAM, subjects_filter="ipbus.v1.*.*.warning.>")
+    info = await nc.jetstream().stream_info(
+        EVENT_STREAM, subjects_filter=stored_filter(event_type="warning.>")
+    )
     counts: dict[str, int] = {}
     for subject, count in (info.state.subjects or {}).items():
-        event_type = subject.split(".", 4)[4]
+        event_type = parse_event_subject(subject).event_type
         counts[event_type] = counts.get(event_type, 0) + count
     say("   warning traffic: " + ", ".join(f"{t}×{n}" for t, n in sorted(counts.items())))
     missing = {"warning.issued", "warning.delivered", "warning.acknowledged"} - set(counts)

@@ -12,7 +12,7 @@ import secrets
 import string
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import ClassVar
 
@@ -50,10 +50,14 @@ from services.coordinator.signals.detector import LinkageSignals
 from services.coordinator.store import CoordinatorTable
 from services.coordinator.warnings.hub import WarningHub
 from services.runtime.bus import (
+    ConsumerSpec,
+    PartitionTurn,
     QueryGate,
     QueryRateLimit,
     RetryableError,
     coordinator_consumer_spec,
+    coordinator_consumer_specs,
+    event_partitions,
 )
 from services.runtime.law import policy_calendar, policy_section
 from services.sdk import (
@@ -66,6 +70,9 @@ from services.sdk import (
 __all__ = ["CoordinatorService"]
 
 QUERY_AUDIT_ATTEMPTS = 5
+QUERY_WORKERS = 8
+"""Questions of one kind answered at once by one replica: a query waiting on the audit
+chain's turn (a batch of events committing) does not hold up the ones behind it."""
 QUERY_QUEUE = "ipbus-coordinator"
 """The replicas answer queries as one NATS queue group: each question is answered once
 (and audited once), by whichever replica takes it."""
@@ -157,12 +164,33 @@ class CoordinatorService(AgencyService):
         self.deadline_watch.start()
         self.anchors.start()
 
+    async def readers(self) -> tuple[ConsumerSpec, ...]:
+        """One durable consumer per partition of the stream (as many as it was provisioned
+        with): every replica reads every partition, so one that dies leaves its messages to
+        the others through the consumers themselves."""
+        partitions = event_partitions((await self.js.stream_info(EVENT_STREAM)).config)
+        return coordinator_consumer_specs(self.consumer, partitions)
+
+    def turn_for(self, reader: ConsumerSpec) -> Callable[[int], Awaitable[bool]] | None:
+        """Replicas take turns on the partitions (:mod:`services.runtime.bus.turns`): this
+        one reads those it prefers, stands by on the others; preferring none, it starts on
+        all and steps back where it meets another replica."""
+        preferred = self.context.preferred_partitions
+        partition = int(reader.durable.rsplit("-p", 1)[1])
+        return PartitionTurn(
+            lambda: self.js,
+            stream=EVENT_STREAM,
+            durable=reader.durable,
+            preferred=preferred is not None and partition in preferred,
+            starts_reading=preferred is None or partition in preferred,
+            log=self.log,
+        ).may_read
+
     async def stop(self) -> None:
         """Stop reading first, so the last anchor covers every row this run wrote."""
         await self.deadline_watch.stop()
         await self.anchors.stop()
-        if self._consumer is not None:
-            await self._consumer.stop(STOP_TIMEOUT_S)
+        await self.stop_reading()
         try:
             await asyncio.wait_for(self.anchors.publish(), STOP_TIMEOUT_S)
         except Exception as exc:  # NATS gone: the previous anchor stands
@@ -173,8 +201,11 @@ class CoordinatorService(AgencyService):
 
     async def _backlog_read(self) -> bool:
         """Whether every event in the stream so far has been applied and acknowledged."""
-        info = await self.js.consumer_info(EVENT_STREAM, self.consumer.durable)
-        return bool(info.num_pending == 0 and info.num_ack_pending == 0)
+        for reader in self.reading:
+            info = await self.js.consumer_info(EVENT_STREAM, reader.durable)
+            if info.num_pending or info.num_ack_pending:
+                return False
+        return True
 
     async def collect_metrics(self) -> None:
         await refresh_gauges(self.database, self.clock, self.metrics)
@@ -185,6 +216,7 @@ class CoordinatorService(AgencyService):
         @broker.subscriber(
             f"{QUERY_PREFIX}.*.{WARNINGS_QUERY}",
             queue=QUERY_QUEUE,
+            max_workers=QUERY_WORKERS,
             decoder=_undecoded,
             title="warnings queries",
         )
@@ -201,6 +233,7 @@ class CoordinatorService(AgencyService):
         @broker.subscriber(
             f"{QUERY_PREFIX}.*.{CASE_QUERY}",
             queue=QUERY_QUEUE,
+            max_workers=QUERY_WORKERS,
             decoder=_undecoded,
             title="case queries",
         )
@@ -217,6 +250,7 @@ class CoordinatorService(AgencyService):
         @broker.subscriber(
             f"{QUERY_PREFIX}.*.{EVIDENCE_CHUNK_QUERY}",
             queue=QUERY_QUEUE,
+            max_workers=QUERY_WORKERS,
             decoder=_undecoded,
             title="evidence chunk queries",
         )
@@ -229,6 +263,7 @@ class CoordinatorService(AgencyService):
         @broker.subscriber(
             f"{QUERY_PREFIX}.*.{EVIDENCE_PUT_QUERY}",
             queue=QUERY_QUEUE,
+            max_workers=QUERY_WORKERS,
             decoder=_undecoded,
             title="evidence upload queries",
         )
@@ -250,6 +285,7 @@ class CoordinatorService(AgencyService):
         @broker.subscriber(
             f"{QUERY_PREFIX}.*.{REFERRALS_QUERY}",
             queue=QUERY_QUEUE,
+            max_workers=QUERY_WORKERS,
             decoder=_undecoded,
             title="referral queries",
         )
@@ -283,7 +319,8 @@ class CoordinatorService(AgencyService):
         committed since this one read (SQLite: busy snapshot)."""
         for attempt in range(1, QUERY_AUDIT_ATTEMPTS + 1):
             try:
-                async with self.database.transaction() as session:
+                # SQLite: after the batch in hand, whose audit rows take the same chain
+                async with self.database.write_turn(), self.database.transaction() as session:
                     yield session
                 return
             except (IntegrityError, RetryableError):

@@ -52,8 +52,13 @@ __all__ = [
 ASYNCAPI_TITLE = "ipbus"
 _DESCRIPTION = (
     "Inter-agency IP-protection coordination bus (NATS JetStream, stream IPBUS). Every "
-    "message is a CloudEvents 1.0 event in structured JSON mode on "
-    "`ipbus.v1.<sender>.<recipient>.<event-type>`, signed by the sender (DESIGN.md §3–§5)."
+    "message is a CloudEvents 1.0 event in structured JSON mode, published on "
+    "`ipbus.v1.<sender>.<recipient>.<key>.<event-type>` (the key: the event's case id, else "
+    "its correlation id, else its own id) and signed by the sender (DESIGN.md §3–§5). The "
+    "stream files it under a partition of its key and stores it as "
+    "`ipbus.v1.<sender>.<recipient>.<partition>.<key>.<event-type>`, which is what "
+    "consumers read; the coordinator reads each partition through its own durable consumer "
+    "(`coordinator-p<i>`), so the events of one case are applied in order."
 )
 
 PRODUCTION_SERVERS: dict[str, dict[str, Any]] = {
@@ -93,7 +98,7 @@ def event_broker() -> NatsBroker:
             data=(model, ...),
         )
         broker.publisher(
-            f"ipbus.v1.*.*.{event_type}",
+            f"{EVENT_PREFIX}.*.*.*.{event_type}",
             title=cloudevent_type(event_type),
             description=(model.__doc__ or "").strip(),
             schema=event_model,

@@ -64,6 +64,13 @@ async def _failure(check: Awaitable[object]) -> str | None:
     return None
 
 
+async def _consumers_bound(service: AgencyService) -> None:
+    """Each durable consumer the service reads is on the server (the coordinator: one per
+    partition)."""
+    for reader in service.reading:
+        await service.js.consumer_info(EVENT_STREAM, reader.durable)
+
+
 async def check_readiness(service: AgencyService) -> Readiness:
     """Ask NATS, the database and JetStream; never raises."""
     connection = service.broker._connection
@@ -74,7 +81,7 @@ async def check_readiness(service: AgencyService) -> Readiness:
     elif not service._started.is_set():
         consumer = "not started"
     else:
-        consumer = await _failure(service.js.consumer_info(EVENT_STREAM, service.consumer.durable))
+        consumer = await _failure(_consumers_bound(service))
     stalled = service.stalled() if service._started.is_set() else {}
     if consumer is None and "consumer" in stalled:
         consumer = stalled["consumer"]  # bound on the server, but this process reads it no more
@@ -114,18 +121,21 @@ async def refresh_service_metrics(service: AgencyService) -> None:
         metrics.outbox(backlog, oldest)
     except Exception as exc:
         service.log.warning("outbox gauge not refreshed", error=repr(exc))
-    try:
-        info = await asyncio.wait_for(
-            service.js.consumer_info(EVENT_STREAM, service.consumer.durable), CHECK_TIMEOUT_S
-        )
-        metrics.consumer(
-            service.consumer.durable,
-            pending=int(info.num_pending or 0),
-            ack_pending=int(info.num_ack_pending or 0),
-            redelivered=int(info.num_redelivered or 0),
-        )
-    except Exception as exc:
-        service.log.warning("consumer gauge not refreshed", error=repr(exc))
+    for reader in service.reading:  # the coordinator: one per partition
+        try:
+            info = await asyncio.wait_for(
+                service.js.consumer_info(EVENT_STREAM, reader.durable), CHECK_TIMEOUT_S
+            )
+            metrics.consumer(
+                reader.durable,
+                pending=int(info.num_pending or 0),
+                ack_pending=int(info.num_ack_pending or 0),
+                redelivered=int(info.num_redelivered or 0),
+            )
+        except Exception as exc:
+            service.log.warning(
+                "consumer gauge not refreshed", consumer=reader.durable, error=repr(exc)
+            )
     try:
         await asyncio.wait_for(service.collect_metrics(), CHECK_TIMEOUT_S)
     except Exception as exc:

@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -128,6 +129,9 @@ class ServiceContext:
     """The largest piece of evidence this agency attaches (settings ``evidence_max_bytes``)."""
     evidence_spool_dir: Path | None = None
     """Where the coordinator spools uploads (None: a fresh temporary directory)."""
+    preferred_partitions: frozenset[int] | None = None
+    """The partitions a coordinator replica reads first (``coordinator_partitions``; None: it
+    prefers none and settles with the other replicas, :mod:`services.runtime.bus.turns`)."""
     outbox_poll_seconds: float = 1.0
     broker_options: dict[str, Any] = field(default_factory=dict)
     replay_window_s: float | None = 24 * 3600.0
@@ -357,7 +361,10 @@ class AgencyService:
             **{"max_reconnect_attempts": -1, **context.broker_options},
         )
         self._relay: OutboxRelay | None = None
-        self._consumer: EventConsumer | None = None
+        self._consumers: list[EventConsumer] = []
+        self.reading: tuple[ConsumerSpec, ...] = ()
+        """The durable consumers read since :meth:`start` (:meth:`readers`)."""
+        self._reader_names: frozenset[str] = frozenset()
         self.loops: list[PeriodicTask] = []
         """The service's own background loops; readiness fails when one stops beating."""
         self._started = asyncio.Event()
@@ -372,6 +379,16 @@ class AgencyService:
 
     async def on_started(self) -> None:
         """Hook run once the service consumes (background tasks such as watchers)."""
+
+    def turn_for(self, reader: ConsumerSpec) -> Callable[[int], Awaitable[bool]] | None:
+        """Asked before each fetch whether this process reads ``reader`` now (None: always;
+        the coordinator's replicas take turns on its partitions)."""
+        return None
+
+    async def readers(self) -> tuple[ConsumerSpec, ...]:
+        """The durable consumers the service reads :attr:`consumer`'s events through: the
+        one itself for an agency; the coordinator reads one per partition of the stream."""
+        return (self.consumer,)
 
     async def on_refused(self, event: Event, refusal: PermanentError) -> None:
         """Hook run before a well-formed event is dead-lettered (e.g. to tell its sender)."""
@@ -395,8 +412,9 @@ class AgencyService:
         fetching: what it is, and why (empty while all run)."""
         loops = ([self._relay.loop] if self._relay is not None else []) + self.loops
         found = {loop.name: why for loop in loops if (why := loop.stalled()) is not None}
-        if self._consumer is not None and (why := self._consumer.stalled()) is not None:
-            found["consumer"] = why
+        for consumer in self._consumers:
+            if (why := consumer.stalled()) is not None:
+                found["consumer"] = why
         return found
 
     @property
@@ -415,7 +433,10 @@ class AgencyService:
     async def start(self) -> None:
         await self.prepare_schema()
         await self.broker.connect()
-        await ensure_consumer(self.js, self.consumer)
+        self.reading = readers = await self.readers()
+        for reader in readers:
+            await ensure_consumer(self.js, reader)
+        self._reader_names = frozenset(reader.durable for reader in readers)
         self._relay = OutboxRelay(
             self.database,
             self.js,
@@ -428,18 +449,23 @@ class AgencyService:
         )
         self._relay.start()
         await self.broker.start()
-        self._consumer = EventConsumer(
-            lambda: self.js,
-            stream=EVENT_STREAM,
-            durable=self.consumer.durable,
-            deliver=self.receive_batch,
-            log=self.log,
-            in_stream_order=self.consumer.in_stream_order,
-            hold_s=(self.consumer.backoff_s or (5.0,))[0] + 1.0,
-            touch_s=(self.consumer.backoff_s or (5.0,))[0] / 2,
-            on_fetched=lambda: self.metrics.consumer_fetched(self.consumer.durable),
-        )
-        await self._consumer.start()
+        self._consumers = [
+            EventConsumer(
+                lambda: self.js,
+                stream=EVENT_STREAM,
+                durable=reader.durable,
+                deliver=self.receive_batch,
+                log=self.log,
+                in_stream_order=reader.in_stream_order,
+                hold_s=(reader.backoff_s or (5.0,))[0] + 1.0,
+                touch_s=(reader.backoff_s or (5.0,))[0] / 2,
+                on_fetched=partial(self.metrics.consumer_fetched, reader.durable),
+                turn=self.turn_for(reader),
+            )
+            for reader in readers
+        ]
+        for consumer in self._consumers:
+            await consumer.start()
         if self.agency.kind is AgencyKind.COORDINATOR:  # reads any message, writes any letter
             await self.broker.connection.subscribe(
                 f"{MAX_DELIVERIES_ADVISORY}.{EVENT_STREAM}.*", cb=self._on_exhausted
@@ -448,9 +474,12 @@ class AgencyService:
         self._started.set()
         self.log.info("service started", consumer=self.consumer.durable)
 
+    async def stop_reading(self) -> None:
+        """Let each consumer finish the batch in hand (bounded), then stop fetching."""
+        await asyncio.gather(*(c.stop(STOP_TIMEOUT_S) for c in self._consumers))
+
     async def stop(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop(STOP_TIMEOUT_S)
+        await self.stop_reading()
         relay_stuck = False
         if self._relay is not None:
             try:
@@ -593,7 +622,7 @@ class AgencyService:
     async def _apply_all(self, events: list[Event]) -> list[Outcome]:
         """Apply ``events`` in order in one transaction; raise, and nothing is applied."""
         with batch_span(self.consumer.durable, events):
-            async with self.database.transaction() as session:
+            async with self.database.write_turn(), self.database.transaction() as session:
                 units = await self.applier.apply(session, events)
         outcomes: list[Outcome] = []
         applied: list[Event] = []
@@ -653,12 +682,17 @@ class AgencyService:
             await dead_letter(
                 self.js,
                 msg,
-                consumer=advisory.consumer,
+                # a partition of the coordinator's: its letters are the coordinator's
+                consumer=(
+                    self.consumer.durable
+                    if advisory.consumer in self._reader_names
+                    else advisory.consumer
+                ),
                 reason=RejectReason.MAX_DELIVERIES,
                 detail=detail,
                 now=self.clock.now(),
             )
-            if advisory.consumer == self.consumer.durable:
+            if advisory.consumer in self._reader_names:
                 await self.applier.refused(msg, RejectReason.MAX_DELIVERIES, detail)
             self.metrics.dead_lettered(RejectReason.MAX_DELIVERIES)
         except Exception:  # a core-NATS callback: log, the advisory will not come again

@@ -101,6 +101,7 @@ def bootstrap(
         max_message_bytes=settings.max_message_bytes,
         evidence_max_bytes=settings.evidence_max_bytes,
         evidence_spool_dir=settings.data_dir / "spool" / agency_id,
+        preferred_partitions=settings.preferred_partitions,
         outbox_poll_seconds=settings.outbox_poll_seconds,
         broker_options=broker_options,
         metrics=metrics.for_agency(agency_id, service_cls.service_name) if metrics else None,
@@ -155,7 +156,10 @@ def stream_layout(settings: Settings) -> StreamLayout:
     window = max(DEFAULT_DUPLICATE_WINDOW_S, settings.replay_window_s + settings.clock_skew_s)
     retention = policy_section(load_policy(settings.policy_path), "streams", StreamRetention)
     return StreamLayout(
-        replicas=settings.stream_replicas, duplicate_window_s=window, retention=retention
+        replicas=settings.stream_replicas,
+        duplicate_window_s=window,
+        retention=retention,
+        partitions=settings.partitions,
     )
 
 

@@ -60,7 +60,7 @@ _REPLAY_PREFIX = f"{EVENT_PREFIX}.{OPERATOR}."
 def replay_subject(original_subject: str) -> str:
     """Where a replay of an event first sent on ``original_subject`` is published."""
     route = parse_event_subject(original_subject)
-    return f"{_REPLAY_PREFIX}{route.recipient}.{route.event_type}"
+    return f"{_REPLAY_PREFIX}{route.recipient}.{route.key}.{route.event_type}"
 
 
 @dataclass(frozen=True, slots=True)

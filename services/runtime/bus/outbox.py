@@ -38,8 +38,14 @@ from sqlalchemy import bindparam, func, update
 from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contracts.envelope import CONTENT_TYPE, Envelope, RejectReason, encode_envelope
-from contracts.subjects import DLQ_STREAM, EVENT_STREAM, dlq_subject, event_subject
+from contracts.envelope import (
+    CONTENT_TYPE,
+    Envelope,
+    RejectReason,
+    encode_envelope,
+    publish_subject,
+)
+from contracts.subjects import DLQ_STREAM, EVENT_STREAM, dlq_subject
 from services.runtime.bus.clock import Clock
 from services.runtime.bus.dlq import dead_letter_headers
 from services.runtime.ops.logging import Logger
@@ -97,12 +103,11 @@ def put_in_outbox(
     The row is written just before commit, with every other row of the transaction in one
     INSERT (the ORM inserts a row with a generated key one statement at a time); rows keep
     the order they were queued in, so ``seq`` keeps the emit order."""
-    event_type = envelope.type.removeprefix("ipbus.").rsplit(".", 1)[0]
     pending_writes(session).insert(
         _OUTBOX,
         {
             "event_id": envelope.id,
-            "subject": event_subject(envelope.sender, recipient, event_type),
+            "subject": publish_subject(envelope, recipient),
             "body": encode_envelope(envelope),
             "created_at": now,
             "sent_at": None,

@@ -15,6 +15,7 @@ from nats.js.api import (
     StorageType,
     StreamConfig,
     StreamSource,
+    SubjectTransform,
 )
 from nats.js.errors import NotFoundError
 
@@ -26,19 +27,44 @@ from contracts.subjects import (
     agency_consumer,
     agency_filter,
 )
-from services.runtime.bus.streams import StreamLayout
+from services.runtime.bus.streams import StreamLayout, event_partitions
 from services.runtime.server.nats_sites import site_domain
 
 __all__ = ["ensure_hub_sources", "ensure_site_streams", "site_dlq_subjects", "source_from"]
 
 
-def source_from(stream: str, domain: str, filter_subject: str) -> StreamSource:
-    """``stream`` in JetStream domain ``domain``, only the subjects of ``filter_subject``."""
+def source_from(
+    stream: str, domain: str, filter_subject: str, transform: SubjectTransform | None = None
+) -> StreamSource:
+    """``stream`` in JetStream domain ``domain``, only the subjects of ``filter_subject``
+    (or of ``transform``'s source, rewritten as it says: JetStream takes one or the other)."""
     return StreamSource(
         name=stream,
-        filter_subject=filter_subject,
+        filter_subject=None if transform else filter_subject,
+        subject_transforms=[transform] if transform else None,
         external=ExternalStream(api=f"$JS.{domain}.API"),
     )
+
+
+def site_events_partitioned(agency_id: str, partitions: int) -> SubjectTransform:
+    """A site's events (stored there as published) filed under the hub's partitions, as the
+    hub stream's own transform files what is published to it: the same key, the same
+    partition (:func:`services.runtime.bus.streams.partition_transform`)."""
+    return SubjectTransform(
+        src=f"{EVENT_PREFIX}.{agency_id}.*.*.*.*",
+        dest=(
+            f"{EVENT_PREFIX}.{agency_id}.{{{{wildcard(1)}}}}.{{{{partition({partitions},2)}}}}"
+            ".{{wildcard(2)}}.{{wildcard(3)}}.{{wildcard(4)}}"
+        ),
+    )
+
+
+def _source_key(source: StreamSource) -> tuple[str | None, str | None]:
+    """What makes a source the same one: its domain and what it takes."""
+    takes = source.filter_subject or (
+        source.subject_transforms[0].src if source.subject_transforms else None
+    )
+    return (source.external.api if source.external else None, takes)
 
 
 def site_dlq_subjects(agency_id: str) -> str:
@@ -66,7 +92,7 @@ async def ensure_site_streams(
         js,
         _site_stream(
             EVENT_STREAM,
-            f"{EVENT_PREFIX}.{agency_id}.>",
+            f"{EVENT_PREFIX}.{agency_id}.*.*.*.*",
             layout,
             layout.max_message_bytes,
             sources=[source_from(EVENT_STREAM, hub_domain, agency_filter(agency_id))],
@@ -103,22 +129,23 @@ def _site_stream(
 async def ensure_hub_sources(js: JetStreamContext, sites: Sequence[str]) -> None:
     """On the hub, after :func:`ensure_streams`: ``IPBUS`` sources each site's events and
     ``IPBUS_DLQ`` its dead letters, each from the site's domain (idempotent)."""
+    partitions = event_partitions((await js.stream_info(EVENT_STREAM)).config)
     wanted = {
         EVENT_STREAM: [
-            source_from(EVENT_STREAM, site_domain(a), f"{EVENT_PREFIX}.{a}.>") for a in sites
+            source_from(
+                EVENT_STREAM,
+                site_domain(a),
+                f"{EVENT_PREFIX}.{a}.>",
+                site_events_partitioned(a, partitions),
+            )
+            for a in sites
         ],
         DLQ_STREAM: [source_from(DLQ_STREAM, site_domain(a), site_dlq_subjects(a)) for a in sites],
     }
     for stream, sources in wanted.items():
         config = (await js.stream_info(stream)).config
-        have = {
-            (s.external.api if s.external else None, s.filter_subject) for s in config.sources or []
-        }
-        missing = [
-            s
-            for s in sources
-            if (s.external.api if s.external else None, s.filter_subject) not in have
-        ]
+        have = {_source_key(s) for s in config.sources or []}
+        missing = [s for s in sources if _source_key(s) not in have]
         if missing:
             config.sources = [*(config.sources or []), *missing]
             await js.update_stream(config)

@@ -1,13 +1,25 @@
 """JetStream streams and durable consumers, declared idempotently at start-up.
 
-The wire layout (DESIGN §3) lives here once: stream ``IPBUS`` over ``ipbus.v1.>`` with a
-duplicate window for ``Nats-Msg-Id`` de-duplication, stream ``IPBUS_DLQ`` over
-``ipbus.dlq.>``, one durable pull consumer per agency and one for the coordinator, and the
-evidence object store bucket ``IPBUS_EVIDENCE`` (stream ``OBJ_IPBUS_EVIDENCE``), replicated
-like the event stream.
+The wire layout (DESIGN §3) lives here once: stream ``IPBUS`` over the published event
+subjects ``ipbus.v1.<sender>.<recipient>.<key>.<family>.<verb>`` with a duplicate window
+for ``Nats-Msg-Id`` de-duplication and a subject transform that files each event under a
+partition of its key (the case), stream ``IPBUS_DLQ`` over ``ipbus.dlq.>``, one durable
+pull consumer per agency and one per partition for the coordinator, and the evidence
+object store bucket ``IPBUS_EVIDENCE`` (stream ``OBJ_IPBUS_EVIDENCE``), replicated like the
+event stream.
+
+**Partitions** (issue 18): the stream itself computes ``partition(n, key)`` (NATS
+deterministic subject-token partitioning) and stores
+``ipbus.v1.<sender>.<recipient>.<partition>.<key>.<family>.<verb>``; the coordinator reads
+each partition through its own durable consumer (``coordinator-p<i>``), so the events of
+one case are applied in order and different cases in parallel. A subject of any other
+shape (the unpartitioned five tokens of before, or a publisher naming a partition itself)
+matches no stream and is refused at publish. The number is fixed when the stream is
+created: changing it re-files keys, so drain the coordinator first (docs/performance.md).
 """
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from typing import Any, Self
 
 from nats.js import JetStreamContext
@@ -16,9 +28,11 @@ from nats.js.api import (
     ConsumerConfig,
     DeliverPolicy,
     DiscardPolicy,
+    RawStreamMsg,
     RetentionPolicy,
     StorageType,
     StreamConfig,
+    SubjectTransform,
 )
 from nats.js.errors import BadRequestError, NotFoundError
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -31,25 +45,44 @@ from contracts.subjects import (
     EVENT_STREAM,
     agency_consumer,
     agency_filter,
+    partition_filter,
 )
 from services.runtime.bus.errors import ConfigurationError
 
 __all__ = [
     "COORDINATOR_CONSUMER",
+    "DEFAULT_PARTITIONS",
+    "MAX_PARTITIONS",
+    "PUBLISHED_EVENTS",
     "ConsumerSpec",
     "StreamLayout",
     "StreamRetention",
     "agency_consumer_spec",
     "coordinator_consumer_spec",
+    "coordinator_consumer_specs",
     "ensure_consumer",
     "ensure_evidence_bucket",
     "ensure_streams",
+    "event_partitions",
     "evidence_stream",
     "evidence_stream_config",
+    "last_stored",
+    "partition_transform",
     "stream_configs",
 ]
 
 COORDINATOR_CONSUMER = "coordinator"
+"""The coordinator as one logical consumer: its inbox, its dead letters, its replays. It
+reads through one durable consumer per partition, ``coordinator-p<i>``."""
+DEFAULT_PARTITIONS = 4
+MAX_PARTITIONS = 16
+"""The coordinator's NATS rights name each partition's consumer, up to this many."""
+PUBLISHED_EVENTS = f"{EVENT_PREFIX}.*.*.*.*.*"
+"""What a publisher may send: sender, recipient, key, family, verb; nothing else is stored."""
+_PARTITION_DEST = (
+    EVENT_PREFIX + ".{{wildcard(1)}}.{{wildcard(2)}}.{{partition(%d,3)}}"
+    ".{{wildcard(3)}}.{{wildcard(4)}}.{{wildcard(5)}}"
+)
 DEFAULT_DUPLICATE_WINDOW_S = 120.0
 DEFAULT_MAX_DELIVER = 20
 DEFAULT_BACKOFF_S = (5.0, 10.0, 20.0, 30.0, 60.0)
@@ -66,6 +99,8 @@ class StreamLayout:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     retention: "StreamRetention | None" = None
     """Age and size limits (policy ``[streams]``); ``None``: unlimited, as before."""
+    partitions: int = DEFAULT_PARTITIONS
+    """How many partitions the coordinator's work is split into (by case)."""
 
 
 class StreamRetention(BaseModel):
@@ -136,10 +171,39 @@ def agency_consumer_spec(agency_id: str) -> ConsumerSpec:
 
 
 def coordinator_consumer_spec() -> ConsumerSpec:
-    """The coordinator reads every event on the bus."""
+    """The coordinator as one logical consumer of every event on the bus (its inbox and
+    dead letters go by this name); it reads through :func:`coordinator_consumer_specs`."""
     return ConsumerSpec(
         durable=COORDINATOR_CONSUMER, filter_subject=f"{EVENT_PREFIX}.>", in_stream_order=True
     )
+
+
+def coordinator_consumer_specs(logical: ConsumerSpec, partitions: int) -> tuple[ConsumerSpec, ...]:
+    """One durable consumer per partition (``coordinator-p<i>``), each read in stream order
+    (the order of its cases), delivered and retried like ``logical``."""
+    return tuple(
+        replace(logical, durable=f"{logical.durable}-p{p}", filter_subject=partition_filter(p))
+        for p in range(partitions)
+    )
+
+
+def partition_transform(partitions: int) -> SubjectTransform:
+    """The stream's own partitioning: the key token (the case) decides the partition."""
+    return SubjectTransform(src=PUBLISHED_EVENTS, dest=_PARTITION_DEST % partitions)
+
+
+_PARTITION_COUNT = re.compile(r"\{\{\s*partition\((\d+),")
+
+
+def event_partitions(config: StreamConfig) -> int:
+    """How many partitions ``IPBUS`` (as declared) files events under."""
+    transform = config.subject_transform
+    found = _PARTITION_COUNT.search(transform.dest) if transform and transform.dest else None
+    if found is None:
+        raise ConfigurationError(
+            f"stream {config.name} is not partitioned: provision it again (ipbus up does)"
+        )
+    return int(found.group(1))
 
 
 def stream_configs(layout: StreamLayout) -> tuple[StreamConfig, StreamConfig]:
@@ -148,7 +212,8 @@ def stream_configs(layout: StreamLayout) -> tuple[StreamConfig, StreamConfig]:
     return (
         StreamConfig(
             name=EVENT_STREAM,
-            subjects=[f"{EVENT_PREFIX}.>"],
+            subjects=[PUBLISHED_EVENTS],
+            subject_transform=partition_transform(layout.partitions),
             storage=StorageType.FILE,
             retention=RetentionPolicy.LIMITS,
             discard=DiscardPolicy.OLD,
@@ -248,3 +313,34 @@ async def ensure_consumer(js: JetStreamContext, spec: ConsumerSpec) -> None:
         raise ConfigurationError(
             f"consumer {spec.durable} could not be declared: {exc.description}"
         ) from exc
+
+
+async def last_stored(js: JetStreamContext, subjects: str) -> RawStreamMsg | None:
+    """The last event ``IPBUS`` holds on a subject matching ``subjects`` (a
+    :func:`contracts.subjects.stored_filter`: the partition token is a wildcard, which
+    a last-by-subject get does not take), or None."""
+    info = await js.stream_info(EVENT_STREAM, subjects_filter=subjects)
+    found = [await js.get_last_msg(EVENT_STREAM, s) for s in (info.state.subjects or {})]
+    return max(found, key=lambda m: m.seq or 0, default=None)
+
+
+async def coordinator_durables(js: JetStreamContext) -> tuple[str, ...]:
+    """The coordinator's durable consumers, one per partition of ``IPBUS`` as declared."""
+    partitions = event_partitions((await js.stream_info(EVENT_STREAM)).config)
+    return tuple(
+        spec.durable for spec in coordinator_consumer_specs(coordinator_consumer_spec(), partitions)
+    )
+
+
+async def coordinator_backlog(js: JetStreamContext) -> int:
+    """Events the coordinator has not yet applied and acknowledged, over every partition
+    (a partition whose consumer no replica has created yet counts as the whole of it)."""
+    backlog = 0
+    for durable in await coordinator_durables(js):
+        try:
+            info = await js.consumer_info(EVENT_STREAM, durable)
+        except NotFoundError:
+            backlog += int((await js.stream_info(EVENT_STREAM)).state.messages or 0)
+            continue
+        backlog += int((info.num_pending or 0) + (info.num_ack_pending or 0))
+    return backlog

@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     """How long the gateway remembers an ``Idempotency-Key``'s answer (24 h at least)."""
     stream_replicas: int = Field(default=1, ge=1, le=5)
     """Replicas of the IPBUS and IPBUS_DLQ streams: 3 on a JetStream cluster, 1 on one node."""
+    partitions: int = Field(default=4, ge=1, le=16)
+    """Partitions of the coordinator's work by case (issue 18): one durable consumer each,
+    read by every coordinator replica. Fixed when IPBUS is created (docs/performance.md)."""
+    coordinator_partitions: str = Field(default="", pattern=r"^\s*(\d+\s*(,\s*\d+\s*)*)?$")
+    """The partitions this coordinator replica reads first, comma-separated ("0,1"); the
+    others it takes over only while nobody reads them. Empty: the replicas settle it among
+    themselves through the consumers (services/runtime/bus/turns.py)."""
     hub_domain: str | None = None
     """At a leaf-node site (DESIGN §7): the hub's JetStream domain. The site's streams are
     declared on its own server and source the hub's events for the agency (site_streams.py)."""
@@ -94,6 +101,12 @@ class Settings(BaseSettings):
     """Where /metrics, /healthz and /readyz listen (0.0.0.0 in containers)."""
     http_port: int = 9464
     """One port per process (``ipbus up`` serves every service on it); 0 turns it off."""
+
+    @property
+    def preferred_partitions(self) -> frozenset[int] | None:
+        """:attr:`coordinator_partitions` as numbers (None: unset)."""
+        tokens = [t.strip() for t in self.coordinator_partitions.split(",") if t.strip()]
+        return frozenset(int(t) for t in tokens) if tokens else None
 
     @property
     def nkey_auth(self) -> bool:

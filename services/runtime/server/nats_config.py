@@ -24,7 +24,8 @@ per agency — the same nkey that signs its events — with the least rights its
 
 No permission can say where an agency's pull request has its messages delivered (the reply
 subject): nats-server 2.15 delivers to any subject, and the stream ``IPBUS`` stores what is
-delivered into ``ipbus.v1.>`` again, under its original subject and headers. The stream
+delivered to one of its published subjects (``ipbus.v1.<s>.<r>.<key>.<family>.<verb>``)
+again, under its original (stored, partitioned) subject and headers. The stream
 refuses those copies itself: every event carries ``Nats-Msg-Id`` and the duplicate window
 is at least the replay window (:mod:`services.runtime.bus.streams`), after which consumers
 refuse the copy as ``replayed`` (SECURITY.md).
@@ -51,9 +52,11 @@ from contracts.subjects import (
 )
 from services.runtime.bus.streams import (
     COORDINATOR_CONSUMER,
+    MAX_PARTITIONS,
     ConsumerSpec,
     agency_consumer_spec,
     coordinator_consumer_spec,
+    coordinator_consumer_specs,
     evidence_stream,
 )
 
@@ -147,7 +150,14 @@ def agency_permissions(agency: Agency) -> Permissions:
                 f"{JS_API}.STREAM.NAMES",
                 f"{JS_API}.STREAM.LIST",
                 *(f"{JS_API}.STREAM.{verb}.{s}" for s in streams for verb in _STREAM_ADMIN),
-                *_consumer_rights(EVENT_STREAM, coordinator_consumer_spec()),
+                # one durable consumer per partition of the stream (streams.py)
+                *(
+                    right
+                    for spec in coordinator_consumer_specs(
+                        coordinator_consumer_spec(), MAX_PARTITIONS
+                    )
+                    for right in _consumer_rights(EVENT_STREAM, spec)
+                ),
                 *_anchor_rights(),
                 *_evidence_write_rights(),
             ),
