@@ -18,7 +18,7 @@ import pytest
 from nats.errors import Error as NatsError
 from nats.js.errors import NotFoundError
 
-from contracts.envelope import new_envelope
+from contracts.envelope import new_envelope, publish_subject
 from contracts.identifiers import new_ulid
 from contracts.subjects import COORDINATOR, EVENT_STREAM
 from services.cli.security import site_dir
@@ -29,7 +29,7 @@ from tests.conftest import REPO
 from tests.deploy.deployed_cluster import DeployedCluster, compose_services, generate_secrets
 from tests.integration.secured import SecuredServer
 from tests.integration.test_audit_log import _opened
-from tests.integration.wire import publish, to_coordinator, wait_until
+from tests.integration.wire import publish, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -146,7 +146,7 @@ async def test_services_run_as_compose_runs_them_and_carry_a_case(
 
         async def published() -> bool:
             try:  # a 3-replica stream answers once its leader is elected; Nats-Msg-Id dedupes
-                await publish(customs, to_coordinator(CUSTOMS, "case.opened"), envelope)
+                await publish(customs, publish_subject(envelope, COORDINATOR), envelope)
             except (NatsError, TimeoutError):
                 await asyncio.sleep(0.2)
                 return False

@@ -18,8 +18,9 @@ from typer.testing import CliRunner
 
 from contracts.agencies import IpType
 from contracts.cases import CaseOpened, IpRight
-from contracts.envelope import new_envelope
+from contracts.envelope import new_envelope, publish_subject
 from contracts.identifiers import new_ulid
+from contracts.subjects import COORDINATOR
 from services.cli.audit import load_entries
 from services.cli.main import app
 from services.coordinator.audit.anchors import sign_anchor
@@ -78,8 +79,8 @@ async def _fill(bus: Bus, settings: Settings) -> None:
     try:
         for n in range(3):
             envelope = signed(settings, SENDER, _opened(f"SH-A-{n}"), case_id=new_ulid())
-            await publish(nc, to_coordinator(SENDER, "case.opened"), envelope)
-        await publish(nc, to_coordinator(SENDER, "case.opened"), b"forged")
+            await publish(nc, publish_subject(envelope, COORDINATOR), envelope)
+        await publish(nc, to_coordinator(SENDER, "case.opened", new_ulid()), b"forged")
         stale = new_envelope(
             sender=SENDER,
             payload=_opened("SH-OLD"),
@@ -87,7 +88,8 @@ async def _fill(bus: Bus, settings: Settings) -> None:
             case_id=new_ulid(),
         )
         key = AgencyKey(key_path(settings.keys_dir, SENDER).read_bytes())
-        await publish(nc, to_coordinator(SENDER, "case.opened"), sign_envelope(stale, key))
+        replayed = sign_envelope(stale, key)
+        await publish(nc, publish_subject(replayed, COORDINATOR), replayed)
         letters = await dead_letters(nc, at_least=2)
         assert sorted(m.headers[DLQ_REASON_HEADER] for m in letters if m.headers) == [
             "not_json",

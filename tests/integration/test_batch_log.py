@@ -8,8 +8,13 @@ from structlog.testing import capture_logs
 from contracts.identifiers import new_ulid
 from services.runtime.identity import Settings
 from tests.integration.conftest import StartBus
-from tests.integration.test_freshness_on_a_test_clock import CUSTOMS, _in_timeline, _made_at
-from tests.integration.wire import publish, to_coordinator, wait_until
+from tests.integration.test_freshness_on_a_test_clock import (
+    CUSTOMS,
+    _in_timeline,
+    _made_at,
+    _to_coordinator,
+)
+from tests.integration.wire import publish, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -27,12 +32,18 @@ async def test_a_fetched_batch_is_logged_once_at_info_with_every_event_id(
     nc = await bus.connect(CUSTOMS, name="sender")
     try:
         for body in bodies:
-            await publish(nc, to_coordinator(CUSTOMS, "case.opened"), body, msg_id=new_ulid())
+            await publish(nc, _to_coordinator(body), body, msg_id=new_ulid())
     finally:
         await nc.close()
     with capture_logs() as logged:
         await bus.start_service("coordinator")
-        await wait_until(lambda: _in_timeline(bus, ids[-1]), what="the last event applied")
+
+        async def all_applied() -> bool:
+            # each case is its own partition key: the partitions apply in parallel, so the
+            # last one published is not necessarily the last one applied
+            return all([await _in_timeline(bus, i) for i in ids])
+
+        await wait_until(all_applied, what="every event applied")
 
     applied = [line for line in logged if line["event"] == "applied"]
     info = [line for line in applied if line["log_level"] == "info"]

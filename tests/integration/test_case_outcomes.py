@@ -11,12 +11,11 @@ from sqlmodel import select
 
 from contracts.base import Payload
 from contracts.cases import CaseCancelled, CaseStatus, CaseStatusChanged
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, publish_subject
 from contracts.identifiers import new_ulid
 from contracts.judicial import AppealedBy, JudgmentAppealed, JudgmentFinal, ProsecutionDeclined
 from contracts.queries import CaseView
 from contracts.referrals import ReferralKind, ReferralState
-from contracts.subjects import event_subject
 from services.coordinator.deadlines.store import OPEN_STATUSES, DeadlineRecord
 from services.judicial.app import JudicialService
 from services.runtime.bus import (
@@ -99,7 +98,7 @@ async def refused(
     """Publish ``payload`` signed by ``sender`` to the coordinator; its dead letter's reason
     and detail."""
     envelope = signed(settings, sender, payload, case_id=case_id)
-    await publish(nc, event_subject(sender, "coordinator", payload.event_type), envelope)
+    await publish(nc, publish_subject(envelope, "coordinator"), envelope)
     found: dict[str, tuple[str, str]] = {}
 
     async def lettered() -> bool:

@@ -23,11 +23,11 @@ from contracts.credit import (
     DelistingReason,
     ListingState,
 )
-from contracts.envelope import Envelope, RejectReason
+from contracts.envelope import Envelope, RejectReason, publish_subject
 from contracts.identifiers import new_ulid
 from contracts.queries import CaseView
 from contracts.referrals import AssistancePurpose, ReferralIssued, ReferralKind, ReferralState
-from contracts.subjects import EVENT_STREAM, event_subject
+from contracts.subjects import EVENT_STREAM, parse_event_subject, stored_filter
 from services.coordinator.deadlines.store import DeadlineRecord, DeadlineStatus
 from services.coordinator.warnings.store import DeliveryRecord, IssuedWarningRecord
 from services.enforcement.app import EnforcementService
@@ -326,7 +326,7 @@ async def test_assistance_sent_around_the_desk_is_dead_lettered(
     nc = await nats.connect(bus.nats_url)
     try:
         await until_listing_ready(nc, case_id)
-        await publish(nc, event_subject(AMR_SH, COURT_SH, issued.event_type), envelope)
+        await publish(nc, publish_subject(envelope, COURT_SH), envelope)
         found: dict[str, tuple[str, str]] = {}
 
         async def lettered() -> bool:
@@ -391,11 +391,16 @@ async def test_unanswered_assistance_runs_overdue(clocked_bus: Bus, clock: Fixed
         nc = await nats.connect(bus.nats_url)
         try:
             info = await nc.jetstream().stream_info(
-                EVENT_STREAM, subjects_filter="ipbus.v1.coordinator.*.referral.overdue"
+                EVENT_STREAM,
+                subjects_filter=stored_filter("coordinator", "*", "referral.overdue"),
             )
         finally:
             await nc.close()
-        return {s.split(".")[3]: n for s, n in (info.state.subjects or {}).items()}
+        notices: dict[str, int] = {}
+        for subject, n in (info.state.subjects or {}).items():
+            recipient = parse_event_subject(subject).recipient
+            notices[recipient] = notices.get(recipient, 0) + n
+        return notices
 
     assert await overdue_notices() == {}
     clock.advance(timedelta(days=8))  # Tuesday 24 March: the 15 working days have run out

@@ -14,12 +14,12 @@ import nats
 import pytest
 
 from contracts.customs import DetentionBasis, GoodsDetained
-from contracts.subjects import EVENT_STREAM
+from contracts.subjects import EVENT_STREAM, stored_filter
 from services.cli.demo_support import detention
 from services.customs.app import CustomsService
 from services.customs.confirmation_store import ClockStatus, clocks_of
 from services.customs.store import DetentionRecord
-from services.runtime.bus import FixedClock, StepRefused
+from services.runtime.bus import FixedClock, StepRefused, last_stored
 from services.runtime.identity import Settings
 from services.sdk import Bus
 from tests.integration.conftest import StartBus
@@ -60,7 +60,8 @@ async def _stream_count(bus: Bus, event_type: str) -> int:
     nc = await nats.connect(bus.nats_url)
     try:
         info = await nc.jetstream().stream_info(
-            EVENT_STREAM, subjects_filter=f"ipbus.v1.customs-shanghai.coordinator.{event_type}"
+            EVENT_STREAM,
+            subjects_filter=stored_filter("customs-shanghai", "coordinator", event_type),
         )
     finally:
         await nc.close()
@@ -143,11 +144,12 @@ async def test_a_detention_says_its_basis_release_time_and_rule_on_the_wire(
     await wait_until(published, what="goods.detained on the stream")
     nc = await nats.connect(customs_bus.nats_url)
     try:
-        msg = await nc.jetstream().get_last_msg(
-            EVENT_STREAM, "ipbus.v1.customs-shanghai.coordinator.goods.detained"
+        msg = await last_stored(
+            nc.jetstream(), stored_filter("customs-shanghai", "coordinator", "goods.detained")
         )
     finally:
         await nc.close()
+    assert msg is not None
     event = GoodsDetained.model_validate(json.loads(msg.data or b"{}")["data"])
     assert event.detention_id == held.detention_id
     assert event.basis is DetentionBasis.APPLICATION

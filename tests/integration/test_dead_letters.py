@@ -24,9 +24,9 @@ from contracts.cases import (
     PartyKind,
     PartyRole,
 )
-from contracts.envelope import RejectReason, encode_envelope
+from contracts.envelope import RejectReason, encode_envelope, publish_subject
 from contracts.identifiers import new_ulid
-from contracts.subjects import DLQ_STREAM, EVENT_STREAM
+from contracts.subjects import COORDINATOR, DLQ_STREAM, parse_event_subject
 from services.runtime.bus import (
     DLQ_CONSUMER_HEADER,
     DLQ_DETAIL_HEADER,
@@ -35,7 +35,14 @@ from services.runtime.bus import (
 )
 from services.runtime.identity import Settings
 from services.sdk import Bus, query_case
-from tests.integration.wire import dead_letters, publish, signed, to_coordinator, wait_until
+from tests.integration.wire import (
+    coordinator_pending,
+    dead_letters,
+    publish,
+    signed,
+    to_coordinator,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -89,6 +96,14 @@ def _resigned(settings: Settings, mutate: Callable[[dict[str, Any]], None]) -> d
     return body
 
 
+def _sent(
+    body: dict[str, Any], *, sender: str = SENDER, event_type: str = "case.opened"
+) -> tuple[str, dict[str, Any]]:
+    """``body`` addressed to the coordinator on a well-shaped subject keyed on its case
+    (the envelope's ``subject``, its partition key), so only the body is at fault."""
+    return to_coordinator(sender, event_type, body["subject"]), body
+
+
 def _float_money(body: dict[str, Any]) -> None:
     body["data"]["goods"] = [
         {"description": "bags", "quantity": 5, "declared_value": {"value": 12.5, "currency": "CNY"}}
@@ -114,113 +129,106 @@ CATALOGUE: list[
 ] = [
     (
         "not JSON",
-        lambda s: (to_coordinator(SENDER, "case.opened"), b"\x00not json"),
+        lambda s: (to_coordinator(SENDER, "case.opened", new_ulid()), b"\x00not json"),
         RejectReason.NOT_JSON,
         "not JSON",
     ),
     (
         "a JSON array",
-        lambda s: (to_coordinator(SENDER, "case.opened"), b"[1, 2]"),
+        lambda s: (to_coordinator(SENDER, "case.opened", new_ulid()), b"[1, 2]"),
         RejectReason.NOT_CLOUDEVENT,
         "not an object",
     ),
     (
         "a CloudEvent without id",
-        lambda s: (
-            to_coordinator(SENDER, "case.opened"),
-            {k: v for k, v in _wire(s).items() if k != "id"},
-        ),
+        lambda s: _sent({k: v for k, v in _wire(s).items() if k != "id"}),
         RejectReason.NOT_CLOUDEVENT,
         "id",
     ),
     (
         "an unknown type",
-        lambda s: (
-            to_coordinator(SENDER, "case.reopened"),
-            _wire(s, type="ipbus.case.reopened.v1"),
-        ),
+        lambda s: _sent(_wire(s, type="ipbus.case.reopened.v1"), event_type="case.reopened"),
         RejectReason.UNKNOWN_TYPE,
         "case.reopened",
     ),
     (
         "an unsupported version",
-        lambda s: (to_coordinator(SENDER, "case.opened"), _wire(s, type="ipbus.case.opened.v2")),
+        lambda s: _sent(_wire(s, type="ipbus.case.opened.v2")),
         RejectReason.UNSUPPORTED_VERSION,
         "v2",
     ),
     (
         "a source other than the subject's sender",
-        lambda s: (
-            to_coordinator(SENDER, "case.opened"),
-            _wire(s, source="/agencies/amr-shanghai"),
-        ),
+        lambda s: _sent(_wire(s, source="/agencies/amr-shanghai")),
         RejectReason.SOURCE_MISMATCH,
         "amr-shanghai",
     ),
     (
         "a bad credit code",
-        lambda s: (to_coordinator(SENDER, "case.opened"), _resigned(s, _bad_credit_code)),
+        lambda s: _sent(_resigned(s, _bad_credit_code)),
         RejectReason.INVALID_PAYLOAD,
         "credit_code",
     ),
     (
         "an unknown enum value",
-        lambda s: (to_coordinator(SENDER, "case.opened"), _resigned(s, _unknown_party_kind)),
+        lambda s: _sent(_resigned(s, _unknown_party_kind)),
         RejectReason.INVALID_PAYLOAD,
         "parties.0.kind",
     ),
     (
         "money as a float",
-        lambda s: (to_coordinator(SENDER, "case.opened"), _resigned(s, _float_money)),
+        lambda s: _sent(_resigned(s, _float_money)),
         RejectReason.INVALID_PAYLOAD,
         "never floats",
     ),
     (
         "negative money",
-        lambda s: (to_coordinator(SENDER, "case.opened"), _resigned(s, _negative_money)),
+        lambda s: _sent(_resigned(s, _negative_money)),
         RejectReason.INVALID_PAYLOAD,
         "value",
     ),
     (
         "an unsigned event",
-        lambda s: (
-            to_coordinator(SENDER, "case.opened"),
-            {k: v for k, v in _wire(s).items() if k != "signature"},
-        ),
+        lambda s: _sent({k: v for k, v in _wire(s).items() if k != "signature"}),
         RejectReason.UNSIGNED,
         "no signature",
     ),
     (
         "an event altered after signing",
-        lambda s: (to_coordinator(SENDER, "case.opened"), _wire(s, data__title="Something else")),
+        lambda s: _sent(_wire(s, data__title="Something else")),
         RejectReason.BAD_SIGNATURE,
         "does not verify",
     ),
     (
         "an event signed by another agency",
-        lambda s: (
-            to_coordinator(SENDER, "case.opened"),
+        lambda s: _sent(
             json.loads(
                 encode_envelope(
                     signed(s, SENDER, _opened(), case_id=new_ulid(), signer="amr-shanghai")
                 )
-            ),
+            )
         ),
         RejectReason.BAD_SIGNATURE,
         "does not verify",
     ),
     (
         "an unregistered sender",
-        lambda s: (
-            to_coordinator("customs-atlantis", "case.opened"),
-            _wire(s, source="/agencies/customs-atlantis"),
-        ),
+        lambda s: _sent(_wire(s, source="/agencies/customs-atlantis"), sender="customs-atlantis"),
         RejectReason.UNKNOWN_SENDER,
         "customs-atlantis",
     ),
     (
+        "a subject keyed on another case",
+        lambda s: (to_coordinator(SENDER, "case.opened", new_ulid()), _wire(s)),
+        RejectReason.BAD_SUBJECT,
+        "is not the event's partition key",
+    ),
+    (
         "an oversized message",
-        lambda s: (to_coordinator(SENDER, "case.opened"), b"x" * (s.max_message_bytes + 1)),
+        lambda s: (
+            to_coordinator(SENDER, "case.opened", new_ulid()),
+            b"x" * (s.max_message_bytes + 1),
+        ),
         RejectReason.OVERSIZED,
         "over the limit",
     ),
@@ -245,24 +253,24 @@ async def test_bad_input_is_dead_lettered_with_its_reason_and_the_bus_carries_on
         assert headers[DLQ_REASON_HEADER] == reason.value
         assert detail in headers[DLQ_DETAIL_HEADER]
         assert headers[DLQ_CONSUMER_HEADER] == "coordinator"
-        assert headers[DLQ_ORIGINAL_SUBJECT_HEADER] == subject
+        # kept as the stream stored it (partition token added); it names what was published
+        stored = parse_event_subject(headers[DLQ_ORIGINAL_SUBJECT_HEADER])
+        assert stored.partition is not None
+        assert str(stored) == subject
         sent = body if isinstance(body, bytes) else json.dumps(body).encode()
         assert letter.data == sent
 
         case_id = new_ulid()
-        await publish(
-            nc,
-            to_coordinator(SENDER, "case.opened"),
-            signed(bus.settings, SENDER, _opened(), case_id=case_id),
-        )
+        valid = signed(bus.settings, SENDER, _opened(), case_id=case_id)
+        await publish(nc, publish_subject(valid, COORDINATOR), valid)
 
         async def applied() -> bool:
             reply = await query_case(nc, requester=SENDER, case_id=case_id)
             return reply.case is not None
 
         await wait_until(applied, what="a valid event after the bad one")
-        info = await nc.jetstream().consumer_info(EVENT_STREAM, "coordinator")
-        assert info.num_ack_pending == 0
+        _, ack_pending = await coordinator_pending(nc.jetstream())
+        assert ack_pending == 0
         assert (await nc.jetstream().stream_info(DLQ_STREAM)).state.messages == 1
     finally:
         await nc.close()
@@ -282,9 +290,7 @@ async def test_the_same_event_delivered_twice_is_applied_once(bus: Bus) -> None:
         for envelope in (opened, opened, changed):
             # a fresh Nats-Msg-Id each time gets past JetStream's de-duplication,
             # as a re-send after the duplicate window would
-            await publish(
-                nc, to_coordinator(SENDER, envelope.type[6:-3]), envelope, msg_id=new_ulid()
-            )
+            await publish(nc, publish_subject(envelope, COORDINATOR), envelope, msg_id=new_ulid())
 
         async def both_applied() -> bool:
             reply = await query_case(nc, requester=SENDER, case_id=case_id)
@@ -311,8 +317,8 @@ async def test_a_different_event_reusing_an_id_is_dead_lettered_as_a_conflicting
         second = signed(
             bus.settings, SENDER, _opened("Second"), case_id=new_ulid(), event_id=event_id
         )
-        await publish(nc, to_coordinator(SENDER, "case.opened"), first, msg_id=new_ulid())
-        await publish(nc, to_coordinator(SENDER, "case.opened"), second, msg_id=new_ulid())
+        await publish(nc, publish_subject(first, COORDINATOR), first, msg_id=new_ulid())
+        await publish(nc, publish_subject(second, COORDINATOR), second, msg_id=new_ulid())
         (letter,) = await dead_letters(nc, at_least=1)
         assert (letter.headers or {})[DLQ_REASON_HEADER] == RejectReason.CONFLICTING_DUPLICATE.value
         assert json.loads(letter.data or b"")["data"]["title"] == "Second"

@@ -9,12 +9,12 @@ from pathlib import Path
 import nats
 import pytest
 
-from contracts.envelope import RejectReason
+from contracts.envelope import RejectReason, publish_subject
 from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralConcluded, ReferralKind, ReferralState
-from contracts.subjects import EVENT_STREAM, event_subject
+from contracts.subjects import EVENT_STREAM, parse_event_subject, stored_filter
 from services.judicial.app import JudicialService
-from services.runtime.bus import DLQ_REASON_HEADER, FixedClock, StepRefused
+from services.runtime.bus import DLQ_REASON_HEADER, FixedClock, StepRefused, last_stored
 from services.runtime.identity import Settings
 from services.sdk import AgencyAdapter, Bus, query_referrals
 from tests.integration.conftest import StartBus
@@ -65,11 +65,15 @@ async def _overdue_notices(bus: Bus) -> dict[str, int]:
     nc = await nats.connect(bus.nats_url)
     try:
         info = await nc.jetstream().stream_info(
-            EVENT_STREAM, subjects_filter="ipbus.v1.coordinator.*.referral.overdue"
+            EVENT_STREAM, subjects_filter=stored_filter("coordinator", "*", "referral.overdue")
         )
     finally:
         await nc.close()
-    return {subject.split(".")[3]: n for subject, n in (info.state.subjects or {}).items()}
+    notices: dict[str, int] = {}
+    for subject, n in (info.state.subjects or {}).items():
+        recipient = parse_event_subject(subject).recipient
+        notices[recipient] = notices.get(recipient, 0) + n
+    return notices
 
 
 @pytest.mark.timeout(120)
@@ -164,7 +168,7 @@ async def test_an_illegal_step_is_reported_back_to_its_sender_once(
             case_id=case_id,
             now=clock.now(),
         )
-        subject = event_subject("psb-shanghai", "amr-shanghai", "referral.concluded")
+        subject = publish_subject(bogus, "amr-shanghai")
         await publish(nc, subject, bogus)
         await publish(nc, subject, bogus, msg_id=new_ulid())  # a redelivery-like duplicate
         letters = await dead_letters(nc, at_least=4)
@@ -173,17 +177,21 @@ async def test_an_illegal_step_is_reported_back_to_its_sender_once(
         }
         js = nc.jetstream()
 
+        refused = stored_filter(event_type="referral.refused")
+
         async def reported() -> bool:
-            info = await js.stream_info(EVENT_STREAM, subjects_filter="*.*.*.*.referral.refused")
+            info = await js.stream_info(EVENT_STREAM, subjects_filter=refused)
             return bool(info.state.subjects)
 
         await wait_until(reported, what="the refusal report")
         await asyncio.sleep(0.5)
-        info = await js.stream_info(EVENT_STREAM, subjects_filter="*.*.*.*.referral.refused")
-        assert info.state.subjects == {"ipbus.v1.amr-shanghai.psb-shanghai.referral.refused": 1}
-        msg = await js.get_last_msg(
-            EVENT_STREAM, "ipbus.v1.amr-shanghai.psb-shanghai.referral.refused"
-        )
+        info = await js.stream_info(EVENT_STREAM, subjects_filter=refused)
+        [(stored, count)] = (info.state.subjects or {}).items()
+        assert count == 1
+        route = parse_event_subject(stored)
+        assert (route.sender, route.recipient) == ("amr-shanghai", "psb-shanghai")
+        msg = await last_stored(js, refused)
+        assert msg is not None
         assert msg.data is not None
         assert b'"attempted":"referral.concluded"' in msg.data
         assert bogus.id.encode() in msg.data

@@ -16,16 +16,16 @@ import nats
 import pytest
 from nats.aio.client import Client
 
-from contracts.envelope import RejectReason
+from contracts.envelope import RejectReason, publish_subject
 from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralAcknowledged, ReferralIssued, ReferralKind
-from contracts.subjects import DLQ_STREAM, EVENT_STREAM, event_subject
+from contracts.subjects import DLQ_STREAM, EVENT_STREAM, EventSubject, parse_event_subject
 from services.runtime.bus import DLQ_REASON_HEADER, read_dead_letters, replay
 from services.runtime.identity import Settings, load_registry
 from services.sdk import Bus, query_case
 from tests.integration.conftest import StartBus
 from tests.integration.test_dead_letters import _opened
-from tests.integration.wire import dead_letters, publish, signed, to_coordinator, wait_until
+from tests.integration.wire import dead_letters, publish, signed, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -74,12 +74,9 @@ async def test_an_operator_lists_shows_and_replays_a_letter_for_the_consumer_tha
     )
     nc = await nats.connect(small_bus.nats_url)
     try:
-        await publish(
-            nc,
-            to_coordinator(CUSTOMS, "case.opened"),
-            signed(settings, CUSTOMS, _opened(), case_id=case_id),
-        )
-        await publish(nc, event_subject(AMR, CUSTOMS, "referral.acknowledged"), receipt)
+        opened = signed(settings, CUSTOMS, _opened(), case_id=case_id)
+        await publish(nc, publish_subject(opened, "coordinator"), opened)
+        await publish(nc, publish_subject(receipt, CUSTOMS), receipt)
         await dead_letters(nc, at_least=2)
         js = nc.jetstream()
         letters = {letter.consumer: letter async for letter in read_dead_letters(js)}
@@ -87,13 +84,20 @@ async def test_an_operator_lists_shows_and_replays_a_letter_for_the_consumer_tha
         # the coordinator: not yet a party (DESIGN §4a); customs: no such referral yet
         assert letters["coordinator"].reason == RejectReason.NOT_A_PARTY
         assert letters[f"agency-{CUSTOMS}"].reason == RejectReason.ILLEGAL_STEP
+        # as read from the stream: filed under the partition of its case
+        stored = letters["coordinator"].original_subject
+        route = parse_event_subject(stored)
+        assert route.partition is not None
+        assert route == EventSubject(
+            AMR, CUSTOMS, case_id, "referral.acknowledged", route.partition
+        )
 
         code, out = await ipbus(settings, "list")
         assert code == 0, out
         assert "2 dead letter(s)" in out
         assert out.count("illegal_step") == 1
         assert out.count("not_a_party") == 1
-        assert event_subject(AMR, CUSTOMS, "referral.acknowledged") in out
+        assert stored in out
         code, out = await ipbus(settings, "list", "--consumer", "coordinator")
         assert "1 dead letter(s)" in out
 
@@ -113,11 +117,8 @@ async def test_an_operator_lists_shows_and_replays_a_letter_for_the_consumer_tha
             legal_basis="art. 27",
             summary="handbags",
         )
-        await publish(
-            nc,
-            event_subject(CUSTOMS, AMR, "referral.issued"),
-            signed(settings, CUSTOMS, issued, case_id=case_id),
-        )
+        issued_event = signed(settings, CUSTOMS, issued, case_id=case_id)
+        await publish(nc, publish_subject(issued_event, AMR), issued_event)
         await wait_until(
             lambda: _has(nc, case_id, "referral.issued"), what="the referral at the coordinator"
         )

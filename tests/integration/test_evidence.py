@@ -19,6 +19,7 @@ from nats.aio.client import Client
 from nats.js.errors import ObjectNotFoundError
 from sqlmodel import select
 
+from contracts.envelope import publish_subject
 from contracts.evidence import (
     EVIDENCE_BUCKET,
     EVIDENCE_CHUNK_BYTES,
@@ -34,7 +35,6 @@ from contracts.evidence import (
 from contracts.identifiers import new_ulid
 from contracts.queries import CaseView, EvidenceView
 from contracts.referrals import ReferralKind
-from contracts.subjects import event_subject
 from services.coordinator.app import CoordinatorService
 from services.coordinator.audit.store import AuditRecord
 from services.runtime.bus import StepRefused
@@ -213,7 +213,7 @@ async def test_overwritten_bytes_are_refused_with_the_reason_and_audited(
         tampered = original[:-1] + bytes([original[-1] ^ 0xFF])
         await store.put(name, tampered)
         envelope = signed(settings, CUSTOMS, attached, case_id=case_id)
-        await publish(nc, event_subject(CUSTOMS, AMR, attached.event_type), envelope)
+        await publish(nc, publish_subject(envelope, AMR), envelope)
 
         item = await evidence_on(nc, case_id, evidence_id, receipts=1)
         (receipt,) = item.receipts

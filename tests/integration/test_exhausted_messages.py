@@ -22,9 +22,9 @@ from nats.js.api import AckPolicy, ConsumerConfig, RawStreamMsg
 from sqlmodel import col, select
 
 from contracts.cases import CaseOpened
-from contracts.envelope import RejectReason, encode_envelope
+from contracts.envelope import RejectReason, encode_envelope, publish_subject
 from contracts.identifiers import new_ulid
-from contracts.subjects import DLQ_STREAM, EVENT_STREAM, event_subject
+from contracts.subjects import DLQ_STREAM, EVENT_STREAM, parse_event_subject
 from services.coordinator import app as coordinator_app
 from services.coordinator.cases.store import CaseFiles, TimelineRecord
 from services.coordinator.pipeline import CasePipeline, Folded
@@ -45,7 +45,13 @@ from services.sdk import service as adapter
 from tests.conftest import REGISTRY
 from tests.integration.conftest import StartBus
 from tests.integration.test_dead_letters import _opened
-from tests.integration.wire import dead_letters, publish, signed, to_coordinator, wait_until
+from tests.integration.wire import (
+    coordinator_pending,
+    dead_letters,
+    publish,
+    signed,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -70,12 +76,14 @@ async def test_a_message_a_consumer_gave_up_on_is_dead_lettered_by_the_coordinat
                 backoff=[0.3, 0.3],
             ),
         )
-        body = encode_envelope(signed(bus.settings, SENDER, _opened(), case_id=new_ulid()))
-        ack = await js.publish("ipbus.v1.customs-shanghai.probe.case.opened", body)
+        envelope = signed(bus.settings, SENDER, _opened(), case_id=new_ulid())
+        body = encode_envelope(envelope)
+        ack = await js.publish(publish_subject(envelope, "probe"), body)
         probe = await js.pull_subscribe_bind(durable="agency-probe", stream=EVENT_STREAM)
         for _ in range(2):  # delivered twice, never acknowledged: a consumer that crashes
             (msg,) = await probe.fetch(1, timeout=5)
             assert msg.metadata.sequence.stream == ack.seq
+        stored = msg.subject  # ipbus.v1.customs-shanghai.probe.<partition>.<case>.case.opened
         # JetStream notices the exhausted message when the consumer (restarted) asks again
         with pytest.raises(TimeoutError):
             await probe.fetch(1, timeout=2)
@@ -97,7 +105,15 @@ async def test_a_message_a_consumer_gave_up_on_is_dead_lettered_by_the_coordinat
         headers = letter.headers or {}
         assert headers[DLQ_REASON_HEADER] == RejectReason.MAX_DELIVERIES.value
         assert headers[DLQ_ORIGINAL_SEQ_HEADER] == str(ack.seq)
-        assert headers[DLQ_ORIGINAL_SUBJECT_HEADER] == "ipbus.v1.customs-shanghai.probe.case.opened"
+        assert headers[DLQ_ORIGINAL_SUBJECT_HEADER] == stored
+        route = parse_event_subject(stored)
+        assert (route.sender, route.recipient, route.key, route.event_type) == (
+            SENDER,
+            "probe",
+            envelope.subject,
+            "case.opened",
+        )
+        assert route.partition is not None
         assert "2 deliveries" in headers[DLQ_DETAIL_HEADER]
         assert letter.data == body
     finally:
@@ -123,13 +139,14 @@ async def test_the_in_order_consumer_goes_on_past_a_message_that_will_not_come_b
                 backoff=[0.3, 0.3],
             ),
         )
-        lost = int((await js.publish("ipbus.v1.a.b.c", b"lost")).seq)
+        subject = f"ipbus.v1.a.b.{new_ulid()}.c.d"  # a shape IPBUS stores; no event in it
+        lost = int((await js.publish(subject, b"lost")).seq)
         replica = await js.pull_subscribe_bind(durable="in-order", stream=EVENT_STREAM)
         for _ in range(2):  # a replica that dies holding it, on each of its deliveries
             (msg,) = await replica.fetch(1, timeout=5)
             assert msg.metadata.sequence.stream == lost
         await replica.unsubscribe()
-        seqs = [int((await js.publish("ipbus.v1.a.b.c", b"%d" % i)).seq) for i in range(3)]
+        seqs = [int((await js.publish(subject, b"%d" % i)).seq) for i in range(3)]
         applied: list[int] = []
         went_on_at: list[float] = []
 
@@ -191,7 +208,7 @@ async def test_an_event_whose_handler_always_fails_is_dead_lettered_and_its_batc
             signed(settings, SENDER, _opened(title), case_id=new_ulid()) for title in titles
         ]
         for envelope in envelopes:  # in one publish burst: most likely one fetched batch
-            await publish(nc, to_coordinator(SENDER, "case.opened"), envelope)
+            await publish(nc, publish_subject(envelope, "coordinator"), envelope)
 
         (letter,) = await dead_letters(nc, at_least=1, timeout_s=30)
         headers = letter.headers or {}
@@ -199,9 +216,8 @@ async def test_an_event_whose_handler_always_fails_is_dead_lettered_and_its_batc
         assert "a bug in a handler" in headers[DLQ_DETAIL_HEADER]
         assert letter.data == encode_envelope(envelopes[1])
 
-        async def drained() -> bool:
-            info = await nc.jetstream().consumer_info(EVENT_STREAM, "coordinator")
-            return bool(info.num_pending == 0 and info.num_ack_pending == 0)
+        async def drained() -> bool:  # every partition's consumer
+            return await coordinator_pending(nc.jetstream()) == (0, 0)
 
         await wait_until(drained, timeout_s=20, what="the coordinator to drain")
         async with bus.services["coordinator"].database.transaction() as session:
@@ -231,9 +247,9 @@ async def test_on_the_secured_server_the_coordinator_dead_letters_what_an_agency
     try:
         spec = replace(agency_consumer_spec(SENDER), max_deliver=2, backoff_s=(0.3, 0.3))
         await ensure_consumer(customs.jetstream(), spec)
-        body = encode_envelope(signed(settings, "amr-shanghai", _opened(), case_id=new_ulid()))
-        subject = event_subject("amr-shanghai", SENDER, "case.opened")
-        ack = await regulator.jetstream().publish(subject, body)
+        envelope = signed(settings, "amr-shanghai", _opened(), case_id=new_ulid())
+        body = encode_envelope(envelope)
+        ack = await regulator.jetstream().publish(publish_subject(envelope, SENDER), body)
         inbox = await customs.jetstream().pull_subscribe_bind(
             durable=spec.durable, stream=EVENT_STREAM
         )

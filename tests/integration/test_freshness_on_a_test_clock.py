@@ -7,16 +7,22 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import col, select
 
-from contracts.envelope import RejectReason, encode_envelope, new_envelope
+from contracts.envelope import (
+    Envelope,
+    RejectReason,
+    encode_envelope,
+    new_envelope,
+    publish_subject,
+)
 from contracts.identifiers import new_ulid
-from contracts.subjects import DLQ_STREAM
+from contracts.subjects import COORDINATOR, DLQ_STREAM
 from services.coordinator.cases.store import TimelineRecord
 from services.runtime.bus import DLQ_REASON_HEADER, FixedClock
 from services.runtime.identity import AgencyKey, Settings, key_path, sign_envelope
 from services.sdk import Bus
 from tests.integration.conftest import StartBus
 from tests.integration.test_dead_letters import _opened
-from tests.integration.wire import dead_letters, publish, to_coordinator, wait_until
+from tests.integration.wire import dead_letters, publish, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -28,6 +34,11 @@ def _made_at(settings: Settings, when: datetime) -> bytes:
     envelope = new_envelope(sender=CUSTOMS, payload=_opened(), now=when, case_id=new_ulid())
     key = AgencyKey(key_path(settings.keys_dir, CUSTOMS).read_bytes())
     return encode_envelope(sign_envelope(envelope, key))
+
+
+def _to_coordinator(body: bytes) -> str:
+    """The subject a customs office publishes ``body`` on, keyed on the case it opens."""
+    return publish_subject(Envelope.model_validate_json(body), COORDINATOR)
 
 
 async def _in_timeline(bus: Bus, event_id: str) -> bool:
@@ -48,9 +59,8 @@ async def test_an_event_stale_on_the_injected_clock_is_refused_as_replayed(
     wall = _made_at(settings, datetime.now(UTC))  # months ahead of the bus's clock
     nc = await bus.connect(CUSTOMS, name="sender")
     try:
-        subject = to_coordinator(CUSTOMS, "case.opened")
         for body in (stale, wall, fresh):
-            await publish(nc, subject, body, msg_id=new_ulid())
+            await publish(nc, _to_coordinator(body), body, msg_id=new_ulid())
         letters = await dead_letters(nc, at_least=2)
         fresh_id = json.loads(fresh)["id"]
         await wait_until(
@@ -74,7 +84,7 @@ async def test_an_event_waiting_while_the_clock_moves_on_is_applied_not_refused(
     body = _made_at(settings, clock.now())
     nc = await bus.connect(CUSTOMS, name="sender")
     try:
-        await publish(nc, to_coordinator(CUSTOMS, "case.opened"), body, msg_id=new_ulid())
+        await publish(nc, _to_coordinator(body), body, msg_id=new_ulid())
         clock.advance(timedelta(days=4))
         await bus.start_service("coordinator")
         event_id = json.loads(body)["id"]

@@ -26,7 +26,14 @@ from hypothesis import strategies as st
 from nats.aio.client import Client
 from sqlmodel import col, select
 
-from contracts.envelope import CONTENT_TYPE, RejectReason, encode_envelope, new_envelope
+from contracts.envelope import (
+    CONTENT_TYPE,
+    Envelope,
+    RejectReason,
+    encode_envelope,
+    new_envelope,
+    partition_key,
+)
 from contracts.identifiers import new_ulid
 from contracts.subjects import DLQ_STREAM, EVENT_STREAM, agency_consumer, event_subject
 from services.coordinator.cases.store import TimelineRecord
@@ -42,7 +49,7 @@ from services.sdk import Bus
 from services.sdk import service as adapter
 from tests.hostile import RAW, spliced
 from tests.integration.test_dead_letters import _opened
-from tests.integration.wire import signed, wait_until
+from tests.integration.wire import coordinator_consumers, coordinator_pending, signed, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -65,8 +72,19 @@ class Destination:
     recipient: str
     consumers: tuple[str, ...]
 
-    def subject(self, event_type: str = "case.opened") -> str:
-        return event_subject(self.sender, self.recipient, event_type)
+    def subject(self, body: bytes, fallback_key: str, event_type: str = "case.opened") -> str:
+        """The subject a sender would publish ``body`` on: keyed by its partition key when it
+        reads as an envelope at all, else by ``fallback_key`` (the case of the valid event the
+        bad body was made from), so a bad body is refused for what is wrong with it, not for a
+        key that does not match."""
+        return event_subject(self.sender, self.recipient, _key_of(body, fallback_key), event_type)
+
+
+def _key_of(body: bytes, fallback: str) -> str:
+    try:
+        return partition_key(Envelope.model_validate(json.loads(body)))
+    except Exception:  # not an envelope: any key will do, it is refused before the key
+        return fallback
 
 
 TO_COORDINATOR = Destination("coordinator", CUSTOMS, "coordinator", (COORDINATOR_CONSUMER,))
@@ -133,10 +151,14 @@ def _resigned(settings_: Settings, sender: str, when: datetime) -> bytes:
     return encode_envelope(sign_envelope(envelope, key))
 
 
-def _bad_bodies(settings_: Settings, to: Destination) -> list[tuple[str, bytes, str | None]]:
-    """(name, body, expected reason or None when any reason will do) for one destination."""
+def _bad_bodies(
+    settings_: Settings, to: Destination
+) -> tuple[str, list[tuple[str, bytes, str | None]]]:
+    """The case of the valid event the bodies are made from, and (name, body, expected reason
+    or None when any reason will do) for one destination."""
+    case_id = new_ulid()
     valid: dict[str, Any] = json.loads(
-        encode_envelope(signed(settings_, to.sender, _opened(), case_id=new_ulid()))
+        encode_envelope(signed(settings_, to.sender, _opened(), case_id=case_id))
     )
     limit = settings_.max_message_bytes
     altered = dict(valid, data={**valid["data"], "title": "x" * (limit - 2000)})
@@ -164,7 +186,7 @@ def _bad_bodies(settings_: Settings, to: Destination) -> list[tuple[str, bytes, 
         ),
     ]
     bodies += [(f"generated {i}", b, None) for i, b in enumerate(_generated(GENERATED, valid))]
-    return bodies
+    return case_id, bodies
 
 
 async def _publish(nc: Client, subject: str, body: bytes, msg_id: str) -> int:
@@ -174,16 +196,22 @@ async def _publish(nc: Client, subject: str, body: bytes, msg_id: str) -> int:
 
 
 async def _send(
-    nc: Client, bus: Bus, ledger: Ledger, to: Destination, bad: list[tuple[str, bytes, str | None]]
+    nc: Client,
+    bus: Bus,
+    ledger: Ledger,
+    to: Destination,
+    made: tuple[str, list[tuple[str, bytes, str | None]]],
 ) -> None:
     """The bad bodies of ``to``, and :data:`HONEST` honest events spread among them."""
+    case_id, bad = made
     every = max(1, len(bad) // HONEST)
     for index, (name, body, reason) in enumerate(bad):
-        seq = await _publish(nc, to.subject(), body, new_ulid())
+        seq = await _publish(nc, to.subject(body, case_id), body, new_ulid())
         ledger.bad[seq] = (f"{to.name}: {name}", to.consumers, reason)
         if index % every == 0 and sum(d is to for d in ledger.honest.values()) < HONEST:
             envelope = signed(bus.settings, to.sender, _opened(), case_id=new_ulid())
-            await _publish(nc, to.subject(), encode_envelope(envelope), envelope.id)
+            honest = encode_envelope(envelope)
+            await _publish(nc, to.subject(honest, case_id), honest, envelope.id)
             ledger.honest[envelope.id] = to
 
 
@@ -232,6 +260,8 @@ async def _letters(nc: Client) -> dict[tuple[str, int], str]:
 
 
 async def _drained(nc: Client, consumer: str) -> bool:
+    if consumer == COORDINATOR_CONSUMER:  # read through one consumer per partition
+        return await coordinator_pending(nc.jetstream()) == (0, 0)
     info = await nc.jetstream().consumer_info(EVENT_STREAM, consumer)
     return bool(info.num_pending == 0 and info.num_ack_pending == 0)
 
@@ -241,8 +271,11 @@ async def test_any_bytes_while_honest_traffic_flows(bus: Bus) -> None:
     # generated before anything runs: the services share this event loop
     bad = {to.name: _bad_bodies(bus.settings, to) for to in (TO_COORDINATOR, TO_CUSTOMS)}
     nc = await nats.connect(bus.nats_url)
+    js = nc.jetstream()
     ledger = Ledger()
-    watches = [FloorWatch(COORDINATOR_CONSUMER), FloorWatch(CUSTOMS_CONSUMER)]
+    # the coordinator's ack floors: one per partition consumer
+    partitions = [info.config.durable_name or "" for info in await coordinator_consumers(js)]
+    watches = [*(FloorWatch(name) for name in partitions), FloorWatch(CUSTOMS_CONSUMER)]
     stop = asyncio.Event()
     watcher = asyncio.create_task(_watch(nc, watches, stop))
     started = time.monotonic()
@@ -250,11 +283,11 @@ async def test_any_bytes_while_honest_traffic_flows(bus: Bus) -> None:
         await asyncio.gather(
             *(_send(nc, bus, ledger, to, bad[to.name]) for to in (TO_COORDINATOR, TO_CUSTOMS))
         )
-        for watch in watches:
+        for consumer in (COORDINATOR_CONSUMER, CUSTOMS_CONSUMER):
             await wait_until(
-                lambda c=watch.consumer: _drained(nc, c),  # type: ignore[misc]
+                lambda c=consumer: _drained(nc, c),  # type: ignore[misc]
                 timeout_s=300,
-                what=f"{watch.consumer} to reach the end of the stream",
+                what=f"{consumer} to reach the end of the stream",
             )
         elapsed = time.monotonic() - started
         stop.set()
@@ -328,7 +361,8 @@ async def test_an_unforeseen_failure_of_the_checks_is_dead_lettered_and_the_batc
             for title in ("before", "fragile", "after")
         ]
         for envelope in envelopes:
-            await _publish(nc, TO_COORDINATOR.subject(), encode_envelope(envelope), envelope.id)
+            body = encode_envelope(envelope)
+            await _publish(nc, TO_COORDINATOR.subject(body, envelope.id), body, envelope.id)
         await wait_until(lambda: _drained(nc, COORDINATOR_CONSUMER), what="the coordinator")
         letters = await _letters(nc)
         assert list(letters.values()) == [RejectReason.UNREADABLE.value]

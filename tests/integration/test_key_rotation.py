@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from contracts.agencies import AgencyKeyPeriod, Registry, dump_registry
+from contracts.envelope import publish_subject
 from contracts.subjects import COORDINATOR
 from services.runtime.bus import DLQ_DETAIL_HEADER, DLQ_REASON_HEADER
 from services.runtime.identity import AgencyKey, generate_seed, key_path, load_registry
@@ -24,7 +25,7 @@ from tests.integration.test_secured_bus import (
     _known,
     _settings,
 )
-from tests.integration.wire import dead_letters, publish, to_coordinator, wait_until
+from tests.integration.wire import dead_letters, publish, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -69,7 +70,7 @@ async def test_events_signed_before_a_rotation_verify_after_it_and_revocation_is
             after_by_old = _case_opened(old)
             by_new = _case_opened(new)
             for envelope in (before, after_by_old, by_new):
-                await publish(customs, to_coordinator(CUSTOMS, "case.opened"), envelope)
+                await publish(customs, publish_subject(envelope, COORDINATOR), envelope)
             await wait_until(_known(bus, before.subject or ""), what="pre-rotation event")
             await wait_until(_known(bus, by_new.subject or ""), what="new-key event")
             letters = await dead_letters(hub, at_least=1)
@@ -89,7 +90,7 @@ async def test_events_signed_before_a_rotation_verify_after_it_and_revocation_is
         hub = await bus.connect(COORDINATOR, name="hub")
         try:
             backdated = _case_opened(old, made=rotated - timedelta(minutes=2))
-            await publish(customs, to_coordinator(CUSTOMS, "case.opened"), backdated)
+            await publish(customs, publish_subject(backdated, COORDINATOR), backdated)
             letters = await dead_letters(hub, at_least=2)
             details = [str((m.headers or {}).get(DLQ_DETAIL_HEADER, "")) for m in letters]
             assert any("revoked at" in d for d in details), details

@@ -96,9 +96,9 @@ async def test_a_stopped_loop_and_a_consumer_that_no_longer_fetches_fail_readine
     await _not_ready(client, COORDINATOR, "loops", "warning-chaser: stopped")
 
     customs = bus.services[CUSTOMS]
-    assert customs._consumer is not None
-    monkeypatch.setattr(customs._consumer, "_stall_after_s", 1.5)  # a 1 s wait + 0.5 s
-    subscription = customs._consumer._subscription
+    (consumer,) = customs._consumers  # an agency reads through one durable consumer
+    monkeypatch.setattr(consumer, "_stall_after_s", 1.5)  # a 1 s wait + 0.5 s
+    subscription = consumer._subscription
     assert subscription is not None
 
     async def fetch_hangs(*args: object, **kwargs: object) -> list[object]:
@@ -107,7 +107,7 @@ async def test_a_stopped_loop_and_a_consumer_that_no_longer_fetches_fail_readine
 
     monkeypatch.setattr(subscription, "fetch", fetch_hangs)
     await _not_ready(client, CUSTOMS, "consumer", "no fetch for")
-    fetching = customs._consumer._task
+    fetching = consumer._task
     assert fetching is not None
     fetching.cancel()
     await _not_ready(client, CUSTOMS, "consumer", "consumer loop stopped")

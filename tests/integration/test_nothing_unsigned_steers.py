@@ -7,7 +7,7 @@ by an agency with its own valid key, and shown refused:
 * an ``Ipbus-Replay-*`` header on live traffic is ignored: the coordinator applies it;
 * the operator's replay subject and another consumer's DLQ subject are closed to agencies;
 * a letter an agency writes under its own name is refused by ``ipbus dlq replay``;
-* a pull request whose reply subject lies in ``ipbus.v1.>`` stores no copy;
+* a pull request whose reply subject is an event subject stores no copy;
 * a query whose reply subject lies in ``ipbus.v1.>`` is not answered there.
 
 A legitimate replay, by the operator, still works end to end.
@@ -23,7 +23,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 
-from contracts.envelope import CONTENT_TYPE, encode_envelope
+from contracts.envelope import CONTENT_TYPE, encode_envelope, publish_subject
 from contracts.identifiers import new_ulid
 from contracts.queries import CaseQuery
 from contracts.referrals import ReferralAcknowledged
@@ -44,6 +44,7 @@ from services.runtime.bus import (
     agency_consumer_spec,
     ensure_consumer,
 )
+from services.runtime.bus.dlq import replay_subject
 from services.runtime.identity import AgencyConnection, Settings, key_path
 from services.runtime.server import OPERATOR
 from services.sdk import Bus, query_case
@@ -51,7 +52,7 @@ from tests.conftest import REGISTRY
 from tests.integration.conftest import StartBus
 from tests.integration.secured import ErrorLog
 from tests.integration.test_dead_letters import _opened
-from tests.integration.wire import dead_letters, publish, signed, to_coordinator, wait_until
+from tests.integration.wire import dead_letters, publish, signed, wait_until
 from tests.unit.builders import referral_issued
 
 pytestmark = pytest.mark.integration
@@ -131,13 +132,13 @@ async def test_a_replay_header_on_live_traffic_is_ignored_and_the_event_applied(
     try:
         opened = signed(settings, CUSTOMS, _opened(), case_id=new_ulid())
         await customs.jetstream().publish(
-            to_coordinator(CUSTOMS, "case.opened"),
+            publish_subject(opened, COORDINATOR),
             encode_envelope(opened),
             headers={
                 "Content-Type": CONTENT_TYPE,
                 "Nats-Msg-Id": opened.id,
                 REPLAY_FOR_HEADER: f"agency-{REGULATOR}",
-                REPLAY_SUBJECT_HEADER: event_subject(CUSTOMS, REGULATOR, "case.opened"),
+                REPLAY_SUBJECT_HEADER: publish_subject(opened, REGULATOR),
             },
         )
         await wait_until(
@@ -157,10 +158,11 @@ async def test_an_agency_may_neither_replay_nor_write_another_consumers_letters(
     try:
         before = await _stored(secured_bus)
         opened = signed(settings, CUSTOMS, _opened(), case_id=new_ulid())
+        original = publish_subject(opened, COORDINATOR)
         await customs.publish(
-            f"ipbus.v1.operator.{COORDINATOR}.case.opened",
+            replay_subject(original),  # ipbus.v1.operator.coordinator.<key>.case.opened
             encode_envelope(opened),
-            headers={REPLAY_SUBJECT_HEADER: to_coordinator(CUSTOMS, "case.opened")},
+            headers={REPLAY_SUBJECT_HEADER: original},
         )
         await errors.wait_for('publish to "ipbus.v1.operator.')
         await customs.publish("ipbus.dlq.coordinator.handler_error", encode_envelope(opened))
@@ -179,28 +181,30 @@ async def test_letters_an_agency_writes_under_its_own_name_are_refused_by_replay
     settings = secured_bus.settings
     customs, _ = await _client(secured_bus, CUSTOMS)
     mine = f"ipbus.dlq.{agency_consumer(CUSTOMS)}.handler_error"
-    from_regulator = event_subject(REGULATOR, CUSTOMS, "referral.acknowledged")
     receipt = ReferralAcknowledged(referral_id=new_ulid(), receipt="R-1")
+    opened = signed(settings, REGULATOR, _opened(), case_id=new_ulid())
+    unread = signed(settings, REGULATOR, _opened(), case_id=new_ulid())
+    forged = signed(settings, REGULATOR, receipt, case_id=new_ulid(), signer=CUSTOMS)
     forgeries = [
         # claims the coordinator refused it: not the consumer its subject names
         (
             {DLQ_CONSUMER_HEADER: COORDINATOR, DLQ_REASON_HEADER: "handler_error"},
-            to_coordinator(REGULATOR, "case.opened"),
-            signed(settings, REGULATOR, _opened(), case_id=new_ulid()),
+            publish_subject(opened, COORDINATOR),
+            opened,
             "was written to",
         ),
         # a subject customs never reads
         (
             {DLQ_CONSUMER_HEADER: agency_consumer(CUSTOMS), DLQ_REASON_HEADER: "handler_error"},
-            to_coordinator(REGULATOR, "case.opened"),
-            signed(settings, REGULATOR, _opened(), case_id=new_ulid()),
+            publish_subject(unread, COORDINATOR),
+            unread,
             "does not read",
         ),
         # the regulator's subject, customs' signature
         (
             {DLQ_CONSUMER_HEADER: agency_consumer(CUSTOMS), DLQ_REASON_HEADER: "handler_error"},
-            from_regulator,
-            signed(settings, REGULATOR, receipt, case_id=new_ulid(), signer=CUSTOMS),
+            publish_subject(forged, CUSTOMS),
+            forged,
             "signature",
         ),
     ]
@@ -235,28 +239,18 @@ async def test_the_operator_replays_a_real_letter_to_the_consumer_that_refused_i
     customs, _ = await _client(secured_bus, CUSTOMS)
     regulator, _ = await _client(secured_bus, REGULATOR)
     try:
-        await publish(
-            customs,
-            to_coordinator(CUSTOMS, "case.opened"),
-            signed(settings, CUSTOMS, _opened(), case_id=case_id),
-        )
+        opened = signed(settings, CUSTOMS, _opened(), case_id=case_id)
+        await publish(customs, publish_subject(opened, COORDINATOR), opened)
         receipt = ReferralAcknowledged(referral_id=referral_id, receipt="AMR-1")
-        await publish(
-            regulator,
-            event_subject(REGULATOR, CUSTOMS, "referral.acknowledged"),
-            signed(settings, REGULATOR, receipt, case_id=case_id),
-        )
+        early = signed(settings, REGULATOR, receipt, case_id=case_id)
+        await publish(regulator, publish_subject(early, CUSTOMS), early)
         operator = await _operator(secured_bus)
         try:
             await dead_letters(operator, at_least=2)
         finally:
             await operator.close()
-        issued = referral_issued(case_id, referral_id)
-        await publish(
-            customs,
-            event_subject(CUSTOMS, REGULATOR, "referral.issued"),
-            signed(settings, CUSTOMS, issued, case_id=case_id),
-        )
+        issued = signed(settings, CUSTOMS, referral_issued(case_id, referral_id), case_id=case_id)
+        await publish(customs, publish_subject(issued, REGULATOR), issued)
         code, out = await ipbus(secured_bus, "dlq", "replay", "--all", "--consumer", COORDINATOR)
         assert code == 0, out
         assert "1 dead letter(s) replayed" in out
@@ -277,7 +271,9 @@ async def test_the_operator_replays_a_real_letter_to_the_consumer_that_refused_i
 @pytest.mark.timeout(60)
 async def test_a_pull_request_cannot_have_the_stream_store_a_copy(secured_bus: Bus) -> None:
     """nats-server delivers a pull to any reply subject, and ``IPBUS`` captures what lands
-    in ``ipbus.v1.>``; the copy keeps its ``Nats-Msg-Id``, so the stream drops it."""
+    on a subject it stores (``ipbus.v1.<sender>.<recipient>.<key>.<type>``), under the
+    message's stored subject (nats-server 2.15); the copy keeps its ``Nats-Msg-Id``, so
+    the stream drops it."""
     settings = secured_bus.settings
     customs, _ = await _client(secured_bus, CUSTOMS)
     regulator, errors = await _client(secured_bus, REGULATOR)
@@ -292,12 +288,12 @@ async def test_a_pull_request_cannot_have_the_stream_store_a_copy(secured_bus: B
         assert window >= settings.replay_window_s
         issued = referral_issued(new_ulid())
         event = signed(settings, CUSTOMS, issued, case_id=issued.case_id)
-        await publish(customs, event_subject(CUSTOMS, REGULATOR, "referral.issued"), event)
+        await publish(customs, publish_subject(event, REGULATOR), event)
         before = await _stored(secured_bus)
         await regulator.publish(
             f"$JS.API.CONSUMER.MSG.NEXT.{EVENT_STREAM}.{agency_consumer(REGULATOR)}",
             json.dumps({"batch": 1, "expires": 5_000_000_000}).encode(),
-            reply=event_subject(CUSTOMS, "court-shanghai-ip", "referral.issued"),
+            reply=publish_subject(event, "court-shanghai-ip"),  # a subject IPBUS stores
         )
 
         async def delivered() -> bool:
@@ -308,7 +304,7 @@ async def test_a_pull_request_cannot_have_the_stream_store_a_copy(secured_bus: B
 
         await wait_until(delivered, what="JetStream to deliver the pull")
         marker = signed(settings, CUSTOMS, _opened(), case_id=new_ulid())
-        await publish(customs, to_coordinator(CUSTOMS, "case.opened"), marker)
+        await publish(customs, publish_subject(marker, COORDINATOR), marker)
         # the marker is stored; before it, no second message carries the event's id
         hub = await secured_bus.connect(COORDINATOR, name="test-hub")
         try:
@@ -333,13 +329,13 @@ async def test_a_query_is_never_answered_into_the_stream(secured_bus: Bus) -> No
     customs, _ = await _client(secured_bus, CUSTOMS)
     try:
         opened = signed(settings, CUSTOMS, _opened(), case_id=new_ulid())
-        await publish(customs, to_coordinator(CUSTOMS, "case.opened"), opened)
+        await publish(customs, publish_subject(opened, COORDINATOR), opened)
         case_id = opened.subject or ""
         await wait_until(lambda: _case_known(secured_bus, case_id), what="the case applied")
         before = await _stored(secured_bus)
         request = CaseQuery(case_id=case_id).model_dump_json().encode()
         for into in (
-            event_subject(COORDINATOR, CUSTOMS, "case.status_changed"),
+            event_subject(COORDINATOR, CUSTOMS, case_id, "case.status_changed"),
             "ipbus.dlq.coordinator.handler_error",
         ):
             await customs.publish(query_subject(CUSTOMS, "case"), request, reply=into)

@@ -19,9 +19,10 @@ import pytest
 from fastapi import APIRouter
 
 from contracts.agencies import AgencyKind, WarningCategory
+from contracts.envelope import publish_subject
 from contracts.identifiers import Money, new_ulid
 from contracts.referrals import ReferralKind, ReferralOverdue, ReferralStage
-from contracts.subjects import COORDINATOR, EVENT_STREAM, event_subject
+from contracts.subjects import COORDINATOR, EVENT_STREAM
 from contracts.warnings import (
     Severity,
     WarningTargets,
@@ -142,11 +143,8 @@ async def _overdue_referral_and_warnings(bus: Bus, settings: Settings) -> None:
             due_at=datetime.now(UTC) - timedelta(hours=1),
         )
         await asyncio.sleep(1.0)  # let the issue reach the coordinator first
-        await publish(
-            nc,
-            event_subject(COORDINATOR, CUSTOMS, "referral.overdue"),
-            signed(settings, COORDINATOR, overdue, case_id=case_id),
-        )
+        notice = signed(settings, COORDINATOR, overdue, case_id=case_id)
+        await publish(nc, publish_subject(notice, CUSTOMS), notice)
         # A critical warning routed by the coordinator to the Guangdong port and regulator;
         # only the regulator reads it, so one delivery stays unacknowledged.
         async with customs.unit_of_work() as uow:

@@ -17,7 +17,14 @@ from typing import Any
 
 import pytest
 
+from contracts.envelope import publish_subject
 from contracts.identifiers import new_ulid
+from contracts.subjects import COORDINATOR, parse_event_subject
+from services.runtime.bus import (
+    DEFAULT_PARTITIONS,
+    coordinator_consumer_spec,
+    coordinator_consumer_specs,
+)
 from services.runtime.identity import AgencyConnection, Settings, key_path, read_bus_record
 from services.runtime.server import free_port
 from tests.conftest import REPO
@@ -29,6 +36,11 @@ pytestmark = pytest.mark.integration
 CUSTOMS = "customs-shanghai"
 IPBUS = str(Path(sys.executable).with_name("ipbus"))
 UP_TIMEOUT_S = 90.0
+COORDINATOR_DURABLES = tuple(
+    spec.durable
+    for spec in coordinator_consumer_specs(coordinator_consumer_spec(), DEFAULT_PARTITIONS)
+)
+"""``coordinator-p0`` …: the coordinator reads one consumer per partition of ``ipbus up``."""
 
 
 def _env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -109,7 +121,7 @@ async def _open_a_case(data_dir: Path) -> str:
     ).connect(record.nats_url, name="test-customs")
     try:
         opened = signed(settings, CUSTOMS, _opened(), case_id=new_ulid())
-        await publish(customs, to_coordinator(CUSTOMS, "case.opened"), opened)
+        await publish(customs, publish_subject(opened, COORDINATOR), opened)
         return opened.subject or ""
     finally:
         await customs.close()
@@ -138,7 +150,7 @@ async def test_the_operator_commands_work_against_ipbus_up_and_fail_in_one_line_
         assert ran.code == 0, (command, ran)
         assert "Traceback" not in ran.out + ran.err, (command, ran)
     ran = await ipbus(data_dir, "status")
-    assert "coordinator" in ran.out  # its consumer's lag
+    assert all(durable in ran.out for durable in COORDINATOR_DURABLES)  # its consumers' lag
     assert "dead letters on IPBUS_DLQ: 0" in ran.out
 
     async def shown() -> Ran:
@@ -206,7 +218,7 @@ async def test_the_read_commands_print_one_json_document_for_scripts(up: Up) -> 
     customs = await AgencyConnection(
         CUSTOMS, seed_file=key_path(settings.keys_dir, CUSTOMS)
     ).connect(record.nats_url, name="test-customs")
-    garbage_subject = to_coordinator(CUSTOMS, "case.opened")
+    garbage_subject = to_coordinator(CUSTOMS, "case.opened", new_ulid())
     try:
         await publish(customs, garbage_subject, b"\xff not an envelope")
     finally:
@@ -221,7 +233,13 @@ async def test_the_read_commands_print_one_json_document_for_scripts(up: Up) -> 
         raise AssertionError(f"{command}: never {check}; last {document}")
 
     letters = await until(lambda d: bool(d["dead_letters"]), "dlq", "list")
-    (letter,) = [x for x in letters["dead_letters"] if x["original_subject"] == garbage_subject]
+    # the original subject is as the stream stored it: with its partition token
+    (letter,) = [
+        x
+        for x in letters["dead_letters"]
+        if str(parse_event_subject(x["original_subject"])) == garbage_subject
+    ]
+    assert parse_event_subject(letter["original_subject"]).partition is not None
     assert letter["consumer"] == "coordinator"
     assert "body" not in letter
     assert "body_base64" not in letter
@@ -235,7 +253,7 @@ async def test_the_read_commands_print_one_json_document_for_scripts(up: Up) -> 
 
     status = await _json(data_dir, "status")
     assert status["dead_letters"] >= 1
-    assert "coordinator" in {c["durable"] for c in status["consumers"]}
+    assert set(COORDINATOR_DURABLES) <= {c["durable"] for c in status["consumers"]}
     assert status["problems"] == []
     assert status["http_url"] is None
     assert status["services"] is None

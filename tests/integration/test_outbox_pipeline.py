@@ -62,7 +62,7 @@ async def queue(database: Database, count: int, poison: dict[int, int] | None = 
                 session.add(
                     OutboxRecord(
                         event_id=ids[-1],
-                        subject=to_coordinator(SENDER, "case.opened"),
+                        subject=to_coordinator(SENDER, "case.opened", ids[-1]),
                         body=b"x" * poison[i],
                         created_at=now,
                     )

@@ -40,13 +40,14 @@ async def test_an_unpublishable_row_is_set_aside_and_the_rows_behind_it_go(
         signed(settings, "customs-shanghai", _opened(), case_id=new_ulid()) for _ in range(2)
     )
     poison_id = new_ulid()
+    poison_subject = to_coordinator("customs-shanghai", "case.opened", poison_id)
     now = datetime.now(UTC)
     async with database.transaction() as session:
         put_in_outbox(session, before, recipient="coordinator", now=now)
         session.add(
             OutboxRecord(
                 event_id=poison_id,
-                subject=to_coordinator("customs-shanghai", "case.opened"),
+                subject=poison_subject,
                 body=b"x" * (2 * 1024 * 1024),  # over the server's max_payload
                 created_at=now,
             )
@@ -68,7 +69,7 @@ async def test_an_unpublishable_row_is_set_aside_and_the_rows_behind_it_go(
         assert letter.reason == RejectReason.UNPUBLISHABLE
         assert letter.consumer == "outbox"
         assert "MaxPayloadError" in letter.detail
-        assert letter.original_subject == to_coordinator("customs-shanghai", "case.opened")
+        assert letter.original_subject == poison_subject  # as published: never stored
         assert (await js.stream_info(DLQ_STREAM)).state.messages == 1
     finally:
         await nc.close()

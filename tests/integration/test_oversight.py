@@ -17,7 +17,7 @@ from contracts.identifiers import Money, new_ulid
 from contracts.judicial import JudgmentFinal, JudgmentRendered
 from contracts.oversight import CaseFindings, Offence, Offender
 from contracts.referrals import ReferralStage, ReferralState
-from contracts.subjects import EVENT_STREAM
+from contracts.subjects import EVENT_STREAM, stored_filter
 from services.coordinator.app import CoordinatorService
 from services.coordinator.deadlines.store import DeadlineRecord, DeadlineStatus
 from services.coordinator.oversight.flow import OversightRecord
@@ -65,18 +65,17 @@ async def _stream_events(bus: Bus, subject: str) -> list[dict[str, Any]]:
     try:
         js = nc.jetstream()
         info = await js.stream_info(EVENT_STREAM, subjects_filter=subject)
-        found = []
-        for name in info.state.subjects or {}:
-            sub = await js.subscribe(name, ordered_consumer=True)
-            try:
-                while True:
-                    try:
-                        msg = await sub.next_msg(timeout=0.5)
-                    except TimeoutError:
-                        break
-                    found.append(json.loads(msg.data))
-            finally:
-                await sub.unsubscribe()
+        expected = sum((info.state.subjects or {}).values())
+        found: list[dict[str, Any]] = []
+        if not expected:
+            return found
+        sub = await js.subscribe(subject, stream=EVENT_STREAM, ordered_consumer=True)
+        try:
+            while len(found) < expected:
+                msg = await sub.next_msg(timeout=5.0)
+                found.append(json.loads(msg.data))
+        finally:
+            await sub.unsubscribe()
         return found
     finally:
         await nc.close()
@@ -95,7 +94,7 @@ async def _penalised_and_flagged(bus: Bus) -> tuple[str, str]:
             fine=Money(value=Decimal("900000"), currency="CNY"),
             findings=FINDINGS,
         )
-    subject = f"ipbus.v1.coordinator.{PROCURATORATE}.oversight.flagged"
+    subject = stored_filter("coordinator", PROCURATORATE, "oversight.flagged", key=case_id)
 
     async def flagged() -> list[dict[str, Any]]:
         return [e for e in await _stream_events(bus, subject) if e["subject"] == case_id]
@@ -147,7 +146,7 @@ async def _until_deadline(bus: Bus, oversight_id: str, status: DeadlineStatus) -
 
 
 async def _overdue_notices(bus: Bus, oversight_id: str) -> list[tuple[str, str]]:
-    events = await _stream_events(bus, "ipbus.v1.coordinator.*.referral.overdue")
+    events = await _stream_events(bus, stored_filter("coordinator", "*", "referral.overdue"))
     return sorted(
         (e["source"], e["data"]["stage"])
         for e in events
@@ -177,7 +176,7 @@ async def test_a_flag_answered_by_a_transfer_closes_the_oversight_and_its_deadli
             uow, case_id, grounds="360,000 CNY of counterfeit goods", findings=FINDINGS
         )
     assert transfer.recipient == POLICE
-    issued_subject = f"ipbus.v1.{REGULATOR}.{POLICE}.referral.issued"
+    issued_subject = stored_filter(REGULATOR, POLICE, "referral.issued")
 
     async def published() -> bool:
         return len(await _stream_events(oversight_bus, issued_subject)) == 1
@@ -255,7 +254,7 @@ async def test_an_unanswered_suggestion_is_noticed_overdue_once_then_met_late(
     recipients = {
         e["data"]["referral_id"]: None
         for e in await _stream_events(
-            oversight_bus, f"ipbus.v1.coordinator.{REGULATOR}.referral.overdue"
+            oversight_bus, stored_filter("coordinator", REGULATOR, "referral.overdue")
         )
     }
     assert oversight_id in recipients
@@ -304,7 +303,7 @@ async def test_a_final_judgment_closes_the_open_oversight_and_its_deadline(
             JudgmentFinal(case_id=case_id, court_ref="HU-FA-1", final_at=clock.now()),
         ):
             envelope = signed(settings, court, payload, case_id=case_id, now=clock.now())
-            await publish(nc, to_coordinator(court, payload.event_type), envelope)
+            await publish(nc, to_coordinator(court, payload.event_type, case_id), envelope)
     finally:
         await nc.close()
 

@@ -8,10 +8,9 @@ from pathlib import Path
 import nats
 import pytest
 
-from contracts.envelope import RejectReason
+from contracts.envelope import RejectReason, publish_subject
 from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralConcluded, ReferralKind, ReferralState
-from contracts.subjects import event_subject
 from services.cli.demo import _detention
 from services.customs.app import CustomsService
 from services.enforcement.app import EnforcementService
@@ -85,9 +84,7 @@ async def test_a_referral_step_out_of_order_is_refused_everywhere_and_changes_no
             ReferralConcluded(referral_id=referral_id, outcome="done"),
             case_id=case_id,
         )
-        await publish(
-            nc, event_subject("amr-shanghai", "customs-shanghai", "referral.concluded"), concluded
-        )
+        await publish(nc, publish_subject(concluded, "customs-shanghai"), concluded)
         letters = await dead_letters(nc, at_least=2)
         by_consumer = {(m.headers or {})[DLQ_CONSUMER_HEADER]: m.headers or {} for m in letters}
         assert set(by_consumer) == {"coordinator", "agency-customs-shanghai"}

@@ -14,7 +14,7 @@ import trustme
 from nats.errors import Error as NatsError
 
 from contracts.agencies import dump_registry
-from contracts.envelope import Envelope, new_envelope
+from contracts.envelope import Envelope, new_envelope, publish_subject
 from contracts.identifiers import new_ulid
 from contracts.subjects import COORDINATOR, event_subject
 from services.cli.security import write_nats_config
@@ -34,7 +34,7 @@ from services.sdk import Bus, query_case
 from tests.conftest import REGISTRY
 from tests.integration.conftest import StartBus
 from tests.integration.test_audit_log import _opened
-from tests.integration.wire import dead_letters, publish, to_coordinator, wait_until
+from tests.integration.wire import dead_letters, publish, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -113,16 +113,18 @@ async def test_the_default_bus_refuses_strangers_and_carries_signed_traffic(
     hub = await secured_bus.connect(COORDINATOR, name="test-hub")
     try:
         fresh = _case_opened(key)
-        await publish(customs, to_coordinator(CUSTOMS, "case.opened"), fresh)
+        await publish(customs, publish_subject(fresh, COORDINATOR), fresh)
         case_id = fresh.subject or ""
         await wait_until(lambda: _case_known(secured_bus, case_id), what="the case applied")
 
         # A replay (stale, validly signed) and garbage to customs: the coordinator and the
         # customs service each dead-letter under their own permissions.
         stale = _case_opened(key, made=datetime.now(UTC) - timedelta(days=2))
-        await publish(customs, to_coordinator(CUSTOMS, "case.opened"), stale)
+        await publish(customs, publish_subject(stale, COORDINATOR), stale)
         await publish(
-            regulator, event_subject(REGULATOR, CUSTOMS, "referral.acknowledged"), b"garbage"
+            regulator,
+            event_subject(REGULATOR, CUSTOMS, new_ulid(), "referral.acknowledged"),
+            b"garbage",
         )
         letters = await dead_letters(hub, at_least=3)
         found = {
@@ -173,8 +175,8 @@ async def test_a_rotated_key_is_honoured_during_the_grace_period_only(
         current = await bus.connect(CUSTOMS, name="new-replica")
         try:
             by_old, by_new = _case_opened(old), _case_opened(new)
-            await publish(straggler, to_coordinator(CUSTOMS, "case.opened"), by_old)
-            await publish(current, to_coordinator(CUSTOMS, "case.opened"), by_new)
+            await publish(straggler, publish_subject(by_old, COORDINATOR), by_old)
+            await publish(current, publish_subject(by_new, COORDINATOR), by_new)
             for envelope in (by_old, by_new):
                 await wait_until(_known(bus, envelope.subject or ""), what="case applied")
         finally:
@@ -198,7 +200,7 @@ async def test_a_rotated_key_is_honoured_during_the_grace_period_only(
         hub = await bus.connect(COORDINATOR, name="hub")
         try:
             late = _case_opened(old)
-            await publish(current, to_coordinator(CUSTOMS, "case.opened"), late)
+            await publish(current, publish_subject(late, COORDINATOR), late)
             letters = await dead_letters(hub, at_least=1)
             assert [(m.headers or {}).get(DLQ_REASON_HEADER) for m in letters] == ["bad_signature"]
             assert not await _case_known(bus, late.subject or "")
@@ -251,7 +253,7 @@ async def test_the_bus_runs_over_tls_with_a_ca_made_here(
                 assert customs.connected_url.scheme == "tls"
                 key = AgencyKey(key_path(settings.keys_dir, CUSTOMS).read_bytes())
                 envelope = _case_opened(key)
-                await publish(customs, to_coordinator(CUSTOMS, "case.opened"), envelope)
+                await publish(customs, publish_subject(envelope, COORDINATOR), envelope)
             finally:
                 await customs.close()
             case_id = envelope.subject or ""

@@ -18,6 +18,7 @@ from sqlmodel import col, select
 
 from contracts.agencies import Registry
 from contracts.cases import CaseStatus, CaseStatusChanged, IpRight
+from contracts.envelope import publish_subject
 from contracts.identifiers import new_ulid
 from contracts.subjects import (
     COORDINATOR,
@@ -25,6 +26,7 @@ from contracts.subjects import (
     EVENT_STREAM,
     agency_consumer,
     event_subject,
+    stored_filter,
 )
 from services.cli.security import write_nats_config
 from services.coordinator.cases.store import TimelineRecord
@@ -247,7 +249,7 @@ async def test_a_site_keeps_working_through_an_outage_and_loses_nothing(
     nc = await site.hub_bus.connect(COORDINATOR, name="test-count")
     try:
         info = await nc.jetstream().stream_info(
-            EVENT_STREAM, subjects_filter=f"ipbus.v1.{CUSTOMS}.>"
+            EVENT_STREAM, subjects_filter=stored_filter(sender=CUSTOMS)
         )
         on_hub = sum((info.state.subjects or {}).values())
         dead = (await nc.jetstream().stream_info(DLQ_STREAM)).state.messages
@@ -293,8 +295,8 @@ async def test_hub_events_for_the_agency_reach_its_site_after_an_outage(site: Si
     )
     nc = await site.hub_bus.connect(REGULATOR, name="test-regulator")
     try:
-        await publish(nc, event_subject(REGULATOR, CUSTOMS, "case.status_changed"), envelope)
-        garbage = event_subject(REGULATOR, CUSTOMS, "case.opened")
+        await publish(nc, publish_subject(envelope, CUSTOMS), envelope)
+        garbage = event_subject(REGULATOR, CUSTOMS, new_ulid(), "case.opened")
         await publish(nc, garbage, b"not an event", msg_id=new_ulid())
     finally:
         await nc.close()

@@ -13,10 +13,9 @@ import structlog
 from sqlmodel import select
 
 from contracts.cases import CaseOpened, CaseStatus
-from contracts.envelope import decode_event, encode_envelope, new_envelope
+from contracts.envelope import decode_event, encode_envelope, new_envelope, publish_subject
 from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralState
-from contracts.subjects import event_subject
 from services.coordinator.cases.domain import CaseFile, CaseReferral, TimelineLine
 from services.coordinator.cases.store import append_timeline, case_view, load_case, save_case
 from services.runtime.bus import (
@@ -107,7 +106,7 @@ async def test_the_inbox_tells_new_from_repeated_from_conflicting(database: Data
     envelope = new_envelope(
         sender="customs-shanghai", payload=_opened(case_id), now=NOW, case_id=case_id
     )
-    subject = event_subject("customs-shanghai", "coordinator", "case.opened")
+    subject = publish_subject(envelope, "coordinator")
     event = decode_event(encode_envelope(envelope), subject)
     impostor = decode_event(
         encode_envelope(envelope.model_copy(update={"data": {**envelope.data, "title": "Other"}})),

@@ -17,7 +17,7 @@ from nats.js.api import RawStreamMsg
 from contracts.agencies import AgencyKind, WarningCategory
 from contracts.base import Payload
 from contracts.cases import CaseOpened, CaseStatus, CaseStatusChanged
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, publish_subject
 from contracts.judicial import JudgmentRendered
 from contracts.queries import CaseView
 from contracts.referrals import (
@@ -27,7 +27,6 @@ from contracts.referrals import (
     ReferralStage,
     ReferralState,
 )
-from contracts.subjects import event_subject
 from contracts.warnings import Severity, WarningDelivered, WarningIssued, WarningTargets
 from services.cli.audit import load_entries
 from services.cli.demo import _detention
@@ -174,7 +173,7 @@ async def test_a_stranger_with_its_own_key_cannot_join_steer_or_forge(
         sent: dict[str, str] = {}
         for sender, recipient, payload, reason in attempts:
             envelope = signed(settings, sender, payload, case_id=case_id)
-            subject = event_subject(sender, recipient, payload.event_type)
+            subject = publish_subject(envelope, recipient)
             await publish(nc, subject, envelope)
             sent[envelope.id] = reason
 
@@ -221,7 +220,7 @@ async def test_a_stranger_with_its_own_key_cannot_join_steer_or_forge(
             CaseStatusChanged(local_ref="SH-1", status=CaseStatus.INVESTIGATING),
             case_id=case_id,
         )
-        await publish(nc, event_subject(CUSTOMS, "coordinator", "case.status_changed"), honest)
+        await publish(nc, publish_subject(honest, "coordinator"), honest)
 
         async def applied() -> bool:
             reply = await query_case(nc, requester=CUSTOMS, case_id=case_id)
@@ -238,16 +237,14 @@ async def test_a_case_event_that_names_no_case_is_refused(bus: Bus, settings: Se
         orphan = signed(
             settings, STRANGER, CaseStatusChanged(local_ref="GD-2", status=CaseStatus.CLOSED)
         )
-        await publish(nc, event_subject(STRANGER, "coordinator", "case.status_changed"), orphan)
+        await publish(nc, publish_subject(orphan, "coordinator"), orphan)
         never_opened = signed(
             settings,
             STRANGER,
             CaseStatusChanged(local_ref="GD-3", status=CaseStatus.CLOSED),
             case_id="01JABCDEFGHJKMNPQRSTVWXYZ2",
         )
-        await publish(
-            nc, event_subject(STRANGER, "coordinator", "case.status_changed"), never_opened
-        )
+        await publish(nc, publish_subject(never_opened, "coordinator"), never_opened)
 
         async def both() -> bool:
             letters = _coordinator_letters(await dead_letters(nc, at_least=1))
@@ -284,8 +281,8 @@ async def test_an_agency_refuses_the_coordinators_notices_from_anyone_else(
             case_id=case_id,
         )
         delivered = signed(settings, STRANGER, _forged_warning())
-        await publish(nc, event_subject(STRANGER, CUSTOMS, "referral.overdue"), overdue)
-        await publish(nc, event_subject(STRANGER, CUSTOMS, "warning.delivered"), delivered)
+        await publish(nc, publish_subject(overdue, CUSTOMS), overdue)
+        await publish(nc, publish_subject(delivered, CUSTOMS), delivered)
 
         wanted = {
             (consumer, event_id)

@@ -7,14 +7,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nats.aio.client import Client
-from nats.js.api import RawStreamMsg
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerInfo, RawStreamMsg
 
 from contracts.base import Payload
 from contracts.envelope import CONTENT_TYPE, Envelope, encode_envelope, new_envelope
-from contracts.subjects import DLQ_STREAM, event_subject
+from contracts.subjects import DLQ_STREAM, EVENT_STREAM, event_subject
+from services.runtime.bus import coordinator_durables
 from services.runtime.identity import AgencyKey, Settings, key_path, sign_envelope
 
-__all__ = ["dead_letters", "publish", "signed", "to_coordinator", "wait_until"]
+__all__ = [
+    "coordinator_consumers",
+    "coordinator_pending",
+    "dead_letters",
+    "publish",
+    "signed",
+    "to_coordinator",
+    "wait_until",
+]
 
 
 def signed(
@@ -61,8 +71,22 @@ async def publish(
     await nc.jetstream().publish(subject, data, headers=headers)
 
 
-def to_coordinator(sender: str, event_type: str) -> str:
-    return event_subject(sender, "coordinator", event_type)
+def to_coordinator(sender: str, event_type: str, key: str) -> str:
+    """``ipbus.v1.<sender>.coordinator.<key>.<event_type>``; ``key`` is the event's partition
+    key (:func:`contracts.envelope.partition_key`), any ULID for a body that is no event."""
+    return event_subject(sender, "coordinator", key, event_type)
+
+
+async def coordinator_consumers(js: JetStreamContext) -> list[ConsumerInfo]:
+    """The coordinator's durable consumers, one per partition of the event stream."""
+    return [await js.consumer_info(EVENT_STREAM, d) for d in await coordinator_durables(js)]
+
+
+async def coordinator_pending(js: JetStreamContext) -> tuple[int, int]:
+    """What the coordinator has yet to deliver and to see acknowledged, over every partition:
+    (``num_pending``, ``num_ack_pending``) summed."""
+    infos = await coordinator_consumers(js)
+    return sum(i.num_pending or 0 for i in infos), sum(i.num_ack_pending or 0 for i in infos)
 
 
 async def wait_until(

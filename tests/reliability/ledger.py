@@ -7,13 +7,21 @@ and nothing trusts a unique constraint either: the timeline is counted per case 
 step, the referral ledgers per case, the stream per ``Nats-Msg-Id``, so an event
 applied twice under two ids, or stored twice under one, shows up as a surplus.
 
+The load's cases name a few companies over and over (:mod:`tests.reliability.load_agency`),
+so the coordinator also does cross-case work: its party index must hold every case of every
+company, and each company named in enough cases must be warned about exactly once
+(``repeat_infringer``, one ``warning.issued`` and its deliveries) — however its cases were
+spread over the stream's partitions and whatever was killed (issue 18).
+
 A surplus and a loss are counted apart and never offset each other: each must be 0.
 """
 
 import asyncio
+import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import nats
 from nats.errors import TimeoutError as NatsTimeoutError
@@ -23,14 +31,43 @@ from nats.js.errors import ServiceUnavailableError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contracts.subjects import COORDINATOR, DLQ_STREAM, EVENT_STREAM, agency_consumer
+from contracts.agencies import WarningCategory
+from contracts.identifiers import new_ulid
+from contracts.subjects import (
+    COORDINATOR,
+    DLQ_STREAM,
+    EVENT_STREAM,
+    agency_consumer,
+    parse_event_subject,
+    stored_filter,
+)
+from contracts.warnings import Severity, WarningIssued, WarningTargets
+from services.coordinator.cases.parties import InfringerSightingRecord, PartyCaseRecord
 from services.coordinator.cases.store import TimelineRecord
-from services.runtime.bus import COORDINATOR_CONSUMER, InboxRecord, OutboxRecord
-from services.runtime.identity import Settings, server_list
+from services.coordinator.signals.rules import LinkagePolicy
+from services.coordinator.warnings.routing import route_warning
+from services.runtime.bus import (
+    COORDINATOR_CONSUMER,
+    InboxRecord,
+    OutboxRecord,
+    coordinator_backlog,
+)
+from services.runtime.identity import Settings, load_registry, server_list
+from services.runtime.law import load_policy, policy_section
 from services.runtime.storage import Database, database_url_for
 from services.sdk import ReferralRecord
+from tests.reliability.load_agency import suspect_of
 
-__all__ = ["EVENTS_PER_CASE", "STEPS_PER_CASE", "Tally", "count_everything", "database_of"]
+__all__ = [
+    "EVENTS_PER_CASE",
+    "STEPS_PER_CASE",
+    "Linkage",
+    "Tally",
+    "count_everything",
+    "database_of",
+    "linkage_of",
+    "repeat_infringer_code",
+]
 
 STEPS_PER_CASE: Mapping[str, int] = {
     "case.opened": 1,
@@ -62,6 +99,60 @@ def against(counted: Mapping[str, int], wanted: Mapping[str, int]) -> Excess:
 
 
 @dataclass(frozen=True, slots=True)
+class Linkage:
+    """The coordinator's cross-case work the load calls for."""
+
+    cases_of: dict[str, list[str]]
+    """Credit code → the cases naming that company (in an infringer's role)."""
+    warned: frozenset[str]
+    """The companies named in enough cases to be warned about: once each."""
+    fan_out: int
+    """The ``warning.delivered`` the coordinator routes per repeat-infringer warning."""
+
+    @property
+    def events(self) -> int:
+        """Events of the signals: each warning issued, and its deliveries."""
+        return len(self.warned) * (1 + self.fan_out)
+
+
+def linkage_of(settings: Settings, case_ids: Sequence[str], origin: str) -> Linkage:
+    """What the coordinator must make of ``case_ids``, all opened by ``origin``, under the
+    policy and registry the scenario's processes run with."""
+    cases_of: dict[str, list[str]] = {}
+    for number, case_id in enumerate(case_ids):
+        code = suspect_of(number).credit_code
+        assert code is not None
+        cases_of.setdefault(code, []).append(case_id)
+    policy = policy_section(load_policy(settings.policy_path), "linkage", LinkagePolicy)
+    # one agency opens every case: a company is a repeat infringer from min_cases cases on
+    warned = frozenset(
+        code for code, cases in cases_of.items() if len(cases) >= policy.repeat_infringer.min_cases
+    )
+    registry = load_registry(settings.effective_registry_path)
+    template = WarningIssued(  # who a repeat-infringer warning about origin's cases reaches
+        warning_id=new_ulid(),
+        category=WarningCategory.REPEAT_INFRINGER,
+        severity=Severity.HIGH,
+        title="template",
+        body="template",
+        targets=WarningTargets(regions=[registry.get(origin).region]),
+        expires_at=datetime.now(UTC) + timedelta(days=1),
+    )
+    fan_out = len(route_warning(template, registry, issuer=COORDINATOR))
+    return Linkage(cases_of, warned, fan_out)
+
+
+def repeat_infringer_code(body: bytes, codes: Iterable[str]) -> str | None:
+    """The company a ``warning.issued`` body warns of as a repeat infringer (its credit code
+    is in the title), or None for another warning."""
+    data = json.loads(body).get("data", {})
+    if data.get("category") != WarningCategory.REPEAT_INFRINGER.value:
+        return None
+    title = str(data.get("title", ""))
+    return next((code for code in codes if f"({code})" in title), "?")
+
+
+@dataclass(frozen=True, slots=True)
 class Tally:
     """One scenario's numbers; ``surplus`` and ``lost`` must both be zero."""
 
@@ -84,6 +175,13 @@ class Tally:
     referrals_acknowledged: int
     referrals: Excess
     """Referrals per case at the recipient (received) and at the sender (acknowledged)."""
+    party_rows: int
+    parties: Excess
+    """The coordinator's party index (both tables) per (company, case), against one each."""
+    warnings: dict[str, int]
+    warned: Excess
+    """Repeat-infringer warnings the coordinator issued per company, against one per
+    company named in enough cases."""
     dead_letters: int
     pending: dict[str, int]
 
@@ -95,6 +193,8 @@ class Tally:
             + self.timeline.surplus
             + self.inboxes.surplus
             + self.referrals.surplus
+            + self.parties.surplus
+            + self.warned.surplus
             + max(0, self.sent - self.expected)
         )
 
@@ -107,6 +207,8 @@ class Tally:
             + self.timeline.missing
             + self.inboxes.missing
             + self.referrals.missing
+            + self.parties.missing
+            + self.warned.missing
             + self.unsent
             + self.dead_letters
         )
@@ -121,13 +223,10 @@ class Tally:
             and self.timeline.missing == 0
             and self.inboxes.missing == 0
             and self.referrals.missing == 0
+            and self.parties.missing == 0
+            and self.warned.missing == 0
             and not any(self.pending.values())
         )
-
-    @property
-    def timeline_distinct(self) -> int:
-        """Steps of the expected timeline present at least once (progress while it runs)."""
-        return self.expected - self.timeline.missing
 
     def report(self, scenario: str, seconds: float) -> str:
         inbox = ", ".join(f"{name} {count}" for name, count in self.inbox.items())
@@ -140,7 +239,11 @@ class Tally:
             f"(surplus {self.inboxes.surplus}, missing {self.inboxes.missing}); referrals "
             f"received {self.referrals_received}/{self.cases}, acknowledged "
             f"{self.referrals_acknowledged}/{self.cases} (surplus {self.referrals.surplus}, "
-            f"missing {self.referrals.missing}); dead letters {self.dead_letters}; "
+            f"missing {self.referrals.missing}); party index {self.party_rows} rows (surplus "
+            f"{self.parties.surplus}, missing {self.parties.missing}); repeat-infringer "
+            f"warnings {sum(self.warnings.values())} for {len(self.warnings)} companies "
+            f"(surplus {self.warned.surplus}, missing {self.warned.missing}); "
+            f"dead letters {self.dead_letters}; "
             f"re-published and dropped by JetStream de-duplication {self.republished}; "
             f"SURPLUS {self.surplus}, LOST {self.lost}; "
             f"{seconds:.1f}s, {self.expected / seconds:.0f} events/s end to end"
@@ -166,13 +269,16 @@ async def count_everything(
 ) -> Tally:
     """Read every database and the streams; ``origin`` refers each case to ``recipient``."""
     cases = len(case_ids)
-    expected = EVENTS_PER_CASE * cases
+    linkage = linkage_of(settings, case_ids, origin)
+    expected = EVENTS_PER_CASE * cases + linkage.events
     sent_ids: set[str] = set()
     outbox_rows = republished = unsent = 0
     inbox_ids: dict[str, list[str]] = {}
     timeline: list[tuple[str, str]] = []
     received: list[str] = []
     acknowledged: list[str] = []
+    parties: list[str] = []
+    warnings: Counter[str] = Counter()
     for agency_id in (origin, recipient, COORDINATOR):
         database = database_of(settings, agency_id)
         try:
@@ -182,6 +288,12 @@ async def count_everything(
                 sent_ids.update(row.event_id for row in rows)
                 republished += sum(1 for row in rows if row.duplicate)
                 unsent += sum(1 for row in rows if row.sent_at is None)
+                if agency_id == COORDINATOR:
+                    for row in rows:
+                        if parse_event_subject(row.subject).event_type == "warning.issued":
+                            code = repeat_infringer_code(row.body, linkage.cases_of)
+                            if code is not None:
+                                warnings[code] += 1
                 consumer = (
                     COORDINATOR_CONSUMER if agency_id == COORDINATOR else agency_consumer(agency_id)
                 )
@@ -203,6 +315,7 @@ async def count_everything(
                             )
                         ).all()
                     ]
+                    parties = await _party_index(session)
                 elif agency_id == recipient:
                     received = await _referral_cases(session, "recipient")
                 else:
@@ -214,8 +327,8 @@ async def count_everything(
         js = nc.jetstream()
         in_stream_ids = await _message_ids(js)
         dead_letters = (await js.stream_info(DLQ_STREAM)).state.messages
-        pending: dict[str, int] = {}
-        for name in (COORDINATOR_CONSUMER, *consumers):
+        pending: dict[str, int] = {COORDINATOR_CONSUMER: await coordinator_backlog(js)}
+        for name in consumers:
             info = await js.consumer_info(EVENT_STREAM, name)
             pending[name] = (info.num_pending or 0) + (info.num_ack_pending or 0)
     finally:
@@ -240,6 +353,18 @@ async def count_everything(
         referrals_acknowledged=len(acknowledged),
         referrals=against(Counter(received), dict.fromkeys(case_ids, 1))
         + against(Counter(acknowledged), dict.fromkeys(case_ids, 1)),
+        party_rows=len(parties),
+        parties=against(
+            Counter(parties),
+            {
+                f"{table}|{code}|{case_id}": 1
+                for table in _PARTY_TABLES
+                for code, named in linkage.cases_of.items()
+                for case_id in named
+            },
+        ),
+        warnings=dict(warnings),
+        warned=against(warnings, dict.fromkeys(linkage.warned, 1)),
         dead_letters=dead_letters,
         pending=pending,
     )
@@ -287,7 +412,7 @@ async def _message_ids(js: JetStreamContext, *, attempts: int = 6) -> list[str]:
 async def _read_message_ids(js: JetStreamContext) -> list[str]:
     total = (await js.stream_info(EVENT_STREAM)).state.messages
     subscription = await js.pull_subscribe(
-        "ipbus.v1.>",
+        stored_filter(),
         stream=EVENT_STREAM,
         config=ConsumerConfig(
             headers_only=True,
@@ -304,6 +429,24 @@ async def _read_message_ids(js: JetStreamContext) -> list[str]:
     finally:
         await subscription.unsubscribe()
     return ids
+
+
+_PARTY_TABLES = ("party", "sighting")
+
+
+async def _party_index(session: AsyncSession) -> list[str]:
+    """``table|credit code|case`` for every row of the coordinator's party index: the
+    companies named (:class:`PartyCaseRecord`) and the infringer sightings the
+    repeat-infringer signal counts (:class:`InfringerSightingRecord`)."""
+    named = await session.exec(
+        select(col(PartyCaseRecord.credit_code), col(PartyCaseRecord.case_id))
+    )
+    sighted = await session.exec(
+        select(col(InfringerSightingRecord.credit_code), col(InfringerSightingRecord.case_id))
+    )
+    return [f"party|{code}|{case_id}" for code, case_id in named.all()] + [
+        f"sighting|{code}|{case_id}" for code, case_id in sighted.all()
+    ]
 
 
 async def _referral_cases(

@@ -5,6 +5,11 @@ opens one case per id in ``--cases`` and refers it to ``--to`` in one transactio
 events per case end to end (case.opened → coordinator, referral.issued → the other agency,
 and that agency's referral.acknowledged back). Killed with -9 and started again, it skips
 the cases its ledger already holds, as a real agency system resuming its work would.
+
+Each case names one of :data:`COMPANIES` companies as its suspect, in turn: every company
+is named in many cases, which the stream files under different partitions, so the
+coordinator's cross-case work (the party index, the repeat-infringer signal and the
+warning it routes) runs on several partitions at once (issue 18).
 """
 
 import argparse
@@ -14,13 +19,43 @@ from pathlib import Path
 
 from sqlmodel import col, select
 
+from contracts.cases import Party, PartyKind, PartyRole
+from contracts.identifiers import CREDIT_CODE_CHARSET, credit_code_check_char
 from contracts.referrals import ReferralKind
+from services.coordinator.signals.rules import INFRINGER_ROLES
 from services.customs.app import CustomsService
 from services.runtime.identity import Settings, prepare_registry
 from services.runtime.ops import configure_logging
 from services.sdk import LocalCaseRecord, bootstrap
 
-__all__ = ["main"]
+__all__ = ["COMPANIES", "company_code", "main", "suspect_of"]
+
+COMPANIES = 10
+"""How many companies the load's cases name, in turn (case ``n`` names company ``n % 10``)."""
+SUSPECT: PartyRole = min(INFRINGER_ROLES)
+"""The role the load names its companies in: one the repeat-infringer signal counts."""
+
+
+def company_code(company: int) -> str:
+    """The unified social credit code of load company ``company`` (valid, GB 32100-2015)."""
+    digits: list[str] = []
+    number = company
+    for _ in range(8):  # the company's number in the charset's base, zero-padded
+        number, digit = divmod(number, len(CREDIT_CODE_CHARSET))
+        digits.append(CREDIT_CODE_CHARSET[digit])
+    first17 = "914400007" + "".join(reversed(digits))  # 9: a company, 1: an enterprise
+    return first17 + credit_code_check_char(first17)
+
+
+def suspect_of(number: int) -> Party:
+    """The company case ``number`` of the load names as its suspect."""
+    company = number % COMPANIES
+    return Party(
+        kind=PartyKind.LEGAL_PERSON,
+        role=SUSPECT,
+        name=f"Load Trading Co. {company}",
+        credit_code=company_code(company),
+    )
 
 
 async def drive(agency_id: str, recipient: str, case_ids: list[str]) -> None:
@@ -51,7 +86,11 @@ async def drive(agency_id: str, recipient: str, case_ids: list[str]) -> None:
                 continue
             async with service.unit_of_work() as uow:
                 await service.open_case(
-                    uow, case_id=case_id, local_ref=f"LOAD-{number}", title=f"Load case {number}"
+                    uow,
+                    case_id=case_id,
+                    local_ref=f"LOAD-{number}",
+                    title=f"Load case {number}",
+                    parties=[suspect_of(number)],
                 )
                 await service.issue_referral(
                     uow,

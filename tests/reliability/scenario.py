@@ -4,7 +4,9 @@ separate processes, with some chaos played against them while the events flow.
 Each case is three events: case.opened (customs → coordinator), referral.issued
 (customs → regulator) and referral.acknowledged (regulator → customs); the coordinator
 reads all three. So events cross agency → coordinator and agency → agency, through the
-agencies' outboxes and three inboxes.
+agencies' outboxes and three inboxes. The cases name a few companies in turn, so the
+coordinator also links them across cases and warns of repeat infringers (to itself, then
+the agencies the warning is routed to): see :func:`tests.reliability.ledger.linkage_of`.
 """
 
 import asyncio
@@ -21,11 +23,23 @@ from sqlmodel import col, select
 
 from contracts.identifiers import new_ulid
 from contracts.subjects import COORDINATOR, EVENT_STREAM, agency_consumer
-from services.runtime.bus import COORDINATOR_CONSUMER, InboxRecord, StreamLayout, unsent_count
+from services.runtime.bus import (
+    COORDINATOR_CONSUMER,
+    InboxRecord,
+    StreamLayout,
+    coordinator_durables,
+    unsent_count,
+)
 from services.runtime.identity import Settings, prepare_registry, server_list
 from services.sdk import provision_streams
 from tests.reliability.fleet import Fleet, ServiceProcess
-from tests.reliability.ledger import EVENTS_PER_CASE, Tally, count_everything, database_of
+from tests.reliability.ledger import (
+    EVENTS_PER_CASE,
+    Tally,
+    count_everything,
+    database_of,
+    linkage_of,
+)
 
 __all__ = [
     "EVERY_SERVICE",
@@ -81,6 +95,8 @@ class Load:
     settings: Settings
     nats_url: str
     case_ids: list[str]
+    coordinator_share: int
+    """The events the coordinator reads: every case's, and the linkage warnings'."""
     last: Tally | None = None
     kills: list[tuple[str, InFlight]] = field(default_factory=list)
     """What each kill cut: the killed part's work in flight at the instant before."""
@@ -103,6 +119,7 @@ class Load:
     async def progress(self, agency_id: str = COORDINATOR) -> float:
         """The share of its work ``agency_id`` has applied (rows in its inbox): the
         coordinator reads every event, an agency one per case. Cheap enough every second."""
+        share = self.coordinator_share if agency_id == COORDINATOR else self.cases
         database = database_of(self.settings, agency_id)
         try:
             async with database.transaction() as session:
@@ -113,8 +130,7 @@ class Load:
                 )
         finally:
             await database.close()
-        per_case = EVENTS_PER_CASE if agency_id == COORDINATOR else 1
-        return int(applied or 0) / (per_case * self.cases)
+        return int(applied or 0) / share
 
     async def reached(
         self, fraction: float, agency_id: str = COORDINATOR, *, timeout_s: float = 120.0
@@ -152,13 +168,17 @@ class Load:
             for agency_id, database in databases.items():
                 async with database.transaction() as session:
                     unsent[agency_id] = await unsent_count(session)
-            unacknowledged = {
-                agency_id: int(
-                    (await js.consumer_info(EVENT_STREAM, consumer_of(agency_id))).num_ack_pending
-                    or 0
+            unacknowledged: dict[str, int] = {}
+            for agency_id in agencies:
+                durables = (
+                    await coordinator_durables(js)
+                    if agency_id == COORDINATOR
+                    else (agency_consumer(agency_id),)
                 )
-                for agency_id in agencies
-            }
+                unacknowledged[agency_id] = 0
+                for durable in durables:  # the coordinator: one consumer per partition
+                    info = await js.consumer_info(EVENT_STREAM, durable)
+                    unacknowledged[agency_id] += int(info.num_ack_pending or 0)
             return InFlight(unsent, unacknowledged)
 
         try:
@@ -202,6 +222,8 @@ class Load:
 
 
 def consumer_of(agency_id: str) -> str:
+    """The consumer name ``agency_id`` files its inbox rows under (the coordinator's logical
+    name: it reads through one durable consumer per partition)."""
     return COORDINATOR_CONSUMER if agency_id == COORDINATOR else agency_consumer(agency_id)
 
 
@@ -238,7 +260,8 @@ async def run_scenario(
     for replica in range(replicas):
         fleet.service("enforcement", RECIPIENT, replica=replica)
     fleet.load_agency(ORIGIN, RECIPIENT, cases_file)
-    load = Load(fleet, settings, nats_url, case_ids)
+    linkage = linkage_of(settings, case_ids, ORIGIN)
+    load = Load(fleet, settings, nats_url, case_ids, EVENTS_PER_CASE * cases + linkage.events)
     started = time.monotonic()
     fleet.start_all()
     try:

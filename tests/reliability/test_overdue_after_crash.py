@@ -18,9 +18,11 @@ from nats.aio.client import Client
 
 from contracts.agencies import IpType
 from contracts.cases import CaseOpened, IpRight
+from contracts.envelope import publish_subject
 from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralIssued, ReferralKind
-from contracts.subjects import EVENT_STREAM, event_subject
+from contracts.subjects import EVENT_STREAM, agency_consumer, parse_event_subject, stored_filter
+from services.runtime.bus import coordinator_backlog, coordinator_durables
 from services.runtime.identity import Settings, prepare_registry
 from tests.conftest import write_policy
 from tests.integration.wire import publish, signed, wait_until
@@ -45,11 +47,12 @@ DEADLINE_S = 4.0
 async def _overdue_notices(nc: Client) -> Counter[str]:
     """Recipients of every referral.overdue on the stream."""
     js = nc.jetstream()
-    info = await js.stream_info(EVENT_STREAM, subjects_filter="ipbus.v1.coordinator.*.>")
+    info = await js.stream_info(
+        EVENT_STREAM, subjects_filter=stored_filter("coordinator", "*", "referral.overdue")
+    )
     recipients: Counter[str] = Counter()
     for subject, count in (info.state.subjects or {}).items():
-        if subject.endswith(".referral.overdue"):
-            recipients[subject.split(".")[3]] += count
+        recipients[parse_event_subject(subject).recipient] += count
     return recipients
 
 
@@ -73,7 +76,7 @@ async def test_a_deadline_passing_while_the_coordinator_is_dead_is_notified_once
 
         async def consumers_bound() -> bool:
             try:
-                for name in ("coordinator", f"agency-{REGULATOR}"):
+                for name in (*await coordinator_durables(js), agency_consumer(REGULATOR)):
                     await js.consumer_info(EVENT_STREAM, name)
             except Exception:
                 return False
@@ -97,23 +100,18 @@ async def test_a_deadline_passing_while_the_coordinator_is_dead_is_notified_once
             legal_basis="Regulations on Customs Protection of IP Rights, art. 27",
             summary="300 handbags",
         )
-        await publish(
-            nc,
-            event_subject(CUSTOMS, "coordinator", "case.opened"),
-            signed(settings, CUSTOMS, opened, case_id=case_id),
-        )
-        await publish(
-            nc,
-            event_subject(CUSTOMS, REGULATOR, "referral.issued"),
-            signed(settings, CUSTOMS, issued, case_id=case_id),
-        )
+        opening = signed(settings, CUSTOMS, opened, case_id=case_id)
+        await publish(nc, publish_subject(opening, "coordinator"), opening)
+        referral = signed(settings, CUSTOMS, issued, case_id=case_id)
+        await publish(nc, publish_subject(referral, REGULATOR), referral)
         issued_at = asyncio.get_running_loop().time()
 
         async def coordinator_has_read_everything() -> bool:
-            info = await js.stream_info(EVENT_STREAM, subjects_filter="ipbus.v1.*.*.>")
-            acked = any(s.endswith(".referral.acknowledged") for s in (info.state.subjects or {}))
-            consumer = await js.consumer_info(EVENT_STREAM, "coordinator")
-            return acked and consumer.num_pending == 0 and consumer.num_ack_pending == 0
+            info = await js.stream_info(
+                EVENT_STREAM, subjects_filter=stored_filter(event_type="referral.acknowledged")
+            )
+            acked = bool(info.state.subjects)
+            return acked and await coordinator_backlog(js) == 0
 
         await wait_until(coordinator_has_read_everything, what="the referral and its receipt")
         coordinator.kill()

@@ -2,16 +2,30 @@
 included): each event is applied once, each outgoing event published once — even
 with one replica killed -9 in the middle. Two coordinators also keep stream order: a
 referral's acknowledgement is never applied before the referral, or it would be refused
-and show up as a dead letter (counted as lost)."""
+and show up as a dead letter (counted as lost). They apply the stream's partitions at
+once, so cross-case work runs in parallel: the load's companies, each named in cases
+of every partition, must still be indexed in every case and warned about exactly once."""
 
 import asyncio
+from collections import Counter
+from collections.abc import Iterable
 from functools import partial
 
+import nats
 import pytest
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from contracts.subjects import COORDINATOR
-from services.runtime.identity import Settings
-from tests.reliability.scenario import RECIPIENT, Load, events_for, kill_process, run_scenario
+from contracts.subjects import COORDINATOR, EVENT_STREAM, stored_filter
+from services.runtime.identity import Settings, server_list
+from tests.reliability.ledger import linkage_of, repeat_infringer_code
+from tests.reliability.scenario import (
+    ORIGIN,
+    RECIPIENT,
+    Load,
+    events_for,
+    kill_process,
+    run_scenario,
+)
 
 pytestmark = [pytest.mark.reliability, pytest.mark.timeout(420)]
 
@@ -70,3 +84,51 @@ async def test_two_coordinators_sharing_a_consumer_apply_every_case_in_stream_or
     assert all(state.busy for _, state in load.kills), load.kill_report()
     assert tally.surplus == 0, tally
     assert (tally.lost, tally.dead_letters) == (0, 0), tally
+
+    # cross-case work on partitions applied at once, one coordinator killed in the middle
+    linkage = linkage_of(scenario_settings, load.case_ids, ORIGIN)
+    warned = await _repeat_infringer_warnings(own_nats_url, linkage.cases_of)
+    with capsys.disabled():
+        print(
+            f"  {len(linkage.cases_of)} companies named in "
+            f"{sorted(len(c) for c in linkage.cases_of.values())} cases; party index "
+            f"{tally.party_rows} rows (surplus {tally.parties.surplus}, missing "
+            f"{tally.parties.missing}); repeat-infringer warnings on the stream per company: "
+            f"{dict(sorted(warned.items()))}"
+        )
+    assert linkage.warned == frozenset(linkage.cases_of), "too few cases per company"
+    assert warned == Counter(dict.fromkeys(linkage.cases_of, 1)), warned
+    assert (tally.parties.surplus, tally.parties.missing) == (0, 0), tally
+    assert tally.party_rows == 2 * load.cases  # a company row and an infringer sighting each
+
+
+async def _repeat_infringer_warnings(nats_url: str, codes: Iterable[str]) -> Counter[str]:
+    """The coordinator's own ``warning.issued`` events on the stream, repeat-infringer
+    ones counted per company (its credit code is in the title; ``?`` for none known)."""
+    nc = await nats.connect(server_list(nats_url))
+    try:
+        js = nc.jetstream()
+        issued = stored_filter(COORDINATOR, COORDINATOR, "warning.issued")
+        info = await js.stream_info(EVENT_STREAM, subjects_filter=issued)
+        total = sum((info.state.subjects or {}).values())
+        subscription = await js.pull_subscribe(
+            issued,
+            stream=EVENT_STREAM,
+            config=ConsumerConfig(
+                ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL, inactive_threshold=30
+            ),
+        )
+        warned: Counter[str] = Counter()
+        read = 0
+        try:
+            while read < total:
+                for msg in await subscription.fetch(100, timeout=5):
+                    read += 1
+                    code = repeat_infringer_code(msg.data, codes)
+                    if code is not None:
+                        warned[code] += 1
+        finally:
+            await subscription.unsubscribe()
+        return warned
+    finally:
+        await nc.close()

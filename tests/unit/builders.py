@@ -8,10 +8,16 @@ from contracts.agencies import IpType
 from contracts.base import Payload
 from contracts.cases import IpRight
 from contracts.customs import GoodsDetained
-from contracts.envelope import Envelope, Event, decode_event, encode_envelope, new_envelope
+from contracts.envelope import (
+    Envelope,
+    Event,
+    decode_event,
+    encode_envelope,
+    new_envelope,
+    publish_subject,
+)
 from contracts.identifiers import Money, new_ulid
 from contracts.referrals import ReferralIssued, ReferralKind
-from contracts.subjects import event_subject
 
 CUSTOMS = "customs-shanghai"
 AMR = "amr-shanghai"
@@ -60,8 +66,7 @@ def envelope_for(
 
 
 def subject_for(envelope: Envelope, recipient: str = AMR) -> str:
-    event_type = envelope.type.removeprefix("ipbus.").removesuffix(".v1")
-    return event_subject(envelope.sender, recipient, event_type)
+    return publish_subject(envelope, recipient)
 
 
 def wire(envelope: Envelope, recipient: str = AMR) -> tuple[bytes, str]:

@@ -16,6 +16,8 @@ from contracts.envelope import (
     decode_event,
     encode_envelope,
     new_envelope,
+    partition_key,
+    publish_subject,
     signing_input,
 )
 from contracts.identifiers import new_ulid
@@ -28,6 +30,7 @@ from contracts.subjects import (
     event_subject,
     parse_event_subject,
     query_subject,
+    stored_filter,
 )
 from tests.unit.builders import (
     AMR,
@@ -39,7 +42,8 @@ from tests.unit.builders import (
 
 CASE_ID = "01JABCDEFGHJKMNPQRSTVWXYZ0"
 REFERRAL_ID = "01JABCDEFGHJKMNPQRSTVWXYZ1"
-CLOSED_SUBJECT = f"ipbus.v1.{CUSTOMS}.{AMR}.case.closed"
+CLOSED_SUBJECT = f"ipbus.v1.{CUSTOMS}.{AMR}.{CASE_ID}.case.closed"
+OTHER_CASE_ID = "01JABCDEFGHJKMNPQRSTVWXYZ2"
 
 
 def closed_case_raw() -> dict[str, Any]:
@@ -75,7 +79,8 @@ def test_a_new_envelope_decodes_back_to_its_typed_payload() -> None:
     assert event.payload.declared_value.value == Decimal("1250.00")
     assert event.event_type == "goods.detained"
     assert (event.sender, event.recipient) == (CUSTOMS, AMR)
-    assert event.route == EventSubject(CUSTOMS, AMR, "goods.detained")
+    assert event.route == EventSubject(CUSTOMS, AMR, CASE_ID, "goods.detained")
+    assert event.route.partition is None  # as published; the stream adds it
 
 
 def test_the_envelope_names_the_case_and_correlates_by_it_unless_told_otherwise() -> None:
@@ -207,16 +212,41 @@ def test_a_json_array_is_not_a_cloudevent() -> None:
 @pytest.mark.parametrize(
     ("subject", "named"),
     [
-        pytest.param(f"ipbus.v2.{CUSTOMS}.{AMR}.case.closed", "ipbus.v2", id="version-2"),
-        pytest.param(f"ipbus.events.{CUSTOMS}.{AMR}.case.closed", "ipbus.events", id="prefix"),
-        pytest.param(f"ipbus.v1.{CUSTOMS}.{AMR}", AMR, id="no-event-type"),
-        pytest.param(f"ipbus.v1.{CUSTOMS}", CUSTOMS, id="too-few-tokens"),
+        pytest.param(f"ipbus.v2.{CUSTOMS}.{AMR}.{CASE_ID}.case.closed", "ipbus.v2", id="version-2"),
         pytest.param(
-            f"ipbus.v1.Customs-Shanghai.{AMR}.case.closed", "Customs-Shanghai", id="sender"
+            f"ipbus.events.{CUSTOMS}.{AMR}.{CASE_ID}.case.closed", "ipbus.events", id="prefix"
         ),
-        pytest.param(f"ipbus.v1.{CUSTOMS}.AMR.case.closed", "'AMR'", id="upper-case-recipient"),
-        pytest.param(f"ipbus.v1.{CUSTOMS}.{AMR}.case..closed", "case..closed", id="empty-token"),
-        pytest.param(f"ipbus.v1.{CUSTOMS}..case.closed", "recipient", id="empty-recipient"),
+        pytest.param(f"ipbus.v1.{CUSTOMS}.{AMR}.{CASE_ID}", AMR, id="no-event-type"),
+        pytest.param(f"ipbus.v1.{CUSTOMS}", CUSTOMS, id="too-few-tokens"),
+        pytest.param("ipbus", "ipbus", id="one-token"),
+        pytest.param(
+            f"ipbus.v1.Customs-Shanghai.{AMR}.{CASE_ID}.case.closed",
+            "Customs-Shanghai",
+            id="sender",
+        ),
+        pytest.param(
+            f"ipbus.v1.{CUSTOMS}.AMR.{CASE_ID}.case.closed", "'AMR'", id="upper-case-recipient"
+        ),
+        pytest.param(f"ipbus.v1.{CUSTOMS}.{AMR}.{CASE_ID}..closed", ".closed", id="empty-token"),
+        pytest.param(
+            f"ipbus.v1.{CUSTOMS}..{CASE_ID}.case.closed", "recipient", id="empty-recipient"
+        ),
+        pytest.param(f"ipbus.v1.{CUSTOMS}.{AMR}..case.closed", "key", id="empty-key"),
+        pytest.param(f"ipbus.v1.{CUSTOMS}.{AMR}.case-1.case.closed", "'case-1'", id="key-not-ulid"),
+        pytest.param(
+            f"ipbus.v1.{CUSTOMS}.{AMR}.{CASE_ID.lower()}.case.closed",
+            CASE_ID.lower(),
+            id="key-lower-case",
+        ),
+        pytest.param(f"ipbus.v1.{CUSTOMS}.{AMR}.case.closed", "case.closed", id="six-token-form"),
+        pytest.param(
+            f"ipbus.v1.{CUSTOMS}.{AMR}.p1.{CASE_ID}.case.closed",
+            "'p1'",
+            id="partition-not-a-number",
+        ),
+        pytest.param(
+            f"ipbus.v1.{CUSTOMS}.{AMR}.1.{CASE_ID}.case.closed.x", "case.closed.x", id="nine-tokens"
+        ),
     ],
 )
 def test_a_subject_outside_the_naming_scheme_is_rejected(subject: str, named: str) -> None:
@@ -227,12 +257,12 @@ def test_a_subject_outside_the_naming_scheme_is_rejected(subject: str, named: st
 
 
 def test_a_subject_with_a_dotted_sender_is_a_bad_subject() -> None:
-    subject = f"ipbus.v1.customs.shanghai.{AMR}.case.closed"
+    subject = f"ipbus.v1.customs.shanghai.{AMR}.{CASE_ID}.case.closed"
 
     refused = rejection(body_of(closed_case_raw()), subject)
 
     assert refused.reason is RejectReason.BAD_SUBJECT
-    assert "amr-shanghai.case.closed" in refused.detail
+    assert f"amr-shanghai.{CASE_ID}.case.closed" in refused.detail
 
 
 def test_a_bad_subject_is_reported_before_the_body_is_read() -> None:
@@ -244,7 +274,9 @@ def test_a_bad_subject_is_reported_before_the_body_is_read() -> None:
 @pytest.mark.parametrize(
     ("ce_type", "subject_type", "reason", "fragment"),
     [
-        pytest.param("ipbus.nope.v1", "nope", RejectReason.UNKNOWN_TYPE, "nope", id="unknown"),
+        pytest.param(
+            "ipbus.nope.never.v1", "nope.never", RejectReason.UNKNOWN_TYPE, "nope", id="unknown"
+        ),
         pytest.param(
             "ipbus.referral.issued.v2",
             "referral.issued",
@@ -267,7 +299,7 @@ def test_a_type_that_is_unknown_or_disagrees_with_the_subject_is_rejected(
     raw = closed_case_raw()
     raw["type"] = ce_type
 
-    refused = rejection(body_of(raw), f"ipbus.v1.{CUSTOMS}.{AMR}.{subject_type}")
+    refused = rejection(body_of(raw), f"ipbus.v1.{CUSTOMS}.{AMR}.{CASE_ID}.{subject_type}")
 
     assert refused.reason is reason
     assert fragment in refused.detail
@@ -278,7 +310,7 @@ def test_an_unknown_type_whose_name_contains_version_is_still_an_unknown_type() 
     raw = closed_case_raw()
     raw["type"] = "ipbus.currency.conversion.v1"
 
-    refused = rejection(body_of(raw), f"ipbus.v1.{CUSTOMS}.{AMR}.currency.conversion")
+    refused = rejection(body_of(raw), f"ipbus.v1.{CUSTOMS}.{AMR}.{CASE_ID}.currency.conversion")
 
     assert refused.reason is RejectReason.UNKNOWN_TYPE
 
@@ -307,8 +339,8 @@ def _declined_raw() -> dict[str, Any]:
     return raw
 
 
-DETAINED_SUBJECT = f"ipbus.v1.{CUSTOMS}.{AMR}.goods.detained"
-DECLINED_SUBJECT = f"ipbus.v1.{AMR}.{CUSTOMS}.referral.declined"
+DETAINED_SUBJECT = f"ipbus.v1.{CUSTOMS}.{AMR}.{CASE_ID}.goods.detained"
+DECLINED_SUBJECT = f"ipbus.v1.{AMR}.{CUSTOMS}.{CASE_ID}.referral.declined"
 
 
 @pytest.mark.parametrize(
@@ -438,66 +470,190 @@ def test_the_signing_input_changes_when_the_payload_changes() -> None:
 @pytest.mark.parametrize(
     ("sender", "recipient", "event_type", "subject"),
     [
-        (CUSTOMS, AMR, "referral.issued", "ipbus.v1.customs-shanghai.amr-shanghai.referral.issued"),
-        (AMR, "coordinator", "case.opened", "ipbus.v1.amr-shanghai.coordinator.case.opened"),
+        (
+            CUSTOMS,
+            AMR,
+            "referral.issued",
+            f"ipbus.v1.customs-shanghai.amr-shanghai.{CASE_ID}.referral.issued",
+        ),
+        (
+            AMR,
+            "coordinator",
+            "case.opened",
+            f"ipbus.v1.amr-shanghai.coordinator.{CASE_ID}.case.opened",
+        ),
         (
             "coordinator",
             AMR,
             "warning.delivered",
-            "ipbus.v1.coordinator.amr-shanghai.warning.delivered",
+            f"ipbus.v1.coordinator.amr-shanghai.{CASE_ID}.warning.delivered",
         ),
         (
             CUSTOMS,
             AMR,
             "case.status_changed",
-            "ipbus.v1.customs-shanghai.amr-shanghai.case.status_changed",
+            f"ipbus.v1.customs-shanghai.amr-shanghai.{CASE_ID}.case.status_changed",
         ),
     ],
 )
 def test_an_event_subject_is_built_and_parsed_back(
     sender: str, recipient: str, event_type: str, subject: str
 ) -> None:
-    assert event_subject(sender, recipient, event_type) == subject
-    assert parse_event_subject(subject) == EventSubject(sender, recipient, event_type)
-    assert str(EventSubject(sender, recipient, event_type)) == subject
+    assert event_subject(sender, recipient, CASE_ID, event_type) == subject
+    assert parse_event_subject(subject) == EventSubject(sender, recipient, CASE_ID, event_type)
+    assert parse_event_subject(subject).partition is None
+    assert str(EventSubject(sender, recipient, CASE_ID, event_type)) == subject
+
+
+@pytest.mark.parametrize("partition", [0, 3, 15])
+def test_a_stored_subject_parses_with_the_partition_the_stream_filed_it_under(
+    partition: int,
+) -> None:
+    stored = f"ipbus.v1.{CUSTOMS}.{AMR}.{partition}.{CASE_ID}.referral.issued"
+
+    route = parse_event_subject(stored)
+
+    assert route == EventSubject(CUSTOMS, AMR, CASE_ID, "referral.issued", partition)
+    # printed back, it is the subject as published (a replay publishes it again)
+    assert str(route) == f"ipbus.v1.{CUSTOMS}.{AMR}.{CASE_ID}.referral.issued"
+
+
+def test_a_stored_filter_matches_any_partition() -> None:
+    assert stored_filter() == "ipbus.v1.*.*.*.*.>"
+    assert (
+        stored_filter(CUSTOMS, "coordinator", "goods.detained", key=CASE_ID)
+        == f"ipbus.v1.{CUSTOMS}.coordinator.*.{CASE_ID}.goods.detained"
+    )
+    assert stored_filter(recipient=AMR, event_type="warning.>") == (
+        f"ipbus.v1.*.{AMR}.*.*.warning.>"
+    )
 
 
 @pytest.mark.parametrize(
-    ("sender", "recipient", "event_type"),
+    ("sender", "recipient", "key", "event_type"),
     [
-        pytest.param("customs.shanghai", AMR, "case.opened", id="dotted-sender"),
-        pytest.param(CUSTOMS, "amr.shanghai", "case.opened", id="dotted-recipient"),
-        pytest.param("Customs-Shanghai", AMR, "case.opened", id="upper-case-sender"),
-        pytest.param("", AMR, "case.opened", id="empty-sender"),
-        pytest.param(CUSTOMS, "*", "case.opened", id="wildcard-recipient"),
-        pytest.param(CUSTOMS, AMR, "", id="empty-event-type"),
-        pytest.param(CUSTOMS, AMR, "case.", id="trailing-dot"),
-        pytest.param(CUSTOMS, AMR, ".case", id="leading-dot"),
-        pytest.param(CUSTOMS, AMR, "case.*", id="wildcard-event-type"),
-        pytest.param(CUSTOMS, AMR, "Case.Opened", id="upper-case-event-type"),
+        pytest.param("customs.shanghai", AMR, CASE_ID, "case.opened", id="dotted-sender"),
+        pytest.param(CUSTOMS, "amr.shanghai", CASE_ID, "case.opened", id="dotted-recipient"),
+        pytest.param("Customs-Shanghai", AMR, CASE_ID, "case.opened", id="upper-case-sender"),
+        pytest.param("", AMR, CASE_ID, "case.opened", id="empty-sender"),
+        pytest.param(CUSTOMS, "*", CASE_ID, "case.opened", id="wildcard-recipient"),
+        pytest.param(CUSTOMS, AMR, CASE_ID, "", id="empty-event-type"),
+        pytest.param(CUSTOMS, AMR, CASE_ID, "case.", id="trailing-dot"),
+        pytest.param(CUSTOMS, AMR, CASE_ID, ".case", id="leading-dot"),
+        pytest.param(CUSTOMS, AMR, CASE_ID, "case.*", id="wildcard-event-type"),
+        pytest.param(CUSTOMS, AMR, CASE_ID, "Case.Opened", id="upper-case-event-type"),
+        pytest.param(CUSTOMS, AMR, CASE_ID, "case", id="one-word-event-type"),
+        pytest.param(CUSTOMS, AMR, CASE_ID, "case.opened.again", id="three-word-event-type"),
+        pytest.param(CUSTOMS, AMR, "", "case.opened", id="empty-key"),
+        pytest.param(CUSTOMS, AMR, "*", "case.opened", id="wildcard-key"),
+        pytest.param(CUSTOMS, AMR, "case-42", "case.opened", id="key-not-a-ulid"),
+        pytest.param(CUSTOMS, AMR, CASE_ID.lower(), "case.opened", id="lower-case-key"),
+        pytest.param(CUSTOMS, AMR, "8" + CASE_ID[1:], "case.opened", id="key-beyond-ulid-range"),
+        pytest.param(CUSTOMS, AMR, CASE_ID + "0", "case.opened", id="key-too-long"),
+        pytest.param(CUSTOMS, AMR, f"{CASE_ID[:5]}.{CASE_ID[6:]}", "case.opened", id="dotted-key"),
     ],
 )
-def test_invalid_tokens_do_not_make_a_subject(sender: str, recipient: str, event_type: str) -> None:
+def test_invalid_tokens_do_not_make_a_subject(
+    sender: str, recipient: str, key: str, event_type: str
+) -> None:
     with pytest.raises(InvalidSubject):
-        event_subject(sender, recipient, event_type)
+        event_subject(sender, recipient, key, event_type)
 
 
 @pytest.mark.parametrize(
     "subject",
     [
         "ipbus.v1.customs-shanghai.amr-shanghai",
-        "ipbus.v2.customs-shanghai.amr-shanghai.case.opened",
-        "nats.v1.customs-shanghai.amr-shanghai.case.opened",
-        "ipbus.v1.customs-shanghai.AMR.case.opened",
-        "ipbus.v1.customs-shanghai.amr-shanghai.Case.opened",
-        "ipbus.v1.customs-shanghai.amr-shanghai.case-opened",
-        "ipbus.v1.customs.shanghai.amr-shanghai.case.opened",
+        f"ipbus.v2.customs-shanghai.amr-shanghai.{CASE_ID}.case.opened",
+        f"nats.v1.customs-shanghai.amr-shanghai.{CASE_ID}.case.opened",
+        f"ipbus.v1.customs-shanghai.AMR.{CASE_ID}.case.opened",
+        f"ipbus.v1.customs-shanghai.amr-shanghai.{CASE_ID}.Case.opened",
+        f"ipbus.v1.customs-shanghai.amr-shanghai.{CASE_ID}.case-opened",
+        f"ipbus.v1.customs.shanghai.amr-shanghai.{CASE_ID}.case.opened",
+        "ipbus.v1.customs-shanghai.amr-shanghai.case-42.case.opened",
+        "ipbus.v1.customs-shanghai.amr-shanghai.case.opened",  # the old, unkeyed form
+        "ipbus.v1.customs-shanghai.amr-shanghai.2.case.opened",  # a partition but no key
+        f"ipbus.v1.customs-shanghai.amr-shanghai.two.{CASE_ID}.case.opened",
+        f"ipbus.v1.customs-shanghai.amr-shanghai.-1.{CASE_ID}.case.opened",
+        f"ipbus.v1.customs-shanghai.amr-shanghai.*.{CASE_ID}.case.opened",
+        f"ipbus.v1.customs-shanghai.amr-shanghai.1.2.{CASE_ID}.case.opened",
+        "ipbus",
         "",
     ],
 )
 def test_a_malformed_subject_does_not_parse(subject: str) -> None:
     with pytest.raises(InvalidSubject):
         parse_event_subject(subject)
+
+
+# --- the partition key -------------------------------------------------------------------------
+
+
+def test_the_partition_key_is_the_case_the_envelope_names() -> None:
+    envelope = envelope_for(goods_detained(CASE_ID), case_id=CASE_ID)
+
+    assert partition_key(envelope) == CASE_ID
+    assert publish_subject(envelope, AMR) == f"ipbus.v1.{CUSTOMS}.{AMR}.{CASE_ID}.goods.detained"
+
+
+def test_without_a_case_on_the_envelope_the_payloads_case_id_is_the_key() -> None:
+    envelope = envelope_for(goods_detained(CASE_ID))
+    assert envelope.subject is None
+
+    assert partition_key(envelope) == CASE_ID
+
+
+def test_without_a_case_the_correlation_is_the_key_and_without_either_the_event_id() -> None:
+    correlation = new_ulid()
+    correlated = envelope_for(
+        CaseClosed(local_ref="R-1", outcome="done"), correlation_id=correlation
+    )
+    alone = envelope_for(CaseClosed(local_ref="R-1", outcome="done"))
+    not_a_ulid = envelope_for(
+        CaseClosed(local_ref="R-1", outcome="done"), correlation_id="conversation-7"
+    )
+
+    assert partition_key(correlated) == correlation
+    assert partition_key(alone) == alone.id
+    assert partition_key(not_a_ulid) == not_a_ulid.id  # only a ULID makes a subject token
+
+
+def test_the_stored_form_of_a_subject_decodes_with_its_partition() -> None:
+    body = body_of(closed_case_raw())
+
+    event = decode_event(body, f"ipbus.v1.{CUSTOMS}.{AMR}.2.{CASE_ID}.case.closed")
+
+    assert event.route == EventSubject(CUSTOMS, AMR, CASE_ID, "case.closed", 2)
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        pytest.param(
+            f"ipbus.v1.{CUSTOMS}.{AMR}.{OTHER_CASE_ID}.case.closed", id="another-case-published"
+        ),
+        pytest.param(
+            f"ipbus.v1.{CUSTOMS}.{AMR}.1.{OTHER_CASE_ID}.case.closed", id="another-case-stored"
+        ),
+    ],
+)
+def test_a_subject_keyed_by_another_case_is_a_bad_subject(subject: str) -> None:
+    refused = rejection(body_of(closed_case_raw()), subject)
+
+    assert refused.reason is RejectReason.BAD_SUBJECT
+    assert OTHER_CASE_ID in refused.detail
+    assert CASE_ID in refused.detail
+
+
+def test_an_event_without_a_case_keyed_by_anything_but_its_id_is_a_bad_subject() -> None:
+    envelope = envelope_for(CaseClosed(local_ref="R-1", outcome="done"))
+    body, subject = wire(envelope)
+    assert subject == f"ipbus.v1.{CUSTOMS}.{AMR}.{envelope.id}.case.closed"
+    assert decode_event(body, subject).envelope.id == envelope.id
+
+    refused = rejection(body, f"ipbus.v1.{CUSTOMS}.{AMR}.{CASE_ID}.case.closed")
+
+    assert refused.reason is RejectReason.BAD_SUBJECT
 
 
 def test_an_agency_reads_everything_addressed_to_it_through_its_own_consumer() -> None:

@@ -10,12 +10,13 @@ from hypothesis import strategies as st
 from contracts import envelope as envelope_module
 from contracts.envelope import EnvelopeRejected, RejectReason, decode_event
 from contracts.identifiers import new_ulid
-from contracts.subjects import event_subject
+from contracts.subjects import event_subject, parse_event_subject
 from tests.hostile import RAW, Hostile, spliced
 from tests.unit.builders import AMR, CUSTOMS, envelope_for, goods_detained, wire
 
 VALID_BODY, VALID_SUBJECT = wire(envelope_for(goods_detained(new_ulid()), case_id=new_ulid()))
 VALID: dict[str, Any] = json.loads(VALID_BODY)
+VALID_KEY = parse_event_subject(VALID_SUBJECT).key
 
 json_values = st.recursive(
     st.none()
@@ -32,9 +33,11 @@ subjects = st.one_of(
     st.just(VALID_SUBJECT),
     st.text(max_size=80),
     st.builds(
-        lambda s, r, t: f"ipbus.v1.{s}.{r}.{t}",
+        lambda s, r, p, k, t: f"ipbus.v1.{s}.{r}.{p}{k}.{t}",
         st.sampled_from([CUSTOMS, AMR, "X", ""]),
         st.sampled_from([AMR, "coordinator", "a.b"]),
+        st.sampled_from(["", "0.", "3.", "x.", "99999."]),  # published, stored, malformed
+        st.sampled_from([VALID_KEY, new_ulid(), "case-1", ""]),
         st.sampled_from(["goods.detained", "case.opened", "nope", ""]),
     ),
 )
@@ -85,7 +88,7 @@ def test_a_valid_event_with_any_one_field_replaced_is_decoded_or_refused_cleanly
 @settings(max_examples=200, deadline=None)
 @given(cut=st.integers(min_value=0, max_value=len(VALID_BODY)), junk=st.binary(max_size=8))
 def test_truncated_or_spliced_bodies_are_refused_cleanly(cut: int, junk: bytes) -> None:
-    _decode(VALID_BODY[:cut] + junk, event_subject(CUSTOMS, AMR, "goods.detained"))
+    _decode(VALID_BODY[:cut] + junk, event_subject(CUSTOMS, AMR, VALID_KEY, "goods.detained"))
 
 
 def test_the_unmutated_event_decodes() -> None:

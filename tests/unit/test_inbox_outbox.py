@@ -166,9 +166,9 @@ async def test_the_relay_publishes_in_order_with_the_event_id_as_message_id(db: 
     assert all(p.headers["Content-Type"] == "application/cloudevents+json" for p in js.published)
     assert all(p.stream == "IPBUS" for p in js.published)
     assert [p.subject for p in js.published] == [
-        f"ipbus.v1.{CUSTOMS}.{AMR}.goods.detained",
-        f"ipbus.v1.{CUSTOMS}.{AMR}.goods.detained",
-        f"ipbus.v1.{CUSTOMS}.{PSB}.goods.detained",
+        f"ipbus.v1.{CUSTOMS}.{AMR}.{CASE_ID}.goods.detained",
+        f"ipbus.v1.{CUSTOMS}.{AMR}.{CASE_ID}.goods.detained",
+        f"ipbus.v1.{CUSTOMS}.{PSB}.{CASE_ID}.goods.detained",
     ]
     first = decode_event(js.published[0].payload, js.published[0].subject)
     assert first.id == envelopes[0].id

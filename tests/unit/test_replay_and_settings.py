@@ -29,7 +29,12 @@ from tests.conftest import REGISTRY
 from tests.unit.builders import AMR, CUSTOMS, envelope_for
 
 KEYS = {a.id: AgencyKey(generate_seed()) for a in load_registry(REGISTRY).agencies}
-ORIGINAL = f"ipbus.v1.{AMR}.{CUSTOMS}.referral.acknowledged"
+RECEIPT_ID = new_ulid()
+"""The receipt names no case and no correlation: its own id is its subject's key."""
+PUBLISHED = f"ipbus.v1.{AMR}.{CUSTOMS}.{RECEIPT_ID}.referral.acknowledged"
+"""As its sender published it (what an outbox relay sets aside)."""
+ORIGINAL = f"ipbus.v1.{AMR}.{CUSTOMS}.2.{RECEIPT_ID}.referral.acknowledged"
+"""As a consumer read it from the stream: filed under a partition."""
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +63,9 @@ class RecordingJetStream:
 
 
 def _receipt(signer: str = AMR) -> bytes:
-    envelope = envelope_for(ReferralAcknowledged(referral_id=new_ulid(), receipt="R-1"), sender=AMR)
+    envelope = envelope_for(
+        ReferralAcknowledged(referral_id=new_ulid(), receipt="R-1"), sender=AMR, event_id=RECEIPT_ID
+    )
     return encode_envelope(sign_envelope(envelope, KEYS[signer]))
 
 
@@ -96,7 +103,7 @@ async def test_a_replay_is_for_the_consumer_that_refused_it_under_an_id_of_its_o
     letter = _letter("coordinator")
     assert await replay(js, letter, registry) == 42  # type: ignore[arg-type]
     ((subject, body, headers),) = js.published
-    assert subject == f"ipbus.v1.operator.{CUSTOMS}.referral.acknowledged"
+    assert subject == f"ipbus.v1.operator.{CUSTOMS}.{RECEIPT_ID}.referral.acknowledged"
     assert body == letter.body
     assert headers == {
         "Content-Type": "application/cloudevents+json",
@@ -118,9 +125,11 @@ async def test_a_letter_the_outbox_set_aside_is_replayed_to_every_consumer_and_k
 ) -> None:
     js = RecordingJetStream()
     # set aside by the regulator's relay: it never reached any consumer
-    letter = _letter(f"agency-{AMR}", reason="unpublishable")
+    letter = _letter(f"agency-{AMR}", reason="unpublishable", original=PUBLISHED)
     await replay(js, letter, registry, keep=True)  # type: ignore[arg-type]
     ((subject, _, headers),) = js.published
+    assert subject == f"ipbus.v1.operator.{CUSTOMS}.{RECEIPT_ID}.referral.acknowledged"
+    assert headers["Ipbus-Replay-Subject"] == PUBLISHED
     assert "Ipbus-Replay-For" not in headers
     assert js.deleted == []
     replayed = replay_of(subject, headers)
@@ -131,7 +140,11 @@ async def test_a_letter_the_outbox_set_aside_is_replayed_to_every_consumer_and_k
 def test_replay_headers_on_ordinary_traffic_make_no_replay() -> None:
     headers = {"Ipbus-Replay-For": "coordinator", "Ipbus-Replay-Subject": ORIGINAL}
     assert replay_of(ORIGINAL, headers) is None
-    assert replay_of(f"ipbus.v1.{CUSTOMS}.operator.referral.acknowledged", headers) is None
+    assert replay_of(PUBLISHED, headers) is None
+    assert (
+        replay_of(f"ipbus.v1.{CUSTOMS}.operator.{RECEIPT_ID}.referral.acknowledged", headers)
+        is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -145,7 +158,21 @@ def test_replay_headers_on_ordinary_traffic_make_no_replay() -> None:
         (_letter("coordinator", body=b"{not json"), "not a valid event"),
         (_letter("coordinator", body=_receipt(signer=CUSTOMS)), "signature"),
         (
-            _letter("coordinator", original=f"ipbus.v1.{CUSTOMS}.{AMR}.referral.acknowledged"),
+            _letter(
+                "coordinator",
+                original=f"ipbus.v1.{CUSTOMS}.{AMR}.2.{RECEIPT_ID}.referral.acknowledged",
+            ),
+            "not a valid event",
+        ),
+        (
+            _letter("coordinator", original=f"ipbus.v1.{AMR}.{CUSTOMS}.referral.acknowledged"),
+            "original subject",
+        ),
+        (
+            _letter(
+                "coordinator",
+                original=f"ipbus.v1.{AMR}.{CUSTOMS}.2.{new_ulid()}.referral.acknowledged",
+            ),
             "not a valid event",
         ),
     ],
@@ -158,6 +185,8 @@ def test_replay_headers_on_ordinary_traffic_make_no_replay() -> None:
         "body-not-json",
         "signed-by-another",
         "sender-not-the-subjects",
+        "unkeyed-original-subject",
+        "original-keyed-by-another-event",
     ],
 )
 async def test_a_letter_the_bus_could_not_have_written_is_not_replayed(

@@ -6,7 +6,7 @@ import pytest
 from nats.aio.client import Client
 
 from contracts.base import Payload
-from contracts.envelope import RejectReason
+from contracts.envelope import RejectReason, publish_subject
 from contracts.identifiers import new_ulid
 from contracts.warnings import WarningAcknowledged, WarningRetracted
 from services.cli.demo import _detention
@@ -15,7 +15,7 @@ from services.runtime.bus import DLQ_CONSUMER_HEADER, DLQ_REASON_HEADER, FixedCl
 from services.runtime.identity import Settings
 from services.sdk import Bus, query_case
 from tests.integration.early_warnings.conftest import on_stream
-from tests.integration.wire import dead_letters, publish, signed, to_coordinator, wait_until
+from tests.integration.wire import dead_letters, publish, signed, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -79,7 +79,7 @@ async def test_a_warning_step_that_does_not_fit_is_dead_lettered(
 ) -> None:
     payload = payload_for(new_ulid())
     envelope = signed(settings, sender, payload, now=clock.now())
-    await publish(nc, to_coordinator(sender, payload.event_type), envelope)
+    await publish(nc, publish_subject(envelope, "coordinator"), envelope)
     [letter] = await dead_letters(nc, at_least=1)
     headers = letter.headers or {}
     assert headers[DLQ_REASON_HEADER] == RejectReason.ILLEGAL_STEP.value
