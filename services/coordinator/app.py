@@ -213,13 +213,20 @@ class CoordinatorService(AgencyService):
     def _declare_queries(self, broker: NatsBroker) -> None:
         """The queries the coordinator answers, each behind the rate gate."""
 
-        @broker.subscriber(
-            f"{QUERY_PREFIX}.*.{WARNINGS_QUERY}",
-            queue=QUERY_QUEUE,
-            max_workers=QUERY_WORKERS,
-            decoder=_undecoded,
-            title="warnings queries",
-        )
+        def answers(
+            query: str, title: str
+        ) -> Callable[[Callable[[NatsMessage], Awaitable[bytes]]], object]:
+            """A query's subscriber: the replicas' queue group, a few answers at once, the
+            body undecoded (each handler parses it with its own model)."""
+            return broker.subscriber(
+                f"{QUERY_PREFIX}.*.{query}",
+                queue=QUERY_QUEUE,
+                max_workers=QUERY_WORKERS,
+                decoder=_undecoded,
+                title=title,
+            )
+
+        @answers(WARNINGS_QUERY, "warnings queries")
         async def answer_warnings_query(msg: NatsMessage) -> bytes:
             raw = msg.raw_message
             requester = raw.subject.split(".")[2]
@@ -230,13 +237,7 @@ class CoordinatorService(AgencyService):
                 self.context, self.metrics, requester=requester, query=WARNINGS_QUERY, reply=reply
             )
 
-        @broker.subscriber(
-            f"{QUERY_PREFIX}.*.{CASE_QUERY}",
-            queue=QUERY_QUEUE,
-            max_workers=QUERY_WORKERS,
-            decoder=_undecoded,
-            title="case queries",
-        )
+        @answers(CASE_QUERY, "case queries")
         async def answer_case_query(msg: NatsMessage) -> bytes:
             raw = msg.raw_message
             requester = raw.subject.split(".")[2]
@@ -247,26 +248,14 @@ class CoordinatorService(AgencyService):
                 self.context, self.metrics, requester=requester, query=CASE_QUERY, reply=reply
             )
 
-        @broker.subscriber(
-            f"{QUERY_PREFIX}.*.{EVIDENCE_CHUNK_QUERY}",
-            queue=QUERY_QUEUE,
-            max_workers=QUERY_WORKERS,
-            decoder=_undecoded,
-            title="evidence chunk queries",
-        )
+        @answers(EVIDENCE_CHUNK_QUERY, "evidence chunk queries")
         async def answer_evidence_chunk(msg: NatsMessage) -> bytes:
             raw = msg.raw_message
             requester = raw.subject.split(".")[2]
             reply = await self.answer_evidence(requester, raw.data, raw)
             return reply.model_dump_json(exclude_none=True).encode()
 
-        @broker.subscriber(
-            f"{QUERY_PREFIX}.*.{EVIDENCE_PUT_QUERY}",
-            queue=QUERY_QUEUE,
-            max_workers=QUERY_WORKERS,
-            decoder=_undecoded,
-            title="evidence upload queries",
-        )
+        @answers(EVIDENCE_PUT_QUERY, "evidence upload queries")
         async def answer_evidence_put(msg: NatsMessage) -> bytes:
             return await self._evidence_put(msg.raw_message)
 
@@ -282,13 +271,7 @@ class CoordinatorService(AgencyService):
         async def answer_evidence_put_held(msg: NatsMessage) -> bytes:
             return await self._evidence_put(msg.raw_message)
 
-        @broker.subscriber(
-            f"{QUERY_PREFIX}.*.{REFERRALS_QUERY}",
-            queue=QUERY_QUEUE,
-            max_workers=QUERY_WORKERS,
-            decoder=_undecoded,
-            title="referral queries",
-        )
+        @answers(REFERRALS_QUERY, "referral queries")
         async def answer_referrals(msg: NatsMessage) -> bytes:
             raw = msg.raw_message
             requester = raw.subject.split(".")[2]
