@@ -66,6 +66,7 @@ from services.coordinator.warnings.hub import WarningHub
 from services.runtime.bus import InboxVerdict, PermanentError, StepRefused, claim_in_inbox
 from services.runtime.law import BusinessCalendar, refuse_unpermitted
 from services.runtime.ops import AgencyMetrics, apply_span
+from services.runtime.storage import take_turns
 from services.sdk import ServiceContext, UnitOfWork, conflicting_duplicate, referral_supervisor
 
 __all__ = ["CasePipeline", "Folded"]
@@ -112,6 +113,7 @@ class CasePipeline:
         verdicts = await self.claim(session, events)
         fresh = [e for e, v in zip(events, verdicts, strict=True) if v is InboxVerdict.NEW]
         self.check(fresh)
+        await self.take_turns(session, fresh)
         cases = await self.load(session, fresh)
         units: list[UnitOfWork | None] = []
         for event, verdict in zip(events, verdicts, strict=True):
@@ -150,6 +152,16 @@ class CasePipeline:
     async def claim(self, session: AsyncSession, events: list[Event]) -> list[InboxVerdict]:
         """Record the events in the coordinator's inbox, in this transaction."""
         return await claim_in_inbox(session, self.consumer, events, self.context.clock.now())
+
+    async def take_turns(self, session: AsyncSession, fresh: list[Event]) -> None:
+        """Take every cross-case turn the batch will need, in one go (PostgreSQL): taken
+        event by event, two partitions' batches naming two parties in opposite orders
+        would each hold one and wait for the other, a deadlock PostgreSQL ends by
+        rolling one back. The steps take their turns again, at no cost."""
+        await take_turns(
+            session,
+            *(turn for e in fresh for turn in self.signals.turns(e) | self.credit.turns(e)),
+        )
 
     def check(self, fresh: list[Event]) -> None:
         """Refuse (``not_permitted``) a sender the table does not allow to say a type at
@@ -243,13 +255,10 @@ class CasePipeline:
     async def refused(self, msg: Msg, reason: RejectReason, detail: str) -> None:
         """Audit the refused message, chained before it is acknowledged; count who-may-say."""
         # the partitions' batches append to the same chain (SQLite: one writer at a time)
-        async with (
-            self.context.database.write_turn(),
-            self.context.database.transaction() as session,
-        ):
-            await audit_rejected(
-                session, msg, self.consumer, reason, detail, self.context.clock.now()
-            )
+        now = self.context.clock.now()
+        await self.context.database.write(
+            lambda session: audit_rejected(session, msg, self.consumer, reason, detail, now)
+        )
         self.metrics.refused_by_authority(reason)
 
     def _facts(self, event: Event) -> EventFacts:

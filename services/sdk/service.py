@@ -52,6 +52,7 @@ from contracts.envelope import (
     RejectReason,
     decode_event,
     new_envelope,
+    partition_key,
 )
 from contracts.subjects import EVENT_STREAM
 from services.runtime.bus import (
@@ -552,11 +553,21 @@ class AgencyService:
                     await msg.ack()
                     self.metrics.event_received(event, outcome)
                 return
+        waiting_cases: set[str] = set()
         for msg, event in checked:
-            await self._receive_checked(msg, event)
+            case = partition_key(event.envelope)
+            if case in waiting_cases:  # an earlier event of its case will be redelivered
+                self._event_log(event).info("held back behind its case's earlier event")
+                self.metrics.event_received(event, "retried")
+                await msg.nak(delay=RETRY_DELAY_S)
+            elif not await self._receive_checked(msg, event):
+                waiting_cases.add(case)
 
-    async def _receive_checked(self, msg: Msg, event: Event) -> None:
-        """Apply one checked event exactly once, or dead-letter it, then ack; nak to retry."""
+    async def _receive_checked(self, msg: Msg, event: Event) -> bool:
+        """Apply one checked event exactly once, or dead-letter it, then ack; nak to retry.
+
+        Returns False when it is to be redelivered: the events of its case behind it in the
+        batch must then wait for it (the domain's order is per case)."""
         started = time.perf_counter()
         try:
             (outcome,) = await self._apply_all([event])
@@ -564,26 +575,27 @@ class AgencyService:
             if isinstance(refusal, PermanentError):
                 await self.on_refused(event, refusal)
             await self._refuse(msg, refusal.reason, refusal.detail, event)
-            return
+            return True
         except RetryableError as exc:
             self._event_log(event).warning("retrying later", subject=msg.subject, error=str(exc))
             self.metrics.event_received(event, "retried")
             await msg.nak(delay=RETRY_DELAY_S)
-            return
+            return False
         except Exception as exc:
             if msg.metadata.num_delivered >= self.consumer.max_deliver:  # its last chance
                 self._event_log(event).exception("handler failed on the last delivery")
                 await self._refuse(msg, RejectReason.HANDLER_ERROR, repr(exc), event)
-                return
+                return True
             self._event_log(event).exception(
                 "handler failed; will be redelivered", subject=msg.subject
             )
             self.metrics.event_received(event, "failed")
             await msg.nak(delay=RETRY_DELAY_S)
-            return
+            return False
         self._observe_batch([msg], started)
         await msg.ack()
         self.metrics.event_received(event, outcome)
+        return True
 
     def _observe_batch(self, messages: list[Msg], started: float) -> None:
         now = time.time()  # wall clock, like JetStream's: the service clock may be simulated
@@ -621,9 +633,20 @@ class AgencyService:
 
     async def _apply_all(self, events: list[Event]) -> list[Outcome]:
         """Apply ``events`` in order in one transaction; raise, and nothing is applied."""
+
+        def lost_to_concurrent(attempt: int, exc: Exception) -> None:
+            self.log.info(
+                "transaction lost to a concurrent one; applying again",
+                events=len(events),
+                attempt=attempt,
+                error=type(exc).__name__,
+            )
+
+        async def apply(session: AsyncSession) -> list[UnitOfWork | None]:
+            return await self.applier.apply(session, events)
+
         with batch_span(self.consumer.durable, events):
-            async with self.database.write_turn(), self.database.transaction() as session:
-                units = await self.applier.apply(session, events)
+            units = await self.database.write(apply, on_conflict=lost_to_concurrent)
         outcomes: list[Outcome] = []
         applied: list[Event] = []
         emitted = 0

@@ -38,12 +38,19 @@ class CreditFlow:
         self.registry = context.registry
         self.log = context.log
 
+    def turns(self, event: Event) -> set[str]:
+        """The cross-case turn observing ``event`` takes: one listing per company."""
+        payload = event.payload
+        if isinstance(payload, CreditListed | CreditDelisted):
+            return {f"credit:{payload.credit_code}"}
+        return set()
+
     async def observe_credit(self, uow: UnitOfWork, event: Event, case_id: str) -> None:
         payload = event.payload
         if not isinstance(payload, CreditListed | CreditDelisted):
             return
         # one listing per company across its cases, which several partitions apply
-        await take_turns(uow.session, f"credit:{payload.credit_code}")
+        await take_turns(uow.session, *self.turns(event))
         current = await load_listing(uow.session, payload.credit_code, payload.credit_list)
         try:
             if isinstance(payload, CreditListed):

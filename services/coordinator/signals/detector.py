@@ -51,6 +51,20 @@ class LinkageSignals:
         self.log = context.log
         self.linkage_policy = policy_section(context.policy, "linkage", LinkagePolicy)
 
+    def turns(self, event: Event) -> set[str]:
+        """The cross-case turns observing ``event`` takes (:func:`take_turns`): the pipeline
+        takes a batch's all at once, so two partitions never hold them crosswise."""
+        payload = event.payload
+        if isinstance(payload, CaseOpened):
+            return {f"party:{p.credit_code}" for p in payload.parties if p.credit_code}
+        if isinstance(payload, GoodsDetained):
+            return {self._detentions_turn(payload)}
+        return set()
+
+    def _detentions_turn(self, detained: GoodsDetained) -> str:
+        prefix = detained.hs_code[: self.linkage_policy.seizure_trend.hs_prefix_digits]
+        return f"detentions:{prefix}@{detained.port}"
+
     async def observe_linkage(self, uow: UnitOfWork, event: Event, case_id: str) -> None:
         """Feed one case event to the signals (called for every event filed on a case)."""
         payload = event.payload
@@ -65,8 +79,9 @@ class LinkageSignals:
         now = uow.now
         policy = self.linkage_policy.repeat_infringer
         # a party's sightings span cases, which other partitions apply at the same time
-        codes = {p.credit_code for p in opened.parties if p.credit_code}
-        await take_turns(uow.session, *(f"party:{code}" for code in codes))
+        await take_turns(
+            uow.session, *(f"party:{p.credit_code}" for p in opened.parties if p.credit_code)
+        )
         new = await index_parties(
             uow.session, opened, case_id=case_id, agency_id=agency_id, now=now
         )
@@ -87,7 +102,7 @@ class LinkageSignals:
         policy = self.linkage_policy.seizure_trend
         prefix = detained.hs_code[: policy.hs_prefix_digits]
         # detentions at a port are counted across cases, applied by several partitions
-        await take_turns(uow.session, f"detentions:{prefix}@{detained.port}")
+        await take_turns(uow.session, self._detentions_turn(detained))
         if await uow.session.get(DetentionSeenRecord, detained.detention_id) is not None:
             return
         uow.session.add(

@@ -6,10 +6,11 @@ tables by accident and tests can run side by side.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
@@ -27,9 +28,17 @@ from services.runtime.storage.database_roles import service_role as _service_rol
 from services.runtime.storage.sql import flush_pending_writes
 
 LOCK_TIMEOUT_MS = 10_000
+CONFLICT_ATTEMPTS = 4
+"""Runs of one writing transaction PostgreSQL keeps aborting for concurrent ones before
+:meth:`Database.write` lets the abort through."""
+CONFLICT_PAUSE_S = 0.02
+"""Before a run again, up to this times the attempt, at random: the two sides of a
+deadlock must not meet again in step."""
 IDLE_IN_TRANSACTION_MS = 60_000
 
 __all__ = ["Database", "RuntimeTable", "database_url_for", "sqlite_url"]
+
+T = TypeVar("T")
 
 
 class RuntimeTable(SQLModel, registry=registry()):
@@ -163,6 +172,33 @@ class Database:
             async with self.engine.begin() as conn:
                 await conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
 
+    async def write(
+        self,
+        work: Callable[[AsyncSession], Awaitable[T]],
+        *,
+        on_conflict: Callable[[int, Exception], None] | None = None,
+        attempts: int = CONFLICT_ATTEMPTS,
+    ) -> T:
+        """Run ``work`` in one writing transaction, in this process's :meth:`write_turn`.
+
+        PostgreSQL rolls a transaction back when it deadlocks with a concurrent one (two
+        partitions of the coordinator taking two parties' turns in opposite orders) or
+        cannot be serialised with it: nothing of it was applied, and run again it goes
+        through, so it is run again at once (``on_conflict`` is told), up to ``attempts``
+        times. Anything else is raised as it comes.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self.write_turn(), self.transaction() as session:
+                    return await work(session)
+            except Exception as exc:
+                if attempt == attempts or not _lost_to_concurrent(exc):
+                    raise
+                if on_conflict is not None:
+                    on_conflict(attempt, exc)
+                await asyncio.sleep(random.uniform(0.0, CONFLICT_PAUSE_S * attempt))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work, pending writes included, commits on a clean exit."""
@@ -198,6 +234,22 @@ def _is_passing(exc: DBAPIError) -> bool:
         return True
     text = str(exc.orig).lower()
     return isinstance(exc, OperationalError) and any(word in text for word in _PASSING_FAULTS)
+
+
+_CONCURRENCY_SQLSTATES = frozenset({"40P01", "40001"})
+"""PostgreSQL's deadlock_detected and serialization_failure."""
+
+
+def _lost_to_concurrent(exc: BaseException) -> bool:
+    """Whether PostgreSQL rolled the transaction back so that a concurrent one could go on
+    (the driver's error, however wrapped, carries the SQLSTATE)."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        for source in (cause, getattr(cause, "orig", None)):
+            if getattr(source, "sqlstate", None) in _CONCURRENCY_SQLSTATES:
+                return True
+        cause = cause.__cause__
+    return False
 
 
 def _set_role(role: str) -> Any:

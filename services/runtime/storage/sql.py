@@ -130,20 +130,35 @@ async def flush_pending_writes(session: AsyncSession) -> None:
         await writes.flush(session)
 
 
+_TURNS_HELD = "ipbus_turns_held"
+"""``session.info`` key: the turns this transaction holds (advisory locks last as long)."""
+_TAKE_TURNS = text(
+    "SELECT count(pg_advisory_xact_lock(turn)) FROM"
+    " (SELECT DISTINCT hashtext(key) AS turn FROM unnest(CAST(:keys AS text[])) AS key"
+    "  ORDER BY turn) AS turns"
+)
+
+
 async def take_turns(session: AsyncSession, *keys: str) -> None:
     """PostgreSQL: hold, until this transaction ends, the advisory lock of each of ``keys``
-    in this schema (taken in sorted order). Work that reads and writes across cases (a
-    party seen in several cases, a company's credit listing, the audit chain) takes its
-    key first, so two partitions of the coordinator applying at once take turns on it.
-    SQLite has one writer at a time already: nothing to do."""
+    in this schema. Work that reads and writes across cases (a party seen in several cases,
+    a company's credit listing, the audit chain) takes its key first, so two partitions of
+    the coordinator applying at once take turns on it.
+
+    The locks of one call are taken in one statement, in the order of their lock ids; a
+    transaction that takes every turn it will need in one call (the coordinator's batch
+    does) cannot deadlock with another that does the same. Keys this transaction already
+    holds cost nothing. SQLite has one writer at a time already: nothing to do."""
     if session.get_bind().dialect.name != "postgresql":
+        return
+    held: set[str] = session.info.setdefault(_TURNS_HELD, set())
+    wanted = sorted(set(keys) - held)
+    if not wanted:
         return
     connection = await session.connection()
     options = (
         connection.sync_connection.get_execution_options() if connection.sync_connection else {}
     )
     schema = (options.get("schema_translate_map") or {}).get(None) or "public"
-    for key in sorted(set(keys)):
-        await connection.execute(
-            text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"{schema}.{key}"}
-        )
+    await connection.execute(_TAKE_TURNS, {"keys": [f"{schema}.{key}" for key in wanted]})
+    held.update(wanted)
