@@ -14,7 +14,7 @@ from contracts.subjects import COORDINATOR
 from services.coordinator.cases.case_query import NOT_FOUND, answer_case_query
 from services.coordinator.cases.domain import CaseFile, CaseReferral, TimelineLine, may_see
 from services.coordinator.cases.parties import PartyCaseRecord, linked_case_ids
-from services.coordinator.cases.store import append_timeline, case_view, load_case, save_case
+from services.coordinator.cases.store import append_timeline, load_case, save_case
 from services.coordinator.credit.rules import listing_view
 from services.coordinator.credit.store import CreditListingRecord, listings_named_in
 from services.coordinator.evidence.store import (
@@ -23,6 +23,7 @@ from services.coordinator.evidence.store import (
     case_evidence,
 )
 from services.runtime.storage import Database
+from tests.integration.stored_case import case_view
 
 pytestmark = pytest.mark.integration
 

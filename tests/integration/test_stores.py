@@ -17,7 +17,7 @@ from contracts.envelope import decode_event, encode_envelope, new_envelope, publ
 from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralState
 from services.coordinator.cases.domain import CaseFile, CaseReferral, TimelineLine
-from services.coordinator.cases.store import append_timeline, case_view, load_case, save_case
+from services.coordinator.cases.store import append_timeline, load_case, save_case
 from services.runtime.bus import (
     FixedClock,
     InboxVerdict,
@@ -29,6 +29,7 @@ from services.runtime.bus import (
 )
 from services.runtime.storage import Database
 from tests.fakes import FakeJetStream
+from tests.integration.stored_case import case_view
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,7 @@ from sqlmodel import Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.cases import CaseStatus
-from contracts.queries import CaseParty, CaseView, ReferralView, TimelineEntry
-from contracts.referrals import ReferralKind, ReferralState
+from contracts.referrals import ReferralState
 from services.coordinator.cases.domain import (
     JUDGMENT_TYPES,
     CaseFile,
@@ -33,7 +32,6 @@ __all__ = [
     "CaseReferralRecord",
     "TimelineRecord",
     "append_timeline",
-    "case_view",
     "load_case",
     "load_referral",
     "save_case",
@@ -269,44 +267,4 @@ def append_timeline(session: AsyncSession, case_id: str, line: TimelineLine) -> 
             "summary": line.summary,
             "status_after": line.status_after.value,
         },
-    )
-
-
-async def case_view(session: AsyncSession, case: CaseFile) -> CaseView:
-    """The case as a query answer, timeline in the order the coordinator applied it."""
-    timeline = table_of(TimelineRecord)
-    lines = await execute(
-        session,
-        core_select(timeline).where(timeline.c.case_id == case.case_id).order_by(timeline.c.seq),
-    )
-    return CaseView(
-        case_id=case.case_id,
-        title=case.title,
-        status=case.status,
-        parties=[CaseParty(agency_id=a, local_ref=ref) for a, ref in sorted(case.parties.items())],
-        referrals=[
-            ReferralView(
-                referral_id=r.referral_id,
-                kind=ReferralKind(r.kind),
-                sender=r.sender,
-                recipient=r.recipient,
-                state=r.state,
-                issued_at=r.issued_at,
-                updated_at=r.updated_at,
-            )
-            for r in sorted(case.referrals.values(), key=lambda r: r.issued_at)
-        ],
-        timeline=[
-            TimelineEntry(
-                seq=line.seq or 0,
-                event_id=line.event_id,
-                event_type=line.event_type,
-                sender=line.sender,
-                recipient=line.recipient,
-                time=line.time,
-                summary=line.summary,
-                status_after=CaseStatus(line.status_after),
-            )
-            for line in lines
-        ],
     )
