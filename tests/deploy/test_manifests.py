@@ -29,6 +29,9 @@ DEPLOY = REPO / "deploy"
 K8S = DEPLOY / "k8s"
 SECRETS = "./secrets/"
 """What ``ipbus nats-config --out deploy/secrets --tls`` writes: never in the repository."""
+WORKLOADS = ("Deployment", "StatefulSet")
+"""How the agencies run on Kubernetes: the coordinator as a StatefulSet (its pods know their
+index), every other agency as a Deployment."""
 SERVICE_OF_KIND = {
     "coordinator": "coordinator",
     "customs": "customs",
@@ -96,7 +99,7 @@ def test_kubernetes_runs_every_agency_with_replicas_on_a_three_node_jetstream() 
     deployments = {
         d["metadata"]["name"]: d
         for d in docs
-        if d["kind"] == "Deployment" and "agency" in d["metadata"].get("labels", {})
+        if d["kind"] in WORKLOADS and "agency" in d["metadata"].get("labels", {})
     }
     assert set(deployments) == set(_agencies())
     for agency, kind in _agencies().items():
@@ -124,6 +127,35 @@ def test_kubernetes_runs_every_agency_with_replicas_on_a_three_node_jetstream() 
     ]
     assert "http://127.0.0.1:8222" in exporter["args"]
     assert any(d["kind"] == "Deployment" and d["metadata"]["name"] == "alertmanager" for d in docs)
+
+
+def test_each_coordinator_pod_prefers_its_own_share_of_the_partitions() -> None:
+    """The StatefulSet hands pod i "i/n" (its pod-index label): as the settings read it,
+    the pods' preferred partitions are disjoint and cover every partition, so no two pods
+    settle one by coin and none is left for a takeover."""
+    docs = [d for _, d in _k8s_documents()]
+    coordinator = next(
+        d for d in docs if d["kind"] == "StatefulSet" and d["metadata"]["name"] == "coordinator"
+    )
+    config = next(
+        d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "ipbus-env"
+    )
+    container = coordinator["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["POD_INDEX"]["valueFrom"]["fieldRef"]["fieldPath"] == (
+        "metadata.labels['apps.kubernetes.io/pod-index']"
+    )
+    replicas = coordinator["spec"]["replicas"]
+    shares = []
+    for index in range(replicas):
+        # Kubernetes expands $(VAR) from the variables defined before it
+        value = env["IPBUS_COORDINATOR_PARTITIONS"]["value"].replace("$(POD_INDEX)", str(index))
+        settings = Settings(
+            partitions=int(config["data"]["IPBUS_PARTITIONS"]), coordinator_partitions=value
+        )
+        shares.append(settings.preferred_partitions or frozenset())
+    assert all(shares), shares  # every pod reads something (the "/n" is spec.replicas)
+    assert sorted(p for share in shares for p in share) == list(range(settings.partitions))
 
 
 def test_the_kustomization_names_only_files_that_exist() -> None:
@@ -294,7 +326,7 @@ def test_kubernetes_pods_mount_only_their_own_agencys_secrets() -> None:
     assert env["data"]["IPBUS_NATS_AUTH"] == "nkey"
     assert env["data"]["IPBUS_NATS_URL"].startswith("tls://")
     for doc in docs:
-        if doc["kind"] != "Deployment" or "agency" not in doc["metadata"].get("labels", {}):
+        if doc["kind"] not in WORKLOADS or "agency" not in doc["metadata"].get("labels", {}):
             continue
         agency = doc["metadata"]["name"]
         pod = doc["spec"]["template"]["spec"]

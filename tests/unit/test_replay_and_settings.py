@@ -222,3 +222,42 @@ def test_an_empty_variable_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = Settings()
     assert settings.nats_url is None
     assert settings.operator_creds is None
+
+
+@pytest.mark.parametrize(
+    ("partitions", "setting", "preferred"),
+    [
+        (4, "", None),
+        (4, "0,2", {0, 2}),
+        (4, " 3 ", {3}),
+        (4, "0/2", {0, 2}),
+        (4, "1/2", {1, 3}),
+        (5, "1/2", {1, 3}),
+        (4, "2/3", {2}),
+        (2, "2/3", set()),  # a third replica of two partitions stands by on both
+    ],
+)
+def test_a_coordinator_replica_prefers_its_partitions_by_list_or_by_index(
+    partitions: int, setting: str, preferred: set[int] | None
+) -> None:
+    settings = Settings(partitions=partitions, coordinator_partitions=setting)
+    assert settings.preferred_partitions == (None if preferred is None else frozenset(preferred))
+
+
+def test_the_replicas_of_a_stateful_set_share_every_partition_out_once() -> None:
+    """Each pod of the StatefulSet gets "<its index>/<replicas>" (deploy/k8s/ipbus.yaml)."""
+    for replicas in (1, 2, 3, 5):
+        shares = [
+            Settings(partitions=16, coordinator_partitions=f"{i}/{replicas}").preferred_partitions
+            or frozenset()
+            for i in range(replicas)
+        ]
+        assert sorted(p for share in shares for p in share) == list(range(16))
+
+
+@pytest.mark.parametrize("setting", ["2/2", "5/3", "0/0", "1,4", "0,9", "a", "1/", "/2", "1/2/3"])
+def test_a_replica_told_to_prefer_partitions_that_do_not_exist_does_not_start(
+    setting: str,
+) -> None:
+    with pytest.raises(ValueError, match="coordinator_partitions"):
+        Settings(partitions=4, coordinator_partitions=setting)

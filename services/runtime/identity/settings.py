@@ -1,9 +1,9 @@
 """Settings from ``IPBUS_*`` environment variables (DESIGN §7)."""
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "server_list"]
@@ -85,10 +85,14 @@ class Settings(BaseSettings):
     partitions: int = Field(default=4, ge=1, le=16)
     """Partitions of the coordinator's work by case (issue 18): one durable consumer each,
     read by every coordinator replica. Fixed when IPBUS is created (docs/performance.md)."""
-    coordinator_partitions: str = Field(default="", pattern=r"^\s*(\d+\s*(,\s*\d+\s*)*)?$")
-    """The partitions this coordinator replica reads first, comma-separated ("0,1"); the
-    others it takes over only while nobody reads them. Empty: the replicas settle it among
-    themselves through the consumers (services/runtime/bus/turns.py)."""
+    coordinator_partitions: str = Field(
+        default="", pattern=r"^\s*((\d+\s*(,\s*\d+\s*)*)|(\d+\s*/\s*[1-9]\d*\s*))?$"
+    )
+    """The partitions this coordinator replica reads first: comma-separated ("0,1"), or
+    "i/n", replica i of n (from 0), which reads every partition p with p mod n = i (a
+    Kubernetes StatefulSet gives each pod its index). The others it takes over only while
+    nobody reads them. Empty: the replicas settle it among themselves through the
+    consumers (services/runtime/bus/turns.py)."""
     hub_domain: str | None = None
     """At a leaf-node site (DESIGN §7): the hub's JetStream domain. The site's streams are
     declared on its own server and source the hub's events for the agency (site_streams.py)."""
@@ -102,9 +106,35 @@ class Settings(BaseSettings):
     http_port: int = 9464
     """One port per process (``ipbus up`` serves every service on it); 0 turns it off."""
 
+    @model_validator(mode="after")
+    def _partitions_exist(self) -> Self:
+        """A replica told to prefer a partition the stream does not have is misconfigured."""
+        if "/" in self.coordinator_partitions:
+            replica, replicas = (int(t) for t in self.coordinator_partitions.split("/"))
+            if replica >= replicas:
+                raise ValueError(
+                    f"coordinator_partitions {self.coordinator_partitions!r}: replica "
+                    f"{replica} of {replicas} (they count from 0)"
+                )
+        elif missing := sorted(p for p in self.preferred_partitions or () if p >= self.partitions):
+            raise ValueError(
+                f"coordinator_partitions names {missing}, beyond the {self.partitions} "
+                "partitions (they count from 0)"
+            )
+        return self
+
     @property
     def preferred_partitions(self) -> frozenset[int] | None:
-        """:attr:`coordinator_partitions` as numbers (None: unset)."""
+        """:attr:`coordinator_partitions` as numbers (None: unset).
+
+        >>> Settings(partitions=4, coordinator_partitions="1/2").preferred_partitions
+        frozenset({1, 3})
+        >>> Settings(partitions=4, coordinator_partitions="0, 2").preferred_partitions
+        frozenset({0, 2})
+        """
+        if "/" in self.coordinator_partitions:
+            replica, replicas = (int(t) for t in self.coordinator_partitions.split("/"))
+            return frozenset(p for p in range(self.partitions) if p % replicas == replica)
         tokens = [t.strip() for t in self.coordinator_partitions.split(",") if t.strip()]
         return frozenset(int(t) for t in tokens) if tokens else None
 
