@@ -28,6 +28,7 @@ from contracts.evidence import (
     EvidenceChunkReply,
     EvidenceKind,
 )
+from contracts.identifiers import AgencyId
 from services.gateway.problems import GatewayProblem, Problem
 from services.runtime.bus import RetryableError, StepRefused
 from services.sdk import AgencyService, EvidenceDesk, ask_coordinator
@@ -73,7 +74,7 @@ def add_evidence_routes(
         file: Annotated[UploadFile, File(description="the evidence; its type is the media type")],
         kind: Annotated[EvidenceKind, Form()],
         title: Annotated[str, Form(min_length=1)],
-        to: Annotated[list[str], Form(min_length=1, description="the parties to tell")],
+        to: Annotated[list[AgencyId], Form(min_length=1, description="the parties to tell")],
         name: Annotated[str, Depends(upload_guard)],
         referral_id: Annotated[str | None, Form(pattern=ULID_PATTERN)] = None,
     ) -> EvidenceAttached:

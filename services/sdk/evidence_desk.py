@@ -224,6 +224,9 @@ class EvidenceDesk(AgencyService):
         each party in ``to``: one ``evidence.attached`` per addressee, the same payload."""
         if not to:
             raise StepRefused("evidence is attached to someone: name at least one party")
+        if unknown := [party for party in to if party not in self.registry]:
+            # before a byte is sent: nobody could be told, and the upload would be lost
+            raise StepRefused(f"not agencies of the registry: {', '.join(map(repr, unknown))}")
         evidence_id = new_ulid()
         name = evidence_object_name(case_id, evidence_id)
         limit = self.context.evidence_max_bytes

@@ -482,6 +482,18 @@ async def test_the_gateway_takes_uploads_up_to_the_limit_and_serves_parties_only
         assert too_large.headers["content-type"].startswith("application/problem+json")
         assert "limited to" in too_large.json()["detail"]
 
+        # addressees that are not agency ids, or no agency of the registry (found by
+        # schemathesis: a control character reached the subject and ended in a 500)
+        for to, status in ((["\x17\u00b9"], 422), ([AMR, "no-such-agency"], 409)):
+            refused = await http.post(
+                f"/cases/{case_id}/evidence",
+                data={**form, "to": to},
+                files={"file": ("labels.jpg", body, "image/jpeg")},
+            )
+            assert refused.status_code == status, refused.text
+            assert refused.headers["content-type"].startswith("application/problem+json")
+        assert "no-such-agency" in refused.json()["detail"]
+
         created = await http.post(
             f"/cases/{case_id}/evidence",
             data=form,
