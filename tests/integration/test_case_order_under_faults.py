@@ -15,7 +15,6 @@ Two rules close it, each shown here on the real server and database:
 """
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
 import nats
@@ -23,16 +22,7 @@ import pytest
 from sqlmodel.ext.asyncio.session import AsyncSession
 from structlog.testing import capture_logs
 
-from contracts.agencies import IpType
-from contracts.cases import (
-    CaseOpened,
-    CaseStatus,
-    CaseStatusChanged,
-    IpRight,
-    Party,
-    PartyKind,
-    PartyRole,
-)
+from contracts.cases import CaseStatus, CaseStatusChanged
 from contracts.envelope import publish_subject
 from contracts.identifiers import new_ulid
 from contracts.subjects import COORDINATOR, DLQ_STREAM
@@ -41,29 +31,10 @@ from services.runtime.identity import Settings
 from services.runtime.storage import Database, take_turns
 from services.sdk import query_case
 from tests.integration.conftest import StartBus
+from tests.integration.test_dead_letters import SENDER, _opened
 from tests.integration.wire import publish, signed, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
-
-SENDER = "customs-shanghai"
-
-
-def _opened() -> CaseOpened:
-    return CaseOpened(
-        local_ref="SH-CUS-ORDER-1",
-        title="Counterfeit handbags",
-        ip_rights=[IpRight(type=IpType.TRADEMARK, registration_no="G1", holder="Maison A")],
-        parties=[
-            Party(
-                kind=PartyKind.LEGAL_PERSON,
-                role=PartyRole.CONSIGNEE,
-                name="Haixin Trading Co., Ltd.",
-                credit_code="91350100M000100Y43",
-            )
-        ],
-        goods=[],
-        opened_at=datetime.now(UTC),
-    )
 
 
 async def test_an_event_behind_its_cases_failed_event_waits_for_it_and_is_applied_after(
@@ -87,7 +58,7 @@ async def test_an_event_behind_its_cases_failed_event_waits_for_it_and_is_applie
     changed = signed(
         settings,
         SENDER,
-        CaseStatusChanged(local_ref="SH-CUS-ORDER-1", status=CaseStatus.INVESTIGATING),
+        CaseStatusChanged(local_ref="SH-CUS-T-1", status=CaseStatus.INVESTIGATING),
         case_id=case_id,
     )
     # the case.opened fails in the batch, then alone (as the deadlocked one did): it is
