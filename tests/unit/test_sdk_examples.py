@@ -1,4 +1,5 @@
-"""The examples in the adapter SDK's docstrings run and show what they say."""
+"""The examples in the adapter SDK's docstrings (and the settings' and turns') run and show
+what they say."""
 
 import doctest
 from types import ModuleType
@@ -11,7 +12,8 @@ from services.gateway import inbox as gateway_inbox
 from services.gateway import problems as gateway_problems
 from services.gateway import tokens as gateway_tokens
 from services.gateway import webhook_receiver as gateway_webhook_receiver
-from services.runtime.bus import consumer
+from services.runtime.bus import consumer, turns
+from services.runtime.identity import settings
 from services.sdk import discovery
 from services.sdk import service as adapter
 
@@ -25,6 +27,8 @@ MODULES = [
     gateway_tokens,
     gateway_webhook_receiver,
     compatibility,
+    settings,
+    turns,
 ]
 
 
