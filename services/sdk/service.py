@@ -518,12 +518,13 @@ class AgencyService:
 
     # -- reading ----------------------------------------------------------------------
 
-    async def receive_batch(self, messages: list[Msg]) -> None:
+    async def receive_batch(self, messages: list[Msg]) -> bool:
         """Apply fetched messages in stream order, in one transaction, then ack them.
 
         What breaks the contract is dead-lettered first (it changes nothing). If any event
         of the batch fails, the transaction is rolled back and the batch is applied again
         one event per transaction, so one bad event costs its neighbours nothing but time.
+        Returns whether every message is settled for good (none is to be redelivered).
         """
         checked: list[tuple[Msg, Event]] = []
         for msg in messages:
@@ -552,7 +553,7 @@ class AgencyService:
                 for (msg, event), outcome in zip(checked, outcomes, strict=True):
                     await msg.ack()
                     self.metrics.event_received(event, outcome)
-                return
+                return True
         waiting_cases: set[str] = set()
         for msg, event in checked:
             case = partition_key(event.envelope)
@@ -562,6 +563,7 @@ class AgencyService:
                 await msg.nak(delay=RETRY_DELAY_S)
             elif not await self._receive_checked(msg, event):
                 waiting_cases.add(case)
+        return not waiting_cases
 
     async def _receive_checked(self, msg: Msg, event: Event) -> bool:
         """Apply one checked event exactly once, or dead-letter it, then ack; nak to retry.

@@ -150,11 +150,12 @@ async def test_the_in_order_consumer_goes_on_past_a_message_that_will_not_come_b
         applied: list[int] = []
         went_on_at: list[float] = []
 
-        async def deliver(messages: list[Msg]) -> None:
+        async def deliver(messages: list[Msg]) -> bool:
             for message in messages:
                 applied.append(message.metadata.sequence.stream)
                 went_on_at.append(time.monotonic())
                 await message.ack()
+            return True
 
         consumer = EventConsumer(
             lambda: js,

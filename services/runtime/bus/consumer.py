@@ -18,6 +18,12 @@ fetches again after ``hold_s`` (a little over the first redelivery backoff), whi
 the predecessor back, redeliveries first. A batch that makes no progress for three holds
 is handed back (``nak``).
 
+A process that settled every delivery it was given (acked or dead-lettered, none to be
+redelivered) knows the next deliveries of the consumer are in turn without asking the
+server (:func:`next_run`): nobody was given anything in between. So a lone reader looks at
+the ack floor only after a nak or a gap in the deliveries, and never mistakes its own acks,
+which the server may not have counted yet, for messages another replica holds.
+
 A predecessor that will never come back does not hold the rest: JetStream stops
 delivering a message after ``max_deliver`` attempts (the coordinator dead-letters it on
 the advisory, :mod:`services.runtime.bus.exhausted`) and no longer counts it
@@ -125,6 +131,53 @@ def in_turn(
     return list(messages[:run]), list(messages[run:])
 
 
+def next_run(
+    messages: Sequence[T], settled_through: int, position: Callable[[T], Position]
+) -> list[T]:
+    """The messages (in stream order) that follow, delivery after delivery, the one through
+    which this process knows every delivery of the consumer settled: nobody else was given
+    anything in between, so they are in turn without asking the server.
+
+    >>> p = lambda m: Position(*m)
+    >>> next_run([(9, 5), (13, 6), (20, 8)], 4, p)  # delivery 7 went to someone else
+    [(9, 5), (13, 6)]
+    >>> next_run([(9, 6)], 4, p)  # delivery 5 is out
+    []
+    """
+    run: list[T] = []
+    for message in messages:
+        if position(message).delivery != settled_through + len(run) + 1:
+            break
+        run.append(message)
+    return run
+
+
+def settled_after(
+    ready: Sequence[T], in_hand: int, floor: AckFloor, position: Callable[[T], Position]
+) -> int | None:
+    """The delivery through which every message of the consumer is settled once ``ready``
+    (chosen by :func:`in_turn` from ``in_hand`` messages) is: all of them were every message
+    out, or they follow the ack floor delivery after delivery. None when ``ready`` went on
+    the stream sequence alone (a delivery before it may still be out with someone).
+
+    >>> p = lambda m: Position(*m)
+    >>> settled_after([(5, 3), (7, 4)], 2, AckFloor(4, 2, 2), p)  # all out were ours
+    4
+    >>> settled_after([(9, 5), (13, 6)], 2, AckFloor(7, 4, 3), p)  # next by delivery
+    6
+    >>> settled_after([(9, 7)], 2, AckFloor(8, 4, 3), p) is None  # next by stream only
+    True
+    """
+    if not ready:
+        return None
+    deliveries = [position(m).delivery for m in ready]
+    if floor.pending <= in_hand:
+        return max(deliveries)
+    if deliveries == list(range(floor.delivery + 1, floor.delivery + 1 + len(ready))):
+        return deliveries[-1]
+    return None
+
+
 def _stream_seq(message: Msg) -> int:
     return int(message.metadata.sequence.stream)
 
@@ -143,7 +196,7 @@ class EventConsumer:
         *,
         stream: str,
         durable: str,
-        deliver: Callable[[list[Msg]], Awaitable[None]],
+        deliver: Callable[[list[Msg]], Awaitable[bool]],
         log: Logger,
         batch_max: int = BATCH_MAX,
         wait_s: float = FETCH_WAIT_S,
@@ -177,6 +230,12 @@ class EventConsumer:
         """Asked before each fetch whether this process reads the consumer now, told how many
         batches waited on messages another process held (:mod:`.turns`); None: always."""
         self._contended = 0
+        self._settled_through: int | None = None
+        """In stream order: the delivery through which this process knows every delivery of
+        its consumer settled for good (its own batches were all acknowledged or dead-lettered);
+        a fetch that continues from it is in turn without a look at the ack floor."""
+        self._handed_through = 0
+        """The last delivery this process handed over, whatever became of it."""
 
     def stalled(self) -> str | None:
         """Why this process is not reading its consumer (for readiness), or None."""
@@ -265,20 +324,34 @@ class EventConsumer:
         pauses = iter(TURN_POLL_S)
         contended = False
         while held:
-            info = await self._js().consumer_info(self._stream, self._durable)
-            floor = AckFloor(
-                info.ack_floor.stream_seq or 0 if info.ack_floor else 0,
-                info.ack_floor.consumer_seq or 0 if info.ack_floor else 0,
-                info.num_ack_pending or 0,
-            )
-            ready, waiting = in_turn(sorted(held.values(), key=_stream_seq), floor, _position)
-            if not ready and not contended:
-                contended = True  # a predecessor is out with another process
-                self._contended += 1
+            in_hand = sorted(held.values(), key=_stream_seq)
+            if self._settled_through is not None and (
+                ready := next_run(in_hand, self._settled_through, _position)
+            ):
+                settled_through: int | None = _position(ready[-1]).delivery
+            else:
+                info = await self._js().consumer_info(self._stream, self._durable)
+                floor = AckFloor(
+                    info.ack_floor.stream_seq or 0 if info.ack_floor else 0,
+                    info.ack_floor.consumer_seq or 0 if info.ack_floor else 0,
+                    info.num_ack_pending or 0,
+                )
+                ready, waiting = in_turn(in_hand, floor, _position)
+                settled_through = settled_after(ready, len(in_hand), floor, _position)
+                # a predecessor is out with another process, unless the floor has not yet
+                # passed what this one settled (acks are not confirmed; a nak'd message)
+                if not ready and not contended and floor.delivery >= self._handed_through:
+                    contended = True
+                    self._contended += 1
             if ready:
                 for message in ready:
                     del held[_stream_seq(message)]
-                await self._deliver(ready)
+                self._handed_through = max(
+                    self._handed_through, *(_position(m).delivery for m in ready)
+                )
+                self._settled_through = None  # until this batch is settled
+                if await self._deliver(ready):
+                    self._settled_through = settled_through
                 self._active()  # a batch waiting on predecessors is progress, not a stall
                 pauses = iter(TURN_POLL_S)
                 hand_back_at = time.monotonic() + HAND_BACK_HOLDS * self._hold_s
