@@ -93,7 +93,7 @@ from services.runtime.ops import (
     trace_of,
 )
 from services.runtime.privacy import minimise_envelope, minimised_kinds, record_minimisations
-from services.runtime.storage import Database, require_schema, upgrade_schema
+from services.runtime.storage import Database, GroupCommit, require_schema, upgrade_schema
 
 __all__ = [
     "AgencyService",
@@ -372,6 +372,11 @@ class AgencyService:
         self.applier: Applier = HandlerDispatch(self)
         """What applies the events read: this service's handlers, unless replaced (the
         coordinator puts its case pipeline here)."""
+        self._batches: GroupCommit[Event, UnitOfWork | None] = GroupCommit(
+            self.database, self._apply_in
+        )
+        """Batches read at once by several consumers (the coordinator's partitions) share
+        SQLite's one writer in one transaction."""
 
     # -- what subclasses may override -------------------------------------------------
 
@@ -633,6 +638,11 @@ class AgencyService:
             )
         return event
 
+    async def _apply_in(
+        self, session: AsyncSession, events: list[Event]
+    ) -> list[UnitOfWork | None]:
+        return await self.applier.apply(session, events)
+
     async def _apply_all(self, events: list[Event]) -> list[Outcome]:
         """Apply ``events`` in order in one transaction; raise, and nothing is applied."""
 
@@ -644,11 +654,8 @@ class AgencyService:
                 error=type(exc).__name__,
             )
 
-        async def apply(session: AsyncSession) -> list[UnitOfWork | None]:
-            return await self.applier.apply(session, events)
-
         with batch_span(self.consumer.durable, events):
-            units = await self.database.write(apply, on_conflict=lost_to_concurrent)
+            units = await self._batches.write(events, on_conflict=lost_to_concurrent)
         outcomes: list[Outcome] = []
         applied: list[Event] = []
         emitted = 0

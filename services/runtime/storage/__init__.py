@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         sqlite_url,
     )
     from services.runtime.storage.database_roles import roles_sql, service_role
+    from services.runtime.storage.group_commit import GroupCommit
     from services.runtime.storage.migrations import (
         SchemaOutOfDate,
         alembic_config,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Database",
+    "GroupCommit",
     "RuntimeTable",
     "SchemaOutOfDate",
     "UtcDateTime",
@@ -67,6 +69,7 @@ __all__ = [
 ]
 _EXPORTS = {
     "Database": "services.runtime.storage.database",
+    "GroupCommit": "services.runtime.storage.group_commit",
     "RuntimeTable": "services.runtime.storage.database",
     "SchemaOutOfDate": "services.runtime.storage.migrations",
     "UtcDateTime": "services.runtime.storage.timestamps",
