@@ -167,6 +167,7 @@ async def _send_garbage(nc: Client, sender: Client) -> str:
             arrived.set_result(msg)
 
     subscription = await nc.subscribe("ipbus.dlq.>", cb=on_dead_letter)
+    await nc.flush()  # the server has the subscription before the letter can come
     try:
         await sender.jetstream().publish(
             event_subject(CUSTOMS, COORDINATOR, probe, "case.opened"),

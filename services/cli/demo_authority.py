@@ -148,6 +148,7 @@ async def play_stranger_attempts(
         raise DemoFailed(f"{STRANGER} is not running")
     watch = _DeadLetterWatch()
     subscription = await nc.subscribe("ipbus.dlq.>", cb=watch.on_letter)
+    await nc.flush()  # the server has the subscription before the letter can come
     try:
         attempts = forged_attempts(before, stranger.clock.now())
         sent: list[tuple[str, str, str]] = []
