@@ -7,13 +7,10 @@ SQLite). A query then costs one round trip before its audit row, not one per tab
 per linked case, and holds no lock: it reads what is committed, beside the event consumer.
 """
 
-import json
-from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, Row, ScalarSelect, and_, exists, func, literal_column
+from sqlalchemy import ColumnElement, Row, and_, exists
 from sqlalchemy import select as core_select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -40,7 +37,7 @@ from services.coordinator.cases.store import (
 from services.coordinator.credit.store import CreditListingRecord
 from services.coordinator.evidence.store import EvidenceReceiptRecord, EvidenceRecord
 from services.runtime.ops import Logger
-from services.runtime.storage import as_utc, execute, table_of
+from services.runtime.storage import execute, json_array, json_rows, table_of
 
 __all__ = ["NOT_FOUND", "answer_case_query"]
 
@@ -112,20 +109,20 @@ def _case_answer(dialect: str, case_id: str, requester: str) -> Any:
         case.c.case_id,
         case.c.title,
         case.c.status,
-        _array(
+        json_array(
             dialect, [party.c.agency_id, party.c.local_ref], party.c.case_id == case.c.case_id
         ).label("parties"),
-        _array(
+        json_array(
             dialect,
             [c for c in referral.c if c.name not in ("case_id", "supervisor")],
             referral.c.case_id == case.c.case_id,
         ).label("referrals"),
-        _array(
+        json_array(
             dialect,
             [c for c in timeline.c if c.name != "case_id"],
             timeline.c.case_id == case.c.case_id,
         ).label("timeline"),
-        _array(
+        json_array(
             dialect,
             [other.c.case_id],
             mine.c.case_id == case.c.case_id,
@@ -133,39 +130,18 @@ def _case_answer(dialect: str, case_id: str, requester: str) -> Any:
             other.c.case_id != case.c.case_id,
             visible,
         ).label("linked"),
-        _array(dialect, list(listing.c), listing.c.credit_code.in_(codes)).label("listings"),
-        _array(
+        json_array(dialect, list(listing.c), listing.c.credit_code.in_(codes)).label("listings"),
+        json_array(
             dialect,
             [c for c in evidence.c if c.name not in ("case_id", "event_id")],
             evidence.c.case_id == case.c.case_id,
         ).label("evidence"),
-        _array(dialect, list(receipt.c), receipt.c.evidence_id.in_(attached)).label("receipts"),
+        json_array(dialect, list(receipt.c), receipt.c.evidence_id.in_(attached)).label("receipts"),
     ).where(case.c.case_id == case_id)
 
 
-def _array(
-    dialect: str, columns: Sequence[ColumnElement[Any]], *where: ColumnElement[bool]
-) -> ScalarSelect[Any]:
-    """A correlated subquery: the matching rows as a JSON array of objects (NULL or ``[]``
-    when none match), keyed by column name."""
-    pairs: list[ColumnElement[Any]] = []
-    for column in columns:
-        pairs += [literal_column(f"'{column.name}'"), column]
-    if dialect == "postgresql":
-        rows = func.json_agg(func.json_build_object(*pairs))
-    else:
-        rows = func.json_group_array(func.json_object(*pairs))
-    return core_select(rows).where(*where).scalar_subquery()
-
-
 def _rows(value: str | list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """A JSON array column as rows, times as aware UTC."""
-    rows: list[dict[str, Any]] = (json.loads(value) if isinstance(value, str) else value) or []
-    for row in rows:
-        for name in _TIMES & row.keys():
-            if isinstance(row[name], str):
-                row[name] = as_utc(datetime.fromisoformat(row[name]))
-    return rows
+    return json_rows(value, _TIMES)
 
 
 def _view(case: CaseFile, row: Row[Any]) -> CaseView:

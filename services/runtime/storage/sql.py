@@ -5,10 +5,14 @@ file, timeline, audit) writes with Core statements on the transaction's connecti
 keeps the ORM for the rest. Statements are built once per table and dialect.
 """
 
+import json
+from collections.abc import Collection, Sequence
+from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, text
+from sqlalchemy import ColumnElement, ScalarSelect, Table, func, insert, literal_column, text
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -17,16 +21,50 @@ from sqlalchemy.sql.expression import Executable
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.runtime.storage.timestamps import as_utc
+
 __all__ = [
     "PendingWrites",
     "execute",
     "flush_pending_writes",
     "insert_ignoring_duplicates",
+    "json_array",
+    "json_rows",
     "pending_writes",
     "table_of",
     "take_turns",
     "upsert",
 ]
+
+
+def json_array(
+    dialect: str, columns: Sequence[ColumnElement[Any]], *where: ColumnElement[bool]
+) -> ScalarSelect[Any]:
+    """A correlated subquery: the matching rows as a JSON array of objects keyed by column
+    name (NULL or ``[]`` when none match), so one statement reads a row with its children
+    (``json_agg`` on PostgreSQL, ``json_group_array`` on SQLite; read with :func:`json_rows`)."""
+    pairs: list[ColumnElement[Any]] = []
+    for column in columns:
+        pairs += [literal_column(f"'{column.name}'"), column]
+    if dialect == "postgresql":
+        rows = func.json_agg(func.json_build_object(*pairs))
+    else:
+        rows = func.json_group_array(func.json_object(*pairs))
+    return core_select(rows).where(*where).scalar_subquery()
+
+
+def json_rows(
+    value: str | list[dict[str, Any]] | None, times: Collection[str] = ()
+) -> list[dict[str, Any]]:
+    """A :func:`json_array` column as rows. JSON carries times as text (PostgreSQL in the
+    session's time zone, SQLite as stored): the ``times`` columns are read back as aware UTC,
+    as the column type would."""
+    rows: list[dict[str, Any]] = (json.loads(value) if isinstance(value, str) else value) or []
+    for row in rows:
+        for name in row.keys() & set(times):
+            if isinstance(row[name], str):
+                row[name] = as_utc(datetime.fromisoformat(row[name]))
+    return rows
 
 
 def table_of(model: type[SQLModel]) -> Table:
