@@ -77,6 +77,44 @@ async def _in_order_consumer(js: JetStreamContext) -> None:
     )
 
 
+class Reader:
+    """One process reading the in-order consumer: it acknowledges every message and keeps
+    the stream order it applied them in, its batches and the contention it reported."""
+
+    def __init__(self, js: JetStreamContext, *, reports_settled: bool = True) -> None:
+        self.applied: list[int] = []
+        self.batches = 0
+        self.contended: list[int] = []
+        self._reports_settled = reports_settled
+        self.consumer = EventConsumer(
+            lambda: js,
+            stream=EVENT_STREAM,
+            durable="in-order",
+            deliver=self.deliver,
+            log=structlog.get_logger(),
+            wait_s=0.2,
+            in_stream_order=True,
+            turn=self.turn,
+        )
+
+    async def deliver(self, messages: list[Msg]) -> bool:
+        self.batches += 1
+        for message in messages:
+            self.applied.append(message.metadata.sequence.stream)
+            await message.ack()
+        return self._reports_settled
+
+    async def turn(self, waited: int) -> bool:
+        self.contended.append(waited)
+        return True
+
+    async def caught_up(self, published: list[int]) -> None:
+        async def all_applied() -> bool:
+            return len(self.applied) >= len(published)
+
+        await wait_until(all_applied, timeout_s=60, what="every message applied")
+
+
 @pytest.mark.timeout(90)
 async def test_a_lone_reader_never_takes_its_own_acks_for_another_replicas_messages(
     fresh_streams: str,
@@ -87,32 +125,8 @@ async def test_a_lone_reader_never_takes_its_own_acks_for_another_replicas_messa
         js = nc.jetstream()
         await _in_order_consumer(js)
         counting = CountingJetStream(js)
-        applied: list[int] = []
-        batches = 0
-        contended: list[int] = []
-
-        async def deliver(messages: list[Msg]) -> bool:
-            nonlocal batches
-            batches += 1
-            for message in messages:
-                applied.append(message.metadata.sequence.stream)
-                await message.ack()
-            return True
-
-        async def turn(waited: int) -> bool:
-            contended.append(waited)
-            return True
-
-        consumer = EventConsumer(
-            lambda: counting,  # type: ignore[arg-type,return-value]
-            stream=EVENT_STREAM,
-            durable="in-order",
-            deliver=deliver,
-            log=structlog.get_logger(),
-            wait_s=0.2,
-            in_stream_order=True,
-            turn=turn,
-        )
+        reader = Reader(counting)  # type: ignore[arg-type]
+        consumer = reader.consumer
         await consumer.start()
         published: list[int] = []
         for burst in range(60):  # bursts while it reads: many small batches, acks in flight
@@ -121,15 +135,12 @@ async def test_a_lone_reader_never_takes_its_own_acks_for_another_replicas_messa
                 published.append(int(ack.seq))
             await asyncio.sleep(0.005)
 
-        async def all_applied() -> bool:
-            return len(applied) >= len(published)
-
-        await wait_until(all_applied, timeout_s=60, what="every message applied")
-        assert applied == published  # stream order, each once
-        assert sum(contended) == 0, "a lone reader thought another replica held its turn"
-        assert batches > 10  # the bursts were read as many batches, not one
+        await reader.caught_up(published)
+        assert reader.applied == published  # stream order, each once
+        assert sum(reader.contended) == 0, "a lone reader thought another replica held its turn"
+        assert reader.batches > 10  # the bursts were read as many batches, not one
         # the first batch looks at the floor; those after it follow their own settled ones
-        assert counting.floor_looks <= 3, f"{counting.floor_looks} looks for {batches} batches"
+        assert counting.floor_looks <= 3, f"{counting.floor_looks} looks, {reader.batches} batches"
     finally:
         if consumer is not None:
             await consumer.stop(5)
@@ -205,42 +216,20 @@ async def test_an_ack_floor_behind_the_readers_own_acks_is_not_another_replica(
         js = nc.jetstream()
         await _in_order_consumer(js)
         lagging = LaggingJetStream(js)
-        applied: list[int] = []
-        contended: list[int] = []
-
-        async def deliver(messages: list[Msg]) -> bool:
-            for message in messages:
-                applied.append(message.metadata.sequence.stream)
-                await message.ack()
-            return False  # as if one were to be redelivered: every batch looks at the floor
-
-        async def turn(waited: int) -> bool:
-            contended.append(waited)
-            return True
-
-        consumer = EventConsumer(
-            lambda: lagging,  # type: ignore[arg-type,return-value]
-            stream=EVENT_STREAM,
-            durable="in-order",
-            deliver=deliver,
-            log=structlog.get_logger(),
-            wait_s=0.2,
-            in_stream_order=True,
-            turn=turn,
-        )
+        # reports every batch unsettled, as if one were to be redelivered: each batch looks
+        # at the floor
+        reader = Reader(lagging, reports_settled=False)  # type: ignore[arg-type]
+        consumer = reader.consumer
         await consumer.start()
         published: list[int] = []
         for _ in range(20):  # one batch at a time, each behind the last one's acks
             ack = await js.publish(SUBJECT.format(key=new_ulid()), b"x")
             published.append(int(ack.seq))
 
-            async def caught_up() -> bool:
-                return len(applied) >= len(published)
-
-            await wait_until(caught_up, timeout_s=20, what="the message applied")
-        assert applied == published
+            await reader.caught_up(published)
+        assert reader.applied == published
         assert lagging.floor_looks > 20  # it looked again while its own acks were not counted
-        assert sum(contended) == 0, "its own unconfirmed acks were taken for another replica"
+        assert sum(reader.contended) == 0, "its own acks were taken for another replica's"
     finally:
         if consumer is not None:
             await consumer.stop(5)
