@@ -9,6 +9,7 @@ without asking; what it left unsettled (a nak) still sends it to the ack floor.
 """
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
@@ -77,15 +78,43 @@ async def _in_order_consumer(js: JetStreamContext) -> None:
     )
 
 
-class Reader:
-    """One process reading the in-order consumer: it acknowledges every message and keeps
-    the stream order it applied them in, its batches and the contention it reported."""
+@pytest.fixture
+async def js(fresh_streams: str) -> AsyncIterator[JetStreamContext]:
+    """JetStream on fresh streams, with the in-order consumer ``in-order`` on IPBUS."""
+    nc = await nats.connect(fresh_streams)
+    try:
+        js = nc.jetstream()
+        await _in_order_consumer(js)
+        yield js
+    finally:
+        await nc.close()
 
-    def __init__(self, js: JetStreamContext, *, reports_settled: bool = True) -> None:
+
+async def _publish(js: JetStreamContext, count: int) -> list[int]:
+    """``count`` messages of as many cases; their stream sequences."""
+    return [int((await js.publish(SUBJECT.format(key=new_ulid()), b"x")).seq) for _ in range(count)]
+
+
+class Reader:
+    """One process reading the in-order consumer (while in ``async with``): it acknowledges
+    every message and keeps the stream order it applied them in, its batches and the
+    contention it reported. ``nak_first_batch``: the first batch meets a passing fault,
+    every message of it nak'd for redelivery."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        *,
+        reports_settled: bool = True,
+        nak_first_batch: bool = False,
+        hold_s: float = 6.0,
+    ) -> None:
         self.applied: list[int] = []
         self.batches = 0
         self.contended: list[int] = []
+        self.naked = False
         self._reports_settled = reports_settled
+        self._nak_first_batch = nak_first_batch
         self.consumer = EventConsumer(
             lambda: js,
             stream=EVENT_STREAM,
@@ -94,11 +123,24 @@ class Reader:
             log=structlog.get_logger(),
             wait_s=0.2,
             in_stream_order=True,
+            hold_s=hold_s,
             turn=self.turn,
         )
 
+    async def __aenter__(self) -> "Reader":
+        await self.consumer.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.consumer.stop(5)
+
     async def deliver(self, messages: list[Msg]) -> bool:
         self.batches += 1
+        if self._nak_first_batch and not self.naked:
+            self.naked = True
+            for message in messages:
+                await message.nak(delay=1.0)
+            return False
         for message in messages:
             self.applied.append(message.metadata.sequence.stream)
             await message.ack()
@@ -117,120 +159,54 @@ class Reader:
 
 @pytest.mark.timeout(90)
 async def test_a_lone_reader_never_takes_its_own_acks_for_another_replicas_messages(
-    fresh_streams: str,
+    js: JetStreamContext,
 ) -> None:
-    nc = await nats.connect(fresh_streams)
-    consumer: EventConsumer | None = None
-    try:
-        js = nc.jetstream()
-        await _in_order_consumer(js)
-        counting = CountingJetStream(js)
-        reader = Reader(counting)  # type: ignore[arg-type]
-        consumer = reader.consumer
-        await consumer.start()
+    counting = CountingJetStream(js)
+    async with Reader(counting) as reader:  # type: ignore[arg-type]
         published: list[int] = []
-        for burst in range(60):  # bursts while it reads: many small batches, acks in flight
-            for _ in range(25):
-                ack = await js.publish(SUBJECT.format(key=new_ulid()), b"%d" % burst)
-                published.append(int(ack.seq))
+        for _ in range(60):  # bursts while it reads: many small batches, acks in flight
+            published += await _publish(js, 25)
             await asyncio.sleep(0.005)
-
         await reader.caught_up(published)
-        assert reader.applied == published  # stream order, each once
-        assert sum(reader.contended) == 0, "a lone reader thought another replica held its turn"
-        assert reader.batches > 10  # the bursts were read as many batches, not one
-        # the first batch looks at the floor; those after it follow their own settled ones
-        assert counting.floor_looks <= 3, f"{counting.floor_looks} looks, {reader.batches} batches"
-    finally:
-        if consumer is not None:
-            await consumer.stop(5)
-        await nc.close()
+
+    assert reader.applied == published  # stream order, each once
+    assert sum(reader.contended) == 0, "a lone reader thought another replica held its turn"
+    assert reader.batches > 10  # the bursts were read as many batches, not one
+    # the first batch looks at the floor; those after it follow their own settled ones
+    assert counting.floor_looks <= 3, f"{counting.floor_looks} looks, {reader.batches} batches"
 
 
 @pytest.mark.timeout(90)
 async def test_a_reader_that_left_a_message_unsettled_waits_for_it_again(
-    fresh_streams: str,
+    js: JetStreamContext,
 ) -> None:
-    nc = await nats.connect(fresh_streams)
-    consumer: EventConsumer | None = None
-    try:
-        js = nc.jetstream()
-        await _in_order_consumer(js)
-        first = [
-            int((await js.publish(SUBJECT.format(key=new_ulid()), b"x")).seq) for _ in range(5)
-        ]
-        applied: list[int] = []
-        naked = False
-
-        async def deliver(messages: list[Msg]) -> bool:
-            nonlocal naked
-            if not naked:  # the first batch: a passing fault, every message redelivered later
-                naked = True
-                for message in messages:
-                    await message.nak(delay=1.0)
-                return False
-            for message in messages:
-                applied.append(message.metadata.sequence.stream)
-                await message.ack()
-            return True
-
-        consumer = EventConsumer(
-            lambda: js,
-            stream=EVENT_STREAM,
-            durable="in-order",
-            deliver=deliver,
-            log=structlog.get_logger(),
-            wait_s=0.2,
-            in_stream_order=True,
-            hold_s=3.0,
-        )
-        await consumer.start()
+    first = await _publish(js, 5)
+    async with Reader(js, nak_first_batch=True, hold_s=3.0) as reader:
 
         async def first_refused() -> bool:
-            return naked
+            return reader.naked
 
         await wait_until(first_refused, timeout_s=20, what="the first batch nak'd")
         # delivered next, right after the nak'd ones: in delivery order, not in turn
-        later = [
-            int((await js.publish(SUBJECT.format(key=new_ulid()), b"y")).seq) for _ in range(5)
-        ]
+        later = await _publish(js, 5)
+        await reader.caught_up(first + later)
 
-        async def all_applied() -> bool:
-            return len(applied) >= 10
-
-        await wait_until(all_applied, timeout_s=30, what="the nak'd batch and the one after it")
-        assert applied == first + later
-    finally:
-        if consumer is not None:
-            await consumer.stop(5)
-        await nc.close()
+    assert reader.applied == first + later
 
 
 @pytest.mark.timeout(90)
 async def test_an_ack_floor_behind_the_readers_own_acks_is_not_another_replica(
-    fresh_streams: str,
+    js: JetStreamContext,
 ) -> None:
-    nc = await nats.connect(fresh_streams)
-    consumer: EventConsumer | None = None
-    try:
-        js = nc.jetstream()
-        await _in_order_consumer(js)
-        lagging = LaggingJetStream(js)
-        # reports every batch unsettled, as if one were to be redelivered: each batch looks
-        # at the floor
-        reader = Reader(lagging, reports_settled=False)  # type: ignore[arg-type]
-        consumer = reader.consumer
-        await consumer.start()
+    lagging = LaggingJetStream(js)
+    # reports every batch unsettled, as if one were to be redelivered: each batch looks at
+    # the floor
+    async with Reader(lagging, reports_settled=False) as reader:  # type: ignore[arg-type]
         published: list[int] = []
         for _ in range(20):  # one batch at a time, each behind the last one's acks
-            ack = await js.publish(SUBJECT.format(key=new_ulid()), b"x")
-            published.append(int(ack.seq))
-
+            published += await _publish(js, 1)
             await reader.caught_up(published)
-        assert reader.applied == published
-        assert lagging.floor_looks > 20  # it looked again while its own acks were not counted
-        assert sum(reader.contended) == 0, "its own acks were taken for another replica's"
-    finally:
-        if consumer is not None:
-            await consumer.stop(5)
-        await nc.close()
+
+    assert reader.applied == published
+    assert lagging.floor_looks > 20  # it looked again while its own acks were not counted
+    assert sum(reader.contended) == 0, "its own acks were taken for another replica's"
