@@ -6,6 +6,7 @@ code that proves the bus works is the code that runs it.
 
 import asyncio
 import os
+import random
 import shutil
 import signal
 import socket
@@ -39,20 +40,51 @@ def find_nats_server() -> Path:
 
 
 def free_port(preferred: int | None = None) -> int:
-    """``preferred`` if nobody listens there, else a free port the OS picks."""
-    if preferred is not None:
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind(("127.0.0.1", preferred))
-            except OSError:
-                pass
-            else:
-                return preferred
-    with socket.socket() as probe:
+    """``preferred`` if nobody listens there, else a free port outside the ephemeral range.
+
+    A port the OS picks for ``bind(0)`` comes from the ephemeral range, the range every
+    outgoing connection on the machine takes its local port from: between this probe and
+    the server's own bind, any client (another test's PostgreSQL connection, a cluster
+    node's route to its peers) can take it, and the server exits "address already in use".
+    A port below that range is handed out by nobody but us; this process never hands out
+    the same one twice.
+    """
+    if preferred is not None and _bindable(preferred):
+        return preferred
+    low, high = _ephemeral_range()
+    pool = range(10_000, low) if low > 11_000 else range(high + 1, 65_536)
+    for _ in range(200):
+        port = _random.choice(pool)
+        if port not in _handed_out and _bindable(port):
+            _handed_out.add(port)
+            return port
+    with socket.socket() as probe:  # a crowded machine: the OS's pick beats none
         probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+        chosen: int = probe.getsockname()[1]
+        return chosen
+
+
+_random = random.SystemRandom()  # two test workers must not walk the same sequence
+_handed_out: set[int] = set()
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    """Linux's ``ip_local_port_range``; IANA's 49152–65535 where there is none."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 49_152, 65_535
 
 
 class EmbeddedNatsServer:
@@ -122,7 +154,8 @@ class EmbeddedNatsServer:
         while True:
             if self._process is not None and self._process.poll() is not None:
                 raise ConfigurationError(
-                    f"nats-server exited with code {self._process.returncode}; see {self.log_file}"
+                    f"nats-server exited with code {self._process.returncode} "
+                    f"({self._last_words()}); see {self.log_file}"
                 )
             if self._says_ready():
                 return
@@ -132,6 +165,16 @@ class EmbeddedNatsServer:
                     f"{self.startup_timeout}s; see {self.log_file}"
                 )
             await asyncio.sleep(0.05)
+
+    def _last_words(self) -> str:
+        """The log's last line from this start: why it exited, in the server's words."""
+        try:
+            with self.log_file.open("rb") as log:
+                log.seek(self._log_offset)
+                lines = log.read().decode(errors="replace").strip().splitlines()
+        except FileNotFoundError:
+            return "no log"
+        return lines[-1] if lines else "nothing logged"
 
     def _says_ready(self) -> bool:
         """Our own process logged that it is ready (a mere open port may be someone else's)."""
