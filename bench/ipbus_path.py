@@ -10,6 +10,7 @@ opened, referred, acknowledged, accepted, concluded; warnings routed and acknowl
 """
 
 import asyncio
+import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pathlib import Path
 import nats
 
 from bench.baseline import publish_all
+from bench.cpu import CpuMeter, CpuUse
 from bench.mix import MIX_AGENCIES, mix_services, play_mix
 from bench.processes import (
     CoordinatorProcess,
@@ -58,6 +60,9 @@ class IpbusResult:
     rss_mb: float
     events: int
     """Agency events the throughput run carried (the mix counts its own)."""
+    cpu: CpuUse
+    """What each process spent in the throughput run: this one's adapters, the
+    coordinator(s), nats-server (and a local PostgreSQL's server processes)."""
 
 
 def _status(index: int) -> CaseStatusChanged:
@@ -85,6 +90,7 @@ async def run_ipbus(
     offered_eps: int,
     latency_seconds: float,
     log: Path,
+    nats_pid: int,
     mix: str = "lifecycle",
     replicas: int = 1,
 ) -> IpbusResult:
@@ -117,20 +123,29 @@ async def run_ipbus(
         await drained(js)
 
         # 1. adapters → outboxes → relays → JetStream → coordinator (and agencies' consumers)
-        started = time.perf_counter()
-        if lifecycle:
-            counts = await play_mix(bus, cases=round(count / LIFECYCLE_EVENTS_PER_CASE))
-            carried = counts.agency_events
-        else:
-            for first in range(0, count, EMIT_BATCH):
-                async with customs.unit_of_work() as uow:
-                    for index in range(first, min(first + EMIT_BATCH, count)):
-                        uow.emit(_status(index), to=COORDINATOR, case_id=cases[index % 200])
-            carried = count
-        await _all_sent(bus)
-        await drained(js)
-        await consumers_drained(js, [agency_consumer(a) for a in agencies])
-        ipbus_eps = carried / (time.perf_counter() - started)
+        meter = CpuMeter(
+            {
+                "agencies": os.getpid(),
+                "coordinator": [c.pid for c in coordinators],
+                "nats-server": nats_pid,
+            },
+            postgres=settings.database_url is not None,
+        )
+        with meter:
+            started = time.perf_counter()
+            if lifecycle:
+                counts = await play_mix(bus, cases=round(count / LIFECYCLE_EVENTS_PER_CASE))
+                carried = counts.agency_events
+            else:
+                for first in range(0, count, EMIT_BATCH):
+                    async with customs.unit_of_work() as uow:
+                        for index in range(first, min(first + EMIT_BATCH, count)):
+                            uow.emit(_status(index), to=COORDINATOR, case_id=cases[index % 200])
+                carried = count
+            await _all_sent(bus)
+            await drained(js)
+            await consumers_drained(js, [agency_consumer(a) for a in agencies])
+            ipbus_eps = carried / (time.perf_counter() - started)
 
         # 2. pre-signed events published by a fast agency system straight to JetStream
         started = time.perf_counter()
@@ -168,6 +183,7 @@ async def run_ipbus(
             offered_eps=offered_eps,
             rss_mb=max(rss_mb(c.pid) for c in coordinators),
             events=carried,
+            cpu=meter.use,
         )
     finally:
         await nc.close()

@@ -1,6 +1,7 @@
 """One benchmark run: its own nats-server and database, baseline and ipbus side by side."""
 
 import json
+import os
 import platform
 import tempfile
 import uuid
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.baseline import IN_FLIGHT, run_baseline
+from bench.cpu import CpuMeter
 from bench.ipbus_path import run_ipbus
 from bench.processes import bench_policy
 from bench.scale import ScaleReport, run_scale
@@ -42,8 +44,16 @@ class BenchReport:
     mix: str
     replicas: int
     partitions: int
-    """Partitions of the coordinator's work: 1 until the coordinator is partitioned by case
-    (issue 18), so a second replica only takes over, it does not share the load."""
+    """Partitions of the coordinator's work by case (one durable consumer each)."""
+    cpu_ms_per_event: dict[str, float]
+    """CPU per carried event in the throughput run, per process: ``agencies`` (the
+    adapters, in the bench's process), ``coordinator``, ``nats-server``, ``postgres``."""
+    baseline_cpu_ms: float
+    """CPU per event of the baseline run (its client and nats-server)."""
+    machine_busy: float
+    """Share of every core's time that was busy in the throughput run (1.0: saturated)."""
+    ceiling_eps: float
+    """What the cores allow at that CPU per event: ``1000 * cores / sum(cpu_ms_per_event)``."""
 
     def table(self) -> str:
         return "\n".join(
@@ -60,6 +70,12 @@ class BenchReport:
                 f"  commit to commit at {self.offered_eps} events/s: p50 {self.p50_ms:.1f} ms, "
                 f"p95 {self.p95_ms:.1f} ms, p99 {self.p99_ms:.1f} ms",
                 f"  coordinator process RSS after the run: {self.rss_mb:.0f} MB",
+                "  CPU per carried event: "
+                + ", ".join(f"{n} {ms:.2f} ms" for n, ms in self.cpu_ms_per_event.items())
+                + f" (baseline {self.baseline_cpu_ms:.2f} ms); cores "
+                f"{self.machine_busy:.0%} busy; what {_cores()} cores allow at that cost: "
+                f"{self.ceiling_eps:,.0f} events/s, "
+                f"ratio {self.ceiling_eps / self.baseline_eps:.1%}",
             ]
         )
 
@@ -96,16 +112,19 @@ async def run_bench(
         key = AgencyKey(key_path(settings.keys_dir, SENDER).read_bytes())
         workload = make_workload(events, key)
         async with EmbeddedNatsServer(root / "nats", port=free_port()) as server:
-            baseline_eps = await run_baseline(server.url, workload)
+            with CpuMeter({"client": os.getpid(), "nats-server": server.pid}) as baseline:
+                baseline_eps = await run_baseline(server.url, workload)
             result = await run_ipbus(
                 settings.model_copy(update={"nats_url": server.url}),
                 workload,
                 offered_eps=offered_eps,
                 latency_seconds=latency_seconds,
                 log=root / "coordinator.log",
+                nats_pid=server.pid,
                 mix=mix,
                 replicas=replicas,
             )
+        carried_ms = result.cpu.ms_per_event(result.events)
         return BenchReport(
             database=database,
             events=result.events,
@@ -124,12 +143,14 @@ async def run_bench(
             mix=mix,
             replicas=replicas,
             partitions=partitions,
+            cpu_ms_per_event={name: round(ms, 3) for name, ms in carried_ms.items()},
+            baseline_cpu_ms=sum(baseline.use.ms_per_event(len(workload.bodies)).values()),
+            machine_busy=result.cpu.machine_busy,
+            ceiling_eps=result.cpu.ceiling_eps(result.events, _cores()),
         )
 
 
 def _cores() -> int:
-    import os
-
     return os.cpu_count() or 0
 
 
