@@ -9,7 +9,8 @@ in this order, one named step each:
    conflicting duplicate;
 2. :meth:`~CasePipeline.check` — who may say what (DESIGN §4a), for every new event of the
    batch before any of it is applied;
-3. :meth:`~CasePipeline.load` — read the batch's case files at once;
+3. :meth:`~CasePipeline.load` — read the batch's case files, its referrals' deadline
+   rows and overdue marks, at once (:class:`BatchRows`);
 
 then for each new event:
 
@@ -31,7 +32,8 @@ and last, for the batch:
    advisory lock first (:func:`services.runtime.storage.take_turns`).
 
 The case file and the referral an event is about are loaded once and passed from step to
-step as plain values.
+step as plain values; a batch's rows are read before its first event, a statement per
+table for the batch rather than one per event.
 """
 
 from dataclasses import dataclass
@@ -57,9 +59,11 @@ from services.coordinator.cases.domain import (
 from services.coordinator.cases.store import CaseFiles, append_timeline
 from services.coordinator.credit.flow import CreditFlow
 from services.coordinator.deadlines.followup import follow_case_outcome, follow_referral_step
+from services.coordinator.deadlines.store import ReferralClocks
 from services.coordinator.evidence.ledger import follow_evidence
 from services.coordinator.holders import HolderNotices
 from services.coordinator.metrics.recorder import observe_event
+from services.coordinator.metrics.store import Watchlists
 from services.coordinator.oversight.flow import OversightFlow
 from services.coordinator.signals.detector import LinkageSignals
 from services.coordinator.warnings.hub import WarningHub
@@ -69,7 +73,7 @@ from services.runtime.ops import AgencyMetrics, apply_span
 from services.runtime.storage import take_turns
 from services.sdk import ServiceContext, UnitOfWork, conflicting_duplicate, referral_supervisor
 
-__all__ = ["CasePipeline", "Folded"]
+__all__ = ["BatchRows", "CasePipeline", "Folded"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,16 @@ class Folded:
     before: CaseFile | None
     case: CaseFile
     line: TimelineLine
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRows:
+    """What one transaction reads once and keeps in step: the case files, the referrals'
+    deadline rows, the watch lists."""
+
+    cases: CaseFiles
+    clocks: ReferralClocks
+    watchlists: Watchlists
 
 
 class CasePipeline:
@@ -114,18 +128,18 @@ class CasePipeline:
         fresh = [e for e, v in zip(events, verdicts, strict=True) if v is InboxVerdict.NEW]
         self.check(fresh)
         await self.take_turns(session, fresh)
-        cases = await self.load(session, fresh)
+        rows = await self.load(session, fresh)
         units: list[UnitOfWork | None] = []
         for event, verdict in zip(events, verdicts, strict=True):
             with apply_span(self.consumer, event):
-                units.append(await self._apply_one(session, cases, event, verdict))
+                units.append(await self._apply_one(session, rows, event, verdict))
         for event, uow in zip(events, units, strict=True):
             if uow is not None:
                 await self.audit(uow, event)
         return units
 
     async def _apply_one(
-        self, session: AsyncSession, cases: CaseFiles, event: Event, verdict: InboxVerdict
+        self, session: AsyncSession, rows: BatchRows, event: Event, verdict: InboxVerdict
     ) -> UnitOfWork | None:
         if verdict is InboxVerdict.CONFLICTING:
             raise conflicting_duplicate(event)
@@ -134,17 +148,17 @@ class CasePipeline:
         uow = UnitOfWork(session, self.context, cause=event)
         folded = None
         if not self._off_case_file(event.event_type):
-            folded = await self.fold(cases, event)
+            folded = await self.fold(rows.cases, event)
             if folded is not None:
-                self.store(uow, cases, folded)
+                self.store(uow, rows.cases, folded)
         payload = event.payload
         referral = (
-            await cases.referral(payload.referral_id)
+            await rows.cases.referral(payload.referral_id)
             if isinstance(payload, ReferralPayload)
             else None
         )
-        await self.react(uow, event, folded, referral, cases)
-        await self.observe(uow, event, referral)
+        await self.react(uow, event, folded, referral, rows)
+        await self.observe(uow, event, referral, rows.watchlists)
         return uow
 
     # -- the steps ---------------------------------------------------------------------
@@ -170,12 +184,16 @@ class CasePipeline:
         for event in fresh:
             refuse_unpermitted(self.context.registry, event)
 
-    async def load(self, session: AsyncSession, fresh: list[Event]) -> CaseFiles:
-        """The case files of the new events, read at once."""
-        cases = CaseFiles(session)
+    async def load(self, session: AsyncSession, fresh: list[Event]) -> BatchRows:
+        """The case files of the new events, and their referrals' deadline rows and
+        overdue marks, each read at once."""
+        rows = BatchRows(CaseFiles(session), ReferralClocks(session), Watchlists(session))
         wanted = {case_id_of(e.case_id, e.payload) for e in fresh}
-        await cases.preload({c for c in wanted if c is not None})
-        return cases
+        await rows.cases.preload({c for c in wanted if c is not None})
+        referrals = {e.payload.referral_id for e in fresh if isinstance(e.payload, ReferralPayload)}
+        await rows.clocks.preload(referrals)
+        await rows.watchlists.preload(referrals)
+        return rows
 
     async def fold(self, cases: CaseFiles, event: Event) -> Folded | None:
         """The event applied to its case file (None: it is about no case and needs none);
@@ -214,7 +232,7 @@ class CasePipeline:
         event: Event,
         folded: Folded | None,
         referral: CaseReferral | None,
-        cases: CaseFiles,
+        rows: BatchRows,
     ) -> None:
         """What the coordinator does about the event, in its transaction: a referral step's
         deadlines and copies, linkage signals and oversight for a case event; the warning
@@ -223,7 +241,7 @@ class CasePipeline:
             if self.warnings.takes(event.event_type):
                 await self.warnings.take(uow, event)
             elif self.holders.takes(event.event_type):
-                await self.holders.take(uow, event, cases)
+                await self.holders.take(uow, event, rows.cases)
             return
         case = folded.case
         await follow_referral_step(
@@ -231,6 +249,7 @@ class CasePipeline:
             case,
             event,
             referral,
+            clocks=rows.clocks,
             rules=self.context.rules,
             calendar=self.calendar,
             metrics=self.metrics,
@@ -241,9 +260,15 @@ class CasePipeline:
         await self.oversight.observe_oversight(uow, event, case)
         await self.credit.observe_credit(uow, event, case.case_id)
 
-    async def observe(self, uow: UnitOfWork, event: Event, referral: CaseReferral | None) -> None:
+    async def observe(
+        self,
+        uow: UnitOfWork,
+        event: Event,
+        referral: CaseReferral | None,
+        watchlists: Watchlists,
+    ) -> None:
         """The watch lists in this transaction; the event's readings once committed."""
-        await observe_event(uow, event, referral, self.metrics)
+        await observe_event(uow, event, referral, self.metrics, watchlists)
 
     def _off_case_file(self, event_type: str) -> bool:
         """A warning is filed on no case; a holder's notice stays off the case file, so the

@@ -19,9 +19,8 @@ from services.coordinator.deadlines.rules import DeadlineStepRefused, deadlines_
 from services.coordinator.deadlines.store import (
     DeadlineRecord,
     DeadlineStatus,
-    open_deadlines,
+    ReferralClocks,
     recompute,
-    settle_deadlines,
 )
 from services.runtime.law import (
     CalendarPolicy,
@@ -44,8 +43,7 @@ DECIDE = ReferralStage.DECIDE
 async def _open(database: Database, kind: ReferralKind) -> str:
     referral_id = new_ulid()
     async with database.transaction() as session:
-        await open_deadlines(
-            session,
+        await ReferralClocks(session).open(
             referral_id=referral_id,
             case_id=new_ulid(),
             kind=kind,
@@ -129,7 +127,7 @@ async def test_a_stop_twice_and_a_step_on_a_met_stage_are_refused(database: Data
     with pytest.raises(DeadlineStepRefused, match="already stopped"):
         await _step(database, _stop(referral_id, ClockStopGround.TESTING), kind, START)
     async with database.transaction() as session:
-        await settle_deadlines(session, referral_id, ReferralState.ACCEPTED, START)
+        await ReferralClocks(session).settle(referral_id, ReferralState.ACCEPTED, START)
     with pytest.raises(DeadlineStepRefused, match=r"no open decide deadline \(met\)"):
         await _step(database, _extend(referral_id), kind, START)
 
@@ -163,8 +161,7 @@ async def test_a_stop_resumed_past_the_calendar_is_counted_once_the_year_is_adde
     start = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # Tuesday 1 December
     referral_id = new_ulid()
     async with database.transaction() as session:
-        await open_deadlines(
-            session,
+        await ReferralClocks(session).open(
             referral_id=referral_id,
             case_id=new_ulid(),
             kind=kind,

@@ -15,11 +15,7 @@ from contracts.referrals import CLOCK_STEPS, REFERRAL_STEPS, ReferralKind
 from services.coordinator.cases.domain import CaseFile, CaseReferral
 from services.coordinator.deadlines.clock_steps import apply_clock_step
 from services.coordinator.deadlines.rules import DeadlineStepRefused, deadlines_opened
-from services.coordinator.deadlines.store import (
-    open_deadlines,
-    settle_case_deadlines,
-    settle_deadlines,
-)
+from services.coordinator.deadlines.store import ReferralClocks, settle_case_deadlines
 from services.runtime.bus import StepRefused
 from services.runtime.law import BusinessCalendar, RuleBook
 from services.runtime.ops import AgencyMetrics
@@ -34,12 +30,14 @@ async def follow_referral_step(
     event: Event,
     referral: CaseReferral | None,
     *,
+    clocks: ReferralClocks,
     rules: RuleBook,
     calendar: BusinessCalendar,
     metrics: AgencyMetrics | None = None,
 ) -> None:
     """Deadlines and copies for a referral step already applied to ``case``; ``referral``
-    is the one it is about, as ``case`` now holds it."""
+    is the one it is about, as ``case`` now holds it; ``clocks``, the transaction's
+    deadline rows."""
     if event.event_type not in CLOCK_STEPS and event.event_type not in REFERRAL_STEPS:
         return
     if referral is None:
@@ -62,10 +60,9 @@ async def follow_referral_step(
             metrics.calendar_not_covered(f"referral.{row.stage}")
         return
     at = event.envelope.time
-    await settle_deadlines(uow.session, referral.referral_id, referral.state, uow.now)
+    await clocks.settle(referral.referral_id, referral.state, uow.now)
     opened = deadlines_opened(ReferralKind(referral.kind), event.event_type, at, rules, calendar)
-    await open_deadlines(
-        uow.session,
+    await clocks.open(
         referral_id=referral.referral_id,
         case_id=case.case_id,
         kind=ReferralKind(referral.kind),
