@@ -63,7 +63,7 @@ from services.coordinator.deadlines.store import ReferralClocks
 from services.coordinator.evidence.ledger import follow_evidence
 from services.coordinator.holders import HolderNotices
 from services.coordinator.metrics.recorder import observe_event
-from services.coordinator.metrics.store import Watchlists
+from services.coordinator.metrics.store import load_overdue_marks
 from services.coordinator.oversight.flow import OversightFlow
 from services.coordinator.signals.detector import LinkageSignals
 from services.coordinator.warnings.hub import WarningHub
@@ -87,12 +87,11 @@ class Folded:
 
 @dataclass(frozen=True, slots=True)
 class BatchRows:
-    """What one transaction reads once and keeps in step: the case files, the referrals'
-    deadline rows, the watch lists."""
+    """What one transaction reads once and keeps in step: the case files and the
+    referrals' deadline rows (their overdue marks are the session's rows)."""
 
     cases: CaseFiles
     clocks: ReferralClocks
-    watchlists: Watchlists
 
 
 class CasePipeline:
@@ -158,7 +157,7 @@ class CasePipeline:
             else None
         )
         await self.react(uow, event, folded, referral, rows)
-        await self.observe(uow, event, referral, rows.watchlists)
+        await self.observe(uow, event, referral)
         return uow
 
     # -- the steps ---------------------------------------------------------------------
@@ -187,12 +186,12 @@ class CasePipeline:
     async def load(self, session: AsyncSession, fresh: list[Event]) -> BatchRows:
         """The case files of the new events, and their referrals' deadline rows and
         overdue marks, each read at once."""
-        rows = BatchRows(CaseFiles(session), ReferralClocks(session), Watchlists(session))
+        rows = BatchRows(CaseFiles(session), ReferralClocks(session))
         wanted = {case_id_of(e.case_id, e.payload) for e in fresh}
         await rows.cases.preload({c for c in wanted if c is not None})
         referrals = {e.payload.referral_id for e in fresh if isinstance(e.payload, ReferralPayload)}
         await rows.clocks.preload(referrals)
-        await rows.watchlists.preload(referrals)
+        await load_overdue_marks(session, referrals)
         return rows
 
     async def fold(self, cases: CaseFiles, event: Event) -> Folded | None:
@@ -260,15 +259,9 @@ class CasePipeline:
         await self.oversight.observe_oversight(uow, event, case)
         await self.credit.observe_credit(uow, event, case.case_id)
 
-    async def observe(
-        self,
-        uow: UnitOfWork,
-        event: Event,
-        referral: CaseReferral | None,
-        watchlists: Watchlists,
-    ) -> None:
+    async def observe(self, uow: UnitOfWork, event: Event, referral: CaseReferral | None) -> None:
         """The watch lists in this transaction; the event's readings once committed."""
-        await observe_event(uow, event, referral, self.metrics, watchlists)
+        await observe_event(uow, event, referral, self.metrics)
 
     def _off_case_file(self, event_type: str) -> bool:
         """A warning is filed on no case; a holder's notice stays off the case file, so the

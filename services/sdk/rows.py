@@ -19,7 +19,7 @@ from sqlalchemy import inspect
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-__all__ = ["add_row", "find_row", "load_rows"]
+__all__ = ["add_row", "drop_row", "find_row", "load_rows"]
 
 RowT = TypeVar("RowT", bound=SQLModel)
 _KNOWN = "ipbus_rows_known"
@@ -33,6 +33,15 @@ def add_row(session: AsyncSession, row: SQLModel) -> None:
     key = tuple(inspect(type(row)).primary_key_from_instance(row))
     session.info.setdefault(_KNOWN, {})[(type(row), key)] = row
     session.info.get(_ABSENT, set()).discard((type(row), key))
+
+
+async def drop_row(session: AsyncSession, row: SQLModel) -> None:
+    """Delete ``row`` at commit; lookups in this transaction no longer find it (a row added
+    again under its key is then written in its place)."""
+    await session.delete(row)
+    identity = (type(row), tuple(inspect(type(row)).primary_key_from_instance(row)))
+    session.info.get(_KNOWN, {}).pop(identity, None)
+    session.info.setdefault(_ABSENT, set()).add(identity)
 
 
 async def find_row(session: AsyncSession, model: type[RowT], key: Any) -> RowT | None:

@@ -10,10 +10,11 @@ from services.coordinator.cases.domain import CaseFile, CaseReferral
 from services.coordinator.cases.store import load_referral, save_case
 from services.coordinator.metrics.readings import WatchChange
 from services.coordinator.metrics.store import (
-    Watchlists,
+    apply_watch_change,
     count_overdue,
     count_referrals,
     count_unacknowledged,
+    load_overdue_marks,
 )
 from services.runtime.storage import Database
 
@@ -39,14 +40,13 @@ async def test_overdue_referrals_are_counted_until_they_move_on(database: Databa
         assert await load_referral(session, referral_id) == referral
         assert await count_referrals(session) == {("customs_to_enforcement", "acknowledged"): 1}
         mark = WatchChange("mark_overdue", referral_id, label=referral.kind, stage="decide")
-        watchlists = Watchlists(session)
-        await watchlists.apply(mark, NOW)
-        await watchlists.apply(mark, NOW)  # declared twice: still one referral
+        await apply_watch_change(session, mark, NOW)
+        await apply_watch_change(session, mark, NOW)  # declared twice: still one referral
     async with database.transaction() as session:
-        await Watchlists(session).apply(mark, NOW)  # and again, in a later transaction
+        await apply_watch_change(session, mark, NOW)  # and again in a later transaction
     async with database.transaction() as session:
         assert await count_overdue(session) == {("customs_to_enforcement", "decide"): 1}
-        await Watchlists(session).apply(WatchChange("clear_overdue", referral_id), NOW)
+        await apply_watch_change(session, WatchChange("clear_overdue", referral_id), NOW)
     async with database.transaction() as session:
         assert await count_overdue(session) == {}
 
@@ -56,17 +56,16 @@ async def test_a_mark_and_a_clear_in_one_transaction_leave_what_came_last(
     database: Database, marked_last: bool
 ) -> None:
     """A batch may hold a referral's overdue notice and its next step in either order, on
-    top of a mark read from the table."""
+    top of a mark read from the table with the batch's others."""
     referral_id = new_ulid()
     mark = WatchChange("mark_overdue", referral_id, label="customs_to_enforcement", stage="decide")
     clear = WatchChange("clear_overdue", referral_id)
     async with database.transaction() as session:
-        await Watchlists(session).apply(mark, NOW)
+        await apply_watch_change(session, mark, NOW)
     async with database.transaction() as session:
-        watchlists = Watchlists(session)
-        await watchlists.preload({referral_id})
+        await load_overdue_marks(session, {referral_id, new_ulid()})
         for change in [clear, mark] if marked_last else [mark, clear]:
-            await watchlists.apply(change, NOW + timedelta(hours=1))
+            await apply_watch_change(session, change, NOW + timedelta(hours=1))
     async with database.transaction() as session:
         marked = {("customs_to_enforcement", "decide"): 1} if marked_last else {}
         assert await count_overdue(session) == marked
@@ -83,18 +82,17 @@ async def test_unacknowledged_deliveries_by_severity_with_the_oldest_age(
             (second, "amr-shanghai", NOW + timedelta(minutes=10)),
         ):
             change = WatchChange("warning_delivered", warning_id, party=reader, label="critical")
-            await Watchlists(session).apply(change, at)
+            await apply_watch_change(session, change, at)
     later = NOW + timedelta(minutes=30)
     async with database.transaction() as session:
         assert await count_unacknowledged(session, later) == {"critical": (3, 1800.0)}
         ack = WatchChange("warning_acknowledged", first, party="amr-shanghai")
-        watchlists = Watchlists(session)
-        closed = await watchlists.apply(ack, later)
+        closed = await apply_watch_change(session, ack, later)
         assert closed is not None
         assert closed.severity == "critical"
         # A second acknowledgement, or one from an agency it was never delivered to, closes nothing.
-        assert await watchlists.apply(ack, later) is None
+        assert await apply_watch_change(session, ack, later) is None
         stranger = WatchChange("warning_acknowledged", first, party="psb-shanghai")
-        assert await watchlists.apply(stranger, later) is None
+        assert await apply_watch_change(session, stranger, later) is None
     async with database.transaction() as session:
         assert await count_unacknowledged(session, later) == {"critical": (2, 1500.0)}

@@ -10,8 +10,7 @@ from sqlalchemy import event
 from sqlmodel import select
 
 from services.runtime.storage import Database, sqlite_url, upgrade_schema
-from services.sdk import LocalCaseRecord
-from services.sdk.rows import add_row, find_row, load_rows
+from services.sdk import LocalCaseRecord, add_row, drop_row, find_row, load_rows
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 OPEN, OTHER, NEVER = (
@@ -82,3 +81,31 @@ async def test_a_batch_loads_its_rows_with_one_select(db: Database, statements: 
         assert statements == ["SELECT"]
         # what the transaction sees is the database's: the loaded row is the stored one
         assert (await session.exec(select(LocalCaseRecord))).one() is found
+
+
+async def test_a_dropped_row_is_not_found_and_one_added_again_takes_its_place(
+    db: Database, statements: list[str]
+) -> None:
+    async with db.transaction() as session:
+        add_row(session, case(OPEN))
+    async with db.transaction() as session:
+        await load_rows(session, LocalCaseRecord, LocalCaseRecord.case_id, [OPEN])
+        stored = await find_row(session, LocalCaseRecord, OPEN)
+        assert stored is not None
+        await drop_row(session, stored)
+        statements.clear()
+        assert await find_row(session, LocalCaseRecord, OPEN) is None
+        assert statements == []  # known gone: no flush, no SELECT
+        again = case(OPEN)
+        again.title = "opened again"
+        add_row(session, again)
+        assert await find_row(session, LocalCaseRecord, OPEN) is again
+    async with db.transaction() as session:
+        (row,) = (await session.exec(select(LocalCaseRecord))).all()
+        assert row.title == "opened again"
+    async with db.transaction() as session:
+        found = await find_row(session, LocalCaseRecord, OPEN)
+        assert found is not None
+        await drop_row(session, found)
+    async with db.transaction() as session:
+        assert (await session.exec(select(LocalCaseRecord))).all() == []

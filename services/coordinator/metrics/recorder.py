@@ -9,7 +9,7 @@ from services.coordinator.audit.store import audit_length
 from services.coordinator.cases.domain import CaseReferral
 from services.coordinator.metrics.readings import Reading, readings_for, watch_change_for
 from services.coordinator.metrics.store import (
-    Watchlists,
+    apply_watch_change,
     count_overdue,
     count_referrals,
     count_unacknowledged,
@@ -23,20 +23,15 @@ __all__ = ["observe_event", "refresh_gauges"]
 
 
 async def observe_event(
-    uow: UnitOfWork,
-    event: Event,
-    referral: CaseReferral | None,
-    metrics: AgencyMetrics,
-    watchlists: Watchlists,
+    uow: UnitOfWork, event: Event, referral: CaseReferral | None, metrics: AgencyMetrics
 ) -> None:
     """Update the watch lists in the event's transaction; record its readings once committed.
 
-    ``referral``: the referral the event is about, as it stands after the event, if any;
-    ``watchlists``: the transaction's.
+    ``referral``: the referral the event is about, as it stands after the event, if any.
     """
     change = watch_change_for(event.payload, event.sender, event.recipient, referral)
     if change is not None:
-        closed = await watchlists.apply(change, event.envelope.time)
+        closed = await apply_watch_change(uow.session, change, event.envelope.time)
         if change.action == "warning_delivered":
             uow.after_commit(partial(metrics.warning_delivered, change.label))
         if closed is not None:

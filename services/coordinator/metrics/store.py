@@ -14,14 +14,16 @@ from services.coordinator.cases.store import CaseReferralRecord
 from services.coordinator.metrics.readings import WatchChange
 from services.coordinator.store import CoordinatorTable
 from services.runtime.storage import as_utc
+from services.sdk import add_row, drop_row, find_row, load_rows
 
 __all__ = [
     "DeliveryWatchRecord",
     "OverdueRecord",
-    "Watchlists",
+    "apply_watch_change",
     "count_overdue",
     "count_referrals",
     "count_unacknowledged",
+    "load_overdue_marks",
 ]
 
 
@@ -44,71 +46,53 @@ class DeliveryWatchRecord(CoordinatorTable, table=True):
     acknowledged_at: datetime | None = Field(default=None, index=True)
 
 
-class Watchlists:
-    """One transaction's writes to the watch lists.
+async def load_overdue_marks(session: AsyncSession, referral_ids: set[str]) -> None:
+    """Read a batch's referrals' overdue marks in one statement: every referral step clears
+    its referral's mark, and nearly every referral has none, which then costs no lookup."""
+    await load_rows(session, OverdueRecord, col(OverdueRecord.referral_id), referral_ids)
 
-    Every referral step clears the referral's overdue mark, so a batch reads the marks of
-    its referrals at once (:meth:`preload`) and a step whose referral has none (nearly
-    every step) costs no statement.
-    """
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-        self._overdue: dict[str, OverdueRecord | None] = {}
-
-    async def preload(self, referral_ids: set[str]) -> None:
-        """Read these referrals' overdue marks in one statement."""
-        wanted = referral_ids - self._overdue.keys()
-        if not wanted:
-            return
-        self._overdue.update(dict.fromkeys(wanted))
-        rows = await self._session.exec(
-            select(OverdueRecord).where(col(OverdueRecord.referral_id).in_(wanted))
-        )
-        self._overdue.update({row.referral_id: row for row in rows})
-
-    async def apply(self, change: WatchChange, now: datetime) -> DeliveryWatchRecord | None:
-        """Write ``change``; returns the delivery an acknowledgement closed, if any."""
-        session = self._session
-        match change.action:
-            case "mark_overdue":
-                await self._mark_overdue(change, now)
-            case "clear_overdue":
-                await self._clear_overdue(change.key)
-            case "warning_delivered":
-                if await session.get(DeliveryWatchRecord, (change.key, change.party)) is None:
-                    session.add(
-                        DeliveryWatchRecord(
-                            warning_id=change.key,
-                            recipient=change.party,
-                            severity=change.label,
-                            delivered_at=now,
-                        )
+async def apply_watch_change(
+    session: AsyncSession, change: WatchChange, now: datetime
+) -> DeliveryWatchRecord | None:
+    """Write ``change``; returns the delivery an acknowledgement closed, if any."""
+    match change.action:
+        case "mark_overdue":
+            marked = await find_row(session, OverdueRecord, change.key)
+            if marked is None:
+                add_row(
+                    session,
+                    OverdueRecord(
+                        referral_id=change.key,
+                        kind=change.label,
+                        stage=change.stage,
+                        declared_at=now,
+                    ),
+                )
+            else:  # declared again (another stage): the referral's one mark is moved
+                marked.kind, marked.stage, marked.declared_at = change.label, change.stage, now
+                session.add(marked)
+        case "clear_overdue":
+            marked = await find_row(session, OverdueRecord, change.key)
+            if marked is not None:
+                await drop_row(session, marked)
+        case "warning_delivered":
+            if await session.get(DeliveryWatchRecord, (change.key, change.party)) is None:
+                session.add(
+                    DeliveryWatchRecord(
+                        warning_id=change.key,
+                        recipient=change.party,
+                        severity=change.label,
+                        delivered_at=now,
                     )
-            case "warning_acknowledged":
-                delivery = await session.get(DeliveryWatchRecord, (change.key, change.party))
-                if delivery is not None and delivery.acknowledged_at is None:
-                    delivery.acknowledged_at = now
-                    session.add(delivery)
-                    return delivery
-        return None
-
-    async def _mark_overdue(self, change: WatchChange, now: datetime) -> None:
-        await self.preload({change.key})
-        marked = self._overdue[change.key]
-        if marked is None:
-            marked = OverdueRecord(referral_id=change.key, kind="", stage="", declared_at=now)
-        # declared again (another stage): the referral's one mark is moved
-        marked.kind, marked.stage, marked.declared_at = change.label, change.stage, now
-        self._session.add(marked)
-        self._overdue[change.key] = marked
-
-    async def _clear_overdue(self, referral_id: str) -> None:
-        await self.preload({referral_id})
-        marked = self._overdue[referral_id]
-        if marked is not None:
-            await self._session.delete(marked)
-            self._overdue[referral_id] = None
+                )
+        case "warning_acknowledged":
+            delivery = await session.get(DeliveryWatchRecord, (change.key, change.party))
+            if delivery is not None and delivery.acknowledged_at is None:
+                delivery.acknowledged_at = now
+                session.add(delivery)
+                return delivery
+    return None
 
 
 async def count_referrals(session: AsyncSession) -> dict[tuple[str, str], int]:
