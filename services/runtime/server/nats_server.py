@@ -53,7 +53,7 @@ def free_port(preferred: int | None = None) -> int:
         return preferred
     low, high = _ephemeral_range()
     pool = range(10_000, low) if low > 11_000 else range(high + 1, 65_536)
-    for _ in range(200):
+    for _ in range(200 if pool else 0):
         port = _random.choice(pool)
         if port not in _handed_out and _bindable(port):
             _handed_out.add(port)
