@@ -46,7 +46,7 @@ class CpuMeter:
     def __init__(self, pids: Mapping[str, int | list[int]], *, postgres: bool = False) -> None:
         self._pids = {name: [p] if isinstance(p, int) else list(p) for name, p in pids.items()}
         self._postgres = postgres
-        self._start: tuple[dict[str, float], float, float] = ({}, 0.0, 0.0)
+        self._start: tuple[dict[str, float], int, int] = ({}, 0, 0)
         self.use = CpuUse()
 
     def __enter__(self) -> Self:
@@ -63,15 +63,15 @@ class CpuMeter:
         after, busy1, total1 = self._read()
         self.use = CpuUse(
             seconds={name: after[name] - before.get(name, 0.0) for name in after},
-            machine_busy_s=busy1 - busy0,
-            machine_total_s=total1 - total0,
+            machine_busy_s=(busy1 - busy0) * _TICK_S,  # ticks: busy never exceeds total
+            machine_total_s=(total1 - total0) * _TICK_S,
         )
 
-    def _read(self) -> tuple[dict[str, float], float, float]:
+    def _read(self) -> tuple[dict[str, float], int, int]:
         seconds = {name: sum(map(_process_s, pids)) for name, pids in self._pids.items()}
         if self._postgres:
             seconds["postgres"] = sum(map(_process_s, _postgres_pids()))
-        busy, total = _machine_s()
+        busy, total = _machine_ticks()
         return seconds, busy, total
 
 
@@ -97,12 +97,12 @@ def _postgres_pids() -> list[int]:
     return found
 
 
-def _machine_s() -> tuple[float, float]:
-    """Busy and total seconds of every core since boot (``/proc/stat``'s first line)."""
+def _machine_ticks() -> tuple[int, int]:
+    """Busy and total clock ticks of every core since boot (``/proc/stat``'s first line)."""
     try:
         ticks = [int(t) for t in (PROC / "stat").read_text().splitlines()[0].split()[1:]]
     except (OSError, ValueError, IndexError):
-        return 0.0, 0.0
+        return 0, 0
     idle = ticks[3] + ticks[4]  # idle, iowait
     total = sum(ticks[:8])  # guest time is already in user
-    return (total - idle) * _TICK_S, total * _TICK_S
+    return total - idle, total
