@@ -184,7 +184,7 @@ async def test_a_deployment_of_the_previous_release_upgrades_and_runs(
             assert await pending_changes(db, _tables(agency_id)) == []
 
         coordinator_db, customs_db = databases["coordinator"], databases["customs-shanghai"]
-        assert await current_revisions(coordinator_db) == {"runtime_0002", "coordinator_0005"}
+        assert await current_revisions(coordinator_db) == {"runtime_0002", "coordinator_0006"}
         assert await _rows(
             coordinator_db, "coordinator_deadline", "referral_id", "amount", "unit", "rule_version"
         ) == [(OLD_REFERRAL, 30.0, "calendar_days", "")]
@@ -335,15 +335,15 @@ def _ipbus_db(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_the_db_commands_say_what_is_behind_and_upgrade_it(tmp_path: Path) -> None:
     behind = _ipbus_db(tmp_path, "current", "--all")
     assert behind.returncode == 1, behind.stderr
-    assert "coordinator: empty (code: coordinator_0005, runtime_0002)" in behind.stdout
+    assert "coordinator: empty (code: coordinator_0006, runtime_0002)" in behind.stdout
 
     one = _ipbus_db(tmp_path, "upgrade", "coordinator")
     assert one.returncode == 0, one.stderr
-    assert "coordinator: empty → coordinator_0005, runtime_0002" in one.stdout
+    assert "coordinator: empty → coordinator_0006, runtime_0002" in one.stdout
 
     every = _ipbus_db(tmp_path, "upgrade", "--all")
     assert every.returncode == 0, every.stderr
-    assert "coordinator: already at coordinator_0005, runtime_0002" in every.stdout
+    assert "coordinator: already at coordinator_0006, runtime_0002" in every.stdout
     assert "customs-shanghai: empty → customs_0002, runtime_0002" in every.stdout
     assert _ipbus_db(tmp_path, "current", "--all").returncode == 0
     assert _ipbus_db(tmp_path, "upgrade").returncode == 2  # neither an agency nor --all

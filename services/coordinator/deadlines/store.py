@@ -10,12 +10,21 @@ Each row records the rule version(s) that set it.
 The move to ``overdue`` is a conditional update in the same transaction as the outbox rows
 of the notices: whoever wins it — one watcher, one replica, one run after a crash — is the
 only one that ever sends them.
+
+Every row carries a ``version`` the ORM checks on each update it writes (SQLAlchemy's
+``version_id_col``), and the conditional updates written as statements bump it too. A
+transaction that read a row before someone else changed it (the coordinator's batch reads
+its referrals' rows when it starts; the watch may declare one overdue in between) fails with
+:class:`~sqlalchemy.orm.exc.StaleDataError` instead of writing ``met`` over ``overdue``;
+:meth:`~services.runtime.storage.Database.write` runs it again on the row as it now is.
 """
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.orm import declared_attr
 from sqlmodel import Field, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -41,6 +50,7 @@ __all__ = [
     "DeadlineRecord",
     "DeadlineStatus",
     "ReferralClocks",
+    "bump_version",
     "claim_overdue",
     "clock_of",
     "due_deadlines",
@@ -111,6 +121,18 @@ class DeadlineRecord(CoordinatorTable, table=True):
     """When it was met, or when it went overdue."""
     met_late_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     """For an overdue stage: when the recipient finally did what it owed."""
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    """Counts the row's writes: an update from a stale read matches no row (module doc)."""
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
+def bump_version() -> dict[str, Any]:
+    """The ``values`` an update statement on the table adds, so that a transaction that read
+    the row before it cannot write over it (the ORM bumps the version of what it writes)."""
+    return {"version": col(DeadlineRecord.version) + 1}
 
 
 class ReferralClocks:
@@ -275,7 +297,7 @@ async def claim_overdue(session: AsyncSession, referral_id: str, stage: str, now
             col(DeadlineRecord.status) == DeadlineStatus.PENDING.value,
             col(DeadlineRecord.due_at) <= now,
         )
-        .values(status=DeadlineStatus.OVERDUE.value, settled_at=now)
+        .values(status=DeadlineStatus.OVERDUE.value, settled_at=now, **bump_version())
     )
     return bool(result.rowcount == 1)
 

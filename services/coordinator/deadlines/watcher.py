@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from functools import partial
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from contracts.referrals import ReferralOverdue, ReferralStage
 from services.coordinator.deadlines.store import (
     DeadlineRecord,
@@ -140,20 +142,25 @@ class DeadlineWatch:
         return sent
 
     async def recompute_not_computable(self) -> int:
-        """Retry the deadlines the calendar refused; return how many now have a due time."""
+        """Retry the deadlines the calendar refused; return how many now have a due time.
+
+        A row the coordinator changed since it was read here (its stage met meanwhile) is
+        read again (:meth:`Database.write`), never written back over."""
         if self._calendar is None:
             return 0
+        return await self._database.write(partial(self._recompute, calendar=self._calendar))
+
+    async def _recompute(self, session: AsyncSession, *, calendar: BusinessCalendar) -> int:
         healed = 0
-        async with self._database.transaction() as session:
-            for row in await not_computable_deadlines(session):
-                recompute(row, self._calendar)
-                session.add(row)
-                if row.status == DeadlineStatus.PENDING.value:
-                    healed += 1
-                    self._log.info(
-                        "deadline computable again",
-                        referral_id=row.referral_id,
-                        stage=row.stage,
-                        due_at=row.due_at.isoformat() if row.due_at else None,
-                    )
+        for row in await not_computable_deadlines(session):
+            recompute(row, calendar)
+            session.add(row)
+            if row.status == DeadlineStatus.PENDING.value:
+                healed += 1
+                self._log.info(
+                    "deadline computable again",
+                    referral_id=row.referral_id,
+                    stage=row.stage,
+                    due_at=row.due_at.isoformat() if row.due_at else None,
+                )
         return healed

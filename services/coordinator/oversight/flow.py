@@ -21,7 +21,7 @@ from contracts.oversight import OversightAnswered, OversightFlagged, OversightSu
 from contracts.referrals import ReferralIssued, ReferralKind, ReferralStage
 from contracts.subjects import COORDINATOR
 from services.coordinator.cases.domain import CRIMINAL_KINDS, CaseFile, RefusedStep
-from services.coordinator.deadlines.store import DeadlineRecord, DeadlineStatus
+from services.coordinator.deadlines.store import DeadlineRecord, DeadlineStatus, bump_version
 from services.coordinator.oversight.rules import (
     OPEN,
     OversightStatus,
@@ -70,7 +70,7 @@ async def settle_reply(session: AsyncSession, oversight_id: str, now: datetime) 
     await session.exec(
         update(DeadlineRecord)
         .where(*key, col(DeadlineRecord.status) == DeadlineStatus.PENDING.value)
-        .values(status=DeadlineStatus.MET.value, settled_at=now)
+        .values(status=DeadlineStatus.MET.value, settled_at=now, **bump_version())
     )
     await session.exec(
         update(DeadlineRecord)
@@ -79,7 +79,7 @@ async def settle_reply(session: AsyncSession, oversight_id: str, now: datetime) 
             col(DeadlineRecord.status) == DeadlineStatus.OVERDUE.value,
             col(DeadlineRecord.met_late_at).is_(None),
         )
-        .values(met_late_at=now)
+        .values(met_late_at=now, **bump_version())
     )
 
 

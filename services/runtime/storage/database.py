@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.orm import registry
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import NullPool
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -72,8 +73,8 @@ def _schema_name(namespace: str) -> str:
 class Database:
     """An async engine plus the one way to open a transaction on it.
 
-    Driver errors that mean "try again" (locked database, lost connection) are
-    translated here, once, into :class:`RetryableError`.
+    Errors that mean "try again" (locked database, lost connection, a versioned row
+    changed since it was read) are translated here, once, into :class:`RetryableError`.
     """
 
     def __init__(self, url: str, *, namespace: str, service_role: bool = False) -> None:
@@ -183,9 +184,11 @@ class Database:
 
         PostgreSQL rolls a transaction back when it deadlocks with a concurrent one (two
         partitions of the coordinator taking two parties' turns in opposite orders) or
-        cannot be serialised with it: nothing of it was applied, and run again it goes
-        through, so it is run again at once (``on_conflict`` is told), up to ``attempts``
-        times. Anything else is raised as it comes.
+        cannot be serialised with it; the ORM gives up on a versioned row another
+        transaction changed since this one read it (``StaleDataError``). Nothing of it was
+        applied, and run again it reads what the other one wrote and goes through, so it
+        is run again at once (``on_conflict`` is told), up to ``attempts`` times. Anything
+        else is raised as it comes.
         """
         for attempt in range(1, attempts + 1):
             try:
@@ -213,6 +216,8 @@ class Database:
             if _is_passing(exc):
                 raise RetryableError(f"database unavailable: {exc.orig}") from exc
             raise
+        except StaleDataError as exc:  # read before another transaction wrote: read again
+            raise RetryableError(f"a row changed under this transaction: {exc}") from exc
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -242,9 +247,12 @@ _CONCURRENCY_SQLSTATES = frozenset({"40P01", "40001"})
 
 def _lost_to_concurrent(exc: BaseException) -> bool:
     """Whether PostgreSQL rolled the transaction back so that a concurrent one could go on
-    (the driver's error, however wrapped, carries the SQLSTATE)."""
+    (the driver's error, however wrapped, carries the SQLSTATE), or a versioned row changed
+    under it."""
     cause: BaseException | None = exc
     while cause is not None:
+        if isinstance(cause, StaleDataError):
+            return True
         for source in (cause, getattr(cause, "orig", None)):
             if getattr(source, "sqlstate", None) in _CONCURRENCY_SQLSTATES:
                 return True
