@@ -17,12 +17,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.identifiers import new_ulid
 from contracts.referrals import ReferralState
-from services.coordinator.deadlines import watcher
 from services.coordinator.deadlines.store import (
     DeadlineRecord,
     DeadlineStatus,
     ReferralClocks,
     claim_overdue,
+    not_computable_deadlines,
 )
 from services.coordinator.deadlines.watcher import DeadlineWatch
 from services.runtime.bus import FixedClock
@@ -97,10 +97,9 @@ async def test_the_watch_never_reopens_a_stage_met_while_it_healed_it(
     watch's read and its write. The watch reads again and leaves it met."""
     row = await _stored(database, _row(DeadlineStatus.NOT_COMPUTABLE, due_at=None))
     reads: list[int] = []
-    real_read = watcher.not_computable_deadlines
 
     async def read_then_met(session: AsyncSession) -> list[DeadlineRecord]:
-        rows = await real_read(session)
+        rows = await not_computable_deadlines(session)
         reads.append(len(rows))
         if len(reads) == 1:
             async with database.transaction() as other:
@@ -108,7 +107,9 @@ async def test_the_watch_never_reopens_a_stage_met_while_it_healed_it(
                 await clocks.settle(row.referral_id, ReferralState.ACKNOWLEDGED, NOW)
         return rows
 
-    monkeypatch.setattr(watcher, "not_computable_deadlines", read_then_met)
+    monkeypatch.setattr(
+        "services.coordinator.deadlines.watcher.not_computable_deadlines", read_then_met
+    )
     watch = DeadlineWatch(
         database,
         FixedClock(NOW),
