@@ -63,6 +63,7 @@ from services.runtime.bus import (
     EventConsumer,
     InboxVerdict,
     OutboxRelay,
+    PartitionTurn,
     PermanentError,
     RetryableError,
     agency_consumer_spec,
@@ -387,9 +388,22 @@ class AgencyService:
         """Hook run once the service consumes (background tasks such as watchers)."""
 
     def turn_for(self, reader: ConsumerSpec) -> Callable[[int], Awaitable[bool]] | None:
-        """Asked before each fetch whether this process reads ``reader`` now (None: always;
-        the coordinator's replicas take turns on its partitions)."""
-        return None
+        """Asked before each fetch whether this process reads ``reader`` now (None: always).
+
+        A consumer read in stream order is read by one replica at a time
+        (:mod:`services.runtime.bus.turns`): replicas that meet on it settle which one
+        reads, the other stands by and takes over when nobody reads it. (The coordinator's
+        replicas are told which of its partitions each prefers.)"""
+        if not reader.in_stream_order:
+            return None
+        return PartitionTurn(
+            lambda: self.js,
+            stream=EVENT_STREAM,
+            durable=reader.durable,
+            preferred=False,
+            starts_reading=True,
+            log=self.log,
+        ).may_read
 
     async def readers(self) -> tuple[ConsumerSpec, ...]:
         """The durable consumers the service reads :attr:`consumer`'s events through: the

@@ -146,8 +146,8 @@ class ConsumerSpec:
     backoff_s: tuple[float, ...] = DEFAULT_BACKOFF_S
     max_ack_pending: int = 1000
     in_stream_order: bool = False
-    """Apply each message only after every one before it in the stream is acknowledged
-    (:mod:`services.runtime.bus.consumer`); for a consumer that reads the whole stream."""
+    """Apply each message only after every one before it (of this consumer) is acknowledged,
+    whichever replica holds it (:mod:`services.runtime.bus.consumer`)."""
 
     def config(self) -> ConsumerConfig:
         return ConsumerConfig(
@@ -166,8 +166,14 @@ class ConsumerSpec:
 
 
 def agency_consumer_spec(agency_id: str) -> ConsumerSpec:
-    """``agency-<id>`` filtered on everything addressed to the agency."""
-    return ConsumerSpec(durable=agency_consumer(agency_id), filter_subject=agency_filter(agency_id))
+    """``agency-<id>`` filtered on everything addressed to the agency, read in stream order
+    by however many replicas the agency's service runs (a case's events depend on each
+    other: a withdrawal applied before its referral would be refused)."""
+    return ConsumerSpec(
+        durable=agency_consumer(agency_id),
+        filter_subject=agency_filter(agency_id),
+        in_stream_order=True,
+    )
 
 
 def coordinator_consumer_spec() -> ConsumerSpec:
