@@ -67,7 +67,7 @@ async def test_a_referral_issued_and_withdrawn_reaches_two_replicas_in_that_orde
 
     async def refused_by_recipient() -> list[str]:
         subjects = [
-            (await js.get_msg(DLQ_STREAM, seq)).subject
+            (await js.get_msg(DLQ_STREAM, seq)).subject or ""
             for seq in range(1, await dead_letters() + 1)
         ]
         return [s for s in subjects if s.startswith(f"ipbus.dlq.{agency_consumer(RECIPIENT)}.")]
