@@ -7,10 +7,10 @@ order, and a lone event must not wait for company, so this loop is nats.py's pla
 load the batches fill by themselves (messages pile up while the previous batch is applied);
 at a trickle each event goes through alone.
 
-**Stream order across replicas and crashes** (``in_stream_order``, for the coordinator's
-consumers, one per partition of the stream): a message is handed over only when every
-message of its consumer before it is acknowledged — applied and committed by whichever
-replica had it (:func:`in_turn` says how that is read from the consumer's ack floor and
+**Stream order across replicas and crashes** (``in_stream_order``: the coordinator's
+consumers, one per partition of the stream, and each agency's): a message is handed over
+only when every message of its consumer before it is acknowledged — applied and committed
+by whichever replica had it (:func:`in_turn` says how that is read from the consumer's ack floor and
 count of unacknowledged messages). What is not yet in turn waits, kept alive
 (``in_progress``, so waiting costs none of its deliveries and it is not redelivered
 elsewhere meanwhile). When the predecessor was with a replica that died, the waiting batch

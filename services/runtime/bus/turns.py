@@ -15,6 +15,9 @@ take turns at its ack floor, message by message (measured: ingest fell from ~2,7
   ``takeover_s``. A replica that died stops fetching; JetStream redelivers what it held
   (after the first backoff) to the one that takes over.
 
+An agency's service reads its one consumer the same way: every replica starts reading,
+those that meet settle by coin, the others stand by.
+
 No replica talks to another and nothing is elected: the consumer's own delivered and
 acknowledged sequences say whether someone reads it. A wrong guess costs speed, never
 order (the ack-floor rule of :mod:`services.runtime.bus.consumer` holds either way).
