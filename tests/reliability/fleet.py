@@ -94,9 +94,13 @@ class Fleet:
     nats_url: str
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
 
-    def service(self, service: str, agency: str, *, replica: int = 0) -> ServiceProcess:
+    def service(
+        self, service: str, agency: str, *, replica: int = 0, log_level: str = "WARNING"
+    ) -> ServiceProcess:
         name = agency if replica == 0 else f"{agency}#{replica}"
-        return self._add(name, [str(BIN / "ipbus"), "run", service, "--agency", agency])
+        process = self._add(name, [str(BIN / "ipbus"), "run", service, "--agency", agency])
+        process.env["IPBUS_LOG_LEVEL"] = log_level
+        return process
 
     def load_agency(self, agency: str, to: str, cases_file: Path) -> ServiceProcess:
         args = [sys.executable, "-m", "tests.reliability.load_agency"]
