@@ -13,10 +13,13 @@ only when every message of its consumer before it is acknowledged — applied an
 by whichever replica had it (:func:`in_turn` says how that is read from the consumer's ack floor and
 count of unacknowledged messages). What is not yet in turn waits, kept alive
 (``in_progress``, so waiting costs none of its deliveries and it is not redelivered
-elsewhere meanwhile). When the predecessor was with a replica that died, the waiting batch
-fetches again after ``hold_s`` (a little over the first redelivery backoff), which brings
-the predecessor back, redeliveries first. A batch that makes no progress for three holds
-is handed back (``nak``).
+elsewhere meanwhile), and fetches again every second: what a replica that died held comes
+back after the first redelivery backoff, redeliveries first. A batch that waits on messages
+another live replica holds asks the turn (:mod:`.turns`) at once: two readers may each hold
+what the other waits for (a redelivered message of a filtered consumer cannot prove it is
+next while later ones are out elsewhere), so one of them hands its batch back (``nak``),
+stands by, and the other fetches it and goes on. A batch that makes no progress for three
+holds (``hold_s``) is handed back too.
 
 A process that settled every delivery it was given (acked or dead-lettered, none to be
 redelivered) knows the next deliveries of the consumer are in turn without asking the
@@ -68,6 +71,8 @@ TURN_POLL_S = (0.002, 0.005, 0.01, 0.02, 0.05)
 STALL_MARGIN_S = 30.0
 """Beyond its fetch wait, how long the loop may go without fetching or handing over a batch
 before readiness calls it stalled: room for one slow batch commit on a loaded database."""
+WAITING_FETCH_S = 1.0
+"""While a batch waits on predecessors after its first hold: how often it fetches again."""
 HAND_BACK_HOLDS = 3
 """Holds without progress after which a waiting batch is handed back (``nak``), so that
 replicas each holding some successors of a lost message do not wait on each other."""
@@ -227,9 +232,9 @@ class EventConsumer:
         self._last_active: float | None = None
         """``time.monotonic()`` of the last fetch or batch handed over."""
         self._turn = turn
-        """Asked before each fetch whether this process reads the consumer now, told how many
-        batches waited on messages another process held (:mod:`.turns`); None: always."""
-        self._contended = 0
+        """Asked before each fetch whether this process reads the consumer now (told 0), and
+        while a batch waits on messages another process holds (told 1; :mod:`.turns`); None:
+        always."""
         self._settled_through: int | None = None
         """In stream order: the delivery through which this process knows every delivery of
         its consumer settled for good (its own batches were all acknowledged or dead-lettered);
@@ -306,11 +311,23 @@ class EventConsumer:
                 self._delivering = False
                 self._active()
 
+    async def _keeps_turn(self) -> bool:
+        """Met another reader while a batch waits on its messages: ask the turn at once
+        (rather than after the batch), as each may hold what the other waits for — a
+        redelivered message on a filtered consumer cannot prove it is next while another
+        replica holds later ones. One that steps back hands its batch back."""
+        if self._turn is None:
+            return True
+        try:
+            return await self._turn(1)
+        except Exception as exc:  # NATS away for a moment: keep it, the order rule holds
+            self._log.warning("could not tell whose turn it is; reading", error=repr(exc))
+            return True
+
     async def _taking_turn(self) -> bool:
         assert self._turn is not None
-        contended, self._contended = self._contended, 0
         try:
-            return await self._turn(contended)
+            return await self._turn(0)
         except Exception as exc:  # NATS away for a moment: read, the order rule still holds
             self._log.warning("could not tell whose turn it is; reading", error=repr(exc))
             return True
@@ -319,10 +336,10 @@ class EventConsumer:
         """Hand over what is in turn; keep the rest alive and fetch their predecessors."""
         held = {_stream_seq(m): m for m in messages}
         now = time.monotonic()
-        fetch_at, touch_at = now + self._hold_s, now + self._touch_s
+        fetch_at, touch_at = now + WAITING_FETCH_S, now + self._touch_s
         hand_back_at = now + HAND_BACK_HOLDS * self._hold_s
         pauses = iter(TURN_POLL_S)
-        contended = False
+        ask_turn_at = now  # when a wait on another reader's messages asks the turn again
         while held:
             in_hand = sorted(held.values(), key=_stream_seq)
             if self._settled_through is not None and (
@@ -340,9 +357,15 @@ class EventConsumer:
                 settled_through = settled_after(ready, len(in_hand), floor, _position)
                 # a predecessor is out with another process, unless the floor has not yet
                 # passed what this one settled (acks are not confirmed; a nak'd message)
-                if not ready and not contended and floor.delivery >= self._handed_through:
-                    contended = True
-                    self._contended += 1
+                contended = not ready and floor.delivery >= self._handed_through
+                if contended and time.monotonic() >= ask_turn_at:
+                    ask_turn_at = time.monotonic() + self._hold_s
+                    if not await self._keeps_turn():
+                        # the other reader fetches these at its next look, and goes on
+                        # with every message out in hand
+                        for message in waiting:
+                            await message.nak()
+                        return
             if ready:
                 for message in ready:
                     del held[_stream_seq(message)]
@@ -363,21 +386,29 @@ class EventConsumer:
                 for message in waiting:
                     await message.nak()
                 return
-            if now >= touch_at or now >= fetch_at:
+            if now >= touch_at:
                 for message in waiting:  # still ours: not redelivered, no delivery spent
                     await message.in_progress()
                 touch_at = now + self._touch_s
             if now >= fetch_at:
-                self._log.info(
-                    "predecessors still out; fetching them",
-                    first=_stream_seq(waiting[0]),
-                    ack_floor=floor.stream,
-                )
                 more = await self._fetch_more(2 * self._batch_max - len(held))
+                if more:
+                    self._log.info(
+                        "predecessors out elsewhere; fetched more",
+                        first=_stream_seq(waiting[0]),
+                        ack_floor=floor.stream,
+                        fetched=len(more),
+                    )
                 for message in more:
                     held[_stream_seq(message)] = message  # the newest delivery is the one to ack
-                # while redeliveries keep coming (a dead replica's whole batch), ask again
-                fetch_at = time.monotonic() + (0.0 if more else self._hold_s)
+                # ask again at once while predecessors keep coming back (a dead replica's
+                # whole batch, redeliveries first) or there is room; otherwise soon: a replica
+                # that stepped back hands its batch back at once
+                again = more and (
+                    len(held) < 2 * self._batch_max
+                    or min(map(_stream_seq, more)) < _stream_seq(waiting[0])
+                )
+                fetch_at = time.monotonic() + (0.0 if again else WAITING_FETCH_S)
                 continue
             await asyncio.sleep(next(pauses, TURN_POLL_S[-1]))
 

@@ -8,8 +8,9 @@ take turns at its ack floor, message by message (measured: ingest fell from ~2,7
 
 * a replica **reads** a partition it prefers (``IPBUS_COORDINATOR_PARTITIONS``; none set:
   it prefers none and starts reading all). One that is not preferred and finds another
-  replica holding its predecessors (a batch had to wait for messages out elsewhere) steps
-  back, on the toss of a coin, so two contenders settle on one in a few batches;
+  replica holding its predecessors (a batch waits for messages out elsewhere) steps back,
+  on the toss of a coin, handing that batch back, so two contenders settle on one in a few
+  tosses;
 * a replica **stands by** on the others, and takes one over only when the consumer shows
   that nobody reads it: work pending and neither a delivery nor an acknowledgement for
   ``takeover_s``. A replica that died stops fetching; JetStream redelivers what it held
@@ -103,8 +104,8 @@ class PartitionTurn:
         self._quiet_since: float | None = None
 
     async def may_read(self, contended: int) -> bool:
-        """Before each fetch: ``contended`` batches since the last call waited on messages
-        held by another replica."""
+        """Before each fetch (``contended`` 0), and while a batch waits on messages another
+        replica holds (``contended`` 1: step back on the coin)."""
         if self.reading:
             if contended and not self.preferred and self._coin() < CONTENTION_STEP_BACK:
                 self._stand_by("another replica reads it too; standing by")
