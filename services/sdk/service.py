@@ -481,6 +481,7 @@ class AgencyService:
                 touch_s=(reader.backoff_s or (5.0,))[0] / 2,
                 on_fetched=partial(self.metrics.consumer_fetched, reader.durable),
                 turn=self.turn_for(reader),
+                on_turn=partial(self.metrics.consumer_reading, reader.durable),
             )
             for reader in readers
         ]

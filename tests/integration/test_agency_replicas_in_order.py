@@ -79,5 +79,20 @@ async def test_a_referral_issued_and_withdrawn_reaches_two_replicas_in_that_orde
         await wait_until(settled, timeout_s=60, what="every referral withdrawn at the recipient")
         await asyncio.sleep(1.0)  # a refusal would be dead-lettered after its batch
         assert (await withdrawn(), await refused_by_recipient()) == (REFERRALS, [])
+
+        # each replica says on /metrics whether it reads or stands by; one reads (both may
+        # have stepped back at once for the takeover's few seconds)
+        def reading() -> list[float | None]:
+            labels = {"agency": RECIPIENT, "consumer": agency_consumer(RECIPIENT)}
+            return [
+                replica.metrics.registry.get_sample_value("ipbus_consumer_reading", labels)
+                for replica in (bus, second)
+            ]
+
+        async def one_reads() -> bool:
+            return 1.0 in reading()
+
+        await wait_until(one_reads, timeout_s=10, what="a replica reading the consumer")
+        assert set(reading()) <= {0.0, 1.0}, reading()
     finally:
         await nc.close()

@@ -211,6 +211,7 @@ class EventConsumer:
         on_fetched: Callable[[], None] | None = None,
         stall_margin_s: float = STALL_MARGIN_S,
         turn: Callable[[int], Awaitable[bool]] | None = None,
+        on_turn: Callable[[bool], None] | None = None,
     ) -> None:
         self._js = js
         self._stream = stream
@@ -235,6 +236,9 @@ class EventConsumer:
         """Asked before each fetch whether this process reads the consumer now (told 0), and
         while a batch waits on messages another process holds (told 1; :mod:`.turns`); None:
         always."""
+        self._on_turn = on_turn
+        """Told whenever this process starts reading the consumer (True) or stands by."""
+        self._reads: bool | None = None
         self._settled_through: int | None = None
         """In stream order: the delivery through which this process knows every delivery of
         its consumer settled for good (its own batches were all acknowledged or dead-lettered);
@@ -263,6 +267,8 @@ class EventConsumer:
             durable=self._durable, stream=self._stream
         )
         self._active()
+        if self._turn is None:
+            self._reads_now(True)
         self._task = asyncio.create_task(self._run(), name=f"consume {self._durable}")
 
     async def stop(self, timeout_s: float) -> None:
@@ -319,18 +325,26 @@ class EventConsumer:
         if self._turn is None:
             return True
         try:
-            return await self._turn(1)
+            return self._reads_now(await self._turn(1))
         except Exception as exc:  # NATS away for a moment: keep it, the order rule holds
             self._log.warning("could not tell whose turn it is; reading", error=repr(exc))
-            return True
+            return self._reads_now(True)
 
     async def _taking_turn(self) -> bool:
         assert self._turn is not None
         try:
-            return await self._turn(0)
+            return self._reads_now(await self._turn(0))
         except Exception as exc:  # NATS away for a moment: read, the order rule still holds
             self._log.warning("could not tell whose turn it is; reading", error=repr(exc))
-            return True
+            return self._reads_now(True)
+
+    def _reads_now(self, reads: bool) -> bool:
+        """The turn's answer, passed on to ``on_turn`` when it changes (the reading gauge)."""
+        if reads != self._reads:
+            self._reads = reads
+            if self._on_turn is not None:
+                self._on_turn(reads)
+        return reads
 
     async def _deliver_in_turn(self, messages: list[Msg]) -> None:
         """Hand over what is in turn; keep the rest alive and fetch their predecessors."""

@@ -118,6 +118,13 @@ class IpbusMetrics:
             ["agency", "consumer"],
             registry=r,
         )
+        self.consumer_reading = Gauge(
+            "ipbus_consumer_reading",
+            "1 while this process reads the consumer, 0 while it stands by because another "
+            "replica reads it (one reader at a time on a consumer read in stream order)",
+            ["agency", "consumer"],
+            registry=r,
+        )
         self.service_ready = Gauge(
             "ipbus_service_ready",
             "1 when the service is ready (NATS connected, database reachable, consumer bound)",
@@ -338,6 +345,9 @@ class AgencyMetrics:
 
     def loop_failed(self, loop: str) -> None:
         self.families.loop_failures.labels(self.agency, loop).inc()
+
+    def consumer_reading(self, durable: str, reads: bool) -> None:
+        self.families.consumer_reading.labels(self.agency, durable).set(1 if reads else 0)
 
     def consumer_fetched(self, durable: str) -> None:
         self.families.consumer_last_fetch.labels(self.agency, durable).set_to_current_time()
