@@ -72,7 +72,8 @@ STALL_MARGIN_S = 30.0
 """Beyond its fetch wait, how long the loop may go without fetching or handing over a batch
 before readiness calls it stalled: room for one slow batch commit on a loaded database."""
 WAITING_FETCH_S = 1.0
-"""While a batch waits on predecessors after its first hold: how often it fetches again."""
+"""While a batch waits on predecessors: how often it fetches again (their redeliveries, or a
+batch another replica handed back on stepping back)."""
 HAND_BACK_HOLDS = 3
 """Holds without progress after which a waiting batch is handed back (``nak``), so that
 replicas each holding some successors of a lost message do not wait on each other."""
