@@ -246,6 +246,9 @@ class EventConsumer:
         a fetch that continues from it is in turn without a look at the ack floor."""
         self._handed_through = 0
         """The last delivery this process handed over, whatever became of it."""
+        self._fetched_through = 0
+        """The last delivery this process fetched: a later one on the consumer went to
+        another process reading it now."""
 
     def stalled(self) -> str | None:
         """Why this process is not reading its consumer (for readiness), or None."""
@@ -294,7 +297,9 @@ class EventConsumer:
                 await asyncio.sleep(STANDBY_PAUSE_S)
                 continue
             try:
-                messages = await self._subscription.fetch(self._batch_max, timeout=self._wait_s)
+                messages = self._fetched(
+                    await self._subscription.fetch(self._batch_max, timeout=self._wait_s)
+                )
             except (NatsTimeoutError, TimeoutError):
                 self._active()  # asked, nothing waiting: still reading
                 continue
@@ -372,7 +377,15 @@ class EventConsumer:
                 settled_through = settled_after(ready, len(in_hand), floor, _position)
                 # a predecessor is out with another process, unless the floor has not yet
                 # passed what this one settled (acks are not confirmed; a nak'd message)
-                contended = not ready and floor.delivery >= self._handed_through
+                # ... and it reads the consumer now: it was given deliveries after this
+                # one's last fetch (a lone reader waiting on its own earlier deliveries, cut
+                # off by a restart, must not hand back and spend their deliveries)
+                delivered = int(info.delivered.consumer_seq or 0) if info.delivered else 0
+                contended = (
+                    not ready
+                    and floor.delivery >= self._handed_through
+                    and delivered > self._fetched_through
+                )
                 if contended and time.monotonic() >= ask_turn_at:
                     ask_turn_at = time.monotonic() + self._hold_s
                     if not await self._keeps_turn():
@@ -427,10 +440,19 @@ class EventConsumer:
                 continue
             await asyncio.sleep(next(pauses, TURN_POLL_S[-1]))
 
+    def _fetched(self, messages: list[Msg]) -> list[Msg]:
+        if messages:
+            self._fetched_through = max(
+                self._fetched_through, *(_position(m).delivery for m in messages)
+            )
+        return messages
+
     async def _fetch_more(self, room: int) -> list[Msg]:
         """Up to ``room`` messages due now (redeliveries come first), without waiting long."""
         assert self._subscription is not None
         try:
-            return await self._subscription.fetch(max(1, room), timeout=TURN_POLL_S[-1] * 4)
+            return self._fetched(
+                await self._subscription.fetch(max(1, room), timeout=TURN_POLL_S[-1] * 4)
+            )
         except (NatsTimeoutError, TimeoutError):
             return []
