@@ -68,14 +68,15 @@ async def test_two_replicas_sharing_a_consumer_and_an_outbox_apply_each_event_on
     assert tally.surplus == 0, tally
     assert tally.lost == 0, tally
     # the killed reader's batch came back to the standby, and the restarted replica met it:
-    # neither waited out three holds on messages the other held (they settle by the turn)
+    # they settle by the turn, not by handing batches back round after round (a livelock
+    # handed back 8 batches in 108 s); one hand-back per replica is the designed fallback
     handed_back = [
         line
         for replica in (RECIPIENT, f"{RECIPIENT}#1")
         for line in load.fleet.processes[replica].log_file.read_text().splitlines()
         if "no progress; handing the batch back" in line
     ]
-    assert not handed_back, handed_back
+    assert len(handed_back) <= 2, handed_back
 
 
 async def test_two_coordinators_sharing_a_consumer_apply_every_case_in_stream_order(
