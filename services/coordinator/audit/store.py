@@ -133,6 +133,15 @@ def rejected_entry(
     )
 
 
+_TAIL_STATEMENT = (
+    core_select(table_of(AuditRecord))
+    .order_by(table_of(AuditRecord).c.seq.desc())
+    .limit(1)
+    .with_for_update()
+)
+"""The chain's last row, locked (PostgreSQL): built once, not per batch."""
+
+
 async def append_audit(
     session: AsyncSession, entry: AuditEntry, *, known_new: bool = False
 ) -> AuditEntry | None:
@@ -159,7 +168,7 @@ async def append_audit(
         row = (
             await execute(
                 session,
-                core_select(table).order_by(table.c.seq.desc()).limit(1).with_for_update(),
+                _TAIL_STATEMENT,
             )
         ).first()
         last = _entry_of_row(dict(row._mapping)) if row is not None else None

@@ -6,8 +6,10 @@ order), read with the file: no column of its own, so no migration.
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cache
 from typing import Any
 
+from sqlalchemy import Select, bindparam
 from sqlalchemy import select as core_select
 from sqlmodel import Field
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -128,36 +130,10 @@ class CaseFiles:
 async def _read_cases(session: AsyncSession, case_ids: set[str]) -> dict[str, CaseFile]:
     """One statement: each case row with its parties, referrals and judgment lines as JSON
     arrays (a lone event at a trickle pays one read for its case file, not four)."""
-    cases, parties, referrals = (
-        table_of(CaseRecord),
-        table_of(CasePartyRecord),
-        table_of(CaseReferralRecord),
-    )
-    timeline = table_of(TimelineRecord)
-    dialect = session.get_bind().dialect.name
     records = await execute(
         session,
-        core_select(
-            cases.c.case_id,
-            cases.c.title,
-            cases.c.status,
-            json_array(
-                dialect,
-                [parties.c.agency_id, parties.c.local_ref, parties.c.opened, parties.c.closed],
-                parties.c.case_id == cases.c.case_id,
-            ).label("parties"),
-            json_array(
-                dialect,
-                [c for c in referrals.c if c.name != "case_id"],
-                referrals.c.case_id == cases.c.case_id,
-            ).label("referrals"),
-            json_array(
-                dialect,
-                [timeline.c.seq, timeline.c.event_type],
-                timeline.c.case_id == cases.c.case_id,
-                timeline.c.event_type.in_(JUDGMENT_TYPES),
-            ).label("judgments"),
-        ).where(cases.c.case_id.in_(case_ids)),
+        _case_files_statement(session.get_bind().dialect.name),
+        {"case_ids": list(case_ids)},
     )
     files: dict[str, CaseFile] = {}
     for row in records:
@@ -176,6 +152,39 @@ async def _read_cases(session: AsyncSession, case_ids: set[str]) -> dict[str, Ca
             judgment=JUDGMENT_TYPES[judgments[-1]["event_type"]] if judgments else None,
         )
     return files
+
+
+@cache
+def _case_files_statement(dialect: str) -> Select[Any]:
+    """Built once per dialect: building it and its cache key took 0.8 ms, a sixth of what a
+    lone event cost the coordinator at a trickle."""
+    cases, parties, referrals = (
+        table_of(CaseRecord),
+        table_of(CasePartyRecord),
+        table_of(CaseReferralRecord),
+    )
+    timeline = table_of(TimelineRecord)
+    return core_select(
+        cases.c.case_id,
+        cases.c.title,
+        cases.c.status,
+        json_array(
+            dialect,
+            [parties.c.agency_id, parties.c.local_ref, parties.c.opened, parties.c.closed],
+            parties.c.case_id == cases.c.case_id,
+        ).label("parties"),
+        json_array(
+            dialect,
+            [c for c in referrals.c if c.name != "case_id"],
+            referrals.c.case_id == cases.c.case_id,
+        ).label("referrals"),
+        json_array(
+            dialect,
+            [timeline.c.seq, timeline.c.event_type],
+            timeline.c.case_id == cases.c.case_id,
+            timeline.c.event_type.in_(JUDGMENT_TYPES),
+        ).label("judgments"),
+    ).where(cases.c.case_id.in_(bindparam("case_ids", expanding=True)))
 
 
 async def load_referral(session: AsyncSession, referral_id: str) -> CaseReferral | None:

@@ -99,6 +99,11 @@ def _insert_for(dialect: str) -> Any:
 
 
 @cache
+def _insert(table: Table) -> Insert:
+    return insert(table)
+
+
+@cache
 def _insert_ignoring(dialect: str, table: Table) -> Insert:
     return cast(Insert, _insert_for(dialect)(table).on_conflict_do_nothing())
 
@@ -148,7 +153,7 @@ class PendingWrites:
         for kind, table in order:
             if kind == "insert":
                 rows = self._inserts.pop(table)
-                await execute(session, insert(table), rows)
+                await execute(session, _insert(table), rows)
             else:
                 upserts = list(self._upserts.pop(table).values())
                 await execute(session, upsert(session, table), upserts)
