@@ -27,6 +27,7 @@ from services.runtime.identity.secret_files import touch_private
 from services.runtime.storage.database_roles import schema_name, service_role_sql
 from services.runtime.storage.database_roles import service_role as _service_role
 from services.runtime.storage.sql import flush_pending_writes
+from services.runtime.storage.sqlite_driver import one_trip_dbapi
 
 LOCK_TIMEOUT_MS = 10_000
 CONFLICT_ATTEMPTS = 4
@@ -88,7 +89,8 @@ class Database:
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
                 touch_private(Path(parsed.database))  # 0600: SQLite gives its WAL the same
-            engine = create_async_engine(url, connect_args={"timeout": 30})
+            # one trip to aiosqlite's thread per statement (sqlite_driver.py)
+            engine = create_async_engine(url, module=one_trip_dbapi(), connect_args={"timeout": 30})
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
             self.schema: str | None = None
         elif self.dialect == "postgresql":
