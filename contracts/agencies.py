@@ -8,6 +8,7 @@ import json
 import tomllib
 from collections.abc import Mapping
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Any, Self
 
 from pydantic import (
@@ -232,15 +233,20 @@ class Registry(BaseModel):
                 spoken_for[holder] = desk.id
         return self
 
+    @cached_property
+    def _by_id(self) -> dict[str, Agency]:
+        """Every event asks the registry two or three times: a lookup, not a scan."""
+        return {agency.id: agency for agency in self.agencies}
+
     def get(self, agency_id: str) -> Agency:
         """The agency with this id, or :class:`UnknownAgency`."""
-        for agency in self.agencies:
-            if agency.id == agency_id:
-                return agency
-        raise UnknownAgency(f"agency {agency_id!r} is not in the registry")
+        agency = self._by_id.get(agency_id)
+        if agency is None:
+            raise UnknownAgency(f"agency {agency_id!r} is not in the registry")
+        return agency
 
     def __contains__(self, agency_id: object) -> bool:
-        return any(agency.id == agency_id for agency in self.agencies)
+        return isinstance(agency_id, str) and agency_id in self._by_id
 
     def of_kind(self, kind: AgencyKind) -> list[Agency]:
         """Agencies of one kind, in registry order."""
