@@ -145,6 +145,12 @@ class OutboxRelay:
         self._clock = clock
         self._log = log
         self._batch = batch
+        self._unsent = (  # built once: at a trickle the relay reads a row per event
+            select(OutboxRecord)
+            .where(col(OutboxRecord.sent_at).is_(None))
+            .order_by(col(OutboxRecord.seq))
+            .limit(batch)
+        )
         self._dead_letter_as = dead_letter_as
         self._on_published = on_published
         self._loop = PeriodicTask(
@@ -185,14 +191,7 @@ class OutboxRelay:
         marked); rows another replica marked meanwhile are left as it marked them.
         """
         async with self._database.transaction() as session:
-            rows = (
-                await session.exec(
-                    select(OutboxRecord)
-                    .where(col(OutboxRecord.sent_at).is_(None))
-                    .order_by(col(OutboxRecord.seq))
-                    .limit(self._batch)
-                )
-            ).all()
+            rows = (await session.exec(self._unsent)).all()
         published: dict[int, tuple[bool | None, int | None]] = {}
         fault = None
         for pipeline in _pipelines(rows):
