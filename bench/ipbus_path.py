@@ -63,6 +63,10 @@ class IpbusResult:
     cpu: CpuUse
     """What each process spent in the throughput run: this one's adapters, the
     coordinator(s), nats-server (and a local PostgreSQL's server processes)."""
+    latency_cpu: CpuUse
+    """The same in the latency run: one event per adapter transaction, so what a lone event
+    costs the customs adapter (with its relay) and the coordinator."""
+    latency_events: int
 
 
 def _status(index: int) -> CaseStatusChanged:
@@ -159,14 +163,19 @@ async def run_ipbus(
         emitted_at: dict[str, datetime] = {}
         interval = 1 / offered_eps
         next_tick = time.perf_counter()
-        for index in range(total):
-            async with customs.unit_of_work() as uow:
-                envelope = uow.emit(_status(index), to=COORDINATOR, case_id=cases[index % 200])
-            emitted_at[envelope.id] = datetime.now(UTC)
-            next_tick += interval
-            await asyncio.sleep(max(0.0, next_tick - time.perf_counter()))
-        await _all_sent(bus)
-        await drained(js)
+        lone = CpuMeter(
+            {"customs": os.getpid(), "coordinator": [c.pid for c in coordinators]},
+            postgres=settings.database_url is not None,
+        )
+        with lone:
+            for index in range(total):
+                async with customs.unit_of_work() as uow:
+                    envelope = uow.emit(_status(index), to=COORDINATOR, case_id=cases[index % 200])
+                emitted_at[envelope.id] = datetime.now(UTC)
+                next_tick += interval
+                await asyncio.sleep(max(0.0, next_tick - time.perf_counter()))
+            await _all_sent(bus)
+            await drained(js)
         await asyncio.sleep(0.5)  # the last batch's log line is written after its commit
         committed = committed_at(logs, list(emitted_at))
         assert len(committed) == total, f"{total - len(committed)} events not applied"
@@ -184,6 +193,8 @@ async def run_ipbus(
             rss_mb=max(rss_mb(c.pid) for c in coordinators),
             events=carried,
             cpu=meter.use,
+            latency_cpu=lone.use,
+            latency_events=total,
         )
     finally:
         await nc.close()

@@ -54,6 +54,10 @@ class BenchReport:
     """Share of every core's time that was busy in the throughput run (1.0: saturated)."""
     ceiling_eps: float
     """What the cores allow at that CPU per event: ``1000 * cores / sum(cpu_ms_per_event)``."""
+    lone_cpu_ms_per_event: dict[str, float]
+    """CPU per event in the latency run (one event per adapter transaction, at
+    ``offered_eps``): what a lone event costs ``customs`` (its unit of work and relay, in
+    the bench's process) and the ``coordinator``; batches there hold one to a few events."""
 
     def table(self) -> str:
         return "\n".join(
@@ -76,6 +80,8 @@ class BenchReport:
                 f"{self.machine_busy:.0%} busy; what {_cores()} cores allow at that cost: "
                 f"{self.ceiling_eps:,.0f} events/s, "
                 f"ratio {self.ceiling_eps / self.baseline_eps:.1%}",
+                f"  CPU per event at {self.offered_eps} events/s, one per transaction: "
+                + ", ".join(f"{n} {ms:.2f} ms" for n, ms in self.lone_cpu_ms_per_event.items()),
             ]
         )
 
@@ -147,6 +153,10 @@ async def run_bench(
             baseline_cpu_ms=sum(baseline.use.ms_per_event(len(workload.bodies)).values()),
             machine_busy=result.cpu.machine_busy,
             ceiling_eps=result.cpu.ceiling_eps(result.events, _cores()),
+            lone_cpu_ms_per_event={
+                name: round(ms, 3)
+                for name, ms in result.latency_cpu.ms_per_event(result.latency_events).items()
+            },
         )
 
 
