@@ -62,6 +62,12 @@ async def test_a_statement_gives_back_what_the_stock_adapter_did(database: Datab
         assert [row.key for row in rows] == ["e", "d", "c", "b", "a"]
         assert (await conn.execute(text("SELECT count(*) FROM notes"))).scalar_one() == 5
         assert (await conn.execute(select(notes).where(notes.c.key == "z"))).first() is None
+        some = await conn.execute(select(notes.c.key).order_by(notes.c.id))
+        assert [row.key for row in some.fetchmany()] == ["a"]  # the driver's arraysize, 1
+        assert [[row.key for row in part] for part in some.partitions(2)] == [
+            ["b", "c"],
+            ["d", "e"],
+        ]
 
 
 async def test_the_orm_gets_its_autoincrement_keys(database: Database) -> None:

@@ -52,7 +52,7 @@ def _run_statement(
 class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     """A cursor that holds a finished statement's outcome; the driver's cursor is closed."""
 
-    __slots__ = ("_description", "_lastrowid", "_rowcount")
+    __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
 
     def __init__(self, adapt_connection: AsyncAdapt_aiosqlite_connection) -> None:
         # no driver cursor is opened here: that was a trip of its own
@@ -63,6 +63,7 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._description: Any = None
         self._rowcount = -1
         self._lastrowid: int | None = None
+        self._arraysize = 1  # sqlite3's default: what ``fetchmany()`` takes without a size
 
     @property
     def description(self) -> Any:
@@ -75,6 +76,20 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     @property
     def lastrowid(self) -> int:
         return self._lastrowid  # type: ignore[return-value]  # None before any insert, as sqlite3
+
+    @property
+    def arraysize(self) -> int:
+        return self._arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._arraysize = value
+
+    def setinputsizes(self, *inputsizes: Any) -> None:
+        """A no-op, as in sqlite3."""
+
+    def nextset(self) -> None:
+        """SQLite gives one result set per statement."""
 
     async def _async_soft_close(self) -> None:
         """The driver's cursor closed with the statement; the rows stay here."""
