@@ -157,6 +157,10 @@ async def test_the_one_statement_answer_is_the_case_as_stored(database: Database
     assert [e.event_type for e in answer.timeline] == ["case.opened", "referral.issued"]  # type: ignore[attr-defined]
     assert answer.evidence[0].receipts[0].agency_id == AMR  # type: ignore[attr-defined]
     assert answer.credit_listings[0].listed_at == NOW  # type: ignore[attr-defined]
+    # the statement is built once: bound to another party, it shows what that one may see
+    from_amr = await _ask(database, AMR, case.case_id)
+    assert from_amr == await _as_stored(database, case.case_id, AMR)
+    assert from_amr.linked_case_ids == []  # type: ignore[attr-defined]
     everything = await _ask(database, COORDINATOR, case.case_id)
     assert everything.linked_case_ids == sorted([shared.case_id, hidden.case_id])  # type: ignore[attr-defined]
 
